@@ -1,0 +1,3 @@
+from guestwall.cli.app import main
+
+main()

@@ -1,0 +1,108 @@
+"""The exception tree of guestwall. Every error a user can cause or meet is one of these.
+
+    GuestwallError                      base; ``code`` is libvirt's error-code phrase, kept for scripts
+    ├── InputError                      what the user gave is wrong (nothing was changed)
+    │   ├── XMLError                    not well-formed, unsafe (entities, DTD) or too large
+    │   ├── FilterError                 a filter that libvirt would reject; carries where (rule, element, attribute)
+    │   ├── BindingError                a <filterbinding> that libvirt would reject
+    │   └── CloudError                  a port, security group or provider block is invalid
+    ├── NotFoundError                   no such filter, binding, port or group
+    ├── ConflictError                   already exists, UUID mismatch, would introduce a loop
+    │   └── InUseError                  still referenced by a filter or a binding
+    ├── InstantiationError              a binding cannot become rules (missing variable or filter, cardinality)
+    ├── StoreError                      the database failed (translated from SQLAlchemy)
+    ├── DataplaneError                  the kernel or nft refused or is missing (translated from libnftables/nft)
+    └── LabError                        the namespace lab could not be built or removed
+
+Foreign exceptions (lxml, SQLAlchemy, subprocess, pyroute2) are translated where they enter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GuestwallError(Exception):
+    """Base of all guestwall errors. ``str(e)`` is one line a user can act on."""
+
+    code = "internal error"
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def virsh_text(self) -> str:
+        """The error as virsh prints its second line: the error-code phrase, then the message."""
+        return f"{self.code}: {self}" if self.code else str(self)
+
+
+class InputError(GuestwallError):
+    code = "internal error"
+
+
+class XMLError(InputError):
+    code = "XML error"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where in a filter an error is: rule number (1-based, in document order), element, attribute."""
+
+    rule: int | None = None
+    element: str | None = None
+    attribute: str | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.element:
+            parts.append(f"element {self.element}")
+        if self.rule is not None:
+            parts.append(f"rule {self.rule}")
+        return f" ({', '.join(parts)})" if parts else ""
+
+
+class FilterError(InputError):
+    """A filter definition that is invalid. The message names the attribute and value; ``where`` the place."""
+
+    def __init__(self, message: str, where: Where | None = None, code: str | None = None) -> None:
+        self.where = where or Where()
+        self.text = message
+        if code is not None:
+            self.code = code
+        super().__init__(f"{message}{self.where}")
+
+
+class BindingError(InputError):
+    pass
+
+
+class CloudError(InputError):
+    code = "invalid argument"
+
+
+class NotFoundError(GuestwallError):
+    code = "Network filter not found"
+
+
+class ConflictError(GuestwallError):
+    code = "operation failed"
+
+
+class InUseError(ConflictError):
+    code = "Requested operation is not valid"
+
+
+class InstantiationError(GuestwallError):
+    code = "internal error"
+
+
+class StoreError(GuestwallError):
+    code = "internal error"
+
+
+class DataplaneError(GuestwallError):
+    code = "internal error"
+
+
+class LabError(GuestwallError):
+    code = "internal error"

@@ -1,0 +1,38 @@
+"""The model: typed, immutable objects for filters, bindings and the cloud layer. No I/O."""
+
+from guestwall.model.binding import Binding, Owner
+from guestwall.model.filter import (
+    Action,
+    AttrValue,
+    DataType,
+    Direction,
+    Entry,
+    Filter,
+    FilterRef,
+    Match,
+    Params,
+    Rule,
+    Scalar,
+    TcpFlags,
+    VarRef,
+    make_params,
+)
+
+__all__ = [
+    "Action",
+    "AttrValue",
+    "Binding",
+    "DataType",
+    "Direction",
+    "Entry",
+    "Filter",
+    "FilterRef",
+    "Match",
+    "Owner",
+    "Params",
+    "Rule",
+    "Scalar",
+    "TcpFlags",
+    "VarRef",
+    "make_params",
+]
