@@ -139,7 +139,7 @@ def run_in_netns(
     return proc
 
 
-def popen_in_netns(name: str, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[str]:
+def popen_in_netns(name: str, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
     """Start a command inside namespace ``name``; the caller owns the process and must stop it."""
     kwargs.setdefault("text", True)
     return subprocess.Popen(exec_argv(name, argv), **kwargs)
