@@ -1,0 +1,158 @@
+"""Filter use cases (define, undefine, look up, list), shared by the CLI, the REST API and the agent.
+
+Semantics follow libvirt's virNWFilterObjListAssignDef and nwfilter driver (reference §2.7), with one
+deliberate difference: a definition without <uuid> for an existing name updates that filter and keeps its
+UUID (libvirt generates a random UUID and then fails with "already exists with uuid").
+The XML layer (lxml) is imported only by the use cases that parse, so that listing stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
+
+from guestwall.errors import ConflictError, InUseError, NotFoundError
+from guestwall.store.records import FilterRecord, ReadableStore, Reader, Store
+
+if TYPE_CHECKING:
+    from guestwall.model import Filter
+
+OnChange = Callable[[dict[str, "Filter"]], None]
+"""Called inside the write transaction, before commit, with every filter definition (by name) as it will be
+after the change; if it raises, nothing is committed and the error propagates."""
+
+
+@dataclass(frozen=True)
+class DefineResult:
+    name: str
+    uuid: UUID
+    changed: bool  # False for an identical redefinition: nothing was written, nothing needs re-enforcing
+
+
+def define_filter(
+    store: Store, xml: str | bytes, *, validate: bool = False, on_change: OnChange | None = None
+) -> DefineResult:
+    """Define a new filter or redefine an existing one (same name; same UUID or none given)."""
+    from guestwall.nwfilter import format_filter, parse_filter
+
+    new = parse_filter(xml, validate=validate)  # input errors leave before the store is touched
+    with store.write() as writer:
+        if new.uuid is not None:
+            same_uuid = writer.filter_by_uuid(new.uuid)
+            if same_uuid is not None and same_uuid.name != new.name:
+                raise ConflictError(
+                    f"filter with same UUID but different name ('{same_uuid.name}') already exists"
+                )
+        existing = writer.filter_by_name(new.name)
+        if existing is not None and new.uuid is not None and existing.uuid != new.uuid:
+            raise ConflictError(f"filter '{new.name}' already exists with uuid {existing.uuid}")
+        uuid = existing.uuid if existing is not None else (new.uuid or uuid4())
+        new = replace(new, uuid=uuid)
+        text = format_filter(new)
+
+        if existing is not None and existing.xml == text:
+            # Identical (libvirt compares the formatted XML too); it was loop-free when it was defined.
+            return DefineResult(new.name, uuid, changed=False)
+        filters = load_filters(writer)
+        filters[new.name] = new
+        if has_loop(filters, new.name):
+            raise ConflictError("filter would introduce a loop")
+        writer.put_filter(uuid, new.name, text)
+        if on_change is not None:
+            on_change(filters)
+        return DefineResult(new.name, uuid, changed=True)
+
+
+def undefine_filter(store: Store, name_or_uuid: str, on_change: OnChange | None = None) -> FilterRecord:
+    """Remove a filter that no binding uses, directly or through its filter tree; returns what was removed.
+
+    As libvirt, a filter that only unbound filters reference can be removed; they keep a dangling reference.
+    """
+    with store.write() as writer:
+        record = _find(writer, name_or_uuid)
+        filters = load_filters(writer)
+        if record.name in used_filters(filters, (binding.filter for binding in writer.bindings())):
+            raise InUseError("nwfilter is in use")
+        writer.delete_filter(record.uuid)
+        del filters[record.name]
+        if on_change is not None:
+            on_change(filters)
+        return record
+
+
+def find_filter(store: ReadableStore, name_or_uuid: str) -> FilterRecord:
+    """The stored filter (canonical XML, unparsed) by UUID or name, as virsh looks it up."""
+    with store.read() as reader:
+        return _find(reader, name_or_uuid)
+
+
+def get_filter(store: ReadableStore, name_or_uuid: str) -> tuple[UUID, Filter]:
+    from guestwall.nwfilter import parse_filter
+
+    record = find_filter(store, name_or_uuid)
+    return record.uuid, parse_filter(record.xml)
+
+
+def list_filters(store: ReadableStore) -> list[FilterRecord]:
+    """All filters in virsh's order: by name, case-insensitively (strcasecmp)."""
+    with store.read() as reader:
+        return sorted(reader.filters(), key=lambda r: (r.name.encode().lower(), r.name))
+
+
+def load_filters(reader: Reader) -> dict[str, Filter]:
+    """Every stored filter definition, parsed, by name (what instantiation and enforcement need)."""
+    from guestwall.nwfilter import parse_filter
+
+    return {record.name: parse_filter(record.xml) for record in reader.filters()}
+
+
+def used_filters(filters: Mapping[str, Filter], roots: Iterable[str]) -> set[str]:
+    """Names of all filters reachable from ``roots`` through filterrefs (roots included; missing ones too)."""
+    seen: set[str] = set()
+    pending = list(roots)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        definition = filters.get(name)
+        if definition is not None:
+            pending.extend(ref.filter for ref in definition.refs)
+    return seen
+
+
+def has_loop(filters: Mapping[str, Filter], start: str) -> bool:
+    """Whether any filterref cycle is reachable from ``start`` (self-references included)."""
+    done: set[str] = set()
+    on_path: set[str] = set()
+
+    def visit(name: str) -> bool:
+        if name in on_path:
+            return True
+        if name in done or name not in filters:
+            return False
+        on_path.add(name)
+        if any(visit(ref.filter) for ref in filters[name].refs):
+            return True
+        on_path.discard(name)
+        done.add(name)
+        return False
+
+    return visit(start)
+
+
+def _find(reader: Reader, name_or_uuid: str) -> FilterRecord:
+    # virsh: an argument of UUID length is tried as a UUID first, then as a name.
+    record = None
+    if len(name_or_uuid) == 36:
+        try:
+            record = reader.filter_by_uuid(UUID(name_or_uuid))
+        except ValueError:
+            record = None
+    if record is None:
+        record = reader.filter_by_name(name_or_uuid)
+    if record is None:
+        raise NotFoundError(f"no nwfilter with matching name '{name_or_uuid}'")
+    return record

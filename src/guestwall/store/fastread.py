@@ -1,0 +1,125 @@
+"""Read-only fast path for SQLite stores with the stdlib sqlite3 module, for the read-only CLI commands.
+
+Importing SQLAlchemy alone costs more than ``nwfilter-list``'s start-up budget (150 ms), so list, dumpxml
+and lookups read the file directly when it exists, is at the current schema revision and has been seeded.
+``open_fast`` returns None otherwise and the caller uses the SQLAlchemy store, which also migrates.
+Implements records.Reader over the same tables; tests check that both paths return the same records.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from ipaddress import ip_address
+from urllib.parse import quote
+from uuid import UUID
+
+from guestwall.store.records import SCHEMA_REVISION, BindingRecord, FilterRecord, LearnedAddress
+
+_FILTER = "SELECT uuid, name, xml, updated_at FROM filters"
+_BINDING = "SELECT portdev, port_id, filter_name, xml, created_at FROM bindings"
+_ADDRESS = "SELECT portdev, ip, source, learned_at, expires_at FROM learned_addresses"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a plain ``sqlite:///PATH`` URL (no driver options, no query); None for anything else."""
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix):
+            path = url[len(prefix) :]
+            if path and path != ":memory:" and "?" not in path and not path.startswith("file:"):
+                return path
+    return None
+
+
+def open_fast(url: str) -> FastStore | None:
+    path = sqlite_path(url)
+    if path is None or not os.path.isfile(path):
+        return None
+    try:
+        connection = sqlite3.connect(
+            f"file:{quote(path)}?mode=ro", uri=True, timeout=30, isolation_level=None
+        )
+    except sqlite3.Error:
+        return None
+    try:
+        (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone() or (None,)
+        row = connection.execute("SELECT builtins_seeded_at FROM store_state WHERE id = 1").fetchone()
+    except sqlite3.Error:
+        revision, row = None, None
+    if revision != SCHEMA_REVISION or row is None or row[0] is None:
+        connection.close()
+        return None
+    return FastStore(connection)
+
+
+class FastStore:
+    """A read-only store over one sqlite3 connection (implements records.ReadableStore)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    @contextmanager
+    def read(self) -> Iterator[FastReader]:
+        self.connection.execute("BEGIN")  # one snapshot for all reads of the block
+        try:
+            yield FastReader(self.connection)
+        finally:
+            self.connection.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class FastReader:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def generation(self) -> int:
+        row = self.connection.execute("SELECT generation FROM store_state WHERE id = 1").fetchone()
+        return int(row[0])
+
+    def filters(self) -> list[FilterRecord]:
+        return [_filter(row) for row in self.connection.execute(f"{_FILTER} ORDER BY name")]
+
+    def filter_by_name(self, name: str) -> FilterRecord | None:
+        row = self.connection.execute(f"{_FILTER} WHERE name = ?", (name,)).fetchone()
+        return None if row is None else _filter(row)
+
+    def filter_by_uuid(self, uuid: UUID) -> FilterRecord | None:
+        row = self.connection.execute(f"{_FILTER} WHERE uuid = ?", (str(uuid),)).fetchone()
+        return None if row is None else _filter(row)
+
+    def bindings(self) -> list[BindingRecord]:
+        return [_binding(row) for row in self.connection.execute(f"{_BINDING} ORDER BY portdev")]
+
+    def binding(self, portdev: str) -> BindingRecord | None:
+        row = self.connection.execute(f"{_BINDING} WHERE portdev = ?", (portdev,)).fetchone()
+        return None if row is None else _binding(row)
+
+    def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]:
+        if portdev is None:
+            rows = self.connection.execute(f"{_ADDRESS} ORDER BY portdev, ip")
+        else:
+            rows = self.connection.execute(f"{_ADDRESS} WHERE portdev = ? ORDER BY ip", (portdev,))
+        return [
+            LearnedAddress(
+                portdev, ip_address(ip), source, _time(learned), _time(expires) if expires else None
+            )
+            for portdev, ip, source, learned, expires in rows
+        ]
+
+
+def _time(value: str) -> datetime:
+    # SQLAlchemy stores naive UTC as 'YYYY-MM-DD HH:MM:SS.ffffff'.
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _filter(row: tuple[str, str, str, str]) -> FilterRecord:
+    return FilterRecord(uuid=UUID(row[0]), name=row[1], xml=row[2], updated_at=_time(row[3]))
+
+
+def _binding(row: tuple[str, int, str, str, str]) -> BindingRecord:
+    return BindingRecord(portdev=row[0], port_id=row[1], filter=row[2], xml=row[3], created_at=_time(row[4]))

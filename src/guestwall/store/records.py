@@ -1,0 +1,99 @@
+"""What the store holds and the interfaces to read and write it, free of SQLAlchemy.
+
+Services, the CLI and the agent program against these protocols; ``sqlstore`` implements them with
+SQLAlchemy, ``fastread`` implements the read side with the stdlib sqlite3 module (CLI start-up budget).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from ipaddress import IPv4Address, IPv6Address
+from typing import Protocol
+from uuid import UUID
+
+# The Alembic head revision this code expects. The fast read path accepts a database only at this revision;
+# a test checks that it equals the head of store/migrations/versions.
+SCHEMA_REVISION = "0001"
+
+DEFAULT_URL = "sqlite:////var/lib/guestwall/guestwall.db"
+
+
+@dataclass(frozen=True)
+class FilterRecord:
+    """One filter definition; ``xml`` is its canonical text as ``format_filter`` prints it (with the UUID)."""
+
+    uuid: UUID
+    name: str
+    xml: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class BindingRecord:
+    """One bound port. ``port_id`` is small, allocated by the store, and unique while the binding exists."""
+
+    portdev: str
+    port_id: int
+    filter: str  # name of the binding's top filter (its <filterref filter=...>)
+    xml: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LearnedAddress:
+    portdev: str
+    ip: IPv4Address | IPv6Address
+    source: str  # how it was learned: 'arp', 'dhcp', 'static', ...
+    learned_at: datetime
+    expires_at: datetime | None = None
+
+
+class Reader(Protocol):
+    """A consistent read view of the store (one transaction)."""
+
+    def generation(self) -> int: ...
+    def filters(self) -> list[FilterRecord]: ...
+    def filter_by_name(self, name: str) -> FilterRecord | None: ...
+    def filter_by_uuid(self, uuid: UUID) -> FilterRecord | None: ...
+    def bindings(self) -> list[BindingRecord]: ...
+    def binding(self, portdev: str) -> BindingRecord | None: ...
+    def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]: ...
+
+
+class Writer(Reader, Protocol):
+    """A write transaction: it holds the store's write lock; it commits when its block ends without error.
+
+    Every write increments the store's generation counter once per transaction.
+    """
+
+    def put_filter(self, uuid: UUID, name: str, xml: str) -> FilterRecord: ...
+    def delete_filter(self, uuid: UUID) -> None: ...
+    def add_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord: ...
+    def update_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord: ...
+    def delete_binding(self, portdev: str) -> None: ...
+    def learn_address(
+        self,
+        portdev: str,
+        ip: IPv4Address | IPv6Address,
+        source: str,
+        expires_at: datetime | None = None,
+    ) -> LearnedAddress: ...
+    def forget_addresses(
+        self, portdev: str, ips: Sequence[IPv4Address | IPv6Address] | None = None
+    ) -> int: ...
+    def expire_addresses(self, now: datetime | None = None) -> int: ...
+
+
+class ReadableStore(Protocol):
+    def read(self) -> AbstractContextManager[Reader]: ...
+    def close(self) -> None: ...
+
+
+class Store(ReadableStore, Protocol):
+    url: str
+
+    def write(self) -> AbstractContextManager[Writer]: ...
+    def generation(self) -> int: ...

@@ -1,0 +1,349 @@
+"""The store on SQLAlchemy (SQLite by default, PostgreSQL for a shared control plane).
+
+One session per use case: ``with store.write() as w:`` takes the store-wide write lock, commits at the end and
+rolls back on any exception; ``with store.read() as r:`` is a consistent snapshot. Writers in different
+processes are serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock), so
+read-modify-write use cases never lose an update. Database errors leave here as StoreError.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Engine, create_engine, delete, event, exc, select, text, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
+
+from guestwall.errors import ConflictError, GuestwallError, NotFoundError, StoreError
+from guestwall.store.records import BindingRecord, FilterRecord, LearnedAddress
+from guestwall.store.tables import BindingRow, FilterRow, LearnedAddressRow, StateRow
+
+LOCK_WAIT_SECONDS = 30
+_WRITE_OPTION = "guestwall_write"
+# Key of the PostgreSQL advisory lock that serialises writers (any fixed 64-bit number; 'gwal' in ASCII).
+_PG_LOCK_KEY = 0x6777616C
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _filter_record(row: FilterRow) -> FilterRecord:
+    return FilterRecord(uuid=UUID(row.uuid), name=row.name, xml=row.xml, updated_at=row.updated_at)
+
+
+def _binding_record(row: BindingRow) -> BindingRecord:
+    return BindingRecord(
+        portdev=row.portdev,
+        port_id=row.port_id,
+        filter=row.filter_name,
+        xml=row.xml,
+        created_at=row.created_at,
+    )
+
+
+def _address_record(row: LearnedAddressRow) -> LearnedAddress:
+    return LearnedAddress(
+        portdev=row.portdev,
+        ip=ip_address(row.ip),
+        source=row.source,
+        learned_at=row.learned_at,
+        expires_at=row.expires_at,
+    )
+
+
+class SqlReader:
+    """Reads inside one session (implements records.Reader)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def generation(self) -> int:
+        return int(self.session.execute(select(StateRow.generation).where(StateRow.id == 1)).scalar_one())
+
+    def builtins_seeded(self) -> bool:
+        seeded = self.session.execute(
+            select(StateRow.builtins_seeded_at).where(StateRow.id == 1)
+        ).scalar_one()
+        return seeded is not None
+
+    def filters(self) -> list[FilterRecord]:
+        rows = self.session.scalars(select(FilterRow).order_by(FilterRow.name))
+        return [_filter_record(row) for row in rows]
+
+    def filter_by_name(self, name: str) -> FilterRecord | None:
+        row = self.session.scalars(select(FilterRow).where(FilterRow.name == name)).one_or_none()
+        return None if row is None else _filter_record(row)
+
+    def filter_by_uuid(self, uuid: UUID) -> FilterRecord | None:
+        row = self.session.get(FilterRow, str(uuid))
+        return None if row is None else _filter_record(row)
+
+    def bindings(self) -> list[BindingRecord]:
+        rows = self.session.scalars(select(BindingRow).order_by(BindingRow.portdev))
+        return [_binding_record(row) for row in rows]
+
+    def binding(self, portdev: str) -> BindingRecord | None:
+        row = self._binding_row(portdev)
+        return None if row is None else _binding_record(row)
+
+    def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]:
+        query = select(LearnedAddressRow).order_by(LearnedAddressRow.portdev, LearnedAddressRow.ip)
+        if portdev is not None:
+            query = query.where(LearnedAddressRow.portdev == portdev)
+        return [_address_record(row) for row in self.session.scalars(query)]
+
+    def _binding_row(self, portdev: str) -> BindingRow | None:
+        return self.session.scalars(select(BindingRow).where(BindingRow.portdev == portdev)).one_or_none()
+
+
+class SqlWriter(SqlReader):
+    """Writes inside the locked session (implements records.Writer); ``changed`` says whether to bump the
+    generation at commit."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.changed = False
+
+    def put_filter(self, uuid: UUID, name: str, xml: str) -> FilterRecord:
+        row = self.session.get(FilterRow, str(uuid))
+        if row is None:
+            row = FilterRow(uuid=str(uuid), name=name, xml=xml, updated_at=now_utc())
+            self.session.add(row)
+        else:
+            row.name, row.xml, row.updated_at = name, xml, now_utc()
+        self.session.flush()
+        self.changed = True
+        return _filter_record(row)
+
+    def delete_filter(self, uuid: UUID) -> None:
+        row = self.session.get(FilterRow, str(uuid))
+        if row is None:
+            raise NotFoundError(f"no nwfilter with matching uuid '{uuid}'")
+        self.session.delete(row)
+        self.session.flush()
+        self.changed = True
+
+    def add_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord:
+        if self._binding_row(portdev) is not None:
+            raise ConflictError(f"binding '{portdev}' already exists")
+        row = BindingRow(
+            port_id=self._free_port_id(), portdev=portdev, filter_name=filter, xml=xml, created_at=now_utc()
+        )
+        self.session.add(row)
+        self.session.flush()
+        self.changed = True
+        return _binding_record(row)
+
+    def update_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord:
+        row = self._binding_row(portdev)
+        if row is None:
+            raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
+        row.filter_name, row.xml = filter, xml
+        self.session.flush()
+        self.changed = True
+        return _binding_record(row)
+
+    def delete_binding(self, portdev: str) -> None:
+        row = self._binding_row(portdev)
+        if row is None:
+            raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
+        # Explicit, so that it does not depend on the backend enforcing ON DELETE CASCADE.
+        self.session.execute(delete(LearnedAddressRow).where(LearnedAddressRow.portdev == portdev))
+        self.session.delete(row)
+        self.session.flush()
+        self.changed = True
+
+    def learn_address(
+        self,
+        portdev: str,
+        ip: IPv4Address | IPv6Address,
+        source: str,
+        expires_at: datetime | None = None,
+    ) -> LearnedAddress:
+        if self._binding_row(portdev) is None:
+            raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
+        row = self.session.get(LearnedAddressRow, (portdev, str(ip)))
+        if row is None:
+            row = LearnedAddressRow(portdev=portdev, ip=str(ip))
+            self.session.add(row)
+        row.source, row.learned_at, row.expires_at = source, now_utc(), expires_at
+        self.session.flush()
+        self.changed = True
+        return _address_record(row)
+
+    def forget_addresses(self, portdev: str, ips: Sequence[IPv4Address | IPv6Address] | None = None) -> int:
+        query = delete(LearnedAddressRow).where(LearnedAddressRow.portdev == portdev)
+        if ips is not None:
+            query = query.where(LearnedAddressRow.ip.in_([str(ip) for ip in ips]))
+        return self._count_deleted(query)
+
+    def expire_addresses(self, now: datetime | None = None) -> int:
+        limit = now or now_utc()
+        if limit.tzinfo is not None:
+            limit = limit.astimezone(UTC).replace(tzinfo=None)
+        return self._count_deleted(delete(LearnedAddressRow).where(LearnedAddressRow.expires_at <= limit))
+
+    def mark_builtins_seeded(self) -> None:
+        self.session.execute(update(StateRow).where(StateRow.id == 1).values(builtins_seeded_at=now_utc()))
+        self.changed = True
+
+    def _count_deleted(self, query: Any) -> int:
+        count = int(self.session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
+        self.changed = self.changed or count > 0
+        return count
+
+    def _free_port_id(self) -> int:
+        """The smallest positive id not used by a binding (we hold the write lock, so no one races us)."""
+        used = self.session.scalars(select(BindingRow.port_id).order_by(BindingRow.port_id))
+        candidate = 1
+        for port_id in used:
+            if port_id != candidate:
+                break
+            candidate += 1
+        return candidate
+
+
+class SqlStore:
+    """The store (implements records.Store). Create it with ``guestwall.store.open_store``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=True)
+        self._is_sqlite = engine.dialect.name == "sqlite"
+        self._is_postgres = engine.dialect.name == "postgresql"
+        self._writer_engine = engine.execution_options(**{_WRITE_OPTION: True})
+        self._reader_engine = (
+            engine.execution_options(isolation_level="REPEATABLE READ") if self._is_postgres else engine
+        )
+
+    @contextmanager
+    def read(self) -> Iterator[SqlReader]:
+        with self.translated(), Session(self._reader_engine) as session, session.begin():
+            yield SqlReader(session)
+
+    @contextmanager
+    def write(self) -> Iterator[SqlWriter]:
+        """A write transaction under the store-wide lock; the generation is bumped if anything changed."""
+        with self.translated(), Session(self._writer_engine, autoflush=True) as session, session.begin():
+            if self._is_postgres:
+                session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            writer = SqlWriter(session)
+            yield writer
+            if writer.changed:
+                session.execute(
+                    update(StateRow).where(StateRow.id == 1).values(generation=StateRow.generation + 1)
+                )
+
+    def generation(self) -> int:
+        with self.read() as reader:
+            return reader.generation()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def translated(self) -> Iterator[None]:
+        """Let guestwall errors pass; turn database errors into a StoreError that says what happened."""
+        try:
+            yield
+        except GuestwallError:
+            raise
+        except exc.SQLAlchemyError as e:
+            raise StoreError(describe_db_error(self.engine.url, e)) from e
+
+
+def describe_db_error(url: URL, error: exc.SQLAlchemyError) -> str:
+    """One line for a database error: which database, and why, in words a user can act on."""
+    orig = getattr(error, "orig", None)
+    detail = str(orig if orig is not None else error).strip().splitlines()[0]
+    if url.get_backend_name() == "sqlite":
+        path = url.database or ":memory:"
+        if isinstance(orig, sqlite3.OperationalError) and "locked" in detail:
+            return f"store {path} is locked by another writer (waited {LOCK_WAIT_SECONDS} s)"
+        if isinstance(orig, sqlite3.OperationalError | sqlite3.DatabaseError) and (
+            "unable to open" in detail or "not a database" in detail or "readonly" in detail
+        ):
+            return f"cannot open the store database file {path}: {_why_sqlite_path_fails(path, detail)}"
+        return f"store {path}: {detail}"
+    where = url.render_as_string(hide_password=True)
+    if isinstance(error, exc.OperationalError) and "lock timeout" in detail:
+        return f"store {where} is locked by another writer (waited {LOCK_WAIT_SECONDS} s)"
+    if isinstance(error, exc.OperationalError):
+        return f"cannot use the store database {where}: {detail}"
+    return f"store {where}: {detail}"
+
+
+def _why_sqlite_path_fails(path: str, detail: str) -> str:
+    p = Path(path)
+    if not p.parent.is_dir():
+        return f"directory {p.parent} does not exist"
+    if p.is_dir():
+        return "it is a directory"
+    if p.exists() and not os.access(p, os.R_OK | os.W_OK):
+        return "permission denied (needs read and write access)"
+    if not p.exists() and not os.access(p.parent, os.W_OK | os.X_OK):
+        return f"permission denied (cannot create files in {p.parent})"
+    if "not a database" in detail:
+        return "the file is not an SQLite database"
+    if "readonly" in detail:
+        return f"read-only (needs write access to {p} and its directory)"
+    return detail
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for ``url`` with the hooks that make writers exclusive; the SQLite directory is created."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as e:
+        raise StoreError(f"invalid store URL '{url}': expected an SQLAlchemy URL such as {_EXAMPLE}") from e
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    options: dict[str, Any] = {}
+    if is_sqlite:
+        options["connect_args"] = {"timeout": LOCK_WAIT_SECONDS}
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            directory = Path(parsed.database).parent
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(
+                    f"cannot open the store database file {parsed.database}: "
+                    f"cannot create directory {directory}: {e.strerror}"
+                ) from e
+    try:
+        engine = create_engine(parsed, **options)
+    except (exc.NoSuchModuleError, exc.ArgumentError, ImportError) as e:
+        raise StoreError(f"cannot use store URL '{parsed.render_as_string(hide_password=True)}': {e}") from e
+    if is_sqlite:
+        _install_sqlite_hooks(engine)
+    return engine
+
+
+_EXAMPLE = "sqlite:////var/lib/guestwall/guestwall.db or postgresql://user:password@host/dbname"
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    # pysqlite's own transaction handling defers BEGIN to the first write, which lets two writers both read
+    # and then fail (or lose an update); so we switch it off and issue BEGIN ourselves: IMMEDIATE for writers,
+    # which takes the database's write lock up front and waits (busy timeout) for other writers.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {LOCK_WAIT_SECONDS * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        writer = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
