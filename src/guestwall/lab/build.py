@@ -29,6 +29,12 @@ HOST_SYSCTLS = {
 GUEST_SYSCTLS = {
     "net.ipv6.conf.default.accept_dad": 0,  # before eth0 arrives, so eth0 inherits it (link-local included)
 }
+# After eth0 exists: a non-initial namespace has no net.ipv4.neigh.default (the table defaults are global).
+GUEST_DEV_SYSCTLS = {
+    # Accept an ARP reply that changes a known address at once, not only 1 s after the last update, so
+    # an ARP-spoofing probe has the same effect whatever the timing (the kernel default is 100, in 1/100 s).
+    f"net.ipv4.neigh.{GUEST_DEV}.locktime": 0,
+}
 
 
 @contextmanager
@@ -127,6 +133,8 @@ def _add_guest(lab: Lab, host: Any, br: int, guest: Guest) -> None:
             ipr.route("add", dst="::/0", gateway=lab.bridge_ipv6, oif=eth, family=socket.AF_INET6)
     finally:
         ipr.close()
+    for key, value in GUEST_DEV_SYSCTLS.items():
+        netns.write_sysctl(guest.netns, key, value)
 
 
 def lab_down(prefix: str, *, kill: bool = True) -> list[str]:
