@@ -1,14 +1,21 @@
 """Pytest fixtures for tests that prove enforcement with real frames in a namespace lab.
 
-Use them from a test module (or a conftest) by importing the fixtures you need::
+Make them available by importing them into your directory's ``conftest.py`` (``tests/`` is on sys.path
+through the root conftest), then mark namespace tests with ``needs_netns``::
 
-    from netns_fixtures import host_run, lab, needs_netns  # noqa: F401
+    # tests/<area>/conftest.py
+    from netns_fixtures import fresh_lab, host_run, lab, lab_factory, lab_module  # noqa: F401
 
+    # tests/<area>/test_<area>_enforce.py
+    from netns_fixtures import needs_netns, run_in_host
+    from guestwall.lab.traffic import frames, probe
     pytestmark = needs_netns
 
-    def test_something(lab, host_run):
+    def test_spoofed_arp_is_dropped(lab, host_run):
         host_run("nft", "-f", "-", input=ruleset)          # runs in <prefix>-host only
-        got = probe(lab, "eve", [frames.arp(...)], ["alice"])
+        eve, bob = lab["eve"], lab["bob"]
+        got = probe(lab, "eve", [frames.arp(eve.mac, op="is-at", psrc=bob.ipv4, pdst=lab["alice"].ipv4)])
+        assert got["alice"] == []
 
 ``lab`` is a 5-guest lab shared by the module and reset after every test (nftables rulesets of all lab
 namespaces flushed, dynamic FDB entries and neighbour caches cleared); ``fresh_lab`` is a new lab per test;

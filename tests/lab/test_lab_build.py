@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable
 
 import pytest
-from netns_fixtures import fresh_lab, lab, lab_factory, lab_module, needs_netns, new_prefix, run_in_host  # noqa: F401
-from netns_fixtures import sweep_stale_labs as _sweep_once
 
 from guestwall.errors import LabError
 from guestwall.lab import Lab, LabSpec, lab_down, lab_status, lab_up, run_in_netns
 from guestwall.lab import build as build_module
 from guestwall.lab.netns import create_netns, list_netns, netns_pids, read_sysctl
+from netns_fixtures import needs_netns, new_prefix, run_in_host
+from netns_fixtures import sweep_stale_labs as _sweep_once
 
 pytestmark = needs_netns
 
@@ -49,7 +49,8 @@ def test_layout_of_guest_namespaces(lab: Lab) -> None:
         assert eth["address"] == g.mac and "UP" in eth["flags"]
         addrs = {(a["local"], a["prefixlen"], a.get("tentative", False)) for a in eth["addr_info"]}
         assert {(g.ipv4, 24, False), (g.ipv6, 64, False)} <= addrs
-        assert any(a["scope"] == "link" and not a.get("tentative") for a in eth["addr_info"])  # link-local, no DAD
+        # link-local kept, and usable at once (no DAD)
+        assert any(a["scope"] == "link" and not a.get("tentative") for a in eth["addr_info"])
         lo = _json(g.netns, "link", "show", "dev", "lo")[0]
         assert "UP" in lo["flags"]
         assert _json(g.netns, "route", "show", "default")[0]["gateway"] == "10.77.0.1"
