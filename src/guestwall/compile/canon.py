@@ -1,0 +1,146 @@
+"""Canonical set element values, so that what we compile and what the kernel lists compare exactly.
+
+A component is an int, a str (interface name or lowercase MAC), an IPv4/IPv6 address, or a (lo, hi)
+interval of those; nft's symbolic names (``ip``, ``tcp``, ``echo-request``) become numbers.
+"""
+
+from __future__ import annotations
+
+import socket
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from typing import Any
+
+from guestwall.compile.matches import Kind
+from guestwall.instantiate.program import Operand, Prefix, Range, Value
+
+_ETHER_TYPES = {"ip": 0x0800, "arp": 0x0806, "ip6": 0x86DD, "8021q": 0x8100, "vlan": 0x8100, "8021ad": 0x88A8}
+_ICMP_TYPES = {
+    "echo-reply": 0, "destination-unreachable": 3, "source-quench": 4, "redirect": 5, "echo-request": 8,
+    "router-advertisement": 9, "router-solicitation": 10, "time-exceeded": 11, "parameter-problem": 12,
+    "timestamp-request": 13, "timestamp-reply": 14, "info-request": 15, "info-reply": 16,
+    "address-mask-request": 17, "address-mask-reply": 18,
+}  # fmt: skip
+_ICMPV6_TYPES = {
+    "destination-unreachable": 1, "packet-too-big": 2, "time-exceeded": 3, "parameter-problem": 4,
+    "echo-request": 128, "echo-reply": 129, "mld-listener-query": 130, "mld-listener-report": 131,
+    "mld-listener-done": 132, "mld-listener-reduction": 132, "nd-router-solicit": 133, "nd-router-advert": 134,
+    "nd-neighbor-solicit": 135, "nd-neighbor-advert": 136, "nd-redirect": 137, "router-renumbering": 138,
+    "ind-neighbor-solicit": 141, "ind-neighbor-advert": 142, "mld2-listener-report": 143,
+}  # fmt: skip
+_ICMP_CODES = {
+    "net-unreachable": 0, "host-unreachable": 1, "prot-unreachable": 2, "port-unreachable": 3,
+    "frag-needed": 4, "net-prohibited": 9, "host-prohibited": 10, "admin-prohibited": 13,
+}  # fmt: skip
+_ICMPV6_CODES = {
+    "no-route": 0, "admin-prohibited": 1, "addr-unreachable": 3, "port-unreachable": 4, "policy-fail": 5,
+    "reject-route": 6,
+}  # fmt: skip
+_PROTO_ALIASES = {"ipv6-icmp": 58, "icmpv6": 58, "ip": 0}
+_SYMBOLS: dict[str, dict[str, int]] = {
+    "ether_type": _ETHER_TYPES,
+    "icmp_type": _ICMP_TYPES,
+    "icmpv6_type": _ICMPV6_TYPES,
+    "icmp_code": _ICMP_CODES,
+    "icmpv6_code": _ICMPV6_CODES,
+}
+
+
+def _symbol(text: str, type_name: str) -> int:
+    table = _SYMBOLS.get(type_name)
+    if table is not None and text in table:
+        return table[text]
+    if type_name == "inet_proto":
+        if text in _PROTO_ALIASES:
+            return _PROTO_ALIASES[text]
+        try:
+            return socket.getprotobyname(text)
+        except OSError:
+            pass
+    return int(text, 0)
+
+
+def _scalar_json(value: Any, type_name: str) -> object:
+    if type_name == "ifname":
+        return str(value)
+    if type_name == "ether_addr":
+        return str(value).lower()
+    if type_name in ("ipv4_addr", "ipv6_addr"):
+        return ip_address(value)
+    if isinstance(value, int):
+        return value
+    return _symbol(str(value), type_name)
+
+
+def _interval(lo: object, hi: object) -> object:
+    return lo if lo == hi else (lo, hi)
+
+
+def from_json(component: Any, type_name: str) -> object:
+    """One element component as ``nft -j list`` shows it, made canonical."""
+    if isinstance(component, dict) and "prefix" in component:
+        net = ip_network(f"{component['prefix']['addr']}/{component['prefix']['len']}", strict=False)
+        return _interval(net.network_address, net.broadcast_address)
+    if isinstance(component, dict) and "range" in component:
+        lo, hi = component["range"]
+        return _interval(_scalar_json(lo, type_name), _scalar_json(hi, type_name))
+    return _scalar_json(component, type_name)
+
+
+def _mac_bounds(addr: str, length: int) -> tuple[str, str]:
+    base = int(addr.replace(":", ""), 16)
+    host = (1 << (48 - length)) - 1
+    lo, hi = base & ~host & ((1 << 48) - 1), (base & ~host) | host
+    return (_mac(lo), _mac(hi))
+
+
+def _mac(value: int) -> str:
+    raw = f"{value:012x}"
+    return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
+
+
+def _scalar_operand(value: object, kind: Kind) -> object:
+    if kind is Kind.MAC:
+        return str(value).lower()
+    if kind is Kind.RAW_MAC:
+        return int(str(value).replace(":", ""), 16) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+    if kind is Kind.RAW_IPV4:
+        return int(IPv4Address(value))  # type: ignore[arg-type]
+    if kind in (Kind.IPV4, Kind.IPV6):
+        return ip_address(value)  # type: ignore[arg-type]
+    return int(value)  # type: ignore[call-overload]
+
+
+def from_operand(op: Operand, kind: Kind) -> object:
+    """A program operand as a canonical element component."""
+    if isinstance(op, Value):
+        return _scalar_operand(op.value, kind)
+    if isinstance(op, Range):
+        return _interval(_scalar_operand(op.lo, kind), _scalar_operand(op.hi, kind))
+    if isinstance(op, Prefix):
+        if kind in (Kind.IPV4, Kind.IPV6):
+            net = ip_network(f"{op.addr}/{op.length}", strict=False)
+            return _interval(net.network_address, net.broadcast_address)
+        if kind is Kind.MAC:
+            return _interval(*_mac_bounds(str(op.addr), op.length))
+        width = 48 if kind is Kind.RAW_MAC else 32
+        base = _scalar_operand(op.addr, kind)
+        assert isinstance(base, int)
+        host = (1 << (width - op.length)) - 1
+        return _interval(base & ~host, (base & ~host) | host)
+    raise ValueError(f"{op} cannot be a set element")
+
+
+def render(component: object, type_name: str) -> str:
+    """A canonical component in nft syntax (for ``add element``)."""
+    if isinstance(component, tuple):
+        return f"{render(component[0], type_name)}-{render(component[1], type_name)}"
+    if type_name == "ifname":
+        return '"' + str(component) + '"'
+    if isinstance(component, IPv4Address | IPv6Address):
+        return str(component)
+    if isinstance(component, int):
+        return f"0x{component:04x}" if type_name == "ether_type" else hex(component) if type_name in (
+            "integer",
+            "mark",
+        ) else str(component)
+    return str(component)

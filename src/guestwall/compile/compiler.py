@@ -1,0 +1,204 @@
+"""Compile the rule programs of all ports into the desired nftables state (pure: no I/O).
+
+Ports of one group (same filter, same provided variable names) have programs of identical structure, so
+each of their chains is emitted once and shared; per-port values become set elements keyed by the port;
+verdict maps dispatch each port to its chains, so a packet's cost does not grow with the number of ports.
+Where a rule cannot be shared without changing its meaning for a port (a negated variable with several
+values, a variable in a field no set can hold), that port gets its own copy of the chain: a fallback,
+reported in ``Compiled.fallbacks``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from guestwall.compile import names
+from guestwall.compile import nftir as ir
+from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec
+from guestwall.compile.rules import PortKey, Rendered, context_of, elements, expand, private_reasons, render
+from guestwall.instantiate.program import ChainProgram, Fallthrough, Jump, PortProgram, ProgramRule, Stage
+from guestwall.compile.matches import constant_match
+
+_L2 = (Stage.L2_OUT, Stage.L2_IN)
+_KEYS = {
+    Stage.L2_OUT: PortKey(ir.Meta("iifname"), "ifname"),
+    Stage.L2_IN: PortKey(ir.Meta("oifname"), "ifname"),
+    Stage.L3_OUT: PortKey(ir.Meta("mark"), "mark"),
+    Stage.L3_IN: PortKey(ir.Meta("mark"), "mark"),
+}
+_DISPATCH = {
+    Stage.L2_OUT: names.L2_OUT_MAP,
+    Stage.L2_IN: names.L2_IN_MAP,
+    Stage.L3_OUT: names.L3_OUT_MAP,
+    Stage.L3_IN: names.L3_IN_MAP,
+}
+
+
+@dataclass(frozen=True)
+class PortInput:
+    program: PortProgram
+    port_id: int
+
+
+@dataclass(frozen=True)
+class Options:
+    """Host-wide settings: interface name patterns of guest ports (e.g. ``vnet*``) that have no binding
+    are dropped (fail closed) instead of passing unfiltered."""
+
+    guest_patterns: tuple[str, ...] = ()
+
+
+@dataclass
+class Compiled:
+    ruleset: Ruleset
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)
+
+
+def compile_ruleset(ports: Sequence[PortInput], options: Options = Options()) -> Compiled:
+    ruleset = skeleton(options)
+    out = Compiled(ruleset)
+    shared: dict[str, tuple[object, ...]] = {}  # chain name -> shape, to detect structure mismatches
+    for port in sorted(ports, key=lambda p: p.program.portdev):
+        _compile_port(port, ruleset, shared, out.fallbacks)
+    return out
+
+
+def skeleton(options: Options) -> Ruleset:
+    """Our two tables with their base chains, dispatch maps and fixed rules, but no ports."""
+    bridge = TableSpec(names.BRIDGE, names.TABLE)
+    inet = TableSpec(names.INET, names.TABLE)
+    tables = {names.BRIDGE: bridge, names.INET: inet}
+    for family, name, hook, prio in names.BASE_CHAINS:
+        tables[family].chains[name] = ChainSpec(name, [], BaseHook(hook, prio))
+    bridge.sets[names.L2_OUT_MAP] = SetSpec(names.L2_OUT_MAP, ("ifname",), map_type="verdict")
+    bridge.sets[names.L2_IN_MAP] = SetSpec(names.L2_IN_MAP, ("ifname",), map_type="verdict")
+    bridge.sets[names.PORT_MARK_MAP] = SetSpec(names.PORT_MARK_MAP, ("ifname",), map_type="mark")
+    inet.sets[names.L3_OUT_MAP] = SetSpec(names.L3_OUT_MAP, ("mark",), map_type="verdict")
+    inet.sets[names.L3_IN_MAP] = SetSpec(names.L3_IN_MAP, ("mark",), map_type="verdict")
+    iif, oif, mark = ir.Meta("iifname"), ir.Meta("oifname"), ir.Meta("mark")
+    fail_closed_in = [_fixed(ir.Match(iif, ir.Literal(ir.quote(p))), ir.Verdict("drop")) for p in options.guest_patterns]
+    fail_closed_out = [_fixed(ir.Match(oif, ir.Literal(ir.quote(p))), ir.Verdict("drop")) for p in options.guest_patterns]
+    bridge.chains["pre"].rules = [
+        _fixed(ir.SetMark(iif, names.PORT_MARK_MAP)),
+        _fixed(ir.VMap(iif, names.L2_OUT_MAP)),
+        *fail_closed_in,
+    ]
+    tag = ir.Masked(mark, ir.Literal(hex(names.MARK_TAG_MASK)))
+    bridge.chains["fwd"].rules = [
+        _fixed(ir.Match(tag, ir.Literal(hex(names.MARK_TAG))), ir.SetMark(ir.Literal("0x0"))),
+        _fixed(ir.SetMark(oif, names.PORT_MARK_MAP)),
+    ]
+    bridge.chains["post"].rules = [_fixed(ir.VMap(oif, names.L2_IN_MAP)), *fail_closed_out]
+    inet.chains["pre"].rules = [_fixed(ir.VMap(mark, names.L3_OUT_MAP))]
+    inet.chains["fwd"].rules = [_fixed(ir.VMap(mark, names.L3_IN_MAP))]
+    return Ruleset(tables)
+
+
+def _fixed(*stmts: ir.Statement) -> ir.Rule:
+    from guestwall.compile.ruleset import rule_digest
+
+    rule = ir.Rule(tuple(stmts))
+    return ir.Rule(rule.statements, f"{rule_digest(rule)} guestwall")
+
+
+def _table(ruleset: Ruleset, stage: Stage) -> TableSpec:
+    return ruleset.table(names.BRIDGE if stage in _L2 else names.INET)
+
+
+def _port_value(stage: Stage, port: PortInput) -> object:
+    return port.program.portdev if stage in _L2 else names.port_mark(port.port_id)
+
+
+def _compile_port(
+    port: PortInput, ruleset: Ruleset, shared: dict[str, tuple[object, ...]], fallbacks: dict[str, list[str]]
+) -> None:
+    program = port.program
+    bridge = ruleset.table(names.BRIDGE)
+    has_l3 = any(program.chains(s) for s in (Stage.L3_OUT, Stage.L3_IN))
+    if has_l3:
+        bridge.sets[names.PORT_MARK_MAP].elements[(program.portdev,)] = names.port_mark(port.port_id)
+    for stage in Stage:
+        chains = program.chains(stage)
+        table = _table(ruleset, stage)
+        dispatch = table.sets[_DISPATCH[stage]]
+        key_value = _port_value(stage, port)
+        if not chains:
+            if stage in _L2:  # bound ports must always be in the map (unbound ones may be dropped)
+                dispatch.elements[(key_value,)] = ("accept", None)
+            continue
+        l3 = stage not in _L2
+        reasons = {
+            c.name: [r for e in c.entries if isinstance(e, ProgramRule) for r in private_reasons(e, context_of(e.checks, l3))]
+            for c in chains
+        }
+        private = {name for name, why in reasons.items() if why}
+        if private:
+            private.add("root")
+            fallbacks.setdefault(program.portdev, []).extend(
+                f"{stage.value} chain {name}: {why}" for name, whys in reasons.items() for why in whys
+            )
+        chain_names: dict[str, str] = {}
+        for chain in chains:
+            if chain.name in private:
+                chain_names[chain.name] = names.private_chain(program.group, stage.value, chain.name, program.portdev)
+            else:
+                chain_names[chain.name] = _shared_name(program.group, stage, chain, shared)
+        for chain in chains:
+            name = chain_names[chain.name]
+            rendered = _render_chain(chain, stage, table, name, chain_names, private=chain.name in private)
+            if name not in table.chains:
+                table.chains[name] = ChainSpec(name, [r.rule for r in rendered])
+            for entry, rend in zip(_rule_entries(chain, chain.name in private), rendered, strict=True):
+                if entry is None:
+                    continue
+                for use in rend.uses:
+                    target_set = table.sets[use.set_name]
+                    for elem in elements(use, key_value, entry.rows):  # type: ignore[arg-type]
+                        target_set.elements[elem] = None
+        dispatch.elements[(key_value,)] = ("goto", chain_names["root"])
+
+
+def _shared_name(group: str, stage: Stage, chain: ChainProgram, shared: dict[str, tuple[object, ...]]) -> str:
+    shape = tuple(e.shape() if isinstance(e, ProgramRule) else e for e in chain.entries)
+    name = names.shared_chain(group, stage.value, chain.name)
+    known = shared.setdefault(name, shape)
+    if known != shape:  # should not happen within a group; keep both apart rather than mix them
+        name = names.shared_chain(group, stage.value, chain.name, names.short_hash(repr(shape), length=6))
+        shared.setdefault(name, shape)
+    return name
+
+
+def _rule_entries(chain: ChainProgram, private: bool) -> list[ProgramRule | None]:
+    """Entries in rendered order: program rules (expanded for private chains), None for jumps/fallthrough."""
+    out: list[ProgramRule | None] = []
+    for entry in chain.entries:
+        if isinstance(entry, Jump):
+            out.append(None)
+        elif private:
+            out.extend(expand(entry))
+        else:
+            out.append(entry)
+    if chain.fallthrough is Fallthrough.ACCEPT:
+        out.append(None)
+    return out
+
+
+def _render_chain(
+    chain: ChainProgram, stage: Stage, table: TableSpec, name: str, chain_names: dict[str, str], private: bool
+) -> list[Rendered]:
+    key = _KEYS[stage]
+    l3 = stage not in _L2
+    out: list[Rendered] = []
+    for entry in chain.entries:
+        if isinstance(entry, Jump):
+            ctx = context_of(entry.checks, l3)
+            stmts = [constant_match(c, ctx) for c in entry.checks]
+            rule = _fixed(*stmts, ir.Verdict("jump", chain_names[entry.chain]))
+            out.append(Rendered(rule))
+            continue
+        for rule in expand(entry) if private else [entry]:
+            out.append(render(rule, context_of(rule.checks, l3), key, table, name))
+    if chain.fallthrough is Fallthrough.ACCEPT:
+        out.append(Rendered(_fixed(ir.Verdict("accept"))))
+    return out

@@ -1,0 +1,240 @@
+"""From program checks to nftables matches: the table of packet field -> nft expression, set key type and
+literal syntax, per context (layer 2 frame, RARP frame, layer 3 IPv4 or IPv6 packet).
+
+Every Field of the program has a row here or an explicit, reasoned entry in UNSUPPORTED.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+
+from guestwall.compile import nftir as ir
+from guestwall.errors import InstantiationError
+from guestwall.instantiate.fields import Field
+from guestwall.instantiate.program import Check, Flags, IPSetRef, Operand, Prefix, Range, States, Value
+
+
+class Kind(enum.Enum):
+    """How a field's values are written and which set type holds them."""
+
+    MAC = "ether_addr"
+    ETHERTYPE = "ether_type"
+    IPV4 = "ipv4_addr"
+    IPV6 = "ipv6_addr"
+    PORT = "inet_service"
+    PROTO = "inet_proto"
+    ICMP_TYPE = "icmp_type"
+    ICMP_CODE = "icmp_code"
+    ICMPV6_TYPE = "icmpv6_type"
+    ICMPV6_CODE = "icmpv6_code"
+    INT = "integer"  # plain numbers; held in sets only through typeof
+    RAW_MAC = "raw-mac"  # MAC address in a raw payload field (RARP): written as an integer
+    RAW_IPV4 = "raw-ipv4"
+    STATES = "ct_state"
+    FLAGS = "tcp_flag"
+    NAME = "name"  # ct direction
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a rule runs: layer 3 (inet) or layer 2 (bridge); its IP family; RARP frames."""
+
+    l3: bool
+    family: int | None = None
+    rarp: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    expr: ir.Expr
+    kind: Kind
+
+    @property
+    def set_type(self) -> str | None:
+        """``type X`` for a set keyed by this field, or None when only ``typeof`` can declare it."""
+        if self.kind in (Kind.INT, Kind.RAW_MAC, Kind.RAW_IPV4, Kind.STATES, Kind.FLAGS, Kind.NAME):
+            return None
+        return self.kind.value
+
+
+UNSUPPORTED: dict[Field, str] = {
+    Field.ARP_GRATUITOUS: "nftables cannot compare two packet fields (ARP sender and target address)",
+}
+
+_ARP_RAW = {  # ARP header for Ethernet/IPv4, offsets in bits from the network header
+    Field.ARP_HTYPE: (0, 16, Kind.INT),
+    Field.ARP_PTYPE: (16, 16, Kind.INT),
+    Field.ARP_OP: (48, 16, Kind.INT),
+    Field.ARP_SHA: (64, 48, Kind.RAW_MAC),
+    Field.ARP_SPA: (112, 32, Kind.RAW_IPV4),
+    Field.ARP_THA: (144, 48, Kind.RAW_MAC),
+    Field.ARP_TPA: (192, 32, Kind.RAW_IPV4),
+}
+_ARP_NAMED = {
+    Field.ARP_HTYPE: ("htype", Kind.INT),
+    Field.ARP_PTYPE: ("ptype", Kind.ETHERTYPE),
+    Field.ARP_OP: ("operation", Kind.INT),
+    Field.ARP_SHA: ("saddr ether", Kind.MAC),
+    Field.ARP_SPA: ("saddr ip", Kind.IPV4),
+    Field.ARP_THA: ("daddr ether", Kind.MAC),
+    Field.ARP_TPA: ("daddr ip", Kind.IPV4),
+}
+# STP BPDU fields, offsets in bits from the link-layer header (after 802.3 header and LLC 42 42 03)
+_STP_RAW = {
+    Field.STP_TYPE: (160, 8),
+    Field.STP_FLAGS: (168, 8),
+    Field.STP_ROOT_PRIO: (176, 16),
+    Field.STP_ROOT_ADDR: (192, 48),
+    Field.STP_ROOT_COST: (240, 32),
+    Field.STP_SENDER_PRIO: (272, 16),
+    Field.STP_SENDER_ADDR: (288, 48),
+    Field.STP_PORT: (336, 16),
+    Field.STP_AGE: (352, 16),
+    Field.STP_MAX_AGE: (368, 16),
+    Field.STP_HELLO: (384, 16),
+    Field.STP_FWD_DELAY: (400, 16),
+}
+STP_LLC = ir.Match(ir.Raw("ll", 112, 24), ir.Literal("0x424203"))
+_STP_CONFIG_FIELDS = frozenset(_STP_RAW) - {Field.STP_TYPE}
+
+
+def target(field: Field, ctx: Context) -> Target:
+    """The nft expression and value kind of a field in a context; raises for unsupported fields."""
+    if field in UNSUPPORTED:
+        raise InstantiationError(f"{field.value} cannot be enforced: {UNSUPPORTED[field]}")
+    six = ctx.family == 6
+    simple: dict[Field, Target] = {
+        Field.ETHER_SRC: Target(ir.Payload("ether", "saddr"), Kind.MAC),
+        Field.ETHER_DST: Target(ir.Payload("ether", "daddr"), Kind.MAC),
+        Field.ETHER_TYPE: Target(ir.Payload("ether", "type"), Kind.ETHERTYPE),
+        Field.VLAN_ID: Target(ir.Payload("vlan", "id"), Kind.INT),
+        Field.VLAN_TYPE: Target(ir.Payload("vlan", "type"), Kind.ETHERTYPE),
+        Field.NFPROTO: Target(ir.Meta("nfproto"), Kind.NAME),
+        Field.IP4_SRC: Target(ir.Payload("ip", "saddr"), Kind.IPV4),
+        Field.IP4_DST: Target(ir.Payload("ip", "daddr"), Kind.IPV4),
+        Field.IP6_SRC: Target(ir.Payload("ip6", "saddr"), Kind.IPV6),
+        Field.IP6_DST: Target(ir.Payload("ip6", "daddr"), Kind.IPV6),
+        Field.L4_SPORT: Target(ir.Payload("th", "sport"), Kind.PORT),
+        Field.L4_DPORT: Target(ir.Payload("th", "dport"), Kind.PORT),
+        Field.TCP_FLAGS: Target(ir.Payload("tcp", "flags"), Kind.FLAGS),
+        Field.CT_STATE: Target(ir.Ct("state"), Kind.STATES),
+        Field.CT_DIRECTION: Target(ir.Ct("direction"), Kind.NAME),
+        Field.IP_DSCP: Target(ir.Payload("ip6" if six else "ip", "dscp"), Kind.INT),
+        Field.ICMP_TYPE: Target(
+            ir.Payload("icmpv6" if six else "icmp", "type"), Kind.ICMPV6_TYPE if six else Kind.ICMP_TYPE
+        ),
+        Field.ICMP_CODE: Target(
+            ir.Payload("icmpv6" if six else "icmp", "code"), Kind.ICMPV6_CODE if six else Kind.ICMP_CODE
+        ),
+    }
+    if field in simple:
+        return simple[field]
+    if field is Field.IP_PROTO:
+        if ctx.l3:
+            return Target(ir.Meta("l4proto"), Kind.PROTO)
+        return Target(ir.Payload("ip6", "nexthdr") if six else ir.Payload("ip", "protocol"), Kind.PROTO)
+    if field in _ARP_RAW:
+        if ctx.rarp:  # nft's named arp fields imply ethertype ARP; RARP has the same layout
+            offset, length, kind = _ARP_RAW[field]
+            return Target(ir.Raw("nh", offset, length), kind)
+        name, kind = _ARP_NAMED[field]
+        return Target(ir.Payload("arp", name), kind)
+    if field in _STP_RAW:
+        offset, length = _STP_RAW[field]
+        return Target(ir.Raw("ll", offset, length), Kind.RAW_MAC if length == 48 else Kind.INT)
+    raise InstantiationError(f"no nftables mapping for {field.value}")  # CONNLIMIT, IPSET: see compile.rules
+
+
+def stp_prefix(checks: tuple[Check, ...]) -> list[ir.Match]:
+    """STP matches check the LLC header, and configuration fields only match configuration BPDUs."""
+    fields = {c.field for c in checks}
+    if not fields & set(_STP_RAW):
+        return []
+    out = [STP_LLC]
+    if fields & _STP_CONFIG_FIELDS:
+        out.append(ir.Match(ir.Raw("ll", 160, 8), ir.Literal("0")))
+    return out
+
+
+# ---- literals ----------------------------------------------------------------------------------------------
+
+
+def _mac_int(mac: str) -> int:
+    return int(mac.replace(":", ""), 16)
+
+
+def _int_mac(value: int) -> str:
+    raw = f"{value:012x}"
+    return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
+
+
+def scalar(value: object, kind: Kind) -> str:
+    """One value as nft writes it."""
+    if kind is Kind.MAC:
+        return str(value).lower()
+    if kind is Kind.RAW_MAC:
+        return hex(_mac_int(str(value))) if isinstance(value, str) else hex(int(value))  # type: ignore[arg-type]
+    if kind is Kind.RAW_IPV4:
+        return hex(int(IPv4Address(value)))  # type: ignore[arg-type]
+    if kind is Kind.ETHERTYPE:
+        return f"0x{int(value):04x}"  # type: ignore[call-overload]
+    if kind in (Kind.IPV4, Kind.IPV6):
+        return str(ip_address(value))  # type: ignore[arg-type]
+    if kind is Kind.NAME:
+        return {4: "ipv4", 6: "ipv6"}.get(value, str(value))  # type: ignore[call-overload]
+    return str(int(value))  # type: ignore[call-overload]
+
+
+def _prefix_range(op: Prefix, kind: Kind) -> tuple[str, str] | str:
+    """A prefix as nft text: ``a/len`` for IP addresses, a range for MAC and raw fields."""
+    if kind in (Kind.IPV4, Kind.IPV6):
+        return str(ip_network(f"{op.addr}/{op.length}", strict=False))
+    width = 48 if kind in (Kind.MAC, Kind.RAW_MAC) else 32
+    base = _mac_int(op.addr) if isinstance(op.addr, str) else int(op.addr)
+    host = (1 << (width - op.length)) - 1
+    lo, hi = base & ~host & ((1 << width) - 1), (base & ~host) | host
+    if kind is Kind.MAC:
+        return (_int_mac(lo), _int_mac(hi))
+    return (hex(lo), hex(hi))
+
+
+def operand_text(op: Operand, kind: Kind) -> str:
+    """An operand as an nft right-hand side or a set element component."""
+    if isinstance(op, Value):
+        return scalar(op.value, kind)
+    if isinstance(op, Prefix):
+        pr = _prefix_range(op, kind)
+        return pr if isinstance(pr, str) else f"{pr[0]}-{pr[1]}"
+    if isinstance(op, Range):
+        return f"{scalar(op.lo, kind)}-{scalar(op.hi, kind)}"
+    if isinstance(op, States):
+        return "{ " + ", ".join(op.names) + " }"
+    raise InstantiationError(f"operand {op} cannot be written for {kind.value}")
+
+
+def is_interval(op: Operand) -> bool:
+    return isinstance(op, Prefix | Range)
+
+
+def constant_match(check: Check, ctx: Context) -> ir.Match:
+    """A check with a constant operand as one nft match."""
+    op = check.operand
+    assert op is not None
+    t = target(check.field, ctx)
+    if isinstance(op, Flags):
+        return ir.Match(ir.Masked(t.expr, ir.Literal(hex(op.mask))), ir.Literal(hex(op.set)), check.negated)
+    if isinstance(op, Prefix) and t.kind is Kind.MAC:
+        mask = _int_mac(((1 << op.length) - 1) << (48 - op.length))
+        base = _int_mac(_mac_int(str(op.addr)) & _mac_int(mask))
+        return ir.Match(ir.Masked(t.expr, ir.Literal(mask)), ir.Literal(base), check.negated)
+    if isinstance(op, IPSetRef):
+        raise InstantiationError("ipset matches are compiled by the rule compiler")
+    return ir.Match(t.expr, ir.Literal(operand_text(op, t.kind)), check.negated)
+
+
+def address_kind_of(value: object) -> Kind:
+    if isinstance(value, IPv6Address):
+        return Kind.IPV6
+    return Kind.IPV4

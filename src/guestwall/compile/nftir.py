@@ -1,0 +1,187 @@
+"""A small typed IR of nftables expressions and statements, rendered to nft's own syntax.
+
+The compiler builds these; the dataplane sends the rendered text to the kernel in one transaction (text,
+not JSON, because only the text syntax can declare sets keyed by raw payload fields, e.g. RARP addresses).
+The IR knows nothing of filters or bindings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+# ---- expressions -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A named header field, e.g. ``ether saddr``, ``arp saddr ip``, ``th dport``."""
+
+    proto: str
+    field: str
+
+    def render(self) -> str:
+        return f"{self.proto} {self.field}"
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A raw payload field: ``@base,offset,length`` in bits."""
+
+    base: str
+    offset: int
+    length: int
+
+    def render(self) -> str:
+        return f"@{self.base},{self.offset},{self.length}"
+
+
+@dataclass(frozen=True)
+class Meta:
+    key: str
+
+    def render(self) -> str:
+        return self.key if self.key in ("iifname", "oifname") else f"meta {self.key}"
+
+
+@dataclass(frozen=True)
+class Ct:
+    key: str
+
+    def render(self) -> str:
+        return f"ct {self.key}"
+
+
+@dataclass(frozen=True)
+class Masked:
+    """``expr & mask`` (the mask rendered as a literal)."""
+
+    expr: Expr
+    mask: Literal
+
+    def render(self) -> str:
+        return f"{self.expr.render()} & {self.mask.render()}"
+
+
+@dataclass(frozen=True)
+class Concat:
+    items: tuple[Expr, ...]
+
+    def render(self) -> str:
+        return " . ".join(i.render() for i in self.items)
+
+
+@dataclass(frozen=True)
+class Literal:
+    """An already rendered constant: a number, address, prefix, range, or ``{ a, b }``."""
+
+    text: str
+
+    def render(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class SetRef:
+    name: str
+
+    def render(self) -> str:
+        return f"@{self.name}"
+
+
+Expr = Payload | Raw | Meta | Ct | Masked | Concat | Literal | SetRef
+
+# ---- statements ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    left: Expr
+    right: Expr
+    negated: bool = False
+
+    def render(self) -> str:
+        op = "!= " if self.negated else ""
+        return f"{self.left.render()} {op}{self.right.render()}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """accept, drop, return, continue, reject, or jump/goto a chain."""
+
+    kind: str
+    target: str | None = None
+
+    def render(self) -> str:
+        return f"{self.kind} {self.target}" if self.target else self.kind
+
+
+@dataclass(frozen=True)
+class VMap:
+    key: Expr
+    map: str
+
+    def render(self) -> str:
+        return f"{self.key.render()} vmap @{self.map}"
+
+
+@dataclass(frozen=True)
+class SetMark:
+    """``meta mark set <value>`` where value is a literal or ``key map @m``."""
+
+    value: Expr
+    map: str | None = None
+
+    def render(self) -> str:
+        source = f"{self.value.render()} map @{self.map}" if self.map else self.value.render()
+        return f"meta mark set {source}"
+
+
+@dataclass(frozen=True)
+class CtCountOver:
+    """Per-key connection count above a limit, kept in a dynamic set (iptables' connlimit)."""
+
+    set: str
+    key: Expr
+    limit: int
+
+    def render(self) -> str:
+        return f"add @{self.set} {{ {self.key.render()} ct count over {self.limit} }}"
+
+
+@dataclass(frozen=True)
+class Counter:
+    def render(self) -> str:
+        return "counter"
+
+
+Statement = Match | Verdict | VMap | SetMark | CtCountOver | Counter
+
+
+@dataclass(frozen=True)
+class Rule:
+    statements: tuple[Statement, ...]
+    comment: str = ""
+
+    def render(self) -> str:
+        body = " ".join(s.render() for s in self.statements)
+        return f'{body} comment "{self.comment}"' if self.comment else body
+
+
+# ---- literals ----------------------------------------------------------------------------------------------
+
+Scalar = int | str | IPv4Address | IPv6Address | IPv4Network | IPv6Network | tuple
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def safe_comment(text: str, limit: int = 120) -> str:
+    """Comments go to the kernel as user data: keep them short and free of quoting trouble."""
+    cleaned = "".join(ch if ch.isprintable() and ch not in '"\\' else "_" for ch in text)
+    return cleaned[:limit]
+
+
+def anon_set(items: list[str]) -> Literal:
+    return Literal("{ " + ", ".join(items) + " }")

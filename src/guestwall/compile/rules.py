@@ -1,0 +1,160 @@
+"""One program rule -> one nft rule. Holes (per-port values) become lookups in concatenated sets keyed by
+the port, so the rule itself is shared by every port; each port contributes set elements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from guestwall.compile import canon, names
+from guestwall.compile import nftir as ir
+from guestwall.compile.matches import Context, Kind, constant_match, stp_prefix, target
+from guestwall.compile.ruleset import SetSpec, TableSpec, rule_digest
+from guestwall.errors import InstantiationError
+from guestwall.instantiate.checks import template_is_interval
+from guestwall.instantiate.fields import Field
+from guestwall.instantiate.program import Check, ProgramRule, Value, Verdict
+
+_NOT_SETTABLE = (Kind.STATES, Kind.FLAGS, Kind.NAME)
+
+
+@dataclass(frozen=True)
+class PortKey:
+    """How a table tells ports apart: by interface name (bridge) or by our packet mark (inet)."""
+
+    expr: ir.Expr
+    type_name: str  # "ifname" or "mark"
+
+
+@dataclass(frozen=True)
+class SetUse:
+    """A rule looks up ``set_name`` with (port, row[i] for i in holes): each port adds those elements."""
+
+    set_name: str
+    holes: tuple[int, ...]
+    kinds: tuple[Kind, ...]
+    type_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    rule: ir.Rule
+    uses: tuple[SetUse, ...] = ()
+
+
+def context_of(rule_checks: tuple[Check, ...], l3: bool) -> Context:
+    family = None
+    rarp = False
+    for c in rule_checks:
+        if c.field is Field.NFPROTO and isinstance(c.operand, Value):
+            family = int(c.operand.value)  # type: ignore[arg-type]
+        if c.field is Field.ETHER_TYPE and isinstance(c.operand, Value) and not c.negated:
+            if c.operand.value == 0x86DD:
+                family = 6
+            elif c.operand.value == 0x0800:
+                family = 4
+            elif c.operand.value == 0x8035:
+                rarp = True
+    return Context(l3=l3, family=family, rarp=rarp)
+
+
+def private_reasons(rule: ProgramRule, ctx: Context) -> list[str]:
+    """Why this rule, with these per-port values, cannot be one shared rule (empty if it can)."""
+    reasons = []
+    for check in rule.holes:
+        if check.field in (Field.CONNLIMIT, Field.IPSET):
+            reasons.append(f"variable in {check.field.value}")
+            continue
+        if target(check.field, ctx).kind in _NOT_SETTABLE:
+            reasons.append(f"variable in {check.field.value}")
+        elif check.negated and len(rule.rows) > 1:
+            reasons.append(f"negated {check.field.value} with {len(rule.rows)} values")
+    return reasons
+
+
+def expand(rule: ProgramRule) -> list[ProgramRule]:
+    """libvirt's own expansion: one constant rule per combination of values (for per-port chains)."""
+    if not rule.holes:
+        return [rule]
+    out = []
+    for row in rule.rows:
+        values = iter(row)
+        checks = tuple(replace(c, operand=next(values), template="") if c.is_hole else c for c in rule.checks)
+        out.append(ProgramRule(rule.origin, rule.verdict, checks, (), rule.comment))
+    return out
+
+
+def _verdict(verdict: Verdict) -> ir.Verdict:
+    return ir.Verdict(verdict.value)
+
+
+def _set_for(table: TableSpec, key: PortKey, holes: list[Check], ctx: Context) -> SetUse:
+    targets = [target(h.field, ctx) for h in holes]
+    type_names = [key.type_name] + [t.set_type or "integer" for t in targets]
+    needs_typeof = any(t.set_type is None for t in targets)
+    interval = any(template_is_interval(h.template) for h in holes)
+    identity = (key.type_name, tuple((t.kind.value, t.expr.render(), h.template) for t, h in zip(targets, holes, strict=True)))
+    hint = "-".join(t.kind.value.replace("_addr", "").replace("inet_", "") for t in targets)
+    name = names.value_set(hint, repr(identity))
+    if name not in table.sets:
+        table.sets[name] = SetSpec(
+            name,
+            tuple(type_names),
+            (key.expr.render(), *(t.expr.render() for t in targets)) if needs_typeof else None,
+            ("interval",) if interval else (),
+        )
+    return SetUse(name, (), tuple(t.kind for t in targets), tuple(type_names[1:]))
+
+
+def render(rule: ProgramRule, ctx: Context, key: PortKey, table: TableSpec, scope: str) -> Rendered:
+    """The nft rule for a program rule; ``scope`` names the chain (for per-rule dynamic sets)."""
+    stmts: list[ir.Statement] = list(stp_prefix(rule.checks))
+    uses: list[SetUse] = []
+    hole_index = {id(c): i for i, c in enumerate(rule.holes)}
+    positive = [c for c in rule.holes if not c.negated]
+    for check in rule.checks:
+        if check.is_hole:
+            continue
+        if check.field is Field.CONNLIMIT:
+            stmts.append(_connlimit(check, ctx, key, table, scope, rule))
+        elif check.field is Field.IPSET:
+            raise InstantiationError(
+                f"ipset matches are not supported by the nftables backend yet ({rule.origin})"
+            )
+        else:
+            stmts.append(constant_match(check, ctx))
+    if positive:
+        use = _set_for(table, key, positive, ctx)
+        use = replace(use, holes=tuple(hole_index[id(c)] for c in positive))
+        uses.append(use)
+        exprs = [key.expr, *(target(c.field, ctx).expr for c in positive)]
+        stmts.append(ir.Match(ir.Concat(tuple(exprs)), ir.SetRef(use.set_name)))
+    for check in rule.holes:
+        if check.negated:
+            use = replace(_set_for(table, key, [check], ctx), holes=(hole_index[id(check)],))
+            uses.append(use)
+            expr = ir.Concat((key.expr, target(check.field, ctx).expr))
+            stmts.append(ir.Match(expr, ir.SetRef(use.set_name), negated=True))
+    stmts.append(_verdict(rule.verdict))
+    nft_rule = ir.Rule(tuple(stmts))
+    comment = ir.safe_comment(f"{rule_digest(nft_rule)} {rule.origin.filter}#{rule.origin.rule}")
+    return Rendered(ir.Rule(tuple(stmts), comment), tuple(uses))
+
+
+def _connlimit(check: Check, ctx: Context, key: PortKey, table: TableSpec, scope: str, rule: ProgramRule) -> ir.Statement:
+    assert isinstance(check.operand, Value)
+    addr = "ip6_addr" if ctx.family == 6 else "ipv4_addr"
+    src = ir.Payload("ip6" if ctx.family == 6 else "ip", "saddr")
+    name = names.connlimit_set(f"{scope}|{rule.origin}|{rule.checks}")
+    if name not in table.sets:
+        table.sets[name] = SetSpec(name, (key.type_name, addr.replace("ip6_addr", "ipv6_addr")), None, ("dynamic",))
+    return ir.CtCountOver(name, ir.Concat((key.expr, src)), int(check.operand.value))  # type: ignore[arg-type]
+
+
+def elements(use: SetUse, port_value: object, rows: tuple[tuple[object, ...], ...]) -> list[tuple[object, ...]]:
+    """The canonical elements one port contributes to a set it uses."""
+    out = []
+    for row in rows:
+        elem = (port_value, *(canon.from_operand(row[i], k) for i, k in zip(use.holes, use.kinds, strict=True)))  # type: ignore[arg-type]
+        out.append(elem)
+    return out

@@ -1,0 +1,67 @@
+"""Make the kernel equal to a desired ruleset: read our tables, diff, run one atomic transaction.
+
+One host-wide lock (per network namespace) serialises read-diff-apply, so concurrent commands and the
+agent never interleave; a failed transaction changes nothing (nftables batches are atomic).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from guestwall.compile.ruleset import Ruleset
+from guestwall.dataplane.backend import Backend
+from guestwall.dataplane.diff import Transaction, diff
+from guestwall.dataplane.state import read_state
+from guestwall.errors import DataplaneError
+
+LOCK_DIR = os.environ.get("GUESTWALL_RUN_DIR", "/run/guestwall")
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    transaction: Transaction
+    read_seconds: float
+    apply_seconds: float
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.transaction)
+
+
+@contextmanager
+def kernel_lock(netns: str | None) -> Iterator[None]:
+    """An exclusive lock for one namespace's guestwall tables, shared by CLI processes and the agent."""
+    os.makedirs(LOCK_DIR, exist_ok=True)
+    name = (netns or "default").replace("/", "_")
+    fd = os.open(os.path.join(LOCK_DIR, f"kernel-{name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def plan(desired: Ruleset, backend: Backend) -> Transaction:
+    """What apply would run now (without running it)."""
+    return diff(desired, read_state(backend))
+
+
+def apply(desired: Ruleset, backend: Backend, *, locked: bool = False) -> ApplyResult:
+    """Bring our tables to ``desired`` in one transaction (none if nothing differs)."""
+    if not locked:
+        with kernel_lock(backend.netns):
+            return apply(desired, backend, locked=True)
+    t0 = time.perf_counter()
+    tx = diff(desired, read_state(backend))
+    t1 = time.perf_counter()
+    if tx:
+        try:
+            backend.run(tx.text())
+        except DataplaneError as e:
+            raise DataplaneError(f"{e} (nothing was changed)") from e
+    return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)

@@ -1,0 +1,178 @@
+"""The one I/O seam to the kernel's nftables: run a transaction (nft syntax), list our tables (JSON).
+
+Two real backends: libnftables in-process through ctypes (fast: no process per change) and the ``nft``
+command as a fallback. Both can work in a named network namespace. A recording fake serves pure tests.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import subprocess
+import threading
+from typing import Any, Protocol
+
+from guestwall.errors import DataplaneError
+
+JSON = dict[str, Any]
+
+_CLONE_NEWNET = 0x40000000
+_NFT_CTX_OUTPUT_JSON = 1 << 4
+
+
+class Backend(Protocol):
+    netns: str | None
+
+    def run(self, commands: str) -> None:
+        """Run nft commands as one atomic transaction; raise DataplaneError with nft's message."""
+
+    def list_json(self, what: str) -> JSON | None:
+        """``nft -j list <what>``; None when the object does not exist."""
+
+
+def _netns_path(netns: str) -> str:
+    path = netns if netns.startswith("/") else f"/run/netns/{netns}"
+    if not os.path.exists(path):
+        raise DataplaneError(f"network namespace '{netns}' does not exist ({path})")
+    return path
+
+
+class LibNftables:
+    """libnftables through ctypes. The context's netlink socket is opened inside the target namespace
+    and stays bound to it, so later calls from any thread act there."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, netns: str | None = None) -> None:
+        self.netns = netns
+        name = ctypes.util.find_library("nftables") or "libnftables.so.1"
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError as e:
+            raise DataplaneError(f"cannot load libnftables ({name}): {e}") from e
+        lib.nft_ctx_new.restype = ctypes.c_void_p
+        lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+        lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
+        for fn in ("nft_ctx_buffer_output", "nft_ctx_buffer_error"):
+            getattr(lib, fn).argtypes = [ctypes.c_void_p]
+        for fn in ("nft_ctx_get_output_buffer", "nft_ctx_get_error_buffer"):
+            getattr(lib, fn).argtypes = [ctypes.c_void_p]
+            getattr(lib, fn).restype = ctypes.c_char_p
+        lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+        self._lib = lib
+        self._ctx = self._new_ctx(0)
+        self._json_ctx = self._new_ctx(_NFT_CTX_OUTPUT_JSON)
+
+    def _new_ctx(self, flags: int) -> int:
+        lib = self._lib
+        if self.netns is None:
+            ctx = lib.nft_ctx_new(0)
+        else:
+            libc = ctypes.CDLL(None, use_errno=True)
+            target = os.open(_netns_path(self.netns), os.O_RDONLY)
+            original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            try:
+                if libc.setns(target, _CLONE_NEWNET) != 0:
+                    raise DataplaneError(f"cannot enter network namespace '{self.netns}': {os.strerror(ctypes.get_errno())}")
+                try:
+                    ctx = lib.nft_ctx_new(0)
+                    # the socket is opened lazily by some versions: force it now, inside the namespace
+                    lib.nft_ctx_buffer_output(ctx)
+                    lib.nft_ctx_buffer_error(ctx)
+                    lib.nft_run_cmd_from_buffer(ctx, b"list tables")
+                finally:
+                    libc.setns(original, _CLONE_NEWNET)
+            finally:
+                os.close(target)
+                os.close(original)
+        if not ctx:
+            raise DataplaneError("libnftables could not create a context")
+        lib.nft_ctx_buffer_output(ctx)
+        lib.nft_ctx_buffer_error(ctx)
+        if flags:
+            lib.nft_ctx_output_set_flags(ctx, flags)
+        return int(ctx)
+
+    def _call(self, ctx: int, text: str) -> tuple[int, str, str]:
+        with self._lock:
+            rc = self._lib.nft_run_cmd_from_buffer(ctx, text.encode())
+            out = (self._lib.nft_ctx_get_output_buffer(ctx) or b"").decode()
+            err = (self._lib.nft_ctx_get_error_buffer(ctx) or b"").decode()
+        return rc, out, err
+
+    def run(self, commands: str) -> None:
+        rc, _, err = self._call(self._ctx, commands)
+        if rc != 0:
+            raise DataplaneError(f"the kernel refused the nftables transaction: {_first_error(err)}")
+
+    def list_json(self, what: str) -> JSON | None:
+        rc, out, err = self._call(self._json_ctx, f"list {what}")
+        if rc != 0:
+            if "No such file or directory" in err:
+                return None
+            raise DataplaneError(f"nft list {what} failed: {_first_error(err)}")
+        return json.loads(out) if out.strip() else {"nftables": []}
+
+
+class NftCommand:
+    """The ``nft`` program, one process per call (``ip netns exec`` for a namespace)."""
+
+    def __init__(self, netns: str | None = None) -> None:
+        self.netns = netns
+        nft = shutil.which("nft")
+        if nft is None:
+            raise DataplaneError("the nft command is not installed (Debian package nftables)")
+        self._argv = ["ip", "netns", "exec", netns, nft] if netns else [nft]
+        if netns:
+            _netns_path(netns)
+
+    def _exec(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self._argv, *args], input=stdin, capture_output=True, text=True, check=False)
+
+    def run(self, commands: str) -> None:
+        proc = self._exec(["-f", "-"], commands)
+        if proc.returncode != 0:
+            raise DataplaneError(f"the kernel refused the nftables transaction: {_first_error(proc.stderr)}")
+
+    def list_json(self, what: str) -> JSON | None:
+        proc = self._exec(["-j", "list", *what.split()])
+        if proc.returncode != 0:
+            if "No such file or directory" in proc.stderr:
+                return None
+            raise DataplaneError(f"nft list {what} failed: {_first_error(proc.stderr)}")
+        result: JSON = json.loads(proc.stdout)
+        return result
+
+
+class RecordingBackend:
+    """A fake for pure tests: records transactions, lists nothing (as if the kernel were empty)."""
+
+    def __init__(self, listing: dict[str, JSON] | None = None) -> None:
+        self.netns: str | None = None
+        self.transactions: list[str] = []
+        self.listing = listing or {}
+
+    def run(self, commands: str) -> None:
+        self.transactions.append(commands)
+
+    def list_json(self, what: str) -> JSON | None:
+        return self.listing.get(what)
+
+
+def _first_error(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return " | ".join(lines[:3]) if lines else "unknown error"
+
+
+def open_backend(netns: str | None = None) -> Backend:
+    """libnftables when available, else the nft command."""
+    if os.environ.get("GUESTWALL_NFT_BACKEND") == "command":
+        return NftCommand(netns)
+    try:
+        return LibNftables(netns)
+    except DataplaneError:
+        return NftCommand(netns)

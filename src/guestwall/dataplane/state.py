@@ -1,0 +1,97 @@
+"""Read our tables back from the kernel (``nft -j list table``) into comparable data.
+
+Rules are compared by the content digest each of our rules carries in its comment; set elements are
+made canonical with compile.canon so they compare with what the compiler wants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from guestwall.compile import canon, names
+from guestwall.compile.ruleset import BaseHook, Element
+from guestwall.dataplane.backend import Backend
+
+
+@dataclass
+class ActualChain:
+    name: str
+    base: BaseHook | None
+    digests: list[str] = field(default_factory=list)  # first word of each rule's comment ("" if none)
+
+
+@dataclass
+class ActualSet:
+    name: str
+    key_types: tuple[str, ...]
+    flags: tuple[str, ...]
+    map_type: str | None
+    elements: dict[Element, object] = field(default_factory=dict)
+
+
+@dataclass
+class ActualTable:
+    family: str
+    chains: dict[str, ActualChain] = field(default_factory=dict)
+    sets: dict[str, ActualSet] = field(default_factory=dict)
+
+
+def read_state(backend: Backend) -> dict[str, ActualTable]:
+    """Our tables as they are in the kernel now (absent tables are missing from the result)."""
+    out: dict[str, ActualTable] = {}
+    for family in names.FAMILIES:
+        listing = backend.list_json(f"table {family} {names.TABLE}")
+        if listing is not None:
+            out[family] = parse_table(family, listing)
+    return out
+
+
+def _types(value: Any) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, list) else (str(value),)
+
+
+def _map_value(value: Any, map_type: str) -> object:
+    if map_type == "verdict":
+        if isinstance(value, dict):
+            for kind in ("goto", "jump"):
+                if kind in value:
+                    return (kind, value[kind]["target"])
+            verdict = next(iter(value))
+            return (verdict, None)
+        return (str(value), None)
+    return int(value) if not isinstance(value, str) else int(value, 0)
+
+
+def _element(raw: Any, types: tuple[str, ...]) -> Element:
+    if isinstance(raw, dict) and "elem" in raw:
+        raw = raw["elem"]["val"]
+    parts = raw["concat"] if isinstance(raw, dict) and "concat" in raw else [raw]
+    return tuple(canon.from_json(p, t) for p, t in zip(parts, types, strict=True))
+
+
+def parse_table(family: str, listing: dict[str, Any]) -> ActualTable:
+    table = ActualTable(family)
+    for obj in listing.get("nftables", []):
+        if "chain" in obj:
+            c = obj["chain"]
+            base = BaseHook(c["hook"], int(c["prio"]), c.get("policy", "accept")) if "hook" in c else None
+            table.chains[c["name"]] = ActualChain(c["name"], base)
+        elif "rule" in obj:
+            r = obj["rule"]
+            chain = table.chains.setdefault(r["chain"], ActualChain(r["chain"], None))
+            comment = r.get("comment", "")
+            chain.digests.append(comment.split(" ", 1)[0] if comment else "")
+        elif "set" in obj or "map" in obj:
+            s = obj.get("set") or obj["map"]
+            types = _types(s["type"])
+            map_type = s.get("map")
+            aset = ActualSet(s["name"], types, tuple(s.get("flags", ())), map_type)
+            for raw in s.get("elem", ()):
+                if map_type is not None:
+                    key, value = raw
+                    aset.elements[_element(key, types)] = _map_value(value, map_type)
+                else:
+                    aset.elements[_element(raw, types)] = None
+            table.sets[s["name"]] = aset
+    return table

@@ -1,0 +1,172 @@
+"""The rule program: what one port's filter means, as ordered chains of typed checks. Backend-neutral.
+
+Instantiation produces one PortProgram per binding; the nftables compiler and the simulator both consume
+it. A check either has a constant operand or is a *hole*: its operands differ per combination of the
+variables' values, listed in the rule's ``rows`` (the expansion libvirt would emit as consecutive rules).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+
+from guestwall.instantiate.fields import Field
+
+Addr = IPv4Address | IPv6Address | str | int  # str: MAC address; int: numbers
+
+
+@dataclass(frozen=True, order=True)
+class Value:
+    """An exact value: a number, MAC (lowercase str), IP address, bool or a name (ct direction)."""
+
+    value: Addr | bool
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """An address under a mask of ``length`` leading bits (IPv4/IPv6 or MAC)."""
+
+    addr: Addr
+    length: int
+
+
+@dataclass(frozen=True)
+class Range:
+    lo: Addr
+    hi: Addr
+
+
+@dataclass(frozen=True)
+class Flags:
+    """tcp flags: (packet flags & mask) == set."""
+
+    mask: int
+    set: int
+
+
+@dataclass(frozen=True)
+class States:
+    """Conntrack states, lowercase nft names (new, established, related, invalid)."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IPSetRef:
+    """Membership of (src|dst, ...) fields in a kernel ipset, by flags in order."""
+
+    name: str
+    flags: tuple[str, ...]
+
+
+Operand = Value | Prefix | Range | Flags | States | IPSetRef
+
+
+@dataclass(frozen=True)
+class Check:
+    """One test of a packet field. ``operand`` None makes it a hole filled from the rule's rows;
+    ``template`` then says how the values are formed (e.g. ``$IP`` or ``$IP/24``): checks with the same
+    field type and template draw from the same per-port values."""
+
+    field: Field
+    operand: Operand | None
+    negated: bool = False
+    template: str = ""
+
+    @property
+    def is_hole(self) -> bool:
+        return self.operand is None
+
+
+class Verdict(enum.StrEnum):
+    ACCEPT = "accept"
+    DROP = "drop"
+    REJECT = "reject"
+    RETURN = "return"
+    CONTINUE = "continue"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a program rule comes from, for explanations: filter name, rule number (1-based), priority."""
+
+    filter: str
+    rule: int
+    priority: int
+    chain: str = "root"
+
+    def __str__(self) -> str:
+        return f"filter {self.filter} rule {self.rule} (priority {self.priority}, chain {self.chain})"
+
+
+@dataclass(frozen=True)
+class ProgramRule:
+    origin: Origin
+    verdict: Verdict
+    checks: tuple[Check, ...]
+    rows: tuple[tuple[Operand, ...], ...] = ()
+    comment: str | None = None
+
+    @property
+    def holes(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.is_hole)
+
+    def shape(self) -> ProgramRule:
+        """The rule without its per-port values: equal shapes can share one kernel rule."""
+        return ProgramRule(self.origin, self.verdict, self.checks, (), self.comment)
+
+
+@dataclass(frozen=True)
+class Jump:
+    """Enter a sub-chain (libvirt's ebtables sub-chains) when the checks hold."""
+
+    chain: str
+    checks: tuple[Check, ...]
+    priority: int
+
+
+Entry = ProgramRule | Jump
+
+
+class Fallthrough(enum.StrEnum):
+    """What happens at the end of a chain: back to the caller, or accept the frame."""
+
+    RETURN = "return"
+    ACCEPT = "accept"
+
+
+@dataclass(frozen=True)
+class ChainProgram:
+    name: str
+    entries: tuple[Entry, ...] = ()
+    fallthrough: Fallthrough = Fallthrough.RETURN
+
+
+class Stage(enum.StrEnum):
+    """The four places a port's rules run, in packet order for each direction."""
+
+    L2_OUT = "l2-out"  # bridge prerouting, frames sent by the guest (ebtables libvirt-I)
+    L3_OUT = "l3-out"  # inet prerouting via br_netfilter, packets sent by the guest (iptables FI/HI)
+    L3_IN = "l3-in"  # inet forward via br_netfilter, packets delivered to the guest (iptables FO)
+    L2_IN = "l2-in"  # bridge postrouting, frames delivered to the guest (ebtables libvirt-O)
+
+
+@dataclass(frozen=True)
+class PortProgram:
+    """Everything the kernel needs for one port. ``stages[s]`` holds the root chain first, then sub-chains."""
+
+    portdev: str
+    mac: str
+    filter: str
+    group: str  # ports of one group have programs of identical structure (they can share chains)
+    stages: dict[Stage, tuple[ChainProgram, ...]] = field(default_factory=dict)
+
+    def chains(self, stage: Stage) -> tuple[ChainProgram, ...]:
+        return self.stages.get(stage, ())
+
+    def chain(self, stage: Stage, name: str) -> ChainProgram | None:
+        for c in self.chains(stage):
+            if c.name == name:
+                return c
+        return None

@@ -1,0 +1,76 @@
+"""Walk a binding's filter tree (filterrefs, depth first, document order) into rule instances with variables.
+
+As libvirt: a filter included several times is expanded every time; a child's variables are its filterref's
+parameters overridden by the caller's (so values given at the top win everywhere below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from guestwall.errors import InstantiationError
+from guestwall.model import Filter, FilterRef, Rule
+
+
+@dataclass(frozen=True)
+class Env:
+    """Variable values valid at one point of the tree; ``top`` names come from the binding itself."""
+
+    values: Mapping[str, tuple[str, ...]]
+    top: frozenset[str]
+
+    def child(self, ref: FilterRef) -> Env:
+        merged = dict(ref.param_dict())
+        merged.update(self.values)  # the caller's values win
+        return Env(merged, self.top)
+
+
+@dataclass(frozen=True)
+class RuleInstance:
+    rule: Rule
+    filter: str
+    number: int  # 1-based position among the filter's <rule> elements
+    chain: str
+    chain_priority: int
+    env: Env
+    sequence: int  # position in tree order, for stable sorting
+
+
+def walk(ref: FilterRef, filters: Mapping[str, Filter], env: Env) -> list[RuleInstance]:
+    """All rule instances of the tree under ``ref`` (whose parameters are already in ``env``)."""
+    out: list[RuleInstance] = []
+    _walk(ref.filter, filters, env, (), out)
+    return out
+
+
+def _walk(
+    name: str, filters: Mapping[str, Filter], env: Env, path: tuple[str, ...], out: list[RuleInstance]
+) -> None:
+    if name in path:
+        raise InstantiationError(f"filter '{name}' includes itself: {' -> '.join((*path, name))}")
+    f = filters.get(name)
+    if f is None:
+        raise InstantiationError(f"referenced filter '{name}' is missing")
+    number = 0
+    for entry in f.entries:
+        if isinstance(entry, Rule):
+            number += 1
+            out.append(RuleInstance(entry, f.name, number, f.chain, f.priority, env, len(out)))
+        else:
+            _walk(entry.filter, filters, env.child(entry), (*path, name), out)
+
+
+def referenced_filters(name: str, filters: Mapping[str, Filter]) -> set[str]:
+    """Names of every filter reachable from ``name`` (itself included), ignoring missing ones."""
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        f = filters.get(current)
+        if f is not None:
+            stack.extend(ref.filter for ref in f.refs)
+    return seen
