@@ -85,13 +85,13 @@ def skeleton(options: Options) -> Ruleset:
         *fail_closed_in,
     ]
     tag = ir.Masked(mark, ir.Literal(hex(names.MARK_TAG_MASK)))
-    bridge.chains["fwd"].rules = [
+    bridge.chains["forward"].rules = [
         _fixed(ir.Match(tag, ir.Literal(hex(names.MARK_TAG))), ir.SetMark(ir.Literal("0x0"))),
         _fixed(ir.SetMark(oif, names.PORT_MARK_MAP)),
     ]
     bridge.chains["post"].rules = [_fixed(ir.VMap(oif, names.L2_IN_MAP)), *fail_closed_out]
     inet.chains["pre"].rules = [_fixed(ir.VMap(mark, names.L3_OUT_MAP))]
-    inet.chains["fwd"].rules = [_fixed(ir.VMap(mark, names.L3_IN_MAP))]
+    inet.chains["forward"].rules = [_fixed(ir.VMap(mark, names.L3_IN_MAP))]
     return Ruleset(tables)
 
 

@@ -17,10 +17,10 @@ FAMILIES = (BRIDGE, INET)
 # base chains: (family, name, hook, priority)
 BASE_CHAINS = (
     (BRIDGE, "pre", "prerouting", -300),  # frames from guests: anti-spoofing, before the bridge learns MACs
-    (BRIDGE, "fwd", "forward", -200),  # before br_netfilter hands the packet to inet forward
+    (BRIDGE, "forward", "forward", -200),  # before br_netfilter hands the packet to inet forward
     (BRIDGE, "post", "postrouting", 300),  # frames to guests
     (INET, "pre", "prerouting", 0),  # after conntrack (-200): packets from guests
-    (INET, "fwd", "forward", 0),  # packets to guests
+    (INET, "forward", "forward", 0),  # packets to guests
 )
 
 # dispatch maps

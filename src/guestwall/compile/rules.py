@@ -93,7 +93,14 @@ def _set_for(table: TableSpec, key: PortKey, holes: list[Check], ctx: Context) -
     type_names = [key.type_name] + [t.set_type or "integer" for t in targets]
     needs_typeof = any(t.set_type is None for t in targets)
     interval = any(template_is_interval(h.template) for h in holes)
-    identity = (key.type_name, tuple((t.kind.value, t.expr.render(), h.template) for t, h in zip(targets, holes, strict=True)))
+    # sets are named by what their values are, so every rule needing the same values shares one set
+    identity = (
+        key.type_name,
+        tuple(
+            (t.kind.value, t.expr.render() if needs_typeof else "", h.template)
+            for t, h in zip(targets, holes, strict=True)
+        ),
+    )
     hint = "-".join(t.kind.value.replace("_addr", "").replace("inet_", "") for t in targets)
     name = names.value_set(hint, repr(identity))
     if name not in table.sets:

@@ -78,8 +78,8 @@ def instantiate(binding: Binding, filters: Mapping[str, Filter], learned: Sequen
     stages = {
         Stage.L2_OUT: _l2_stage(l2, out=True),
         Stage.L2_IN: _l2_stage(l2, out=False),
-        Stage.L3_OUT: (ChainProgram("root", tuple(r for i in l3 for r in _l3_rules(i, out=True))),),
-        Stage.L3_IN: (ChainProgram("root", tuple(r for i in l3 for r in _l3_rules(i, out=False))),),
+        Stage.L3_OUT: _l3_stage(l3, out=True),
+        Stage.L3_IN: _l3_stage(l3, out=False),
     }
     # the names a binding provides decide which rules are shared and which are per-port expansions
     names_hash = hashlib.sha256(" ".join(sorted(values)).encode()).hexdigest()[:6]
@@ -194,6 +194,11 @@ def _merge(rules: list[Entry], jumps: list[Jump]) -> list[Entry]:
 
 
 # ---- layer 3/4 (libvirt's iptables chains) ------------------------------------------------------------
+
+
+def _l3_stage(instances: list[RuleInstance], out: bool) -> tuple[ChainProgram, ...]:
+    rules = tuple(r for inst in instances for r in _l3_rules(inst, out))
+    return (ChainProgram("root", rules),) if rules else ()
 
 
 def _l3_rules(inst: RuleInstance, out: bool) -> list[ProgramRule]:

@@ -78,6 +78,8 @@ def _template(comp: Composite, match: Match, top: frozenset[str], values: dict[s
         else:
             text = repr(v.value)
         parts.append(text)
+    if len(parts) == 1:  # an address without mask is an exact value, whatever attribute it came from
+        return f"value1:{parts[0]}"
     sep = "/" if comp.shape is Shape.MASKED else "-"
     return f"{comp.shape.value}{len(parts)}:{sep.join(parts)}"
 

@@ -1,0 +1,157 @@
+"""virsh-compatible binding commands (nwfilter-binding-create, -delete, -list, -dumpxml) and guestwall's own
+``apply`` (make the kernel equal to the store) and ``status`` (what is enforced where, and how).
+
+Bindings are enforced in the network namespace the command runs in (or ``--netns``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from guestwall.cli.context import Context, reported
+from guestwall.cli.nwfilter import read_input_file, required
+from guestwall.cli.output import virsh_table
+
+if TYPE_CHECKING:
+    from guestwall.dataplane.backend import Backend
+    from guestwall.model import Filter
+
+
+def backend_for(ctx: Context) -> Backend:
+    from guestwall.dataplane.backend import open_backend
+
+    return open_backend(ctx.netns)
+
+
+def enforce_filters(ctx: Context, filters: dict[str, Filter]) -> None:
+    """The hook run inside a filter define/undefine: re-enforce every binding with the new definitions."""
+    from guestwall.services.enforce import enforce_from
+
+    store = ctx.store()
+    with store.read() as reader:
+        if reader.bindings():
+            enforce_from(reader, filters, backend_for(ctx))
+
+
+def _not_found(portdev: str) -> str:
+    return f"failed to get nwfilter binding '{portdev}'"
+
+
+@click.command("nwfilter-binding-create")
+@click.argument("file", required=False, metavar="FILE")
+@click.option("--file", "file_named", metavar="FILE", help="File containing an XML filter binding.")
+@click.option("--validate", is_flag=True, help="Validate the XML against the schema.")
+@click.pass_obj
+def create(ctx: Context, file: str | None, file_named: str | None, validate: bool) -> None:
+    """Create a network filter binding from an XML FILE and enforce it at once."""
+    from guestwall.services.bindings import create_binding
+
+    path = required("nwfilter-binding-create", "file", file, file_named)
+    with reported():
+        xml = read_input_file(path)
+    with reported(f"Failed to create network filter from {path}"):
+        record, _ = create_binding(ctx.store(), xml, backend_for(ctx))
+    ctx.info(f"Network filter binding on {record.portdev} created from {path}")
+
+
+@click.command("nwfilter-binding-delete")
+@click.argument("binding", required=False, metavar="BINDING")
+@click.option("--binding", "binding_named", metavar="BINDING", help="Port device of the binding.")
+@click.pass_obj
+def delete(ctx: Context, binding: str | None, binding_named: str | None) -> None:
+    """Delete the binding of a port device and remove its rules."""
+    from guestwall.services.bindings import delete_binding
+
+    portdev = required("nwfilter-binding-delete", "binding", binding, binding_named)
+    with reported(f"Failed to delete network filter binding {portdev}", not_found=_not_found(portdev)):
+        delete_binding(ctx.store(), portdev, backend_for(ctx))
+    ctx.info(f"Network filter binding on {portdev} deleted")
+
+
+@click.command("nwfilter-binding-list")
+@click.pass_obj
+def list_(ctx: Context) -> None:
+    """List network filter bindings."""
+    from guestwall.services.bindings import list_bindings
+
+    with reported():
+        records = list_bindings(ctx.reader())
+    click.echo(virsh_table(["Port Dev", "Filter"], [[r.portdev, r.filter] for r in records], header=not ctx.quiet), nl=False)
+    ctx.done()
+
+
+@click.command("nwfilter-binding-dumpxml")
+@click.argument("binding", required=False, metavar="BINDING")
+@click.option("--binding", "binding_named", metavar="BINDING", help="Port device of the binding.")
+@click.pass_obj
+def dumpxml(ctx: Context, binding: str | None, binding_named: str | None) -> None:
+    """Show the XML of a binding."""
+    from guestwall.services.bindings import get_binding
+
+    portdev = required("nwfilter-binding-dumpxml", "binding", binding, binding_named)
+    with reported(not_found=_not_found(portdev)):
+        record = get_binding(ctx.reader(), portdev)
+    click.echo(record.xml, nl=False)
+    ctx.done()
+
+
+@click.command("apply")
+@click.option("--dry-run", is_flag=True, help="Print the nftables transaction instead of running it.")
+@click.pass_obj
+def apply(ctx: Context, dry_run: bool) -> None:
+    """Make the kernel's guestwall tables equal to the store (repairs drift; no-op when nothing differs)."""
+    from guestwall.dataplane.apply import plan
+    from guestwall.services.bindings import reapply
+    from guestwall.services.enforce import build_desired, load_ports
+    from guestwall.services.filters import load_filters
+
+    with reported():
+        if dry_run:
+            store = ctx.store()
+            with store.read() as reader:
+                desired = build_desired(load_filters(reader), load_ports(reader))
+            click.echo(plan(desired.compiled.ruleset, backend_for(ctx)).text(), nl=False)
+            return
+        result = reapply(ctx.store(), backend_for(ctx))
+    counts = result.transaction.counts()
+    summary = ", ".join(f"{n} {verb}" for verb, n in sorted(counts.items())) or "nothing to change"
+    ctx.info(f"Applied: {summary}")
+
+
+@click.command("status")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_obj
+def status(ctx: Context, fmt: str) -> None:
+    """Show each binding: its filter, how it is enforced (shared or per-port fallback) and learned addresses."""
+    import json
+
+    from guestwall.services.enforce import build_desired, load_ports
+    from guestwall.services.filters import load_filters
+
+    with reported():
+        store = ctx.store()
+        with store.read() as reader:
+            ports = load_ports(reader)
+            desired = build_desired(load_filters(reader), ports, strict=False)
+    rows = []
+    for port in sorted(ports, key=lambda p: p.record.portdev.lower()):
+        dev = port.record.portdev
+        if dev in desired.failures:
+            mode = f"not enforced: {desired.failures[dev]}"
+        elif dev in desired.compiled.fallbacks:
+            mode = "per-port fallback: " + "; ".join(desired.compiled.fallbacks[dev])
+        else:
+            mode = "shared"
+        rows.append({"portdev": dev, "filter": port.record.filter, "enforcement": mode, "learned": list(port.learned)})
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("Port Dev", "Filter", "Enforcement", "Learned")
+    for row in rows:
+        table.add_row(row["portdev"], row["filter"], row["enforcement"], ", ".join(row["learned"]))  # type: ignore[arg-type]
+    Console().print(table)

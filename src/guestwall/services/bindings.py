@@ -1,0 +1,77 @@
+"""Binding use cases (create, delete, look up, list), shared by the CLI, the REST API and the agent.
+
+A binding is stored and enforced in one step: the kernel is changed inside the store's write transaction,
+before commit, so an error at any point (bad XML, missing filter, unresolvable variable, kernel refusal)
+leaves both the store and the kernel as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from guestwall.dataplane.apply import ApplyResult
+from guestwall.dataplane.backend import Backend
+from guestwall.errors import ConflictError, InstantiationError, NotFoundError
+from guestwall.model import Binding, FilterRef, make_params
+from guestwall.services.enforce import enforce_from
+from guestwall.services.filters import load_filters
+from guestwall.store.records import BindingRecord, ReadableStore, Store
+
+
+class BindingNotFound(NotFoundError):
+    code = "Network filter binding not found"
+
+
+def with_mac_parameter(binding: Binding) -> Binding:
+    """libvirt adds the NIC's MAC as parameter MAC when a binding is instantiated, unless one is given."""
+    params = binding.filterref.param_dict()
+    if "MAC" in params:
+        return binding
+    params["MAC"] = (binding.mac,)
+    return replace(binding, filterref=FilterRef(binding.filterref.filter, make_params(params)))
+
+
+def create_binding(store: Store, xml: str | bytes, backend: Backend) -> tuple[BindingRecord, ApplyResult]:
+    from guestwall.nwfilter import format_binding, parse_binding
+
+    binding = with_mac_parameter(parse_binding(xml))
+    with store.write() as writer:
+        if writer.binding(binding.portdev) is not None:
+            raise ConflictError(f"binding '{binding.portdev}' already exists")
+        if writer.filter_by_name(binding.filterref.filter) is None:
+            raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
+        record = writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding))
+        result = enforce_from(writer, load_filters(writer), backend)
+        return record, result
+
+
+def delete_binding(store: Store, portdev: str, backend: Backend) -> ApplyResult:
+    with store.write() as writer:
+        if writer.binding(portdev) is None:
+            raise _not_found(portdev)
+        writer.delete_binding(portdev)
+        return enforce_from(writer, load_filters(writer), backend)
+
+
+def get_binding(store: ReadableStore, portdev: str) -> BindingRecord:
+    with store.read() as reader:
+        record = reader.binding(portdev)
+        if record is None:
+            raise _not_found(portdev)
+        return record
+
+
+def list_bindings(store: ReadableStore) -> list[BindingRecord]:
+    """All bindings sorted by port device, case-insensitively (as virsh)."""
+    with store.read() as reader:
+        return sorted(reader.bindings(), key=lambda r: (r.portdev.lower(), r.portdev))
+
+
+def reapply(store: Store, backend: Backend) -> ApplyResult:
+    """Make the kernel equal to the store (drift repair, or after a restart)."""
+    with store.read() as reader:
+        return enforce_from(reader, load_filters(reader), backend)
+
+
+def _not_found(portdev: str) -> BindingNotFound:
+    return BindingNotFound(f"no nwfilter binding for port dev '{portdev}'")
