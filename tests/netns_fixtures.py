@@ -32,7 +32,7 @@ import re
 import subprocess
 from collections.abc import Callable, Iterator
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -44,10 +44,18 @@ RUN_PREFIX = f"gwt{os.getpid()}"
 _STALE_RE = re.compile(r"^gwt(\d+)[a-z]\d+-")
 _counter = itertools.count(1)
 
+# ``pytestmark = needs_netns`` for a module, ``@netns_test`` for a single test
 needs_netns = [
     pytest.mark.netns,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
 ]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def netns_test(fn: F) -> F:
+    for mark in needs_netns:
+        fn = mark(fn)
+    return fn
 
 
 @cache

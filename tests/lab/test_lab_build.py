@@ -6,6 +6,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from netns_fixtures import sweep_stale_labs as _sweep_once
 pytestmark = needs_netns
 
 
-def _json(ns: str, *argv: str) -> list[dict[str, object]]:
+def _json(ns: str, *argv: str) -> list[dict[str, Any]]:
     out = run_in_netns(ns, ["ip", "-j", *argv], check=True).stdout
     return json.loads(out) if out.strip() else []
 
