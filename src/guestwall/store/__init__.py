@@ -39,7 +39,7 @@ def open_store(url: str = DEFAULT_URL) -> Store:
     from guestwall.store.migrate import prepare_store
     from guestwall.store.sqlstore import SqlStore, create_store_engine
 
-    store = SqlStore(create_store_engine(url))
+    store = SqlStore(create_store_engine(url), url)
     try:
         prepare_store(store)
     except BaseException:

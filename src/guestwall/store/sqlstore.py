@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 from typing import Any
@@ -215,9 +216,10 @@ class SqlWriter(SqlReader):
 class SqlStore:
     """The store (implements records.Store). Create it with ``guestwall.store.open_store``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, url: str | None = None) -> None:
         self.engine = engine
-        self.url = engine.url.render_as_string(hide_password=True)
+        # As the user gave it (the engine's may name a driver the user did not), without the password.
+        self.url = (make_url(url) if url else engine.url).render_as_string(hide_password=True)
         self._is_sqlite = engine.dialect.name == "sqlite"
         self._is_postgres = engine.dialect.name == "postgresql"
         self._writer_engine = engine.execution_options(**{_WRITE_OPTION: True})
@@ -259,10 +261,10 @@ class SqlStore:
         except GuestwallError:
             raise
         except exc.SQLAlchemyError as e:
-            raise StoreError(describe_db_error(self.engine.url, e)) from e
+            raise StoreError(describe_db_error(self.engine.url, e, self.url)) from e
 
 
-def describe_db_error(url: URL, error: exc.SQLAlchemyError) -> str:
+def describe_db_error(url: URL, error: exc.SQLAlchemyError, shown: str) -> str:
     """One line for a database error: which database, and why, in words a user can act on."""
     orig = getattr(error, "orig", None)
     detail = str(orig if orig is not None else error).strip().splitlines()[0]
@@ -275,7 +277,7 @@ def describe_db_error(url: URL, error: exc.SQLAlchemyError) -> str:
         ):
             return f"cannot open the store database file {path}: {_why_sqlite_path_fails(path, detail)}"
         return f"store {path}: {detail}"
-    where = url.render_as_string(hide_password=True)
+    where = shown
     if isinstance(error, exc.OperationalError) and "lock timeout" in detail:
         return f"store {where} is locked by another writer (waited {LOCK_WAIT_SECONDS} s)"
     if isinstance(error, exc.OperationalError):
@@ -307,6 +309,9 @@ def create_store_engine(url: str) -> Engine:
     except exc.ArgumentError as e:
         raise StoreError(f"invalid store URL '{url}': expected an SQLAlchemy URL such as {_EXAMPLE}") from e
     is_sqlite = parsed.get_backend_name() == "sqlite"
+    if parsed.drivername == "postgresql" and not find_spec("psycopg") and find_spec("psycopg2"):
+        # SQLAlchemy 2.1 defaults postgresql:// to psycopg 3; our postgres extra installs psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg2")
     options: dict[str, Any] = {}
     if is_sqlite:
         options["connect_args"] = {"timeout": LOCK_WAIT_SECONDS}

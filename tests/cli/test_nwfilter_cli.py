@@ -1,0 +1,328 @@
+"""The virsh-compatible filter commands end to end: a real process, exact stdout/stderr and exit codes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from guestwall.store import open_store
+
+U1 = "00000000-0000-0000-0000-000000000001"
+U2 = "00000000-0000-0000-0000-000000000002"
+
+WEB = f"""<filter name='web' chain='ipv4'>
+  <uuid>{U1}</uuid>
+  <rule action='accept' direction='in' priority='500'>
+    <tcp dstportstart='80'/>
+  </rule>
+  <filterref filter='clean-traffic'/>
+</filter>
+"""
+# What virsh nwfilter-dumpxml prints for WEB: the default ipv4 chain priority appears, then an empty line.
+WEB_DUMP = WEB.replace("chain='ipv4'>", "chain='ipv4' priority='-700'>") + "\n"
+
+
+class Guestwall:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp = tmp_path
+        self.url = f"sqlite:///{tmp_path}/guestwall.db"
+
+    def __call__(
+        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "guestwall", "--db", self.url, *args],
+            capture_output=True,
+            text=True,
+            input=input if input is not None else "",
+            env={**os.environ, **(env or {})},
+            cwd=self.tmp,
+            timeout=60,
+        )
+
+    def file(self, name: str, text: str) -> str:
+        (self.tmp / name).write_text(text)
+        return name
+
+    def ok(self, *args: str, stdout: str) -> None:
+        result = self(*args)
+        assert (result.returncode, result.stderr, result.stdout) == (0, "", stdout)
+
+    def fails(self, *args: str, stderr: str, stdout: str = "\n") -> None:
+        result = self(*args)
+        assert (result.returncode, result.stderr, result.stdout) == (1, stderr, stdout)
+
+
+@pytest.fixture
+def gw(tmp_path: Path) -> Guestwall:
+    return Guestwall(tmp_path)
+
+
+def test_define_then_dumpxml(gw: Guestwall) -> None:
+    gw.ok("nwfilter-define", gw.file("web.xml", WEB), stdout="Network filter web defined from web.xml\n\n")
+    gw.ok("nwfilter-dumpxml", "web", stdout=WEB_DUMP)
+    gw.ok("nwfilter-dumpxml", U1, stdout=WEB_DUMP)
+    gw.ok("nwfilter-dumpxml", "--nwfilter", "web", stdout=WEB_DUMP)
+    gw.ok("-q", "nwfilter-dumpxml", "web", stdout=WEB_DUMP[:-1])
+
+
+def test_define_with_file_option_validate_and_quiet(gw: Guestwall) -> None:
+    path = gw.file("web.xml", WEB)
+    gw.ok(
+        "nwfilter-define", "--file", path, "--validate", stdout="Network filter web defined from web.xml\n\n"
+    )
+    gw.ok("-q", "nwfilter-define", path, stdout="")
+
+
+def test_define_errors(gw: Guestwall) -> None:
+    gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
+    first = "error: Failed to define network filter from f.xml\n"
+    gw.fails(
+        "nwfilter-define",
+        gw.file("f.xml", WEB.replace("'web'", "'other'")),
+        stderr=first
+        + "error: operation failed: filter with same UUID but different name ('web') already exists\n",
+    )
+    gw.fails(
+        "nwfilter-define",
+        gw.file("f.xml", WEB.replace(U1, U2)),
+        stderr=first + f"error: operation failed: filter 'web' already exists with uuid {U1}\n",
+    )
+    gw.fails(
+        "nwfilter-define",
+        gw.file("f.xml", WEB.replace("'clean-traffic'", "'web'")),
+        stderr=first + "error: operation failed: filter would introduce a loop\n",
+    )
+    gw.fails(
+        "nwfilter-define",
+        gw.file("f.xml", WEB.replace("'80'", "'65536'")),
+        stderr=first + "error: internal error: dstportstart has illegal value 65536\n",
+    )
+    gw.fails(
+        "-q",
+        "nwfilter-define",
+        "f.xml",
+        stdout="",
+        stderr=first + "error: internal error: dstportstart has illegal value 65536\n",
+    )
+    gw.fails(
+        "nwfilter-define",
+        "missing.xml",
+        stderr="error: Failed to open file 'missing.xml': No such file or directory\n",
+    )
+    result = gw("nwfilter-define")
+    assert (result.returncode, result.stderr) == (
+        1,
+        "error: command 'nwfilter-define' requires <file> option\n",
+    )
+    gw.ok("nwfilter-dumpxml", "web", stdout=WEB_DUMP)  # unchanged by all of that
+
+
+def test_redefine_without_uuid_updates(gw: Guestwall) -> None:
+    gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
+    no_uuid = WEB.replace(f"  <uuid>{U1}</uuid>\n", "").replace("'80'", "'443'")
+    gw.ok(
+        "nwfilter-define", gw.file("web2.xml", no_uuid), stdout="Network filter web defined from web2.xml\n\n"
+    )
+    gw.ok("-q", "nwfilter-dumpxml", "web", stdout=WEB_DUMP[:-1].replace("'80'", "'443'"))
+
+
+def test_list_layout(gw: Guestwall) -> None:
+    store = open_store(gw.url)
+    with store.write() as writer:
+        for record in writer.filters():
+            writer.delete_filter(record.uuid)
+    store.close()
+    gw.ok("nwfilter-list", stdout=" UUID   Name\n" + "-" * 14 + "\n\n")
+    gw.ok("-q", "nwfilter-list", stdout="")
+    gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
+    gw.ok(
+        "-q",
+        "nwfilter-define",
+        gw.file("b.xml", "<filter name='Beta'><uuid>" + U2 + "</uuid></filter>"),
+        stdout="",
+    )
+    gw.ok(
+        "nwfilter-list",
+        stdout=(
+            " UUID                                   Name\n"  # UUID is 36 wide, "Beta"/"Name" 4
+            + "-" * (36 + 3 + 4 + 3)
+            + "\n"
+            f" {U2}   Beta\n"
+            f" {U1}   web\n"
+            "\n"
+        ),
+    )
+    gw.ok("-q", "nwfilter-list", stdout=f" {U2}   Beta\n {U1}   web\n")
+
+
+def test_list_of_the_builtins(gw: Guestwall) -> None:
+    result = gw("nwfilter-list")
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.split("\n")
+    assert lines[0] == " UUID" + " " * 32 + "   Name"
+    assert lines[1] == "-" * 65
+    assert lines[-2:] == ["", ""]  # the last row ends with a newline, then virsh's empty line
+    rows = lines[2:-2]
+    assert len(rows) == 24
+    assert all(re.fullmatch(r" [0-9a-f-]{36}   [a-z0-9-]+", row) for row in rows)
+    assert rows[0].endswith("   allow-arp") and rows[-1].endswith("   qemu-announce-self-rarp")
+
+
+def test_undefine(gw: Guestwall) -> None:
+    gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
+    gw.ok("nwfilter-undefine", U1, stdout=f"Network filter {U1} undefined\n\n")
+    gw.fails(
+        "nwfilter-undefine",
+        "web",
+        stderr="error: failed to get nwfilter 'web'\n"
+        "error: Network filter not found: no nwfilter with matching name 'web'\n",
+    )
+    gw.fails(
+        "nwfilter-dumpxml",
+        U1,
+        stderr=f"error: failed to get nwfilter '{U1}'\n"
+        f"error: Network filter not found: no nwfilter with matching name '{U1}'\n",
+    )
+    gw.ok("nwfilter-undefine", "--nwfilter", "allow-arp", stdout="Network filter allow-arp undefined\n\n")
+
+
+def test_undefine_in_use(gw: Guestwall) -> None:
+    store = open_store(gw.url)
+    with store.write() as writer:
+        writer.add_binding("vnet0", "clean-traffic", "<filterbinding/>")
+    store.close()
+    gw.fails(
+        "nwfilter-undefine",
+        "no-mac-spoofing",
+        stderr="error: Failed to undefine network filter no-mac-spoofing\n"
+        "error: Requested operation is not valid: nwfilter is in use\n",
+    )
+
+
+def test_db_from_the_environment(gw: Guestwall, tmp_path: Path) -> None:
+    other = f"sqlite:///{tmp_path}/other.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "guestwall", "-q", "nwfilter-list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GUESTWALL_DB": other},
+    )
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 24
+    assert (tmp_path / "other.db").is_file()
+
+
+def test_store_errors_are_reported(gw: Guestwall, tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("")
+    gw.url = f"sqlite:///{tmp_path}/plain/sub/g.db"
+    gw.fails(
+        "nwfilter-list",
+        stderr="error: Failed to list network filters\n"
+        f"error: internal error: cannot open the store database file {tmp_path}/plain/sub/g.db: "
+        f"cannot create directory {tmp_path}/plain/sub: Not a directory\n",
+    )
+
+
+EDITOR = """#!/bin/sh
+# Test editor: applies the sed expression of edit number N (counted in $EDIT_COUNT) to the file.
+n=$(( $(cat "$EDIT_COUNT" 2>/dev/null || echo 0) + 1 ))
+echo $n > "$EDIT_COUNT"
+eval "expr=\\$EDIT_$n"
+[ -n "$expr" ] && sed -i "$expr" "$1"
+exit 0
+"""
+
+
+def edit(gw: Guestwall, *edits: str, answers: str = "") -> subprocess.CompletedProcess[str]:
+    editor = gw.tmp / "editor.sh"
+    editor.write_text(EDITOR)
+    editor.chmod(0o755)
+    env = {"EDITOR": str(editor), "VISUAL": "", "EDIT_COUNT": str(gw.tmp / "count")}
+    (gw.tmp / "count").unlink(missing_ok=True)
+    env.update({f"EDIT_{i}": expression for i, expression in enumerate(edits, 1)})
+    return gw("nwfilter-edit", "web", input=answers, env=env)
+
+
+def test_edit(gw: Guestwall) -> None:
+    gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
+    result = edit(gw, "s/'80'/'8080'/")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "Network filter web XML configuration edited.\n\n"
+    gw.ok("-q", "nwfilter-dumpxml", "web", stdout=WEB_DUMP[:-1].replace("'80'", "'8080'"))
+
+    result = edit(gw)  # the editor saves nothing new
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "Network filter web XML configuration not changed.\n\n"
+
+
+def test_edit_invalid_then_answer_no(gw: Guestwall) -> None:
+    gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
+    result = edit(gw, "s/'80'/'65536'/", answers="n\n")
+    assert result.returncode == 1
+    assert result.stderr == "error: internal error: dstportstart has illegal value 65536\n"
+    assert result.stdout == "Failed. Try again? [y,n,i,f,?]: \n"
+    gw.ok("nwfilter-dumpxml", "web", stdout=WEB_DUMP)
+
+
+def test_edit_invalid_then_fix_it(gw: Guestwall) -> None:
+    gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
+    result = edit(gw, "s/'80'/'65536'/", "s/'65536'/'81'/", answers="?\ny\n")
+    assert (result.returncode, result.stderr) == (
+        0,
+        "error: internal error: dstportstart has illegal value 65536\n",
+    )
+    assert result.stdout.startswith("Failed. Try again? [y,n,i,f,?]: y - yes, start editor again\n")
+    assert result.stdout.endswith(
+        "Failed. Try again? [y,n,i,f,?]: Network filter web XML configuration edited.\n\n"
+    )
+    gw.ok("-q", "nwfilter-dumpxml", "web", stdout=WEB_DUMP[:-1].replace("'80'", "'81'"))
+
+
+def test_edit_turn_off_validation(gw: Guestwall) -> None:
+    gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
+    result = edit(gw, "s/priority='500'/priority='1001'/", answers="i\n")
+    assert result.returncode == 0
+    assert result.stderr.startswith("error: ")  # the schema's complaint
+    assert result.stdout.endswith("Network filter web XML configuration edited.\n\n")
+    # Without validation libvirt replaces an out-of-range rule priority by 500: nothing else changed.
+    gw.ok("-q", "nwfilter-dumpxml", "web", stdout=WEB_DUMP[:-1])
+
+
+def test_edit_end_of_input_means_no(gw: Guestwall) -> None:
+    gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
+    result = edit(gw, "s/<filter /<filter /; s/<\\/filter>//")
+    assert result.returncode == 1
+    assert result.stdout == "Failed. Try again? [y,n,i,f,?]: \n\n"
+
+
+def test_edit_unknown(gw: Guestwall) -> None:
+    gw.fails(
+        "nwfilter-edit",
+        "nope",
+        stderr="error: failed to get nwfilter 'nope'\n"
+        "error: Network filter not found: no nwfilter with matching name 'nope'\n",
+    )
+
+
+def test_virsh_table_layouts_from_libvirt() -> None:
+    from guestwall.cli.output import virsh_table
+
+    headers = ("Port Dev", "Filter")
+    assert virsh_table(headers, []) == " Port Dev   Filter\n--------------------\n"
+    rows = [("vnet0", "clean-traffic"), ("vnet1", "clean-traffic")]
+    assert virsh_table(headers, rows) == (
+        " Port Dev   Filter\n"
+        "---------------------------\n"
+        " vnet0      clean-traffic\n"
+        " vnet1      clean-traffic\n"
+    )
+    assert virsh_table(headers, [("vnet012345", "x")]).startswith(" Port Dev     Filter\n")
+    # Without the header (virsh -q) the header does not count for the widths.
+    assert virsh_table(headers, [("a", "b")], header=False) == " a   b\n"
+    with pytest.raises(ValueError):
+        virsh_table(headers, [("only one",)])
