@@ -1,0 +1,168 @@
+"""Evaluate a packet on a port's rule program, stage by stage in packet order, and explain the verdict.
+
+The program is exactly what the compiler turns into kernel rules; evaluation follows nftables semantics
+(first matching rule decides; return goes back to the caller; a chain's end returns, or accepts where
+the chain says so; the root chain's end accepts). A hole matches if any of its port's values match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address, ip_network
+
+from guestwall.instantiate.fields import Field
+from guestwall.instantiate.program import (
+    ChainProgram,
+    Check,
+    Fallthrough,
+    Flags,
+    IPSetRef,
+    Jump,
+    Operand,
+    PortProgram,
+    Prefix,
+    ProgramRule,
+    Range,
+    Stage,
+    States,
+    Value,
+    Verdict,
+)
+from guestwall.simulate.packet import Packet
+
+STAGES = {"out": (Stage.L2_OUT, Stage.L3_OUT), "in": (Stage.L3_IN, Stage.L2_IN)}
+
+
+@dataclass
+class Step:
+    stage: Stage
+    chain: str
+    entry: str
+    matched: bool
+
+
+@dataclass
+class Outcome:
+    verdict: str  # "accept" or "drop"
+    decided_by: ProgramRule | None
+    stage: Stage | None
+    trace: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def explain(self) -> str:
+        if self.decided_by is None:
+            return f"{self.verdict}: no rule decided (the end of the chains accepts)"
+        r = self.decided_by
+        return f"{self.verdict}: {r.verdict.value} by {r.origin} in {self.stage.value if self.stage else '?'}"
+
+
+def _mac_int(mac: str) -> int:
+    return int(mac.replace(":", ""), 16)
+
+
+def _scalar_eq(packet_value: object, value: object) -> bool:
+    if isinstance(value, str) and isinstance(packet_value, str):
+        return value.lower() == packet_value.lower()
+    return packet_value == value
+
+
+def operand_matches(op: Operand, value: object) -> bool:
+    if isinstance(op, Value):
+        return _scalar_eq(value, op.value)
+    if isinstance(op, Prefix):
+        if isinstance(value, IPv4Address | IPv6Address):
+            return value in ip_network(f"{op.addr}/{op.length}", strict=False)
+        if isinstance(value, str) and isinstance(op.addr, str):
+            shift = 48 - op.length
+            return _mac_int(value) >> shift == _mac_int(op.addr) >> shift
+        return False
+    if isinstance(op, Range):
+        if isinstance(value, str) and isinstance(op.lo, str) and isinstance(op.hi, str):
+            return _mac_int(op.lo) <= _mac_int(value) <= _mac_int(op.hi)
+        try:
+            return op.lo <= value <= op.hi  # type: ignore[operator]
+        except TypeError:
+            return False
+    if isinstance(op, States):
+        return value in op.names
+    if isinstance(op, Flags):
+        return isinstance(value, int) and (value & op.mask) == op.set
+    return False
+
+
+def check_matches(check: Check, packet: Packet, operand: Operand | None, notes: list[str]) -> bool:
+    if check.field is Field.IPSET or check.field is Field.CONNLIMIT or isinstance(operand, IPSetRef):
+        notes.append(f"{check.field.value} cannot be simulated; assumed not to match")
+        return False
+    value = packet.get(check.field)
+    if value is None:
+        return False  # an absent header field never matches, negated or not (nft payload dependency)
+    assert operand is not None
+    return operand_matches(operand, value) != check.negated
+
+
+def rule_matches(rule: ProgramRule, packet: Packet, notes: list[str]) -> bool:
+    constant = all(check_matches(c, packet, c.operand, notes) for c in rule.checks if not c.is_hole)
+    if not constant:
+        return False
+    holes = rule.holes
+    if not holes:
+        return True
+    # libvirt's expansion: one rule per combination of values, consecutive with the same verdict
+    return any(
+        all(check_matches(h, packet, op, notes) for h, op in zip(holes, row, strict=True)) for row in rule.rows
+    )
+
+
+class _Decided(Exception):
+    def __init__(self, verdict: str, rule: ProgramRule) -> None:
+        self.verdict = verdict
+        self.rule = rule
+
+
+def _run_chain(chains: dict[str, ChainProgram], name: str, stage: Stage, packet: Packet, out: Outcome) -> bool:
+    """Evaluate a chain; True if it ended by returning to its caller."""
+    chain = chains[name]
+    for entry in chain.entries:
+        if isinstance(entry, Jump):
+            hit = all(check_matches(c, packet, c.operand, out.notes) for c in entry.checks)
+            out.trace.append(Step(stage, name, f"jump {entry.chain}", hit))
+            if hit:
+                _run_chain(chains, entry.chain, stage, packet, out)
+            continue
+        hit = rule_matches(entry, packet, out.notes)
+        out.trace.append(Step(stage, name, str(entry.origin), hit))
+        if not hit or entry.verdict is Verdict.CONTINUE:
+            continue
+        if entry.verdict is Verdict.RETURN:
+            return True
+        raise _Decided("accept" if entry.verdict is Verdict.ACCEPT else "drop", entry)
+    if chain.fallthrough is Fallthrough.ACCEPT:
+        raise _Decided("accept", ProgramRule(_fallthrough_origin(name), Verdict.ACCEPT, ()))
+    return True
+
+
+def _fallthrough_origin(chain: str):  # type: ignore[no-untyped-def]
+    from guestwall.instantiate.program import Origin
+
+    return Origin(f"(end of chain {chain})", 0, 0, chain)
+
+
+def simulate(program: PortProgram, direction: str, packet: Packet) -> Outcome:
+    """The verdict the port's rules give a packet sent by the guest (``out``) or delivered to it (``in``)."""
+    out = Outcome("accept", None, None)
+    for stage in STAGES[direction]:
+        chains = {c.name: c for c in program.chains(stage)}
+        if not chains:
+            continue
+        if stage in (Stage.L3_OUT, Stage.L3_IN) and not packet.is_ip:
+            continue  # layer-3 rules only see IP packets
+        try:
+            _run_chain(chains, "root", stage, packet, out)
+        except _Decided as d:
+            out.stage = stage
+            out.decided_by = d.rule
+            if d.verdict == "drop":
+                out.verdict = "drop"
+                return out
+    return out
