@@ -68,8 +68,9 @@ def _print_lab(built: Lab, state: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    count = f"{len(built.guests)} guest{'' if len(built.guests) == 1 else 's'}"
     table = Table(
-        title=f"Lab {built.prefix}: {len(built.guests)} guests, {state}",
+        title=f"Lab {built.prefix}: {count}, {state}",
         caption=f"{built.host_netns}: {built.bridge} {built.bridge_ipv4}/{built.prefixlen4} "
         f"{built.bridge_ipv6}/{built.prefixlen6}",
     )

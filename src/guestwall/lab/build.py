@@ -144,9 +144,8 @@ def lab_down(prefix: str, *, kill: bool = True) -> list[str]:
     first by pid, so the namespaces and their links really go away.
     """
     names = netns.list_netns(prefix)
-    if kill:
-        for name in names:
-            netns.end_processes(netns.netns_pids(name))
+    if kill and names:
+        netns.end_processes(netns.netns_pids(*names))
     for name in names:
         netns.remove_netns(name)
     return names

@@ -156,11 +156,16 @@ def stop_process(proc: subprocess.Popen[Any], grace: float = 2.0) -> None:
             proc.wait()
 
 
-def netns_pids(name: str) -> list[int]:
-    """Processes (other than this one) whose network namespace is ``name``."""
-    try:
-        target = os.stat(os.path.join(NETNS_DIR, name))
-    except FileNotFoundError:
+def netns_pids(*names: str) -> list[int]:
+    """Processes (other than this one) whose network namespace is one of ``names``; one scan of /proc."""
+    targets = set()
+    for name in names:
+        try:
+            st = os.stat(os.path.join(NETNS_DIR, name))
+        except FileNotFoundError:
+            continue
+        targets.add((st.st_dev, st.st_ino))
+    if not targets:
         return []
     pids = []
     for entry in os.listdir("/proc"):
@@ -170,9 +175,9 @@ def netns_pids(name: str) -> list[int]:
             st = os.stat(f"/proc/{entry}/ns/net")
         except OSError:
             continue
-        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+        if (st.st_dev, st.st_ino) in targets:
             pids.append(int(entry))
-    return pids
+    return sorted(pids)
 
 
 def end_processes(pids: Sequence[int], grace: float = 1.0) -> None:
