@@ -256,3 +256,13 @@ def test_graph_helpers() -> None:
 def test_get_filter_of_missing(store: Store) -> None:
     with pytest.raises(NotFoundError):
         get_filter(store, str(uuid4()))
+
+
+def test_loop_search_handles_long_chains() -> None:
+    from guestwall.model import FilterRef
+
+    chain = {f"f{i}": Filter(name=f"f{i}", entries=(FilterRef(f"f{i + 1}"),)) for i in range(5000)}
+    assert not has_loop(chain, "f0")
+    chain["f4999"] = Filter(name="f4999", entries=(FilterRef("f0"),))
+    assert has_loop(chain, "f0") and has_loop(chain, "f2500")
+    assert len(used_filters(chain, ["f0"])) == 5000

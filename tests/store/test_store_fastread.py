@@ -118,3 +118,16 @@ def test_reading_does_not_import_sqlalchemy(url: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ.copy()
     )
     assert result.stdout == "[]\n"
+
+
+def test_read_errors_are_store_errors(url: str) -> None:
+    from guestwall.errors import StoreError
+
+    open_store(url).close()
+    fast = open_fast(url)
+    assert fast is not None
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE learned_addresses"))
+    with pytest.raises(StoreError, match="no such table: learned_addresses"), fast.read() as reader:
+        reader.learned_addresses()

@@ -125,22 +125,24 @@ def used_filters(filters: Mapping[str, Filter], roots: Iterable[str]) -> set[str
 
 def has_loop(filters: Mapping[str, Filter], start: str) -> bool:
     """Whether any filterref cycle is reachable from ``start`` (self-references included)."""
-    done: set[str] = set()
-    on_path: set[str] = set()
-
-    def visit(name: str) -> bool:
-        if name in on_path:
-            return True
-        if name in done or name not in filters:
-            return False
-        on_path.add(name)
-        if any(visit(ref.filter) for ref in filters[name].refs):
-            return True
-        on_path.discard(name)
-        done.add(name)
+    if start not in filters:
         return False
-
-    return visit(start)
+    # Iterative depth-first search: a long user-made chain of filters must not hit the recursion limit.
+    on_path, done = {start}, set()
+    stack = [(start, iter(filters[start].refs))]
+    while stack:
+        name, refs = stack[-1]
+        ref = next(refs, None)
+        if ref is None:
+            stack.pop()
+            on_path.discard(name)
+            done.add(name)
+        elif ref.filter in on_path:
+            return True
+        elif ref.filter in filters and ref.filter not in done:
+            on_path.add(ref.filter)
+            stack.append((ref.filter, iter(filters[ref.filter].refs)))
+    return False
 
 
 def _find(reader: Reader, name_or_uuid: str) -> FilterRecord:

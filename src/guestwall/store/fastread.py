@@ -17,6 +17,7 @@ from ipaddress import ip_address
 from urllib.parse import quote
 from uuid import UUID
 
+from guestwall.errors import StoreError
 from guestwall.store.records import SCHEMA_REVISION, BindingRecord, FilterRecord, LearnedAddress
 
 _FILTER = "SELECT uuid, name, xml, updated_at FROM filters"
@@ -52,22 +53,26 @@ def open_fast(url: str) -> FastStore | None:
     if revision != SCHEMA_REVISION or row is None or row[0] is None:
         connection.close()
         return None
-    return FastStore(connection)
+    return FastStore(connection, path)
 
 
 class FastStore:
     """A read-only store over one sqlite3 connection (implements records.ReadableStore)."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
         self.connection = connection
+        self.path = path
 
     @contextmanager
     def read(self) -> Iterator[FastReader]:
-        self.connection.execute("BEGIN")  # one snapshot for all reads of the block
         try:
-            yield FastReader(self.connection)
-        finally:
-            self.connection.execute("ROLLBACK")
+            self.connection.execute("BEGIN")  # one snapshot for all reads of the block
+            try:
+                yield FastReader(self.connection)
+            finally:
+                self.connection.execute("ROLLBACK")
+        except sqlite3.Error as e:
+            raise StoreError(f"store {self.path}: {e}") from e
 
     def close(self) -> None:
         self.connection.close()
