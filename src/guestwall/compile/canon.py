@@ -7,7 +7,7 @@ interval of those; nft's symbolic names (``ip``, ``tcp``, ``echo-request``) beco
 from __future__ import annotations
 
 import socket
-from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any
 
 from guestwall.compile.matches import Kind
@@ -84,6 +84,11 @@ def from_json(component: Any, type_name: str) -> object:
         lo, hi = component["range"]
         return _interval(_scalar_json(lo, type_name), _scalar_json(hi, type_name))
     return _scalar_json(component, type_name)
+
+
+def network(net: IPv4Network | IPv6Network) -> object:
+    """An IP network as a canonical interval component."""
+    return _interval(net.network_address, net.broadcast_address)
 
 
 def _mac_bounds(addr: str, length: int) -> tuple[str, str]:

@@ -10,15 +10,16 @@ reported in ``Compiled.fallbacks``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from guestwall.compile import names
 from guestwall.compile import nftir as ir
 from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec
 from guestwall.compile.rules import PortKey, Rendered, context_of, elements, expand, private_reasons, render
-from guestwall.instantiate.program import ChainProgram, Fallthrough, Jump, PortProgram, ProgramRule, Stage
 from guestwall.compile.matches import constant_match
+from guestwall.instantiate.program import ChainProgram, Fallthrough, Jump, PortProgram, ProgramRule, Stage
+from guestwall.model import AddressSet
 
 _L2 = (Stage.L2_OUT, Stage.L2_IN)
 _KEYS = {
@@ -47,6 +48,8 @@ class Options:
     are dropped (fail closed) instead of passing unfiltered."""
 
     guest_patterns: tuple[str, ...] = ()
+    # False compiles every port into chains of its own, libvirt-style (a baseline for benchmarks)
+    share: bool = True
 
 
 @dataclass
@@ -55,13 +58,29 @@ class Compiled:
     fallbacks: dict[str, list[str]] = field(default_factory=dict)
 
 
-def compile_ruleset(ports: Sequence[PortInput], options: Options = Options()) -> Compiled:
+def compile_ruleset(
+    ports: Sequence[PortInput],
+    options: Options = Options(),
+    address_sets: Mapping[str, AddressSet] | None = None,
+) -> Compiled:
+    """The desired state for these ports; ``address_sets`` are the sets that ``ipset`` attributes name."""
     ruleset = skeleton(options)
     out = Compiled(ruleset)
-    shared: dict[str, tuple[object, ...]] = {}  # chain name -> shape, to detect structure mismatches
+    state = _State(ruleset, address_sets or {}, options.share)
     for port in sorted(ports, key=lambda p: p.program.portdev):
-        _compile_port(port, ruleset, shared, out.fallbacks)
+        _compile_port(port, state, out.fallbacks)
     return out
+
+
+@dataclass
+class _State:
+    """What compiling one ruleset accumulates: shared chains already rendered (once, whoever uses them)."""
+
+    ruleset: Ruleset
+    address_sets: Mapping[str, AddressSet]
+    share: bool = True
+    shapes: dict[str, tuple[object, ...]] = field(default_factory=dict)  # chain name -> structure
+    rendered: dict[str, list[Rendered]] = field(default_factory=dict)
 
 
 def skeleton(options: Options) -> Ruleset:
@@ -110,10 +129,9 @@ def _port_value(stage: Stage, port: PortInput) -> object:
     return port.program.portdev if stage in _L2 else names.port_mark(port.port_id)
 
 
-def _compile_port(
-    port: PortInput, ruleset: Ruleset, shared: dict[str, tuple[object, ...]], fallbacks: dict[str, list[str]]
-) -> None:
+def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]]) -> None:
     program = port.program
+    ruleset = state.ruleset
     bridge = ruleset.table(names.BRIDGE)
     has_l3 = any(program.chains(s) for s in (Stage.L3_OUT, Stage.L3_IN))
     if has_l3:
@@ -133,7 +151,9 @@ def _compile_port(
             for c in chains
         }
         private = {name for name, why in reasons.items() if why}
-        if private:
+        if not state.share:
+            private = {c.name for c in chains}
+        if private and state.share:
             private.add("root")
             fallbacks.setdefault(program.portdev, []).extend(
                 f"{stage.value} chain {name}: {why}" for name, whys in reasons.items() for why in whys
@@ -143,12 +163,16 @@ def _compile_port(
             if chain.name in private:
                 chain_names[chain.name] = names.private_chain(program.group, stage.value, chain.name, program.portdev)
             else:
-                chain_names[chain.name] = _shared_name(program.group, stage, chain, shared)
+                chain_names[chain.name] = _shared_name(program.group, stage, chain, state.shapes)
         for chain in chains:
             name = chain_names[chain.name]
-            rendered = _render_chain(chain, stage, table, name, chain_names, private=chain.name in private)
-            if name not in table.chains:
+            rendered = state.rendered.get(name)
+            if rendered is None:
+                is_private = chain.name in private
+                rendered = _render_chain(chain, stage, table, name, chain_names, is_private, state.address_sets)
                 table.chains[name] = ChainSpec(name, [r.rule for r in rendered])
+                if not is_private:
+                    state.rendered[name] = rendered
             for entry, rend in zip(_rule_entries(chain, chain.name in private), rendered, strict=True):
                 if entry is None:
                     continue
@@ -185,7 +209,13 @@ def _rule_entries(chain: ChainProgram, private: bool) -> list[ProgramRule | None
 
 
 def _render_chain(
-    chain: ChainProgram, stage: Stage, table: TableSpec, name: str, chain_names: dict[str, str], private: bool
+    chain: ChainProgram,
+    stage: Stage,
+    table: TableSpec,
+    name: str,
+    chain_names: dict[str, str],
+    private: bool,
+    address_sets: Mapping[str, AddressSet],
 ) -> list[Rendered]:
     key = _KEYS[stage]
     l3 = stage not in _L2
@@ -198,7 +228,7 @@ def _render_chain(
             out.append(Rendered(rule))
             continue
         for rule in expand(entry) if private else [entry]:
-            out.append(render(rule, context_of(rule.checks, l3), key, table, name))
+            out.append(render(rule, context_of(rule.checks, l3), key, table, name, address_sets))
     if chain.fallthrough is Fallthrough.ACCEPT:
         out.append(Rendered(_fixed(ir.Verdict("accept"))))
     return out

@@ -4,6 +4,7 @@ the port, so the rule itself is shared by every port; each port contributes set 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from guestwall.compile import canon, names
@@ -13,7 +14,8 @@ from guestwall.compile.ruleset import SetSpec, TableSpec, rule_digest
 from guestwall.errors import InstantiationError
 from guestwall.instantiate.checks import template_is_interval
 from guestwall.instantiate.fields import Field
-from guestwall.instantiate.program import Check, ProgramRule, Value, Verdict
+from guestwall.instantiate.program import Check, IPSetRef, ProgramRule, Value, Verdict
+from guestwall.model import AddressSet
 
 _NOT_SETTABLE = (Kind.STATES, Kind.FLAGS, Kind.NAME)
 
@@ -113,7 +115,14 @@ def _set_for(table: TableSpec, key: PortKey, holes: list[Check], ctx: Context) -
     return SetUse(name, (), tuple(t.kind for t in targets), tuple(type_names[1:]))
 
 
-def render(rule: ProgramRule, ctx: Context, key: PortKey, table: TableSpec, scope: str) -> Rendered:
+def render(
+    rule: ProgramRule,
+    ctx: Context,
+    key: PortKey,
+    table: TableSpec,
+    scope: str,
+    address_sets: Mapping[str, AddressSet],
+) -> Rendered:
     """The nft rule for a program rule; ``scope`` names the chain (for per-rule dynamic sets)."""
     stmts: list[ir.Statement] = list(stp_prefix(rule.checks))
     uses: list[SetUse] = []
@@ -125,9 +134,7 @@ def render(rule: ProgramRule, ctx: Context, key: PortKey, table: TableSpec, scop
         if check.field is Field.CONNLIMIT:
             stmts.append(_connlimit(check, ctx, key, table, scope, rule))
         elif check.field is Field.IPSET:
-            raise InstantiationError(
-                f"ipset matches are not supported by the nftables backend yet ({rule.origin})"
-            )
+            stmts.append(_ipset(check, ctx, table, address_sets, rule))
         else:
             stmts.append(constant_match(check, ctx))
     if positive:
@@ -156,6 +163,29 @@ def _connlimit(check: Check, ctx: Context, key: PortKey, table: TableSpec, scope
     if name not in table.sets:
         table.sets[name] = SetSpec(name, (key.type_name, addr.replace("ip6_addr", "ipv6_addr")), None, ("dynamic",))
     return ir.CtCountOver(name, ir.Concat((key.expr, src)), int(check.operand.value))  # type: ignore[arg-type]
+
+
+def _ipset(
+    check: Check, ctx: Context, table: TableSpec, address_sets: Mapping[str, AddressSet], rule: ProgramRule
+) -> ir.Statement:
+    """``ipset='NAME' ipsetflags='src'``: the address (source or destination) is in the named address set."""
+    op = check.operand
+    assert isinstance(op, IPSetRef)
+    aset = address_sets.get(op.name)
+    if aset is None:
+        raise InstantiationError(f"ipset '{op.name}' does not exist ({rule.origin})")
+    if len(op.flags) != 1:
+        raise InstantiationError(f"ipset '{op.name}': only one-dimensional address sets are supported ({rule.origin})")
+    family = ctx.family or 4
+    name = names.ipset_set(op.name, f"v{family}")
+    if name not in table.sets:
+        spec = SetSpec(name, ("ipv6_addr" if family == 6 else "ipv4_addr",), None, ("interval",))
+        for net in aset.of_family(family):
+            spec.elements[(canon.network(net),)] = None
+        table.sets[name] = spec
+    field = {(4, "src"): Field.IP4_SRC, (4, "dst"): Field.IP4_DST, (6, "src"): Field.IP6_SRC, (6, "dst"): Field.IP6_DST}
+    expr = target(field[(family, op.flags[0])], ctx).expr
+    return ir.Match(expr, ir.SetRef(name), check.negated)
 
 
 def elements(use: SetUse, port_value: object, rows: tuple[tuple[object, ...], ...]) -> list[tuple[object, ...]]:

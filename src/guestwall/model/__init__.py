@@ -1,5 +1,6 @@
 """The model: typed, immutable objects for filters, bindings and the cloud layer. No I/O."""
 
+from guestwall.model.addressset import AddressSet
 from guestwall.model.binding import Binding, Owner
 from guestwall.model.filter import (
     Action,
@@ -20,6 +21,7 @@ from guestwall.model.filter import (
 
 __all__ = [
     "Action",
+    "AddressSet",
     "AttrValue",
     "Binding",
     "DataType",
