@@ -40,20 +40,30 @@ def _not_found(portdev: str) -> str:
 
 
 @click.command("nwfilter-binding-create")
-@click.argument("file", required=False, metavar="FILE")
+@click.argument("files", nargs=-1, metavar="FILE...")
 @click.option("--file", "file_named", metavar="FILE", help="File containing an XML filter binding.")
 @click.option("--validate", is_flag=True, help="Validate the XML against the schema.")
 @click.pass_obj
-def create(ctx: Context, file: str | None, file_named: str | None, validate: bool) -> None:
-    """Create a network filter binding from an XML FILE and enforce it at once."""
-    from guestwall.services.bindings import create_binding
+def create(ctx: Context, files: tuple[str, ...], file_named: str | None, validate: bool) -> None:
+    """Create a network filter binding from an XML FILE and enforce it at once.
 
-    path = required("nwfilter-binding-create", "file", file, file_named)
+    Several FILEs (a guestwall extension) are created together: one store and one kernel transaction.
+    """
+    from guestwall.services.bindings import create_binding, create_bindings
+
+    paths = list(files) if files else [required("nwfilter-binding-create", "file", None, file_named)]
     with reported():
-        xml = read_input_file(path)
-    with reported(f"Failed to create network filter from {path}"):
-        record, _ = create_binding(ctx.store(), xml, backend_for(ctx))
-    ctx.info(f"Network filter binding on {record.portdev} created from {path}")
+        xmls = [read_input_file(p) for p in paths]
+    if len(paths) == 1:
+        with reported(f"Failed to create network filter from {paths[0]}"):
+            record, _ = create_binding(ctx.store(), xmls[0], backend_for(ctx))
+        ctx.info(f"Network filter binding on {record.portdev} created from {paths[0]}")
+        return
+    with reported(f"Failed to create network filter bindings from {len(paths)} files"):
+        records, _ = create_bindings(ctx.store(), xmls, backend_for(ctx))
+    for record, path in zip(records, paths, strict=True):
+        click.echo(f"Network filter binding on {record.portdev} created from {path}")
+    ctx.done()
 
 
 @click.command("nwfilter-binding-delete")

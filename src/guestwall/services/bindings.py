@@ -45,6 +45,25 @@ def create_binding(store: Store, xml: str | bytes, backend: Backend) -> tuple[Bi
         return record, result
 
 
+def create_bindings(store: Store, xmls: list[str | bytes], backend: Backend) -> tuple[list[BindingRecord], ApplyResult]:
+    """Create many bindings in one store transaction and one kernel transaction (all or nothing)."""
+    from guestwall.nwfilter import format_binding, parse_binding
+
+    bindings = [with_mac_parameter(parse_binding(xml)) for xml in xmls]
+    seen: set[str] = set()
+    with store.write() as writer:
+        records = []
+        for binding in bindings:
+            if binding.portdev in seen or writer.binding(binding.portdev) is not None:
+                raise ConflictError(f"binding '{binding.portdev}' already exists")
+            seen.add(binding.portdev)
+            if writer.filter_by_name(binding.filterref.filter) is None:
+                raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
+            records.append(writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding)))
+        result = enforce_from(writer, load_filters(writer), backend)
+        return records, result
+
+
 def delete_binding(store: Store, portdev: str, backend: Backend) -> ApplyResult:
     with store.write() as writer:
         if writer.binding(portdev) is None:
