@@ -1,0 +1,127 @@
+"""The ``<filterbinding>`` XML (libvirt's binding API): parsing with libvirt's messages, and printing as
+``virsh nwfilter-binding-dumpxml`` does (without its extra empty last line).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from guestwall.errors import BindingError, FilterError
+from guestwall.model.binding import Binding, Owner
+from guestwall.model.filter import FilterRef
+from guestwall.nwfilter.addresses import parse_mac
+from guestwall.nwfilter.format import escape, format_params
+from guestwall.nwfilter.parse import parse_params, parse_uuid
+from guestwall.nwfilter.safexml import local_name, parse_xml, string_value, xpath_attr
+
+IFNAMSIZ = 16
+
+
+def _error(message: str, code: str | None = None) -> BindingError:
+    error = BindingError(message)
+    if code is not None:
+        error.code = code
+    return error
+
+
+def _children(node: etree._Element, name: str) -> list[etree._Element]:
+    return [child for child in node if child.tag == name]
+
+
+def _first_text(node: etree._Element, path: tuple[str, str]) -> str | None:
+    """XPath ``string(./a/b)``: the text of the first ``b`` under any ``a``; "" counts as absent."""
+    for outer in _children(node, path[0]):
+        for inner in _children(outer, path[1]):
+            return string_value(inner)
+    return None
+
+
+def _first_attr(node: etree._Element, element: str, attr: str) -> str | None:
+    """XPath ``string(./element/@attr)``."""
+    for child in _children(node, element):
+        if child.get(attr) is not None:
+            return xpath_attr(child, attr)
+    return None
+
+
+def check_ifname(what: str, name: str) -> None:
+    """guestwall's own rule: a port (or link) device is a Linux interface name (libvirt accepts anything
+    and then finds no such device)."""
+    problem = None
+    if len(name.encode()) >= IFNAMSIZ:
+        problem = f"longer than {IFNAMSIZ - 1} bytes"
+    elif name in (".", ".."):
+        problem = "not allowed"
+    elif any(c in "/:" or c.isspace() or ord(c) < 0x20 for c in name):
+        problem = "containing '/', ':', blanks or control characters"
+    if problem:
+        raise _error(f"{what} '{name}' is not a valid interface name ({problem})", code="invalid argument")
+
+
+def parse_binding(xml: str | bytes) -> Binding:
+    """A ``<filterbinding>``, or XMLError / BindingError with libvirt's messages."""
+    root = parse_xml(xml, "filter binding XML")
+    root_name = local_name(root)
+    if root_name != "filterbinding":
+        raise _error(f"expecting root element of 'filterbinding', not '{root_name}'", code="XML error")
+    owner_name = _first_text(root, ("owner", "name"))
+    if owner_name is None:
+        raise _error("filter binding has no owner name")
+    uuid_text = _first_text(root, ("owner", "uuid"))
+    if uuid_text is None:
+        raise _error("filter binding has no owner UUID")
+    try:
+        owner_uuid = parse_uuid(uuid_text)
+    except FilterError:
+        owner_uuid = None
+    if owner_uuid is None:
+        raise _error(f"Unable to parse UUID '{uuid_text}'")
+    portdev = _first_attr(root, "portdev", "name")
+    if portdev is None:
+        raise _error("filter binding has no port dev name")
+    check_ifname("port dev", portdev)
+    linkdev = None
+    if _children(root, "linkdev"):
+        linkdev = _first_attr(root, "linkdev", "name")
+        if linkdev is None:
+            raise _error("filter binding has no link dev name")
+        check_ifname("link dev", linkdev)
+    mac_text = _first_attr(root, "mac", "address")
+    if mac_text is None:
+        raise _error("filter binding has no MAC address")
+    mac = parse_mac(mac_text)
+    if mac is None:
+        raise _error(f"Unable to parse MAC '{mac_text}'")
+    refs = _children(root, "filterref")
+    filter_name = _first_attr(root, "filterref", "filter")
+    if not refs or filter_name is None:
+        raise _error("filter binding has no filter reference")
+    return Binding(
+        owner=Owner(owner_name, owner_uuid),
+        portdev=portdev,
+        mac=mac,
+        filterref=FilterRef(filter_name, parse_params(refs[0])),
+        linkdev=linkdev,
+    )
+
+
+def format_binding(b: Binding) -> str:
+    """What ``virsh nwfilter-binding-dumpxml`` prints, ending with ``</filterbinding>\\n``."""
+    lines = [
+        "<filterbinding>\n",
+        "  <owner>\n",
+        f"    <name>{escape(b.owner.name)}</name>\n",
+        f"    <uuid>{b.owner.uuid}</uuid>\n",
+        "  </owner>\n",
+        f"  <portdev name='{escape(b.portdev)}'/>\n",
+    ]
+    if b.linkdev is not None:
+        lines.append(f"  <linkdev name='{escape(b.linkdev)}'/>\n")
+    lines.append(f"  <mac address='{b.mac}'/>\n")
+    ref = f"  <filterref filter='{escape(b.filterref.filter)}'"
+    if b.filterref.params:
+        lines.append(ref + ">\n" + format_params(b.filterref.params, "    ") + "  </filterref>\n")
+    else:
+        lines.append(ref + "/>\n")
+    lines.append("</filterbinding>\n")
+    return "".join(lines)

@@ -1,0 +1,1 @@
+"""Package data: the XML files of the 24 builtin filters."""
