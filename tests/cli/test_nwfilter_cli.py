@@ -53,9 +53,17 @@ class Guestwall:
         result = self(*args)
         assert (result.returncode, result.stderr, result.stdout) == (0, "", stdout)
 
-    def fails(self, *args: str, stderr: str, stdout: str = "\n") -> None:
+    def fails(self, *args: str, stderr: str, stdout: str = "\n", prefix: bool = False) -> None:
+        """Exit 1 with exactly these outputs; with ``prefix``, stderr's lines need only start as given
+        (the XML layer may add where the error is, e.g. " (element tcp, rule 1)")."""
         result = self(*args)
-        assert (result.returncode, result.stderr, result.stdout) == (1, stderr, stdout)
+        assert (result.returncode, result.stdout) == (1, stdout)
+        if prefix:
+            lines = result.stderr.splitlines()
+            wanted = stderr.splitlines()
+            assert len(lines) == len(wanted) and all(map(str.startswith, lines, wanted)), result.stderr
+        else:
+            assert result.stderr == stderr
 
 
 @pytest.fixture
@@ -102,6 +110,7 @@ def test_define_errors(gw: Guestwall) -> None:
         "nwfilter-define",
         gw.file("f.xml", WEB.replace("'80'", "'65536'")),
         stderr=first + "error: internal error: dstportstart has illegal value 65536\n",
+        prefix=True,
     )
     gw.fails(
         "-q",
@@ -109,6 +118,7 @@ def test_define_errors(gw: Guestwall) -> None:
         "f.xml",
         stdout="",
         stderr=first + "error: internal error: dstportstart has illegal value 65536\n",
+        prefix=True,
     )
     gw.fails(
         "nwfilter-define",
@@ -248,6 +258,11 @@ def edit(gw: Guestwall, *edits: str, answers: str = "") -> subprocess.CompletedP
     return gw("nwfilter-edit", "web", input=answers, env=env)
 
 
+def assert_one_error(stderr: str, mentions: str) -> None:
+    # nwfilter-edit validates (as virsh's), so the wording is the schema check's; one line naming the value.
+    assert stderr.startswith("error: ") and stderr.count("\n") == 1 and mentions in stderr, stderr
+
+
 def test_edit(gw: Guestwall) -> None:
     gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
     result = edit(gw, "s/'80'/'8080'/")
@@ -264,7 +279,7 @@ def test_edit_invalid_then_answer_no(gw: Guestwall) -> None:
     gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
     result = edit(gw, "s/'80'/'65536'/", answers="n\n")
     assert result.returncode == 1
-    assert result.stderr == "error: internal error: dstportstart has illegal value 65536\n"
+    assert_one_error(result.stderr, "65536")
     assert result.stdout == "Failed. Try again? [y,n,i,f,?]: \n"
     gw.ok("nwfilter-dumpxml", "web", stdout=WEB_DUMP)
 
@@ -272,10 +287,8 @@ def test_edit_invalid_then_answer_no(gw: Guestwall) -> None:
 def test_edit_invalid_then_fix_it(gw: Guestwall) -> None:
     gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
     result = edit(gw, "s/'80'/'65536'/", "s/'65536'/'81'/", answers="?\ny\n")
-    assert (result.returncode, result.stderr) == (
-        0,
-        "error: internal error: dstportstart has illegal value 65536\n",
-    )
+    assert result.returncode == 0
+    assert_one_error(result.stderr, "65536")
     assert result.stdout.startswith("Failed. Try again? [y,n,i,f,?]: y - yes, start editor again\n")
     assert result.stdout.endswith(
         "Failed. Try again? [y,n,i,f,?]: Network filter web XML configuration edited.\n\n"
@@ -287,7 +300,7 @@ def test_edit_turn_off_validation(gw: Guestwall) -> None:
     gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
     result = edit(gw, "s/priority='500'/priority='1001'/", answers="i\n")
     assert result.returncode == 0
-    assert result.stderr.startswith("error: ")  # the schema's complaint
+    assert_one_error(result.stderr, "1001")  # the schema's complaint
     assert result.stdout.endswith("Network filter web XML configuration edited.\n\n")
     # Without validation libvirt replaces an out-of-range rule priority by 500: nothing else changed.
     gw.ok("-q", "nwfilter-dumpxml", "web", stdout=WEB_DUMP[:-1])
