@@ -133,18 +133,12 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
     program = port.program
     ruleset = state.ruleset
     bridge = ruleset.table(names.BRIDGE)
-    has_l3 = any(program.chains(s) for s in (Stage.L3_OUT, Stage.L3_IN))
-    if has_l3:
-        bridge.sets[names.PORT_MARK_MAP].elements[(program.portdev,)] = names.port_mark(port.port_id)
+    bridge.sets[names.PORT_MARK_MAP].elements[(program.portdev,)] = names.port_mark(port.port_id)
     for stage in Stage:
-        chains = program.chains(stage)
+        chains = program.chains(stage) or (ChainProgram("root"),)
         table = _table(ruleset, stage)
         dispatch = table.sets[_DISPATCH[stage]]
         key_value = _port_value(stage, port)
-        if not chains:
-            if stage in _L2:  # bound ports must always be in the map (unbound ones may be dropped)
-                dispatch.elements[(key_value,)] = ("accept", None)
-            continue
         l3 = stage not in _L2
         reasons = {
             c.name: [r for e in c.entries if isinstance(e, ProgramRule) for r in private_reasons(e, context_of(e.checks, l3))]

@@ -170,7 +170,7 @@ def _l2_stage(instances: list[RuleInstance], out: bool) -> tuple[ChainProgram, .
     result += [
         ChainProgram(j.chain, tuple(chains[j.chain]), SUBCHAIN_FALLTHROUGH) for j in jumps if j is not None
     ]
-    return tuple(result) if root else ()
+    return tuple(result)
 
 
 def _jump(chain: str, priority: int) -> Jump | None:
@@ -198,7 +198,7 @@ def _merge(rules: list[Entry], jumps: list[Jump]) -> list[Entry]:
 
 def _l3_stage(instances: list[RuleInstance], out: bool) -> tuple[ChainProgram, ...]:
     rules = tuple(r for inst in instances for r in _l3_rules(inst, out))
-    return (ChainProgram("root", rules),) if rules else ()
+    return (ChainProgram("root", rules),)
 
 
 def _l3_rules(inst: RuleInstance, out: bool) -> list[ProgramRule]:

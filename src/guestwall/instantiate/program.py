@@ -154,7 +154,10 @@ class Stage(enum.StrEnum):
 
 @dataclass(frozen=True)
 class PortProgram:
-    """Everything the kernel needs for one port. ``stages[s]`` holds the root chain first, then sub-chains."""
+    """Everything the kernel needs for one port. ``stages[s]`` holds the root chain first, then sub-chains.
+
+    Every stage has a root chain, empty if the filter has no rules there: dispatch then never changes when
+    a filter edit adds the first rule of a stage, so such an edit stays a change of shared chains only."""
 
     portdev: str
     mac: str

@@ -1,0 +1,1 @@
+from netns_fixtures import lab, lab_factory, lab_module  # noqa: F401
