@@ -77,14 +77,23 @@ def _parse_match(node: etree._Element, number: int) -> Match | None:
 
 
 def _parse_element(spec: ProtocolSpec, node: etree._Element, attrs: Attrs, number: int) -> None:
+    """All attributes of one element, in table order. libvirt goes on after an illegal value and reports
+    the last one (each error replaces the one before), so the error raised is the last in table order."""
     negated = prop(node, "match") == "no"
+    error: FilterError | None = None
     for attr in spec.attrs:
         text = prop(node, attr.name)
         if text is None:
             continue
         where = Where(rule=number, element=spec.element, attribute=attr.name)
-        value = parse_attr_value(attr, text, where=where)
+        try:
+            value = parse_attr_value(attr, text, where=where)
+        except FilterError as e:
+            error = e
+            continue
         attrs[attr.name] = AttrValue(value.value, value.datatype, negated)
+    if error is not None:
+        raise error
 
 
 def check_ports(spec: ProtocolSpec, attrs: Attrs, number: int) -> None:

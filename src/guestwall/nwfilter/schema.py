@@ -227,14 +227,18 @@ def _vlan() -> ProtocolSpec:
     return ProtocolSpec("vlan", "eb", attrs)
 
 
+# ip and ipv6 fix up the negation of their IP masks only; their MAC masks keep their own flag.
+MACPROPS_OWN_NEGATION = tuple(replace(a, negation_source=None) for a in MACPROPS)
+
+
 def _ip() -> ProtocolSpec:
-    attrs = (*MACPROPS, *_ip_addrs(False), PROTOCOL, *_ports(False), DSCP, COMMENT)
+    attrs = (*MACPROPS_OWN_NEGATION, *_ip_addrs(False), PROTOCOL, *_ports(False), DSCP, COMMENT)
     return ProtocolSpec("ip", "eb", attrs, ipset_fixup=True)
 
 
 def _ipv6() -> ProtocolSpec:
     attrs = (
-        *MACPROPS,
+        *MACPROPS_OWN_NEGATION,
         *_ip_addrs(True),
         PROTOCOL,
         *_ports(False),

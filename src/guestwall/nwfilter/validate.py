@@ -42,6 +42,16 @@ def _xsd_int(low: int, high: int) -> Callable[[str], bool]:
     return check
 
 
+def _xsd_unsigned(high: int) -> Callable[[str], bool]:
+    """An XML Schema unsignedInt: digits only (libxml2 refuses a sign, even ``+``), blanks around allowed."""
+
+    def check(text: str) -> bool:
+        value = text.strip(_XML_SPACE)
+        return re.fullmatch(r"[0-9]+", value) is not None and int(value) <= high
+
+    return check
+
+
 def _pattern(regex: str) -> Callable[[str], bool]:
     compiled = re.compile(regex)
     return lambda text: compiled.fullmatch(text) is not None
@@ -73,7 +83,7 @@ VALUE_TYPES: dict[str, Callable[[str], bool]] = {
     "vlanid": _any_of(_var, _pattern(r"0x[0-9a-fA-F]{1,3}"), _xsd_int(0, 4095)),
     "uint8": _any_of(_pattern(r"0x[0-9a-fA-F]{1,2}"), _xsd_int(0, 255)),
     "uint16": _any_of(_var, _pattern(r"0x[0-9a-fA-F]{1,4}"), _xsd_int(0, 65535)),
-    "uint32": _any_of(_var, _pattern(r"0x[0-9a-fA-F]{1,8}"), _xsd_int(0, 2**32 - 1)),
+    "uint32": _any_of(_var, _pattern(r"0x[0-9a-fA-F]{1,8}"), _xsd_unsigned(2**32 - 1)),
     "boolean": _tokens("yes", "no", "true", "false", "1", "0"),
     "arp-opcode": _any_of(_var, _xsd_int(0, 65535), _pattern(f"({_OPCODE})")),
     "ip-protocol": _any_of(
