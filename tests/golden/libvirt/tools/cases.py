@@ -362,7 +362,7 @@ def typed_value_cases() -> None:
         "type-uint8",
         "icmp",
         "type",
-        ["0", "255", "0xff", "0XFF", "0x0a", "ff", "a", "010", "00022", "+22", " 22", "0x00000001"],
+        ["0", "255", "0xff", "0XFF", "0x0a", "ff", "a", "010", "00022", "+22", " 22", "0x00000001", "+0x1"],
         [
             ("256", "256"),
             ("0x100", "0x100"),
@@ -374,7 +374,6 @@ def typed_value_cases() -> None:
             ("fraction", "1.5"),
             ("letters", "xyz"),
             ("huge", "99999999999999999999"),
-            ("plus-hex", "+0x1"),
         ],
     )
     # UINT16 (tcp dstportstart)
@@ -397,6 +396,7 @@ def typed_value_cases() -> None:
             " 22",
             "0x0a",
             "fff",
+            "1e3",
         ],
         [
             ("65536", "65536"),
@@ -407,7 +407,6 @@ def typed_value_cases() -> None:
             ("0x-alone", "0x"),
             ("trailing-space", "22 "),
             ("trailing-letters", "22x"),
-            ("exponent", "1e3"),
             ("letters", "port"),
             ("space-inside", "2 2"),
         ],
@@ -417,13 +416,13 @@ def typed_value_cases() -> None:
         "type-uint32",
         "stp",
         "root-cost",
-        ["0", "4294967295", "0xffffffff", "0x0", "010", "ffffffff", "+1"],
+        ["0", "4294967295", "0xffffffff", "0x0", "010", "ffffffff", "+1", "-1", "-4294967295"],
         [
             ("4294967296", "4294967296"),
             ("0x100000000", "0x100000000"),
-            ("minus-one", "-1"),
             ("empty", ""),
             ("letters", "cost"),
+            ("minus-4294967296", "-4294967296"),
         ],
     )
     # connlimit-above: decimal only
@@ -447,6 +446,7 @@ def typed_value_cases() -> None:
             "00:00:00:00:00:00",
             "ff:ff:ff:ff:ff:ff",
             "01:80:C2:00:00:00",
+            "52:54:00:ab:cd:ef ",
         ],
         [
             ("five-groups", "1:2:3:4:5"),
@@ -457,7 +457,6 @@ def typed_value_cases() -> None:
             ("empty", ""),
             ("trailing-colon", "52:54:00:ab:cd:ef:"),
             ("no-separators", "525400abcdef"),
-            ("trailing-space", "52:54:00:ab:cd:ef "),
             ("ipv4", "10.1.2.3"),
         ],
     )
@@ -854,16 +853,16 @@ def special_value_cases() -> None:
             "NEW, ESTABLISHED",
             "",
             "RELATED,NEW",
+            "NEW,",
+            ",NEW",
+            "NEW ESTABLISHED",
+            "NEW,,ESTABLISHED",
+            "NEW ,ESTABLISHED",
         ],
         [
             ("foo", "FOO"),
-            ("trailing-comma", "NEW,"),
-            ("leading-comma", ",NEW"),
             ("semicolon", "NEW;ESTABLISHED"),
-            ("space-separated", "NEW ESTABLISHED"),
             ("untracked", "UNTRACKED"),
-            ("double-comma", "NEW,,ESTABLISHED"),
-            ("space-before-comma", "NEW ,ESTABLISHED"),
         ],
     )
     series(
@@ -887,6 +886,8 @@ def special_value_cases() -> None:
             "SYN,SYN/SYN",
             "ALL,SYN/NONE",
             "/",
+            "SYN, ACK/SYN",
+            "SYN,/SYN",
         ],
         [
             ("no-slash-all", "ALL"),
@@ -896,8 +897,6 @@ def special_value_cases() -> None:
             ("double-slash", "SYN//ACK"),
             ("three-parts", "SYN/ACK/ALL"),
             ("empty", ""),
-            ("space-after-comma", "SYN, ACK/SYN"),
-            ("trailing-comma", "SYN,/SYN"),
             ("ece", "ECE/ECE"),
         ],
     )
@@ -975,6 +974,23 @@ def comment_cases() -> None:
     )
     add_rules("comment-spaces", [rule(el("tcp", [("comment", "  padded  ")]))])
     add_rules("comment-dollar-inside", [rule(el("tcp", [("comment", "costs $5")]))])
+    DEVIATIONS["comment-utf8-at-limit"] = (
+        "libvirt 9.0 truncates a comment to 256 bytes, not characters: here it cuts the two-byte 'é' in "
+        "half and dumpxml prints invalid UTF-8. guestwall never produces invalid UTF-8 (it truncates on a "
+        "character boundary)."
+    )
+    # libvirt memory bug: a comment set in an earlier element is printed as a garbage number when a later
+    # element of the same tcp/udp rule sets dscp (the number changes from run to run)
+    for proto in ["tcp", "udp"]:
+        case = f"comment-then-dscp-in-later-{proto}-element"
+        add_rules(case, [rule([el(proto, [("comment", "web")]), el(proto, [("dscp", "1")])])])
+        DEVIATIONS[case] = (
+            f"libvirt 9.0 bug: <{proto} comment='web'/> followed by <{proto} dscp='1'/> in the same rule makes "
+            "dumpxml print the comment as a number that changes between runs (e.g. comment='208'): it reads "
+            f"the comment's storage as a number. guestwall prints <{proto} dscp='1' comment='web'/>."
+        )
+    add_rules("comment-then-dscp-in-later-ip-element", [rule([el("ip", [("comment", "web")]), el("ip", [("dscp", "1")])])])
+    add_rules("comment-and-dscp-same-udp-element", [rule([el("udp", [("comment", "web"), ("dscp", "1")])])])
     add_rules("comment-every-protocol", [rule(el(p, [("comment", f"on {p}")])) for p in PROTOCOLS])
 
 
@@ -1015,7 +1031,7 @@ def negation_cases() -> None:
             rule(
                 [
                     el("udp", [("comment", "c"), ("dstportstart", "53"), ("srcipaddr", "10.0.0.1")]),
-                    el("udp", [("srcmacaddr", "52:54:00:00:00:01"), ("dscp", "1")], match="no"),
+                    el("udp", [("srcmacaddr", "52:54:00:00:00:01"), ("dstipaddr", "10.0.0.2")], match="no"),
                 ]
             )
         ],
@@ -1167,7 +1183,7 @@ def negation_cases() -> None:
                     el("ip", [("srcipaddr", "10.0.0.0"), ("dstipaddr", "10.1.0.0")], match="no"),
                     el(
                         "ip",
-                        [("srcipmask", "8"), ("dstipmask", "16"), ("srcportstart", "1"), ("srcportend", "2")],
+                        [("srcipmask", "8"), ("dstipmask", "16"), ("protocol", "udp"), ("srcportstart", "1"), ("srcportend", "2")],
                     ),
                 ]
             )
@@ -1404,6 +1420,7 @@ def chain_cases() -> None:
         ("without-chain", None, "-300"),
         ("without-chain-out-of-range", None, "1001"),
         ("without-chain-garbage", None, "abc"),
+        ("empty", "mac", ""),
         ("minus-zero", "mac", "-0"),
     ]:
         add_rules(f"filter-priority-{label}", [rule()], chain=chain, priority=prio)
@@ -1412,7 +1429,6 @@ def chain_cases() -> None:
         ("minus-1001", "mac", "-1001"),
         ("abc", "mac", "abc"),
         ("hex", "mac", "0x10"),
-        ("empty", "mac", ""),
         ("trailing-space", "mac", "5 "),
         ("trailing-letters", "mac", "7abc"),
         ("overflow", "mac", "99999999999"),
@@ -1848,7 +1864,7 @@ def port_validation_cases() -> None:
     for proto, v6 in [("ip", False), ("ipv6", True)]:
         for p in ["tcp", "udp", "sctp", "6", "17", "132", "33", "0x6", "TCP", "$P"]:
             add_rules(
-                f"{proto}-ports-with-protocol-{p.replace('$', 'var-').lower()}{'-uppercase' if p.isupper() else ''}",
+                f"{proto}-ports-with-protocol-{p.replace('$', 'var-').lower()}{'-uppercase' if p.isupper() and '$' not in p else ''}",
                 [rule(el(proto, [("protocol", p), ("dstportstart", "22")]))],
             )
         for p in ["icmp", "1", "udplite", "esp", "58"]:
@@ -1860,6 +1876,10 @@ def port_validation_cases() -> None:
         add_rules(
             f"{proto}-ports-protocol-in-second-element",
             [rule([el(proto, [("dstportstart", "22")]), el(proto, [("protocol", "tcp")])])],
+        )
+        add_rules(
+            f"{proto}-ports-protocol-in-first-element",
+            [rule([el(proto, [("protocol", "udp")]), el(proto, [("dstportstart", "53")])])],
         )
         add_rules(
             f"{proto}-ports-negated-protocol",

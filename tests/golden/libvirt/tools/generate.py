@@ -364,6 +364,7 @@ def cmd_filters(only: list[str] | None = None) -> None:
 
 
 def run_steps(d: Path, seq: cases.Sequence) -> list[dict[str, object]]:
+    d.mkdir(parents=True, exist_ok=True)
     for p in seq.ports:
         ensure_port(p)
     steps: list[dict[str, object]] = []
