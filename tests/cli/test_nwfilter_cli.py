@@ -339,3 +339,18 @@ def test_virsh_table_layouts_from_libvirt() -> None:
     assert virsh_table(headers, [("a", "b")], header=False) == " a   b\n"
     with pytest.raises(ValueError):
         virsh_table(headers, [("only one",)])
+
+
+@pytest.mark.parametrize("command", [["nwfilter-list"], ["nwfilter-dumpxml", "clean-traffic"]])
+def test_read_only_commands_stay_light(gw: Guestwall, command: list[str]) -> None:
+    # The 150 ms start-up budget: importing SQLAlchemy alone costs more, lxml and Alembic add to it.
+    gw("-q", "nwfilter-list")  # creates the store (full path)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "guestwall", "--db", gw.url, *command],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "guestwall.store.fastread" in imported
+    assert not {name for name in imported if name.split(".")[0] in ("sqlalchemy", "alembic", "lxml")}
