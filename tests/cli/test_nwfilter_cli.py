@@ -354,3 +354,22 @@ def test_read_only_commands_stay_light(gw: Guestwall, command: list[str]) -> Non
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert "guestwall.store.fastread" in imported
     assert not {name for name in imported if name.split(".")[0] in ("sqlalchemy", "alembic", "lxml")}
+
+
+def test_edit_notices_a_change_made_meanwhile(gw: Guestwall) -> None:
+    gw.ok("-q", "nwfilter-define", gw.file("web.xml", WEB), stdout="")
+    gw.file("theirs.xml", WEB.replace("'80'", "'443'"))
+    editor = gw.tmp / "editor.sh"
+    editor.write_text(
+        "#!/bin/sh\n"
+        f"{sys.executable} -m guestwall --db {gw.url} -q nwfilter-define theirs.xml\n"
+        "sed -i \"s/'80'/'8080'/\" \"$1\"\n"
+    )
+    editor.chmod(0o755)
+    for answer, port in (("n\n", "443"), ("f\n", "8080")):
+        gw.ok("-q", "nwfilter-define", "web.xml", stdout="")
+        result = gw("nwfilter-edit", "web", input=answer, env={"EDITOR": str(editor), "VISUAL": ""})
+        question = "The XML configuration was changed by another user. Try again? [y,n,i,f,?]: "
+        assert result.stdout.startswith(question), result.stdout
+        assert result.returncode == (0 if answer == "f\n" else 1)
+        gw.ok("-q", "nwfilter-dumpxml", "web", stdout=WEB_DUMP[:-1].replace("'80'", f"'{port}'"))
