@@ -272,17 +272,16 @@ def describe_db_error(url: URL, error: exc.SQLAlchemyError, shown: str) -> str:
         path = url.database or ":memory:"
         if isinstance(orig, sqlite3.OperationalError) and "locked" in detail:
             return f"store {path} is locked by another writer (waited {LOCK_WAIT_SECONDS} s)"
-        if isinstance(orig, sqlite3.OperationalError | sqlite3.DatabaseError) and (
+        if isinstance(orig, sqlite3.DatabaseError) and (
             "unable to open" in detail or "not a database" in detail or "readonly" in detail
         ):
             return f"cannot open the store database file {path}: {_why_sqlite_path_fails(path, detail)}"
         return f"store {path}: {detail}"
-    where = shown
     if isinstance(error, exc.OperationalError) and "lock timeout" in detail:
-        return f"store {where} is locked by another writer (waited {LOCK_WAIT_SECONDS} s)"
+        return f"store {shown} is locked by another writer (waited {LOCK_WAIT_SECONDS} s)"
     if isinstance(error, exc.OperationalError):
-        return f"cannot use the store database {where}: {detail}"
-    return f"store {where}: {detail}"
+        return f"cannot use the store database {shown}: {detail}"
+    return f"store {shown}: {detail}"
 
 
 def _why_sqlite_path_fails(path: str, detail: str) -> str:
