@@ -144,8 +144,8 @@ def edit(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> None
             if reedit:
                 with reported():
                     _run_editor(path)
-                    edited = read_input_file(path).decode("utf-8", errors="replace")
-                if edited == original.xml:
+                    edited = read_input_file(path)  # bytes: the parser honours an encoding declaration
+                if edited == original.xml.encode():
                     ctx.info(f"Network filter {original.name} XML configuration not changed.")
                     return
             # As virsh: if someone else changed the filter meanwhile, ask before overwriting their change.
