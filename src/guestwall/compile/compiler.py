@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from guestwall.compile import names
 from guestwall.compile import nftir as ir
 from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec
-from guestwall.compile.rules import PortKey, Rendered, context_of, elements, expand, private_reasons, render
+from guestwall.compile.rules import PortKey, Rendered, SetUse, context_of, elements, expand, private_reasons, render
 from guestwall.compile.matches import constant_match
 from guestwall.instantiate.program import ChainProgram, Fallthrough, Jump, PortProgram, ProgramRule, Stage
 from guestwall.model import AddressSet
@@ -79,8 +79,9 @@ class _State:
     ruleset: Ruleset
     address_sets: Mapping[str, AddressSet]
     share: bool = True
-    shapes: dict[str, tuple[object, ...]] = field(default_factory=dict)  # chain name -> structure
-    rendered: dict[str, list[Rendered]] = field(default_factory=dict)
+    stages: dict[tuple[str, Stage], _StageInfo] = field(default_factory=dict)
+    rendered: dict[str, list[Rendered]] = field(default_factory=dict)  # shared chain name -> its rules
+    uses: dict[str, list[tuple[int, tuple[SetUse, ...]]]] = field(default_factory=dict)  # ... -> set lookups
 
 
 def skeleton(options: Options) -> Ruleset:
@@ -129,6 +130,33 @@ def _port_value(stage: Stage, port: PortInput) -> object:
     return port.program.portdev if stage in _L2 else names.port_mark(port.port_id)
 
 
+@dataclass
+class _StageInfo:
+    """What is the same for every port of a group in one stage (the structure is identical by construction)."""
+
+    static: dict[str, list[str]]  # chain -> reasons it cannot be shared, whatever the values
+    negated: dict[str, list[int]]  # chain -> entries with negated holes (private if a port has several rows)
+    shared: dict[str, str]  # chain -> shared chain name
+
+
+def _analyze(program: PortProgram, stage: Stage, chains: tuple[ChainProgram, ...]) -> _StageInfo:
+    l3 = stage not in _L2
+    static: dict[str, list[str]] = {}
+    negated: dict[str, list[int]] = {}
+    for chain in chains:
+        static[chain.name] = []
+        negated[chain.name] = []
+        for i, entry in enumerate(chain.entries):
+            if not isinstance(entry, ProgramRule) or not entry.holes:
+                continue
+            single = ProgramRule(entry.origin, entry.verdict, entry.checks, entry.rows[:1])
+            static[chain.name] += private_reasons(single, context_of(entry.checks, l3))
+            if any(h.negated for h in entry.holes):
+                negated[chain.name].append(i)
+    shared = {c.name: names.shared_chain(program.group, stage.value, c.name) for c in chains}
+    return _StageInfo(static, negated, shared)
+
+
 def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]]) -> None:
     program = port.program
     ruleset = state.ruleset
@@ -137,27 +165,31 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
     for stage in Stage:
         chains = program.chains(stage) or (ChainProgram("root"),)
         table = _table(ruleset, stage)
-        dispatch = table.sets[_DISPATCH[stage]]
         key_value = _port_value(stage, port)
-        l3 = stage not in _L2
-        reasons = {
-            c.name: [r for e in c.entries if isinstance(e, ProgramRule) for r in private_reasons(e, context_of(e.checks, l3))]
-            for c in chains
-        }
+        info = state.stages.get((program.group, stage))
+        if info is None:
+            info = state.stages[(program.group, stage)] = _analyze(program, stage, chains)
+        reasons = {c.name: list(info.static[c.name]) for c in chains}
+        for chain in chains:
+            for i in info.negated[chain.name]:
+                rule = chain.entries[i]
+                assert isinstance(rule, ProgramRule)
+                if len(rule.rows) > 1:
+                    reasons[chain.name].append(f"negated variable in {rule.origin} with {len(rule.rows)} values")
         private = {name for name, why in reasons.items() if why}
         if not state.share:
             private = {c.name for c in chains}
-        if private and state.share:
+        elif private:
             private.add("root")
             fallbacks.setdefault(program.portdev, []).extend(
                 f"{stage.value} chain {name}: {why}" for name, whys in reasons.items() for why in whys
             )
-        chain_names: dict[str, str] = {}
-        for chain in chains:
-            if chain.name in private:
-                chain_names[chain.name] = names.private_chain(program.group, stage.value, chain.name, program.portdev)
-            else:
-                chain_names[chain.name] = _shared_name(program.group, stage, chain, state.shapes)
+        chain_names = {
+            c.name: names.private_chain(program.group, stage.value, c.name, program.portdev)
+            if c.name in private
+            else info.shared[c.name]
+            for c in chains
+        }
         for chain in chains:
             name = chain_names[chain.name]
             rendered = state.rendered.get(name)
@@ -167,24 +199,20 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
                 table.chains[name] = ChainSpec(name, [r.rule for r in rendered])
                 if not is_private:
                     state.rendered[name] = rendered
-            for entry, rend in zip(_rule_entries(chain, chain.name in private), rendered, strict=True):
-                if entry is None:
-                    continue
-                for use in rend.uses:
+                    state.uses[name] = [
+                        (i, r.uses)
+                        for i, (entry, r) in enumerate(zip(_rule_entries(chain, False), rendered, strict=True))
+                        if entry is not None and r.uses
+                    ]
+            if chain.name in private:
+                continue  # private chains hold their values as constants
+            for i, uses in state.uses[name]:
+                rows = chain.entries[i].rows  # type: ignore[union-attr]
+                for use in uses:
                     target_set = table.sets[use.set_name]
-                    for elem in elements(use, key_value, entry.rows):  # type: ignore[arg-type]
+                    for elem in elements(use, key_value, rows):
                         target_set.elements[elem] = None
-        dispatch.elements[(key_value,)] = ("goto", chain_names["root"])
-
-
-def _shared_name(group: str, stage: Stage, chain: ChainProgram, shared: dict[str, tuple[object, ...]]) -> str:
-    shape = tuple(e.shape() if isinstance(e, ProgramRule) else e for e in chain.entries)
-    name = names.shared_chain(group, stage.value, chain.name)
-    known = shared.setdefault(name, shape)
-    if known != shape:  # should not happen within a group; keep both apart rather than mix them
-        name = names.shared_chain(group, stage.value, chain.name, names.short_hash(repr(shape), length=6))
-        shared.setdefault(name, shape)
-    return name
+        table.sets[_DISPATCH[stage]].elements[(key_value,)] = ("goto", chain_names["root"])
 
 
 def _rule_entries(chain: ChainProgram, private: bool) -> list[ProgramRule | None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 
 from guestwall.compile import nftir as ir
@@ -100,6 +101,7 @@ STP_LLC = ir.Match(ir.Raw("ll", 112, 24), ir.Literal("0x424203"))
 _STP_CONFIG_FIELDS = frozenset(_STP_RAW) - {Field.STP_TYPE}
 
 
+@lru_cache(maxsize=512)
 def target(field: Field, ctx: Context) -> Target:
     """The nft expression and value kind of a field in a context; raises for unsupported fields."""
     if field in UNSUPPORTED:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from guestwall.errors import InstantiationError
-from guestwall.instantiate.checks import Built, build_checks
+from guestwall.instantiate.checks import Built, Recipe, build_checks, rows_for
 from guestwall.instantiate.fields import L4_PROTOCOL, SUBCHAIN_PREFIXES, SWAP, Field
 from guestwall.instantiate.program import (
     ChainProgram,
@@ -33,7 +33,7 @@ from guestwall.instantiate.program import (
 )
 from guestwall.instantiate.tree import Env, RuleInstance, walk
 from guestwall.instantiate.variables import MissingVariables, combinations, missing_refs, rule_refs
-from guestwall.model import Action, Binding, Direction, Filter, Rule
+from guestwall.model import Action, Binding, Direction, Filter, FilterRef, Rule
 
 # ebtables user-defined chains fall through back to the root chain.
 SUBCHAIN_FALLTHROUGH = Fallthrough.RETURN
@@ -68,29 +68,90 @@ def top_values(binding: Binding, learned: Sequence[str] = ()) -> dict[str, tuple
 
 def instantiate(binding: Binding, filters: Mapping[str, Filter], learned: Sequence[str] = ()) -> PortProgram:
     """The rule program of one binding. Raises InstantiationError (MissingVariables for missing values)."""
-    values = top_values(binding, learned)
+    return Planner(filters).instantiate(binding, learned)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A group's program without per-port values: rules with holes, and the recipes that fill them."""
+
+    filter: str
+    group: str
+    stages: dict[Stage, tuple[ChainProgram, ...]]
+    recipes: dict[tuple[Stage, str, int], Recipe]  # (stage, chain, entry index) -> recipe
+
+
+class Planner:
+    """Instantiates bindings against one set of filter definitions.
+
+    A program's structure depends only on the top filter and on which variable names the binding provides
+    (values given at the top win everywhere below), so it is planned once per such group; each port then
+    only computes its rows. This is what makes a thousand bindings cheap.
+    """
+
+    def __init__(self, filters: Mapping[str, Filter]) -> None:
+        self.filters = filters
+        self._plans: dict[tuple[str, frozenset[str]], Plan] = {}
+
+    def plan(self, filter_name: str, names: frozenset[str], values: Mapping[str, tuple[str, ...]]) -> Plan:
+        key = (filter_name, names)
+        if key not in self._plans:
+            self._plans[key] = _plan(filter_name, self.filters, values)
+        return self._plans[key]
+
+    def instantiate(self, binding: Binding, learned: Sequence[str] = ()) -> PortProgram:
+        values = top_values(binding, learned)
+        plan = self.plan(binding.filterref.filter, frozenset(values), values)
+        return _fill(plan, binding, values)
+
+
+def _plan(filter_name: str, filters: Mapping[str, Filter], values: Mapping[str, tuple[str, ...]]) -> Plan:
     env = Env(values, frozenset(values))
-    instances = walk(binding.filterref, filters, env)
-    _check_missing(instances, binding.filterref.filter)
+    instances = walk(FilterRef(filter_name), filters, env)
+    _check_missing(instances, filter_name)
     ordered = sorted(instances, key=lambda i: (i.chain != "root", i.rule.priority, i.sequence))
     l2 = [i for i in ordered if layer_of(i.rule) == "eb"]
     l3 = [i for i in ordered if layer_of(i.rule) != "eb"]
+    recipes: dict[tuple[Stage, str, int], Recipe] = {}
     stages = {
-        Stage.L2_OUT: _l2_stage(l2, out=True),
-        Stage.L2_IN: _l2_stage(l2, out=False),
-        Stage.L3_OUT: _l3_stage(l3, out=True),
-        Stage.L3_IN: _l3_stage(l3, out=False),
+        Stage.L2_OUT: _l2_stage(l2, True, Stage.L2_OUT, recipes),
+        Stage.L2_IN: _l2_stage(l2, False, Stage.L2_IN, recipes),
+        Stage.L3_OUT: _l3_stage(l3, True, Stage.L3_OUT, recipes),
+        Stage.L3_IN: _l3_stage(l3, False, Stage.L3_IN, recipes),
     }
     # the names a binding provides decide which rules are shared and which are per-port expansions
     names_hash = hashlib.sha256(" ".join(sorted(values)).encode()).hexdigest()[:6]
-    group = f"{binding.filterref.filter}~{names_hash}"
-    return PortProgram(binding.portdev, binding.mac, binding.filterref.filter, group, stages)
+    return Plan(filter_name, f"{filter_name}~{names_hash}", stages, recipes)
+
+
+def _fill(plan: Plan, binding: Binding, values: Mapping[str, tuple[str, ...]]) -> PortProgram:
+    stages: dict[Stage, tuple[ChainProgram, ...]] = {}
+    for stage, chains in plan.stages.items():
+        filled = []
+        for chain in chains:
+            entries = list(chain.entries)
+            for i, entry in enumerate(entries):
+                recipe = plan.recipes.get((stage, chain.name, i))
+                if recipe is not None:
+                    assert isinstance(entry, ProgramRule)
+                    try:
+                        rows = rows_for(recipe, values)
+                    except InstantiationError as e:
+                        raise InstantiationError(f"{e} (filter {entry.origin.filter}, rule {entry.origin.rule})") from e
+                    entries[i] = replace(entry, rows=rows)
+            filled.append(replace(chain, entries=tuple(entries)) if chain.entries else chain)
+        stages[stage] = tuple(filled)
+    return PortProgram(binding.portdev, binding.mac, plan.filter, plan.group, stages)
 
 
 def _check_missing(instances: list[RuleInstance], filter_name: str) -> None:
+    """Variables no one provides (and list elements of tree constants that do not exist)."""
     missing: list[str] = []
     for inst in instances:
-        for name in missing_refs(rule_refs(inst.rule), inst.env.values):
+        refs = rule_refs(inst.rule)
+        by_name = [r for r in refs if r.name not in inst.env.values]
+        constant = [r for r in refs if r.name in inst.env.values and r.name not in inst.env.top]
+        for name in missing_refs(by_name + constant, inst.env.values):
             if name not in missing:
                 missing.append(name)
     if len(missing) > 1 and "IP" in missing:
@@ -107,25 +168,20 @@ def _built(inst: RuleInstance) -> list[Built]:
     refs = rule_refs(inst.rule)
     values = dict(inst.env.values)
     try:
-        combos = combinations(refs, values)
         per_port = any(ref.name in inst.env.top for ref in refs)
+        combos = [] if per_port else combinations(refs, values)
         return build_checks(inst.rule.match, combos, inst.env.top, values, holes_allowed=per_port)
     except InstantiationError as e:
         raise InstantiationError(f"{e} (filter {inst.filter}, rule {inst.number})") from e
 
 
-def _swap_operand(op: Operand) -> Operand:
-    if isinstance(op, IPSetRef):
-        return IPSetRef(op.name, tuple({"src": "dst", "dst": "src"}[f] for f in op.flags))
-    return op
+def _reverse(checks: tuple[Check, ...]) -> tuple[Check, ...]:
+    def swap(op: Operand | None) -> Operand | None:
+        if isinstance(op, IPSetRef):
+            return IPSetRef(op.name, tuple({"src": "dst", "dst": "src"}[f] for f in op.flags))
+        return op
 
-
-def _reverse(checks: tuple[Check, ...], rows: tuple[tuple[Operand, ...], ...]) -> tuple[tuple[Check, ...], tuple]:
-    swapped = tuple(
-        replace(c, field=SWAP.get(c.field, c.field), operand=None if c.operand is None else _swap_operand(c.operand))
-        for c in checks
-    )
-    return swapped, tuple(tuple(_swap_operand(op) for op in row) for row in rows)
+    return tuple(replace(c, field=SWAP.get(c.field, c.field), operand=swap(c.operand)) for c in checks)
 
 
 # ---- layer 2 (libvirt's ebtables chains) ----------------------------------------------------------------
@@ -135,7 +191,9 @@ def _l2_verdict(action: Action) -> Verdict:
     return Verdict.DROP if action is Action.REJECT else Verdict(action.value)
 
 
-def _l2_stage(instances: list[RuleInstance], out: bool) -> tuple[ChainProgram, ...]:
+def _l2_stage(
+    instances: list[RuleInstance], out: bool, stage: Stage, recipes: dict[tuple[Stage, str, int], Recipe]
+) -> tuple[ChainProgram, ...]:
     wanted = (Direction.OUT, Direction.INOUT) if out else (Direction.IN, Direction.INOUT)
     chains: dict[str, list[Entry]] = {"root": []}
     chain_priority: dict[str, int] = {}
@@ -150,26 +208,26 @@ def _l2_stage(instances: list[RuleInstance], out: bool) -> tuple[ChainProgram, .
         reverse = out and inst.rule.direction is Direction.INOUT
         protocol = inst.rule.match.protocol if inst.rule.match else None
         for built in _built(inst):
-            checks, rows = built.checks, built.rows
+            checks, recipe = built.checks, built.recipe
             if reverse:
-                checks, rows = _reverse(checks, rows)
+                checks, recipe = _reverse(checks), recipe.reversed() if recipe else None
             rule = ProgramRule(
                 _origin(inst, priority),
                 _l2_verdict(inst.rule.action),
                 _L2_IMPLICIT.get(protocol or "", ()) + checks,
-                rows,
+                (),
                 built.comment,
             )
-            chains.setdefault(inst.chain, []).append(rule)
-    jumps = sorted(
-        (_jump(name, prio) for name, prio in chain_priority.items() if _jump(name, prio) is not None),
-        key=lambda j: j.priority,  # type: ignore[union-attr]
-    )
-    root = _merge(chains["root"], [j for j in jumps if j is not None])
+            entries = chains.setdefault(inst.chain, [])
+            if recipe is not None:
+                recipes[(stage, inst.chain, len(entries))] = recipe
+            entries.append(rule)
+    jumps = [j for j in (_jump(name, prio) for name, prio in chain_priority.items()) if j is not None]
+    jumps.sort(key=lambda j: j.priority)
+    # jumps only enter the root chain: entries of sub-chains keep their indexes (and recipes)
+    root = _merge(chains["root"], jumps, stage, recipes)
     result = [ChainProgram("root", tuple(root), Fallthrough.RETURN)]
-    result += [
-        ChainProgram(j.chain, tuple(chains[j.chain]), SUBCHAIN_FALLTHROUGH) for j in jumps if j is not None
-    ]
+    result += [ChainProgram(j.chain, tuple(chains[j.chain]), SUBCHAIN_FALLTHROUGH) for j in jumps]
     return tuple(result)
 
 
@@ -181,27 +239,42 @@ def _jump(chain: str, priority: int) -> Jump | None:
     return None
 
 
-def _merge(rules: list[Entry], jumps: list[Jump]) -> list[Entry]:
+def _merge(
+    rules: list[Entry], jumps: list[Jump], stage: Stage, recipes: dict[tuple[Stage, str, int], Recipe]
+) -> list[Entry]:
     """A sub-chain's jump goes before the first root rule whose priority is at least the chain's."""
     out: list[Entry] = []
     pending = list(jumps)
-    for rule in rules:
+    moved: dict[int, int] = {}
+    for index, rule in enumerate(rules):
         assert isinstance(rule, ProgramRule)
         while pending and pending[0].priority <= rule.origin.priority:
             out.append(pending.pop(0))
+        moved[index] = len(out)
         out.append(rule)
+    for old, new in sorted(moved.items(), reverse=True):  # re-key the root's recipes to their new places
+        recipe = recipes.pop((stage, "root", old), None)
+        if recipe is not None:
+            recipes[(stage, "root", new)] = recipe
     return out + pending
 
 
 # ---- layer 3/4 (libvirt's iptables chains) ------------------------------------------------------------
 
 
-def _l3_stage(instances: list[RuleInstance], out: bool) -> tuple[ChainProgram, ...]:
-    rules = tuple(r for inst in instances for r in _l3_rules(inst, out))
-    return (ChainProgram("root", rules),)
+def _l3_stage(
+    instances: list[RuleInstance], out: bool, stage: Stage, recipes: dict[tuple[Stage, str, int], Recipe]
+) -> tuple[ChainProgram, ...]:
+    rules: list[ProgramRule] = []
+    for inst in instances:
+        for rule, recipe in _l3_rules(inst, out):
+            if recipe is not None:
+                recipes[(stage, "root", len(rules))] = recipe
+            rules.append(rule)
+    return (ChainProgram("root", tuple(rules)),)
 
 
-def _l3_rules(inst: RuleInstance, out: bool) -> list[ProgramRule]:
+def _l3_rules(inst: RuleInstance, out: bool) -> list[tuple[ProgramRule, Recipe | None]]:
     """The rule in the out chain (libvirt's FJ/HJ: from the guest) or in chain (FP: to the guest)."""
     rule = inst.rule
     assert rule.match is not None
@@ -235,47 +308,25 @@ def _l3_rules(inst: RuleInstance, out: bool) -> list[ProgramRule]:
     proto = L4_PROTOCOL[match.protocol]
     if proto is not None:
         implicit.append(Check(Field.IP_PROTO, Value(proto)))
-    result = []
+    result: list[tuple[ProgramRule, Recipe | None]] = []
     for built in _built(inst):
         checks = tuple(c for c in built.checks if not (rule.statematch is False and c.field is Field.CT_STATE))
+        recipe = built.recipe
         if reverse:
             had_mac = any(c.field is Field.ETHER_SRC for c in checks)
             kept = tuple(c for c in checks if c.field is not Field.ETHER_SRC)
-            if had_mac and not [c for c in kept if c.field not in (Field.IPSET, Field.CONNLIMIT)]:
+            if had_mac and not [c for c in kept if c.field not in (Field.IPSET, Field.CONNLIMIT, Field.CT_STATE)]:
                 continue  # only the protocol would remain: libvirt drops the rule
-            checks, rows = _reverse(kept, _drop_mac_rows(built, checks))
-        else:
-            rows = built.rows
+            checks = _reverse(kept)
+            if recipe is not None:
+                recipe = recipe.without(Field.ETHER_SRC).reversed()
+                if not recipe.holes:
+                    recipe = None
         state: list[Check] = []
         if default_state is not None:
             state.append(Check(Field.CT_STATE, default_state))
             if not has_icmp_type:
                 state.append(Check(Field.CT_DIRECTION, Value("reply" if reverse else "original")))
-        result.append(
-            ProgramRule(
-                _origin(inst),
-                Verdict(rule.action.value),
-                (*implicit, *state, *checks),
-                rows,
-                built.comment,
-            )
-        )
+        program_rule = ProgramRule(_origin(inst), Verdict(rule.action.value), (*implicit, *state, *checks), (), built.comment)
+        result.append((program_rule, recipe))
     return result
-
-
-def _drop_mac_rows(built: Built, checks: tuple[Check, ...]) -> tuple[tuple[Operand, ...], ...]:
-    """Rows without the values of a source-MAC hole (which reversal removes)."""
-    holes = [c for c in checks if c.is_hole]
-    keep = [i for i, c in enumerate(holes) if c.field is not Field.ETHER_SRC]
-    if len(keep) == len(holes):
-        return built.rows
-    rows: list[tuple[Operand, ...]] = []
-    for row in built.rows:
-        new = tuple(row[i] for i in keep)
-        if new not in rows:
-            rows.append(new)
-    return tuple(rows) if keep else ()
-
-
-def explain_missing(e: InstantiationError) -> list[str]:
-    return e.missing if isinstance(e, MissingVariables) else []

@@ -6,7 +6,9 @@ datatype rules (``nwfilter.typed_value``), so a bad value is an error that names
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from guestwall.errors import GuestwallError, InstantiationError
 from guestwall.instantiate.fields import COMPOSITES, Composite, Field, Shape
@@ -15,11 +17,34 @@ from guestwall.model import AttrValue, Match, Scalar, TcpFlags, VarRef
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """How one port's values become a rule's rows: the variables to combine and the composites they fill.
+
+    ``constants`` are values that come from the filter tree rather than the binding (the same for every
+    port of a group); ``swap_ipset`` reverses ipset flags for rules applied in the reverse direction.
+    """
+
+    protocol: str
+    match: Match
+    refs: tuple[VarRef, ...]
+    holes: tuple[Composite, ...]
+    constants: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    swap_ipset: bool = False
+
+    def without(self, field: Field) -> Recipe:
+        return Recipe(self.protocol, self.match, self.refs, tuple(h for h in self.holes if h.field is not field),
+                      self.constants, self.swap_ipset)  # fmt: skip
+
+    def reversed(self) -> Recipe:
+        return Recipe(self.protocol, self.match, self.refs, self.holes, self.constants, not self.swap_ipset)
+
+
+@dataclass(frozen=True)
 class Built:
-    """The checks of one rule: constant ones, and for holes the template and the operand per combination."""
+    """The checks of one rule; for holes, the recipe that gives each port its rows."""
 
     checks: tuple[Check, ...]
-    rows: tuple[tuple[Operand, ...], ...]
+    recipe: Recipe | None
     comment: str | None
 
 
@@ -28,14 +53,45 @@ def mac_prefix_len(mask: str) -> int:
     return bin(bits).count("1")
 
 
-def _resolve(protocol: str, attr: str, value: AttrValue, combo: dict[VarRef, str]) -> Scalar:
-    if not isinstance(value.value, VarRef):
-        return value.value
+@lru_cache(maxsize=1024)
+def _attr_kind(protocol: str, attr: str) -> tuple[object, ...]:
+    """What decides how an attribute parses, without its name: attributes of the same kind parse alike."""
+    from guestwall.nwfilter.schema import PROTOCOLS
+
+    spec = PROTOCOLS[protocol].attr(attr)
+    assert spec is not None
+    return (spec.datatypes, spec.low, spec.high, spec.names, spec.max_bytes)
+
+
+@lru_cache(maxsize=65536)
+def _typed_kind(kind: tuple[object, ...], protocol: str, attr: str, text: str) -> Scalar:
     from guestwall.nwfilter import typed_value  # the language's own datatype rules
 
+    return typed_value(protocol, attr, text).value
+
+
+_seen: dict[tuple[tuple[object, ...], str], Scalar] = {}
+
+
+def _typed(protocol: str, attr: str, text: str) -> Scalar:
+    """A variable's value typed for an attribute; cached by kind so a MAC used in five attributes of five
+    rules is parsed once per port."""
+    kind = _attr_kind(protocol, attr)
+    hit = _seen.get((kind, text))
+    if hit is None:
+        hit = _typed_kind(kind, protocol, attr, text)
+        if len(_seen) > 100_000:
+            _seen.clear()
+        _seen[(kind, text)] = hit
+    return hit
+
+
+def _resolve(protocol: str, attr: str, value: AttrValue, combo: Mapping[VarRef, str]) -> Scalar:
+    if not isinstance(value.value, VarRef):
+        return value.value
     text = combo[value.value]
     try:
-        return typed_value(protocol, attr, text).value
+        return _typed(protocol, attr, text)
     except GuestwallError as e:
         raise InstantiationError(f"variable {value.value} = '{text}' is not valid for {attr}: {e}") from e
 
@@ -65,7 +121,7 @@ def _operand(comp: Composite, base: Scalar, extra: Scalar | None) -> Operand | N
     return Range(base, extra)
 
 
-def _template(comp: Composite, match: Match, top: frozenset[str], values: dict[str, tuple[str, ...]]) -> str:
+def _template(comp: Composite, match: Match, top: frozenset[str], values: Mapping[str, tuple[str, ...]]) -> str:
     parts = []
     for attr in comp.attrs:
         v = match.get(attr)
@@ -89,63 +145,73 @@ def template_is_interval(template: str) -> bool:
     return template.startswith(("masked2:", "range2:"))
 
 
+def _operand_for(protocol: str, match: Match, comp: Composite, combo: Mapping[VarRef, str]) -> Operand | None:
+    base_v = match.get(comp.base)
+    assert base_v is not None
+    base = _resolve(protocol, comp.base, base_v, combo)
+    extra_v = match.get(comp.extra) if comp.extra else None
+    extra = _resolve(protocol, comp.extra, extra_v, combo) if extra_v is not None and comp.extra else None
+    return _operand(comp, base, extra)
+
+
+def _is_var(match: Match, comp: Composite) -> bool:
+    return any((v := match.get(a)) is not None and v.is_var for a in comp.attrs)
+
+
 def build_checks(
     match: Match | None,
     combos: list[dict[VarRef, str]],
     top: frozenset[str],
-    values: dict[str, tuple[str, ...]],
+    values: Mapping[str, tuple[str, ...]],
     holes_allowed: bool,
 ) -> list[Built]:
-    """Checks for a rule. With ``holes_allowed`` one Built whose variable checks are holes; otherwise one
-    Built per combination, all constant (libvirt's expansion into consecutive rules)."""
+    """Checks for a rule. With ``holes_allowed`` one Built whose variable checks are holes (filled per port
+    by its recipe); otherwise one Built per combination, all constant (libvirt's expansion into
+    consecutive rules)."""
     if match is None:
-        return [Built((), (), None)]
+        return [Built((), None, None)]
     comment_value = match.get("comment")
-    comment = None
-    if comment_value is not None and not comment_value.is_var:
-        comment = str(comment_value.value)
-    present = [c for c in COMPOSITES[match.protocol] if c.base in match]
-
-    def is_var(comp: Composite) -> bool:
-        return any(match.get(a) is not None and match.get(a).is_var for a in comp.attrs)  # type: ignore[union-attr]
-
-    def operand_for(comp: Composite, combo: dict[VarRef, str]) -> Operand | None:
-        base_v = match.get(comp.base)
-        assert base_v is not None
-        base = _resolve(match.protocol, comp.base, base_v, combo)
-        extra_v = match.get(comp.extra) if comp.extra else None
-        extra = _resolve(match.protocol, comp.extra, extra_v, combo) if extra_v and comp.extra else None
-        return _operand(comp, base, extra)
-
+    comment = None if comment_value is None or comment_value.is_var else str(comment_value.value)
+    protocol = match.protocol
+    present = [c for c in COMPOSITES[protocol] if c.base in match]
     if holes_allowed:
         checks: list[Check] = []
-        hole_comps: list[Composite] = []
+        holes: list[Composite] = []
         for comp in present:
             negated = match.get(comp.base).negated  # type: ignore[union-attr]
-            if is_var(comp):
-                hole_comps.append(comp)
+            if _is_var(match, comp):
+                holes.append(comp)
                 checks.append(Check(comp.field, None, negated, _template(comp, match, top, values)))
-            else:
-                op = operand_for(comp, {})
-                if op is not None:
-                    checks.append(Check(comp.field, op, negated))
-        rows: list[tuple[Operand, ...]] = []
-        for combo in combos:
-            row = []
-            for comp in hole_comps:
-                op = operand_for(comp, combo)
-                if op is None:
-                    raise InstantiationError(f"variable value leaves {comp.base} without a test")
-                row.append(op)
-            if tuple(row) not in rows:
-                rows.append(tuple(row))
-        return [Built(tuple(checks), tuple(rows), comment)]
+            elif (op := _operand_for(protocol, match, comp, {})) is not None:
+                checks.append(Check(comp.field, op, negated))
+        refs = tuple(dict.fromkeys(v.value for _, v in match.attrs if isinstance(v.value, VarRef)))
+        constants = tuple((n, tuple(values[n])) for n in sorted({r.name for r in refs} - top) if n in values)
+        return [Built(tuple(checks), Recipe(protocol, match, refs, tuple(holes), constants), comment)]
     out = []
     for combo in combos:
         checks = []
         for comp in present:
-            op = operand_for(comp, combo)
-            if op is not None:
+            if (op := _operand_for(protocol, match, comp, combo)) is not None:
                 checks.append(Check(comp.field, op, match.get(comp.base).negated))  # type: ignore[union-attr]
-        out.append(Built(tuple(checks), (), comment))
+        out.append(Built(tuple(checks), None, comment))
     return out
+
+
+def rows_for(recipe: Recipe, values: Mapping[str, tuple[str, ...]]) -> tuple[tuple[Operand, ...], ...]:
+    """One port's rows for a hole rule: its values combined as libvirt iterates them, without repeats."""
+    from guestwall.instantiate.variables import combinations
+
+    merged = dict(recipe.constants)
+    merged.update(values)
+    rows: dict[tuple[Operand, ...], None] = {}
+    for combo in combinations(list(recipe.refs), merged):
+        row = []
+        for comp in recipe.holes:
+            op = _operand_for(recipe.protocol, recipe.match, comp, combo)
+            if op is None:
+                raise InstantiationError(f"variable value leaves {comp.base} without a test")
+            if recipe.swap_ipset and isinstance(op, IPSetRef):
+                op = IPSetRef(op.name, tuple({"src": "dst", "dst": "src"}[f] for f in op.flags))
+            row.append(op)
+        rows[tuple(row)] = None
+    return tuple(rows)

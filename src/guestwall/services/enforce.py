@@ -13,7 +13,7 @@ from guestwall.compile.compiler import Compiled, Options, PortInput, compile_rul
 from guestwall.dataplane.apply import ApplyResult, apply
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import GuestwallError, InstantiationError
-from guestwall.instantiate import instantiate
+from guestwall.instantiate.build import Planner
 from guestwall.instantiate.program import PortProgram
 from guestwall.model import Binding, Filter
 from guestwall.store.records import BindingRecord, Reader
@@ -57,9 +57,10 @@ def build_desired(
     programs: dict[str, PortProgram] = {}
     failures: dict[str, GuestwallError] = {}
     inputs: list[PortInput] = []
+    planner = Planner(filters)  # plans each group's structure once
     for port in ports:
         try:
-            program = instantiate(port.binding, filters, port.learned)
+            program = planner.instantiate(port.binding, port.learned)
         except InstantiationError as e:
             if strict:
                 raise InstantiationError(f"binding {port.record.portdev}: {e}") from e
