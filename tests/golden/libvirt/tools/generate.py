@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cases  # noqa: E402
+import cases
 
 ROOT = Path(__file__).resolve().parents[1]  # tests/golden/libvirt
 WORK = Path(os.environ.get("GOLDEN_WORKDIR", "/tmp/guestwall-golden-lv"))
@@ -72,6 +72,25 @@ def write(path: Path, data: str | bytes) -> None:
     if path.exists() and path.read_bytes() == data:
         return
     path.write_bytes(data)
+
+
+RANDOM_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+GARBAGE_COMMENT = re.compile(rb"comment='[0-9]+'")
+
+
+def write_stable(path: Path, data: str | bytes, *masks: re.Pattern[bytes]) -> None:
+    """Like write(), but keep the existing file when it differs only in what the masks match
+    (random UUIDs, garbage that libvirt prints differently on each run), so regenerating is quiet."""
+    if isinstance(data, str):
+        data = data.encode()
+    if path.exists():
+        old = path.read_bytes()
+        a, b = old, data
+        for m in masks:
+            a, b = m.sub(b"MASKED", a), m.sub(b"MASKED", b)
+        if a == b:
+            return
+    write(path, data)
 
 
 def remove(path: Path) -> None:
@@ -188,8 +207,7 @@ def cmd_inputs() -> None:
     for name, seq in cases.SEQUENCES.items():
         d = sdir / name
         for fn, xml in seq.files.items():
-            if xml:
-                write(d / fn, xml)
+            write(d / fn, xml)
         if seq.note:
             write(d / "note.txt", seq.note + "\n")
     bdir = ROOT / "bindings"
@@ -328,7 +346,8 @@ def cmd_filters(only: list[str] | None = None) -> None:
                 uuids = [u for u, n in defined_filters() if n == name]
                 rc2, xml, err2 = virsh("nwfilter-dumpxml", uuids[0], cwd=d)
                 write(d / "lookup-by-uuid.txt", f"virsh nwfilter-dumpxml {name!r} failed: {err2.decode()}")
-            write(d / "expected.xml", xml)
+            masks = [RANDOM_UUID] + ([GARBAGE_COMMENT] if (d / "deviation.txt").exists() else [])
+            write_stable(d / "expected.xml", xml, *masks)
             remove(d / "error.txt")
             m2 = UUID_RE.search(xml)
             assert m2, d.name
@@ -381,11 +400,9 @@ def cmd_sequences() -> None:
     for name, seq in cases.SEQUENCES.items():
         d = ROOT / "sequences" / name
         cleanup_state()
-        if name == "undefine-builtin-and-restore":
-            write(d / "allow-ipv6.xml", virsh_ok("nwfilter-dumpxml", "allow-ipv6").rstrip(b"\n") + b"\n")
         steps = run_steps(d, seq)
         doc = {"note": seq.note, "steps": steps} if seq.note else {"steps": steps}
-        write(d / "steps.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        write_stable(d / "steps.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n", RANDOM_UUID)
     cleanup_state()
     print(f"sequences: {len(cases.SEQUENCES)}")
 
@@ -472,8 +489,15 @@ def log_commands(since: int) -> str:
     return "".join(c + "\n" for c in cmds)
 
 
+IPSETS = [("myset", "inet"), ("six", "inet6")]
+
+
 def flush_firewall() -> None:
+    """An empty firewall in the namespace, plus the ip sets the rules cases refer to."""
     ns("nft", "flush", "ruleset")
+    for name, family in IPSETS:
+        if ns("ipset", "list", "-n", name, check=False).returncode != 0:
+            ns("ipset", "create", name, "hash:ip", "family", family)
 
 
 def cmd_rules() -> None:
@@ -485,9 +509,18 @@ def cmd_rules() -> None:
         ensure_port("vnet0")
         define_files(d, rc.filters)
         mark = log_mark()
-        code, out, err = virsh("nwfilter-binding-create", "binding.xml", cwd=d)
+        code, _out, err = virsh("nwfilter-binding-create", "binding.xml", cwd=d)
         if code != 0:
-            raise RuntimeError(f"{name}: binding-create failed: {err.decode()}")
+            # libvirt refused: keep its error, the commands it ran and what it left behind
+            write(d / "error.txt", err)
+            write(d / "commands.txt", log_commands(mark))
+            for fn, text in firewall_state().items():
+                write(d / fn, text)
+            for stale in ("binding-dumpxml.xml", "nft-after-delete.txt"):
+                remove(d / stale)
+            cleanup_state()
+            continue
+        remove(d / "error.txt")
         time.sleep(1.0 if "learning" in name else 0.2)
         state = firewall_state()
         for fn, text in state.items():
