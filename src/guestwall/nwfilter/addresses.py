@@ -1,8 +1,5 @@
-"""MAC, IPv4 and IPv6 text forms exactly as libvirt (and the glibc under it) reads and prints them.
-
-MAC: ``virMacAddrParse``. IPv4: glibc ``inet_aton`` (legacy forms, octal). IPv6: glibc
-``inet_pton``/``inet_ntop``.
-Masks: a prefix length, or an address made of contiguous one bits.
+"""MAC, IPv4 and IPv6 text forms exactly as libvirt (via glibc: ``inet_aton``, ``inet_pton``, ``inet_ntop``)
+reads and prints them, and masks as prefix lengths. Used by ``datatypes`` and the binding parser.
 """
 
 from __future__ import annotations

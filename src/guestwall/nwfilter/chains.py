@@ -1,7 +1,5 @@
-"""Filter chain names and their default priorities, as libvirt 9.0 checks and assigns them.
-
-Part of the language table (re-exported by ``schema``): ``root`` or a name starting with one of the
-protocol prefixes, at most 12 characters from ``[a-zA-Z0-9_.:-]``.
+"""Filter chain names and their default priorities, as libvirt 9.0 checks and assigns them: ``root`` or
+a protocol prefix, at most 12 characters. Part of the language table (re-exported by ``schema``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""C number parsing as libvirt does it (``strtoul``/``strtol`` behind ``virStrToLong_ui``/``_i``), exactly.
-
-libvirt's leniency decides what a filter accepts (leading blanks, ``+``, ``-1`` as UINT_MAX, hex without
-``0x``), so it is reproduced here rather than approximated with ``int()``.
+"""C number parsing as libvirt does it (``strtoul``/``strtol`` behind ``virStrToLong_ui``/``_i``), exactly:
+its leniency (blanks, ``+``, ``-1`` as UINT_MAX, hex without ``0x``) decides what a filter accepts.
 """
 
 from __future__ import annotations

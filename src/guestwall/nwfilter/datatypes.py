@@ -1,7 +1,5 @@
-"""Parse and print one attribute value per libvirt datatype, and ``$VAR`` references.
-
-``parse_datatype`` returns the typed value or None when the text is not of that datatype; the caller
-(``values``) tries an attribute's datatypes in order. ``format_datatype`` prints what libvirt prints.
+"""Parse and print one attribute value per libvirt datatype, and ``$VAR`` references. ``values`` tries an
+attribute's datatypes in order with ``parse_datatype``; ``format_datatype`` prints what libvirt prints.
 """
 
 from __future__ import annotations

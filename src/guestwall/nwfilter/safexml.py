@@ -1,8 +1,5 @@
-"""Reading untrusted XML safely, and looking up names the way libvirt's libxml2 calls do.
-
-Size is capped before parsing; DTDs and entity declarations are refused outright (no billion laughs, no
-external entities); the parser never touches the network and keeps libxml2's depth limit. lxml's errors
-become ``XMLError`` here, where they enter.
+"""Reading untrusted XML safely (size cap, no DTD or entities, no network, libxml2's depth limit; lxml errors
+become XMLError here), and looking up names the way libvirt's libxml2 calls do.
 """
 
 from __future__ import annotations

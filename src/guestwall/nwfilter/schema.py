@@ -1,8 +1,6 @@
-"""THE table of libvirt's filter language: every protocol element, its attributes, datatypes and rules.
-
-Parsing, validation and formatting are generic loops over ``PROTOCOLS`` (libvirt's ``virAttr`` order; the
-attribute order of each row is libvirt's table order, which is also the output order). Adding an attribute
-is adding one row. The chain-name rules live in ``chains`` and are re-exported here.
+"""THE table of libvirt's filter language: protocol elements (libvirt's ``virAttr`` order), their attributes
+(table order = output order), datatypes and fixups. Parsing, validation and formatting loop over it;
+adding an attribute is adding one row. Chain rules live in ``chains`` and are re-exported here.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""The checks of libvirt's nwfilter schema (``virsh nwfilter-define --validate``), written in Python.
-
-Runs before parsing when ``parse_filter(validate=True)``: unknown elements and attributes, values outside
-the schema's types (e.g. rule priority outside [-1000,1000]), more than one protocol element per rule.
-Which value type applies to an attribute is the ``rng`` column of the ``schema`` table.
+"""The checks of libvirt's nwfilter schema (``nwfilter-define --validate``) in Python, run before parsing
+when ``parse_filter(validate=True)``; the ``rng`` column of the ``schema`` table picks each value type.
 """
 
 from __future__ import annotations
