@@ -15,7 +15,7 @@ from guestwall.dataplane.backend import Backend
 from guestwall.errors import GuestwallError, InstantiationError
 from guestwall.instantiate.build import Planner
 from guestwall.instantiate.program import PortProgram
-from guestwall.model import Binding, Filter
+from guestwall.model import AddressSet, Binding, Filter
 from guestwall.store.records import BindingRecord, Reader
 
 
@@ -51,6 +51,7 @@ def build_desired(
     ports: Sequence[BoundPort],
     options: Options = Options(),
     strict: bool = True,
+    address_sets: Mapping[str, AddressSet] | None = None,
 ) -> Desired:
     """Instantiate and compile every port. With ``strict`` a port that cannot be instantiated is an error
     naming its binding; otherwise it is left out (and reported in ``failures``)."""
@@ -68,11 +69,16 @@ def build_desired(
             continue
         programs[port.record.portdev] = program
         inputs.append(PortInput(program, port.record.port_id))
-    compiled = compile_ruleset(inputs, options)
+    compiled = compile_ruleset(inputs, options, address_sets)
     return Desired(compiled, programs, failures)
+
+
+def load_address_sets(reader: Reader) -> dict[str, AddressSet]:
+    """The named address sets that ``ipset`` attributes refer to (security-group members, provider blocks)."""
+    return {aset.name: aset for aset in reader.address_sets()}
 
 
 def enforce_from(reader: Reader, filters: Mapping[str, Filter], backend: Backend, options: Options = Options()) -> ApplyResult:
     """Apply what the store (as seen by ``reader``, with ``filters``) says; raises if any port fails."""
-    desired = build_desired(filters, load_ports(reader), options)
+    desired = build_desired(filters, load_ports(reader), options, address_sets=load_address_sets(reader))
     return apply(desired.compiled.ruleset, backend)

@@ -18,6 +18,8 @@ from urllib.parse import quote
 from uuid import UUID
 
 from guestwall.errors import StoreError
+from guestwall.model.addressset import AddressSet
+from guestwall.store.addresssets import parse_address_set
 from guestwall.store.records import SCHEMA_REVISION, BindingRecord, FilterRecord, LearnedAddress
 
 _FILTER = "SELECT uuid, name, xml, updated_at FROM filters"
@@ -115,6 +117,10 @@ class FastReader:
             )
             for portdev, ip, source, learned, expires in rows
         ]
+
+    def address_sets(self) -> list[AddressSet]:
+        rows = self.connection.execute("SELECT name, networks FROM address_sets ORDER BY name")
+        return [parse_address_set(name, networks) for name, networks in rows]
 
 
 def _time(value: str) -> datetime:

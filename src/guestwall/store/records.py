@@ -14,9 +14,11 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Protocol
 from uuid import UUID
 
+from guestwall.model.addressset import AddressSet, Network
+
 # The Alembic head revision this code expects. The fast read path accepts a database only at this revision;
 # a test checks that it equals the head of store/migrations/versions.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 DEFAULT_URL = "sqlite:////var/lib/guestwall/guestwall.db"
 
@@ -61,6 +63,7 @@ class Reader(Protocol):
     def bindings(self) -> list[BindingRecord]: ...
     def binding(self, portdev: str) -> BindingRecord | None: ...
     def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]: ...
+    def address_sets(self) -> list[AddressSet]: ...
 
 
 class Writer(Reader, Protocol):
@@ -85,6 +88,8 @@ class Writer(Reader, Protocol):
         self, portdev: str, ips: Sequence[IPv4Address | IPv6Address] | None = None
     ) -> int: ...
     def expire_addresses(self, now: datetime | None = None) -> int: ...
+    def put_address_set(self, name: str, networks: Sequence[Network]) -> None: ...
+    def delete_address_set(self, name: str) -> None: ...
 
 
 class ReadableStore(Protocol):

@@ -24,8 +24,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from guestwall.errors import ConflictError, GuestwallError, NotFoundError, StoreError
+from guestwall.model.addressset import AddressSet, Network
+from guestwall.store.addresssets import format_networks, parse_address_set
 from guestwall.store.records import BindingRecord, FilterRecord, LearnedAddress
-from guestwall.store.tables import BindingRow, FilterRow, LearnedAddressRow, StateRow
+from guestwall.store.tables import AddressSetRow, BindingRow, FilterRow, LearnedAddressRow, StateRow
 
 LOCK_WAIT_SECONDS = 30
 _WRITE_OPTION = "guestwall_write"
@@ -101,6 +103,10 @@ class SqlReader:
         if portdev is not None:
             query = query.where(LearnedAddressRow.portdev == portdev)
         return [_address_record(row) for row in self.session.scalars(query)]
+
+    def address_sets(self) -> list[AddressSet]:
+        rows = self.session.scalars(select(AddressSetRow).order_by(AddressSetRow.name))
+        return [parse_address_set(row.name, row.networks) for row in rows]
 
     def _binding_row(self, portdev: str) -> BindingRow | None:
         return self.session.scalars(select(BindingRow).where(BindingRow.portdev == portdev)).one_or_none()
@@ -192,6 +198,26 @@ class SqlWriter(SqlReader):
         if limit.tzinfo is not None:
             limit = limit.astimezone(UTC).replace(tzinfo=None)
         return self._count_deleted(delete(LearnedAddressRow).where(LearnedAddressRow.expires_at <= limit))
+
+    def put_address_set(self, name: str, networks: Sequence[Network]) -> None:
+        text = format_networks(networks)
+        row = self.session.get(AddressSetRow, name)
+        if row is None:
+            self.session.add(AddressSetRow(name=name, networks=text, updated_at=now_utc()))
+        elif row.networks != text:
+            row.networks, row.updated_at = text, now_utc()
+        else:
+            return
+        self.session.flush()
+        self.changed = True
+
+    def delete_address_set(self, name: str) -> None:
+        row = self.session.get(AddressSetRow, name)
+        if row is None:
+            raise NotFoundError(f"no address set '{name}'")
+        self.session.delete(row)
+        self.session.flush()
+        self.changed = True
 
     def mark_builtins_seeded(self) -> None:
         self.session.execute(update(StateRow).where(StateRow.id == 1).values(builtins_seeded_at=now_utc()))

@@ -92,3 +92,17 @@ class LearnedAddressRow(Base):
     source: Mapped[str] = mapped_column(String(16), nullable=False)
     learned_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+
+
+class AddressSetRow(Base):
+    """A named address set (what nwfilter ``ipset`` attributes name): networks, one per line, canonical."""
+
+    __tablename__ = "address_sets"
+
+    name: Mapped[str] = mapped_column(String(31), primary_key=True)
+    networks: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+# The cloud layer's tables live in their own module; importing it registers them in Base.metadata.
+from guestwall.store import cloudtables as _cloudtables  # noqa: E402, F401

@@ -1,0 +1,19 @@
+"""How an address set's networks are kept in the store's ``address_sets`` table: canonical text, one network
+per line, sorted (IPv4 first). Shared by the SQLAlchemy store and the sqlite3 fast read path; no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from ipaddress import ip_network
+
+from guestwall.model.addressset import AddressSet, Network
+
+
+def format_networks(networks: Iterable[Network]) -> str:
+    unique = {ip_network(n) for n in networks}
+    return "\n".join(str(n) for n in sorted(unique, key=lambda n: (n.version, n)))  # type: ignore[operator]
+
+
+def parse_address_set(name: str, text: str) -> AddressSet:
+    return AddressSet(name, tuple(ip_network(line) for line in text.split("\n") if line))
