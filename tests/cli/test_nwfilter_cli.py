@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -396,7 +397,10 @@ DELIBERATE: dict[tuple[str, int], Callable[[Outcome], Outcome]] = {
 # Where only the start must match: the schema check words its findings itself (nwfilter/validate.py)
 # rather than as libxml2's RNG validator does.
 PREFIX_ONLY = {("define-validate-schema-error", 0)}
-WITH_BINDINGS = "nwfilter-binding-"  # sequences that bind ports are replayed by the binding tests
+WITH_BINDINGS = "nwfilter-binding-"
+# Sequences with bindings whose filter semantics we replay, the bindings being put into the store directly
+# (no enforcement); the others are about instantiation and belong to the binding tests.
+STORE_BINDINGS = {"undefine-in-use-by-binding"}
 
 
 def replayable() -> list[str]:
@@ -405,9 +409,36 @@ def replayable() -> list[str]:
     names = []
     for directory in sorted(SEQUENCES.iterdir()):
         steps = json.loads((directory / "steps.json").read_text())["steps"]
-        if not any(WITH_BINDINGS in " ".join(step["command"]) for step in steps):
+        binds = any(WITH_BINDINGS in " ".join(step["command"]) for step in steps)
+        if not binds or directory.name in STORE_BINDINGS:
             names.append(directory.name)
     return names
+
+
+def untie(outcome: Outcome) -> Outcome:
+    """A listing with the rows of names that differ only in case in one order. virsh sorts with
+    strcasecmp and keeps such ties in the daemon's internal order, which changes when it restarts."""
+    lines = outcome[1].split("\n")
+    rows = [line for line in lines if line.startswith(" ") and not line.startswith(" UUID ")]
+    start = lines.index(rows[0]) if rows else 0
+    # Only neighbours are reordered, so a listing in the wrong order still differs.
+    runs = itertools.groupby(rows, key=lambda row: row.split()[-1].lower())
+    rows = [row for _, run in runs for row in sorted(run)]
+    return outcome[0], "\n".join(lines[:start] + rows + lines[start + len(rows) :]), outcome[2]
+
+
+def bind_in_store(url: str, command: list[str]) -> None:
+    from guestwall.nwfilter import parse_binding
+
+    store = open_store(url)
+    with store.write() as writer:
+        if command[1] == "nwfilter-binding-create":
+            binding = parse_binding(Path(command[2]).read_bytes())
+            writer.add_binding(binding.portdev, binding.filterref.filter, Path(command[2]).read_text())
+        else:
+            assert command[1] == "nwfilter-binding-delete"
+            writer.delete_binding(command[2])
+    store.close()
 
 
 @pytest.mark.parametrize("sequence", replayable())
@@ -429,7 +460,11 @@ def test_libvirt_sequence(sequence: str, tmp_path: Path, monkeypatch: pytest.Mon
     # recordings left behind and that show up in a listing.
     store = open_store(url)
     builtins = sorted(builtin_filters(), key=lambda f: f.name)
-    defined_here = {parse_filter(p.read_bytes()).name for p in tmp_path.glob("*.xml")}
+    defined_here = {
+        parse_filter(p.read_bytes()).name
+        for p in tmp_path.glob("*.xml")
+        if b"<filterbinding" not in p.read_bytes()
+    }
     with store.write() as writer:
         for record in writer.filters():
             writer.delete_filter(record.uuid)
@@ -445,12 +480,17 @@ def test_libvirt_sequence(sequence: str, tmp_path: Path, monkeypatch: pytest.Mon
 
     runner = CliRunner()
     for number, step in enumerate(steps):
+        if WITH_BINDINGS in step["command"][1]:
+            bind_in_store(url, step["command"])
+            continue
         result = runner.invoke(cli, ["--db", url, *step["command"][1:]])
         got = (result.exit_code, result.stdout, result.stderr)
         wanted: Outcome = (step["exit"], step["stdout"], step["stderr"])
         if (sequence, number) in DELIBERATE:
             wanted = DELIBERATE[sequence, number](wanted)
         where = f"step {number}: {' '.join(step['command'])}"
+        if step["command"][1] == "nwfilter-list":
+            got, wanted = untie(got), untie(wanted)
         if (sequence, number) in PREFIX_ONLY:
             first, second, *_ = wanted[2].splitlines(keepends=True)
             assert got[:2] == wanted[:2] and got[2].startswith(first + second.split(": ")[0] + ": "), where
