@@ -135,7 +135,9 @@ def virsh_ok(*args: str, cwd: Path | None = None) -> bytes:
 
 
 def builtin_names() -> list[str]:
-    return sorted(p.stem for p in (WORK / "nwf").glob("*.xml")) if (WORK / "nwf").exists() else []
+    """The builtin filters, as recorded by setup (libvirt also saves every defined filter in nwf/)."""
+    f = WORK / "builtins.txt"
+    return f.read_text().split() if f.exists() else []
 
 
 BUILTINS: list[str] = []
@@ -276,6 +278,7 @@ def cmd_setup() -> None:
         else:
             text = re.sub(r"(<filter [^>]*>)", rf"\1\n  <uuid>{uuid}</uuid>", text, count=1)
         (WORK / "nwf" / f"{name}.xml").write_text(text)
+    (WORK / "builtins.txt").write_text("\n".join(names) + "\n")
     script = f"""
 set -e
 mount --bind {WORK}/run /run/libvirt
@@ -642,6 +645,30 @@ Each case starts from `nft flush ruleset` inside the namespace.
 - `ebtables -L --Lx` of ebtables-nft does not print commands (legacy ebtables did); use
   `ebtables-save.txt` or `commands.txt` for the command form.
 - IPv6 is disabled in the namespace so that no packets move the counters.
+- `commands.txt` shows arguments shell-quoted as libvirt logs them (`'!'`, `'it'\\''s'`).
+
+## Findings worth knowing (all visible in the files of the cases named)
+
+- `continue-iptables`: for IP rules libvirt emits `-j CONTINUE`, which iptables does not have, so any
+  tcp/udp/.../all rule with `action='continue'` makes binding-create fail. In ebtables CONTINUE works
+  (`return-continue`).
+- `vlan-id-4095`: the XML accepts `vlanid='4095'`, ebtables refuses `--vlan-id 4095`: binding-create fails.
+- `variable-in-comment`: a `comment='$C'` reaches iptables as an empty `--comment` argument: binding-create
+  fails (`Bad argument`).
+- `ipset-name-only-l4`: `<tcp ipset='myset'/>` (the fixup adds `ipsetflags='src'`) cannot be instantiated:
+  "Unexpected enum value 0 for virNWFilterAttrDataType". With `<all>`, ipset works (`l3-attributes`).
+- `icmp-types`: an ICMP/ICMPv6 rule with a `type` and direction `inout` produces no iptables rule at all;
+  with `in` only FP gets it, with `out` only FJ and HJ, both with `--ctstate NEW,ESTABLISHED` and no
+  `--ctdir`.
+- `l2-attributes`: vlan `--vlan-encap` is printed in decimal (`2054`), dscp as `--ip-tos 0x2e` (not
+  shifted), an ipv6 ICMP type without typeend/code as `--ip6-icmp-type 128:128/0:255`.
+- `l3-attributes`: in an iptables rule `--tcp-flags` comes before `--sport/--dport`, and `--tcp-option`
+  after them; a port range whose ends are equal is printed `80:80`.
+- `iterators`: the first iterator varies fastest; repeated value tuples are emitted once; `$A` and `$B`
+  without iterator ids are walked in parallel (both are iterator 0).
+- Every instantiation deletes and re-inserts the FORWARD/INPUT jumps to libvirt's base chains
+  (`-D FORWARD -j libvirt-in`, `-I FORWARD 1 -j libvirt-in`, ...), and binding-delete leaves the base
+  chains in place (`nft-after-delete.txt`).
 """
 
 
