@@ -163,3 +163,24 @@ def test_port_device_of_fifteen_bytes_is_fine() -> None:
 
 def test_the_mac_parameter_is_not_added_here() -> None:
     assert parse_binding(binding(OWNER, PORT, MAC, REF)).filterref.params == ()
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ((NO_OWNER_UUID, MAC, REF), "filter binding has no port dev name"),
+        ((NO_OWNER_UUID, PORT, "<linkdev/>", MAC, REF), "filter binding has no link dev name"),
+        (
+            ("<owner><name>vm</name><uuid>bad</uuid></owner>", PORT, "<linkdev/>"),
+            "filter binding has no link dev name",
+        ),
+        ((NO_OWNER_UUID, PORT, "<mac address='zz'/>"), "filter binding has no owner UUID"),
+        ((OWNER, PORT, "<mac address='zz'/>"), "Unable to parse MAC 'zz'"),
+        ((OWNER, PORT), "filter binding has no MAC address"),
+    ],
+)
+def test_error_order_is_libvirts(parts: tuple[str, ...], message: str) -> None:
+    # Measured: port dev, then link dev, then owner, MAC and filter reference.
+    with pytest.raises(BindingError) as info:
+        parse_binding(binding(*parts))
+    assert str(info.value) == message

@@ -64,6 +64,17 @@ def parse_binding(xml: str | bytes) -> Binding:
     root_name = local_name(root)
     if root_name != "filterbinding":
         raise _error(f"expecting root element of 'filterbinding', not '{root_name}'", code="XML error")
+    # libvirt's order of checks: port dev, link dev, owner, MAC, filter reference.
+    portdev = _first_attr(root, "portdev", "name")
+    if portdev is None:
+        raise _error("filter binding has no port dev name")
+    check_ifname("port dev", portdev)
+    linkdev = None
+    if _children(root, "linkdev"):
+        linkdev = _first_attr(root, "linkdev", "name")
+        if linkdev is None:
+            raise _error("filter binding has no link dev name")
+        check_ifname("link dev", linkdev)
     owner_name = _first_text(root, ("owner", "name"))
     if owner_name is None:
         raise _error("filter binding has no owner name")
@@ -76,16 +87,6 @@ def parse_binding(xml: str | bytes) -> Binding:
         owner_uuid = None
     if owner_uuid is None:
         raise _error(f"Unable to parse UUID '{uuid_text}'")
-    portdev = _first_attr(root, "portdev", "name")
-    if portdev is None:
-        raise _error("filter binding has no port dev name")
-    check_ifname("port dev", portdev)
-    linkdev = None
-    if _children(root, "linkdev"):
-        linkdev = _first_attr(root, "linkdev", "name")
-        if linkdev is None:
-            raise _error("filter binding has no link dev name")
-        check_ifname("link dev", linkdev)
     mac_text = _first_attr(root, "mac", "address")
     if mac_text is None:
         raise _error("filter binding has no MAC address")
