@@ -355,7 +355,7 @@ def cmd_filters(only: list[str] | None = None) -> None:
             m2 = UUID_RE.search(xml)
             assert m2, d.name
             uuid = m2.group(1).decode()
-            inp = (d / "input.xml").read_text().lower().replace("-", "")
+            inp = re.sub(r"[\s-]", "", (d / "input.xml").read_text().lower())
             if uuid.replace("-", "") not in inp:
                 write(
                     d / "random-uuid.txt",
