@@ -35,8 +35,10 @@ from guestwall.instantiate.tree import Env, RuleInstance, walk
 from guestwall.instantiate.variables import MissingVariables, combinations, missing_refs, rule_refs
 from guestwall.model import Action, Binding, Direction, Filter, FilterRef, Rule
 
-# ebtables user-defined chains fall through back to the root chain.
-SUBCHAIN_FALLTHROUGH = Fallthrough.RETURN
+# libvirt never sets a policy on its ebtables chains; a user-defined chain's default policy is ACCEPT
+# (ebtables-nft ends each with an accept rule; tests/golden/libvirt/rules/*/nft.txt): a frame that falls
+# off the end of a sub-chain is accepted, it does not return to the root chain.
+SUBCHAIN_FALLTHROUGH = Fallthrough.ACCEPT
 
 _L2_IMPLICIT: dict[str, tuple[Check, ...]] = {
     "ip": (Check(Field.ETHER_TYPE, Value(0x0800)),),
