@@ -41,7 +41,13 @@ class SecurityGroupRuleRow(Base):
     icmp_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     remote_cidr: Mapped[str | None] = mapped_column(String(49), nullable=True)
     remote_group_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("cloud_security_groups.id", ondelete="CASCADE"), nullable=True, index=True
+        String(36),
+        # Named here: the naming convention's name would exceed PostgreSQL's 63 characters.
+        ForeignKey(
+            "cloud_security_groups.id", ondelete="CASCADE", name="fk_cloud_security_group_rules_remote_group"
+        ),
+        nullable=True,
+        index=True,
     )
     description: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

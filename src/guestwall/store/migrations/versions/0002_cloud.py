@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["remote_group_id"],
             ["cloud_security_groups.id"],
-            name="fk_cloud_security_group_rules_remote_group_id_cloud_security_groups",
+            name="fk_cloud_security_group_rules_remote_group",  # PostgreSQL: at most 63 characters
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_cloud_security_group_rules"),
