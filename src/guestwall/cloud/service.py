@@ -1,0 +1,373 @@
+"""The cloud layer's use cases: ports, security groups and rules, provider blocks. Shared by the CLI, the
+Nova-style driver and the REST API.
+
+Each change is one store transaction: the cloud objects, the filters, address sets and bindings derived from
+them (sync.py), and the kernel (enforced before commit through the same engine as every binding, so an error
+anywhere leaves store and kernel as they were). After a change that can revoke access (a rule, a member or a
+group removed, a block added), the tracked connections the new rules no longer allow are killed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar
+from uuid import uuid4
+
+from guestwall.cloud import translate as tr
+from guestwall.cloud.conntrack import Conntrack, kill_disallowed
+from guestwall.cloud.policy import Flow, Policy
+from guestwall.cloud.sync import Scope, sync
+from guestwall.cloud.validate import CloudConflict, CloudInputError, CloudInUse, CloudNotFound, checked_rule_fields
+from guestwall.dataplane.apply import ApplyResult
+from guestwall.dataplane.backend import Backend
+from guestwall.errors import DataplaneError
+from guestwall.model.cloud import (
+    Ethertype,
+    Network,
+    Port,
+    ProviderBlock,
+    RuleDirection,
+    SecurityGroup,
+    SecurityGroupRule,
+)
+from guestwall.services.enforce import enforce_from
+from guestwall.services.filters import load_filters
+from guestwall.store.cloudrepo import CloudRepo
+from guestwall.store.records import Store, Writer
+
+DEFAULT_PROJECT = "default"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule to add, validated field by field (guestwall.cloud.validate) but not yet against the others."""
+
+    direction: RuleDirection
+    ethertype: Ethertype = Ethertype.IPV4
+    protocol: str | None = None
+    ports: tuple[int, int] | None = None
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    remote_cidr: Network | None = None
+    remote_group: str | None = None  # id or name
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a change did: the kernel transaction and the connections killed because they lost their rule."""
+
+    applied: ApplyResult | None
+    killed: tuple[Flow, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+class Cloud:
+    """Use cases on one store, enforced through one backend (a network namespace's nftables)."""
+
+    def __init__(self, store: Store, backend: Backend | None, conntrack: Conntrack | None = None) -> None:
+        """``backend`` None: reads only (changes raise)."""
+        self.store = store
+        self.backend = backend
+        self.conntrack = conntrack
+        self.last = Outcome(None)
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    def _commit(self, writer: Writer, repo: CloudRepo, scope: Scope) -> ApplyResult:
+        if self.backend is None:
+            raise DataplaneError("no kernel backend to enforce the change with")
+        sync(writer, repo, scope)
+        return enforce_from(writer, load_filters(writer), self.backend)
+
+    def _kill(self, applied: ApplyResult, state: Policy | None, ports: Iterable[Port], peers: Network | None = None) -> None:
+        """After commit: a failure here cannot undo the change, so it becomes a warning."""
+        killed: list[Flow] = []
+        warnings: tuple[str, ...] = ()
+        if state is not None and self.conntrack is not None:
+            try:
+                killed = kill_disallowed(self.conntrack, state, ports, peers)
+            except DataplaneError as e:
+                warnings = (f"the change is in effect, but open connections were not checked: {e}",)
+        self.last = Outcome(applied, tuple(killed), warnings)
+
+    @staticmethod
+    def _policy(repo: CloudRepo) -> Policy:
+        return Policy(repo.ports(), repo.groups(), repo.provider_blocks())
+
+    # ---- security groups ------------------------------------------------------------------------------
+
+    def create_group(self, name: str, project: str = DEFAULT_PROJECT, description: str = "") -> SecurityGroup:
+        """A new group allows all egress and ingress from its own members (as Neutron's default group)."""
+        if not name.strip():
+            raise CloudInputError("a security group needs a name")
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            group_id = _new_id({tr.group_key(g.id) for g in repo.groups()})
+            rules = tuple(
+                SecurityGroupRule(str(uuid4()), group_id, direction, ether,
+                                  remote_group_id=group_id if direction is RuleDirection.INGRESS else None)
+                for direction in (RuleDirection.EGRESS, RuleDirection.INGRESS)
+                for ether in Ethertype
+            )  # fmt: skip
+            group = SecurityGroup(group_id, name, project, description, rules)
+            repo.add_group(group)
+            applied = self._commit(writer, repo, Scope(groups={group_id}))
+        self.last = Outcome(applied)
+        return group
+
+    def delete_group(self, ref: str, project: str | None = None) -> SecurityGroup:
+        """Remove a group no port is in; rules of other groups that name it as remote go with it."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            group = resolve_group(repo, ref, project)
+            users = repo.group_in_use(group.id)
+            if users:
+                raise CloudInUse(f"security group '{group.name}' is in use by port(s) {', '.join(users)}")
+            referencing = {r.group_id for r in repo.rules_with_remote(group.id)} - {group.id}
+            affected = [p for g in referencing for p in repo.ports_in_group(g)]
+            repo.delete_group(group.id)
+            applied = self._commit(writer, repo, Scope(groups={group.id, *referencing}))
+            state = self._policy(repo) if affected else None
+        self._kill(applied, state, affected)
+        return group
+
+    def get_group(self, ref: str, project: str | None = None) -> SecurityGroup:
+        with self.store.read() as reader:
+            return resolve_group(CloudRepo(reader), ref, project)
+
+    def list_groups(self, project: str | None = None) -> list[SecurityGroup]:
+        with self.store.read() as reader:
+            return CloudRepo(reader).groups(project)
+
+    def create_rule(self, group_ref: str, spec: RuleSpec, project: str | None = None) -> SecurityGroupRule:
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            group = resolve_group(repo, group_ref, project)
+            remote = resolve_group(repo, spec.remote_group, group.project).id if spec.remote_group else None
+            checked_rule_fields(spec.protocol, spec.ports, spec.icmp_type, spec.icmp_code, spec.remote_cidr,
+                                remote, spec.ethertype)  # fmt: skip
+            lo, hi = spec.ports if spec.ports is not None else (None, None)
+            rule = SecurityGroupRule(
+                str(uuid4()), group.id, spec.direction, spec.ethertype, spec.protocol, lo, hi,
+                spec.icmp_type, spec.icmp_code, spec.remote_cidr, remote, spec.description,
+            )  # fmt: skip
+            for existing in group.rules:
+                if existing.same_match(rule):
+                    raise CloudConflict(f"security group '{group.name}' already has this rule ({existing.id})")
+            repo.add_rule(rule)
+            applied = self._commit(writer, repo, Scope(groups={group.id}))
+        self.last = Outcome(applied)
+        return rule
+
+    def delete_rule(self, ref: str) -> SecurityGroupRule:
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            rule = _resolve(ref, [r for g in repo.groups() for r in g.rules], lambda r: r.id, "security group rule")
+            repo.delete_rule(rule.id)
+            applied = self._commit(writer, repo, Scope(groups={rule.group_id}))
+            affected = repo.ports_in_group(rule.group_id)
+            state = self._policy(repo) if affected else None
+        self._kill(applied, state, affected)
+        return rule
+
+    # ---- ports ----------------------------------------------------------------------------------------
+
+    def create_port(self, port: Port) -> Port:
+        """Store and enforce a port (its ``id`` may be empty: one is allocated). Groups are ids or names
+        (of the port's project)."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            port = replace(port, id=port.id or str(uuid4()), name=port.name or port.device)
+            if repo.port_by_device(port.device) is not None:
+                raise CloudConflict(f"port with device '{port.device}' already exists")
+            if repo.port(port.id) is not None:
+                raise CloudConflict(f"port '{port.id}' already exists")
+            if writer.binding(port.device) is not None:
+                raise CloudConflict(f"device '{port.device}' already has a filter binding (not a cloud port)")
+            port = self._checked_port(repo, port)
+            repo.put_port(port)
+            applied = self._commit(writer, repo, Scope(ports={port.id}, member_sets=set(port.security_groups)))
+            state = self._policy(repo)
+        self._kill(applied, state, [port])
+        return port
+
+    def update_port(self, ref: str, **changes: object) -> Port:
+        """Change a port's fields (``fixed_ips``, ``allowed_address_pairs``, ``security_groups``, ``mac``,
+        ``port_security``, ``dhcp_server``, ``name``); access it loses is revoked at once."""
+        allowed = {"fixed_ips", "allowed_address_pairs", "security_groups", "mac", "port_security", "dhcp_server",
+                   "name"}  # fmt: skip
+        unknown = set(changes) - allowed
+        if unknown:
+            raise CloudInputError(f"cannot change port field(s) {', '.join(sorted(unknown))}")
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            old = resolve_port(repo, ref)
+            new = self._checked_port(repo, replace(old, **changes))  # type: ignore[arg-type]
+            repo.put_port(new)
+            touched = set(old.security_groups) | set(new.security_groups)
+            applied = self._commit(writer, repo, Scope(ports={new.id}, member_sets=touched))
+            affected = [new, old, *self._referencing_ports(repo, touched)]
+            state = self._policy(repo)
+        self._kill(applied, state, affected)
+        return new
+
+    def delete_port(self, ref: str) -> Port:
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            port = resolve_port(repo, ref)
+            repo.delete_port(port.id)
+            scope = Scope(removed_devices={port.device}, member_sets=set(port.security_groups))
+            applied = self._commit(writer, repo, scope)
+            affected = [port, *self._referencing_ports(repo, set(port.security_groups))]
+            state = self._policy(repo)
+        self._kill(applied, state, affected)
+        return port
+
+    def get_port(self, ref: str) -> Port:
+        with self.store.read() as reader:
+            return resolve_port(CloudRepo(reader), ref)
+
+    def list_ports(self, project: str | None = None) -> list[Port]:
+        with self.store.read() as reader:
+            return CloudRepo(reader).ports(project)
+
+    def _checked_port(self, repo: CloudRepo, port: Port) -> Port:
+        groups = tuple(sorted({resolve_group(repo, g, port.project).id for g in port.security_groups}))
+        if not port.port_security and (groups or port.allowed_address_pairs):
+            raise CloudInputError(
+                f"port '{port.device}' has port security off: it cannot have security groups or allowed "
+                "address pairs (remove them first, as in Neutron)"
+            )
+        other = repo.port_by_device(port.device)
+        if other is not None and other.id != port.id:
+            raise CloudConflict(f"port with device '{port.device}' already exists")
+        return replace(port, security_groups=groups)
+
+    @staticmethod
+    def _referencing_ports(repo: CloudRepo, groups: set[str]) -> list[Port]:
+        """Ports in groups that name any of ``groups`` as remote (their access depends on its members)."""
+        referencing = {r.group_id for g in groups for r in repo.rules_with_remote(g)}
+        return [p for g in sorted(referencing) for p in repo.ports_in_group(g)]
+
+    # ---- provider blocks ------------------------------------------------------------------------------
+
+    def block(self, cidr: Network, protocol: str | None = None, ports: tuple[int, int] | None = None,
+              description: str = "") -> ProviderBlock:  # fmt: skip
+        """Block a CIDR (optionally one protocol and port range) for every guest, ahead of all groups."""
+        if ports is not None and protocol not in ("tcp", "udp"):
+            raise CloudInputError(f"a port range needs protocol tcp or udp (the block's protocol is {protocol or 'any'})")
+        if protocol not in (None, "tcp", "udp", "icmp"):
+            raise CloudInputError(f"invalid protocol '{protocol}' for a provider block: expected any, tcp, udp or icmp")
+        lo, hi = ports if ports is not None else (None, None)
+        block = ProviderBlock(str(uuid4()), cidr, protocol, lo, hi, description)
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            for existing in repo.provider_blocks():
+                if existing.cidr == cidr and existing.kind == block.kind:
+                    raise CloudConflict(f"{_describe_block(existing)} is already blocked ({existing.id})")
+            repo.add_provider_block(block)
+            applied = self._commit(writer, repo, Scope(provider=True))
+            ports_now = repo.ports()
+            state = self._policy(repo)
+        self._kill(applied, state, ports_now, peers=cidr)
+        return block
+
+    def unblock(self, ref: str, protocol: str | None = None, ports: tuple[int, int] | None = None) -> list[ProviderBlock]:
+        """Remove a block by id (or its start), or by CIDR (with protocol and ports as given to block)."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            blocks = repo.provider_blocks()
+            gone = _blocks_matching(blocks, ref, protocol, ports)
+            for block in gone:
+                repo.delete_provider_block(block.id)
+            applied = self._commit(writer, repo, Scope(provider=True))
+        self.last = Outcome(applied)
+        return gone
+
+    def list_blocks(self) -> list[ProviderBlock]:
+        with self.store.read() as reader:
+            return CloudRepo(reader).provider_blocks()
+
+    # ---- whole state --------------------------------------------------------------------------------
+
+    def resync(self) -> ApplyResult:
+        """Rewrite everything derived from the cloud objects (after an upgrade or a manual edit) and enforce."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            applied = self._commit(writer, repo, Scope(everything=True))
+        self.last = Outcome(applied)
+        return applied
+
+
+def _new_id(taken_keys: set[str]) -> str:
+    """A fresh UUID whose kernel key (first 16 hex digits) no existing group has."""
+    while True:
+        candidate = str(uuid4())
+        if tr.group_key(candidate) not in taken_keys:
+            return candidate
+
+
+def _resolve(
+    ref: str, items: Sequence[T], ident: Callable[[T], str], what: str, name: Callable[[T], str] | None = None
+) -> T:
+    """An item by exact id, by unique name, or by a unique start (4 characters or more) of its id."""
+    exact = [i for i in items if ident(i) == ref]
+    if exact:
+        return exact[0]
+    if name is not None:
+        named = [i for i in items if name(i) == ref]
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            ids = ", ".join(ident(i) for i in named)
+            raise CloudInputError(f"{what} name '{ref}' is ambiguous: use one of the ids {ids}")
+    if len(ref) >= 4:
+        prefixed = [i for i in items if ident(i).startswith(ref)]
+        if len(prefixed) == 1:
+            return prefixed[0]
+    raise CloudNotFound(f"unknown {what} '{ref}'")
+
+
+def resolve_group(repo: CloudRepo, ref: str, project: str | None = None) -> SecurityGroup:
+    """A group by id, by name (in ``project`` when given), or by a unique start of its id."""
+    found = repo.group(ref)
+    if found is not None:
+        return found
+    groups = repo.groups(project) if project is not None else repo.groups()
+    return _resolve(ref, groups, lambda g: g.id, "security group", lambda g: g.name)
+
+
+def resolve_port(repo: CloudRepo, ref: str) -> Port:
+    """A port by device, by id, or by a unique start of its id."""
+    found = repo.port_by_device(ref) or repo.port(ref)
+    if found is not None:
+        return found
+    return _resolve(ref, repo.ports(), lambda p: p.id, "port")
+
+
+def _blocks_matching(
+    blocks: list[ProviderBlock], ref: str, protocol: str | None, ports: tuple[int, int] | None
+) -> list[ProviderBlock]:
+    from guestwall.cloud.validate import network
+
+    if "/" in ref or ":" in ref or ref.count(".") == 3:
+        cidr = network(ref)
+        lo, hi = ports if ports is not None else (None, None)
+        found = [b for b in blocks if b.cidr == cidr and b.kind == (protocol, lo, hi)]
+        if not found:
+            what = _describe_block(ProviderBlock("", cidr, protocol, lo, hi))
+            raise CloudNotFound(f"{what} is not blocked")
+        return found
+    return [_resolve(ref, blocks, lambda b: b.id, "provider block")]
+
+
+def _describe_block(block: ProviderBlock) -> str:
+    text = str(block.cidr)
+    if block.protocol is not None:
+        text += f" {block.protocol}"
+    if block.port_min is not None:
+        text += f" port {block.port_min}" + (f":{block.port_max}" if block.port_max != block.port_min else "")
+    return text

@@ -1,0 +1,149 @@
+"""Write what the engine enforces for cloud objects into the store, in the caller's write transaction.
+
+After a cloud change, ``sync`` rewrites only what the change touches: the named groups' filters and
+address sets, the named ports' bindings (and their shared top filters), the provider filter and sets. It
+compares with what is stored and writes only differences, so an unchanged object costs one comparison and
+the kernel transaction that follows contains only real changes. Unused top filters are removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from guestwall.cloud import basefilters as base
+from guestwall.cloud import translate as tr
+from guestwall.model.addressset import AddressSet
+from guestwall.model.cloud import Port
+from guestwall.store.cloudrepo import CloudRepo
+from guestwall.store.records import FilterRecord, Writer
+
+# Derived filters get stable UUIDs from their names (a filter redefined elsewhere keeps its own UUID).
+_FILTER_NS = uuid5(NAMESPACE_URL, "https://guestwall.invalid/cloud/filters")
+
+
+@dataclass
+class Scope:
+    """What a change touches. ``everything`` resynchronises all cloud objects (repair, upgrades)."""
+
+    groups: set[str] = field(default_factory=set)  # group ids: filter and address set
+    member_sets: set[str] = field(default_factory=set)  # group ids: address set only
+    ports: set[str] = field(default_factory=set)  # port ids: binding (and top filter)
+    removed_devices: set[str] = field(default_factory=set)  # bindings of deleted ports
+    provider: bool = False
+    everything: bool = False
+
+
+class _Filters:
+    """The stored filters, read once, written only when their canonical text differs."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.records: dict[str, FilterRecord] = {r.name: r for r in writer.filters()}
+
+    def put(self, name: str, xml: str) -> None:
+        from guestwall.nwfilter import format_filter, parse_filter
+
+        existing = self.records.get(name)
+        uuid: UUID = existing.uuid if existing is not None else uuid5(_FILTER_NS, name)
+        text = format_filter(replace(parse_filter(xml), uuid=uuid))
+        if existing is None or existing.xml != text:
+            self.records[name] = self.writer.put_filter(uuid, name, text)
+
+    def delete(self, name: str) -> None:
+        existing = self.records.pop(name, None)
+        if existing is not None:
+            self.writer.delete_filter(existing.uuid)
+
+
+def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> None:
+    filters = _Filters(writer)
+    sets = {s.name: s for s in writer.address_sets()}
+    for name, xml in base.XML.items():
+        filters.put(name, xml)
+    all_ports: list[Port] | None = None
+    if scope.everything:
+        all_ports = repo.ports()
+        scope = _everything(writer, repo, filters, sets, all_ports)
+    if scope.provider or tr.PROVIDER not in filters.records:
+        blocks = repo.provider_blocks()
+        filters.put(tr.PROVIDER, tr.provider_filter_xml(blocks))
+        wanted = tr.provider_sets(blocks)
+        for aset in wanted.values():
+            _put_set(writer, sets, aset)
+        for name in [n for n in sets if n.startswith(tr.PROVIDER_SET_PREFIX) and n not in wanted]:
+            writer.delete_address_set(name)
+            del sets[name]
+    for group_id in sorted(scope.groups):
+        group = repo.group(group_id)
+        name = tr.group_filter_name(group_id)
+        if group is None:
+            filters.delete(name)
+            if name in sets:
+                writer.delete_address_set(name)
+                del sets[name]
+            continue
+        filters.put(name, tr.group_filter_xml(group))
+    for group_id in sorted(scope.groups | scope.member_sets):
+        if repo.group(group_id) is not None:
+            members = all_ports if all_ports is not None else repo.ports_in_group(group_id)
+            _put_set(writer, sets, tr.group_set(group_id, members))
+    if scope.ports or scope.removed_devices:
+        _sync_bindings(writer, repo, filters, scope, all_ports)
+
+
+def _everything(
+    writer: Writer, repo: CloudRepo, filters: _Filters, sets: dict[str, AddressSet], ports: list[Port]
+) -> Scope:
+    """The scope of a full resynchronisation; group filters and sets of groups that no longer exist go."""
+    groups = {tr.group_key(g.id): g.id for g in repo.groups()}
+    for name in [n for n in filters.records if n.startswith(tr.GROUP_PREFIX)]:
+        if name[len(tr.GROUP_PREFIX) :] not in groups:
+            filters.delete(name)
+    for name in [n for n in sets if n.startswith(tr.GROUP_PREFIX)]:
+        if name[len(tr.GROUP_PREFIX) :] not in groups:
+            writer.delete_address_set(name)
+            del sets[name]
+    devices = {p.device for p in ports}
+    stale = {b.portdev for b in writer.bindings() if b.filter.startswith(tr.DERIVED_PREFIX)} - devices
+    return Scope(groups=set(groups.values()), ports={p.id for p in ports}, removed_devices=stale, provider=True)
+
+
+def _put_set(writer: Writer, sets: dict[str, AddressSet], aset: AddressSet) -> None:
+    old = sets.get(aset.name)
+    if old is None or set(old.networks) != set(aset.networks):
+        writer.put_address_set(aset.name, aset.networks)
+        sets[aset.name] = aset
+
+
+def _sync_bindings(
+    writer: Writer, repo: CloudRepo, filters: _Filters, scope: Scope, all_ports: list[Port] | None
+) -> None:
+    from guestwall.nwfilter import format_binding, parse_binding
+    from guestwall.services.bindings import with_mac_parameter
+
+    ports: Iterable[Port | None]
+    if all_ports is not None:
+        ports = all_ports
+    else:
+        ports = [repo.port(port_id) for port_id in sorted(scope.ports)]
+    for device in sorted(scope.removed_devices):
+        if writer.binding(device) is not None:
+            writer.delete_binding(device)
+    for port in ports:
+        if port is None:
+            continue
+        if port.port_security:
+            prof = tr.profile(port)
+            filters.put(prof.filter_name, tr.port_filter_xml(prof))
+        filter_name = tr.port_filter_name(port)
+        text = format_binding(with_mac_parameter(parse_binding(tr.binding_xml(port))))
+        record = writer.binding(port.device)
+        if record is None:
+            writer.add_binding(port.device, filter_name, text)
+        elif record.xml != text or record.filter != filter_name:
+            writer.update_binding(port.device, filter_name, text)
+    used = {b.filter for b in writer.bindings()}
+    for name in [n for n in filters.records if n.startswith(tr.PORT_PREFIX) and n not in used]:
+        filters.delete(name)

@@ -1,0 +1,282 @@
+"""Compile cloud objects into the engine's own inputs: nwfilter filters, address sets and bindings. Pure.
+
+- a security group -> filter ``gw-sg-<key>`` of layer-3 accept rules (ingress = direction in, egress = out;
+  libvirt's default connection tracking lets the replies through), and address set ``gw-sg-<key>`` holding
+  its members' addresses, which rules naming the group as remote look up (``ipset=... ipsetflags=src|dst``);
+- the ports with the same groups and variant share one top filter ``gw-port-<hash>``: anti-spoofing, DHCP
+  client, stateful defaults, provider blocks, the groups, default drop (see basefilters); every per-port
+  value is a binding parameter, so such ports share all kernel chains and each only adds set elements;
+- provider blocks -> filter ``gw-provider`` and one address set per distinct protocol/port range
+  (``gw-provider-any`` for whole-CIDR blocks): thousands of blocks stay one interval lookup per packet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv6Address, IPv6Network
+from uuid import UUID
+from xml.sax.saxutils import quoteattr
+
+from guestwall.cloud import basefilters as base
+from guestwall.model.addressset import AddressSet
+from guestwall.model.cloud import (
+    Network,
+    Port,
+    ProviderBlock,
+    RuleDirection,
+    SecurityGroup,
+    SecurityGroupRule,
+)
+
+GROUP_PREFIX = "gw-sg-"
+PORT_PREFIX = "gw-port-"
+PROVIDER = "gw-provider"
+PROVIDER_SET_PREFIX = "gw-provider-"
+PROVIDER_ANY = "gw-provider-any"
+# every filter and address set the cloud layer derives has one of these names (user filters must not)
+DERIVED_PREFIX = "gw-"
+
+_V4_ELEMENT = {None: "all", "tcp": "tcp", "udp": "udp", "icmp": "icmp", "sctp": "sctp", "udplite": "udplite",
+               "esp": "esp", "ah": "ah", "igmp": "igmp"}  # fmt: skip
+_V6_ELEMENT = {None: "all-ipv6", "tcp": "tcp-ipv6", "udp": "udp-ipv6", "icmp": "icmpv6", "icmpv6": "icmpv6",
+               "sctp": "sctp-ipv6", "udplite": "udplite-ipv6", "esp": "esp-ipv6", "ah": "ah-ipv6"}  # fmt: skip
+
+
+def group_key(group_id: str) -> str:
+    """16 hex digits naming a group in the kernel: its UUID's first half (kernel set names are short)."""
+    try:
+        return UUID(group_id).hex[:16]
+    except ValueError:
+        return hashlib.sha256(group_id.encode()).hexdigest()[:16]
+
+
+def group_filter_name(group_id: str) -> str:
+    return GROUP_PREFIX + group_key(group_id)
+
+
+def group_set_name(group_id: str) -> str:
+    return GROUP_PREFIX + group_key(group_id)
+
+
+# ---- security groups ----------------------------------------------------------------------------------
+
+
+def rule_element(rule: SecurityGroupRule) -> str:
+    """The protocol element of one rule, e.g. ``<tcp srcipaddr='10.0.0.0' srcipmask='8' dstportstart='22'
+    dstportend='22'/>``."""
+    v6 = rule.ethertype.version == 6
+    element = (_V6_ELEMENT if v6 else _V4_ELEMENT)[rule.protocol]
+    ingress = rule.direction is RuleDirection.INGRESS
+    side = "src" if ingress else "dst"
+    attrs: list[tuple[str, str]] = []
+    if rule.remote_cidr is not None and rule.remote_cidr.prefixlen > 0:
+        attrs += [(f"{side}ipaddr", str(rule.remote_cidr.network_address)),
+                  (f"{side}ipmask", str(rule.remote_cidr.prefixlen))]  # fmt: skip
+    if rule.remote_group_id is not None:
+        attrs += [("ipset", group_set_name(rule.remote_group_id)), ("ipsetflags", side)]
+    if rule.port_min is not None:
+        attrs += [("dstportstart", str(rule.port_min)), ("dstportend", str(rule.port_max or rule.port_min))]
+    if rule.icmp_type is not None:
+        attrs.append(("type", str(rule.icmp_type)))
+        if rule.icmp_code is not None:
+            attrs.append(("code", str(rule.icmp_code)))
+    return f"<{element}{_attrs(attrs)}/>"
+
+
+def _attrs(pairs: Iterable[tuple[str, str]]) -> str:
+    return "".join(f" {name}={quoteattr(value)}" for name, value in pairs)
+
+
+def group_filter_xml(group: SecurityGroup) -> str:
+    lines = [f"<filter name={quoteattr(group_filter_name(group.id))} chain='root'>"]
+    for rule in group.rules:
+        direction = "in" if rule.direction is RuleDirection.INGRESS else "out"
+        lines.append(f"  <rule action='accept' direction='{direction}' priority='{base.GROUP_RULE_PRIORITY}'>")
+        lines.append(f"    {rule_element(rule)}")
+        lines.append("  </rule>")
+    lines.append("</filter>")
+    return "\n".join(lines) + "\n"
+
+
+def group_members(group_id: str, ports: Iterable[Port]) -> tuple[Network, ...]:
+    """The addresses of a group's members: fixed addresses and allowed address pairs of its ports."""
+    out: dict[Network, None] = {}
+    for port in ports:
+        if group_id in port.security_groups:
+            out.update(dict.fromkeys(port.networks()))
+    return tuple(out)
+
+
+def group_set(group_id: str, ports: Iterable[Port]) -> AddressSet:
+    return AddressSet(group_set_name(group_id), group_members(group_id, ports))
+
+
+# ---- ports ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What decides a port's top filter: its groups (sorted keys) and variant. Ports with equal profiles
+    share the filter, and with it every kernel chain."""
+
+    groups: tuple[str, ...]
+    ipv4: bool  # has IPv4 addresses (otherwise IPv4 is dropped except DHCP requests)
+    dhcp_server: bool
+
+    @property
+    def filter_name(self) -> str:
+        text = f"groups={','.join(self.groups)};ipv4={int(self.ipv4)};dhcp-server={int(self.dhcp_server)}"
+        return PORT_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def profile(port: Port) -> Profile:
+    keys = tuple(sorted({group_key(g) for g in port.security_groups}))
+    return Profile(keys, bool(port.networks(4)), port.dhcp_server)
+
+
+def port_filter_name(port: Port) -> str:
+    """The binding's top filter: ``gw-open`` without port security, else the profile's shared filter."""
+    return base.OPEN if not port.port_security else profile(port).filter_name
+
+
+def port_filter_xml(prof: Profile) -> str:
+    refs = [base.L2]
+    refs += [base.IPV4, base.ARP] if prof.ipv4 else [base.IPV4_UNADDRESSED, base.ARP_UNADDRESSED]
+    refs.append(base.IPV6)
+    if not prof.dhcp_server:
+        refs += [base.NO_DHCP_SERVER, base.NO_DHCPV6_SERVER]
+    refs += [base.STATEFUL, base.CLIENT]
+    if prof.dhcp_server:
+        refs.append(base.DHCP_SERVER)
+    refs.append(PROVIDER)
+    refs += [GROUP_PREFIX + key for key in prof.groups]
+    refs.append(base.DEFAULT_DROP)
+    body = "".join(f"  <filterref filter={quoteattr(r)}/>\n" for r in refs)
+    return f"<filter name={quoteattr(prof.filter_name)} chain='root'>\n{body}</filter>\n"
+
+
+def link_local(mac: str) -> IPv6Address:
+    """The EUI-64 link-local address a guest derives from its MAC (RFC 4291 appendix A)."""
+    octets = [int(x, 16) for x in mac.split(":")]
+    octets[0] ^= 0x02
+    eui = octets[:3] + [0xFF, 0xFE] + octets[3:]
+    return IPv6Address(bytes([0xFE, 0x80, 0, 0, 0, 0, 0, 0, *eui]))
+
+
+def port_parameters(port: Port) -> dict[str, tuple[str, ...]]:
+    """The binding parameters: MAC; IP/IPMASK (IPv4 networks, if any); IPV6/IPV6MASK (the link-local
+    address first, then the port's IPv6 networks). Lists walk in parallel (address i with mask i)."""
+    params: dict[str, tuple[str, ...]] = {"MAC": (port.mac,)}
+    if not port.port_security:
+        return params
+    v4 = port.networks(4)
+    if v4:
+        params["IP"] = tuple(str(n.network_address) for n in v4)
+        params["IPMASK"] = tuple(str(n.prefixlen) for n in v4)
+    v6 = [IPv6Network(f"{link_local(port.mac)}/128"), *(n for n in port.networks(6) if isinstance(n, IPv6Network))]
+    v6 = list(dict.fromkeys(v6))
+    params["IPV6"] = tuple(str(n.network_address) for n in v6)
+    params["IPV6MASK"] = tuple(str(n.prefixlen) for n in v6)
+    return params
+
+
+def binding_xml(port: Port) -> str:
+    """The port's filter binding as libvirt's <filterbinding> XML (owner: the port's name and id)."""
+    owner_uuid = port.id if _is_uuid(port.id) else str(UUID(hashlib.sha256(port.id.encode()).hexdigest()[:32]))
+    params = "".join(
+        f"    <parameter name='{name}' value={quoteattr(value)}/>\n"
+        for name, values in port_parameters(port).items()
+        for value in values
+    )
+    return (
+        "<filterbinding>\n"
+        f"  <owner>\n    <name>{_text(port.name or port.device)}</name>\n    <uuid>{owner_uuid}</uuid>\n  </owner>\n"
+        f"  <portdev name={quoteattr(port.device)}/>\n"
+        f"  <mac address={quoteattr(port.mac)}/>\n"
+        f"  <filterref filter={quoteattr(port_filter_name(port))}>\n{params}  </filterref>\n"
+        "</filterbinding>\n"
+    )
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---- provider blocks ------------------------------------------------------------------------------------
+
+
+def provider_set_name(kind: tuple[str | None, int | None, int | None]) -> str:
+    protocol, lo, hi = kind
+    if protocol is None:
+        return PROVIDER_ANY
+    if lo is None:
+        return f"{PROVIDER_SET_PREFIX}{protocol}"
+    return f"{PROVIDER_SET_PREFIX}{protocol}-{lo}-{hi if hi is not None else lo}"
+
+
+def provider_sets(blocks: Sequence[ProviderBlock]) -> dict[str, AddressSet]:
+    """One set per distinct protocol/port range; the whole-CIDR set always exists (the rule that looks it
+    up stays, so the first block and the last unblock are element updates only)."""
+    nets: dict[str, dict[Network, None]] = {PROVIDER_ANY: {}}
+    for block in blocks:
+        nets.setdefault(provider_set_name(block.kind), {})[block.cidr] = None
+    return {name: AddressSet(name, tuple(members)) for name, members in sorted(nets.items())}
+
+
+def provider_filter_xml(blocks: Sequence[ProviderBlock]) -> str:
+    kinds = {provider_set_name(b.kind): b.kind for b in blocks}
+    kinds.setdefault(PROVIDER_ANY, (None, None, None))
+    lines = [f"<filter name='{PROVIDER}' chain='root'>"]
+    for name in sorted(kinds, key=lambda n: (n != PROVIDER_ANY, n)):
+        protocol, lo, hi = kinds[name]
+        attrs = [("ipset", name), ("ipsetflags", "src")]
+        if lo is not None:
+            attrs += [("dstportstart", str(lo)), ("dstportend", str(hi if hi is not None else lo))]
+        for table in (_V4_ELEMENT, _V6_ELEMENT):
+            lines.append(f"  <rule action='drop' direction='in' priority='{base.PROVIDER_PRIORITY}'>")
+            lines.append(f"    <{table[protocol]}{_attrs(attrs)}/>")
+            lines.append("  </rule>")
+    lines.append("</filter>")
+    return "\n".join(lines) + "\n"
+
+
+# ---- everything ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What the engine needs for a set of cloud objects: filters (XML by name), address sets and bindings
+    (portdev -> (filter, XML))."""
+
+    filters: dict[str, str]
+    address_sets: dict[str, AddressSet]
+    bindings: dict[str, tuple[str, str]]
+
+
+def derive(
+    groups: Sequence[SecurityGroup], ports: Sequence[Port], blocks: Sequence[ProviderBlock]
+) -> Derived:
+    """Everything at once (tests, and a full resynchronisation); services derive only what changed."""
+    filters = dict(base.XML)
+    sets: dict[str, AddressSet] = dict(provider_sets(blocks))
+    filters[PROVIDER] = provider_filter_xml(blocks)
+    for group in groups:
+        filters[group_filter_name(group.id)] = group_filter_xml(group)
+        sets[group_set_name(group.id)] = group_set(group.id, ports)
+    bindings: dict[str, tuple[str, str]] = {}
+    for port in ports:
+        if port.port_security:
+            prof = profile(port)
+            filters.setdefault(prof.filter_name, port_filter_xml(prof))
+        bindings[port.device] = (port_filter_name(port), binding_xml(port))
+    return Derived(filters, sets, bindings)

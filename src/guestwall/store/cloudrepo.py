@@ -1,0 +1,272 @@
+"""Reading and writing the cloud layer's objects inside a store transaction (a repository over cloudtables).
+
+``CloudRepo(reader_or_writer)`` works in the caller's transaction: cloud objects and what the engine derives
+from them (filters, address sets, bindings) are committed together or not at all. It needs the SQLAlchemy
+store (the sqlite3 fast read path has no cloud tables reader).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from ipaddress import ip_address, ip_network
+
+from sqlalchemy import delete, select
+
+from guestwall.errors import NotFoundError, StoreError
+from guestwall.model.cloud import (
+    Ethertype,
+    Port,
+    ProviderBlock,
+    RuleDirection,
+    SecurityGroup,
+    SecurityGroupRule,
+)
+from guestwall.store.cloudtables import (
+    PortRow,
+    PortSecurityGroupRow,
+    ProviderBlockRow,
+    SecurityGroupRow,
+    SecurityGroupRuleRow,
+)
+from guestwall.store.records import Reader
+from guestwall.store.sqlstore import SqlReader, SqlWriter
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _rule(row: SecurityGroupRuleRow) -> SecurityGroupRule:
+    return SecurityGroupRule(
+        id=row.id,
+        group_id=row.group_id,
+        direction=RuleDirection(row.direction),
+        ethertype=Ethertype(row.ethertype),
+        protocol=row.protocol,
+        port_min=row.port_min,
+        port_max=row.port_max,
+        icmp_type=row.icmp_type,
+        icmp_code=row.icmp_code,
+        remote_cidr=ip_network(row.remote_cidr) if row.remote_cidr else None,
+        remote_group_id=row.remote_group_id,
+        description=row.description,
+    )
+
+
+def _group(row: SecurityGroupRow, rules: Iterable[SecurityGroupRule]) -> SecurityGroup:
+    return SecurityGroup(row.id, row.name, row.project, row.description, tuple(rules))
+
+
+def _split(text: str) -> list[str]:
+    return [item for item in text.split(" ") if item]
+
+
+def _port(row: PortRow, groups: Iterable[str]) -> Port:
+    return Port(
+        id=row.id,
+        device=row.device,
+        mac=row.mac,
+        project=row.project,
+        name=row.name,
+        fixed_ips=tuple(ip_address(a) for a in _split(row.fixed_ips)),
+        allowed_address_pairs=tuple(ip_network(n) for n in _split(row.allowed_address_pairs)),
+        security_groups=tuple(sorted(groups)),
+        port_security=row.port_security,
+        dhcp_server=row.dhcp_server,
+    )
+
+
+def _block(row: ProviderBlockRow) -> ProviderBlock:
+    return ProviderBlock(row.id, ip_network(row.cidr), row.protocol, row.port_min, row.port_max, row.description)
+
+
+class CloudRepo:
+    """The cloud tables as seen by one transaction. Writing needs a writer; each write marks it changed."""
+
+    def __init__(self, reader: Reader) -> None:
+        if not isinstance(reader, SqlReader):
+            raise StoreError("the cloud layer needs the SQL store (open it with guestwall.store.open_store)")
+        self._reader = reader
+        self.session = reader.session
+
+    def _changed(self) -> None:
+        if not isinstance(self._reader, SqlWriter):
+            raise StoreError("cloud objects can only be changed in a write transaction")
+        self._reader.changed = True
+
+    # ---- security groups and rules ------------------------------------------------------------------
+
+    def groups(self, project: str | None = None) -> list[SecurityGroup]:
+        query = select(SecurityGroupRow).order_by(SecurityGroupRow.project, SecurityGroupRow.name, SecurityGroupRow.id)
+        if project is not None:
+            query = query.where(SecurityGroupRow.project == project)
+        rows = list(self.session.scalars(query))
+        rules = self._rules_of([row.id for row in rows] if project is not None else None)
+        return [_group(row, rules.get(row.id, ())) for row in rows]
+
+    def group(self, group_id: str) -> SecurityGroup | None:
+        row = self.session.get(SecurityGroupRow, group_id)
+        if row is None:
+            return None
+        return _group(row, self._rules_of([group_id]).get(group_id, ()))
+
+    def _rules_of(self, group_ids: list[str] | None) -> dict[str, list[SecurityGroupRule]]:
+        query = select(SecurityGroupRuleRow).order_by(SecurityGroupRuleRow.created_at, SecurityGroupRuleRow.id)
+        if group_ids is not None:
+            query = query.where(SecurityGroupRuleRow.group_id.in_(group_ids))
+        out: dict[str, list[SecurityGroupRule]] = {}
+        for row in self.session.scalars(query):
+            out.setdefault(row.group_id, []).append(_rule(row))
+        return out
+
+    def rule(self, rule_id: str) -> SecurityGroupRule | None:
+        row = self.session.get(SecurityGroupRuleRow, rule_id)
+        return None if row is None else _rule(row)
+
+    def rules_with_remote(self, group_id: str) -> list[SecurityGroupRule]:
+        """Rules (of any group) whose remote side is this group's members."""
+        query = select(SecurityGroupRuleRow).where(SecurityGroupRuleRow.remote_group_id == group_id)
+        return [_rule(row) for row in self.session.scalars(query)]
+
+    def add_group(self, group: SecurityGroup) -> None:
+        self.session.add(
+            SecurityGroupRow(
+                id=group.id, name=group.name, project=group.project, description=group.description,
+                created_at=_now(),
+            )
+        )  # fmt: skip
+        self.session.flush()
+        for rule in group.rules:
+            self.add_rule(rule)
+        self._changed()
+
+    def delete_group(self, group_id: str) -> None:
+        row = self.session.get(SecurityGroupRow, group_id)
+        if row is None:
+            raise NotFoundError(f"no security group '{group_id}'")
+        # explicit, so that it does not depend on the backend enforcing ON DELETE CASCADE
+        self.session.execute(delete(SecurityGroupRuleRow).where(SecurityGroupRuleRow.remote_group_id == group_id))
+        self.session.execute(delete(SecurityGroupRuleRow).where(SecurityGroupRuleRow.group_id == group_id))
+        self.session.delete(row)
+        self.session.flush()
+        self._changed()
+
+    def add_rule(self, rule: SecurityGroupRule) -> None:
+        self.session.add(
+            SecurityGroupRuleRow(
+                id=rule.id,
+                group_id=rule.group_id,
+                direction=rule.direction.value,
+                ethertype=rule.ethertype.value,
+                protocol=rule.protocol,
+                port_min=rule.port_min,
+                port_max=rule.port_max,
+                icmp_type=rule.icmp_type,
+                icmp_code=rule.icmp_code,
+                remote_cidr=None if rule.remote_cidr is None else str(rule.remote_cidr),
+                remote_group_id=rule.remote_group_id,
+                description=rule.description,
+                created_at=_now(),
+            )
+        )
+        self.session.flush()
+        self._changed()
+
+    def delete_rule(self, rule_id: str) -> None:
+        row = self.session.get(SecurityGroupRuleRow, rule_id)
+        if row is None:
+            raise NotFoundError(f"no security group rule '{rule_id}'")
+        self.session.delete(row)
+        self.session.flush()
+        self._changed()
+
+    # ---- ports --------------------------------------------------------------------------------------
+
+    def ports(self, project: str | None = None) -> list[Port]:
+        query = select(PortRow).order_by(PortRow.device)
+        if project is not None:
+            query = query.where(PortRow.project == project)
+        rows = list(self.session.scalars(query))
+        memberships: dict[str, list[str]] = {}
+        for link in self.session.scalars(select(PortSecurityGroupRow)):
+            memberships.setdefault(link.port_id, []).append(link.group_id)
+        return [_port(row, memberships.get(row.id, ())) for row in rows]
+
+    def port(self, port_id: str) -> Port | None:
+        row = self.session.get(PortRow, port_id)
+        return None if row is None else _port(row, self._groups_of(port_id))
+
+    def port_by_device(self, device: str) -> Port | None:
+        row = self.session.scalars(select(PortRow).where(PortRow.device == device)).one_or_none()
+        return None if row is None else _port(row, self._groups_of(row.id))
+
+    def ports_in_group(self, group_id: str) -> list[Port]:
+        query = select(PortSecurityGroupRow.port_id).where(PortSecurityGroupRow.group_id == group_id)
+        ids = list(self.session.scalars(query))
+        if not ids:
+            return []
+        rows = list(self.session.scalars(select(PortRow).where(PortRow.id.in_(ids)).order_by(PortRow.device)))
+        memberships: dict[str, list[str]] = {}
+        links = select(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id.in_(ids))
+        for link in self.session.scalars(links):
+            memberships.setdefault(link.port_id, []).append(link.group_id)
+        return [_port(row, memberships.get(row.id, ())) for row in rows]
+
+    def _groups_of(self, port_id: str) -> list[str]:
+        query = select(PortSecurityGroupRow.group_id).where(PortSecurityGroupRow.port_id == port_id)
+        return list(self.session.scalars(query))
+
+    def put_port(self, port: Port) -> None:
+        """Insert the port, or update the stored one with the same id (its groups replaced)."""
+        row = self.session.get(PortRow, port.id)
+        if row is None:
+            row = PortRow(id=port.id, created_at=_now())
+            self.session.add(row)
+        row.device, row.name, row.mac, row.project = port.device, port.name, port.mac, port.project
+        row.fixed_ips = " ".join(str(a) for a in port.fixed_ips)
+        row.allowed_address_pairs = " ".join(str(n) for n in port.allowed_address_pairs)
+        row.port_security, row.dhcp_server = port.port_security, port.dhcp_server
+        self.session.flush()
+        self.session.execute(delete(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id == port.id))
+        for group_id in dict.fromkeys(port.security_groups):
+            self.session.add(PortSecurityGroupRow(port_id=port.id, group_id=group_id))
+        self.session.flush()
+        self._changed()
+
+    def delete_port(self, port_id: str) -> None:
+        row = self.session.get(PortRow, port_id)
+        if row is None:
+            raise NotFoundError(f"no port '{port_id}'")
+        self.session.execute(delete(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id == port_id))
+        self.session.delete(row)
+        self.session.flush()
+        self._changed()
+
+    def group_in_use(self, group_id: str) -> list[str]:
+        """Devices of the ports that are in this group."""
+        return [p.device for p in self.ports_in_group(group_id)]
+
+    # ---- provider blocks ----------------------------------------------------------------------------
+
+    def provider_blocks(self) -> list[ProviderBlock]:
+        query = select(ProviderBlockRow).order_by(ProviderBlockRow.created_at, ProviderBlockRow.id)
+        return [_block(row) for row in self.session.scalars(query)]
+
+    def add_provider_block(self, block: ProviderBlock) -> None:
+        self.session.add(
+            ProviderBlockRow(
+                id=block.id, cidr=str(block.cidr), protocol=block.protocol, port_min=block.port_min,
+                port_max=block.port_max, description=block.description, created_at=_now(),
+            )
+        )  # fmt: skip
+        self.session.flush()
+        self._changed()
+
+    def delete_provider_block(self, block_id: str) -> None:
+        row = self.session.get(ProviderBlockRow, block_id)
+        if row is None:
+            raise NotFoundError(f"no provider block '{block_id}'")
+        self.session.delete(row)
+        self.session.flush()
+        self._changed()
