@@ -14,13 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from ipaddress import ip_address
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 from uuid import UUID
 
 from guestwall.errors import StoreError
-from guestwall.model.addressset import AddressSet
-from guestwall.store.addresssets import parse_address_set
 from guestwall.store.records import SCHEMA_REVISION, BindingRecord, FilterRecord, LearnedAddress
+
+if TYPE_CHECKING:
+    from guestwall.model.addressset import AddressSet
 
 _FILTER = "SELECT uuid, name, xml, updated_at FROM filters"
 _BINDING = "SELECT portdev, port_id, filter_name, xml, created_at FROM bindings"
@@ -119,6 +121,8 @@ class FastReader:
         ]
 
     def address_sets(self) -> list[AddressSet]:
+        from guestwall.store.addresssets import parse_address_set  # imports the model: not at start-up
+
         rows = self.connection.execute("SELECT name, networks FROM address_sets ORDER BY name")
         return [parse_address_set(name, networks) for name, networks in rows]
 

@@ -11,10 +11,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
-from guestwall.model.addressset import AddressSet, Network
+if TYPE_CHECKING:  # the model package costs start-up time the read-only CLI commands do not have
+    from guestwall.model.addressset import AddressSet, Network
 
 # The Alembic head revision this code expects. The fast read path accepts a database only at this revision;
 # a test checks that it equals the head of store/migrations/versions.
