@@ -143,6 +143,8 @@ def target(field: Field, ctx: Context) -> Target:
             return Target(ir.Raw("nh", offset, length), kind)
         name, kind = _ARP_NAMED[field]
         return Target(ir.Payload("arp", name), kind)
+    if field is Field.TCP_OPTION:
+        return Target(ir.Literal("tcp option"), Kind.NAME)  # only as a constant (see constant_match)
     if field in _STP_RAW:
         offset, length = _STP_RAW[field]
         return Target(ir.Raw("ll", offset, length), Kind.RAW_MAC if length == 48 else Kind.INT)
@@ -233,6 +235,8 @@ def constant_match(check: Check, ctx: Context) -> ir.Match:
         return ir.Match(ir.Masked(t.expr, ir.Literal(mask)), ir.Literal(base), check.negated)
     if isinstance(op, IPSetRef):
         raise InstantiationError("ipset matches are compiled by the rule compiler")
+    if check.field is Field.TCP_OPTION:  # presence of a TCP option kind
+        return ir.Match(ir.Literal(f"tcp option {operand_text(op, Kind.INT)}"), ir.Literal("missing" if check.negated else "exists"))
     return ir.Match(t.expr, ir.Literal(operand_text(op, t.kind)), check.negated)
 
 

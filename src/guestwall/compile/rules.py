@@ -124,6 +124,7 @@ def render(
     address_sets: Mapping[str, AddressSet],
 ) -> Rendered:
     """The nft rule for a program rule; ``scope`` names the chain (for per-rule dynamic sets)."""
+    _refuse_conflicts(rule, ctx)
     stmts: list[ir.Statement] = list(stp_prefix(rule.checks))
     uses: list[SetUse] = []
     hole_index = {id(c): i for i, c in enumerate(rule.holes)}
@@ -153,6 +154,19 @@ def render(
     nft_rule = ir.Rule(tuple(stmts))
     comment = ir.safe_comment(f"{rule_digest(nft_rule)} {rule.origin.filter}#{rule.origin.rule}")
     return Rendered(ir.Rule(tuple(stmts), comment), tuple(uses))
+
+
+def _refuse_conflicts(rule: ProgramRule, ctx: Context) -> None:
+    """ICMP type/code with another protocol: libvirt's ebtables refuses it; nft finds the protocols in
+    conflict. Refuse it with the reason rather than let the kernel fail the whole transaction."""
+    fields = {c.field: c for c in rule.checks}
+    proto = fields.get(Field.IP_PROTO)
+    if (Field.ICMP_TYPE in fields or Field.ICMP_CODE in fields) and not ctx.l3 and proto is not None:
+        icmp = 58 if ctx.family == 6 else 1
+        if proto.negated or proto.operand != Value(icmp):
+            raise InstantiationError(
+                f"{rule.origin}: an ICMP type or code cannot be enforced together with another protocol"
+            )
 
 
 def _connlimit(check: Check, ctx: Context, key: PortKey, table: TableSpec, scope: str, rule: ProgramRule) -> ir.Statement:

@@ -107,6 +107,8 @@ class LibNftables:
     def run(self, commands: str) -> None:
         rc, _, err = self._call(self._ctx, commands)
         if rc != 0:
+            # a failed batch can leave libnftables' cache inconsistent: start the next call afresh
+            self._ctx = self._new_ctx(0)
             raise DataplaneError(f"the kernel refused the nftables transaction: {_first_error(err)}")
 
     def list_json(self, what: str) -> JSON | None:

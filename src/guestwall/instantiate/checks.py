@@ -118,6 +118,9 @@ def _operand(comp: Composite, base: Scalar, extra: Scalar | None) -> Operand | N
         length = mac_prefix_len(extra) if isinstance(extra, str) else int(extra)
         return Prefix(base, length)
     assert not isinstance(base, bool)
+    if type(base) is not type(extra):
+        # libvirt types dstipto as IPv4 even in IPv6 elements: such a range has no meaning
+        raise InstantiationError(f"{comp.base}..{comp.extra} range {base}-{extra} cannot be enforced: ends of different types")
     return Range(base, extra)
 
 
@@ -173,7 +176,8 @@ def build_checks(
     comment_value = match.get("comment")
     comment = None if comment_value is None or comment_value.is_var else str(comment_value.value)
     protocol = match.protocol
-    present = [c for c in COMPOSITES[protocol] if c.base in match]
+    # an ipset without flags matches nothing in libvirt: it is not a test at all
+    present = [c for c in COMPOSITES[protocol] if c.base in match and (c.shape is not Shape.IPSET or c.extra in match)]
     if holes_allowed:
         checks: list[Check] = []
         holes: list[Composite] = []
