@@ -17,7 +17,7 @@ from uuid import uuid4
 from guestwall.cloud import translate as tr
 from guestwall.cloud.conntrack import Conntrack, kill_disallowed
 from guestwall.cloud.policy import Flow, Policy
-from guestwall.cloud.sync import Scope, sync
+from guestwall.cloud.sync import Scope, load_filters, sync
 from guestwall.cloud.validate import CloudConflict, CloudInputError, CloudInUse, CloudNotFound, checked_rule_fields
 from guestwall.dataplane.apply import ApplyResult
 from guestwall.dataplane.backend import Backend
@@ -32,7 +32,6 @@ from guestwall.model.cloud import (
     SecurityGroupRule,
 )
 from guestwall.services.enforce import enforce_from
-from guestwall.services.filters import load_filters
 from guestwall.store.cloudrepo import CloudRepo
 from guestwall.store.records import Store, Writer
 
@@ -210,7 +209,7 @@ class Cloud:
             touched = set(old.security_groups) | set(new.security_groups)
             applied = self._commit(writer, repo, Scope(ports={new.id}, member_sets=touched))
             affected = [new, old, *self._referencing_ports(repo, touched)]
-            state = self._policy(repo)
+            state = self._policy(repo) if _revokes(old, new) else None
         self._kill(applied, state, affected)
         return new
 
@@ -225,6 +224,52 @@ class Cloud:
             state = self._policy(repo)
         self._kill(applied, state, affected)
         return port
+
+    def put_ports(self, ports: Sequence[Port], keep_groups: bool = False) -> list[Port]:
+        """Create or update several ports (matched by device) in one store and one kernel transaction.
+        With ``keep_groups`` an existing port keeps its groups (the given ones apply to new ports only)."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            done: list[Port] = []
+            olds: list[Port] = []
+            for port in ports:
+                old = repo.port_by_device(port.device)
+                if old is None and writer.binding(port.device) is not None:
+                    raise CloudConflict(f"device '{port.device}' already has a filter binding (not a cloud port)")
+                port = replace(port, id=port.id or (old.id if old else str(uuid4())), name=port.name or port.device)
+                if old is not None:
+                    port = replace(port, id=old.id)
+                    if keep_groups:
+                        port = replace(port, security_groups=old.security_groups)
+                    olds.append(old)
+                port = self._checked_port(repo, port)
+                repo.put_port(port)
+                done.append(port)
+            touched = {g for p in (*done, *olds) for g in p.security_groups}
+            applied = self._commit(writer, repo, Scope(ports={p.id for p in done}, member_sets=touched))
+            affected = [*done, *olds, *self._referencing_ports(repo, touched)]
+            state = self._policy(repo)
+        self._kill(applied, state, affected)
+        return done
+
+    def delete_ports(self, refs: Sequence[str]) -> list[Port]:
+        """Delete several ports in one store and one kernel transaction."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            gone = [resolve_port(repo, ref) for ref in refs]
+            for port in gone:
+                repo.delete_port(port.id)
+            groups = {g for p in gone for g in p.security_groups}
+            scope = Scope(removed_devices={p.device for p in gone}, member_sets=groups)
+            applied = self._commit(writer, repo, scope)
+            affected = [*gone, *self._referencing_ports(repo, groups)]
+            state = self._policy(repo) if gone else None
+        self._kill(applied, state, affected)
+        return gone
+
+    def ports_of_device(self, device_id: str) -> list[Port]:
+        with self.store.read() as reader:
+            return CloudRepo(reader).ports_of_device(device_id)
 
     def get_port(self, ref: str) -> Port:
         with self.store.read() as reader:
@@ -291,6 +336,45 @@ class Cloud:
         with self.store.read() as reader:
             return CloudRepo(reader).provider_blocks()
 
+    # ---- refreshes: make store and kernel follow cloud objects changed elsewhere (another host, SQL) ----
+
+    def refresh_group(self, group_id: str) -> None:
+        """A group's rules changed: rewrite its filter, enforce, kill flows its ports lost."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            applied = self._commit(writer, repo, Scope(groups={group_id}))
+            affected = repo.ports_in_group(group_id)
+            state = self._policy(repo) if affected else None
+        self._kill(applied, state, affected)
+
+    def refresh_members(self, group_id: str) -> None:
+        """A group's members changed: rewrite its address set, enforce, kill flows that lost access."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            applied = self._commit(writer, repo, Scope(member_sets={group_id}))
+            affected = self._referencing_ports(repo, {group_id})
+            state = self._policy(repo) if affected else None
+        self._kill(applied, state, affected)
+
+    def refresh_ports(self, ports: Sequence[Port]) -> None:
+        """Ports changed: rewrite their bindings and their groups' sets, enforce, kill what they lost."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            groups = {g for p in ports for g in p.security_groups}
+            applied = self._commit(writer, repo, Scope(ports={p.id for p in ports}, member_sets=groups))
+            affected = [*ports, *self._referencing_ports(repo, groups)]
+            state = self._policy(repo) if affected else None
+        self._kill(applied, state, affected)
+
+    def refresh_provider(self) -> None:
+        """Provider blocks changed: rewrite the provider filter and sets, enforce, kill blocked flows."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            applied = self._commit(writer, repo, Scope(provider=True))
+            affected = repo.ports()
+            state = self._policy(repo) if affected and repo.provider_blocks() else None
+        self._kill(applied, state, affected)
+
     # ---- whole state --------------------------------------------------------------------------------
 
     def resync(self) -> ApplyResult:
@@ -300,6 +384,17 @@ class Cloud:
             applied = self._commit(writer, repo, Scope(everything=True))
         self.last = Outcome(applied)
         return applied
+
+
+def _revokes(old: Port, new: Port) -> bool:
+    """Whether changing ``old`` into ``new`` can take access away from anyone (else no flow needs killing)."""
+    return bool(
+        set(old.security_groups) - set(new.security_groups)
+        or set(old.networks()) - set(new.networks())
+        or (new.port_security and not old.port_security)
+        or old.mac != new.mac
+        or (old.dhcp_server and not new.dhcp_server)
+    )
 
 
 def _new_id(taken_keys: set[str]) -> str:

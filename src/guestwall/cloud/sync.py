@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from guestwall.cloud import basefilters as base
@@ -17,7 +18,8 @@ from guestwall.cloud import translate as tr
 from guestwall.model.addressset import AddressSet
 from guestwall.model.cloud import Port
 from guestwall.store.cloudrepo import CloudRepo
-from guestwall.store.records import FilterRecord, Writer
+from guestwall.model import Filter
+from guestwall.store.records import FilterRecord, Reader, Writer
 
 # Derived filters get stable UUIDs from their names (a filter redefined elsewhere keeps its own UUID).
 _FILTER_NS = uuid5(NAMESPACE_URL, "https://guestwall.invalid/cloud/filters")
@@ -43,11 +45,9 @@ class _Filters:
         self.records: dict[str, FilterRecord] = {r.name: r for r in writer.filters()}
 
     def put(self, name: str, xml: str) -> None:
-        from guestwall.nwfilter import format_filter, parse_filter
-
         existing = self.records.get(name)
         uuid: UUID = existing.uuid if existing is not None else uuid5(_FILTER_NS, name)
-        text = format_filter(replace(parse_filter(xml), uuid=uuid))
+        text = canonical_filter(xml, uuid)
         if existing is None or existing.xml != text:
             self.records[name] = self.writer.put_filter(uuid, name, text)
 
@@ -55,6 +55,27 @@ class _Filters:
         existing = self.records.pop(name, None)
         if existing is not None:
             self.writer.delete_filter(existing.uuid)
+
+
+@lru_cache(maxsize=4096)
+def canonical_filter(xml: str, uuid: UUID) -> str:
+    """The text a filter is stored as (format_filter's), computed once per distinct definition."""
+    from guestwall.nwfilter import format_filter, parse_filter
+
+    return format_filter(replace(parse_filter(xml), uuid=uuid))
+
+
+@lru_cache(maxsize=4096)
+def parsed_filter(xml: str) -> Filter:
+    """A stored filter's definition (immutable, so one parse serves every transaction that reads it)."""
+    from guestwall.nwfilter import parse_filter
+
+    return parse_filter(xml)
+
+
+def load_filters(reader: Reader) -> dict[str, Filter]:
+    """Every stored filter by name, as services.filters.load_filters, but parsing each text only once."""
+    return {record.name: parsed_filter(record.xml) for record in reader.filters()}
 
 
 def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> None:

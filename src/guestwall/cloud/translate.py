@@ -183,8 +183,10 @@ def port_parameters(port: Port) -> dict[str, tuple[str, ...]]:
 
 
 def binding_xml(port: Port) -> str:
-    """The port's filter binding as libvirt's <filterbinding> XML (owner: the port's name and id)."""
-    owner_uuid = port.id if _is_uuid(port.id) else str(UUID(hashlib.sha256(port.id.encode()).hexdigest()[:32]))
+    """The port's filter binding as libvirt's <filterbinding> XML. Its owner is what the port belongs to
+    (the instance: ``name`` and ``device_id``), else the port itself."""
+    owner = port.device_id if _is_uuid(port.device_id) else port.id
+    owner_uuid = owner if _is_uuid(owner) else str(UUID(hashlib.sha256(owner.encode()).hexdigest()[:32]))
     params = "".join(
         f"    <parameter name='{name}' value={quoteattr(value)}/>\n"
         for name, values in port_parameters(port).items()

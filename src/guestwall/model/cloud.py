@@ -85,7 +85,8 @@ class SecurityGroup:
 @dataclass(frozen=True)
 class Port:
     """A guest interface: host-side device, MAC, fixed addresses, extra allowed address pairs (addresses or
-    CIDRs the guest may also use), its security groups (ids), port security, and whether it serves DHCP."""
+    CIDRs the guest may also use), its security groups (ids), port security, and whether it serves DHCP.
+    ``device_id`` names what the port belongs to (as in Neutron: the instance's UUID), if anything."""
 
     id: str
     device: str
@@ -97,6 +98,7 @@ class Port:
     security_groups: tuple[str, ...] = ()
     port_security: bool = True
     dhcp_server: bool = False
+    device_id: str = ""
 
     def networks(self, version: int | None = None) -> tuple[Network, ...]:
         """Fixed addresses (as host networks) and allowed address pairs, of one IP version or both."""

@@ -74,6 +74,7 @@ def _port(row: PortRow, groups: Iterable[str]) -> Port:
         security_groups=tuple(sorted(groups)),
         port_security=row.port_security,
         dhcp_server=row.dhcp_server,
+        device_id=row.device_id,
     )
 
 
@@ -201,6 +202,11 @@ class CloudRepo:
         row = self.session.scalars(select(PortRow).where(PortRow.device == device)).one_or_none()
         return None if row is None else _port(row, self._groups_of(row.id))
 
+    def ports_of_device(self, device_id: str) -> list[Port]:
+        """The ports that belong to one device (an instance), by device name."""
+        rows = list(self.session.scalars(select(PortRow).where(PortRow.device_id == device_id).order_by(PortRow.device)))
+        return [_port(row, self._groups_of(row.id)) for row in rows]
+
     def ports_in_group(self, group_id: str) -> list[Port]:
         query = select(PortSecurityGroupRow.port_id).where(PortSecurityGroupRow.group_id == group_id)
         ids = list(self.session.scalars(query))
@@ -227,6 +233,7 @@ class CloudRepo:
         row.fixed_ips = " ".join(str(a) for a in port.fixed_ips)
         row.allowed_address_pairs = " ".join(str(n) for n in port.allowed_address_pairs)
         row.port_security, row.dhcp_server = port.port_security, port.dhcp_server
+        row.device_id = port.device_id
         self.session.flush()
         self.session.execute(delete(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id == port.id))
         for group_id in dict.fromkeys(port.security_groups):

@@ -65,6 +65,8 @@ class PortRow(Base):
     allowed_address_pairs: Mapped[str] = mapped_column(Text, nullable=False)
     port_security: Mapped[bool] = mapped_column(Boolean, nullable=False)
     dhcp_server: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # what the port belongs to, e.g. an instance UUID ('' for none); added by migration 0003
+    device_id: Mapped[str] = mapped_column(String(64), nullable=False, server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
