@@ -97,8 +97,8 @@ def test_attribute_tables() -> None:
         "comment",
     )
     assert PROTOCOLS["rarp"].names == PROTOCOLS["arp"].names
-    common = ("srcmacaddr", "srcipaddr", "srcipmask", "dstipaddr", "dstipmask", "srcipfrom", "srcipto")
-    common += ("dstipfrom", "dstipto", "dscp", "connlimit-above", "state", "ipset", "ipsetflags")
+    common: tuple[str, ...] = ("srcmacaddr", "srcipaddr", "srcipmask", "dstipaddr", "dstipmask", "srcipfrom")
+    common += ("srcipto", "dstipfrom", "dstipto", "dscp", "connlimit-above", "state", "ipset", "ipsetflags")
     ports = ("srcportstart", "srcportend", "dstportstart", "dstportend")
     assert PROTOCOLS["tcp"].names == (*common, *ports, "option", "flags", "comment")
     assert PROTOCOLS["tcp-ipv6"].names == (*common, *ports, "option", "comment")  # no flags (libvirt)
