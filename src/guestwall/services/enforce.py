@@ -2,21 +2,47 @@
 
 Every use case that changes what is enforced (binding create/delete, filter define/undefine, learning)
 computes the complete desired state from the store and lets the dataplane apply only the difference.
+The CLI and the agent build it the same way (``desired_state``): the host configuration (guest port
+patterns, the default filter of unbound guest ports), IP learning (interim rules until an address is
+learned, then the learned addresses as ``$IP``) and the store's learned addresses all enter here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
 
+from guestwall.compile import names
 from guestwall.compile.compiler import Compiled, Options, PortInput, compile_ruleset
 from guestwall.dataplane.apply import ApplyResult, apply
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import GuestwallError, InstantiationError
 from guestwall.instantiate.build import Planner
+from guestwall.instantiate.learning import (
+    LearningMode,
+    dhcp_servers,
+    drop_all_program,
+    interim_program,
+    learning_mode,
+)
 from guestwall.instantiate.program import PortProgram
-from guestwall.model import AddressSet, Binding, Filter
+from guestwall.instantiate.variables import MissingVariables
+from guestwall.model import AddressSet, Binding, Filter, FilterRef, make_params
+from guestwall.model.binding import Owner
 from guestwall.store.records import BindingRecord, Reader
+
+if TYPE_CHECKING:
+    from guestwall.agent.links import Link
+    from guestwall.config import HostConfig
+
+# Port ids of unbound guest ports under the default filter: the upper half, so they never meet the store's
+# (allocated from 1 upwards).
+IMPLICIT_PORT_IDS = (0x8000, names.MAX_PORT_ID)
+IMPLICIT_OWNER = Owner("guestwall-default", UUID(int=0))
 
 
 @dataclass(frozen=True)
@@ -24,6 +50,27 @@ class BoundPort:
     record: BindingRecord
     binding: Binding
     learned: tuple[str, ...] = ()
+    implicit: bool = False  # an unbound guest port under the host's default filter (not in the store)
+
+
+@dataclass(frozen=True)
+class Learning:
+    """A port whose IPv4 address is learned (libvirt's CTRL_IP_LEARNING), as the agent needs to know it.
+
+    ``interim``: no address yet, the port has the interim rules. ``snoop``: the agent watches the port's
+    traffic (any: until the first address; dhcp: always, every lease counts and expiry removes it).
+    """
+
+    portdev: str
+    mac: str
+    mode: LearningMode
+    servers: tuple[str, ...]
+    learned: tuple[str, ...]
+    interim: bool
+
+    @property
+    def snoop(self) -> bool:
+        return self.mode is LearningMode.DHCP or not self.learned
 
 
 @dataclass
@@ -31,6 +78,8 @@ class Desired:
     compiled: Compiled
     programs: dict[str, PortProgram] = field(default_factory=dict)
     failures: dict[str, GuestwallError] = field(default_factory=dict)
+    learning: dict[str, Learning] = field(default_factory=dict)
+    implicit: tuple[str, ...] = ()  # unbound guest ports given the default filter
 
 
 def load_ports(reader: Reader) -> list[BoundPort]:
@@ -53,24 +102,53 @@ def build_desired(
     strict: bool = True,
     address_sets: Mapping[str, AddressSet] | None = None,
 ) -> Desired:
-    """Instantiate and compile every port. With ``strict`` a port that cannot be instantiated is an error
-    naming its binding; otherwise it is left out (and reported in ``failures``)."""
+    """Instantiate and compile every port. With ``strict`` a bound port that cannot be instantiated is an
+    error naming its binding; otherwise it is reported in ``failures`` and dropped (fail closed, as libvirt's
+    applyDropAllRules). A port whose only missing variable is IP gets its interim learning rules."""
     programs: dict[str, PortProgram] = {}
     failures: dict[str, GuestwallError] = {}
+    learning: dict[str, Learning] = {}
     inputs: list[PortInput] = []
     planner = Planner(filters)  # plans each group's structure once
     for port in ports:
+        dev = port.record.portdev
         try:
-            program = planner.instantiate(port.binding, port.learned)
+            program, learns = _program(planner, port)
         except InstantiationError as e:
-            if strict:
-                raise InstantiationError(f"binding {port.record.portdev}: {e}") from e
-            failures[port.record.portdev] = e
-            continue
-        programs[port.record.portdev] = program
+            if strict and not port.implicit:
+                raise InstantiationError(f"binding {dev}: {e}") from e
+            failures[dev] = e
+            program, learns = drop_all_program(dev, port.binding.mac, port.binding.filterref.filter), None
+        else:
+            programs[dev] = program
+        if learns is not None:
+            learning[dev] = learns
         inputs.append(PortInput(program, port.record.port_id))
     compiled = compile_ruleset(inputs, options, address_sets)
-    return Desired(compiled, programs, failures)
+    implicit = tuple(p.record.portdev for p in ports if p.implicit)
+    return Desired(compiled, programs, failures, learning, implicit)
+
+
+def _program(planner: Planner, port: BoundPort) -> tuple[PortProgram, Learning | None]:
+    binding = port.binding
+    params = binding.filterref.param_dict()
+    try:
+        program = planner.instantiate(binding, () if port.implicit else port.learned)
+    except MissingVariables as e:
+        if e.missing != ["IP"]:
+            raise
+        mode = learning_mode(binding)
+        if mode is LearningMode.NONE:
+            raise
+        return interim_program(binding, mode), _learning(binding, mode, (), interim=True)
+    if port.learned and "IP" not in params and not port.implicit:
+        return program, _learning(binding, learning_mode(binding), port.learned, interim=False)
+    return program, None
+
+
+def _learning(binding: Binding, mode: LearningMode, learned: tuple[str, ...], interim: bool) -> Learning:
+    servers = tuple(str(s) for s in dhcp_servers(binding))
+    return Learning(binding.portdev, binding.mac, mode, servers, learned, interim)
 
 
 def load_address_sets(reader: Reader) -> dict[str, AddressSet]:
@@ -78,7 +156,79 @@ def load_address_sets(reader: Reader) -> dict[str, AddressSet]:
     return {aset.name: aset for aset in reader.address_sets()}
 
 
-def enforce_from(reader: Reader, filters: Mapping[str, Filter], backend: Backend, options: Options = Options()) -> ApplyResult:
-    """Apply what the store (as seen by ``reader``, with ``filters``) says; raises if any port fails."""
-    desired = build_desired(filters, load_ports(reader), options, address_sets=load_address_sets(reader))
+def implicit_ports(config: HostConfig, bound: Iterable[BoundPort], links: Iterable[Link]) -> list[BoundPort]:
+    """Unbound guest ports (their names match the guest patterns) under the host's default filter, as
+    in-memory bindings with the guest's MAC. Their port ids are stable hashes in the upper id range."""
+    if not config.default_filtered or config.default_filter is None:
+        return []
+    taken = {p.record.port_id for p in bound}
+    bound_names = {p.record.portdev for p in bound}
+    params: dict[str, tuple[str, ...]] = {}
+    for name, value in config.default_parameters:
+        params[name] = (*params.get(name, ()), value)
+    out = []
+    for link in sorted(links, key=lambda link: link.name):
+        if link.name in bound_names or not config.is_guest_port(link.name) or not link.mac:
+            continue
+        mac = config.guest_mac_of(link.mac)
+        port_params = {"MAC": (mac,), **params}
+        binding = Binding(
+            IMPLICIT_OWNER, link.name, mac, FilterRef(config.default_filter, make_params(port_params))
+        )
+        port_id = _implicit_port_id(link.name, taken)
+        taken.add(port_id)
+        record = BindingRecord(link.name, port_id, config.default_filter, "", datetime.fromtimestamp(0, UTC))
+        out.append(BoundPort(record, binding, (), implicit=True))
+    return out
+
+
+def _implicit_port_id(name: str, taken: set[int]) -> int:
+    low, high = IMPLICIT_PORT_IDS
+    span = high - low + 1
+    start = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % span
+    for step in range(span):
+        candidate = low + (start + step) % span
+        if candidate not in taken:
+            return candidate
+    raise InstantiationError("no free port id for an unbound guest port")
+
+
+def desired_state(
+    reader: Reader,
+    filters: Mapping[str, Filter] | None = None,
+    *,
+    config: HostConfig | None = None,
+    links: Iterable[Link] | None = None,
+    netns: str | None = None,
+    strict: bool = True,
+) -> Desired:
+    """What the kernel of ``netns`` should hold according to the store (as ``reader`` sees it) and the host
+    configuration. ``links`` are the namespace's interfaces, listed when needed and not given."""
+    from guestwall.config import load_config
+    from guestwall.services.filters import load_filters
+
+    config = config if config is not None else load_config()
+    filters = filters if filters is not None else load_filters(reader)
+    ports = load_ports(reader)
+    if config.default_filtered:
+        if links is None:
+            from guestwall.agent.links import list_links
+
+            links = list_links(netns).values()
+        ports += implicit_ports(config, ports, links)
+    return build_desired(filters, ports, config.options(), strict, address_sets=load_address_sets(reader))
+
+
+def enforce_from(
+    reader: Reader, filters: Mapping[str, Filter], backend: Backend, options: Options | None = None
+) -> ApplyResult:
+    """Apply what the store (as seen by ``reader``, with ``filters``) says; raises if any bound port fails.
+
+    Without ``options`` the host configuration decides them (as the agent does), including unbound guest
+    ports under the default filter; with ``options`` only the store's bindings count.
+    """
+    if options is None:
+        desired = desired_state(reader, filters, netns=backend.netns)
+    else:
+        desired = build_desired(filters, load_ports(reader), options, address_sets=load_address_sets(reader))
     return apply(desired.compiled.ruleset, backend)

@@ -1,0 +1,395 @@
+"""The agent's main loop: one thread, one selector, a few timers.
+
+What wakes it: signals (SIGTERM/SIGINT stop it, SIGHUP forces a full reconcile with the configuration read
+again), rtnetlink link events (ports appearing and disappearing), ``nft monitor`` lines about our tables
+(drift: check within milliseconds), learning sockets (frames of ports whose IP is learned), and timers
+(store generation poll, periodic kernel check, lease expiry, retry after an error).
+It never flushes anything: a start or a restart with nothing changed changes nothing in the kernel, and a
+stop leaves the rules in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from ipaddress import IPv4Address
+from types import FrameType
+
+from guestwall.agent.links import LinkWatcher, list_links
+from guestwall.agent.monitor import NftMonitor
+from guestwall.agent.observe import Watch
+from guestwall.agent.reconcile import Reconciler
+from guestwall.agent.snoop import Snooper
+from guestwall.config import HostConfig, load_config
+from guestwall.dataplane.backend import Backend
+from guestwall.errors import GuestwallError
+from guestwall.services.enforce import Learning
+from guestwall.store.records import Store
+
+log = logging.getLogger("guestwall.agent")
+
+DEBOUNCE = 0.02  # seconds between an nft monitor event and the check (a burst of events is one check)
+RETRY = 1.0
+MONITOR_RESTART = 1.0
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    netns: str | None
+    config_path: str | None = None
+
+
+def notify(message: str) -> None:
+    """sd_notify(3): tell systemd (Type=notify) that we are ready or stopping; nothing without systemd."""
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return
+    address = "\0" + path[1:] if path.startswith("@") else path
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.sendto(message.encode(), address)
+    except OSError as e:
+        log.warning("cannot notify systemd at %s: %s", path, e.strerror)
+
+
+def _watch(learning: Learning) -> Watch:
+    return Watch(learning.mac, learning.mode, tuple(IPv4Address(s) for s in learning.servers))
+
+
+class Agent:
+    def __init__(self, settings: AgentSettings, config: HostConfig, store: Store, backend: Backend) -> None:
+        self.settings = settings
+        self.netns = settings.netns
+        self.config = config
+        self.store = store
+        self.reconciler = Reconciler(store, backend, config, settings.netns)
+        self.selector = selectors.DefaultSelector()
+        self.snoopers: dict[str, Snooper] = {}
+        self.watcher: LinkWatcher | None = None
+        self.monitor: NftMonitor | None = None
+        self.stopping = False
+        self.hup = False
+        self.ready = False
+        now = time.monotonic()
+        self.next_poll = now + config.poll_interval
+        self.next_check = now + config.check_interval
+        self.check_at: float | None = None
+        self.retry_at: float | None = None
+        self.expiry_at: float | None = None
+        self.monitor_at: float | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+
+    # ---- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for sock in (self._wake_r, self._wake_w):
+            sock.setblocking(False)
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wakeups)
+        self.watcher = LinkWatcher(self.netns)  # subscribed before listing: no change falls in between
+        self.selector.register(self.watcher, selectors.EVENT_READ, self._on_links)
+        self.reconciler.set_links(list_links(self.netns).values())
+        self._start_monitor()
+
+    def run(self) -> int:
+        self.start()
+        log.info(
+            "agent starting: namespace %s, store %s, config %s",
+            self.netns or "(own)",
+            self.store.url,
+            self.config.source or "(defaults)",
+        )
+        self.converge("start")
+        try:
+            while not self.stopping:
+                timeout = max(0.0, self._next_deadline() - time.monotonic())
+                for key, _events in self.selector.select(timeout):
+                    callback: Callable[[], None] = key.data
+                    callback()
+                    if self.stopping:
+                        break
+                self._run_timers()
+        finally:
+            self.close()
+        log.info("agent stopped (rules left in place)")
+        return 0
+
+    def close(self) -> None:
+        notify("STOPPING=1")
+        for snooper in self.snoopers.values():
+            snooper.close()
+        self.snoopers.clear()
+        if self.monitor is not None:
+            self.monitor.close()
+        if self.watcher is not None:
+            self.watcher.close()
+        self.selector.close()
+        signal.set_wakeup_fd(-1)
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self.hup = True
+        else:
+            self.stopping = True
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while self._wake_r.recv(64):
+                pass
+        except BlockingIOError:
+            pass
+
+    # ---- converging -----------------------------------------------------------------------------------
+
+    def converge(self, reason: str, rebuild: bool = False) -> bool:
+        try:
+            outcome = self.reconciler.converge(rebuild)
+        except GuestwallError as e:
+            log.error("converge (%s) failed: %s; retrying in %g s", reason, e, RETRY)
+            self.retry_at = time.monotonic() + RETRY
+            return False
+        self.retry_at = None
+        noteworthy = bool(outcome.transaction or outcome.tampered) or reason in ("start", "SIGHUP")
+        log.log(
+            logging.INFO if noteworthy else logging.DEBUG, "converged (%s): %s", reason, outcome.summary()
+        )
+        self._sync_snoopers()
+        self._schedule_expiry()
+        if not self.ready:
+            self.ready = True
+            notify("READY=1")
+            log.info("agent ready")
+        return True
+
+    def _next_deadline(self) -> float:
+        times = [self.next_poll, self.next_check]
+        times += [t for t in (self.check_at, self.retry_at, self.expiry_at, self.monitor_at) if t is not None]
+        if self.hup:
+            times.append(0.0)
+        return min(times)
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        if self.hup:
+            self.hup = False
+            self._reload()
+        if self.retry_at is not None and now >= self.retry_at:
+            self.converge("retry")
+        if self.monitor_at is not None and now >= self.monitor_at:
+            self._start_monitor()
+        if now >= self.next_poll:
+            self.next_poll = now + self.config.poll_interval
+            self._poll()
+        if (self.check_at is not None and now >= self.check_at) or now >= self.next_check:
+            reason = (
+                "our tables changed"
+                if self.check_at is not None and now >= self.check_at
+                else "periodic check"
+            )
+            self.check_at = None
+            self.next_check = now + self.config.check_interval
+            self._check(reason)
+        if self.expiry_at is not None and now >= self.expiry_at:
+            self.expiry_at = None
+            self._expire()
+
+    def _poll(self) -> None:
+        try:
+            generation = self.store.generation()
+        except GuestwallError as e:
+            log.error("cannot read the store: %s", e)
+            return
+        if generation != self.reconciler.generation:
+            self.converge("store changed")
+
+    def _check(self, reason: str) -> None:
+        try:
+            drifted = self.reconciler.drifted()
+        except GuestwallError as e:
+            log.error("kernel check failed: %s", e)
+            drifted = True
+        if drifted:
+            self.converge(f"{reason}: repair")
+
+    def _reload(self) -> None:
+        log.info("SIGHUP: reading the configuration again and reconciling everything")
+        try:
+            config = load_config(self.settings.config_path)
+        except GuestwallError as e:
+            log.error("configuration not reloaded, the previous one stays: %s", e)
+            config = self.config
+        self.config = config
+        self.reconciler.set_config(config)
+        try:
+            self.reconciler.set_links(list_links(self.netns).values())
+        except GuestwallError as e:
+            log.error("cannot list interfaces: %s", e)
+        self.converge("SIGHUP", rebuild=True)
+
+    # ---- ports --------------------------------------------------------------------------------------
+
+    def _on_links(self) -> None:
+        assert self.watcher is not None
+        try:
+            events, resync = self.watcher.read()
+            links = dict(self.reconciler.links)
+            if resync:
+                links = list_links(self.netns)
+        except (OSError, GuestwallError) as e:
+            log.error("reading link events failed: %s", e)
+            return
+        for event in events:
+            link = event.link
+            for name in [n for n, known in links.items() if known.index == link.index and n != link.name]:
+                del links[name]  # renamed
+            if event.kind == "new":
+                if link.name not in links and self._interesting(link.name):
+                    log.info("port %s appeared", link.name)
+                links[link.name] = link
+            elif links.pop(link.name, None) is not None and self._interesting(link.name):
+                log.info("port %s disappeared", link.name)
+        if self.reconciler.set_links(links.values()):
+            self.converge("guest ports changed")
+        else:
+            self._sync_snoopers()
+
+    def _interesting(self, name: str) -> bool:
+        desired = self.reconciler.desired
+        return self.config.is_guest_port(name) or (desired is not None and name in desired.programs)
+
+    # ---- nft monitor -----------------------------------------------------------------------------------
+
+    def _start_monitor(self) -> None:
+        self.monitor_at = None
+        monitor = NftMonitor(self.netns)
+        try:
+            monitor.start()
+        except OSError as e:
+            log.warning("cannot start nft monitor (%s); periodic checks only, retrying", e)
+            self.monitor_at = time.monotonic() + MONITOR_RESTART
+            return
+        self.monitor = monitor
+        self.selector.register(monitor, selectors.EVENT_READ, self._on_monitor)
+        self.check_at = time.monotonic() + DEBOUNCE  # what happened while no monitor ran is unknown
+
+    def _on_monitor(self) -> None:
+        assert self.monitor is not None
+        ours, ended = self.monitor.read()
+        if ended:
+            log.warning("nft monitor ended; restarting it in %g s", MONITOR_RESTART)
+            self.selector.unregister(self.monitor)
+            self.monitor.close()
+            self.monitor = None
+            self.monitor_at = time.monotonic() + MONITOR_RESTART
+        if ours and self.check_at is None:
+            self.check_at = time.monotonic() + DEBOUNCE
+
+    # ---- IP learning ----------------------------------------------------------------------------------
+
+    def _sync_snoopers(self) -> None:
+        desired = self.reconciler.desired
+        links = self.reconciler.links
+        wanted = (
+            {}
+            if desired is None
+            else {
+                dev: learning for dev, learning in desired.learning.items() if learning.snoop and dev in links
+            }
+        )
+        for dev, snooper in list(self.snoopers.items()):
+            learning = wanted.get(dev)
+            if learning is None or snooper.ifindex != links[dev].index or snooper.watch != _watch(learning):
+                self.selector.unregister(snooper)
+                snooper.close()
+                del self.snoopers[dev]
+                log.debug("stopped watching %s for IP learning", dev)
+        for dev, learning in sorted(wanted.items()):
+            if dev in self.snoopers:
+                continue
+            try:
+                snooper = Snooper(
+                    self.netns,
+                    dev,
+                    links[dev].index,
+                    _watch(learning),
+                    self.config.dhcp_rate,
+                    self.config.dhcp_burst,
+                )
+            except GuestwallError as e:
+                log.warning("%s", e)
+                continue
+            self.snoopers[dev] = snooper
+            self.selector.register(snooper, selectors.EVENT_READ, lambda s=snooper: self._on_snoop(s))
+            log.info("learning the IP address of %s (%s)", dev, learning.mode.value)
+
+    def _on_snoop(self, snooper: Snooper) -> None:
+        observations = snooper.read(datetime.now(UTC))
+        if not observations:
+            return
+        try:
+            applied = self.reconciler.learn(snooper.portdev, observations)
+        except GuestwallError as e:
+            log.error("cannot record what was learned on %s: %s", snooper.portdev, e)
+            return
+        for obs in applied:
+            until = f", until {obs.expires_at:%Y-%m-%d %H:%M:%S}Z" if obs.expires_at else ""
+            verb = "learned" if obs.kind == "learn" else "forgot"
+            log.info("%s %s on %s (%s%s)", verb, obs.ip, snooper.portdev, obs.source, until)
+        if applied:
+            self._sync_snoopers()
+            self._schedule_expiry()
+
+    def _schedule_expiry(self) -> None:
+        try:
+            when = self.reconciler.next_expiry()
+        except GuestwallError as e:
+            log.error("cannot read lease times: %s", e)
+            return
+        if when is None:
+            self.expiry_at = None
+            return
+        delay = (when - datetime.now(UTC)).total_seconds()
+        self.expiry_at = time.monotonic() + max(0.0, delay)
+
+    def _expire(self) -> None:
+        try:
+            count = self.reconciler.expire()
+        except GuestwallError as e:
+            log.error("cannot expire leases: %s", e)
+            self.expiry_at = time.monotonic() + RETRY
+            return
+        if count:
+            log.info("%d lease(s) expired", count)
+            self._sync_snoopers()
+        self._schedule_expiry()
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("guestwall")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def open_agent(settings: AgentSettings, db_url: str) -> Agent:
+    """The agent for one namespace and store (opening both); raises GuestwallError."""
+    from guestwall.dataplane.backend import open_backend
+    from guestwall.store import open_store
+
+    config = load_config(settings.config_path)
+    backend = open_backend(settings.netns)
+    store = open_store(db_url)
+    return Agent(settings, config, store, backend)

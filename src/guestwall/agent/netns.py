@@ -1,0 +1,58 @@
+"""Open kernel objects (netlink and packet sockets) inside a named network namespace, from this process.
+
+A network namespace is per thread: a short-lived thread enters the namespace with setns(2), creates the
+socket and ends; the socket keeps its namespace for life and is used from the agent's own thread. The
+agent's process stays in its namespace, so its database connections (e.g. PostgreSQL on localhost) do too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from guestwall.errors import DataplaneError
+
+T = TypeVar("T")
+_CLONE_NEWNET = 0x40000000
+
+
+def netns_path(netns: str) -> str:
+    path = netns if netns.startswith("/") else f"/run/netns/{netns}"
+    if not os.path.exists(path):
+        raise DataplaneError(f"network namespace '{netns}' does not exist ({path})")
+    return path
+
+
+def call_in_netns(netns: str | None, fn: Callable[[], T]) -> T:
+    """``fn()`` run in a thread inside ``netns`` (or here, when None); its exceptions propagate."""
+    if netns is None:
+        return fn()
+    path = netns_path(netns)
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if libc.setns(fd, _CLONE_NEWNET) != 0:
+                box["error"] = DataplaneError(
+                    f"cannot enter network namespace '{netns}': {os.strerror(ctypes.get_errno())}"
+                )
+                return
+        finally:
+            os.close(fd)
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # handed to the caller's thread
+            box["error"] = e
+
+    thread = threading.Thread(target=run, name=f"netns-{netns}", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    result: T = box["result"]
+    return result
