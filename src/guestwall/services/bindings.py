@@ -87,8 +87,13 @@ def list_bindings(store: ReadableStore) -> list[BindingRecord]:
 
 
 def reapply(store: Store, backend: Backend) -> ApplyResult:
-    """Make the kernel equal to the store (drift repair, or after a restart)."""
-    with store.read() as reader:
+    """Make the kernel equal to the store (drift repair, or after a restart).
+
+    Inside a write transaction although nothing is written: the store's write lock, then the kernel lock, as
+    every enforcing use case and the agent take them, so a command that has applied its change but not yet
+    committed it cannot be undone by this older read of the store.
+    """
+    with store.write() as reader:
         return enforce_from(reader, load_filters(reader), backend)
 
 
