@@ -114,14 +114,13 @@ def apply(ctx: Context, dry_run: bool) -> None:
     """Make the kernel's guestwall tables equal to the store (repairs drift; no-op when nothing differs)."""
     from guestwall.dataplane.apply import plan
     from guestwall.services.bindings import reapply
-    from guestwall.services.enforce import build_desired, load_ports
-    from guestwall.services.filters import load_filters
+    from guestwall.services.enforce import desired_state
 
     with reported():
         if dry_run:
             store = ctx.store()
             with store.read() as reader:
-                desired = build_desired(load_filters(reader), load_ports(reader))
+                desired = desired_state(reader, netns=ctx.netns)
             click.echo(plan(desired.compiled.ruleset, backend_for(ctx)).text(), nl=False)
             return
         result = reapply(ctx.store(), backend_for(ctx))
@@ -134,27 +133,52 @@ def apply(ctx: Context, dry_run: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_obj
 def status(ctx: Context, fmt: str) -> None:
-    """Show each binding: its filter, how it is enforced (shared or per-port fallback) and learned addresses."""
+    """Show each binding: its filter, how it is enforced (shared, per-port fallback, learning its IP address)
+    and the addresses learned for it, how and when."""
     import json
 
-    from guestwall.services.enforce import build_desired, load_ports
-    from guestwall.services.filters import load_filters
+    from guestwall.services.enforce import desired_state, load_ports
+    from guestwall.store.records import LearnedAddress
 
     with reported():
         store = ctx.store()
         with store.read() as reader:
             ports = load_ports(reader)
-            desired = build_desired(load_filters(reader), ports, strict=False)
+            desired = desired_state(reader, netns=ctx.netns, strict=False)
+            learned: dict[str, list[LearnedAddress]] = {}
+            for address in reader.learned_addresses():
+                learned.setdefault(address.portdev, []).append(address)
     rows = []
     for port in sorted(ports, key=lambda p: p.record.portdev.lower()):
         dev = port.record.portdev
+        learning = desired.learning.get(dev)
         if dev in desired.failures:
-            mode = f"not enforced: {desired.failures[dev]}"
+            mode = f"not enforced (all dropped): {desired.failures[dev]}"
+        elif learning is not None and learning.interim:
+            mode = f"learning IP address ({learning.mode.value}): interim rules"
         elif dev in desired.compiled.fallbacks:
             mode = "per-port fallback: " + "; ".join(desired.compiled.fallbacks[dev])
         else:
             mode = "shared"
-        rows.append({"portdev": dev, "filter": port.record.filter, "enforcement": mode, "learned": list(port.learned)})
+        details = [
+            {
+                "ip": str(a.ip),
+                "source": a.source,
+                "learned_at": a.learned_at.isoformat(),
+                "expires_at": a.expires_at.isoformat() if a.expires_at else None,
+            }
+            for a in learned.get(dev, [])
+        ]
+        rows.append(
+            {
+                "portdev": dev,
+                "filter": port.record.filter,
+                "enforcement": mode,
+                "learning": learning.mode.value if learning is not None else None,
+                "learned": [d["ip"] for d in details],
+                "learned_detail": details,
+            }
+        )
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -163,5 +187,16 @@ def status(ctx: Context, fmt: str) -> None:
 
     table = Table("Port Dev", "Filter", "Enforcement", "Learned")
     for row in rows:
-        table.add_row(row["portdev"], row["filter"], row["enforcement"], ", ".join(row["learned"]))  # type: ignore[arg-type]
+        cells = [str(row["portdev"]), str(row["filter"]), str(row["enforcement"])]
+        table.add_row(*cells, _learned_text(row["learned_detail"]))
     Console().print(table)
+
+
+def _learned_text(details: object) -> str:
+    assert isinstance(details, list)
+    lines = []
+    for d in details:
+        when = d["learned_at"][:19].replace("T", " ")
+        until = f", until {d['expires_at'][:19].replace('T', ' ')}" if d["expires_at"] else ""
+        lines.append(f"{d['ip']} ({d['source']}, {when}Z{until})")
+    return "\n".join(lines)
