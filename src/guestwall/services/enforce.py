@@ -151,6 +151,15 @@ def _learning(binding: Binding, mode: LearningMode, learned: tuple[str, ...], in
     return Learning(binding.portdev, binding.mac, mode, servers, learned, interim)
 
 
+def enforced_program(reader: Reader, record: BindingRecord, filters: Mapping[str, Filter]) -> PortProgram:
+    """The program a bound port is enforced with: its filter's, or its interim rules while its IP address
+    is learned. Raises InstantiationError when it has neither (the kernel then drops its traffic)."""
+    from guestwall.nwfilter import parse_binding
+
+    learned = tuple(str(a.ip) for a in reader.learned_addresses(record.portdev))
+    return _program(Planner(filters), BoundPort(record, parse_binding(record.xml), learned))[0]
+
+
 def load_address_sets(reader: Reader) -> dict[str, AddressSet]:
     """The named address sets that ``ipset`` attributes refer to (security-group members, provider blocks)."""
     return {aset.name: aset for aset in reader.address_sets()}
