@@ -18,9 +18,8 @@ from guestwall.cli.context import Context, reported
 @click.pass_obj
 def simulate(ctx: Context, portdev: str, direction: str, packet_text: str, trace: bool) -> None:
     """Explain what the filter of PORTDEV does with a packet."""
-    from guestwall.instantiate import instantiate
-    from guestwall.nwfilter import parse_binding
     from guestwall.services.bindings import get_binding
+    from guestwall.services.enforce import enforced_program
     from guestwall.services.filters import load_filters
     from guestwall.simulate import parse_packet
     from guestwall.simulate import simulate as run
@@ -30,9 +29,7 @@ def simulate(ctx: Context, portdev: str, direction: str, packet_text: str, trace
         record = get_binding(ctx.reader(), portdev)
         store = ctx.store()
         with store.read() as reader:
-            filters = load_filters(reader)
-            learned = [str(a.ip) for a in reader.learned_addresses(portdev)]
-        program = instantiate(parse_binding(record.xml), filters, learned)
+            program = enforced_program(reader, record, load_filters(reader))  # interim rules while learning
         outcome = run(program, direction, packet)
     if trace:
         for step in outcome.trace:
