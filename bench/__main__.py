@@ -1,0 +1,202 @@
+"""``python -m bench [--quick] [--out DIR]``: run the benchmarks, print the tables, write JSON and PNG plots.
+
+Needs root (network namespaces). Everything happens in namespaces this run creates and removes; the
+kernel lock directory and the stores live in a temporary directory removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.config import FULL, QUICK, Config
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small N and short traffic runs (CI)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench-results"), help="directory for JSON and plots"
+    )
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: tuple(int(x) for x in s.split(",")),
+        help="override N for programming time, e.g. 100,1000",
+    )
+    parser.add_argument(
+        "--datapath-sizes",
+        type=lambda s: tuple(int(x) for x in s.split(",") if x),
+        help="override N loaded for the data path (subset of --sizes; empty: skip)",
+    )
+    parser.add_argument("--libvirt-ports", type=int, help="ports bound in the real libvirt (0: skip)")
+    parser.add_argument("--traffic-seconds", type=int, help="length of one iperf3 run")
+    parser.add_argument("--traffic-rounds", type=int, help="rounds over all data-path rulesets")
+    parser.add_argument(
+        "--skip",
+        type=lambda s: set(s.split(",")),
+        default=set(),
+        help="comma-separated parts to leave out: startup, cli, datapath, libvirt",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
+    return parser.parse_args(argv)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    from dataclasses import replace
+
+    cfg = QUICK if args.quick else FULL
+    if args.sizes:
+        cfg = replace(
+            cfg,
+            sizes=args.sizes,
+            datapath_sizes=tuple(n for n in cfg.datapath_sizes if n in args.sizes),
+            cli_sizes=tuple(n for n in cfg.cli_sizes if n in args.sizes) or (max(args.sizes),),
+        )
+    if args.datapath_sizes is not None:
+        cfg = replace(cfg, datapath_sizes=args.datapath_sizes)
+    if args.libvirt_ports is not None:
+        cfg = replace(cfg, libvirt_ports=args.libvirt_ports)
+    if args.traffic_seconds is not None:
+        cfg = replace(cfg, traffic_seconds=args.traffic_seconds)
+    if args.traffic_rounds is not None:
+        cfg = replace(cfg, traffic_rounds=args.traffic_rounds)
+    unknown_parts = args.skip - {"startup", "cli", "datapath", "libvirt"}
+    if unknown_parts:
+        raise SystemExit(f"unknown parts to skip: {', '.join(sorted(unknown_parts))}")
+    if "datapath" in args.skip:
+        cfg = replace(cfg, datapath_sizes=())
+    if "libvirt" in args.skip:
+        cfg = replace(cfg, libvirt_ports=0)
+    if "cli" in args.skip:
+        cfg = replace(cfg, cli_sizes=())
+    if "startup" in args.skip:
+        cfg = replace(cfg, startup_runs=0)
+    unknown = set(cfg.datapath_sizes) - set(cfg.sizes)
+    if unknown:
+        raise SystemExit(f"data-path sizes {sorted(unknown)} are not among the programming sizes {cfg.sizes}")
+    return cfg
+
+
+def _host() -> dict[str, Any]:
+    def version(argv: list[str]) -> str:
+        try:
+            return (
+                subprocess.run(argv, capture_output=True, text=True, timeout=10)
+                .stdout.strip()
+                .splitlines()[0]
+            )
+        except (OSError, IndexError, subprocess.SubprocessError):
+            return "unknown"
+
+    return {
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "nft": version(["nft", "--version"]),
+        "iperf3": version(["iperf3", "--version"]),
+        "load_average": os.getloadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    cfg = _config(args)
+    if os.geteuid() != 0:
+        print("the benchmark needs root: it creates network namespaces", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="gwbench-"))
+    # guestwall's kernel lock directory, read when guestwall.dataplane.apply is imported: ours, temporary
+    os.environ["GUESTWALL_RUN_DIR"] = str(work / "run")
+    # A SIGTERM ends the run through the same clean-up as an error (namespaces, libvirtd, temp files).
+    # Only in this process: pyroute2 forks helpers and stops them with SIGTERM; a child that unwound our
+    # stack would run our clean-up and remove the namespaces under the parent's feet.
+    main_pid = os.getpid()
+
+    def on_sigterm(*_: object) -> None:
+        if os.getpid() == main_pid:
+            sys.exit(143)
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        results = run(cfg, work)
+    finally:
+        from bench.netns import sweep_stale
+
+        shutil.rmtree(work, ignore_errors=True)
+        sweep_stale()
+    from bench import plots, report
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    report.write_json(results, args.out / f"results-{cfg.mode}.json")
+    if not args.no_plots:
+        plots.write_plots(results, args.out)
+    report.print_tables(results)
+    print(f"results: {args.out / f'results-{cfg.mode}.json'}", file=sys.stderr)
+    return 0
+
+
+def run(cfg: Config, work: Path) -> dict[str, Any]:
+    from bench import report
+    from bench.datapath import measure_datapath
+    from bench.libvirt import measure_libvirt
+    from bench.netns import sweep_stale
+    from bench.perport import measure_perport
+    from bench.programming import measure_cli, measure_inprocess
+    from bench.startup import measure_startup
+
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    stale = sweep_stale()
+    if stale:
+        log(f"removed namespaces of dead benchmark runs: {', '.join(stale)}")
+    results: dict[str, Any] = {
+        "schema": 1,
+        "mode": cfg.mode,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": _host(),
+        "config": cfg.__dict__.copy(),
+        "programming": [],
+    }
+    if cfg.startup_runs:
+        log("CLI start-up")
+        results["startup"] = measure_startup(cfg.startup_runs, work)
+    states = {}
+    for n in cfg.sizes:
+        log(f"programming, N={n}")
+        gw, state = measure_inprocess(n, cfg, work, log)
+        cli = measure_cli(n, cfg, work, log) if n in cfg.cli_sizes else {}
+        pp = measure_perport(n, state, cfg.reps(n), work, log)
+        results["programming"].append({"n": n, "guestwall": gw, "cli": cli, "perport": pp})
+        if n in cfg.datapath_sizes:
+            states[n] = state
+    if cfg.datapath_sizes:
+        log("data path")
+        results["datapath"] = measure_datapath(cfg, states, work, log)
+    states.clear()
+    if cfg.libvirt_ports:
+        log("real libvirt")
+        results["libvirt"] = measure_libvirt(cfg.libvirt_ports, work, log)
+    else:
+        results["libvirt"] = {"available": False, "note": "not run in this mode (--libvirt-ports 0)"}
+    results["seconds"] = time.perf_counter() - started
+    results["ratios"] = report.ratios(results)
+    results["targets"] = report.evaluate(results)
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The libvirt-style baseline, our own emulation: the same rule programs compiled with one chain per port and
+the rules duplicated (guestwall's ``Options(share=False)``), loaded with ``nft -f`` as a per-port tool would.
+
+Programming keeps guestwall's verdict-map dispatch (favourable to the baseline). For the data path,
+``linear_dispatch`` turns each dispatch map into one rule per port, as libvirt's ``-i vnetX -j ...`` lists,
+with the measured ports last, so a packet walks every other port's dispatch rule (reference/kernel.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.netns import kernel_size, nft_file, scratch_netns
+from bench.programming import TABLES, InProcessState
+from bench.timing import median, stopwatch
+
+Log = Callable[[str], None]
+
+
+def compile_perport(inputs: Sequence[Any]) -> Any:
+    from guestwall.compile.compiler import Options, compile_ruleset
+
+    return compile_ruleset(list(inputs), Options(share=False)).ruleset
+
+
+def full_text(ruleset: Any) -> str:
+    """The whole ruleset as one nft transaction (tables, chains, rules, elements)."""
+    from guestwall.dataplane.diff import diff
+
+    return diff(ruleset, {}).text()
+
+
+def _base_chains() -> set[tuple[str, str]]:
+    from guestwall.compile import names
+
+    return {(family, name) for family, name, _, _ in names.BASE_CHAINS}
+
+
+def port_add_text(ruleset_one_port: Any) -> str:
+    """What a per-port tool sends to add one port: its own chains, their rules and its dispatch entries."""
+    base = _base_chains()
+    keep = []
+    for line in full_text(ruleset_one_port).splitlines():
+        words = line.split()  # "add table/chain/set/map" are idempotent; the skeleton's rules are not
+        if words[:2] == ["add", "rule"] and (words[2], words[4]) in base:
+            continue
+        keep.append(line)
+    return "\n".join(keep) + "\n"
+
+
+def port_remove_text(ruleset_one_port: Any) -> str:
+    """What a per-port tool sends to remove one port: its dispatch entries, then its chains."""
+    from guestwall.compile import canon, names
+
+    base = _base_chains()
+    lines = []
+    for family, table in ruleset_one_port.tables.items():
+        for spec in table.sets.values():
+            if spec.elements:
+                keys = ", ".join(
+                    " . ".join(canon.render(c, t) for c, t in zip(e, spec.key_types, strict=True))
+                    for e in spec.elements
+                )
+                lines.append(f"delete element {family} {names.TABLE} {spec.name} {{ {keys} }}")
+        own = [name for name in table.chains if (family, name) not in base]
+        lines += [f"flush chain {family} {names.TABLE} {name}" for name in own]
+        lines += [f"delete chain {family} {names.TABLE} {name}" for name in own]
+    return "\n".join(lines) + "\n"
+
+
+def linear_dispatch(ruleset: Any, last: Sequence[str]) -> Any:
+    """The same ruleset with every dispatch verdict map replaced by one rule per port in the base chain
+    (ports in ``last`` at the end); the maps stay declared, empty."""
+    from guestwall.compile import nftir as ir
+    from guestwall.compile.ruleset import ChainSpec
+
+    def order(item: tuple[Any, Any]) -> tuple[int, str]:
+        key = item[0][0]
+        name = str(key)
+        return (1 if any(name == p or key == p for p in last) else 0, name)
+
+    for table in ruleset.tables.values():
+        for chain in table.chains.values():
+            if chain.base is None:
+                continue
+            rules: list[Any] = []
+            for rule in chain.rules:
+                vmap = next((s for s in rule.statements if isinstance(s, ir.VMap)), None)
+                if vmap is None:
+                    rules.append(rule)
+                    continue
+                spec = table.sets[vmap.map]
+                for (key,), (kind, target) in sorted(spec.elements.items(), key=order):
+                    literal = ir.quote(key) if isinstance(key, str) else hex(key)
+                    rules.append(ir.Rule((ir.Match(vmap.key, ir.Literal(literal)), ir.Verdict(kind, target))))
+                spec.elements.clear()
+            table.chains[chain.name] = ChainSpec(chain.name, rules, chain.base)
+    return ruleset
+
+
+def measured_marks(inputs: Sequence[Any], portdevs: Sequence[str]) -> list[Any]:
+    """Dispatch keys of the measured ports: their names (layer 2) and marks (layer 3)."""
+    from guestwall.compile import names
+
+    keys: list[Any] = list(portdevs)
+    keys += [names.port_mark(p.port_id) for p in inputs if p.program.portdev in portdevs]
+    return keys
+
+
+def measure_perport(n: int, state: InProcessState, reps: int, work: Path, log: Log) -> dict[str, Any]:
+    """First load, full reload (what libvirt does on restart), shared-filter edit, add and remove one port."""
+    from bench.netns import free_backend
+    from guestwall.dataplane.backend import open_backend
+    from guestwall.dataplane.diff import diff
+    from guestwall.dataplane.state import read_state
+
+    out: dict[str, Any] = {"n": n, "repetitions": reps}
+    path = str(work / f"perport-{n}.nft")
+    with scratch_netns(f"pp{n}") as ns:
+        log(f"  per-port baseline, N={n}: compile (share=False) and nft -f")
+        with stopwatch() as t_compile:
+            ruleset = compile_perport(state.initial_inputs)
+            text = full_text(ruleset)
+        with stopwatch() as t_load:
+            nft_file(ns, text, path)
+        out["first_apply"] = {
+            "compile_s": t_compile[0],
+            "kernel_s": t_load[0],
+            "total_s": t_compile[0] + t_load[0],
+            "instantiate_s": state.instantiate_s,
+            "tx_commands": len(text.splitlines()),
+        }
+        out["kernel_size"] = kernel_size(ns, TABLES).as_dict()
+
+        reload_text = "".join(f"delete table {t}\n" for t in TABLES) + text
+        loads = []
+        for _ in range(reps):
+            with stopwatch() as t:
+                nft_file(ns, reload_text, path)
+            loads.append(t[0])
+        out["reload"] = {"kernel_s": median(loads), "tx_commands": len(reload_text.splitlines())}
+
+        log(f"  per-port baseline, N={n}: shared filter edit")
+        backend = open_backend(ns)
+        try:
+            runs = []
+            there_and_back = (state.edited_inputs, state.initial_inputs)
+            for inputs in there_and_back[: 2 if reps > 1 else 1]:
+                with stopwatch() as t_compile:
+                    tx = diff(compile_perport(inputs), read_state(backend))
+                with stopwatch() as t_load:
+                    nft_file(ns, tx.text(), path)
+                runs.append((t_compile[0], t_load[0], len(tx.commands), tx.counts()))
+        finally:
+            free_backend(backend)
+        out["edit"] = {
+            "compile_s": median([r[0] for r in runs]),
+            "kernel_s": median([r[1] for r in runs]),
+            "total_s": median([r[0] + r[1] for r in runs]),
+            "tx_commands": max(r[2] for r in runs),
+            "tx_counts": runs[0][3],
+        }
+
+        log(f"  per-port baseline, N={n}: add/remove one port x{reps}")
+        adds, removes = [], []
+        for _ in range(reps):
+            with stopwatch() as t_compile:
+                one = compile_perport([state.extra_input])
+                add_text = port_add_text(one)
+            with stopwatch() as t_load:
+                nft_file(ns, add_text, path)
+            adds.append((t_compile[0], t_load[0], len(add_text.splitlines())))
+            remove_text = port_remove_text(one)
+            with stopwatch() as t_load:
+                nft_file(ns, remove_text, path)
+            removes.append((0.0, t_load[0], len(remove_text.splitlines())))
+        for key, runs_ in (("add", adds), ("remove", removes)):
+            out[key] = {
+                "compile_s": median([r[0] for r in runs_]),
+                "kernel_s": median([r[1] for r in runs_]),
+                "total_s": median([r[0] + r[1] for r in runs_]),
+                "tx_commands": runs_[0][2],
+            }
+    return out

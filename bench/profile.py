@@ -1,0 +1,81 @@
+"""Profile one guestwall operation at N ports with pyinstrument (``pip install pyinstrument``):
+
+    python -m bench.profile --n 1000 --op add [--html out.html]
+
+Operations as in the benchmark: ``first`` (bulk creation of N bindings), ``reapply``, ``edit``, ``add``,
+``remove``. The store and the namespace are temporary; only the profiled call is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--op", choices=("first", "reapply", "edit", "add", "remove"), default="add")
+    parser.add_argument("--html", type=Path, help="write pyinstrument's HTML report here")
+    args = parser.parse_args(argv)
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        print("pyinstrument is not installed: pip install pyinstrument", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="gwbench-prof-") as tmp:
+        os.environ["GUESTWALL_RUN_DIR"] = f"{tmp}/run"
+        from bench import workload
+        from bench.netns import free_backend, scratch_netns
+        from guestwall.dataplane.backend import open_backend
+        from guestwall.services import bindings as svc
+        from guestwall.services.enforce import enforce_from
+        from guestwall.services.filters import define_filter
+        from guestwall.store import open_store
+
+        store = open_store(f"sqlite:///{tmp}/profile.db")
+        define_filter(store, workload.filter_xml(0))
+        xmls: list[str | bytes] = [workload.binding_xml(p) for p in workload.ports(args.n)]
+        extra = workload.binding_xml(workload.extra_port())
+        with scratch_netns("prof") as ns:
+            backend = open_backend(ns)
+            try:
+                if args.op != "first":
+                    svc.create_bindings(store, xmls, backend)
+                if args.op == "remove":
+                    svc.create_binding(store, extra, backend)
+
+                def edit() -> Any:
+                    def enforce(filters: dict[str, Any]) -> None:
+                        with store.read() as reader:
+                            enforce_from(reader, filters, backend)
+
+                    return define_filter(store, workload.filter_xml(1), on_change=enforce)
+
+                call: Callable[[], Any] = {
+                    "first": lambda: svc.create_bindings(store, xmls, backend),
+                    "reapply": lambda: svc.reapply(store, backend),
+                    "edit": edit,
+                    "add": lambda: svc.create_binding(store, extra, backend),
+                    "remove": lambda: svc.delete_binding(store, workload.EXTRA_PORT, backend),
+                }[args.op]
+                profiler = Profiler(interval=0.0005)
+                profiler.start()
+                call()
+                profiler.stop()
+            finally:
+                free_backend(backend)
+                store.close()
+    if args.html:
+        args.html.write_text(profiler.output_html())
+    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
