@@ -37,13 +37,24 @@ class ApplyResult:
 def kernel_lock(netns: str | None) -> Iterator[None]:
     """An exclusive lock for one namespace's guestwall tables, shared by CLI processes and the agent."""
     os.makedirs(LOCK_DIR, exist_ok=True)
-    name = (netns or "default").replace("/", "_")
-    fd = os.open(os.path.join(LOCK_DIR, f"kernel-{name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(os.path.join(LOCK_DIR, _lock_name(netns)), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)
+
+
+def _lock_name(netns: str | None) -> str:
+    """Named after the namespace itself (its inode), not how it was reached: ``--netns X`` and a command
+    run through ``ip netns exec X`` take the same lock."""
+    path = "/proc/thread-self/ns/net"
+    if netns:
+        path = netns if netns.startswith("/") else f"/run/netns/{netns}"
+    try:
+        return f"kernel-netns-{os.stat(path).st_ino}.lock"
+    except OSError:
+        return f"kernel-{(netns or 'default').replace('/', '_')}.lock"
 
 
 def plan(desired: Ruleset, backend: Backend) -> Transaction:
