@@ -21,7 +21,7 @@ def test_invalid_prefix_is_one_error_line() -> None:
 def test_up_status_down() -> None:
     require_netns()
     prefix = new_prefix("c")
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "200"})
     try:
         up = runner.invoke(cli, ["lab", "up", "--guests", "2", "--prefix", prefix])
         assert up.exit_code == 0, up.output
