@@ -436,11 +436,11 @@ def resolve_group(repo: CloudRepo, ref: str, project: str | None = None) -> Secu
 
 
 def resolve_port(repo: CloudRepo, ref: str) -> Port:
-    """A port by device, by id, or by a unique start of its id."""
+    """A port by device, by id, by unique name, or by a unique start of its id."""
     found = repo.port_by_device(ref) or repo.port(ref)
     if found is not None:
         return found
-    return _resolve(ref, repo.ports(), lambda p: p.id, "port")
+    return _resolve(ref, repo.ports(), lambda p: p.id, "port", lambda p: p.name)
 
 
 def _blocks_matching(

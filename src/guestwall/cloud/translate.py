@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 from uuid import UUID
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape
 
 from guestwall.cloud import basefilters as base
 from guestwall.model.addressset import AddressSet
@@ -83,6 +83,11 @@ def rule_element(rule: SecurityGroupRule) -> str:
         if rule.icmp_code is not None:
             attrs.append(("code", str(rule.icmp_code)))
     return f"<{element}{_attrs(attrs)}/>"
+
+
+def quoteattr(value: str) -> str:
+    """An XML attribute value in single quotes, as libvirt writes them."""
+    return "'" + escape(value, {"'": "&apos;", '"': "&quot;"}) + "'"
 
 
 def _attrs(pairs: Iterable[tuple[str, str]]) -> str:
@@ -211,7 +216,7 @@ def _is_uuid(text: str) -> bool:
 
 
 def _text(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape(value)
 
 
 # ---- provider blocks ------------------------------------------------------------------------------------
