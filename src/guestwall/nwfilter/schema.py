@@ -16,6 +16,7 @@ from guestwall.nwfilter.chains import (
     default_chain_priority,
     validate_chain_name,
 )
+from guestwall.nwfilter.valuesets import COMMENT_MAX_BYTES
 
 __all__ = [
     "CHAIN_PREFIXES",
@@ -82,8 +83,18 @@ U16 = (D.UINT16, D.UINT16_HEX)
 U32 = (D.UINT32, D.UINT32_HEX)
 
 
-def _a(name: str, types: tuple[DataType, ...], rng: str | None, **kw: object) -> AttrSpec:
-    return AttrSpec(name, types, rng=rng, **kw)  # type: ignore[arg-type]
+def _a(
+    name: str,
+    types: tuple[DataType, ...],
+    rng: str | None,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+    names: str | None = None,
+    negation_source: str | None = None,
+    max_bytes: int | None = None,
+) -> AttrSpec:
+    return AttrSpec(name, types, low, high, names, negation_source, max_bytes, rng)
 
 
 def _mac(name: str, neg: str | None = None) -> AttrSpec:
@@ -94,7 +105,7 @@ def _macmask(name: str, base: str) -> AttrSpec:
     return _a(name, (D.MACMASK,), "mac", negation_source=base)
 
 
-COMMENT = _a("comment", (D.STRINGCOPY,), "comment", max_bytes=256)
+COMMENT = _a("comment", (D.STRINGCOPY,), "comment", max_bytes=COMMENT_MAX_BYTES)
 
 MACPROPS = (
     _mac("srcmacaddr"),
@@ -135,7 +146,10 @@ def _common_ip(v6: bool) -> tuple[AttrSpec, ...]:
     it is what libvirt accepts). The schema has no connlimit/state/ipset for the -ipv6 elements."""
     addr = (D.IPV6ADDR,) if v6 else (D.IPADDR,)
     rng_a = "ipv6" if v6 else "ipv4"
-    v4only = None if v6 else "ok"
+
+    def v4_schema(rng: str) -> str | None:
+        return None if v6 else rng
+
     return (
         _a("srcmacaddr", (D.MACADDR,), "mac"),
         *_ip_addrs(v6),
@@ -144,10 +158,10 @@ def _common_ip(v6: bool) -> tuple[AttrSpec, ...]:
         _a("dstipfrom", addr, rng_a),
         _a("dstipto", (D.IPADDR,), rng_a, negation_source="dstipfrom"),
         DSCP,
-        _a("connlimit-above", (D.UINT16,), v4only and "uint16"),
-        _a("state", (D.STRING,), v4only and "ct-state", names="ct-state"),
-        _a("ipset", (D.IPSETNAME,), v4only and "ipset-name"),
-        _a("ipsetflags", (D.IPSETFLAGS,), v4only and "ipset-flags"),
+        _a("connlimit-above", (D.UINT16,), v4_schema("uint16")),
+        _a("state", (D.STRING,), v4_schema("ct-state"), names="ct-state"),
+        _a("ipset", (D.IPSETNAME,), v4_schema("ipset-name")),
+        _a("ipsetflags", (D.IPSETFLAGS,), v4_schema("ipset-flags")),
     )
 
 
