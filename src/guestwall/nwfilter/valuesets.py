@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 
 
@@ -23,7 +24,7 @@ class NameSet:
     numeric: str = "as_parsed"
 
     def lookup(self, text: str) -> int | None:
-        return self._folded().get(text.lower())
+        return self._folded.get(text.lower())
 
     def name_of(self, number: int) -> str | None:
         for name, value in self.names.items():
@@ -31,6 +32,7 @@ class NameSet:
                 return name
         return None
 
+    @cached_property
     def _folded(self) -> dict[str, int]:
         return {name.lower(): value for name, value in self.names.items()}
 
