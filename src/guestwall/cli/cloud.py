@@ -54,24 +54,27 @@ def _emit(fmt: str, data: Any, table: Callable[[], Any]) -> None:
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
         return
+    import sys
+
     from rich.console import Console
 
-    Console(soft_wrap=True).print(table())
+    # ids must stay whole (they are what other commands take): wide when not on a terminal, folded on one
+    Console(width=None if sys.stdout.isatty() else 200).print(table())
 
 
 def _table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Any:
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table(*headers, title=title, title_justify="left")
+    table = Table(*(Column(h, overflow="fold") for h in headers), title=title, title_justify="left")
     for row in rows:
         table.add_row(*row)
     return table
 
 
 def _fields(title: str, pairs: Sequence[tuple[str, str]]) -> Any:
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("Field", "Value", title=title, title_justify="left")
+    table = Table("Field", Column("Value", overflow="fold"), title=title, title_justify="left")
     for key, value in pairs:
         table.add_row(key, value)
     return table
