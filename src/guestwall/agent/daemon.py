@@ -221,6 +221,8 @@ class Agent:
             drifted = True
         if drifted:
             self.converge(f"{reason}: repair")
+        else:
+            log.debug("checked (%s): the kernel equals the store", reason)
 
     def _reload(self) -> None:
         log.info("SIGHUP: reading the configuration again and reconciling everything")

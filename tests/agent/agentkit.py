@@ -1,0 +1,251 @@
+"""Helpers for the agent's tests: a host (lab + store + host configuration) driven through the real CLI,
+the agent as a subprocess in the lab's host namespace, and a flood of marked forged frames.
+
+Every process a test starts is ended by its pid; labs are removed by the netns fixtures.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from guestwall.lab import Guest, Lab
+from guestwall.lab.traffic.capture import collect, endpoint, open_capture, open_sender
+from guestwall.lab.traffic.probe import find_marks, marker, new_token, stamp
+
+_counter = itertools.count(1)
+
+
+def binding_xml(guest: Guest, filter_name: str = "clean-traffic", params: dict[str, str | list[str]] | None = None) -> str:
+    lines = []
+    for name, value in (params or {}).items():
+        for v in [value] if isinstance(value, str) else value:
+            lines.append(f"<parameter name='{name}' value='{v}'/>")
+    return (
+        f"<filterbinding><owner><name>{guest.name}</name><uuid>00000000-0000-4000-8000-{guest.index:012d}</uuid>"
+        f"</owner><portdev name='{guest.portdev}'/><mac address='{guest.mac}'/>"
+        f"<filterref filter='{filter_name}'>{''.join(lines)}</filterref></filterbinding>\n"
+    )
+
+
+def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.02, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Host:
+    """One lab host: its store (SQLite file), its host configuration, the CLI and the agent against both."""
+
+    lab: Lab
+    workdir: Path
+    config: str = ""
+    agents: list[AgentProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.config_path = self.workdir / "guestwall.toml"
+        self.config_path.write_text(self.config)
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.workdir}/gw.db"
+
+    @property
+    def netns(self) -> str:
+        return self.lab.host_netns
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "GUESTWALL_CONFIG": str(self.config_path), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def cli_argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "guestwall", "--db", self.url, "--netns", self.netns, *args]
+
+    def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self.cli_argv(*args), capture_output=True, text=True, timeout=timeout, env=self.env())
+        if check and proc.returncode != 0:
+            raise AssertionError(f"guestwall {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    def write(self, name: str, text: str) -> str:
+        path = self.workdir / name
+        path.write_text(text)
+        return str(path)
+
+    def bind(self, guests: Sequence[Guest], filter_name: str = "clean-traffic", params: dict[str, dict[str, Any]] | None = None) -> None:
+        """Bind guests (IP given as a parameter unless ``params`` says otherwise for that guest)."""
+        files = [
+            self.write(f"bind-{g.portdev}.xml", binding_xml(g, filter_name, (params or {}).get(g.name, {"IP": g.ipv4})))
+            for g in guests
+        ]
+        self.run("nwfilter-binding-create", *files)
+
+    def nft(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", "netns", "exec", self.netns, "nft", *args], capture_output=True, text=True, check=check, input=input
+        )
+
+    def status(self) -> list[dict[str, Any]]:
+        import json
+
+        rows: list[dict[str, Any]] = json.loads(self.run("status", "--format", "json").stdout)
+        return rows
+
+    def plan(self) -> str:
+        """What ``guestwall apply`` would still change (empty when the kernel equals the store)."""
+        return self.run("apply", "--dry-run").stdout
+
+    def start_agent(self, *extra: str, wait: bool = True) -> AgentProcess:
+        agent = AgentProcess(self, list(extra))
+        self.agents.append(agent)
+        if wait:
+            agent.wait_ready()
+        return agent
+
+    def stop_agents(self) -> None:
+        for agent in self.agents:
+            agent.stop()
+
+
+class AgentProcess:
+    """``guestwall agent`` in the lab's host namespace; readiness through sd_notify (an abstract socket)."""
+
+    def __init__(self, host: Host, extra: list[str]) -> None:
+        self.host = host
+        self.log_path = host.workdir / f"agent-{next(_counter)}.log"
+        name = f"guestwall-test-{os.getpid()}-{next(_counter)}"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind("\0" + name)
+        self.notify.settimeout(0.1)
+        env = {**host.env(), "NOTIFY_SOCKET": "@" + name}
+        argv = [sys.executable, "-m", "guestwall", "agent", "--netns", host.netns, "--db", host.url, "--log-level", "debug", *extra]
+        self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        self.ready_after: float | None = None
+
+    def wait_ready(self, timeout: float = 30) -> float:
+        """Seconds from start to READY=1."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"agent exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                message = self.notify.recv(256).decode()
+            except TimeoutError:
+                continue
+            if "READY=1" in message:
+                self.ready_after = time.monotonic() - self.started
+                return self.ready_after
+        raise AssertionError(f"agent not ready after {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_log(self, pattern: str, timeout: float = 10, after: int = 0) -> re.Match[str]:
+        """The first match of ``pattern`` in the log at or after character ``after``."""
+        regex = re.compile(pattern)
+
+        def found() -> re.Match[str] | None:
+            return regex.search(self.log(), after)
+
+        match: re.Match[str] = wait_until(found, timeout, 0.02, f"agent log line /{pattern}/")
+        return match
+
+    def signal(self, signum: int) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signum)
+
+    def stop(self, timeout: float = 10) -> int:
+        """SIGTERM and wait; SIGKILL if it does not stop. Returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        self.notify.close()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+class Flood:
+    """Frames sent from one guest in a loop (each stamped with its index), captured on receivers, until
+    stopped. ``arrived()`` says which of the frames got through, by index into ``frames``."""
+
+    def __init__(self, lab: Lab, sender: str, frames: Sequence[Any], receivers: Sequence[str], interval: float = 0.002):
+        self.lab = lab
+        self.token = new_token()
+        self.wire = [stamp(f, marker(self.token, i)) for i, f in enumerate(frames)]
+        self.socks = {name: open_capture(endpoint(lab, name), promisc=name == lab.bridge) for name in receivers}
+        self.out = open_sender(endpoint(lab, sender))
+        self.interval = interval
+        self.sent = 0
+        self._stop = threading.Event()
+        self._captured: dict[str, list[bytes]] = {name: [] for name in receivers}
+        self._thread = threading.Thread(target=self._send, daemon=True)
+
+    def __enter__(self) -> Flood:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _send(self) -> None:
+        while not self._stop.is_set():
+            for frame in self.wire:
+                try:
+                    self.out.send(frame)
+                except OSError:
+                    pass
+                self.sent += 1
+            self._drain(0)
+            time.sleep(self.interval)
+
+    def _drain(self, timeout: float) -> None:
+        got = collect(self.socks, timeout)
+        for name, frames in got.items():
+            self._captured[name].extend(frames)
+
+    def stop(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join()
+        self._drain(0.3)
+        self.out.close()
+        for sock in self.socks.values():
+            sock.close()
+
+    def arrived(self) -> dict[str, dict[int, int]]:
+        """Per receiver: frame index -> how many copies arrived."""
+        out: dict[str, dict[int, int]] = {}
+        for name, frames in self._captured.items():
+            counts: dict[int, int] = {}
+            for data in frames:
+                for index in find_marks(data, self.token)[:1]:
+                    counts[index] = counts.get(index, 0) + 1
+            out[name] = counts
+        return out

@@ -1,0 +1,35 @@
+"""The agent's tests: pure ones (configuration, frame observation, interim programs) and namespace ones
+that run ``guestwall agent`` as a subprocess in a lab's host namespace (see agentkit.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agentkit import Host
+from netns_fixtures import lab_factory  # noqa: F401
+
+from guestwall.lab import Lab
+
+
+@pytest.fixture
+def make_host(lab_factory: Callable[..., Lab], tmp_path: Path) -> Iterator[Callable[..., Host]]:  # noqa: F811
+    """``make(guests=5, config="toml text", **LabSpec fields) -> Host``; agents are stopped before the labs
+    go down."""
+    hosts: list[Host] = []
+
+    def make(guests: int = 5, config: str = "", **spec: Any) -> Host:
+        lab = lab_factory(guests=guests, **spec)
+        workdir = tmp_path / f"host{len(hosts)}"
+        workdir.mkdir()
+        host = Host(lab, workdir, config)
+        hosts.append(host)
+        return host
+
+    try:
+        yield make
+    finally:
+        for host in hosts:
+            host.stop_agents()
