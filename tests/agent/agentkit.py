@@ -6,6 +6,7 @@ Every process a test starts is ended by its pid; labs are removed by the netns f
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -27,7 +28,9 @@ from guestwall.lab.traffic.probe import find_marks, marker, new_token, stamp
 _counter = itertools.count(1)
 
 
-def binding_xml(guest: Guest, filter_name: str = "clean-traffic", params: dict[str, str | list[str]] | None = None) -> str:
+def binding_xml(
+    guest: Guest, filter_name: str = "clean-traffic", params: dict[str, str | list[str]] | None = None
+) -> str:
     lines = []
     for name, value in (params or {}).items():
         for v in [value] if isinstance(value, str) else value:
@@ -39,7 +42,9 @@ def binding_xml(guest: Guest, filter_name: str = "clean-traffic", params: dict[s
     )
 
 
-def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.02, what: str = "condition") -> Any:
+def wait_until(
+    check: Callable[[], Any], timeout: float, interval: float = 0.02, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -78,7 +83,9 @@ class Host:
         return [sys.executable, "-m", "guestwall", "--db", self.url, "--netns", self.netns, *args]
 
     def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(self.cli_argv(*args), capture_output=True, text=True, timeout=timeout, env=self.env())
+        proc = subprocess.run(
+            self.cli_argv(*args), capture_output=True, text=True, timeout=timeout, env=self.env()
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"guestwall {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
         return proc
@@ -88,17 +95,31 @@ class Host:
         path.write_text(text)
         return str(path)
 
-    def bind(self, guests: Sequence[Guest], filter_name: str = "clean-traffic", params: dict[str, dict[str, Any]] | None = None) -> None:
+    def bind(
+        self,
+        guests: Sequence[Guest],
+        filter_name: str = "clean-traffic",
+        params: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         """Bind guests (IP given as a parameter unless ``params`` says otherwise for that guest)."""
         files = [
-            self.write(f"bind-{g.portdev}.xml", binding_xml(g, filter_name, (params or {}).get(g.name, {"IP": g.ipv4})))
+            self.write(
+                f"bind-{g.portdev}.xml",
+                binding_xml(g, filter_name, (params or {}).get(g.name, {"IP": g.ipv4})),
+            )
             for g in guests
         ]
         self.run("nwfilter-binding-create", *files)
 
-    def nft(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def nft(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["ip", "netns", "exec", self.netns, "nft", *args], capture_output=True, text=True, check=check, input=input
+            ["ip", "netns", "exec", self.netns, "nft", *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            input=input,
         )
 
     def status(self) -> list[dict[str, Any]]:
@@ -134,7 +155,19 @@ class AgentProcess:
         self.notify.bind("\0" + name)
         self.notify.settimeout(0.1)
         env = {**host.env(), "NOTIFY_SOCKET": "@" + name}
-        argv = [sys.executable, "-m", "guestwall", "agent", "--netns", host.netns, "--db", host.url, "--log-level", "debug", *extra]
+        argv = [
+            sys.executable,
+            "-m",
+            "guestwall",
+            "agent",
+            "--netns",
+            host.netns,
+            "--db",
+            host.url,
+            "--log-level",
+            "debug",
+            *extra,
+        ]
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.started = time.monotonic()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env)
@@ -194,11 +227,15 @@ class Flood:
     """Frames sent from one guest in a loop (each stamped with its index), captured on receivers, until
     stopped. ``arrived()`` says which of the frames got through, by index into ``frames``."""
 
-    def __init__(self, lab: Lab, sender: str, frames: Sequence[Any], receivers: Sequence[str], interval: float = 0.002):
+    def __init__(
+        self, lab: Lab, sender: str, frames: Sequence[Any], receivers: Sequence[str], interval: float = 0.002
+    ):
         self.lab = lab
         self.token = new_token()
         self.wire = [stamp(f, marker(self.token, i)) for i, f in enumerate(frames)]
-        self.socks = {name: open_capture(endpoint(lab, name), promisc=name == lab.bridge) for name in receivers}
+        self.socks = {
+            name: open_capture(endpoint(lab, name), promisc=name == lab.bridge) for name in receivers
+        }
         self.out = open_sender(endpoint(lab, sender))
         self.interval = interval
         self.sent = 0
@@ -216,10 +253,8 @@ class Flood:
     def _send(self) -> None:
         while not self._stop.is_set():
             for frame in self.wire:
-                try:
+                with contextlib.suppress(OSError):
                     self.out.send(frame)
-                except OSError:
-                    pass
                 self.sent += 1
             self._drain(0)
             time.sleep(self.interval)

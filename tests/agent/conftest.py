@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from agentkit import Host
-from netns_fixtures import lab_factory  # noqa: F401
 
 from guestwall.lab import Lab
+from netns_fixtures import lab_factory  # noqa: F401
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 
 from agentkit import Host, wait_until
-from netns_fixtures import needs_netns
 
 from guestwall.compile import names
 from guestwall.config import load_config
@@ -17,6 +16,7 @@ from guestwall.dataplane.backend import open_backend
 from guestwall.lab.traffic import frames, probe
 from guestwall.services.enforce import desired_state
 from guestwall.store import open_store
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
@@ -54,7 +54,9 @@ def test_flush_ruleset_is_repaired_within_one_second(make_host: Callable[..., Ho
     for _ in range(3):
         t0 = time.monotonic()
         host.nft("flush", "ruleset")
-        wait_until(lambda: backend.list_json(f"map bridge {names.TABLE} {names.L2_OUT_MAP}"), 1.0, 0.002, "repair")
+        wait_until(
+            lambda: backend.list_json(f"map bridge {names.TABLE} {names.L2_OUT_MAP}"), 1.0, 0.002, "repair"
+        )
         latencies.append(time.monotonic() - t0)
         time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
         assert probe(host.lab, "eve", forged(host), ["alice"])["alice"] == []
@@ -91,13 +93,15 @@ def test_tables_deleted_or_edited_are_repaired_and_others_left_alone(make_host: 
 
     # an edit that keeps the rule's comment (its digest) is caught by the chain's fingerprint
     listing = json.loads(host.nft("-j", "-a", "list", "table", "bridge", names.TABLE).stdout)["nftables"]
-    rule = next(o["rule"] for o in listing if "rule" in o and "no-mac-spoofing#2" in o["rule"].get("comment", ""))
+    rule = next(
+        o["rule"] for o in listing if "rule" in o and "no-mac-spoofing#2" in o["rule"].get("comment", "")
+    )
     mark = len(agent.log())
     host.nft("replace", "rule", "bridge", names.TABLE, rule["chain"], "handle", str(rule["handle"]),
              "accept", "comment", json.dumps(rule["comment"]))  # fmt: skip
     agent.wait_log(r"refilled 1 chain\(s\) edited in place", timeout=1.0, after=mark)
     chain = host.nft("list", "chain", "bridge", names.TABLE, rule["chain"]).stdout
-    assert "drop comment" in chain and "accept comment \"" + rule["comment"] not in chain
+    assert "drop comment" in chain and 'accept comment "' + rule["comment"] not in chain
     assert probe(host.lab, "eve", forged(host), ["alice"])["alice"] == []
 
     assert "table inet other" in host.nft("list", "tables").stdout

@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 
 from agentkit import Flood, Host
-from netns_fixtures import needs_netns
 
 from guestwall.lab.traffic import frames
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
@@ -32,14 +32,19 @@ def forged_and_genuine(host: Host, sender: str, victim: str) -> tuple[list[objec
     return forged + genuine, {len(forged)}
 
 
-def test_restart_with_50_ports_changes_nothing_and_lets_nothing_through(make_host: Callable[..., Host]) -> None:
+def test_restart_with_50_ports_changes_nothing_and_lets_nothing_through(
+    make_host: Callable[..., Host],
+) -> None:
     host = make_host(guests=50, config=CONFIG)
     host.bind(list(host.lab.guests))  # the CLI applies directly: no agent needed
     first = host.start_agent()
     assert "converged (start): no change" in first.log()
 
     monitor = subprocess.Popen(
-        ["ip", "netns", "exec", host.netns, "nft", "monitor"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        ["ip", "netns", "exec", host.netns, "nft", "monitor"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     time.sleep(0.3)  # the monitor subscribes
     sender, victim = host.lab.guests[-1].name, host.lab.guests[0].name
@@ -56,12 +61,16 @@ def test_restart_with_50_ports_changes_nothing_and_lets_nothing_through(make_hos
         monitor.terminate()
         out = monitor.communicate(timeout=5)[0]
     assert "converged (start): no change" in second.log()
-    assert [line for line in out.splitlines() if " guestwall " in f" {line} "] == []  # no kernel change at all
+    assert [
+        line for line in out.splitlines() if " guestwall " in f" {line} "
+    ] == []  # no kernel change at all
     assert flood.sent > 500
     for receiver, counts in arrived.items():
         assert set(counts) <= genuine, f"forged frames reached {receiver}: {sorted(set(counts) - genuine)}"
     assert arrived[victim], "control: genuine frames arrive"
-    print(f"agent restart with 50 bound ports: ready after {restart:.2f} s; {flood.sent} frames sent meanwhile")
+    print(
+        f"agent restart with 50 bound ports: ready after {restart:.2f} s; {flood.sent} frames sent meanwhile"
+    )
 
 
 def test_sighup_and_sigterm(make_host: Callable[..., Host]) -> None:

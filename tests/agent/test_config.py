@@ -35,7 +35,7 @@ def test_missing_default_file_means_defaults(monkeypatch: pytest.MonkeyPatch, tm
 
 def test_explicit_file_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GUESTWALL_CONFIG", str(tmp_path / "absent.toml"))
-    with pytest.raises(ConfigError, match="absent.toml does not exist"):
+    with pytest.raises(ConfigError, match=r"absent\.toml does not exist"):
         load_config()
 
 
@@ -50,12 +50,20 @@ def test_example(tmp_path: Path) -> None:
         ("DHCPSERVER", "10.0.0.1"),
         ("DHCPSERVER", "10.0.0.2"),
     )
-    assert (config.dhcp_rate, config.dhcp_burst, config.poll_interval, config.check_interval) == (5, 20, 0.5, 2)
+    assert (config.dhcp_rate, config.dhcp_burst, config.poll_interval, config.check_interval) == (
+        5,
+        20,
+        0.5,
+        2,
+    )
     assert config.options().guest_patterns == ("vnet*", "tap*", "macvtap0")
     assert config.is_guest_port("vnet12") and config.is_guest_port("macvtap0")
     assert not config.is_guest_port("macvtap01") and not config.is_guest_port("br0")
     assert config.guest_mac_of("FE:54:00:12:34:56") == "52:54:00:12:34:56"
-    assert parse_config({"ports": {"guest_mac": "port"}}).guest_mac_of("fe:54:00:12:34:56") == "fe:54:00:12:34:56"
+    assert (
+        parse_config({"ports": {"guest_mac": "port"}}).guest_mac_of("fe:54:00:12:34:56")
+        == "fe:54:00:12:34:56"
+    )
 
 
 @pytest.mark.parametrize(
@@ -68,7 +76,10 @@ def test_example(tmp_path: Path) -> None:
         ({"ports": {"guest_patterns": ["a-very-long-name-x*"]}}, "is not an interface name"),
         ({"ports": {"unbound": "accept"}}, "ports.unbound: expected one of 'drop', 'filter'"),
         ({"ports": {"unbound": "filter"}}, "ports.default_filter: required"),
-        ({"ports": {"default_parameters": {"IP": "1.2.3.4/24"}}}, "ports.default_parameters.IP: invalid value"),
+        (
+            {"ports": {"default_parameters": {"IP": "1.2.3.4/24"}}},
+            "ports.default_parameters.IP: invalid value",
+        ),
         ({"agent": {"check_interval": 0}}, "agent.check_interval: expected a number of at least 0.1"),
         ({"learning": {"dhcp_burst": True}}, "learning.dhcp_burst: expected a number"),
     ],

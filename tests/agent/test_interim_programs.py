@@ -21,7 +21,9 @@ from guestwall.store.records import BindingRecord
 MAC = "52:54:00:00:00:04"
 
 
-def binding(params: dict[str, tuple[str, ...]] | None = None, filter_name: str = "clean-traffic", dev: str = "vnet3") -> Binding:
+def binding(
+    params: dict[str, tuple[str, ...]] | None = None, filter_name: str = "clean-traffic", dev: str = "vnet3"
+) -> Binding:
     values = {"MAC": (MAC,), **(params or {})}
     return Binding(Owner("vm", UUID(int=1)), dev, MAC, FilterRef(filter_name, make_params(values)))
 
@@ -54,8 +56,13 @@ def test_dhcp_only_rules(servers: tuple[str, ...]) -> None:
         assert verdict(program, "in", offer) == "accept"
         rogue = offer.replace("10.77.0.2", "10.77.0.66")
         assert verdict(program, "in", rogue) == ("drop" if servers else "accept")
-    assert verdict(program, "in", "dmac=52:54:00:00:00:09 src=10.77.0.2 dst=10.77.0.9 udp sport=67 dport=68") == "drop"
-    assert verdict(program, "in", f"dmac={MAC} src=10.77.0.10 dst=10.77.0.13 tcp sport=22 dport=4000") == "drop"
+    assert (
+        verdict(program, "in", "dmac=52:54:00:00:00:09 src=10.77.0.2 dst=10.77.0.9 udp sport=67 dport=68")
+        == "drop"
+    )
+    assert (
+        verdict(program, "in", f"dmac={MAC} src=10.77.0.10 dst=10.77.0.13 tcp sport=22 dport=4000") == "drop"
+    )
     assert verdict(program, "in", f"dmac={MAC} arp op=reply spa=10.77.0.10") == "drop"
 
 
@@ -70,7 +77,10 @@ def test_learning_values() -> None:
     assert learning_mode(binding({"CTRL_IP_LEARNING": ("none",)})) is LearningMode.NONE
     with pytest.raises(InstantiationError) as e:
         learning_mode(binding({"CTRL_IP_LEARNING": ("sometimes",)}))
-    assert e.value.virsh_text() == "failed to parse configuration file filter 'clean-traffic' learning value 'sometimes' invalid."
+    assert (
+        e.value.virsh_text()
+        == "failed to parse configuration file filter 'clean-traffic' learning value 'sometimes' invalid."
+    )
 
 
 def _port(b: Binding, port_id: int, learned: tuple[str, ...] = ()) -> BoundPort:
@@ -86,14 +96,16 @@ def test_enforcement_picks_interim_rules_only_when_ip_alone_is_missing() -> None
     desired = build_desired(filters, [learning, dhcp, learned, given])
     assert desired.learning["vnet3"].interim and desired.learning["vnet3"].snoop
     assert desired.learning["vnet4"].interim and desired.learning["vnet4"].servers == ("10.77.0.1",)
-    assert not desired.learning["vnet5"].interim and not desired.learning["vnet5"].snoop  # any: first address only
+    assert (
+        not desired.learning["vnet5"].interim and not desired.learning["vnet5"].snoop
+    )  # any: first address only
     assert "vnet6" not in desired.learning
     assert desired.programs["vnet3"].group.startswith("learn-any")
     assert desired.programs["vnet4"].group.startswith("learn-dhcp")
     assert desired.programs["vnet5"].group.startswith("clean-traffic")
 
     none = _port(binding({"CTRL_IP_LEARNING": ("none",)}, dev="vnet7"), 5)
-    with pytest.raises(InstantiationError, match="binding vnet7: .*unresolvable variables .*: IP"):
+    with pytest.raises(InstantiationError, match=r"binding vnet7: .*unresolvable variables .*: IP"):
         build_desired(filters, [none])
     other = _port(binding(filter_name="clean-traffic-gateway", dev="vnet8"), 6)  # needs IP and GATEWAY_MAC
     with pytest.raises(InstantiationError, match="GATEWAY_MAC"):

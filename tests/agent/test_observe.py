@@ -91,13 +91,17 @@ def test_any_dhcp_ack_to_the_guest_without_expiry() -> None:
 
 
 def test_dhcp_leases_expire() -> None:
-    assert observe(ack(lease=120), True, DHCP_ANY_SERVER, NOW) == learn("10.77.0.120", "dhcp", NOW + timedelta(seconds=120))
+    assert observe(ack(lease=120), True, DHCP_ANY_SERVER, NOW) == learn(
+        "10.77.0.120", "dhcp", NOW + timedelta(seconds=120)
+    )
     assert observe(ack(lease=0xFFFFFFFF), True, DHCP_ANY_SERVER, NOW) == learn("10.77.0.120", "dhcp")
     assert observe(ack(lease=None), True, DHCP_ANY_SERVER, NOW) == learn("10.77.0.120", "dhcp")
 
 
 def test_dhcp_trusts_only_its_servers() -> None:
-    assert observe(ack(), True, DHCP_TRUSTED, NOW) == learn("10.77.0.120", "dhcp", NOW + timedelta(seconds=120))
+    assert observe(ack(), True, DHCP_TRUSTED, NOW) == learn(
+        "10.77.0.120", "dhcp", NOW + timedelta(seconds=120)
+    )
     assert observe(ack(server="10.77.0.14"), True, DHCP_TRUSTED, NOW) == []
     assert observe(ack(server="10.77.0.14"), True, DHCP_ANY_SERVER, NOW) != []
 
@@ -106,15 +110,25 @@ def test_dhcp_ignores_the_guests_own_traffic_except_release_and_decline() -> Non
     assert observe(from_guest("10.77.0.13"), False, DHCP_TRUSTED, NOW) == []
     assert observe(arp(2, "10.77.0.13", "10.77.0.10"), False, DHCP_TRUSTED, NOW) == []
     release = client("release", ciaddr="10.77.0.120")
-    assert observe(release, False, DHCP_TRUSTED, NOW) == [Observation("forget", IPv4Address("10.77.0.120"), "dhcp")]
+    assert observe(release, False, DHCP_TRUSTED, NOW) == [
+        Observation("forget", IPv4Address("10.77.0.120"), "dhcp")
+    ]
     decline = client("decline", requested="10.77.0.121")
-    assert observe(decline, False, DHCP_TRUSTED, NOW) == [Observation("forget", IPv4Address("10.77.0.121"), "dhcp")]
+    assert observe(decline, False, DHCP_TRUSTED, NOW) == [
+        Observation("forget", IPv4Address("10.77.0.121"), "dhcp")
+    ]
     assert observe(client("release", ciaddr="10.77.0.120", src=OTHER), False, DHCP_TRUSTED, NOW) == []
     assert observe(client("discover"), False, DHCP_TRUSTED, NOW) == []
 
 
 def test_truncated_and_foreign_frames() -> None:
-    for frame in (b"", b"\x00" * 13, ack()[:60], from_guest("10.77.0.13")[:20], arp(2, "10.77.0.13", "10.77.0.10")[:30]):
+    for frame in (
+        b"",
+        b"\x00" * 13,
+        ack()[:60],
+        from_guest("10.77.0.13")[:20],
+        arp(2, "10.77.0.13", "10.77.0.10")[:30],
+    ):
         assert observe(frame, False, ANY, NOW) == []
         assert observe(frame, True, DHCP_ANY_SERVER, NOW) == []
 
