@@ -3,15 +3,15 @@
     GuestwallError                      base; ``code`` is libvirt's error-code phrase, kept for scripts
     ├── InputError                      what the user gave is wrong (nothing was changed)
     │   ├── XMLError                    not well-formed, unsafe (entities, DTD) or too large
-    │   ├── FilterError                 a filter that libvirt would reject; carries where (rule, element, attribute)
+    │   ├── FilterError                 a filter libvirt would reject; says where (rule, element, attribute)
     │   ├── BindingError                a <filterbinding> that libvirt would reject
     │   └── CloudError                  a port, security group or provider block is invalid
     ├── NotFoundError                   no such filter, binding, port or group
     ├── ConflictError                   already exists, UUID mismatch, would introduce a loop
     │   └── InUseError                  still referenced by a filter or a binding
-    ├── InstantiationError              a binding cannot become rules (missing variable or filter, cardinality)
+    ├── InstantiationError              a binding cannot become rules (missing variable or filter, ...)
     ├── StoreError                      the database failed (translated from SQLAlchemy)
-    ├── DataplaneError                  the kernel or nft refused or is missing (translated from libnftables/nft)
+    ├── DataplaneError                  the kernel or nft refused or is missing (from libnftables/nft)
     └── LabError                        the namespace lab could not be built or removed
 
 Foreign exceptions (lxml, SQLAlchemy, subprocess, pyroute2) are translated where they enter.

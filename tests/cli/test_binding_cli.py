@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from netns_fixtures import needs_netns, new_prefix, require_netns
 
 from guestwall.cli.app import cli
 from guestwall.lab.netns import create_netns, remove_netns
+from netns_fixtures import needs_netns, new_prefix, require_netns
 
 pytestmark = needs_netns
 
@@ -93,10 +93,16 @@ def test_binding_case(case: str, netns: str, tmp_path: Path, monkeypatch: pytest
         )
     assert dumped == expected
     assert run(netns, url, "nwfilter-binding-list")[1] == (source / "list.txt").read_text()
-    assert run(netns, url, "nwfilter-binding-delete", portdev) == (0, f"Network filter binding on {portdev} deleted\n\n", "")
+    assert run(netns, url, "nwfilter-binding-delete", portdev) == (
+        0,
+        f"Network filter binding on {portdev} deleted\n\n",
+        "",
+    )
 
 
-def test_undefine_of_a_bound_filter_is_refused(netns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_undefine_of_a_bound_filter_is_refused(
+    netns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path}/gw.db"
     (tmp_path / "b.xml").write_text(
@@ -108,6 +114,9 @@ def test_undefine_of_a_bound_filter_is_refused(netns: str, tmp_path: Path, monke
     for name in ("clean-traffic", "no-arp-ip-spoofing"):  # bound directly, and through the tree
         code, _, err = run(netns, url, "nwfilter-undefine", name)
         assert code == 1
-        assert err == f"error: Failed to undefine network filter {name}\nerror: Requested operation is not valid: nwfilter is in use\n"
+        assert (
+            err
+            == f"error: Failed to undefine network filter {name}\nerror: Requested operation is not valid: nwfilter is in use\n"
+        )
     assert run(netns, url, "nwfilter-binding-delete", "vnet7")[0] == 0
     assert run(netns, url, "nwfilter-undefine", "clean-traffic")[0] == 0

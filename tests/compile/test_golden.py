@@ -27,7 +27,12 @@ def compile_case(case: Path, options: Options = Options()) -> str:
         defs[f.name] = f
     ports = []
     for i, b in enumerate(json.loads((case / "bindings.json").read_text()), start=1):
-        binding = Binding(Owner("vm", uuid.UUID(int=i)), b["portdev"], b["mac"], FilterRef(b["filter"], make_params(b.get("params", {}))))
+        binding = Binding(
+            Owner("vm", uuid.UUID(int=i)),
+            b["portdev"],
+            b["mac"],
+            FilterRef(b["filter"], make_params(b.get("params", {}))),
+        )
         ports.append(PortInput(instantiate(binding, defs), i))
     compiled = compile_ruleset(ports, options)
     return diff(compiled.ruleset, {}).text()
@@ -47,9 +52,8 @@ def test_golden(name: str) -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_golden_loads_into_a_kernel(name: str) -> None:
     """The kernel accepts every golden transaction (checked in a namespace of the test's own)."""
-    from netns_fixtures import new_prefix, require_netns
-
     from guestwall.lab.netns import create_netns, remove_netns, run_in_netns
+    from netns_fixtures import new_prefix, require_netns
 
     require_netns()
     ns = f"{new_prefix('c')}-nft"

@@ -77,7 +77,9 @@ def load_case(name: str) -> str | None:
     if params is None:
         return None
     params = {"IP": ("10.0.0.7",), "IPV6": ("fd00::7",)} | params
-    binding = Binding(Owner("vm", uuid.UUID(int=1)), "vnet0", "52:54:00:00:00:01", FilterRef(f.name, make_params(params)))
+    binding = Binding(
+        Owner("vm", uuid.UUID(int=1)), "vnet0", "52:54:00:00:00:01", FilterRef(f.name, make_params(params))
+    )
     program = instantiate(binding, defs)
     sets = {name: AddressSet(name) for name in ("someset", "myset", "x", "tck_test", "a", "set")}
     compiled = compile_ruleset([PortInput(program, 1)], address_sets=sets)
@@ -86,10 +88,9 @@ def load_case(name: str) -> str | None:
 
 @pytest.mark.netns
 def test_every_libvirt_filter_compiles_and_loads() -> None:
-    from netns_fixtures import new_prefix, require_netns
-
     from guestwall.dataplane.backend import open_backend
     from guestwall.lab.netns import create_netns, remove_netns
+    from netns_fixtures import new_prefix, require_netns
 
     require_netns()
     ns = f"{new_prefix('c')}-all"
@@ -114,5 +115,10 @@ def test_every_libvirt_filter_compiles_and_loads() -> None:
         remove_netns(ns)
     assert failed == {}
     # what we refuse, we refuse for a stated reason
-    reasons = ("cannot be enforced", "ipset", "Cardinality", "is not valid for")  # the last: our sample values
+    reasons = (
+        "cannot be enforced",
+        "ipset",
+        "Cardinality",
+        "is not valid for",
+    )  # the last: our sample values
     assert all(any(r in why for r in reasons) for why in refused.values()), refused

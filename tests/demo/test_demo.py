@@ -15,7 +15,10 @@ def test_demo_runs_and_blocks_every_attack() -> None:
     prefix = new_prefix("d")
     proc = subprocess.run(
         [sys.executable, "-m", "guestwall", "demo", "--prefix", prefix],
-        capture_output=True, text=True, timeout=180, check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "every attack blocked, normal traffic passes" in proc.stdout

@@ -54,13 +54,25 @@ class Guestwall:
     def define(self, xml: str) -> subprocess.CompletedProcess[str]:
         return self.run("nwfilter-define", self.write("filter.xml", xml))
 
-    def bind(self, guests: list[Guest], filter_name: str, params: dict[str, dict[str, str | list[str]]] | None = None) -> None:
+    def bind(
+        self,
+        guests: list[Guest],
+        filter_name: str,
+        params: dict[str, dict[str, str | list[str]]] | None = None,
+    ) -> None:
         files = [
-            self.write(f"bind-{g.name}.xml", binding_xml(g, filter_name, (params or {}).get(g.name, {"IP": g.ipv4})))
+            self.write(
+                f"bind-{g.name}.xml", binding_xml(g, filter_name, (params or {}).get(g.name, {"IP": g.ipv4}))
+            )
             for g in guests
         ]
         self.run("nwfilter-binding-create", *files)
 
     def nft(self, *args: str) -> str:
-        proc = subprocess.run(["ip", "netns", "exec", self.lab.host_netns, "nft", *args], capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            ["ip", "netns", "exec", self.lab.host_netns, "nft", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return proc.stdout

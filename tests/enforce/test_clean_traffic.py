@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from gw import Guestwall
-from netns_fixtures import needs_netns
 
 from guestwall.lab import Lab
 from guestwall.lab.traffic import arp_cache, fdb_port, frames, ping, probe
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 

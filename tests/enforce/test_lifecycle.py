@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 from gw import Guestwall
-from netns_fixtures import needs_netns
 
 from guestwall.dataplane.backend import open_backend
 from guestwall.lab import Lab
@@ -16,6 +15,7 @@ from guestwall.lab.traffic import frames, probe, tcp_connect, tcp_server
 from guestwall.services.enforce import enforce_from
 from guestwall.services.filters import define_filter
 from guestwall.store import open_store
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 

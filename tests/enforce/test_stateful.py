@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 from gw import Guestwall
-from netns_fixtures import needs_netns
 
 from guestwall.lab import Lab
 from guestwall.lab.traffic import frames, ping, probe, tcp_connect, tcp_server, udp_exchange
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
@@ -58,5 +58,14 @@ def test_unsolicited_inbound_udp_is_dropped(gw: Guestwall) -> None:
 def test_unsolicited_syn_ack_is_dropped(gw: Guestwall) -> None:
     lab = gw.lab
     alice, bob = lab["alice"], lab["bob"]
-    got = probe(lab, "alice", [frames.tcp4(alice.mac, bob.mac, ip_src=alice.ipv4, ip_dst=bob.ipv4, sport=22, dport=40000, flags="SA")], receivers=["bob"])
+    got = probe(
+        lab,
+        "alice",
+        [
+            frames.tcp4(
+                alice.mac, bob.mac, ip_src=alice.ipv4, ip_dst=bob.ipv4, sport=22, dport=40000, flags="SA"
+            )
+        ],
+        receivers=["bob"],
+    )
     assert got["bob"] == []

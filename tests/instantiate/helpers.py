@@ -20,7 +20,12 @@ def filters(*xmls: str) -> dict[str, Filter]:
     return out
 
 
-def program(top: str, defs: dict[str, Filter], params: dict[str, tuple[str, ...]] | None = None, learned: tuple[str, ...] = ()) -> PortProgram:
+def program(
+    top: str,
+    defs: dict[str, Filter],
+    params: dict[str, tuple[str, ...]] | None = None,
+    learned: tuple[str, ...] = (),
+) -> PortProgram:
     binding = Binding(Owner("vm", uuid.UUID(int=1)), "vnet0", MAC, FilterRef(top, make_params(params or {})))
     return instantiate(binding, defs, learned)
 

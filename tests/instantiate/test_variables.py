@@ -13,11 +13,20 @@ from guestwall.model import VarRef
 
 def test_iterators_parallel_and_cartesian_in_odometer_order() -> None:
     a1, b2, c2 = VarRef("A", iterator=1), VarRef("B", iterator=2), VarRef("C", iterator=2)
-    values = {"A": ("1.1.1.1", "2.2.2.2", "3.3.3.3", "3.3.3.3"), "B": ("80", "90", "80", "80"), "C": ("1080", "1090", "1100", "1110")}
+    values = {
+        "A": ("1.1.1.1", "2.2.2.2", "3.3.3.3", "3.3.3.3"),
+        "B": ("80", "90", "80", "80"),
+        "C": ("1080", "1090", "1100", "1110"),
+    }
     combos = combinations([a1, b2, c2], values)
     got = [(c[a1], c[b2], c[c2]) for c in combos]
     # A varies fastest; its duplicate 3.3.3.3 is skipped; (B, C) pairs walk in parallel
-    assert got[:4] == [("1.1.1.1", "80", "1080"), ("2.2.2.2", "80", "1080"), ("3.3.3.3", "80", "1080"), ("1.1.1.1", "90", "1090")]
+    assert got[:4] == [
+        ("1.1.1.1", "80", "1080"),
+        ("2.2.2.2", "80", "1080"),
+        ("3.3.3.3", "80", "1080"),
+        ("1.1.1.1", "90", "1090"),
+    ]
     assert len(got) == 3 * 4
 
 
@@ -43,7 +52,9 @@ def test_binding_values_win_over_inner_filterref_parameters() -> None:
     inner = chain(program("top", defs), Stage.L2_OUT).entries[0]
     assert isinstance(inner, ProgramRule)
     # a tree constant: expanded into the rule itself
-    assert [c.operand for c in inner.checks if c.operand == Value(__import__("ipaddress").IPv4Address("10.0.0.1"))]
+    assert [
+        c.operand for c in inner.checks if c.operand == Value(__import__("ipaddress").IPv4Address("10.0.0.1"))
+    ]
     outer = chain(program("top", defs, {"X": ("10.0.0.2", "10.0.0.3")}), Stage.L2_OUT).entries[0]
     assert isinstance(outer, ProgramRule)
     # a binding value: a per-port hole, one row per value
@@ -75,10 +86,16 @@ def test_ip_left_out_when_others_are_missing_too() -> None:
 
 
 def test_learned_ip_is_used_and_parameters_override_it() -> None:
-    rule = chain(program("no-ip-spoofing", filters(), learned=("10.0.0.7",)), Stage.L2_OUT, "ipv4-ip").entries[1]
+    rule = chain(
+        program("no-ip-spoofing", filters(), learned=("10.0.0.7",)), Stage.L2_OUT, "ipv4-ip"
+    ).entries[1]
     assert isinstance(rule, ProgramRule)
     assert [str(row[0].value) for row in rule.rows] == ["10.0.0.7"]  # type: ignore[union-attr]
-    rule = chain(program("no-ip-spoofing", filters(), {"IP": ("10.0.0.8",)}, learned=("10.0.0.7",)), Stage.L2_OUT, "ipv4-ip").entries[1]
+    rule = chain(
+        program("no-ip-spoofing", filters(), {"IP": ("10.0.0.8",)}, learned=("10.0.0.7",)),
+        Stage.L2_OUT,
+        "ipv4-ip",
+    ).entries[1]
     assert [str(row[0].value) for row in rule.rows] == ["10.0.0.8"]  # type: ignore[union-attr]
 
 

@@ -66,7 +66,7 @@ class LazyGroup(click.Group):
     "db_url",
     envvar="GUESTWALL_DB",
     default=None,
-    help="SQLAlchemy URL of the store (default: sqlite:////var/lib/guestwall/guestwall.db; env GUESTWALL_DB).",
+    help="SQLAlchemy URL of the store (default: sqlite:////var/lib/guestwall/guestwall.db).",
 )
 @click.option(
     "--netns",

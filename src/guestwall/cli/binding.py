@@ -88,7 +88,10 @@ def list_(ctx: Context) -> None:
 
     with reported():
         records = list_bindings(ctx.reader())
-    click.echo(virsh_table(["Port Dev", "Filter"], [[r.portdev, r.filter] for r in records], header=not ctx.quiet), nl=False)
+    click.echo(
+        virsh_table(["Port Dev", "Filter"], [[r.portdev, r.filter] for r in records], header=not ctx.quiet),
+        nl=False,
+    )
     ctx.done()
 
 

@@ -19,20 +19,15 @@ def demo(ctx: Context, prefix: str) -> None:
     from guestwall.lab.demo import run_demo
 
     console = Console(width=max(Console().width, 100))
-    with reported():
-        with console.status("starting") as status:
-            report = run_demo(prefix, progress=lambda text: status.update(text))
+    with reported(), console.status("starting") as status:
+        report = run_demo(prefix, progress=lambda text: status.update(text))
     table = Table(title="eve (vnet4) against alice, bob, carol and dave on one bridge")
     table.add_column("what eve does")
     table.add_column("bare bridge")
     table.add_column("guestwall + clean-traffic")
     for title, attack, bare, filtered in report.rows:
-        def cell(got_through: bool) -> str:
-            if attack:
-                return "[red]got through[/red]" if got_through else "[green]blocked[/green]"
-            return "[green]passes[/green]" if got_through else "[red]blocked[/red]"
-
-        table.add_row(("[bold]attack[/bold] " if attack else "") + title, cell(bare), cell(filtered))
+        label = ("[bold]attack[/bold] " if attack else "") + title
+        table.add_row(label, _cell(attack, bare), _cell(attack, filtered))
     console.print(table)
     console.print(
         f"clean-traffic bound to 5 ports in {report.bind_seconds * 1000:.0f} ms "
@@ -42,3 +37,9 @@ def demo(ctx: Context, prefix: str) -> None:
         console.print("[red]something was not as expected[/red]")
         raise SystemExit(1)
     console.print("[green]every attack blocked, normal traffic passes[/green]")
+
+
+def _cell(attack: bool, got_through: bool) -> str:
+    if attack:
+        return "[red]got through[/red]" if got_through else "[green]blocked[/green]"
+    return "[green]passes[/green]" if got_through else "[red]blocked[/red]"

@@ -10,10 +10,18 @@ from guestwall.cli.context import Context, reported
 
 @click.command("simulate")
 @click.argument("portdev")
-@click.option("--direction", type=click.Choice(["out", "in"]), required=True,
-              help="out: sent by the guest; in: delivered to it.")
-@click.option("--packet", "packet_text", required=True,
-              help="e.g. 'smac=52:54:00:00:00:05 src=10.77.0.14 dst=10.77.0.10 tcp dport=22'")
+@click.option(
+    "--direction",
+    type=click.Choice(["out", "in"]),
+    required=True,
+    help="out: sent by the guest; in: delivered to it.",
+)
+@click.option(
+    "--packet",
+    "packet_text",
+    required=True,
+    help="e.g. 'smac=52:54:00:00:00:05 src=10.77.0.14 dst=10.77.0.10 tcp dport=22'",
+)
 @click.option("--trace", is_flag=True, help="Show every rule evaluated.")
 @click.pass_obj
 def simulate(ctx: Context, portdev: str, direction: str, packet_text: str, trace: bool) -> None:

@@ -23,7 +23,8 @@ _ICMP_TYPES = {
 _ICMPV6_TYPES = {
     "destination-unreachable": 1, "packet-too-big": 2, "time-exceeded": 3, "parameter-problem": 4,
     "echo-request": 128, "echo-reply": 129, "mld-listener-query": 130, "mld-listener-report": 131,
-    "mld-listener-done": 132, "mld-listener-reduction": 132, "nd-router-solicit": 133, "nd-router-advert": 134,
+    "mld-listener-done": 132, "mld-listener-reduction": 132, "nd-router-solicit": 133,
+    "nd-router-advert": 134,
     "nd-neighbor-solicit": 135, "nd-neighbor-advert": 136, "nd-redirect": 137, "router-renumbering": 138,
     "ind-neighbor-solicit": 141, "ind-neighbor-advert": 142, "mld2-listener-report": 143,
 }  # fmt: skip
@@ -144,8 +145,15 @@ def render(component: object, type_name: str) -> str:
     if isinstance(component, IPv4Address | IPv6Address):
         return str(component)
     if isinstance(component, int):
-        return f"0x{component:04x}" if type_name == "ether_type" else hex(component) if type_name in (
-            "integer",
-            "mark",
-        ) else str(component)
+        return (
+            f"0x{component:04x}"
+            if type_name == "ether_type"
+            else hex(component)
+            if type_name
+            in (
+                "integer",
+                "mark",
+            )
+            else str(component)
+        )
     return str(component)

@@ -15,9 +15,18 @@ from dataclasses import dataclass, field
 
 from guestwall.compile import names
 from guestwall.compile import nftir as ir
-from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec
-from guestwall.compile.rules import PortKey, Rendered, SetUse, context_of, elements, expand, private_reasons, render
 from guestwall.compile.matches import constant_match
+from guestwall.compile.rules import (
+    PortKey,
+    Rendered,
+    SetUse,
+    context_of,
+    elements,
+    expand,
+    private_reasons,
+    render,
+)
+from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec
 from guestwall.instantiate.program import ChainProgram, Fallthrough, Jump, PortProgram, ProgramRule, Stage
 from guestwall.model import AddressSet
 
@@ -97,8 +106,12 @@ def skeleton(options: Options) -> Ruleset:
     inet.sets[names.L3_OUT_MAP] = SetSpec(names.L3_OUT_MAP, ("mark",), map_type="verdict")
     inet.sets[names.L3_IN_MAP] = SetSpec(names.L3_IN_MAP, ("mark",), map_type="verdict")
     iif, oif, mark = ir.Meta("iifname"), ir.Meta("oifname"), ir.Meta("mark")
-    fail_closed_in = [_fixed(ir.Match(iif, ir.Literal(ir.quote(p))), ir.Verdict("drop")) for p in options.guest_patterns]
-    fail_closed_out = [_fixed(ir.Match(oif, ir.Literal(ir.quote(p))), ir.Verdict("drop")) for p in options.guest_patterns]
+    fail_closed_in = [
+        _fixed(ir.Match(iif, ir.Literal(ir.quote(p))), ir.Verdict("drop")) for p in options.guest_patterns
+    ]
+    fail_closed_out = [
+        _fixed(ir.Match(oif, ir.Literal(ir.quote(p))), ir.Verdict("drop")) for p in options.guest_patterns
+    ]
     bridge.chains["pre"].rules = [
         _fixed(ir.SetMark(iif, names.PORT_MARK_MAP)),
         _fixed(ir.VMap(iif, names.L2_OUT_MAP)),
@@ -132,7 +145,7 @@ def _port_value(stage: Stage, port: PortInput) -> object:
 
 @dataclass
 class _StageInfo:
-    """What is the same for every port of a group in one stage (the structure is identical by construction)."""
+    """What every port of a group shares in one stage (their structure is identical by construction)."""
 
     static: dict[str, list[str]]  # chain -> reasons it cannot be shared, whatever the values
     negated: dict[str, list[int]]  # chain -> entries with negated holes (private if a port has several rows)
@@ -175,7 +188,9 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
                 rule = chain.entries[i]
                 assert isinstance(rule, ProgramRule)
                 if len(rule.rows) > 1:
-                    reasons[chain.name].append(f"negated variable in {rule.origin} with {len(rule.rows)} values")
+                    reasons[chain.name].append(
+                        f"negated variable in {rule.origin} with {len(rule.rows)} values"
+                    )
         private = {name for name, why in reasons.items() if why}
         if not state.share:
             private = {c.name for c in chains}
@@ -195,13 +210,17 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
             rendered = state.rendered.get(name)
             if rendered is None:
                 is_private = chain.name in private
-                rendered = _render_chain(chain, stage, table, name, chain_names, is_private, state.address_sets)
+                rendered = _render_chain(
+                    chain, stage, table, name, chain_names, is_private, state.address_sets
+                )
                 table.chains[name] = ChainSpec(name, [r.rule for r in rendered])
                 if not is_private:
                     state.rendered[name] = rendered
                     state.uses[name] = [
                         (i, r.uses)
-                        for i, (entry, r) in enumerate(zip(_rule_entries(chain, False), rendered, strict=True))
+                        for i, (entry, r) in enumerate(
+                            zip(_rule_entries(chain, False), rendered, strict=True)
+                        )
                         if entry is not None and r.uses
                     ]
             if chain.name in private:
@@ -249,8 +268,9 @@ def _render_chain(
             rule = _fixed(*stmts, ir.Verdict("jump", chain_names[entry.chain]))
             out.append(Rendered(rule))
             continue
-        for rule in expand(entry) if private else [entry]:
-            out.append(render(rule, context_of(rule.checks, l3), key, table, name, address_sets))
+        for program_rule in expand(entry) if private else [entry]:
+            ctx = context_of(program_rule.checks, l3)
+            out.append(render(program_rule, ctx, key, table, name, address_sets))
     if chain.fallthrough is Fallthrough.ACCEPT:
         out.append(Rendered(_fixed(ir.Verdict("accept"))))
     return out

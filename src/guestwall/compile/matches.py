@@ -57,7 +57,7 @@ class Target:
         """``type X`` for a set keyed by this field, or None when only ``typeof`` can declare it."""
         if self.kind in (Kind.INT, Kind.RAW_MAC, Kind.RAW_IPV4, Kind.STATES, Kind.FLAGS, Kind.NAME):
             return None
-        return self.kind.value
+        return str(self.kind.value)
 
 
 UNSUPPORTED: dict[Field, str] = {
@@ -178,17 +178,15 @@ def scalar(value: object, kind: Kind) -> str:
     """One value as nft writes it."""
     if kind is Kind.MAC:
         return str(value).lower()
-    if kind is Kind.RAW_MAC:
-        return hex(_mac_int(str(value))) if isinstance(value, str) else hex(int(value))  # type: ignore[arg-type]
-    if kind is Kind.RAW_IPV4:
-        return hex(int(IPv4Address(value)))  # type: ignore[arg-type]
-    if kind is Kind.ETHERTYPE:
-        return f"0x{int(value):04x}"  # type: ignore[call-overload]
-    if kind in (Kind.IPV4, Kind.IPV6):
-        return str(ip_address(value))  # type: ignore[arg-type]
     if kind is Kind.NAME:
-        return {4: "ipv4", 6: "ipv6"}.get(value, str(value))  # type: ignore[call-overload]
-    return str(int(value))  # type: ignore[call-overload]
+        return {4: "ipv4", 6: "ipv6"}.get(value, str(value)) if isinstance(value, int) else str(value)
+    if kind in (Kind.IPV4, Kind.IPV6, Kind.RAW_IPV4):
+        addr = ip_address(value if isinstance(value, int | str | IPv4Address | IPv6Address) else str(value))
+        return hex(int(addr)) if kind is Kind.RAW_IPV4 else str(addr)
+    number = _mac_int(value) if isinstance(value, str) and kind is Kind.RAW_MAC else int(str(value), 0)
+    if kind is Kind.RAW_MAC:
+        return hex(number)
+    return f"0x{number:04x}" if kind is Kind.ETHERTYPE else str(number)
 
 
 def _prefix_range(op: Prefix, kind: Kind) -> tuple[str, str] | str:
@@ -236,7 +234,10 @@ def constant_match(check: Check, ctx: Context) -> ir.Match:
     if isinstance(op, IPSetRef):
         raise InstantiationError("ipset matches are compiled by the rule compiler")
     if check.field is Field.TCP_OPTION:  # presence of a TCP option kind
-        return ir.Match(ir.Literal(f"tcp option {operand_text(op, Kind.INT)}"), ir.Literal("missing" if check.negated else "exists"))
+        return ir.Match(
+            ir.Literal(f"tcp option {operand_text(op, Kind.INT)}"),
+            ir.Literal("missing" if check.negated else "exists"),
+        )
     return ir.Match(t.expr, ir.Literal(operand_text(op, t.kind)), check.negated)
 
 

@@ -61,7 +61,9 @@ STAGE_ABBREV = {"l2-out": "l2o", "l2-in": "l2i", "l3-out": "l3o", "l3-in": "l3i"
 def shared_chain(group: str, stage: str, chain: str, variant: str = "") -> str:
     """A chain shared by every port of a group, e.g. ``l2o.clean-traffic.root.1a2b3c4d``."""
     suffix = f".{variant}" if variant else ""
-    return f"{STAGE_ABBREV[stage]}.{_clean(group)}.{_clean(chain, 16)}.{short_hash(group, stage, chain)}{suffix}"
+    return (
+        f"{STAGE_ABBREV[stage]}.{_clean(group)}.{_clean(chain, 16)}.{short_hash(group, stage, chain)}{suffix}"
+    )
 
 
 def private_chain(group: str, stage: str, chain: str, portdev: str) -> str:

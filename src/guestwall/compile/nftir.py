@@ -8,7 +8,6 @@ The IR knows nothing of filters or bindings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 # ---- expressions -----------------------------------------------------------------------------------------
 
@@ -170,7 +169,6 @@ class Rule:
 
 # ---- literals ----------------------------------------------------------------------------------------------
 
-Scalar = int | str | IPv4Address | IPv6Address | IPv4Network | IPv6Network | tuple
 
 
 def quote(name: str) -> str:

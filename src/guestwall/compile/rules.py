@@ -14,7 +14,7 @@ from guestwall.compile.ruleset import SetSpec, TableSpec, rule_digest
 from guestwall.errors import InstantiationError
 from guestwall.instantiate.checks import template_is_interval
 from guestwall.instantiate.fields import Field
-from guestwall.instantiate.program import Check, IPSetRef, ProgramRule, Value, Verdict
+from guestwall.instantiate.program import Check, IPSetRef, Operand, ProgramRule, Value, Verdict
 from guestwall.model import AddressSet
 
 _NOT_SETTABLE = (Kind.STATES, Kind.FLAGS, Kind.NAME)
@@ -169,13 +169,17 @@ def _refuse_conflicts(rule: ProgramRule, ctx: Context) -> None:
             )
 
 
-def _connlimit(check: Check, ctx: Context, key: PortKey, table: TableSpec, scope: str, rule: ProgramRule) -> ir.Statement:
+def _connlimit(
+    check: Check, ctx: Context, key: PortKey, table: TableSpec, scope: str, rule: ProgramRule
+) -> ir.Statement:
     assert isinstance(check.operand, Value)
     addr = "ip6_addr" if ctx.family == 6 else "ipv4_addr"
     src = ir.Payload("ip6" if ctx.family == 6 else "ip", "saddr")
     name = names.connlimit_set(f"{scope}|{rule.origin}|{rule.checks}")
     if name not in table.sets:
-        table.sets[name] = SetSpec(name, (key.type_name, addr.replace("ip6_addr", "ipv6_addr")), None, ("dynamic",))
+        table.sets[name] = SetSpec(
+            name, (key.type_name, addr.replace("ip6_addr", "ipv6_addr")), None, ("dynamic",)
+        )
     return ir.CtCountOver(name, ir.Concat((key.expr, src)), int(check.operand.value))  # type: ignore[arg-type]
 
 
@@ -189,7 +193,9 @@ def _ipset(
     if aset is None:
         raise InstantiationError(f"ipset '{op.name}' does not exist ({rule.origin})")
     if len(op.flags) != 1:
-        raise InstantiationError(f"ipset '{op.name}': only one-dimensional address sets are supported ({rule.origin})")
+        raise InstantiationError(
+            f"ipset '{op.name}': only one-dimensional address sets are supported ({rule.origin})"
+        )
     family = ctx.family or 4
     name = names.ipset_set(op.name, f"v{family}")
     if name not in table.sets:
@@ -197,15 +203,22 @@ def _ipset(
         for net in aset.of_family(family):
             spec.elements[(canon.network(net),)] = None
         table.sets[name] = spec
-    field = {(4, "src"): Field.IP4_SRC, (4, "dst"): Field.IP4_DST, (6, "src"): Field.IP6_SRC, (6, "dst"): Field.IP6_DST}
+    field = {
+        (4, "src"): Field.IP4_SRC,
+        (4, "dst"): Field.IP4_DST,
+        (6, "src"): Field.IP6_SRC,
+        (6, "dst"): Field.IP6_DST,
+    }
     expr = target(field[(family, op.flags[0])], ctx).expr
     return ir.Match(expr, ir.SetRef(name), check.negated)
 
 
-def elements(use: SetUse, port_value: object, rows: tuple[tuple[object, ...], ...]) -> list[tuple[object, ...]]:
+def elements(
+    use: SetUse, port_value: object, rows: tuple[tuple[Operand, ...], ...]
+) -> list[tuple[object, ...]]:
     """The canonical elements one port contributes to a set it uses."""
     out = []
     for row in rows:
-        elem = (port_value, *(canon.from_operand(row[i], k) for i, k in zip(use.holes, use.kinds, strict=True)))  # type: ignore[arg-type]
-        out.append(elem)
+        values = (canon.from_operand(row[i], k) for i, k in zip(use.holes, use.kinds, strict=True))
+        out.append((port_value, *values))
     return out

@@ -77,7 +77,9 @@ class LibNftables:
             original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
             try:
                 if libc.setns(target, _CLONE_NEWNET) != 0:
-                    raise DataplaneError(f"cannot enter network namespace '{self.netns}': {os.strerror(ctypes.get_errno())}")
+                    raise DataplaneError(
+                        f"cannot enter network namespace '{self.netns}': {os.strerror(ctypes.get_errno())}"
+                    )
                 try:
                     ctx = lib.nft_ctx_new(0)
                     # the socket is opened lazily by some versions: force it now, inside the namespace

@@ -43,12 +43,15 @@ def _chain_decl(family: str, chain: ChainSpec) -> str:
 
 def _value_text(value: object, map_type: str | None) -> str:
     if map_type == "verdict":
-        kind, chain = value  # type: ignore[misc]
-        return f"{kind} {chain}" if chain else str(kind)
+        assert isinstance(value, tuple)
+        verdict, chain = value
+        return f"{verdict} {chain}" if chain else str(verdict)
     return hex(value) if isinstance(value, int) else str(value)
 
 
-def _elements_text(spec_types: tuple[str, ...], elems: dict[Element, object], map_type: str | None) -> list[str]:
+def _elements_text(
+    spec_types: tuple[str, ...], elems: dict[Element, object], map_type: str | None
+) -> list[str]:
     out = []
     for elem in sorted(elems, key=repr):
         key = " . ".join(canon.render(c, t) for c, t in zip(elem, spec_types, strict=True))
@@ -56,12 +59,16 @@ def _elements_text(spec_types: tuple[str, ...], elems: dict[Element, object], ma
     return out
 
 
-def _element_cmds(verb: str, family: str, spec: SetSpec, elems: dict[Element, object], chunk: int = 500) -> list[str]:
+def _element_cmds(
+    verb: str, family: str, spec: SetSpec, elems: dict[Element, object], chunk: int = 500
+) -> list[str]:
     texts = _elements_text(spec.key_types, elems, spec.map_type)
     where = f"{family} {names.TABLE} {spec.name}"
     if verb == "delete":  # deleting a map element takes its key only
         texts = [t.split(" : ")[0] for t in texts]
-    return [f"{verb} element {where} {{ {', '.join(texts[i : i + chunk])} }}" for i in range(0, len(texts), chunk)]
+    return [
+        f"{verb} element {where} {{ {', '.join(texts[i : i + chunk])} }}" for i in range(0, len(texts), chunk)
+    ]
 
 
 def _decl_matches(spec: SetSpec, actual: ActualSet) -> bool:
@@ -92,13 +99,20 @@ def _diff_table(family: str, want: TableSpec, have: ActualTable | None, tx: Tran
         n
         for n, c in want.chains.items()
         if n in have.chains
-        and (n in rebase or [rule_digest(r) for r in c.rules] != have.chains[n].digests
-             or any(f"@{s}" in t for s in drop_sets for t in c.rule_texts()))
+        and (
+            n in rebase
+            or [rule_digest(r) for r in c.rules] != have.chains[n].digests
+            or any(f"@{s}" in t for s in drop_sets for t in c.rule_texts())
+        )
     }
     gone_chains = set(have.chains) - set(want.chains)
     # 1. new chains and sets
     tx.commands += [_chain_decl(family, c) for c in new_chains]
-    tx.commands += [f"add {s.kind} {where} {s.name} {{ {s.declaration()} }}" for n, s in want.sets.items() if n not in have.sets]
+    tx.commands += [
+        f"add {s.kind} {where} {s.name} {{ {s.declaration()} }}"
+        for n, s in want.sets.items()
+        if n not in have.sets
+    ]
     # 2. elements that go away (before the chains they point to)
     for name, spec in want.sets.items():
         if name in have.sets and name not in recreate_sets:
@@ -116,7 +130,10 @@ def _diff_table(family: str, want: TableSpec, have: ActualTable | None, tx: Tran
         tx.commands.append(f"delete {kind} {where} {n}")
     # 4. recreate, refill
     tx.commands += [_chain_decl(family, want.chains[n]) for n in sorted(rebase)]
-    tx.commands += [f"add {want.sets[n].kind} {where} {n} {{ {want.sets[n].declaration()} }}" for n in sorted(recreate_sets)]
+    tx.commands += [
+        f"add {want.sets[n].kind} {where} {n} {{ {want.sets[n].declaration()} }}"
+        for n in sorted(recreate_sets)
+    ]
     for chain in [*new_chains, *(want.chains[n] for n in sorted(changed))]:
         tx.commands += [f"add rule {where} {chain.name} {r.render()}" for r in chain.rules]
     for name, spec in want.sets.items():

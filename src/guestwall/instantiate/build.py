@@ -139,7 +139,9 @@ def _fill(plan: Plan, binding: Binding, values: Mapping[str, tuple[str, ...]]) -
                     try:
                         rows = rows_for(recipe, values)
                     except InstantiationError as e:
-                        raise InstantiationError(f"{e} (filter {entry.origin.filter}, rule {entry.origin.rule})") from e
+                        raise InstantiationError(
+                            f"{e} (filter {entry.origin.filter}, rule {entry.origin.rule})"
+                        ) from e
                     entries[i] = replace(entry, rows=rows)
             filled.append(replace(chain, entries=tuple(entries)) if chain.entries else chain)
         stages[stage] = tuple(filled)
@@ -312,12 +314,16 @@ def _l3_rules(inst: RuleInstance, out: bool) -> list[tuple[ProgramRule, Recipe |
         implicit.append(Check(Field.IP_PROTO, Value(proto)))
     result: list[tuple[ProgramRule, Recipe | None]] = []
     for built in _built(inst):
-        checks = tuple(c for c in built.checks if not (rule.statematch is False and c.field is Field.CT_STATE))
+        checks = tuple(
+            c for c in built.checks if not (rule.statematch is False and c.field is Field.CT_STATE)
+        )
         recipe = built.recipe
         if reverse:
             had_mac = any(c.field is Field.ETHER_SRC for c in checks)
             kept = tuple(c for c in checks if c.field is not Field.ETHER_SRC)
-            if had_mac and not [c for c in kept if c.field not in (Field.IPSET, Field.CONNLIMIT, Field.CT_STATE)]:
+            if had_mac and not [
+                c for c in kept if c.field not in (Field.IPSET, Field.CONNLIMIT, Field.CT_STATE)
+            ]:
                 continue  # only the protocol would remain: libvirt drops the rule
             checks = _reverse(kept)
             if recipe is not None:
@@ -329,6 +335,8 @@ def _l3_rules(inst: RuleInstance, out: bool) -> list[tuple[ProgramRule, Recipe |
             state.append(Check(Field.CT_STATE, default_state))
             if not has_icmp_type:
                 state.append(Check(Field.CT_DIRECTION, Value("reply" if reverse else "original")))
-        program_rule = ProgramRule(_origin(inst), Verdict(rule.action.value), (*implicit, *state, *checks), (), built.comment)
+        program_rule = ProgramRule(
+            _origin(inst), Verdict(rule.action.value), (*implicit, *state, *checks), (), built.comment
+        )
         result.append((program_rule, recipe))
     return result

@@ -32,8 +32,8 @@ class Recipe:
     swap_ipset: bool = False
 
     def without(self, field: Field) -> Recipe:
-        return Recipe(self.protocol, self.match, self.refs, tuple(h for h in self.holes if h.field is not field),
-                      self.constants, self.swap_ipset)  # fmt: skip
+        holes = tuple(h for h in self.holes if h.field is not field)
+        return Recipe(self.protocol, self.match, self.refs, holes, self.constants, self.swap_ipset)
 
     def reversed(self) -> Recipe:
         return Recipe(self.protocol, self.match, self.refs, self.holes, self.constants, not self.swap_ipset)
@@ -67,7 +67,9 @@ def _attr_kind(protocol: str, attr: str) -> tuple[object, ...]:
 def _typed_kind(kind: tuple[object, ...], protocol: str, attr: str, text: str) -> Scalar:
     from guestwall.nwfilter import typed_value  # the language's own datatype rules
 
-    return typed_value(protocol, attr, text).value
+    value = typed_value(protocol, attr, text).value
+    assert not isinstance(value, VarRef)  # typed_value does not allow variables
+    return value
 
 
 _seen: dict[tuple[tuple[object, ...], str], Scalar] = {}
@@ -120,11 +122,15 @@ def _operand(comp: Composite, base: Scalar, extra: Scalar | None) -> Operand | N
     assert not isinstance(base, bool)
     if type(base) is not type(extra):
         # libvirt types dstipto as IPv4 even in IPv6 elements: such a range has no meaning
-        raise InstantiationError(f"{comp.base}..{comp.extra} range {base}-{extra} cannot be enforced: ends of different types")
+        raise InstantiationError(
+            f"{comp.base}..{comp.extra} range {base}-{extra} cannot be enforced: ends of different types"
+        )
     return Range(base, extra)
 
 
-def _template(comp: Composite, match: Match, top: frozenset[str], values: Mapping[str, tuple[str, ...]]) -> str:
+def _template(
+    comp: Composite, match: Match, top: frozenset[str], values: Mapping[str, tuple[str, ...]]
+) -> str:
     parts = []
     for attr in comp.attrs:
         v = match.get(attr)
@@ -177,7 +183,11 @@ def build_checks(
     comment = None if comment_value is None or comment_value.is_var else str(comment_value.value)
     protocol = match.protocol
     # an ipset without flags matches nothing in libvirt: it is not a test at all
-    present = [c for c in COMPOSITES[protocol] if c.base in match and (c.shape is not Shape.IPSET or c.extra in match)]
+    present = [
+        c
+        for c in COMPOSITES[protocol]
+        if c.base in match and (c.shape is not Shape.IPSET or c.extra in match)
+    ]
     if holes_allowed:
         checks: list[Check] = []
         holes: list[Composite] = []

@@ -102,9 +102,9 @@ def combinations(refs: list[VarRef], values: Mapping[str, tuple[str, ...]]) -> l
                 combo[ref] = values[ref.name][iterators[it].positions[counters[it]]]
         result.append(combo)
         # odometer step
-        for k, it in enumerate(iterators):
+        for k, iterator in enumerate(iterators):
             counters[k] += 1
-            if counters[k] < len(it.positions):
+            if counters[k] < len(iterator.positions):
                 break
             counters[k] = 0
         else:

@@ -68,23 +68,40 @@ def _steals_fdb(lab: Lab) -> bool:
     return stolen
 
 
+def _frame(make: Callable[[Lab], object]) -> Callable[[Lab], list[object]]:
+    return lambda lab: [make(lab)]
+
+
+def _udp_to_bob(mac_of: str, ip_of: str, vlan: int | None = None) -> Callable[[Lab], list[object]]:
+    """UDP to bob from ``mac_of``'s MAC and ``ip_of``'s IP address (eve sends it)."""
+
+    def make(lab: Lab) -> list[object]:
+        bob = lab["bob"]
+        return [frames.udp4(lab[mac_of].mac, bob.mac, ip_src=lab[ip_of].ipv4, ip_dst=bob.ipv4, vlan=vlan)]
+
+    return make
+
+
 ATTEMPTS = (
-    Attempt("eve sends with alice's IP address", True, _arrives(
-        "eve", lambda lab: [frames.udp4(lab["eve"].mac, lab["bob"].mac, ip_src=lab["alice"].ipv4, ip_dst=lab["bob"].ipv4)], "bob")),
-    Attempt("eve sends with alice's MAC and IP address", True, _arrives(
-        "eve", lambda lab: [frames.udp4(lab["alice"].mac, lab["bob"].mac, ip_src=lab["alice"].ipv4, ip_dst=lab["bob"].ipv4)], "bob")),
+    Attempt("eve sends with alice's IP address", True, _arrives("eve", _udp_to_bob("eve", "alice"), "bob")),
+    Attempt("eve sends with alice's MAC and IP", True, _arrives("eve", _udp_to_bob("alice", "alice"), "bob")),
     Attempt("eve's ARP reply claims alice's IP (eve's own MAC)", True, _poisons_arp(False)),
     Attempt("eve's ARP reply claims alice's IP (a forged MAC)", True, _poisons_arp(True)),
-    Attempt("eve hides a forged IP in an 802.1Q-tagged frame", True, _arrives(
-        "eve", lambda lab: [frames.udp4(lab["eve"].mac, lab["bob"].mac, ip_src=lab["alice"].ipv4, ip_dst=lab["bob"].ipv4, vlan=7)], "br0")),
-    Attempt("eve sends an unknown ethertype (0x88b5)", True, _arrives(
-        "eve", lambda lab: [frames.eth(lab["eve"].mac, lab["bob"].mac, ethertype=0x88B5)], "bob")),
+    Attempt("eve hides a forged IP in a VLAN tag", True,
+            _arrives("eve", _udp_to_bob("eve", "alice", 7), "br0")),
+    Attempt("eve sends an unknown ethertype (0x88b5)", True, _arrives("eve", _frame(
+        lambda lab: frames.eth(lab["eve"].mac, lab["bob"].mac, ethertype=0x88B5)
+    ), "bob")),
     Attempt("eve poisons the bridge's table with alice's MAC", True, _steals_fdb),
-    Attempt("eve asks DHCP for an address (from 0.0.0.0)", False, _arrives(
-        "eve", lambda lab: [frames.dhcp_discover(lab["eve"].mac)], "br0")),
-    Attempt("eve's ARP request with her own addresses", False, _arrives(
-        "eve", lambda lab: [frames.arp(lab["eve"].mac, op="who-has", psrc=lab["eve"].ipv4, pdst=lab["alice"].ipv4)], "alice")),
-    Attempt("qemu's RARP announce for eve", False, _arrives("eve", lambda lab: [frames.rarp(lab["eve"].mac)], "br0")),
+    Attempt("eve asks DHCP for an address (from 0.0.0.0)", False, _arrives("eve", _frame(
+        lambda lab: frames.dhcp_discover(lab["eve"].mac)
+    ), "br0")),
+    Attempt("eve's ARP request with her own addresses", False, _arrives("eve", _frame(
+        lambda lab: frames.arp(lab["eve"].mac, op="who-has", psrc=lab["eve"].ipv4, pdst=lab["alice"].ipv4)
+    ), "alice")),
+    Attempt("qemu's RARP announce for eve", False, _arrives("eve", _frame(
+        lambda lab: frames.rarp(lab["eve"].mac)
+    ), "br0")),
     Attempt("eve pings alice", False, lambda lab: ping(lab, "eve", lab["alice"].ipv4)),
     Attempt("alice pings eve", False, lambda lab: ping(lab, "alice", lab["eve"].ipv4)),
 )  # fmt: skip
@@ -92,11 +109,9 @@ ATTEMPTS = (
 
 def _binding_xml(lab: Lab, name: str) -> str:
     g = lab[name]
-    return (
-        f"<filterbinding><owner><name>{g.name}</name><uuid>00000000-0000-4000-8000-{g.index + 1:012d}</uuid></owner>"
-        f"<portdev name='{g.portdev}'/><mac address='{g.mac}'/>"
-        f"<filterref filter='clean-traffic'><parameter name='IP' value='{g.ipv4}'/></filterref></filterbinding>"
-    )
+    owner = f"<owner><name>{g.name}</name><uuid>00000000-0000-4000-8000-{g.index + 1:012d}</uuid></owner>"
+    ref = f"<filterref filter='clean-traffic'><parameter name='IP' value='{g.ipv4}'/></filterref>"
+    return f"<filterbinding>{owner}<portdev name='{g.portdev}'/><mac address='{g.mac}'/>{ref}</filterbinding>"
 
 
 def run_demo(prefix: str = "gwdemo", progress: Callable[[str], None] = lambda _: None) -> Report:
@@ -116,7 +131,9 @@ def run_demo(prefix: str = "gwdemo", progress: Callable[[str], None] = lambda _:
             try:
                 progress("binding clean-traffic to every guest")
                 start = time.perf_counter()
-                _, result = create_bindings(store, [_binding_xml(lab, g.name) for g in lab.guests], open_backend(lab.host_netns))
+                _, result = create_bindings(
+                    store, [_binding_xml(lab, g.name) for g in lab.guests], open_backend(lab.host_netns)
+                )
                 report.bind_seconds = time.perf_counter() - start
                 report.kernel_rules = result.transaction.counts().get("add rule", 0)
             finally:

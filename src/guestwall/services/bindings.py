@@ -7,6 +7,7 @@ leaves both the store and the kernel as they were.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from guestwall.dataplane.apply import ApplyResult
@@ -45,7 +46,9 @@ def create_binding(store: Store, xml: str | bytes, backend: Backend) -> tuple[Bi
         return record, result
 
 
-def create_bindings(store: Store, xmls: list[str | bytes], backend: Backend) -> tuple[list[BindingRecord], ApplyResult]:
+def create_bindings(
+    store: Store, xmls: Sequence[str | bytes], backend: Backend
+) -> tuple[list[BindingRecord], ApplyResult]:
     """Create many bindings in one store transaction and one kernel transaction (all or nothing)."""
     from guestwall.nwfilter import format_binding, parse_binding
 
@@ -59,7 +62,9 @@ def create_bindings(store: Store, xmls: list[str | bytes], backend: Backend) -> 
             seen.add(binding.portdev)
             if writer.filter_by_name(binding.filterref.filter) is None:
                 raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
-            records.append(writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding)))
+            records.append(
+                writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding))
+            )
         result = enforce_from(writer, load_filters(writer), backend)
         return records, result
 

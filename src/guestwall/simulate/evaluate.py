@@ -110,7 +110,8 @@ def rule_matches(rule: ProgramRule, packet: Packet, notes: list[str]) -> bool:
         return True
     # libvirt's expansion: one rule per combination of values, consecutive with the same verdict
     return any(
-        all(check_matches(h, packet, op, notes) for h, op in zip(holes, row, strict=True)) for row in rule.rows
+        all(check_matches(h, packet, op, notes) for h, op in zip(holes, row, strict=True))
+        for row in rule.rows
     )
 
 
@@ -120,7 +121,9 @@ class _Decided(Exception):
         self.rule = rule
 
 
-def _run_chain(chains: dict[str, ChainProgram], name: str, stage: Stage, packet: Packet, out: Outcome) -> bool:
+def _run_chain(
+    chains: dict[str, ChainProgram], name: str, stage: Stage, packet: Packet, out: Outcome
+) -> bool:
     """Evaluate a chain; True if it ended by returning to its caller."""
     chain = chains[name]
     for entry in chain.entries:

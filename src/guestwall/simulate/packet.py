@@ -15,8 +15,26 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from guestwall.errors import InputError
 from guestwall.instantiate.fields import Field
 
-_ETHERTYPES = {"ip": 0x0800, "ipv4": 0x0800, "arp": 0x0806, "rarp": 0x8035, "ip6": 0x86DD, "ipv6": 0x86DD, "vlan": 0x8100}
-_PROTOS = {"tcp": 6, "udp": 17, "icmp": 1, "igmp": 2, "esp": 50, "ah": 51, "sctp": 132, "udplite": 136, "icmpv6": 58}
+_ETHERTYPES = {
+    "ip": 0x0800,
+    "ipv4": 0x0800,
+    "arp": 0x0806,
+    "rarp": 0x8035,
+    "ip6": 0x86DD,
+    "ipv6": 0x86DD,
+    "vlan": 0x8100,
+}
+_PROTOS = {
+    "tcp": 6,
+    "udp": 17,
+    "icmp": 1,
+    "igmp": 2,
+    "esp": 50,
+    "ah": 51,
+    "sctp": 132,
+    "udplite": 136,
+    "icmpv6": 58,
+}
 _ARP_OPS = {"request": 1, "reply": 2, "request_reverse": 3, "reply_reverse": 4}
 _TCP_FLAGS = {"fin": 1, "syn": 2, "rst": 4, "psh": 8, "ack": 16, "urg": 32}
 _STATES = ("new", "established", "related", "invalid")
@@ -41,7 +59,8 @@ class Packet:
 
     @property
     def family(self) -> int | None:
-        return {0x0800: 4, 0x86DD: 6}.get(self.fields.get(Field.ETHER_TYPE))  # type: ignore[arg-type]
+        ether_type = self.fields.get(Field.ETHER_TYPE)
+        return 4 if ether_type == 0x0800 else 6 if ether_type == 0x86DD else None
 
     def describe(self) -> str:
         return " ".join(f"{k.value}={_show(v)}" for k, v in self.fields.items())
@@ -53,7 +72,9 @@ def _show(value: object) -> str:
 
 def _mac(text: str) -> str:
     parts = text.lower().split(":")
-    if len(parts) != 6 or not all(1 <= len(p) <= 2 and all(c in "0123456789abcdef" for c in p) for p in parts):
+    if len(parts) != 6 or not all(
+        1 <= len(p) <= 2 and all(c in "0123456789abcdef" for c in p) for p in parts
+    ):
         raise PacketError(f"'{text}' is not a MAC address")
     return ":".join(p.zfill(2) for p in parts)
 
@@ -123,7 +144,14 @@ def _set(f: dict[Field, object], key: str, value: str) -> None:
     elif key in ("src", "dst"):
         addr = _ip(value)
         six = isinstance(addr, IPv6Address)
-        f[{("src", False): Field.IP4_SRC, ("src", True): Field.IP6_SRC, ("dst", False): Field.IP4_DST, ("dst", True): Field.IP6_DST}[(key, six)]] = addr
+        f[
+            {
+                ("src", False): Field.IP4_SRC,
+                ("src", True): Field.IP6_SRC,
+                ("dst", False): Field.IP4_DST,
+                ("dst", True): Field.IP6_DST,
+            }[(key, six)]
+        ] = addr
     elif key == "proto":
         f[Field.IP_PROTO] = _int(value, _PROTOS)
     elif key == "flags":
