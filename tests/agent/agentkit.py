@@ -284,3 +284,92 @@ class Flood:
                     counts[index] = counts.get(index, 0) + 1
             out[name] = counts
         return out
+
+
+class Dnsmasq:
+    """A real DHCP server: dnsmasq on the lab's bridge (host namespace), no DNS; stopped by its pid."""
+
+    def __init__(self, lab: Lab, workdir: Path, first: str, last: str, lease: str = "2m") -> None:
+        argv = [
+            "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", f"--interface={lab.bridge}",
+            "--bind-interfaces", "--except-interface=lo", "--port=0", "--no-ping", "--user=root",
+            f"--dhcp-range={first},{last},255.255.255.0,{lease}", f"--dhcp-leasefile={workdir}/dnsmasq.leases",
+            "--pid-file=", "--log-dhcp", "--log-facility=-",
+        ]  # fmt: skip
+        self.log_path = workdir / "dnsmasq.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", lab.host_netns, *argv], stdout=self._log, stderr=subprocess.STDOUT
+        )
+        wait_until(lambda: "sockets bound" in self.log_path.read_text(), 10, what="dnsmasq to start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        self._log.close()
+
+
+def dhcp_lease(lab: Lab, guest: str, timeout: float = 5.0) -> tuple[str, str]:
+    """Get a lease for ``guest`` as a DHCP client does (DISCOVER, OFFER, REQUEST, ACK), with raw frames from
+    its eth0; returns (leased address, server). The address is not configured on the interface."""
+    from scapy.layers.dhcp import BOOTP, DHCP
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    g = lab[guest]
+    ep = endpoint(lab, guest)
+    xid = int.from_bytes(os.urandom(4), "big")
+    chaddr = bytes.fromhex(g.mac.replace(":", ""))
+
+    def request(options: list[object]) -> bytes:
+        return bytes(
+            Ether(src=g.mac, dst="ff:ff:ff:ff:ff:ff")
+            / IP(src="0.0.0.0", dst="255.255.255.255")
+            / UDP(sport=68, dport=67)
+            / BOOTP(op=1, xid=xid, chaddr=chaddr, flags=0x8000)
+            / DHCP(options=[*options, "end"])
+        )
+
+    def answer(kind: int) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for data in collect({"eth0": sock}, 0.1)["eth0"]:
+                pkt = Ether(data)
+                if BOOTP in pkt and pkt[BOOTP].xid == xid and DHCP in pkt:
+                    options = dict(o for o in pkt[DHCP].options if isinstance(o, tuple))
+                    if options.get("message-type") == kind:
+                        return pkt
+        raise AssertionError(f"no DHCP answer of type {kind} for {guest}")
+
+    sock = open_capture(ep)
+    out = open_sender(ep)
+    try:
+        out.send(request([("message-type", "discover")]))
+        offer = answer(2)
+        leased = offer[BOOTP].yiaddr
+        server = dict(o for o in offer[DHCP].options if isinstance(o, tuple))["server_id"]
+        out.send(request([("message-type", "request"), ("requested_addr", leased), ("server_id", server)]))
+        ack = answer(5)
+        return str(ack[BOOTP].yiaddr), str(server)
+    finally:
+        sock.close()
+        out.close()
+
+
+def dhcp_ack(server: Guest, client: Guest, leased: str, lease_time: int) -> Any:
+    """A DHCP ACK as a server guest would send it to a client guest (for trusted/untrusted server tests)."""
+    from scapy.layers.dhcp import BOOTP, DHCP
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    chaddr = bytes.fromhex(client.mac.replace(":", ""))
+    return (
+        Ether(src=server.mac, dst=client.mac)
+        / IP(src=server.ipv4, dst=leased)
+        / UDP(sport=67, dport=68)
+        / BOOTP(op=2, xid=0x4757, yiaddr=leased, chaddr=chaddr)
+        / DHCP(
+            options=[("message-type", "ack"), ("server_id", server.ipv4), ("lease_time", lease_time), "end"]
+        )
+    )
