@@ -373,3 +373,45 @@ def dhcp_ack(server: Guest, client: Guest, leased: str, lease_time: int) -> Any:
             options=[("message-type", "ack"), ("server_id", server.ipv4), ("lease_time", lease_time), "end"]
         )
     )
+
+
+def new_guest(lab: Lab, name: str, index: int) -> Guest:
+    """A guest the lab does not have yet, on port ``vnet<index>``; its namespace ``<prefix>-<name>`` goes
+    away with the lab."""
+    from guestwall.lab.spec import FIRST_HOST, guest_mac
+
+    return Guest(
+        name=name,
+        index=index,
+        netns=f"{lab.prefix}-{name}",
+        portdev=f"vnet{index}",
+        mac=guest_mac(index),
+        ipv4=str(lab.spec.network4()[FIRST_HOST + index]),
+        ipv6="",
+    )
+
+
+def add_port(lab: Lab, guest: Guest) -> Lab:
+    """Create ``guest`` and its port on the lab's bridge after the fact (as a VM that starts); returns the
+    lab with it."""
+    from guestwall.lab.spec import port_mac
+
+    index = guest.index
+    host = ["ip", "-n", lab.host_netns]
+    commands = [
+        ["ip", "netns", "add", guest.netns],
+        [*host, "link", "add", guest.portdev, "address", port_mac(index), "type", "veth",
+         "peer", "name", "eth0", "address", guest.mac, "netns", guest.netns],
+        [*host, "link", "set", guest.portdev, "master", lab.bridge, "up"],
+        ["ip", "-n", guest.netns, "addr", "add", f"{guest.ipv4}/{lab.prefixlen4}", "dev", "eth0"],
+        ["ip", "-n", guest.netns, "link", "set", "eth0", "up"],
+    ]  # fmt: skip
+    for argv in commands:
+        subprocess.run(argv, check=True, capture_output=True)
+    return Lab(spec=lab.spec, guests=(*lab.guests, guest))
+
+
+def remove_port(lab: Lab, guest: Guest) -> None:
+    subprocess.run(
+        ["ip", "-n", lab.host_netns, "link", "del", guest.portdev], check=True, capture_output=True
+    )

@@ -40,7 +40,9 @@ def test_static_guest_is_locked_to_its_address_after_its_first_packet(make_host:
     agent = host.start_agent()
     agent.wait_log(r"learning the IP address of vnet3 \(any\)")
     assert row(host, "vnet3")["enforcement"] == "learning IP address (any): interim rules"
-    forged_mac = frames.udp4("52:54:00:66:66:66", lab["alice"].mac, ip_src=dave.ipv4, ip_dst=lab["alice"].ipv4)
+    forged_mac = frames.udp4(
+        "52:54:00:66:66:66", lab["alice"].mac, ip_src=dave.ipv4, ip_dst=lab["alice"].ipv4
+    )
     assert not arrives(host, "dave", forged_mac)  # the interim rules keep the guest on its own MAC
 
     # its first packet: an ordinary ARP request for a neighbour, from its own address
@@ -48,13 +50,17 @@ def test_static_guest_is_locked_to_its_address_after_its_first_packet(make_host:
     agent.wait_log(rf"learned {dave.ipv4} on vnet3 \(arp\)")
     learned = row(host, "vnet3")
     assert learned["learned"] == [dave.ipv4] and learned["enforcement"] == "shared"
-    assert learned["learned_detail"][0]["source"] == "arp" and learned["learned_detail"][0]["expires_at"] is None
+    assert (
+        learned["learned_detail"][0]["source"] == "arp" and learned["learned_detail"][0]["expires_at"] is None
+    )
 
     def locked() -> None:
         assert arrives(host, "dave", udp_from(host, "dave", dave.ipv4))
         assert not arrives(host, "dave", udp_from(host, "dave", lab["alice"].ipv4))
         alice = lab["alice"]
-        assert not arrives(host, "dave", frames.arp(dave.mac, op="is-at", psrc=alice.ipv4, pdst=alice.ipv4, dst=alice.mac))
+        assert not arrives(
+            host, "dave", frames.arp(dave.mac, op="is-at", psrc=alice.ipv4, pdst=alice.ipv4, dst=alice.mac)
+        )
         assert not arrives(host, "dave", forged_mac)
 
     wait_until(lambda: arrives(host, "dave", udp_from(host, "dave", dave.ipv4)), 2, what="the full filter")
@@ -81,7 +87,9 @@ def test_dhcp_guest_is_locked_to_its_lease(make_host: Callable[..., Host]) -> No
         # before a lease: nothing but DHCP, whatever address the guest claims
         for address in (carol.ipv4, "10.77.0.120", lab["alice"].ipv4):
             assert not arrives(host, "carol", udp_from(host, "carol", address))
-        assert not arrives(host, "carol", frames.arp(carol.mac, op="who-has", psrc=carol.ipv4, pdst=lab["alice"].ipv4))
+        assert not arrives(
+            host, "carol", frames.arp(carol.mac, op="who-has", psrc=carol.ipv4, pdst=lab["alice"].ipv4)
+        )
 
         leased, server_id = dhcp_lease(lab, "carol")
         assert server_id == lab.bridge_ipv4
@@ -122,7 +130,9 @@ def test_leases_expire_and_the_interim_rules_return(make_host: Callable[..., Hos
     agent.wait_log(r"learning the IP address of vnet3 \(dhcp\)")
     send(lab, "bob", [dhcp_ack(bob, dave, "10.77.0.130", 2)])
     agent.wait_log(r"learned 10.77.0.130 on vnet3 \(dhcp, until ")
-    wait_until(lambda: arrives(host, "dave", udp_from(host, "dave", "10.77.0.130")), 2, what="the full filter")
+    wait_until(
+        lambda: arrives(host, "dave", udp_from(host, "dave", "10.77.0.130")), 2, what="the full filter"
+    )
     agent.wait_log(r"1 lease\(s\) expired", timeout=5)
     assert row(host, "vnet3")["learned"] == []
     assert row(host, "vnet3")["enforcement"] == "learning IP address (dhcp): interim rules"

@@ -114,14 +114,23 @@ class Agent:
                 timeout = max(0.0, self._next_deadline() - time.monotonic())
                 for key, _events in self.selector.select(timeout):
                     callback: Callable[[], None] = key.data
-                    callback()
+                    self._guarded(callback)
                     if self.stopping:
                         break
-                self._run_timers()
+                self._guarded(self._run_timers)
         finally:
             self.close()
         log.info("agent stopped (rules left in place)")
         return 0
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """One step of the loop; an unexpected error is logged and the loop goes on (the rules stay, and
+        the next timer or event converges again) rather than leaving the host without its agent."""
+        try:
+            step()
+        except Exception:
+            log.exception("unexpected error in the agent loop; carrying on")
+            self.retry_at = time.monotonic() + RETRY
 
     def close(self) -> None:
         notify("STOPPING=1")
@@ -215,11 +224,13 @@ class Agent:
 
     def _check(self, reason: str) -> None:
         try:
-            drifted = self.reconciler.drifted()
+            why = self.reconciler.drift()
         except GuestwallError as e:
             log.error("kernel check failed: %s", e)
-            drifted = True
-        if drifted:
+            why = "check failed"
+        if why == "store changed":
+            self.converge(why)
+        elif why is not None:
             self.converge(f"{reason}: repair")
         else:
             log.debug("checked (%s): the kernel equals the store", reason)
@@ -336,7 +347,15 @@ class Agent:
             log.info("learning the IP address of %s (%s)", dev, learning.mode.value)
 
     def _on_snoop(self, snooper: Snooper) -> None:
-        observations = snooper.read(datetime.now(UTC))
+        try:
+            observations = snooper.read(datetime.now(UTC))
+        except GuestwallError as e:
+            log.warning("%s; watching it again", e)
+            self.selector.unregister(snooper)
+            snooper.close()
+            del self.snoopers[snooper.portdev]
+            self.retry_at = time.monotonic() + RETRY  # the converge that follows opens it again
+            return
         if not observations:
             return
         try:

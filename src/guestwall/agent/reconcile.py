@@ -114,17 +114,17 @@ class Reconciler:
                 tx, tampered = self._apply(self.desired)
         return Outcome(tx, tampered, fresh, time.perf_counter() - started)
 
-    def drifted(self) -> bool:
-        """Whether the kernel differs from the desired state (or the store moved on). Takes no lock."""
+    def drift(self) -> str | None:
+        """Why a converge is needed (the store moved on, the kernel differs), or None. Takes no lock."""
         if self.desired is None or self.store.generation() != self.generation:
-            return True
+            return "store changed"
         state, prints = read_kernel(self.backend)
         if mark_tampered(state, self.trusted, prints):
-            return True
+            return "rules edited in place"
         if diff(self.desired.compiled.ruleset, state):
-            return True
+            return "kernel differs"
         self.trusted = prints
-        return False
+        return None
 
     # ---- learned addresses ------------------------------------------------------------------------------
 

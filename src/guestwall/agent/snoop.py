@@ -10,6 +10,7 @@ out. DHCP snooping is rate-limited per port, as libvirt does it (10 packets/s, b
 from __future__ import annotations
 
 import ctypes
+import errno
 import socket
 import struct
 import time
@@ -141,6 +142,10 @@ class Snooper:
                 data, ancdata, _flags, addr = self.sock.recvmsg(MAX_FRAME, socket.CMSG_SPACE(_AUXDATA.size))
             except BlockingIOError:
                 break
+            except OSError as e:
+                if e.errno == errno.ENETDOWN:  # reported once when the port went down (or came up late)
+                    continue
+                raise DataplaneError(f"watching port {self.portdev} failed: {e.strerror or e}") from e
             if _tagged(ancdata) or not self._allow():
                 continue
             found.extend(observe(data, addr[2] == PACKET_OUTGOING, self.watch, now))
