@@ -147,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(cfg: Config, work: Path) -> dict[str, Any]:
-    from bench import report
-    from bench.datapath import measure_datapath
+    from bench import perport, report, workload
+    from bench.datapath import datapath_key, measure_datapath
+    from bench.labs import LabPool
     from bench.libvirt import measure_libvirt
     from bench.netns import sweep_stale
     from bench.perport import measure_perport
@@ -156,6 +157,7 @@ def run(cfg: Config, work: Path) -> dict[str, Any]:
     from bench.startup import measure_startup
 
     started = time.perf_counter()
+    measured = [p.name for p in workload.lab_ports()]
 
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
@@ -174,19 +176,32 @@ def run(cfg: Config, work: Path) -> dict[str, Any]:
     if cfg.startup_runs:
         log("CLI start-up")
         results["startup"] = measure_startup(cfg.startup_runs, work)
-    states = {}
-    for n in cfg.sizes:
-        log(f"programming, N={n}")
-        gw, state = measure_inprocess(n, cfg, work, log)
-        cli = measure_cli(n, cfg, work, log) if n in cfg.cli_sizes else {}
-        pp = measure_perport(n, state, cfg.reps(n), work, log)
-        results["programming"].append({"n": n, "guestwall": gw, "cli": cli, "perport": pp})
-        if n in cfg.datapath_sizes:
-            states[n] = state
-    if cfg.datapath_sizes:
-        log("data path")
-        results["datapath"] = measure_datapath(cfg, states, work, log)
-    states.clear()
+    pool = LabPool()
+    try:
+        sizes: dict[str, dict[str, Any]] = {}  # kernel sizes of the data-path labs' rulesets
+        for n in cfg.sizes:
+            log(f"programming, N={n}")
+            lab_ns = (
+                {k: pool.get(datapath_key(k, n)).host_netns for k in ("guestwall", "per-port")}
+                if n in cfg.datapath_sizes
+                else {}
+            )
+            gw, state = measure_inprocess(n, cfg, work, log, netns=lab_ns.get("guestwall"))
+            cli = measure_cli(n, cfg, work, log) if n in cfg.cli_sizes else {}
+            keys = perport.measured_marks(state.final_inputs, measured) if lab_ns else ()
+            pp = measure_perport(
+                n, state, cfg.reps(n), work, log, netns=lab_ns.get("per-port"), datapath_keys=keys
+            )
+            results["programming"].append({"n": n, "guestwall": gw, "cli": cli, "perport": pp})
+            if lab_ns:
+                sizes[datapath_key("guestwall", n)] = gw["kernel_size_final"]
+                sizes[datapath_key("per-port", n)] = pp["datapath_ruleset"]
+            del state
+        if cfg.datapath_sizes:
+            log("data path")
+            results["datapath"] = measure_datapath(cfg, pool, sizes, work, log)
+    finally:
+        pool.close()
     if cfg.libvirt_ports:
         log("real libvirt")
         results["libvirt"] = measure_libvirt(cfg.libvirt_ports, work, log)

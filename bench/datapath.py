@@ -1,10 +1,11 @@
-"""Data path: iperf3 guest -> guest through the lab bridge (TCP throughput, small-UDP packet rate), with
-rulesets loaded in the lab's host namespace, against two baselines measured in the same run.
+"""Data path: iperf3 guest -> guest through a lab bridge (TCP throughput, small-UDP packet rate), against two
+baselines measured in the same run, every ruleset in a lab of its own (bench.labs).
 
-Rulesets, in this order, repeated in rounds (medians over rounds, so slow drift of a noisy machine hits
-every ruleset alike): no filtering; a minimal stateful ruleset of our own (br_netfilter + one ``ct state``
-accept); for each N, guestwall's ruleset for N bound ports (the two lab guests among them) and the
-libvirt-style per-port ruleset for the same ports with linear dispatch, the measured ports last.
+Rulesets: no filtering; a minimal stateful ruleset of our own (br_netfilter + one ``ct state`` accept); for
+each N, guestwall's ruleset for N bound ports (the two lab guests among them, as the programming
+measurements left it) and the libvirt-style per-port ruleset for the same ports with linear dispatch, the
+measured ports last. The traffic runs go round all labs several times; medians over the rounds, so slow
+drift of a noisy machine hits every ruleset alike.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench import perport
 from bench.config import Config
-from bench.netns import RUN, free_backend, kernel_size, nft, nft_file
-from bench.programming import InProcessState
+from bench.labs import LabPool
+from bench.netns import kernel_size, nft_file
 from bench.timing import median
 
 Log = Callable[[str], None]
@@ -29,6 +29,7 @@ table inet gwbench_min {
 }
 """
 UDP_LENGTH = 64  # bytes of UDP payload: "small UDP packets", the per-packet cost dominates
+METRICS = ("tcp_gbit_s", "udp_pkt_s")
 
 
 def _traffic(lab: Any, seconds: int) -> dict[str, Any]:
@@ -48,63 +49,34 @@ def _traffic(lab: Any, seconds: int) -> dict[str, Any]:
     return out
 
 
-def measure_datapath(cfg: Config, states: dict[int, InProcessState], work: Any, log: Log) -> dict[str, Any]:
-    from bench import workload
-    from guestwall.lab import LabSpec, lab_down, lab_up
+def datapath_key(config: str, n: int) -> str:
+    return f"{config}-{n}" if n else config
 
-    measured = [p.name for p in workload.lab_ports()]
-    prefix = f"{RUN}d"
-    path = str(work / "datapath.nft")
+
+def measure_datapath(
+    cfg: Config, pool: LabPool, sizes: dict[str, dict[str, Any]], work: Any, log: Log
+) -> dict[str, Any]:
+    """``pool`` already holds the loaded guestwall and per-port labs; ``sizes`` their kernel sizes by key."""
+    pool.get("none")
+    minimal = pool.get("minimal-stateful")
+    nft_file(minimal.host_netns, MINIMAL, str(work / "minimal.nft"))
+    sizes = {**sizes, "minimal-stateful": kernel_size(minimal.host_netns).as_dict()}
+    plan = [("none", 0), ("minimal-stateful", 0)]
+    for n in cfg.datapath_sizes:
+        plan += [("guestwall", n), ("per-port", n)]
     runs: list[dict[str, Any]] = []
-    notes: list[str] = []
-    perport_text: dict[int, str] = {}  # compiled once per N, loaded in every round
-    lab = lab_up(LabSpec(prefix=prefix, guests=2), replace=True)
-    try:
-
-        def loaders(n: int) -> tuple[Callable[[str], None], Callable[[str], None]]:
-            state = states[n]
-
-            def guestwall(host: str) -> None:
-                from guestwall.dataplane.apply import apply
-                from guestwall.dataplane.backend import open_backend
-
-                backend = open_backend(host)
-                try:
-                    apply(state.final_ruleset, backend)
-                finally:
-                    free_backend(backend)
-
-            def per_port(host: str) -> None:
-                if n not in perport_text:
-                    ruleset = perport.compile_perport(state.final_inputs)
-                    keys = perport.measured_marks(state.final_inputs, measured)
-                    perport_text[n] = perport.full_text(perport.linear_dispatch(ruleset, keys))
-                nft_file(host, perport_text[n], path)
-
-            return guestwall, per_port
-
-        plan: list[tuple[str, int, Callable[[str], None] | None]] = [
-            ("none", 0, None),
-            ("minimal-stateful", 0, lambda host: nft_file(host, MINIMAL, path)),
-        ]
-        for n in cfg.datapath_sizes:
-            gw, pp = loaders(n)
-            plan += [("guestwall", n, gw), ("per-port", n, pp)]
-        for round_ in range(1, cfg.traffic_rounds + 1):
-            for config, n, load in plan:
-                for attempt in (1, 2):
-                    try:
-                        runs.append(_one_run(lab, config, n, load, round_, cfg, log))
-                        break
-                    except Exception as e:  # e.g. the lab vanished: rebuild it once and retry
-                        if attempt == 2:
-                            raise
-                        notes.append(f"round {round_}, {config} N={n}: {e}; lab rebuilt, run repeated")
-                        log(f"  data path: {e}; rebuilding the lab")
-                        lab = lab_up(LabSpec(prefix=prefix, guests=2), replace=True)
-    finally:
-        lab_down(prefix)
+    for round_ in range(1, cfg.traffic_rounds + 1):
+        for config, n in plan:
+            lab = pool.labs[datapath_key(config, n)]
+            log(
+                f"  data path round {round_}/{cfg.traffic_rounds}: {config}"
+                + (f", N={n}" if n else "")
+                + f" ({cfg.traffic_seconds} s TCP + {cfg.traffic_seconds} s UDP)"
+            )
+            runs.append({"config": config, "n": n, "round": round_, **_traffic(lab, cfg.traffic_seconds)})
     summary = aggregate(runs)
+    for entry in summary:
+        entry["kernel_size"] = sizes.get(datapath_key(entry["config"], entry["n"]), {})
     return {
         "seconds": cfg.traffic_seconds,
         "rounds": cfg.traffic_rounds,
@@ -113,39 +85,15 @@ def measure_datapath(cfg: Config, states: dict[int, InProcessState], work: Any, 
         "runs": runs,
         "summary": summary,
         "ratios": ratios(summary),
-        "notes": notes,
     }
 
 
-def _one_run(
-    lab: Any, config: str, n: int, load: Callable[[str], None] | None, round_: int, cfg: Config, log: Log
-) -> dict[str, Any]:
-    host = lab.host_netns
-    nft(host, ["flush", "ruleset"])
-    entry: dict[str, Any] = {"config": config, "n": n, "round": round_}
-    if load is not None:
-        load(host)
-        entry["kernel_size"] = kernel_size(host).as_dict()
-    log(
-        f"  data path round {round_}: {config}"
-        + (f", N={n}" if n else "")
-        + f" ({cfg.traffic_seconds} s TCP + {cfg.traffic_seconds} s UDP)"
-    )
-    entry.update(_traffic(lab, cfg.traffic_seconds))
-    nft(host, ["flush", "ruleset"])
-    return entry
-
-
-METRICS = ("tcp_gbit_s", "udp_pkt_s")
-
-
 def aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per (ruleset, N): the median of each metric over the rounds, and the rounds' values."""
+    """One entry per (ruleset, N): the median of each metric over the rounds, the rounds' values, and their
+    spread ((max - min) / median)."""
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for r in runs:
         entry = out.setdefault((r["config"], r["n"]), {"config": r["config"], "n": r["n"]})
-        if "kernel_size" in r:
-            entry["kernel_size"] = r["kernel_size"]
         for metric in METRICS:
             if metric in r:
                 entry.setdefault(f"{metric}_rounds", []).append(r[metric])
@@ -156,10 +104,6 @@ def aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 entry[metric] = median(values)
                 entry[f"{metric}_spread"] = (max(values) - min(values)) / median(values)
     return list(out.values())
-
-
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 def baseline(summary: list[dict[str, Any]], config: str, metric: str) -> float | None:

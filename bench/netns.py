@@ -89,8 +89,9 @@ class KernelSize:
         return asdict(self)
 
 
-def kernel_size(netns: str, tables: list[str] | None = None) -> KernelSize:
-    """Count what is loaded in ``netns``: the given tables (``"bridge guestwall"``) or the whole ruleset."""
+def kernel_size(netns: str, tables: list[str] | None = None, lines: bool = True) -> KernelSize:
+    """Count what is loaded in ``netns``: the given tables (``"bridge guestwall"``) or the whole ruleset;
+    with ``lines`` also the length of the text listing (a second listing)."""
     targets = [f"table {t}" for t in tables] if tables else ["ruleset"]
     size = KernelSize()
     for target in targets:
@@ -107,7 +108,8 @@ def kernel_size(netns: str, tables: list[str] | None = None) -> KernelSize:
             elif "set" in obj or "map" in obj:
                 size.sets += 1
                 size.elements += len((obj.get("set") or obj["map"]).get("elem", ()))
-        size.listed_lines += len(nft(netns, ["list", *target.split()]).splitlines())
+        if lines:
+            size.listed_lines += len(nft(netns, ["list", *target.split()]).splitlines())
     return size
 
 

@@ -109,20 +109,69 @@ def measured_marks(inputs: Sequence[Any], portdevs: Sequence[str]) -> list[Any]:
     return keys
 
 
-def measure_perport(n: int, state: InProcessState, reps: int, work: Path, log: Log) -> dict[str, Any]:
-    """First load, full reload (what libvirt does on restart), shared-filter edit, add and remove one port."""
-    from bench.netns import free_backend
-    from guestwall.dataplane.backend import open_backend
+def as_actual(ruleset: Any) -> dict[str, Any]:
+    """What the kernel holds after loading ``ruleset``, in the dataplane's read-back form: a per-port tool
+    knows what it loaded, so its changes are diffed against that instead of listing 200k rules back."""
+    from guestwall.compile.ruleset import rule_digest
+    from guestwall.dataplane.state import ActualChain, ActualSet, ActualTable
+
+    out = {}
+    for family, table in ruleset.tables.items():
+        actual = ActualTable(family)
+        for name, chain in table.chains.items():
+            actual.chains[name] = ActualChain(name, chain.base, [rule_digest(r) for r in chain.rules])
+        for name, spec in table.sets.items():
+            actual.sets[name] = ActualSet(
+                name, spec.key_types, spec.flags, spec.map_type, dict(spec.elements)
+            )
+        out[family] = actual
+    return out
+
+
+def ruleset_size(ruleset: Any) -> dict[str, Any]:
+    """Counts of a ruleset as loaded (what ``nft -j list`` would count), without listing it back."""
+    chains = sum(len(t.chains) for t in ruleset.tables.values())
+    rules = sum(len(c.rules) for t in ruleset.tables.values() for c in t.chains.values())
+    sets = sum(len(t.sets) for t in ruleset.tables.values())
+    elements = sum(len(s.elements) for t in ruleset.tables.values() for s in t.sets.values())
+    return {
+        "tables": len(ruleset.tables),
+        "chains": chains,
+        "rules": rules,
+        "sets": sets,
+        "elements": elements,
+        "listed_lines": None,
+        "counted": "from the loaded ruleset",
+    }
+
+
+LIST_BACK_MAX = 1000  # above this N the per-port tables are counted from the ruleset, not listed (minutes)
+
+
+def measure_perport(
+    n: int,
+    state: InProcessState,
+    reps: int,
+    work: Path,
+    log: Log,
+    netns: str | None = None,
+    datapath_keys: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """First load, full reload (what libvirt does on restart; small N only), shared-filter edit, add and
+    remove one port. In ``netns`` when given; with ``datapath_keys`` the ruleset is left loaded at the end
+    with linear dispatch, those dispatch keys last (a data-path lab)."""
+    import contextlib
+
     from guestwall.dataplane.diff import diff
-    from guestwall.dataplane.state import read_state
 
     out: dict[str, Any] = {"n": n, "repetitions": reps}
     path = str(work / f"perport-{n}.nft")
-    with scratch_netns(f"pp{n}") as ns:
+    where = contextlib.nullcontext(netns) if netns else scratch_netns(f"pp{n}")
+    with where as ns:
         log(f"  per-port baseline, N={n}: compile (share=False) and nft -f")
         with stopwatch() as t_compile:
-            ruleset = compile_perport(state.initial_inputs)
-            text = full_text(ruleset)
+            current = compile_perport(state.initial_inputs)
+            text = full_text(current)
         with stopwatch() as t_load:
             nft_file(ns, text, path)
         out["first_apply"] = {
@@ -132,29 +181,28 @@ def measure_perport(n: int, state: InProcessState, reps: int, work: Path, log: L
             "instantiate_s": state.instantiate_s,
             "tx_commands": len(text.splitlines()),
         }
-        out["kernel_size"] = kernel_size(ns, TABLES).as_dict()
-
-        reload_text = "".join(f"delete table {t}\n" for t in TABLES) + text
-        loads = []
-        for _ in range(reps):
+        if n <= LIST_BACK_MAX:
+            out["kernel_size"] = kernel_size(ns, TABLES, lines=True).as_dict()
+        else:
+            out["kernel_size"] = ruleset_size(current)
+        if reps > 1:
+            reload_text = "".join(f"delete table {t}\n" for t in TABLES) + text
             with stopwatch() as t:
                 nft_file(ns, reload_text, path)
-            loads.append(t[0])
-        out["reload"] = {"kernel_s": median(loads), "tx_commands": len(reload_text.splitlines())}
+            out["reload"] = {"kernel_s": t[0], "tx_commands": len(reload_text.splitlines())}
+        del text
 
         log(f"  per-port baseline, N={n}: shared filter edit")
-        backend = open_backend(ns)
-        try:
-            runs = []
-            there_and_back = (state.edited_inputs, state.initial_inputs)
-            for inputs in there_and_back[: 2 if reps > 1 else 1]:
-                with stopwatch() as t_compile:
-                    tx = diff(compile_perport(inputs), read_state(backend))
-                with stopwatch() as t_load:
-                    nft_file(ns, tx.text(), path)
-                runs.append((t_compile[0], t_load[0], len(tx.commands), tx.counts()))
-        finally:
-            free_backend(backend)
+        runs = []
+        sequence = [state.edited_inputs, state.initial_inputs, state.edited_inputs][: max(reps, 1)]
+        for inputs in sequence:  # there (and back, and there again): ends with the edited filter
+            with stopwatch() as t_compile:
+                new = compile_perport(inputs)
+                tx = diff(new, as_actual(current))
+            with stopwatch() as t_load:
+                nft_file(ns, tx.text(), path)
+            runs.append((t_compile[0], t_load[0], len(tx.commands), tx.counts()))
+            current = new
         out["edit"] = {
             "compile_s": median([r[0] for r in runs]),
             "kernel_s": median([r[1] for r in runs]),
@@ -183,4 +231,11 @@ def measure_perport(n: int, state: InProcessState, reps: int, work: Path, log: L
                 "total_s": median([r[0] + r[1] for r in runs_]),
                 "tx_commands": runs_[0][2],
             }
+
+        if datapath_keys:
+            log(f"  per-port baseline, N={n}: dispatch made linear for the data path")
+            before = as_actual(current)
+            tx = diff(linear_dispatch(current, datapath_keys), before)
+            nft_file(ns, tx.text(), path)
+            out["datapath_ruleset"] = ruleset_size(current)
     return out

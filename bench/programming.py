@@ -7,6 +7,7 @@ of the filter all ports share, adding one port, removing one port.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -27,33 +28,32 @@ Log = Callable[[str], None]
 
 @dataclass
 class InProcessState:
-    """What the baselines and the data path reuse from guestwall's own run at this N."""
+    """The rule programs of this N (guestwall's own instantiation), for the per-port baseline."""
 
     initial_inputs: list[Any] = field(default_factory=list)  # PortInput, N ports, filter variant 0
     edited_inputs: list[Any] = field(default_factory=list)  # PortInput, N ports, filter variant 1
     extra_input: Any = None  # PortInput of the port that "add one port" adds
-    final_inputs: list[Any] = field(default_factory=list)  # after all operations (N ports)
-    final_ruleset: Any = None  # guestwall's desired ruleset for final_inputs
-    instantiate_s: float = 0.0  # instantiation time of all N ports in the first apply
+    instantiate_s: float = 0.0  # instantiation of all N ports, as measured in the first apply
+
+    @property
+    def final_inputs(self) -> list[Any]:
+        """After the operations: N ports (the extra one added and removed), filter variant 1 (odd edits)."""
+        return self.edited_inputs
 
 
 def op_record(total: float, clock: PhaseClock, result: Any) -> dict[str, Any]:
     """One service call: wall time and where it went (seconds), and the size of its kernel transaction."""
-    sp = clock.spent
-    compile_ruleset = sp.get("compile", 0.0)
-    instantiate = max(sp.get("build", 0.0) - compile_ruleset, 0.0)
-    load = sp.get("load_ports", 0.0) + sp.get("load_filters", 0.0)
+    split = clock.split()
     kernel = result.read_seconds + result.apply_seconds
+    compile_s = split["instantiate_s"] + split["compile_ruleset_s"]
     return {
         "total_s": total,
-        "compile_s": instantiate + compile_ruleset,
-        "instantiate_s": instantiate,
-        "compile_ruleset_s": compile_ruleset,
-        "load_s": load,
+        "compile_s": compile_s,
+        **split,
         "kernel_s": kernel,
         "kernel_read_diff_s": result.read_seconds,
         "kernel_apply_s": result.apply_seconds,
-        "other_s": max(total - instantiate - compile_ruleset - load - kernel, 0.0),
+        "other_s": max(total - compile_s - split["load_s"] - kernel, 0.0),  # store, parsing, formatting
         "tx_commands": len(result.transaction.commands),
         "tx_counts": result.transaction.counts(),
     }
@@ -71,7 +71,26 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def measure_inprocess(n: int, cfg: Config, work: Path, log: Log) -> tuple[dict[str, Any], InProcessState]:
+def store_inputs(store: Any, only: str | None = None) -> tuple[list[Any], Any]:
+    """PortInputs of the store's bindings (or of port ``only``), instantiated and compiled by guestwall's
+    own pipeline outside any timed call, and the Compiled of all of them."""
+    from guestwall.compile.compiler import Options, PortInput
+    from guestwall.services.enforce import build_desired, load_ports
+    from guestwall.services.filters import load_filters
+
+    with store.read() as reader:
+        filters = load_filters(reader)
+        ports = [p for p in load_ports(reader) if only is None or p.record.portdev == only]
+    desired = build_desired(filters, ports, Options())
+    ids = {p.record.portdev: p.record.port_id for p in ports}
+    return [PortInput(program, ids[dev]) for dev, program in desired.programs.items()], desired.compiled
+
+
+def measure_inprocess(
+    n: int, cfg: Config, work: Path, log: Log, netns: str | None = None
+) -> tuple[dict[str, Any], InProcessState]:
+    """guestwall's service calls at N ports, in a new namespace or in ``netns`` (a data-path lab's host,
+    which keeps the final state loaded)."""
     from guestwall.dataplane.backend import open_backend
     from guestwall.services import bindings as svc
     from guestwall.services.enforce import enforce_from
@@ -87,28 +106,30 @@ def measure_inprocess(n: int, cfg: Config, work: Path, log: Log) -> tuple[dict[s
     clock = PhaseClock()
     out: dict[str, Any] = {"n": n, "repetitions": reps}
     try:
-        with scratch_netns(f"gw{n}") as ns, clock.installed():
+        where = contextlib.nullcontext(netns) if netns else scratch_netns(f"gw{n}")
+        with where as ns:
             backend = open_backend(ns)
             try:
                 log(f"  guestwall in-process, N={n}: first apply (bulk)")
-                with stopwatch() as t:
+                with clock.installed(), stopwatch() as t:
                     _, result = svc.create_bindings(store, xmls, backend)
                 out["first_apply"] = summarize([op_record(t[0], clock, result)])
-                state.initial_inputs = clock.last_inputs
                 state.instantiate_s = out["first_apply"]["instantiate_s"]
                 out["kernel_size"] = kernel_size(ns, TABLES).as_dict()
+                state.initial_inputs, compiled = store_inputs(store)
+                out["fallbacks"] = len(compiled.fallbacks)
 
                 runs = []
                 for _ in range(reps):
                     clock.reset()
-                    with stopwatch() as t:
+                    with clock.installed(), stopwatch() as t:
                         result = svc.reapply(store, backend)
                     runs.append(op_record(t[0], clock, result))
                 out["reapply"] = summarize(runs)
 
                 log(f"  guestwall in-process, N={n}: shared filter edit x{reps}")
                 runs = []
-                for rep in range(reps):
+                for rep in range(reps):  # variants 1, 0, 1: ends with the edited filter
                     applied: list[Any] = []
 
                     def enforce(filters: dict[str, Any], applied: list[Any] = applied) -> None:
@@ -117,33 +138,30 @@ def measure_inprocess(n: int, cfg: Config, work: Path, log: Log) -> tuple[dict[s
                             applied.append(enforce_from(reader, filters, backend))
 
                     clock.reset()
-                    with stopwatch() as t:
+                    with clock.installed(), stopwatch() as t:
                         define_filter(store, workload.filter_xml(rep + 1), on_change=enforce)
                     runs.append(op_record(t[0], clock, applied[0]))
-                    if rep == 0:
-                        state.edited_inputs = clock.last_inputs
                 out["edit"] = summarize(runs)
+                state.edited_inputs, _ = store_inputs(store)
 
                 log(f"  guestwall in-process, N={n}: add/remove one port x{reps}")
                 adds, removes = [], []
                 for _ in range(reps):
                     clock.reset()
-                    with stopwatch() as t:
+                    with clock.installed(), stopwatch() as t:
                         _, result = svc.create_binding(store, extra_xml, backend)
                     adds.append(op_record(t[0], clock, result))
-                    state.extra_input = next(
-                        p for p in clock.last_inputs if p.program.portdev == workload.EXTRA_PORT
-                    )
+                    if state.extra_input is None:
+                        state.extra_input = store_inputs(store, only=workload.EXTRA_PORT)[0][0]
                     clock.reset()
-                    with stopwatch() as t:
+                    with clock.installed(), stopwatch() as t:
                         result = svc.delete_binding(store, workload.EXTRA_PORT, backend)
                     removes.append(op_record(t[0], clock, result))
                 out["add"] = summarize(adds)
                 out["remove"] = summarize(removes)
-                state.final_inputs = clock.last_inputs
-                state.final_ruleset = clock.last_compiled.ruleset
-                out["fallbacks"] = len(clock.last_compiled.fallbacks)
                 out["kernel_size_final"] = kernel_size(ns, TABLES).as_dict()
+                # after all operations the kernel must hold exactly the store's state
+                out["final_check_tx_commands"] = len(svc.reapply(store, backend).transaction.commands)
             finally:
                 free_backend(backend)
     finally:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     pytest.importorskip("matplotlib")
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
@@ -42,11 +43,11 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "bench-transaction.png",
     ):
         assert (out / png).stat().st_size > 1000, png
-    data: dict = json.loads((out / "results-quick.json").read_text())
+    data: dict[str, Any] = json.loads((out / "results-quick.json").read_text())
     return data
 
 
-def test_programming_figures_are_complete(results: dict) -> None:
+def test_programming_figures_are_complete(results: dict[str, Any]) -> None:
     assert results["mode"] == "quick"
     sizes = [p["n"] for p in results["programming"]]
     assert sizes == sorted(sizes) and len(sizes) >= 2
@@ -64,10 +65,11 @@ def test_programming_figures_are_complete(results: dict) -> None:
     )
 
 
-def test_guestwall_invariants_hold(results: dict) -> None:
+def test_guestwall_invariants_hold(results: dict[str, Any]) -> None:
     """What does not depend on machine speed: empty re-apply, flat edit and rule count, per-port growth."""
     progs = results["programming"]
     assert all(p["guestwall"]["reapply"]["tx_commands"] == 0 for p in progs)
+    assert all(p["guestwall"]["final_check_tx_commands"] == 0 for p in progs)  # no drift after add/remove
     assert len({p["guestwall"]["edit"]["tx_commands"] for p in progs}) == 1
     assert len({p["guestwall"]["kernel_size"]["rules"] for p in progs}) == 1
     small, large = progs[0], progs[-1]
@@ -79,7 +81,7 @@ def test_guestwall_invariants_hold(results: dict) -> None:
         assert p["guestwall"]["fallbacks"] == 0
 
 
-def test_ratios_are_sane(results: dict) -> None:
+def test_ratios_are_sane(results: dict[str, Any]) -> None:
     for row in results["ratios"]["guestwall_vs_perport"].values():
         assert all(value > 0 for value in row.values())
         assert row["rules"] < 1
@@ -94,7 +96,7 @@ def test_ratios_are_sane(results: dict) -> None:
             assert entry[key] is not None and 0 < entry[key] < 5, (entry, key)
 
 
-def test_every_target_is_evaluated(results: dict) -> None:
+def test_every_target_is_evaluated(results: dict[str, Any]) -> None:
     names = [t["target"] for t in results["targets"]]
     assert len(names) == len(set(names)) >= 10
     for target in results["targets"]:
