@@ -337,7 +337,7 @@ def dhcp_lease(lab: Lab, guest: str, timeout: float = 5.0) -> tuple[str, str]:
             for data in collect({"eth0": sock}, 0.1)["eth0"]:
                 pkt = Ether(data)
                 if BOOTP in pkt and pkt[BOOTP].xid == xid and DHCP in pkt:
-                    options = dict(o for o in pkt[DHCP].options if isinstance(o, tuple))
+                    options: dict[str, Any] = dict(o for o in pkt[DHCP].options if isinstance(o, tuple))
                     if options.get("message-type") == kind:
                         return pkt
         raise AssertionError(f"no DHCP answer of type {kind} for {guest}")
@@ -348,7 +348,8 @@ def dhcp_lease(lab: Lab, guest: str, timeout: float = 5.0) -> tuple[str, str]:
         out.send(request([("message-type", "discover")]))
         offer = answer(2)
         leased = offer[BOOTP].yiaddr
-        server = dict(o for o in offer[DHCP].options if isinstance(o, tuple))["server_id"]
+        offered: dict[str, Any] = dict(o for o in offer[DHCP].options if isinstance(o, tuple))
+        server = offered["server_id"]
         out.send(request([("message-type", "request"), ("requested_addr", leased), ("server_id", server)]))
         ack = answer(5)
         return str(ack[BOOTP].yiaddr), str(server)

@@ -121,7 +121,9 @@ def test_kill_9_of_the_cli_during_a_large_apply(make_host: Callable[..., Host]) 
     after = store_ports(host)
     assert after in (before, before | {g.portdev for g in many})  # all or nothing, never half
     ahead = kernel_ports(host) != after  # applied to the kernel, not committed to the store
-    print(f"CLI killed {'before' if after == before else 'after'} its commit; kernel ahead of the store: {ahead}")
+    print(
+        f"CLI killed {'before' if after == before else 'after'} its commit; kernel ahead of the store: {ahead}"
+    )
     host.start_agent()
     assert host.plan() == ""
     assert kernel_ports(host) == after

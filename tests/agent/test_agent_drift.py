@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 from agentkit import Host, wait_until
 
@@ -35,7 +36,7 @@ def in_sync(host: Host) -> bool:
     return not plan(desired.compiled.ruleset, open_backend(host.netns))
 
 
-def forged(host: Host) -> list[object]:
+def forged(host: Host) -> list[Any]:
     eve, alice = host.lab["eve"], host.lab["alice"]
     return [
         frames.udp4(eve.mac, alice.mac, ip_src=alice.ipv4, ip_dst=alice.ipv4),

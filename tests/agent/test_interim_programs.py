@@ -113,5 +113,6 @@ def test_enforcement_picks_interim_rules_only_when_ip_alone_is_missing() -> None
     # not strict (the agent): a port that cannot be instantiated is dropped, never left open
     desired = build_desired(filters, [none, other, given], strict=False)
     assert set(desired.failures) == {"vnet7", "vnet8"}
-    rules = desired.compiled.ruleset.table("bridge").sets["l2out"].elements
-    assert rules[("vnet7",)][0] == "goto" and "drop-all" in str(rules[("vnet7",)][1])
+    dispatch = desired.compiled.ruleset.table("bridge").sets["l2out"].elements
+    assert dispatch[("vnet7",)] == ("goto", dispatch[("vnet7",)][1])  # type: ignore[index]
+    assert "drop-all" in str(dispatch[("vnet7",)])
