@@ -47,7 +47,9 @@ class CloudLab:
 
 
 def run_host(lab: Lab, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", lab.host_netns, *argv], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        ["ip", "netns", "exec", lab.host_netns, *argv], capture_output=True, text=True, check=False
+    )
 
 
 def flush_conntrack(lab: Lab) -> None:

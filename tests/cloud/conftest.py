@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netns_fixtures import lab, lab_module  # noqa: F401
 
 from guestwall.dataplane.backend import RecordingBackend
 from guestwall.store import Store, open_store
+from netns_fixtures import lab, lab_module  # noqa: F401
 
 
 @pytest.fixture

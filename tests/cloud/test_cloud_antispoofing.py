@@ -6,22 +6,21 @@ Eve (vnet4) forges; what gets through is seen on the bridge (br0, promiscuous) o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from cloudlab import CloudLab
-from netns_fixtures import needs_netns
 from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.dhcp6 import DHCP6_Solicit
-from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6ND_RA, ICMPv6NDOptSrcLLAddr, IPv6
 
 from guestwall.cloud.service import RuleSpec
 from guestwall.cloud.translate import link_local
 from guestwall.lab import Lab
-from guestwall.lab.traffic import frames, ping, probe, tcp_connect, tcp_server, udp_exchange
+from guestwall.lab.traffic import Frame, frames, ping, probe, tcp_connect, tcp_server, udp_exchange
 from guestwall.model.cloud import Ethertype, RuleDirection
 from guestwall.store import Store
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
@@ -41,8 +40,8 @@ def members(cl: CloudLab, *guests: str, **fields: object) -> None:
         cl.port(guest, ["default"], **fields)
 
 
-def indexes(got: list[object]) -> set[int]:
-    return {f.index for f in got}  # type: ignore[attr-defined]
+def indexes(got: Sequence[Frame]) -> set[int]:
+    return {f.index for f in got}
 
 
 def test_clean_traffic_holes_are_closed(cl: CloudLab) -> None:
@@ -51,16 +50,30 @@ def test_clean_traffic_holes_are_closed(cl: CloudLab) -> None:
     eve, alice, bob = lab["eve"], lab["alice"], lab["bob"]
     sent = [
         frames.dhcp_discover(eve.mac),  # 0: the DHCP request passes
-        frames.udp4(eve.mac, "ff:ff:ff:ff:ff:ff", ip_src="0.0.0.0", ip_dst="255.255.255.255", sport=68, dport=53),  # 1
-        frames.udp4(eve.mac, bob.mac, ip_src="0.0.0.0", ip_dst=bob.ipv4, sport=68, dport=67),  # 2: not broadcast
+        frames.udp4(
+            eve.mac, "ff:ff:ff:ff:ff:ff", ip_src="0.0.0.0", ip_dst="255.255.255.255", sport=68, dport=53
+        ),  # 1
+        frames.udp4(
+            eve.mac, bob.mac, ip_src="0.0.0.0", ip_dst=bob.ipv4, sport=68, dport=67
+        ),  # 2: not broadcast
         frames.arp(eve.mac, op="who-has", psrc="0.0.0.0", pdst="10.77.0.99"),  # 3: ARP probe (DAD) passes
         frames.arp(eve.mac, op="who-has", psrc=alice.ipv4, pdst="10.77.0.99"),  # 4: someone else's address
         frames.udp4(eve.mac, bob.mac, ip_src=eve.ipv4, ip_dst=bob.ipv4, sport=67, dport=68)  # 5: DHCP offer
-        / BOOTP(op=2, yiaddr=bob.ipv4) / DHCP(options=[("message-type", "offer"), "end"]),
-        frames.udp6(eve.mac, "33:33:00:01:00:02", ip_src=str(link_local(eve.mac)), ip_dst="ff02::1:2",
-                    sport=546, dport=547) / DHCP6_Solicit(),  # 6: DHCPv6 client passes
-        frames.udp6(eve.mac, bob.mac, ip_src=eve.ipv6, ip_dst=bob.ipv6, sport=547, dport=546),  # 7: DHCPv6 reply
-    ]  # fmt: skip
+        / BOOTP(op=2, yiaddr=bob.ipv4)
+        / DHCP(options=[("message-type", "offer"), "end"]),
+        frames.udp6(
+            eve.mac,
+            "33:33:00:01:00:02",
+            ip_src=str(link_local(eve.mac)),
+            ip_dst="ff02::1:2",
+            sport=546,
+            dport=547,
+        )
+        / DHCP6_Solicit(),  # 6: DHCPv6 client passes
+        frames.udp6(
+            eve.mac, bob.mac, ip_src=eve.ipv6, ip_dst=bob.ipv6, sport=547, dport=546
+        ),  # 7: DHCPv6 reply
+    ]
     got = probe(lab, "eve", sent, receivers=["br0"])
     assert indexes(got["br0"]) == {0, 3, 6}
 
@@ -69,8 +82,12 @@ def test_unsolicited_syn_ack_is_dropped(cl: CloudLab) -> None:
     lab = cl.lab
     members(cl, "alice", "bob")
     alice, bob = lab["alice"], lab["bob"]
-    synack = frames.tcp4(alice.mac, bob.mac, ip_src=alice.ipv4, ip_dst=bob.ipv4, sport=22, dport=40000, flags="SA")
-    syn = frames.tcp4(alice.mac, bob.mac, ip_src=alice.ipv4, ip_dst=bob.ipv4, sport=40001, dport=22, flags="S")
+    synack = frames.tcp4(
+        alice.mac, bob.mac, ip_src=alice.ipv4, ip_dst=bob.ipv4, sport=22, dport=40000, flags="SA"
+    )
+    syn = frames.tcp4(
+        alice.mac, bob.mac, ip_src=alice.ipv4, ip_dst=bob.ipv4, sport=40001, dport=22, flags="S"
+    )
     got = probe(lab, "alice", [synack, syn], receivers=["bob"])
     assert indexes(got["bob"]) == {1}  # same group: a new connection is allowed, the stray SYN-ACK is not
 
@@ -80,7 +97,9 @@ def test_dhcp_server_port_may_answer(cl: CloudLab) -> None:
     members(cl, "alice", "bob")
     cl.port("eve", ["default"], dhcp_server=True)
     eve, bob = lab["eve"], lab["bob"]
-    offer = frames.udp4(eve.mac, "ff:ff:ff:ff:ff:ff", ip_src=eve.ipv4, ip_dst="255.255.255.255", sport=67, dport=68)
+    offer = frames.udp4(
+        eve.mac, "ff:ff:ff:ff:ff:ff", ip_src=eve.ipv4, ip_dst="255.255.255.255", sport=67, dport=68
+    )
     got = probe(lab, "eve", [offer], receivers=["br0", "bob"])
     assert indexes(got["br0"]) == {0}
     assert indexes(got["bob"]) == {0}  # bob's port accepts DHCP answers (the client allowance)
@@ -126,7 +145,9 @@ def test_ipv6_spoofing_and_router_advertisements(cl: CloudLab) -> None:
     )
     sent = [
         frames.icmp6(eve.mac, bob.mac, ip_src=alice.ipv6, ip_dst=bob.ipv6),  # 0: alice's address
-        frames.icmp6(eve.mac, bob.mac, ip_src=str(link_local(alice.mac)), ip_dst=bob.ipv6),  # 1: her link-local
+        frames.icmp6(
+            eve.mac, bob.mac, ip_src=str(link_local(alice.mac)), ip_dst=bob.ipv6
+        ),  # 1: her link-local
         frames.icmp6(alice.mac, bob.mac, ip_src=eve.ipv6, ip_dst=bob.ipv6),  # 2: alice's MAC
         frames.udp6(eve.mac, bob.mac, ip_src="::", ip_dst=bob.ipv6),  # 3: :: only for DAD
         ra,  # 4: no router advertisements from guests
@@ -156,7 +177,9 @@ def test_port_security_off_is_unfiltered_for_that_port_only(cl: CloudLab) -> Non
     with tcp_server(lab, "eve", 22):
         assert tcp_connect(lab, "bob", "eve", 22)  # bob may send anything; eve takes anything
     # and alice is still held to her addresses
-    got = probe(lab, "alice", [frames.udp4(alice.mac, bob.mac, ip_src=eve.ipv4, ip_dst=bob.ipv4)], receivers=["br0"])
+    got = probe(
+        lab, "alice", [frames.udp4(alice.mac, bob.mac, ip_src=eve.ipv4, ip_dst=bob.ipv4)], receivers=["br0"]
+    )
     assert got["br0"] == []
     # turning port security on again filters eve at once
     cloud.update_port("eve", port_security=True)
@@ -169,7 +192,9 @@ def test_allowed_address_pairs(cl: CloudLab) -> None:
     members(cl, "alice", "bob")
     from ipaddress import ip_network
 
-    cl.port("eve", ["default"], allowed_address_pairs=(ip_network("10.77.0.128/25"), ip_network("fd77::beef/128")))
+    cl.port(
+        "eve", ["default"], allowed_address_pairs=(ip_network("10.77.0.128/25"), ip_network("fd77::beef/128"))
+    )
     eve, bob = lab["eve"], lab["bob"]
     sent = [
         frames.udp4(eve.mac, bob.mac, ip_src="10.77.0.200", ip_dst=bob.ipv4),  # 0: in the pair's CIDR

@@ -8,17 +8,17 @@ from ipaddress import ip_network
 
 import pytest
 from cloudlab import flush_conntrack, listening
-from netns_fixtures import needs_netns
 
 from guestwall.cloud.driver import FirewallDriver, Instance, Vif
 from guestwall.cloud.service import RuleSpec
 from guestwall.cloud.translate import group_set_name
-from guestwall.dataplane.backend import Backend, open_backend
+from guestwall.dataplane.backend import JSON, Backend, open_backend
 from guestwall.lab import Guest, Lab
 from guestwall.lab.traffic import ping, tcp_connect, tcp_server
 from guestwall.model.cloud import RuleDirection
 from guestwall.store import Store
 from guestwall.store.cloudrepo import CloudRepo
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
@@ -28,15 +28,15 @@ class CountingBackend:
 
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
-        self.netns = inner.netns
+        self.netns: str | None = inner.netns
         self.transactions: list[str] = []
 
     def run(self, commands: str) -> None:
         self.transactions.append(commands)
         self.inner.run(commands)
 
-    def list_json(self, what: str):  # type: ignore[no-untyped-def]
-        return self.inner.list_json(what)
+    def list_json(self, what: str, terse: bool = False) -> JSON | None:
+        return self.inner.list_json(what, terse)
 
 
 def vif(guest: Guest) -> Vif:
@@ -73,7 +73,9 @@ def test_instance_lifecycle(lab: Lab, driver: FirewallDriver) -> None:
     # the binding is the port's, with the instance as owner: virsh-style tools show it
     with cloud.store.read() as reader:
         record = reader.binding(bob.portdev)
-    assert record is not None and f"<uuid>{web.uuid}</uuid>" in record.xml and "<name>bob</name>" in record.xml
+    assert (
+        record is not None and f"<uuid>{web.uuid}</uuid>" in record.xml and "<name>bob</name>" in record.xml
+    )
 
     # preparing again (compute restart) changes nothing in the kernel
     backend = driver.cloud.backend
@@ -94,8 +96,11 @@ def test_refreshes_follow_changes_made_elsewhere(lab: Lab, driver: FirewallDrive
     cloud = driver.cloud
     web = cloud.create_group("web", "demo")
     frontends = cloud.create_group("frontends", "demo")
-    cloud.create_rule("web", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(8080, 8080),
-                                      remote_group="frontends"), "demo")  # fmt: skip
+    cloud.create_rule(
+        "web",
+        RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(8080, 8080), remote_group="frontends"),
+        "demo",
+    )
     bob, alice = lab["bob"], lab["alice"]
     driver.prepare_instance_filter(instance(bob, "web"), [vif(bob)])
     driver.prepare_instance_filter(instance(alice), [vif(alice)])
@@ -135,7 +140,9 @@ def test_refreshes_follow_changes_made_elsewhere(lab: Lab, driver: FirewallDrive
     driver.refresh_security_group_rules(web.id)
     tx = backend.transactions[-1]
     assert "add element" not in tx  # the group's chains are rewritten: no port or member changed
-    assert all(group_set_name(frontends.id) not in line for line in tx.splitlines() if line.startswith("add rule"))
+    assert all(
+        group_set_name(frontends.id) not in line for line in tx.splitlines() if line.startswith("add rule")
+    )
     cloud.unblock(f"{alice.ipv4}/32")
     with tcp_server(lab, "bob", 8080):
         assert not tcp_connect(lab, "alice", "bob", 8080)
@@ -156,4 +163,6 @@ def _store_only_block(store: Store, cidr: str) -> None:
     from guestwall.model.cloud import ProviderBlock
 
     with store.write() as writer:
-        CloudRepo(writer).add_provider_block(ProviderBlock("b1b1b1b1-0000-4000-8000-000000000001", ip_network(cidr)))
+        CloudRepo(writer).add_provider_block(
+            ProviderBlock("b1b1b1b1-0000-4000-8000-000000000001", ip_network(cidr))
+        )

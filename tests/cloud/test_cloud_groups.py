@@ -9,13 +9,13 @@ from ipaddress import ip_network
 
 import pytest
 from cloudlab import CloudLab, listening, run_host
-from netns_fixtures import needs_netns
 
 from guestwall.cloud.service import RuleSpec
 from guestwall.lab import Lab
 from guestwall.lab.traffic import ping, tcp_connect, tcp_server, udp_exchange
 from guestwall.model.cloud import Ethertype, RuleDirection
 from guestwall.store import Store
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
@@ -32,7 +32,9 @@ def test_ssh_from_a_cidr_only(cl: CloudLab) -> None:
     cloud.create_group("clients")
     cloud.create_group("ssh")
     # alice .10 and bob .11 are in 10.77.0.8/30; carol .12 is not
-    cloud.create_rule("ssh", RuleSpec(IN, protocol="tcp", ports=(22, 22), remote_cidr=ip_network("10.77.0.8/30")))
+    cloud.create_rule(
+        "ssh", RuleSpec(IN, protocol="tcp", ports=(22, 22), remote_cidr=ip_network("10.77.0.8/30"))
+    )
     for guest in ("alice", "bob", "carol"):
         cl.port(guest, ["clients"])
     cl.port("dave", ["ssh"])
@@ -95,7 +97,10 @@ def test_membership_change_is_a_set_update_only(cl: CloudLab) -> None:
     commands = applied.transaction.text()
     # alice's own chains change (new groups), but the web group's rule is untouched: frontends' members
     # set gains her address
-    assert f"add element inet guestwall ipset.{_set_name(cloud, 'frontends')}.v4 {{ {lab['alice'].ipv4} }}" in commands
+    assert (
+        f"add element inet guestwall ipset.{_set_name(cloud, 'frontends')}.v4 {{ {lab['alice'].ipv4} }}"
+        in commands
+    )
     assert "add rule inet guestwall l3i.gw-port-" not in _lines_for_port_filter(commands, cloud, "bob")
 
 
@@ -122,7 +127,9 @@ def test_egress_rules(cl: CloudLab) -> None:
     for rule in limited.rules:
         if rule.direction is OUT:
             cloud.delete_rule(rule.id)
-    cloud.create_rule("limited", RuleSpec(OUT, protocol="tcp", ports=(80, 80), remote_cidr=ip_network("10.77.0.0/24")))
+    cloud.create_rule(
+        "limited", RuleSpec(OUT, protocol="tcp", ports=(80, 80), remote_cidr=ip_network("10.77.0.0/24"))
+    )
     cloud.create_rule("limited", RuleSpec(OUT, protocol="udp", ports=(53, 53)))
     cloud.create_rule("open", RuleSpec(IN, protocol="tcp", ports=(80, 81)))
     cloud.create_rule("open", RuleSpec(IN, protocol="udp", ports=(53, 53)))
@@ -174,5 +181,7 @@ def test_conntrack_entries_are_gone_after_revocation(cl: CloudLab) -> None:
         listed = run_host(lab, "conntrack", "-L", "-p", "tcp", "--dport", "8080").stdout
         assert f"src={lab['alice'].ipv4}" in listed
         cloud.delete_port("alice")
-        listed = run_host(lab, "conntrack", "-L", "-p", "tcp", "--dport", "8080", "--state", "ESTABLISHED").stdout
+        listed = run_host(
+            lab, "conntrack", "-L", "-p", "tcp", "--dport", "8080", "--state", "ESTABLISHED"
+        ).stdout
         assert f"src={lab['alice'].ipv4}" not in listed

@@ -9,13 +9,13 @@ from ipaddress import ip_network
 
 import pytest
 from cloudlab import CloudLab, listening
-from netns_fixtures import needs_netns
 
 from guestwall.cloud.service import RuleSpec
 from guestwall.lab import Lab
 from guestwall.lab.traffic import ping, tcp_connect, tcp_server
-from guestwall.model.cloud import RuleDirection
+from guestwall.model.cloud import Ethertype, RuleDirection
 from guestwall.store import Store
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
@@ -89,16 +89,12 @@ def test_block_kills_open_connections_from_the_cidr_only(cl: CloudLab) -> None:
 
 def test_ipv6_sources_are_blocked_too(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
-    cloud.create_rule("servers", RuleSpec(RuleDirection.INGRESS, ethertype=_v6(), protocol="tcp", ports=(22, 22)))
+    cloud.create_rule(
+        "servers", RuleSpec(RuleDirection.INGRESS, ethertype=Ethertype.IPV6, protocol="tcp", ports=(22, 22))
+    )
     with tcp_server(lab, "carol", 22):
         assert tcp_connect(lab, "alice", "carol", 22, family=6)
         cloud.block(ip_network(f"{lab['alice'].ipv6}/128"))
         assert not tcp_connect(lab, "alice", "carol", 22, family=6)
         assert tcp_connect(lab, "alice", "carol", 22)  # IPv4 was not blocked
         assert tcp_connect(lab, "eve", "carol", 22, family=6)
-
-
-def _v6():  # type: ignore[no-untyped-def]
-    from guestwall.model.cloud import Ethertype
-
-    return Ethertype.IPV6

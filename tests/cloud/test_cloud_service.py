@@ -36,8 +36,12 @@ def port(device: str, n: int, *groups: str, **fields: object) -> Port:
 def test_new_group_allows_egress_and_ingress_from_its_members(cloud: Cloud) -> None:
     group = cloud.create_group("default")
     shape = sorted((r.direction.value, r.ethertype.value, r.remote_group_id == group.id) for r in group.rules)
-    assert shape == [("egress", "IPv4", False), ("egress", "IPv6", False), ("ingress", "IPv4", True),
-                     ("ingress", "IPv6", True)]  # fmt: skip
+    assert shape == [
+        ("egress", "IPv4", False),
+        ("egress", "IPv6", False),
+        ("ingress", "IPv4", True),
+        ("ingress", "IPv6", True),
+    ]
     with cloud.store.read() as reader:
         names = {f.name for f in reader.filters()}
         sets = {s.name for s in reader.address_sets()}
@@ -54,7 +58,11 @@ def test_ports_share_one_top_filter_per_profile_and_unused_ones_go(cloud: Cloud)
     assert tr.port_filter_name(a) == tr.port_filter_name(b) != tr.port_filter_name(c)
     with cloud.store.read() as reader:
         bound = {r.portdev: r.filter for r in reader.bindings()}
-    assert bound == {"vnet0": tr.port_filter_name(a), "vnet1": tr.port_filter_name(a), "vnet2": tr.port_filter_name(c)}
+    assert bound == {
+        "vnet0": tr.port_filter_name(a),
+        "vnet1": tr.port_filter_name(a),
+        "vnet2": tr.port_filter_name(c),
+    }
     cloud.update_port("vnet2", security_groups=("web",))
     with cloud.store.read() as reader:
         assert not any(f.name == tr.port_filter_name(c) for f in reader.filters())
@@ -71,8 +79,9 @@ def test_cloud_ports_work_with_the_engines_own_tools(cloud: Cloud) -> None:
     record = get_binding(cloud.store, "vnet0")
     assert "<parameter name='IPV6' value='fe80::5054:ff:fe00:1'/>" in record.xml
     with cloud.store.read() as reader:
-        desired = build_desired(load_filters(reader), load_ports(reader), strict=False,
-                                address_sets=load_address_sets(reader))  # fmt: skip
+        desired = build_desired(
+            load_filters(reader), load_ports(reader), strict=False, address_sets=load_address_sets(reader)
+        )
     assert not desired.failures and not desired.compiled.fallbacks
     assert set(desired.programs) == {"vnet0", "vnet1"}
 
@@ -84,25 +93,47 @@ def generation(store: Store) -> int:
 @pytest.mark.parametrize(
     ("action", "error", "message"),
     [
-        (lambda c: c.create_port(port("vnet9", 9, "nosuch")), CloudNotFound, "unknown security group 'nosuch'"),
+        (
+            lambda c: c.create_port(port("vnet9", 9, "nosuch")),
+            CloudNotFound,
+            "unknown security group 'nosuch'",
+        ),
         (lambda c: c.create_port(port("vnet0", 9)), CloudConflict, "port with device 'vnet0' already exists"),
-        (lambda c: c.create_port(port("vnet9", 9, "web", port_security=False)), CloudInputError, "port security off"),
-        (lambda c: c.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(22, 22))), CloudConflict,
-         "already has this rule"),
-        (lambda c: c.create_rule("web", RuleSpec(IN, remote_group="nosuch")), CloudNotFound,
-         "unknown security group 'nosuch'"),
+        (
+            lambda c: c.create_port(port("vnet9", 9, "web", port_security=False)),
+            CloudInputError,
+            "port security off",
+        ),
+        (
+            lambda c: c.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(22, 22))),
+            CloudConflict,
+            "already has this rule",
+        ),
+        (
+            lambda c: c.create_rule("web", RuleSpec(IN, remote_group="nosuch")),
+            CloudNotFound,
+            "unknown security group 'nosuch'",
+        ),
         (lambda c: c.create_rule("nosuch", RuleSpec(IN)), CloudNotFound, "unknown security group"),
-        (lambda c: c.create_rule("web", RuleSpec(IN, protocol="udp", icmp_type=3)), CloudInputError, "need protocol icmp"),
+        (
+            lambda c: c.create_rule("web", RuleSpec(IN, protocol="udp", icmp_type=3)),
+            CloudInputError,
+            "need protocol icmp",
+        ),
         (lambda c: c.delete_group("web"), CloudInUse, "in use by port\\(s\\) vnet0"),
         (lambda c: c.delete_rule("nosuch"), CloudNotFound, "unknown security group rule 'nosuch'"),
         (lambda c: c.delete_port("vnet7"), CloudNotFound, "unknown port 'vnet7'"),
-        (lambda c: c.block(ip_network("10.9.0.0/16"), "icmp", (1, 2)), CloudInputError, "needs protocol tcp or udp"),
+        (
+            lambda c: c.block(ip_network("10.9.0.0/16"), "icmp", (1, 2)),
+            CloudInputError,
+            "needs protocol tcp or udp",
+        ),
         (lambda c: c.block(ip_network("10.8.0.0/16")), CloudConflict, "already blocked"),
         (lambda c: c.unblock("10.7.0.0/16"), CloudNotFound, "10.7.0.0/16 is not blocked"),
         (lambda c: c.update_port("vnet0", device="vnet5"), CloudInputError, "cannot change port field"),
         (lambda c: c.update_port("vnet0", port_security=False), CloudInputError, "port security off"),
     ],
-)  # fmt: skip
+)
 def test_errors_store_nothing(cloud: Cloud, action, error: type[GuestwallError], message: str) -> None:  # type: ignore[no-untyped-def]
     cloud.create_group("web")
     cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(22, 22)))
@@ -138,7 +169,9 @@ def test_deleting_a_group_removes_rules_that_name_it(cloud: Cloud) -> None:
     with cloud.store.read() as reader:
         xml = next(f.xml for f in reader.filters() if f.name == tr.group_filter_name(web.id))
         assert "dstportstart='80'" not in xml
-        assert [s.name for s in reader.address_sets() if s.name.startswith("gw-sg-")] == [tr.group_set_name(web.id)]
+        assert [s.name for s in reader.address_sets() if s.name.startswith("gw-sg-")] == [
+            tr.group_set_name(web.id)
+        ]
 
 
 def test_groups_by_name_are_per_project(cloud: Cloud) -> None:
@@ -185,10 +218,17 @@ def test_ipv6_rules_and_remote_groups_in_filters(cloud: Cloud) -> None:
     cloud.create_group("web")
     clients = cloud.create_group("clients")
     cloud.create_rule("web", RuleSpec(IN, Ethertype.IPV6, "tcp", (443, 443), remote_group="clients"))
-    cloud.create_rule("web", RuleSpec(OUT, Ethertype.IPV6, "icmpv6", icmp_type=128, remote_cidr=ip_network("2001:db8::/32")))
+    cloud.create_rule(
+        "web", RuleSpec(OUT, Ethertype.IPV6, "icmpv6", icmp_type=128, remote_cidr=ip_network("2001:db8::/32"))
+    )
     with cloud.store.read() as reader:
-        xml = next(f.xml for f in reader.filters() if f.name == tr.group_filter_name(cloud.get_group("web").id))
-    assert f"<tcp-ipv6 ipset='{tr.group_set_name(clients.id)}' ipsetflags='src' dstportstart='443' dstportend='443'/>" in xml
+        xml = next(
+            f.xml for f in reader.filters() if f.name == tr.group_filter_name(cloud.get_group("web").id)
+        )
+    assert (
+        f"<tcp-ipv6 ipset='{tr.group_set_name(clients.id)}' ipsetflags='src' dstportstart='443' dstportend='443'/>"
+        in xml
+    )
     assert "<icmpv6 dstipaddr='2001:db8::' dstipmask='32' type='128'/>" in xml
 
 

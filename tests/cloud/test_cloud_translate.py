@@ -11,11 +11,19 @@ import pytest
 
 from guestwall.cloud import basefilters as base
 from guestwall.cloud import translate as tr
-from guestwall.compile.compiler import PortInput, compile_ruleset
+from guestwall.compile.compiler import Compiled, PortInput, compile_ruleset
+from guestwall.compile.ruleset import Ruleset, rule_digest
 from guestwall.dataplane.diff import diff
-from guestwall.dataplane.state import ActualSet, ActualTable
+from guestwall.dataplane.state import ActualChain, ActualSet, ActualTable
 from guestwall.instantiate.build import Planner
-from guestwall.model.cloud import Ethertype, Port, ProviderBlock, RuleDirection, SecurityGroup, SecurityGroupRule
+from guestwall.model.cloud import (
+    Ethertype,
+    Port,
+    ProviderBlock,
+    RuleDirection,
+    SecurityGroup,
+    SecurityGroupRule,
+)
 from guestwall.nwfilter import parse_binding, parse_filter
 
 G1 = "11111111-2222-4333-8444-555555555555"
@@ -31,24 +39,35 @@ def rule(direction: RuleDirection = IN, ether: Ethertype = V4, **fields: object)
 @pytest.mark.parametrize(
     ("r", "element"),
     [
-        (rule(protocol="tcp", port_min=22, port_max=22, remote_cidr=ip_network("10.0.0.0/8")),
-         "<tcp srcipaddr='10.0.0.0' srcipmask='8' dstportstart='22' dstportend='22'/>"),
-        (rule(protocol="tcp", port_min=80, port_max=81, remote_cidr=ip_network("0.0.0.0/0")),
-         "<tcp dstportstart='80' dstportend='81'/>"),
-        (rule(OUT, protocol="udp", port_min=53, port_max=53, remote_cidr=ip_network("192.0.2.0/24")),
-         "<udp dstipaddr='192.0.2.0' dstipmask='24' dstportstart='53' dstportend='53'/>"),
+        (
+            rule(protocol="tcp", port_min=22, port_max=22, remote_cidr=ip_network("10.0.0.0/8")),
+            "<tcp srcipaddr='10.0.0.0' srcipmask='8' dstportstart='22' dstportend='22'/>",
+        ),
+        (
+            rule(protocol="tcp", port_min=80, port_max=81, remote_cidr=ip_network("0.0.0.0/0")),
+            "<tcp dstportstart='80' dstportend='81'/>",
+        ),
+        (
+            rule(OUT, protocol="udp", port_min=53, port_max=53, remote_cidr=ip_network("192.0.2.0/24")),
+            "<udp dstipaddr='192.0.2.0' dstipmask='24' dstportstart='53' dstportend='53'/>",
+        ),
         (rule(protocol="icmp", icmp_type=8), "<icmp type='8'/>"),
         (rule(protocol="icmp", icmp_type=3, icmp_code=4), "<icmp type='3' code='4'/>"),
         (rule(protocol="icmp"), "<icmp/>"),
         (rule(ether=V6, protocol="icmpv6", icmp_type=128), "<icmpv6 type='128'/>"),
         (rule(remote_group_id=G2), f"<all ipset='gw-sg-{G2.replace('-', '')[:16]}' ipsetflags='src'/>"),
-        (rule(OUT, V6, protocol="tcp", remote_group_id=G2),
-         f"<tcp-ipv6 ipset='gw-sg-{G2.replace('-', '')[:16]}' ipsetflags='dst'/>"),
-        (rule(ether=V6, remote_cidr=ip_network("2001:db8::/32")), "<all-ipv6 srcipaddr='2001:db8::' srcipmask='32'/>"),
+        (
+            rule(OUT, V6, protocol="tcp", remote_group_id=G2),
+            f"<tcp-ipv6 ipset='gw-sg-{G2.replace('-', '')[:16]}' ipsetflags='dst'/>",
+        ),
+        (
+            rule(ether=V6, remote_cidr=ip_network("2001:db8::/32")),
+            "<all-ipv6 srcipaddr='2001:db8::' srcipmask='32'/>",
+        ),
         (rule(protocol="sctp", port_min=9, port_max=9), "<sctp dstportstart='9' dstportend='9'/>"),
         (rule(protocol="esp"), "<esp/>"),
     ],
-)  # fmt: skip
+)
 def test_rule_elements(r: SecurityGroupRule, element: str) -> None:
     assert tr.rule_element(r) == element
 
@@ -58,8 +77,9 @@ def test_group_filter_is_valid_nwfilter_with_accept_rules_in_the_right_direction
     parsed = parse_filter(tr.group_filter_xml(group), validate=False)
     assert parsed.name == "gw-sg-1111111122224333"
     assert [(r.action.value, r.direction.value, r.priority) for r in parsed.rules] == [
-        ("accept", "in", base.GROUP_RULE_PRIORITY), ("accept", "out", base.GROUP_RULE_PRIORITY)
-    ]  # fmt: skip
+        ("accept", "in", base.GROUP_RULE_PRIORITY),
+        ("accept", "out", base.GROUP_RULE_PRIORITY),
+    ]
 
 
 def test_every_base_filter_parses_and_is_named_as_its_key() -> None:
@@ -96,15 +116,28 @@ def test_port_filter_variants() -> None:
     assert plain == tr.profile(port("vnet1", "52:54:00:00:00:02", security_groups=(G1, G2)))
     xml = tr.port_filter_xml(plain)
     refs = [r.filter for r in parse_filter(xml).refs]
-    assert refs == [base.L2, base.IPV4, base.ARP, base.IPV6, base.NO_DHCP_SERVER, base.NO_DHCPV6_SERVER,
-                    base.STATEFUL, base.CLIENT, tr.PROVIDER, tr.group_filter_name(G1), tr.group_filter_name(G2),
-                    base.DEFAULT_DROP]  # fmt: skip
+    assert refs == [
+        base.L2,
+        base.IPV4,
+        base.ARP,
+        base.IPV6,
+        base.NO_DHCP_SERVER,
+        base.NO_DHCPV6_SERVER,
+        base.STATEFUL,
+        base.CLIENT,
+        tr.PROVIDER,
+        tr.group_filter_name(G1),
+        tr.group_filter_name(G2),
+        base.DEFAULT_DROP,
+    ]
     unaddressed = tr.profile(port(fixed_ips=()))
     dhcp = tr.profile(port(dhcp_server=True))
     names = {plain.filter_name, unaddressed.filter_name, dhcp.filter_name, tr.profile(port()).filter_name}
     assert len(names) == 4
     assert base.IPV4_UNADDRESSED in tr.port_filter_xml(unaddressed)
-    assert base.DHCP_SERVER in tr.port_filter_xml(dhcp) and base.NO_DHCP_SERVER not in tr.port_filter_xml(dhcp)
+    assert base.DHCP_SERVER in tr.port_filter_xml(dhcp) and base.NO_DHCP_SERVER not in tr.port_filter_xml(
+        dhcp
+    )
     assert tr.port_filter_name(port(port_security=False)) == base.OPEN
 
 
@@ -128,8 +161,11 @@ def test_provider_sets_one_per_kind() -> None:
     ]
     sets = tr.provider_sets(blocks)
     assert {n: len(s.networks) for n, s in sets.items()} == {
-        "gw-provider-any": 2, "gw-provider-icmp": 1, "gw-provider-tcp-22-22": 2, "gw-provider-udp": 1,
-    }  # fmt: skip
+        "gw-provider-any": 2,
+        "gw-provider-icmp": 1,
+        "gw-provider-tcp-22-22": 2,
+        "gw-provider-udp": 1,
+    }
     parsed = parse_filter(tr.provider_filter_xml(blocks))
     protocols = [r.match.protocol for r in parsed.rules if r.match is not None]
     assert protocols == ["all", "all-ipv6", "icmp", "icmpv6", "tcp", "tcp-ipv6", "udp", "udp-ipv6"]
@@ -138,7 +174,7 @@ def test_provider_sets_one_per_kind() -> None:
     assert list(tr.provider_sets([])) == ["gw-provider-any"]
 
 
-def compiled(groups: list[SecurityGroup], ports: list[Port], blocks: list[ProviderBlock]):  # type: ignore[no-untyped-def]
+def compiled(groups: list[SecurityGroup], ports: list[Port], blocks: list[ProviderBlock]) -> Compiled:
     derived = tr.derive(groups, ports, blocks)
     filters = {n: parse_filter(x) for n, x in derived.filters.items()}
     planner = Planner(filters)
@@ -151,17 +187,25 @@ def compiled(groups: list[SecurityGroup], ports: list[Port], blocks: list[Provid
 
 def web_groups() -> list[SecurityGroup]:
     return [
-        SecurityGroup(G1, "web", "p", rules=(SecurityGroupRule("r1", G1, IN, V4, "tcp", 80, 80, remote_group_id=G2),)),
+        SecurityGroup(
+            G1, "web", "p", rules=(SecurityGroupRule("r1", G1, IN, V4, "tcp", 80, 80, remote_group_id=G2),)
+        ),
         SecurityGroup(G2, "frontends", "p"),
     ]
 
 
 def many_ports(count: int, groups: tuple[str, ...]) -> list[Port]:
     return [
-        Port(f"p{i}", f"vnet{i}", f"52:54:00:00:{i >> 8:02x}:{i & 0xFF:02x}", "p",
-             fixed_ips=(ip_address(f"10.1.{i >> 8}.{i & 0xFF}"),), security_groups=groups)
+        Port(
+            f"p{i}",
+            f"vnet{i}",
+            f"52:54:00:00:{i >> 8:02x}:{i & 0xFF:02x}",
+            "p",
+            fixed_ips=(ip_address(f"10.1.{i >> 8}.{i & 0xFF}"),),
+            security_groups=groups,
+        )
         for i in range(1, count + 1)
-    ]  # fmt: skip
+    ]
 
 
 def test_ports_of_one_profile_share_every_chain() -> None:
@@ -172,25 +216,19 @@ def test_ports_of_one_profile_share_every_chain() -> None:
     assert not more.fallbacks
 
 
-def actual_of(ruleset) -> dict[str, ActualTable]:  # type: ignore[no-untyped-def]
+def actual_of(ruleset: Ruleset) -> dict[str, ActualTable]:
     """The kernel as it would be after applying ``ruleset`` (what read_state would return)."""
-    from guestwall.compile.ruleset import rule_digest
-
     out = {}
     for family, table in ruleset.tables.items():
         actual = ActualTable(family)
         for name, chain in table.chains.items():
-            actual.chains[name] = _chain(chain, [rule_digest(r) for r in chain.rules])
+            actual.chains[name] = ActualChain(chain.name, chain.base, [rule_digest(r) for r in chain.rules])
         for name, spec in table.sets.items():
-            actual.sets[name] = ActualSet(name, spec.key_types, spec.flags, spec.map_type, dict(spec.elements))
+            actual.sets[name] = ActualSet(
+                name, spec.key_types, spec.flags, spec.map_type, dict(spec.elements)
+            )
         out[family] = actual
     return out
-
-
-def _chain(chain, digests):  # type: ignore[no-untyped-def]
-    from guestwall.dataplane.state import ActualChain
-
-    return ActualChain(chain.name, chain.base, digests)
 
 
 def test_membership_change_is_element_updates_only() -> None:
@@ -208,7 +246,9 @@ def test_membership_change_is_element_updates_only() -> None:
     web_chains = {c for c in before.ruleset.table("inet").chains if tr.profile(ports[0]).filter_name in c}
     assert web_chains and not [c for c in web_chains if c in text]
     # a new member of frontends: only the set gains an element
-    newcomer = Port("new", "vnet999", "52:54:00:00:09:99", "p", fixed_ips=(ip_address("10.9.9.9"),), security_groups=(G2,))
+    newcomer = Port(
+        "new", "vnet999", "52:54:00:00:09:99", "p", fixed_ips=(ip_address("10.9.9.9"),), security_groups=(G2,)
+    )
     after = compiled(groups, [*ports, newcomer], [])
     tx = diff(after.ruleset, actual_of(before.ruleset))
     lines = tx.text().splitlines()
@@ -235,5 +275,7 @@ def test_derive_everything() -> None:
     assert set(derived.bindings) == {"vnet0", "vnet1"}
     assert derived.bindings["vnet1"][0] == base.OPEN
     assert derived.address_sets[tr.group_set_name(G1)].networks == (
-        ip_network("10.0.0.5/32"), ip_network("2001:db8::5/128"))  # fmt: skip
+        ip_network("10.0.0.5/32"),
+        ip_network("2001:db8::5/128"),
+    )
     assert derived.address_sets[tr.group_set_name(G2)].networks == ()

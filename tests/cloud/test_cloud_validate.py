@@ -22,7 +22,9 @@ V4, V6 = Ethertype.IPV4, Ethertype.IPV6
     ],
 )
 def test_bad_cidrs(text: str, message: str) -> None:
-    with pytest.raises(v.CloudInputError, match=message.replace("?", r"\?").replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        v.CloudInputError, match=message.replace("?", r"\?").replace("(", r"\(").replace(")", r"\)")
+    ):
         v.network(text)
 
 
@@ -41,9 +43,15 @@ def test_port_ranges(text: str, expected: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize(
     ("text", "why"),
-    [("0", "ports are 1 to 65535"), ("65536", "ports are 1 to 65535"), ("90:80", "first port is above the last"),
-     ("http", "expected PORT or MIN:MAX"), ("1:2:3", "expected PORT or MIN:MAX"), ("-5", "expected PORT")],
-)  # fmt: skip
+    [
+        ("0", "ports are 1 to 65535"),
+        ("65536", "ports are 1 to 65535"),
+        ("90:80", "first port is above the last"),
+        ("http", "expected PORT or MIN:MAX"),
+        ("1:2:3", "expected PORT or MIN:MAX"),
+        ("-5", "expected PORT"),
+    ],
+)
 def test_bad_port_ranges(text: str, why: str) -> None:
     with pytest.raises(v.CloudInputError, match=f"invalid port range '{text}': .*{why}"):
         v.port_range(text)
@@ -60,21 +68,32 @@ def test_icmp_values() -> None:
 
 @pytest.mark.parametrize(
     ("text", "ether", "expected"),
-    [("tcp", V4, "tcp"), ("TCP", V4, "tcp"), ("6", V4, "tcp"), ("icmp", V6, "icmpv6"), ("ipv6-icmp", V6, "icmpv6"),
-     ("58", V6, "icmpv6"), ("any", V4, None), (None, V6, None), ("132", V4, "sctp")],
-)  # fmt: skip
+    [
+        ("tcp", V4, "tcp"),
+        ("TCP", V4, "tcp"),
+        ("6", V4, "tcp"),
+        ("icmp", V6, "icmpv6"),
+        ("ipv6-icmp", V6, "icmpv6"),
+        ("58", V6, "icmpv6"),
+        ("any", V4, None),
+        (None, V6, None),
+        ("132", V4, "sctp"),
+    ],
+)
 def test_protocols(text: str | None, ether: Ethertype, expected: str | None) -> None:
     assert v.protocol(text, ether) == expected
 
 
 @pytest.mark.parametrize(
     ("text", "ether", "message"),
-    [("47", V4, "unsupported protocol 47: nwfilter's layer-3 rules can express"),
-     ("gre", V4, "invalid protocol 'gre': expected any, tcp, udp"),
-     ("300", V4, "protocol numbers are 0 to 255"),
-     ("icmpv6", V4, "invalid protocol 'icmpv6' for IPv4"),
-     ("igmp", V6, "invalid protocol 'igmp' for IPv6")],
-)  # fmt: skip
+    [
+        ("47", V4, "unsupported protocol 47: nwfilter's layer-3 rules can express"),
+        ("gre", V4, "invalid protocol 'gre': expected any, tcp, udp"),
+        ("300", V4, "protocol numbers are 0 to 255"),
+        ("icmpv6", V4, "invalid protocol 'icmpv6' for IPv4"),
+        ("igmp", V6, "invalid protocol 'igmp' for IPv6"),
+    ],
+)
 def test_bad_protocols(text: str, ether: Ethertype, message: str) -> None:
     with pytest.raises(v.CloudInputError, match=message):
         v.protocol(text, ether)
@@ -87,8 +106,14 @@ def test_bad_protocols(text: str, ether: Ethertype, message: str) -> None:
         (("icmp", None, None, 3, None, None, V4), "ICMP code 3 is given but no ICMP type"),
         (("icmp", (1, 2), None, None, None, None, V4), "a port range needs protocol tcp, udp or sctp"),
         ((None, (22, 22), None, None, None, None, V4), r"the rule's protocol is any"),
-        (("tcp", None, None, None, ip_network("10.0.0.0/8"), "g", V4), "a remote IP prefix or a remote group"),
-        (("tcp", None, None, None, ip_network("2001:db8::/32"), None, V4), "is IPv6 but the rule's ethertype is IPv4"),
+        (
+            ("tcp", None, None, None, ip_network("10.0.0.0/8"), "g", V4),
+            "a remote IP prefix or a remote group",
+        ),
+        (
+            ("tcp", None, None, None, ip_network("2001:db8::/32"), None, V4),
+            "is IPv6 but the rule's ethertype is IPv4",
+        ),
     ],
 )
 def test_rule_combinations(args: tuple, message: str) -> None:  # type: ignore[type-arg]
@@ -98,8 +123,11 @@ def test_rule_combinations(args: tuple, message: str) -> None:  # type: ignore[t
 
 def test_macs_and_devices() -> None:
     assert v.mac("52-54-00-AB-CD-EF") == "52:54:00:ab:cd:ef"
-    for bad, why in (("01:00:5e:00:00:01", "multicast"), ("52:54:00:00:00", "six hex bytes"),
-                     ("00:00:00:00:00:00", "all zeros")):  # fmt: skip
+    for bad, why in (
+        ("01:00:5e:00:00:01", "multicast"),
+        ("52:54:00:00:00", "six hex bytes"),
+        ("00:00:00:00:00:00", "all zeros"),
+    ):
         with pytest.raises(v.CloudInputError, match=why):
             v.mac(bad)
     assert v.device("tap0123456789ab") == "tap0123456789ab"
@@ -110,8 +138,11 @@ def test_macs_and_devices() -> None:
 
 def test_fixed_ips() -> None:
     assert str(v.fixed_ip("10.0.0.5")) == "10.0.0.5"
-    for bad, why in (("224.0.0.1", "not a unicast"), ("fe80::1", "link-local address comes from the MAC"),
-                     ("10.0.0.0/24", "expected an IPv4 or IPv6 address")):  # fmt: skip
+    for bad, why in (
+        ("224.0.0.1", "not a unicast"),
+        ("fe80::1", "link-local address comes from the MAC"),
+        ("10.0.0.0/24", "expected an IPv4 or IPv6 address"),
+    ):
         with pytest.raises(v.CloudInputError, match=why):
             v.fixed_ip(bad)
 

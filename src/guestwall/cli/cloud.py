@@ -37,9 +37,13 @@ def _cloud(ctx: Context, enforcing: bool = True) -> Cloud:
 
 def _format_option(function: F) -> F:
     return click.option(
-        "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
         help="Output as a table or as JSON.",
-    )(function)  # fmt: skip
+    )(function)
 
 
 def _after(cloud: Cloud) -> None:
@@ -195,10 +199,16 @@ def _show_group(fmt: str, group: SecurityGroup, names: dict[str, str]) -> None:
     def table() -> Any:
         from rich.console import Group
 
-        head = _fields(f"security group {group.name}", [
-            ("id", group.id), ("name", group.name), ("project", group.project),
-            ("description", group.description or "-"), ("filter", group_json(group, names)["filter"]),
-        ])  # fmt: skip
+        head = _fields(
+            f"security group {group.name}",
+            [
+                ("id", group.id),
+                ("name", group.name),
+                ("project", group.project),
+                ("description", group.description or "-"),
+                ("filter", group_json(group, names)["filter"]),
+            ],
+        )
         rules = _table("rules", _RULE_HEADERS, [_rule_cells(r, names) for r in group.rules])
         return Group(head, rules)
 
@@ -216,31 +226,60 @@ def port() -> None:
 @port.command("create")
 @click.argument("device")
 @click.option("--mac", required=True, help="The guest's MAC address.")
-@click.option("--fixed-ip", "fixed_ips", multiple=True, metavar="IP", help="A fixed IPv4 or IPv6 address (repeatable).")
-@click.option("--allowed-address-pair", "pairs", multiple=True, metavar="CIDR",
-              help="An extra address or CIDR the guest may use (repeatable).")  # fmt: skip
-@click.option("--security-group", "groups", multiple=True, metavar="GROUP", help="Group name or id (repeatable).")
-@click.option("--port-security/--no-port-security", default=True, show_default=True,
-              help="Without port security the port is not filtered at all.")  # fmt: skip
+@click.option(
+    "--fixed-ip", "fixed_ips", multiple=True, metavar="IP", help="A fixed IPv4 or IPv6 address (repeatable)."
+)
+@click.option(
+    "--allowed-address-pair",
+    "pairs",
+    multiple=True,
+    metavar="CIDR",
+    help="An extra address or CIDR the guest may use (repeatable).",
+)
+@click.option(
+    "--security-group", "groups", multiple=True, metavar="GROUP", help="Group name or id (repeatable)."
+)
+@click.option(
+    "--port-security/--no-port-security",
+    default=True,
+    show_default=True,
+    help="Without port security the port is not filtered at all.",
+)
 @click.option("--dhcp-server", is_flag=True, help="The guest serves DHCP/DHCPv6 (its answers pass).")
 @click.option("--project", default=DEFAULT_PROJECT, show_default=True)
 @click.option("--name", default="", help="A name (default: the device).")
 @_format_option
 @click.pass_obj
-def port_create(ctx: Context, device: str, mac: str, fixed_ips: tuple[str, ...], pairs: tuple[str, ...],
-                groups: tuple[str, ...], port_security: bool, dhcp_server: bool, project: str, name: str,
-                fmt: str) -> None:  # fmt: skip
+def port_create(
+    ctx: Context,
+    device: str,
+    mac: str,
+    fixed_ips: tuple[str, ...],
+    pairs: tuple[str, ...],
+    groups: tuple[str, ...],
+    port_security: bool,
+    dhcp_server: bool,
+    project: str,
+    name: str,
+    fmt: str,
+) -> None:
     """Create a port for host-side DEVICE and enforce its filter at once."""
     from guestwall.cloud import validate as v
     from guestwall.model.cloud import Port
 
     with reported():
         new = Port(
-            id="", device=v.device(device), mac=v.mac(mac), project=project, name=name,
+            id="",
+            device=v.device(device),
+            mac=v.mac(mac),
+            project=project,
+            name=name,
             fixed_ips=tuple(v.fixed_ip(a) for a in fixed_ips),
             allowed_address_pairs=tuple(v.network(n, "allowed address pair") for n in pairs),
-            security_groups=groups, port_security=port_security, dhcp_server=dhcp_server,
-        )  # fmt: skip
+            security_groups=groups,
+            port_security=port_security,
+            dhcp_server=dhcp_server,
+        )
         cloud = _cloud(ctx)
         created = cloud.create_port(new)
         names = _group_names(cloud)
@@ -259,11 +298,17 @@ def port_list(ctx: Context, project: str | None, fmt: str) -> None:
         ports = cloud.list_ports(project)
         names = _group_names(cloud)
     rows = [
-        [p.device, p.id, p.mac, ", ".join(str(a) for a in (*p.fixed_ips, *p.allowed_address_pairs)) or "-",
-         ", ".join(names.get(g, g) for g in p.security_groups) or "-",
-         "on" if p.port_security else "off", p.project]
+        [
+            p.device,
+            p.id,
+            p.mac,
+            ", ".join(str(a) for a in (*p.fixed_ips, *p.allowed_address_pairs)) or "-",
+            ", ".join(names.get(g, g) for g in p.security_groups) or "-",
+            "on" if p.port_security else "off",
+            p.project,
+        ]
         for p in ports
-    ]  # fmt: skip
+    ]
     headers = ("Device", "ID", "MAC", "Addresses", "Security groups", "Port security", "Project")
     _emit(fmt, [port_json(p, names) for p in ports], lambda: _table(None, headers, rows))
 
@@ -285,22 +330,39 @@ def port_show(ctx: Context, port_ref: str, fmt: str) -> None:
 @click.argument("port_ref", metavar="PORT")
 @click.option("--fixed-ip", "fixed_ips", multiple=True, metavar="IP", help="Replace the fixed addresses.")
 @click.option("--no-fixed-ip", is_flag=True, help="Remove all fixed addresses.")
-@click.option("--allowed-address-pair", "pairs", multiple=True, metavar="CIDR", help="Replace the address pairs.")
+@click.option(
+    "--allowed-address-pair", "pairs", multiple=True, metavar="CIDR", help="Replace the address pairs."
+)
 @click.option("--no-allowed-address-pair", "no_pairs", is_flag=True, help="Remove all allowed address pairs.")
 @click.option("--security-group", "groups", multiple=True, metavar="GROUP", help="Replace the groups.")
 @click.option("--no-security-group", "no_groups", is_flag=True, help="Remove the port from all groups.")
 @click.option("--add-security-group", "add_groups", multiple=True, metavar="GROUP", help="Add to a group.")
-@click.option("--remove-security-group", "remove_groups", multiple=True, metavar="GROUP", help="Remove from a group.")
+@click.option(
+    "--remove-security-group", "remove_groups", multiple=True, metavar="GROUP", help="Remove from a group."
+)
 @click.option("--port-security/--no-port-security", default=None)
 @click.option("--dhcp-server/--no-dhcp-server", default=None)
 @click.option("--mac", default=None)
 @click.option("--name", default=None)
 @_format_option
 @click.pass_obj
-def port_update(ctx: Context, port_ref: str, fixed_ips: tuple[str, ...], no_fixed_ip: bool, pairs: tuple[str, ...],
-                no_pairs: bool, groups: tuple[str, ...], no_groups: bool, add_groups: tuple[str, ...],
-                remove_groups: tuple[str, ...], port_security: bool | None, dhcp_server: bool | None,
-                mac: str | None, name: str | None, fmt: str) -> None:  # fmt: skip
+def port_update(
+    ctx: Context,
+    port_ref: str,
+    fixed_ips: tuple[str, ...],
+    no_fixed_ip: bool,
+    pairs: tuple[str, ...],
+    no_pairs: bool,
+    groups: tuple[str, ...],
+    no_groups: bool,
+    add_groups: tuple[str, ...],
+    remove_groups: tuple[str, ...],
+    port_security: bool | None,
+    dhcp_server: bool | None,
+    mac: str | None,
+    name: str | None,
+    fmt: str,
+) -> None:
     """Change a port; access it loses is revoked at once (open connections included)."""
     from guestwall.cloud import validate as v
     from guestwall.cloud.service import resolve_group
@@ -419,9 +481,17 @@ def secgroup_delete(ctx: Context, group_refs: tuple[str, ...], project: str | No
 @click.argument("group_ref", metavar="GROUP")
 @click.option("--direction", default="ingress", show_default=True, help="ingress or egress.")
 @click.option("--ethertype", default=None, help="IPv4 or IPv6 (default: the remote IP's, else IPv4).")
-@click.option("--protocol", default=None, help="tcp, udp, icmp, icmpv6, sctp, ... a number, or any (default).")
-@click.option("--port-range", "--dst-port", "port_range", default=None, metavar="MIN[:MAX]",
-              help="Destination ports (tcp, udp, sctp).")  # fmt: skip
+@click.option(
+    "--protocol", default=None, help="tcp, udp, icmp, icmpv6, sctp, ... a number, or any (default)."
+)
+@click.option(
+    "--port-range",
+    "--dst-port",
+    "port_range",
+    default=None,
+    metavar="MIN[:MAX]",
+    help="Destination ports (tcp, udp, sctp).",
+)
 @click.option("--icmp-type", default=None, help="ICMP type 0-255 or any.")
 @click.option("--icmp-code", default=None, help="ICMP code 0-255 or any (needs --icmp-type).")
 @click.option("--remote-ip", default=None, metavar="CIDR", help="Remote addresses (default: anywhere).")
@@ -430,10 +500,21 @@ def secgroup_delete(ctx: Context, group_refs: tuple[str, ...], project: str | No
 @click.option("--project", default=None, help="Look group names up in this project.")
 @_format_option
 @click.pass_obj
-def secgroup_rule_create(ctx: Context, group_ref: str, direction: str, ethertype: str | None, protocol: str | None,
-                         port_range: str | None, icmp_type: str | None, icmp_code: str | None,
-                         remote_ip: str | None, remote_group: str | None, description: str, project: str | None,
-                         fmt: str) -> None:  # fmt: skip
+def secgroup_rule_create(
+    ctx: Context,
+    group_ref: str,
+    direction: str,
+    ethertype: str | None,
+    protocol: str | None,
+    port_range: str | None,
+    icmp_type: str | None,
+    icmp_code: str | None,
+    remote_ip: str | None,
+    remote_group: str | None,
+    description: str,
+    project: str | None,
+    fmt: str,
+) -> None:
     """Add an accept rule to GROUP."""
     from guestwall.cloud import validate as v
     from guestwall.cloud.service import RuleSpec
@@ -441,14 +522,23 @@ def secgroup_rule_create(ctx: Context, group_ref: str, direction: str, ethertype
 
     with reported():
         cidr = v.network(remote_ip, "remote IP prefix") if remote_ip is not None else None
-        ether = v.ethertype(ethertype) if ethertype else (Ethertype.IPV6 if cidr and cidr.version == 6 else Ethertype.IPV4)
+        ether = (
+            v.ethertype(ethertype)
+            if ethertype
+            else (Ethertype.IPV6 if cidr and cidr.version == 6 else Ethertype.IPV4)
+        )
         proto = v.protocol(protocol, ether)
         spec = RuleSpec(
-            direction=v.direction(direction), ethertype=ether, protocol=proto,
+            direction=v.direction(direction),
+            ethertype=ether,
+            protocol=proto,
             ports=v.port_range(port_range) if port_range is not None else None,
-            icmp_type=v.icmp_value(icmp_type, "type"), icmp_code=v.icmp_value(icmp_code, "code"),
-            remote_cidr=cidr, remote_group=remote_group, description=description,
-        )  # fmt: skip
+            icmp_type=v.icmp_value(icmp_type, "type"),
+            icmp_code=v.icmp_value(icmp_code, "code"),
+            remote_cidr=cidr,
+            remote_group=remote_group,
+            description=description,
+        )
         cloud = _cloud(ctx)
         rule = cloud.create_rule(group_ref, spec, project)
         names = _group_names(cloud)
@@ -481,20 +571,29 @@ def _block_args(protocol: str | None, port_range: str | None) -> tuple[str | Non
 
     proto = None if protocol is None or protocol.lower() in ("any", "all", "") else protocol.lower()
     if proto not in (None, "tcp", "udp", "icmp"):
-        raise v.CloudInputError(f"invalid protocol '{protocol}' for a provider block: expected any, tcp, udp or icmp")
+        raise v.CloudInputError(
+            f"invalid protocol '{protocol}' for a provider block: expected any, tcp, udp or icmp"
+        )
     return proto, v.port_range(port_range) if port_range is not None else None
 
 
 @provider.command("block")
 @click.argument("cidr")
 @click.option("--protocol", default=None, help="tcp, udp or icmp (default: all traffic).")
-@click.option("--port-range", "--dst-port", "port_range", default=None, metavar="MIN[:MAX]",
-              help="Destination ports (tcp, udp).")  # fmt: skip
+@click.option(
+    "--port-range",
+    "--dst-port",
+    "port_range",
+    default=None,
+    metavar="MIN[:MAX]",
+    help="Destination ports (tcp, udp).",
+)
 @click.option("--description", default="")
 @_format_option
 @click.pass_obj
-def provider_block(ctx: Context, cidr: str, protocol: str | None, port_range: str | None, description: str,
-                   fmt: str) -> None:  # fmt: skip
+def provider_block(
+    ctx: Context, cidr: str, protocol: str | None, port_range: str | None, description: str, fmt: str
+) -> None:
     """Block CIDR for every guest on every host; connections from it are killed."""
     from guestwall.cloud import validate as v
 
@@ -533,6 +632,8 @@ def provider_list(ctx: Context, fmt: str) -> None:
 
 
 def _blocks_table(blocks: Sequence[ProviderBlock]) -> Any:
-    rows = [[b.id, str(b.cidr), b.protocol or "any", _range(b.port_min, b.port_max), b.description] for b in blocks]
+    rows = [
+        [b.id, str(b.cidr), b.protocol or "any", _range(b.port_min, b.port_max), b.description]
+        for b in blocks
+    ]
     return _table(None, ("ID", "CIDR", "Protocol", "Ports", "Description"), rows)
-

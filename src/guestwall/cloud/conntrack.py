@@ -56,7 +56,17 @@ class ConntrackTool:
         return out
 
     def delete(self, flow: Flow) -> None:
-        args = ["-D", "-f", f"ipv{flow.family}", "-p", str(flow.protocol), "-s", str(flow.src), "-d", str(flow.dst)]
+        args = [
+            "-D",
+            "-f",
+            f"ipv{flow.family}",
+            "-p",
+            str(flow.protocol),
+            "-s",
+            str(flow.src),
+            "-d",
+            str(flow.dst),
+        ]
         if flow.sport is not None and flow.dport is not None:
             args += ["--sport", str(flow.sport), "--dport", str(flow.dport)]
         if flow.icmp_type is not None:
@@ -118,7 +128,9 @@ def kill_disallowed(
     for flow in conntrack.flows():
         if not (ours(flow.src) or ours(flow.dst)):
             continue
-        if peers is not None and not any(a.version == peers.version and a in peers for a in (flow.src, flow.dst)):
+        if peers is not None and not any(
+            a.version == peers.version and a in peers for a in (flow.src, flow.dst)
+        ):
             continue
         if not policy.allows(flow):
             conntrack.delete(flow)

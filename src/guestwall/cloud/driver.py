@@ -68,7 +68,9 @@ class FirewallDriver:
     serialise operations on one instance, as Nova's compute manager does."""
 
     def __init__(self, store: Store, backend: Backend, conntrack: Conntrack | None = None) -> None:
-        self.cloud = Cloud(store, backend, conntrack if conntrack is not None else ConntrackTool(backend.netns))
+        self.cloud = Cloud(
+            store, backend, conntrack if conntrack is not None else ConntrackTool(backend.netns)
+        )
 
     @classmethod
     def open(cls, url: str, netns: str | None = None) -> FirewallDriver:
@@ -153,7 +155,9 @@ class FirewallDriver:
             project=instance.project,
             name=instance.name,
             fixed_ips=tuple(validate.fixed_ip(a) for a in vif.ips),
-            allowed_address_pairs=tuple(validate.network(n, "allowed address pair") for n in vif.allowed_address_pairs),
+            allowed_address_pairs=tuple(
+                validate.network(n, "allowed address pair") for n in vif.allowed_address_pairs
+            ),
             security_groups=tuple(groups) if vif.port_security else (),
             port_security=vif.port_security,
             dhcp_server=vif.dhcp_server,

@@ -103,7 +103,11 @@ class Policy:
             if block.protocol is None:
                 return True
             # a port-specific block drops connections to that port of guests (not guests' own connections)
-            if ingress and _protocol_matches(block.protocol, flow) and _port_in(flow.dport, block.port_min, block.port_max):
+            if (
+                ingress
+                and _protocol_matches(block.protocol, flow)
+                and _port_in(flow.dport, block.port_min, block.port_max)
+            ):
                 return True
         return False
 
@@ -118,7 +122,9 @@ class Policy:
             return False
         if rule.icmp_code is not None and flow.icmp_code != rule.icmp_code:
             return False
-        if rule.remote_cidr is not None and (remote.version != rule.remote_cidr.version or remote not in rule.remote_cidr):
+        if rule.remote_cidr is not None and (
+            remote.version != rule.remote_cidr.version or remote not in rule.remote_cidr
+        ):
             return False
         if rule.remote_group_id is not None:
             members = self._members.get(rule.remote_group_id, [])
@@ -143,4 +149,3 @@ def _base_allowed(flow: Flow) -> bool:
     if flow.protocol == 17 and (flow.sport in _BASE_UDP_PORTS and flow.dport in _BASE_UDP_PORTS):
         return True
     return flow.protocol == 58 and flow.icmp_type in _ICMPV6_NDP
-

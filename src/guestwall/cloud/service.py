@@ -18,7 +18,13 @@ from guestwall.cloud import translate as tr
 from guestwall.cloud.conntrack import Conntrack, kill_disallowed
 from guestwall.cloud.policy import Flow, Policy
 from guestwall.cloud.sync import Scope, load_filters, sync
-from guestwall.cloud.validate import CloudConflict, CloudInputError, CloudInUse, CloudNotFound, checked_rule_fields
+from guestwall.cloud.validate import (
+    CloudConflict,
+    CloudInputError,
+    CloudInUse,
+    CloudNotFound,
+    checked_rule_fields,
+)
 from guestwall.dataplane.apply import ApplyResult
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import DataplaneError
@@ -81,7 +87,9 @@ class Cloud:
         sync(writer, repo, scope)
         return enforce_from(writer, load_filters(writer), self.backend)
 
-    def _kill(self, applied: ApplyResult, state: Policy | None, ports: Iterable[Port], peers: Network | None = None) -> None:
+    def _kill(
+        self, applied: ApplyResult, state: Policy | None, ports: Iterable[Port], peers: Network | None = None
+    ) -> None:
         """After commit: a failure here cannot undo the change, so it becomes a warning."""
         killed: list[Flow] = []
         warnings: tuple[str, ...] = ()
@@ -93,8 +101,10 @@ class Cloud:
         self.last = Outcome(applied, tuple(killed), warnings)
 
     @staticmethod
-    def _policy(repo: CloudRepo) -> Policy:
-        return Policy(repo.ports(), repo.groups(), repo.provider_blocks())
+    def _policy(repo: CloudRepo, blocks: bool = False) -> Policy:
+        """The cloud objects as they are now, for finding revoked flows. Provider blocks only when they
+        changed: flows they block are dropped by the kernel anyway and were killed when the block came."""
+        return Policy(repo.ports(), repo.groups(), repo.provider_blocks() if blocks else [])
 
     # ---- security groups ------------------------------------------------------------------------------
 
@@ -106,11 +116,16 @@ class Cloud:
             repo = CloudRepo(writer)
             group_id = _new_id({tr.group_key(g.id) for g in repo.groups()})
             rules = tuple(
-                SecurityGroupRule(str(uuid4()), group_id, direction, ether,
-                                  remote_group_id=group_id if direction is RuleDirection.INGRESS else None)
+                SecurityGroupRule(
+                    str(uuid4()),
+                    group_id,
+                    direction,
+                    ether,
+                    remote_group_id=group_id if direction is RuleDirection.INGRESS else None,
+                )
                 for direction in (RuleDirection.EGRESS, RuleDirection.INGRESS)
                 for ether in Ethertype
-            )  # fmt: skip
+            )
             group = SecurityGroup(group_id, name, project, description, rules)
             repo.add_group(group)
             applied = self._commit(writer, repo, Scope(groups={group_id}))
@@ -146,16 +161,35 @@ class Cloud:
             repo = CloudRepo(writer)
             group = resolve_group(repo, group_ref, project)
             remote = resolve_group(repo, spec.remote_group, group.project).id if spec.remote_group else None
-            checked_rule_fields(spec.protocol, spec.ports, spec.icmp_type, spec.icmp_code, spec.remote_cidr,
-                                remote, spec.ethertype)  # fmt: skip
+            checked_rule_fields(
+                spec.protocol,
+                spec.ports,
+                spec.icmp_type,
+                spec.icmp_code,
+                spec.remote_cidr,
+                remote,
+                spec.ethertype,
+            )
             lo, hi = spec.ports if spec.ports is not None else (None, None)
             rule = SecurityGroupRule(
-                str(uuid4()), group.id, spec.direction, spec.ethertype, spec.protocol, lo, hi,
-                spec.icmp_type, spec.icmp_code, spec.remote_cidr, remote, spec.description,
-            )  # fmt: skip
+                str(uuid4()),
+                group.id,
+                spec.direction,
+                spec.ethertype,
+                spec.protocol,
+                lo,
+                hi,
+                spec.icmp_type,
+                spec.icmp_code,
+                spec.remote_cidr,
+                remote,
+                spec.description,
+            )
             for existing in group.rules:
                 if existing.same_match(rule):
-                    raise CloudConflict(f"security group '{group.name}' already has this rule ({existing.id})")
+                    raise CloudConflict(
+                        f"security group '{group.name}' already has this rule ({existing.id})"
+                    )
             repo.add_rule(rule)
             applied = self._commit(writer, repo, Scope(groups={group.id}))
         self.last = Outcome(applied)
@@ -164,7 +198,9 @@ class Cloud:
     def delete_rule(self, ref: str) -> SecurityGroupRule:
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            rule = _resolve(ref, [r for g in repo.groups() for r in g.rules], lambda r: r.id, "security group rule")
+            rule = _resolve(
+                ref, [r for g in repo.groups() for r in g.rules], lambda r: r.id, "security group rule"
+            )
             repo.delete_rule(rule.id)
             applied = self._commit(writer, repo, Scope(groups={rule.group_id}))
             affected = repo.ports_in_group(rule.group_id)
@@ -188,7 +224,9 @@ class Cloud:
                 raise CloudConflict(f"device '{port.device}' already has a filter binding (not a cloud port)")
             port = self._checked_port(repo, port)
             repo.put_port(port)
-            applied = self._commit(writer, repo, Scope(ports={port.id}, member_sets=set(port.security_groups)))
+            applied = self._commit(
+                writer, repo, Scope(ports={port.id}, member_sets=set(port.security_groups))
+            )
             state = self._policy(repo)
         self._kill(applied, state, [port])
         return port
@@ -196,8 +234,15 @@ class Cloud:
     def update_port(self, ref: str, **changes: object) -> Port:
         """Change a port's fields (``fixed_ips``, ``allowed_address_pairs``, ``security_groups``, ``mac``,
         ``port_security``, ``dhcp_server``, ``name``); access it loses is revoked at once."""
-        allowed = {"fixed_ips", "allowed_address_pairs", "security_groups", "mac", "port_security", "dhcp_server",
-                   "name"}  # fmt: skip
+        allowed = {
+            "fixed_ips",
+            "allowed_address_pairs",
+            "security_groups",
+            "mac",
+            "port_security",
+            "dhcp_server",
+            "name",
+        }
         unknown = set(changes) - allowed
         if unknown:
             raise CloudInputError(f"cannot change port field(s) {', '.join(sorted(unknown))}")
@@ -208,8 +253,9 @@ class Cloud:
             repo.put_port(new)
             touched = set(old.security_groups) | set(new.security_groups)
             applied = self._commit(writer, repo, Scope(ports={new.id}, member_sets=touched))
-            affected = [new, old, *self._referencing_ports(repo, touched)]
-            state = self._policy(repo) if _revokes(old, new) else None
+            revokes = _revokes(old, new)
+            affected = [new, old, *self._referencing_ports(repo, touched)] if revokes else []
+            state = self._policy(repo) if revokes else None
         self._kill(applied, state, affected)
         return new
 
@@ -230,21 +276,25 @@ class Cloud:
         With ``keep_groups`` an existing port keeps its groups (the given ones apply to new ports only)."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
+            by_device = {p.device: p for p in repo.ports()}
+            bound = repo.bound_devices()
+            resolve = _GroupResolver(repo)
             done: list[Port] = []
             olds: list[Port] = []
             for port in ports:
-                old = repo.port_by_device(port.device)
-                if old is None and writer.binding(port.device) is not None:
-                    raise CloudConflict(f"device '{port.device}' already has a filter binding (not a cloud port)")
-                port = replace(port, id=port.id or (old.id if old else str(uuid4())), name=port.name or port.device)
+                old = by_device.get(port.device)
+                if old is None and port.device in bound:
+                    raise CloudConflict(
+                        f"device '{port.device}' already has a filter binding (not a cloud port)"
+                    )
+                port = replace(port, id=port.id or str(uuid4()), name=port.name or port.device)
                 if old is not None:
                     port = replace(port, id=old.id)
                     if keep_groups:
                         port = replace(port, security_groups=old.security_groups)
                     olds.append(old)
-                port = self._checked_port(repo, port)
-                repo.put_port(port)
-                done.append(port)
+                done.append(self._checked_port(repo, port, resolve, by_device))
+            repo.put_ports(done)
             touched = {g for p in (*done, *olds) for g in p.security_groups}
             applied = self._commit(writer, repo, Scope(ports={p.id for p in done}, member_sets=touched))
             affected = [*done, *olds, *self._referencing_ports(repo, touched)]
@@ -279,14 +329,21 @@ class Cloud:
         with self.store.read() as reader:
             return CloudRepo(reader).ports(project)
 
-    def _checked_port(self, repo: CloudRepo, port: Port) -> Port:
-        groups = tuple(sorted({resolve_group(repo, g, port.project).id for g in port.security_groups}))
+    def _checked_port(
+        self,
+        repo: CloudRepo,
+        port: Port,
+        resolve: _GroupResolver | None = None,
+        by_device: dict[str, Port] | None = None,
+    ) -> Port:
+        resolve = resolve or _GroupResolver(repo)
+        groups = tuple(sorted({resolve(g, port.project) for g in port.security_groups}))
         if not port.port_security and (groups or port.allowed_address_pairs):
             raise CloudInputError(
                 f"port '{port.device}' has port security off: it cannot have security groups or allowed "
                 "address pairs (remove them first, as in Neutron)"
             )
-        other = repo.port_by_device(port.device)
+        other = by_device.get(port.device) if by_device is not None else repo.port_by_device(port.device)
         if other is not None and other.id != port.id:
             raise CloudConflict(f"port with device '{port.device}' already exists")
         return replace(port, security_groups=groups)
@@ -299,13 +356,22 @@ class Cloud:
 
     # ---- provider blocks ------------------------------------------------------------------------------
 
-    def block(self, cidr: Network, protocol: str | None = None, ports: tuple[int, int] | None = None,
-              description: str = "") -> ProviderBlock:  # fmt: skip
+    def block(
+        self,
+        cidr: Network,
+        protocol: str | None = None,
+        ports: tuple[int, int] | None = None,
+        description: str = "",
+    ) -> ProviderBlock:
         """Block a CIDR (optionally one protocol and port range) for every guest, ahead of all groups."""
         if ports is not None and protocol not in ("tcp", "udp"):
-            raise CloudInputError(f"a port range needs protocol tcp or udp (the block's protocol is {protocol or 'any'})")
+            raise CloudInputError(
+                f"a port range needs protocol tcp or udp (the block's protocol is {protocol or 'any'})"
+            )
         if protocol not in (None, "tcp", "udp", "icmp"):
-            raise CloudInputError(f"invalid protocol '{protocol}' for a provider block: expected any, tcp, udp or icmp")
+            raise CloudInputError(
+                f"invalid protocol '{protocol}' for a provider block: expected any, tcp, udp or icmp"
+            )
         lo, hi = ports if ports is not None else (None, None)
         block = ProviderBlock(str(uuid4()), cidr, protocol, lo, hi, description)
         with self.store.write() as writer:
@@ -316,11 +382,13 @@ class Cloud:
             repo.add_provider_block(block)
             applied = self._commit(writer, repo, Scope(provider=True))
             ports_now = repo.ports()
-            state = self._policy(repo)
+            state = self._policy(repo, blocks=True)
         self._kill(applied, state, ports_now, peers=cidr)
         return block
 
-    def unblock(self, ref: str, protocol: str | None = None, ports: tuple[int, int] | None = None) -> list[ProviderBlock]:
+    def unblock(
+        self, ref: str, protocol: str | None = None, ports: tuple[int, int] | None = None
+    ) -> list[ProviderBlock]:
         """Remove a block by id (or its start), or by CIDR (with protocol and ports as given to block)."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
@@ -372,18 +440,32 @@ class Cloud:
             repo = CloudRepo(writer)
             applied = self._commit(writer, repo, Scope(provider=True))
             affected = repo.ports()
-            state = self._policy(repo) if affected and repo.provider_blocks() else None
+            state = self._policy(repo, blocks=True) if affected and repo.provider_blocks() else None
         self._kill(applied, state, affected)
 
     # ---- whole state --------------------------------------------------------------------------------
 
     def resync(self) -> ApplyResult:
-        """Rewrite everything derived from the cloud objects (after an upgrade or a manual edit) and enforce."""
+        """Rewrite everything derived from the cloud objects (after an upgrade, a manual edit), enforce."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             applied = self._commit(writer, repo, Scope(everything=True))
         self.last = Outcome(applied)
         return applied
+
+
+class _GroupResolver:
+    """resolve_group with the answers of one transaction remembered (many ports name the same groups)."""
+
+    def __init__(self, repo: CloudRepo) -> None:
+        self.repo = repo
+        self.known: dict[tuple[str, str], str] = {}
+
+    def __call__(self, ref: str, project: str) -> str:
+        key = (ref, project)
+        if key not in self.known:
+            self.known[key] = resolve_group(self.repo, ref, project).id
+        return self.known[key]
 
 
 def _revokes(old: Port, new: Port) -> bool:

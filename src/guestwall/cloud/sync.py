@@ -8,17 +8,17 @@ the kernel transaction that follows contains only real changes. Unused top filte
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from ipaddress import ip_network
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from guestwall.cloud import basefilters as base
 from guestwall.cloud import translate as tr
+from guestwall.model import Filter
 from guestwall.model.addressset import AddressSet
 from guestwall.model.cloud import Port
 from guestwall.store.cloudrepo import CloudRepo
-from guestwall.model import Filter
 from guestwall.store.records import FilterRecord, Reader, Writer
 
 # Derived filters get stable UUIDs from their names (a filter redefined elsewhere keeps its own UUID).
@@ -78,64 +78,80 @@ def load_filters(reader: Reader) -> dict[str, Filter]:
     return {record.name: parsed_filter(record.xml) for record in reader.filters()}
 
 
+class _Sets:
+    """The stored address sets, compared by text and only for the sets a change touches."""
+
+    def __init__(self, writer: Writer, repo: CloudRepo) -> None:
+        self.writer = writer
+        self.repo = repo
+        self.names = set(repo.address_set_names())
+
+    def put(self, aset: AddressSet) -> None:
+        from guestwall.store.addresssets import format_networks
+
+        old = self.repo.address_set_texts([aset.name]).get(aset.name)
+        if old != format_networks(aset.networks):
+            self.writer.put_address_set(aset.name, aset.networks)
+            self.names.add(aset.name)
+
+    def delete(self, name: str) -> None:
+        if name in self.names:
+            self.writer.delete_address_set(name)
+            self.names.discard(name)
+
+
 def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> None:
     filters = _Filters(writer)
-    sets = {s.name: s for s in writer.address_sets()}
+    sets = _Sets(writer, repo)
     for name, xml in base.XML.items():
         filters.put(name, xml)
     all_ports: list[Port] | None = None
     if scope.everything:
         all_ports = repo.ports()
-        scope = _everything(writer, repo, filters, sets, all_ports)
+        scope = _everything(repo, filters, sets, all_ports)
     if scope.provider or tr.PROVIDER not in filters.records:
         blocks = repo.provider_blocks()
         filters.put(tr.PROVIDER, tr.provider_filter_xml(blocks))
         wanted = tr.provider_sets(blocks)
         for aset in wanted.values():
-            _put_set(writer, sets, aset)
-        for name in [n for n in sets if n.startswith(tr.PROVIDER_SET_PREFIX) and n not in wanted]:
-            writer.delete_address_set(name)
-            del sets[name]
+            sets.put(aset)
+        for name in [n for n in sets.names if n.startswith(tr.PROVIDER_SET_PREFIX) and n not in wanted]:
+            sets.delete(name)
     for group_id in sorted(scope.groups):
         group = repo.group(group_id)
         name = tr.group_filter_name(group_id)
         if group is None:
             filters.delete(name)
-            if name in sets:
-                writer.delete_address_set(name)
-                del sets[name]
+            sets.delete(tr.group_set_name(group_id))
             continue
         filters.put(name, tr.group_filter_xml(group))
     for group_id in sorted(scope.groups | scope.member_sets):
         if repo.group(group_id) is not None:
-            members = all_ports if all_ports is not None else repo.ports_in_group(group_id)
-            _put_set(writer, sets, tr.group_set(group_id, members))
+            if all_ports is not None:
+                sets.put(tr.group_set(group_id, all_ports))
+            else:
+                nets = tuple(dict.fromkeys(ip_network(text) for text in repo.member_networks(group_id)))
+                sets.put(AddressSet(tr.group_set_name(group_id), nets))
     if scope.ports or scope.removed_devices:
         _sync_bindings(writer, repo, filters, scope, all_ports)
 
 
-def _everything(
-    writer: Writer, repo: CloudRepo, filters: _Filters, sets: dict[str, AddressSet], ports: list[Port]
-) -> Scope:
+def _everything(repo: CloudRepo, filters: _Filters, sets: _Sets, ports: list[Port]) -> Scope:
     """The scope of a full resynchronisation; group filters and sets of groups that no longer exist go."""
     groups = {tr.group_key(g.id): g.id for g in repo.groups()}
     for name in [n for n in filters.records if n.startswith(tr.GROUP_PREFIX)]:
         if name[len(tr.GROUP_PREFIX) :] not in groups:
             filters.delete(name)
-    for name in [n for n in sets if n.startswith(tr.GROUP_PREFIX)]:
+    for name in [n for n in sets.names if n.startswith(tr.GROUP_PREFIX)]:
         if name[len(tr.GROUP_PREFIX) :] not in groups:
-            writer.delete_address_set(name)
-            del sets[name]
+            sets.delete(name)
     devices = {p.device for p in ports}
-    stale = {b.portdev for b in writer.bindings() if b.filter.startswith(tr.DERIVED_PREFIX)} - devices
-    return Scope(groups=set(groups.values()), ports={p.id for p in ports}, removed_devices=stale, provider=True)
-
-
-def _put_set(writer: Writer, sets: dict[str, AddressSet], aset: AddressSet) -> None:
-    old = sets.get(aset.name)
-    if old is None or set(old.networks) != set(aset.networks):
-        writer.put_address_set(aset.name, aset.networks)
-        sets[aset.name] = aset
+    stale = {
+        dev for dev, name in repo.bound_devices().items() if name.startswith(tr.DERIVED_PREFIX)
+    } - devices
+    return Scope(
+        groups=set(groups.values()), ports={p.id for p in ports}, removed_devices=stale, provider=True
+    )
 
 
 def _sync_bindings(
@@ -144,27 +160,25 @@ def _sync_bindings(
     from guestwall.nwfilter import format_binding, parse_binding
     from guestwall.services.bindings import with_mac_parameter
 
-    ports: Iterable[Port | None]
-    if all_ports is not None:
-        ports = all_ports
-    else:
-        ports = [repo.port(port_id) for port_id in sorted(scope.ports)]
+    ports = all_ports if all_ports is not None else repo.ports_by_id(scope.ports)
+    bound = repo.bound_devices()
     for device in sorted(scope.removed_devices):
-        if writer.binding(device) is not None:
+        if device in bound:
             writer.delete_binding(device)
+            del bound[device]
     for port in ports:
-        if port is None:
-            continue
         if port.port_security:
             prof = tr.profile(port)
             filters.put(prof.filter_name, tr.port_filter_xml(prof))
         filter_name = tr.port_filter_name(port)
         text = format_binding(with_mac_parameter(parse_binding(tr.binding_xml(port))))
-        record = writer.binding(port.device)
-        if record is None:
+        if port.device not in bound:
             writer.add_binding(port.device, filter_name, text)
-        elif record.xml != text or record.filter != filter_name:
-            writer.update_binding(port.device, filter_name, text)
-    used = {b.filter for b in writer.bindings()}
+        else:
+            record = writer.binding(port.device)
+            if record is None or record.xml != text or record.filter != filter_name:
+                writer.update_binding(port.device, filter_name, text)
+        bound[port.device] = filter_name
+    used = set(bound.values())
     for name in [n for n in filters.records if n.startswith(tr.PORT_PREFIX) and n not in used]:
         filters.delete(name)

@@ -38,10 +38,28 @@ PROVIDER_ANY = "gw-provider-any"
 # every filter and address set the cloud layer derives has one of these names (user filters must not)
 DERIVED_PREFIX = "gw-"
 
-_V4_ELEMENT = {None: "all", "tcp": "tcp", "udp": "udp", "icmp": "icmp", "sctp": "sctp", "udplite": "udplite",
-               "esp": "esp", "ah": "ah", "igmp": "igmp"}  # fmt: skip
-_V6_ELEMENT = {None: "all-ipv6", "tcp": "tcp-ipv6", "udp": "udp-ipv6", "icmp": "icmpv6", "icmpv6": "icmpv6",
-               "sctp": "sctp-ipv6", "udplite": "udplite-ipv6", "esp": "esp-ipv6", "ah": "ah-ipv6"}  # fmt: skip
+_V4_ELEMENT = {
+    None: "all",
+    "tcp": "tcp",
+    "udp": "udp",
+    "icmp": "icmp",
+    "sctp": "sctp",
+    "udplite": "udplite",
+    "esp": "esp",
+    "ah": "ah",
+    "igmp": "igmp",
+}
+_V6_ELEMENT = {
+    None: "all-ipv6",
+    "tcp": "tcp-ipv6",
+    "udp": "udp-ipv6",
+    "icmp": "icmpv6",
+    "icmpv6": "icmpv6",
+    "sctp": "sctp-ipv6",
+    "udplite": "udplite-ipv6",
+    "esp": "esp-ipv6",
+    "ah": "ah-ipv6",
+}
 
 
 def group_key(group_id: str) -> str:
@@ -72,8 +90,10 @@ def rule_element(rule: SecurityGroupRule) -> str:
     side = "src" if ingress else "dst"
     attrs: list[tuple[str, str]] = []
     if rule.remote_cidr is not None and rule.remote_cidr.prefixlen > 0:
-        attrs += [(f"{side}ipaddr", str(rule.remote_cidr.network_address)),
-                  (f"{side}ipmask", str(rule.remote_cidr.prefixlen))]  # fmt: skip
+        attrs += [
+            (f"{side}ipaddr", str(rule.remote_cidr.network_address)),
+            (f"{side}ipmask", str(rule.remote_cidr.prefixlen)),
+        ]
     if rule.remote_group_id is not None:
         attrs += [("ipset", group_set_name(rule.remote_group_id)), ("ipsetflags", side)]
     if rule.port_min is not None:
@@ -98,7 +118,9 @@ def group_filter_xml(group: SecurityGroup) -> str:
     lines = [f"<filter name={quoteattr(group_filter_name(group.id))} chain='root'>"]
     for rule in group.rules:
         direction = "in" if rule.direction is RuleDirection.INGRESS else "out"
-        lines.append(f"  <rule action='accept' direction='{direction}' priority='{base.GROUP_RULE_PRIORITY}'>")
+        lines.append(
+            f"  <rule action='accept' direction='{direction}' priority='{base.GROUP_RULE_PRIORITY}'>"
+        )
         lines.append(f"    {rule_element(rule)}")
         lines.append("  </rule>")
     lines.append("</filter>")
@@ -166,7 +188,7 @@ def link_local(mac: str) -> IPv6Address:
     """The EUI-64 link-local address a guest derives from its MAC (RFC 4291 appendix A)."""
     octets = [int(x, 16) for x in mac.split(":")]
     octets[0] ^= 0x02
-    eui = octets[:3] + [0xFF, 0xFE] + octets[3:]
+    eui = [*octets[:3], 0xFF, 0xFE, *octets[3:]]
     return IPv6Address(bytes([0xFE, 0x80, 0, 0, 0, 0, 0, 0, *eui]))
 
 
@@ -180,7 +202,10 @@ def port_parameters(port: Port) -> dict[str, tuple[str, ...]]:
     if v4:
         params["IP"] = tuple(str(n.network_address) for n in v4)
         params["IPMASK"] = tuple(str(n.prefixlen) for n in v4)
-    v6 = [IPv6Network(f"{link_local(port.mac)}/128"), *(n for n in port.networks(6) if isinstance(n, IPv6Network))]
+    v6 = [
+        IPv6Network(f"{link_local(port.mac)}/128"),
+        *(n for n in port.networks(6) if isinstance(n, IPv6Network)),
+    ]
     v6 = list(dict.fromkeys(v6))
     params["IPV6"] = tuple(str(n.network_address) for n in v6)
     params["IPV6MASK"] = tuple(str(n.prefixlen) for n in v6)
@@ -199,7 +224,8 @@ def binding_xml(port: Port) -> str:
     )
     return (
         "<filterbinding>\n"
-        f"  <owner>\n    <name>{_text(port.name or port.device)}</name>\n    <uuid>{owner_uuid}</uuid>\n  </owner>\n"
+        f"  <owner>\n    <name>{_text(port.name or port.device)}</name>\n"
+        f"    <uuid>{owner_uuid}</uuid>\n  </owner>\n"
         f"  <portdev name={quoteattr(port.device)}/>\n"
         f"  <mac address={quoteattr(port.mac)}/>\n"
         f"  <filterref filter={quoteattr(port_filter_name(port))}>\n{params}  </filterref>\n"

@@ -76,7 +76,9 @@ def fixed_ip(text: str) -> Address:
 
 def mac(text: str) -> str:
     if not _MAC_RE.match(text.strip()):
-        raise CloudInputError(f"invalid MAC address '{text}': expected six hex bytes such as 52:54:00:12:34:56")
+        raise CloudInputError(
+            f"invalid MAC address '{text}': expected six hex bytes such as 52:54:00:12:34:56"
+        )
     canonical = text.strip().lower().replace("-", ":")
     if int(canonical[:2], 16) & 1:
         raise CloudInputError(f"invalid MAC address '{text}': a multicast address cannot be a port's MAC")
@@ -88,7 +90,7 @@ def mac(text: str) -> str:
 def device(text: str) -> str:
     if not _DEVICE_RE.match(text):
         raise CloudInputError(
-            f"invalid device name '{text}': 1 to 15 characters, no spaces, '/' or ':' (a Linux interface name)"
+            f"invalid device name '{text}': expected an interface name (1-15 characters, no space, '/', ':')"
         )
     return text
 
@@ -145,7 +147,9 @@ def protocol(text: str | None, ether: Ethertype) -> str | None:
         )
     if ether is Ethertype.IPV6:
         if name == "igmp":
-            raise CloudInputError("invalid protocol 'igmp' for IPv6 (IGMP is IPv4 only; IPv6 uses MLD in ICMPv6)")
+            raise CloudInputError(
+                "invalid protocol 'igmp' for IPv6 (IGMP is IPv4 only; IPv6 uses MLD in ICMPv6)"
+            )
         return "icmpv6" if name == "icmp" else name
     if name == "icmpv6":
         raise CloudInputError("invalid protocol 'icmpv6' for IPv4: use icmp, or ethertype IPv6")
@@ -179,11 +183,15 @@ def checked_rule_fields(
             f"a port range needs protocol tcp, udp or sctp (the rule's protocol is {proto or 'any'})"
         )
     if (icmp_type is not None or icmp_code is not None) and proto not in ICMP_PROTOCOLS:
-        raise CloudInputError(f"ICMP type and code need protocol icmp (the rule's protocol is {proto or 'any'})")
+        raise CloudInputError(
+            f"ICMP type and code need protocol icmp (the rule's protocol is {proto or 'any'})"
+        )
     if icmp_code is not None and icmp_type is None:
         raise CloudInputError(f"ICMP code {icmp_code} is given but no ICMP type: a code needs its type")
     if remote_cidr is not None and remote_group is not None:
         raise CloudInputError("a rule has a remote IP prefix or a remote group, not both")
     if remote_cidr is not None and remote_cidr.version != ether.version:
         family = "IPv4" if isinstance(remote_cidr, IPv4Network) else "IPv6"
-        raise CloudInputError(f"remote IP prefix {remote_cidr} is {family} but the rule's ethertype is {ether.value}")
+        raise CloudInputError(
+            f"remote IP prefix {remote_cidr} is {family} but the rule's ethertype is {ether.value}"
+        )

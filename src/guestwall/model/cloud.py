@@ -68,8 +68,17 @@ class SecurityGroupRule:
 
     def same_match(self, other: SecurityGroupRule) -> bool:
         """Whether both rules allow exactly the same traffic (Neutron refuses such duplicates)."""
-        fields = ("direction", "ethertype", "protocol", "port_min", "port_max", "icmp_type", "icmp_code",
-                  "remote_cidr", "remote_group_id")  # fmt: skip
+        fields = (
+            "direction",
+            "ethertype",
+            "protocol",
+            "port_min",
+            "port_max",
+            "icmp_type",
+            "icmp_code",
+            "remote_cidr",
+            "remote_group_id",
+        )
         return all(getattr(self, f) == getattr(other, f) for f in fields)
 
 

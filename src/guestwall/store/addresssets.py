@@ -5,6 +5,7 @@ per line, sorted (IPv4 first). Shared by the SQLAlchemy store and the sqlite3 fa
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from ipaddress import ip_network
 
 from guestwall.model.addressset import AddressSet, Network
@@ -15,5 +16,7 @@ def format_networks(networks: Iterable[Network]) -> str:
     return "\n".join(str(n) for n in sorted(unique, key=lambda n: (n.version, n)))  # type: ignore[operator]
 
 
+@lru_cache(maxsize=1024)
 def parse_address_set(name: str, text: str) -> AddressSet:
+    """Cached: every enforcement reads every set, and a set of thousands of networks rarely changes."""
     return AddressSet(name, tuple(ip_network(line) for line in text.split("\n") if line))

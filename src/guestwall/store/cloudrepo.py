@@ -7,7 +7,7 @@ store (the sqlite3 fast read path has no cloud tables reader).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
 
@@ -79,7 +79,9 @@ def _port(row: PortRow, groups: Iterable[str]) -> Port:
 
 
 def _block(row: ProviderBlockRow) -> ProviderBlock:
-    return ProviderBlock(row.id, ip_network(row.cidr), row.protocol, row.port_min, row.port_max, row.description)
+    return ProviderBlock(
+        row.id, ip_network(row.cidr), row.protocol, row.port_min, row.port_max, row.description
+    )
 
 
 class CloudRepo:
@@ -99,7 +101,9 @@ class CloudRepo:
     # ---- security groups and rules ------------------------------------------------------------------
 
     def groups(self, project: str | None = None) -> list[SecurityGroup]:
-        query = select(SecurityGroupRow).order_by(SecurityGroupRow.project, SecurityGroupRow.name, SecurityGroupRow.id)
+        query = select(SecurityGroupRow).order_by(
+            SecurityGroupRow.project, SecurityGroupRow.name, SecurityGroupRow.id
+        )
         if project is not None:
             query = query.where(SecurityGroupRow.project == project)
         rows = list(self.session.scalars(query))
@@ -113,7 +117,9 @@ class CloudRepo:
         return _group(row, self._rules_of([group_id]).get(group_id, ()))
 
     def _rules_of(self, group_ids: list[str] | None) -> dict[str, list[SecurityGroupRule]]:
-        query = select(SecurityGroupRuleRow).order_by(SecurityGroupRuleRow.created_at, SecurityGroupRuleRow.id)
+        query = select(SecurityGroupRuleRow).order_by(
+            SecurityGroupRuleRow.created_at, SecurityGroupRuleRow.id
+        )
         if group_ids is not None:
             query = query.where(SecurityGroupRuleRow.group_id.in_(group_ids))
         out: dict[str, list[SecurityGroupRule]] = {}
@@ -133,10 +139,13 @@ class CloudRepo:
     def add_group(self, group: SecurityGroup) -> None:
         self.session.add(
             SecurityGroupRow(
-                id=group.id, name=group.name, project=group.project, description=group.description,
+                id=group.id,
+                name=group.name,
+                project=group.project,
+                description=group.description,
                 created_at=_now(),
             )
-        )  # fmt: skip
+        )
         self.session.flush()
         for rule in group.rules:
             self.add_rule(rule)
@@ -147,7 +156,9 @@ class CloudRepo:
         if row is None:
             raise NotFoundError(f"no security group '{group_id}'")
         # explicit, so that it does not depend on the backend enforcing ON DELETE CASCADE
-        self.session.execute(delete(SecurityGroupRuleRow).where(SecurityGroupRuleRow.remote_group_id == group_id))
+        self.session.execute(
+            delete(SecurityGroupRuleRow).where(SecurityGroupRuleRow.remote_group_id == group_id)
+        )
         self.session.execute(delete(SecurityGroupRuleRow).where(SecurityGroupRuleRow.group_id == group_id))
         self.session.delete(row)
         self.session.flush()
@@ -204,7 +215,11 @@ class CloudRepo:
 
     def ports_of_device(self, device_id: str) -> list[Port]:
         """The ports that belong to one device (an instance), by device name."""
-        rows = list(self.session.scalars(select(PortRow).where(PortRow.device_id == device_id).order_by(PortRow.device)))
+        rows = list(
+            self.session.scalars(
+                select(PortRow).where(PortRow.device_id == device_id).order_by(PortRow.device)
+            )
+        )
         return [_port(row, self._groups_of(row.id)) for row in rows]
 
     def ports_in_group(self, group_id: str) -> list[Port]:
@@ -219,27 +234,81 @@ class CloudRepo:
             memberships.setdefault(link.port_id, []).append(link.group_id)
         return [_port(row, memberships.get(row.id, ())) for row in rows]
 
+    def member_networks(self, group_id: str) -> list[str]:
+        """The address texts (fixed addresses and pairs) of a group's members, without building ports."""
+        query = (
+            select(PortRow.fixed_ips, PortRow.allowed_address_pairs)
+            .join(PortSecurityGroupRow, PortSecurityGroupRow.port_id == PortRow.id)
+            .where(PortSecurityGroupRow.group_id == group_id)
+        )
+        return [
+            item for fixed, pairs in self.session.execute(query) for item in (*_split(fixed), *_split(pairs))
+        ]
+
     def _groups_of(self, port_id: str) -> list[str]:
         query = select(PortSecurityGroupRow.group_id).where(PortSecurityGroupRow.port_id == port_id)
         return list(self.session.scalars(query))
 
     def put_port(self, port: Port) -> None:
         """Insert the port, or update the stored one with the same id (its groups replaced)."""
-        row = self.session.get(PortRow, port.id)
-        if row is None:
-            row = PortRow(id=port.id, created_at=_now())
-            self.session.add(row)
-        row.device, row.name, row.mac, row.project = port.device, port.name, port.mac, port.project
-        row.fixed_ips = " ".join(str(a) for a in port.fixed_ips)
-        row.allowed_address_pairs = " ".join(str(n) for n in port.allowed_address_pairs)
-        row.port_security, row.dhcp_server = port.port_security, port.dhcp_server
-        row.device_id = port.device_id
+        self.put_ports([port])
+
+    def put_ports(self, ports: Sequence[Port]) -> None:
+        """Insert or update several ports with few statements (bulk creation of many ports stays fast)."""
+        ids = [p.id for p in ports]
+        existing = {row.id: row for row in self.session.scalars(select(PortRow).where(PortRow.id.in_(ids)))}
+        for port in ports:
+            row = existing.get(port.id)
+            if row is None:
+                row = existing[port.id] = PortRow(id=port.id, created_at=_now())
+                self.session.add(row)
+            row.device, row.name, row.mac, row.project = port.device, port.name, port.mac, port.project
+            row.fixed_ips = " ".join(str(a) for a in port.fixed_ips)
+            row.allowed_address_pairs = " ".join(str(n) for n in port.allowed_address_pairs)
+            row.port_security, row.dhcp_server = port.port_security, port.dhcp_server
+            row.device_id = port.device_id
         self.session.flush()
-        self.session.execute(delete(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id == port.id))
-        for group_id in dict.fromkeys(port.security_groups):
-            self.session.add(PortSecurityGroupRow(port_id=port.id, group_id=group_id))
+        self.session.execute(delete(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id.in_(ids)))
+        self.session.add_all(
+            PortSecurityGroupRow(port_id=port.id, group_id=group_id)
+            for port in ports
+            for group_id in dict.fromkeys(port.security_groups)
+        )
         self.session.flush()
         self._changed()
+
+    def ports_by_id(self, ids: Iterable[str]) -> list[Port]:
+        wanted = list(ids)
+        rows = list(
+            self.session.scalars(select(PortRow).where(PortRow.id.in_(wanted)).order_by(PortRow.device))
+        )
+        memberships: dict[str, list[str]] = {}
+        links = select(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id.in_(wanted))
+        for link in self.session.scalars(links):
+            memberships.setdefault(link.port_id, []).append(link.group_id)
+        return [_port(row, memberships.get(row.id, ())) for row in rows]
+
+    def bound_devices(self) -> dict[str, str]:
+        """Device -> filter name of every binding in the store (without reading their XML)."""
+        from guestwall.store.tables import BindingRow
+
+        return {
+            dev: name
+            for dev, name in self.session.execute(select(BindingRow.portdev, BindingRow.filter_name))
+        }
+
+    def address_set_texts(self, names: Iterable[str]) -> dict[str, str]:
+        """The stored text of some address sets (comparing texts avoids parsing thousands of networks)."""
+        from guestwall.store.tables import AddressSetRow
+
+        wanted = list(names)
+        query = select(AddressSetRow.name, AddressSetRow.networks).where(AddressSetRow.name.in_(wanted))
+        return {name: text for name, text in self.session.execute(query)}
+
+    def address_set_names(self) -> list[str]:
+        from guestwall.store.tables import AddressSetRow
+
+        return list(self.session.scalars(select(AddressSetRow.name)))
 
     def delete_port(self, port_id: str) -> None:
         row = self.session.get(PortRow, port_id)
@@ -263,10 +332,15 @@ class CloudRepo:
     def add_provider_block(self, block: ProviderBlock) -> None:
         self.session.add(
             ProviderBlockRow(
-                id=block.id, cidr=str(block.cidr), protocol=block.protocol, port_min=block.port_min,
-                port_max=block.port_max, description=block.description, created_at=_now(),
+                id=block.id,
+                cidr=str(block.cidr),
+                protocol=block.protocol,
+                port_min=block.port_min,
+                port_max=block.port_max,
+                description=block.description,
+                created_at=_now(),
             )
-        )  # fmt: skip
+        )
         self.session.flush()
         self._changed()
 
