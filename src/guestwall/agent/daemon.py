@@ -27,7 +27,7 @@ from guestwall.agent.monitor import NftMonitor
 from guestwall.agent.observe import Watch
 from guestwall.agent.reconcile import Reconciler
 from guestwall.agent.snoop import Snooper
-from guestwall.config import HostConfig, load_config
+from guestwall.config import HostConfig, config_path, load_config
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import GuestwallError
 from guestwall.services.enforce import Learning
@@ -108,6 +108,13 @@ class Agent:
             self.store.url,
             self.config.source or "(defaults)",
         )
+        cli_config = os.path.abspath(config_path()[0])
+        if self.settings.config_path and os.path.abspath(self.settings.config_path) != cli_config:
+            log.warning(
+                "configuration %s is not the one the CLI reads (%s): both must build the same state",
+                self.settings.config_path,
+                cli_config,
+            )
         self.converge("start")
         try:
             while not self.stopping:
