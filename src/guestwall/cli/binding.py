@@ -200,6 +200,6 @@ def _learned_text(details: object) -> str:
     lines = []
     for d in details:
         when = d["learned_at"][:19].replace("T", " ")
-        until = f", until {d['expires_at'][:19].replace('T', ' ')}" if d["expires_at"] else ""
+        until = f", until {d['expires_at'][:19].replace('T', ' ')}Z" if d["expires_at"] else ""
         lines.append(f"{d['ip']} ({d['source']}, {when}Z{until})")
     return "\n".join(lines)
