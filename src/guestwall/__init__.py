@@ -1,3 +1,4 @@
-"""guestwall: network filters for guests on Linux bridges, libvirt nwfilter compatible, enforced with nftables."""
+"""guestwall: network filters for guests on Linux bridges, libvirt nwfilter compatible, enforced with
+nftables."""
 
 __version__ = "0.1.0"

@@ -35,8 +35,8 @@ class CountingBackend:
         self.transactions.append(commands)
         self.inner.run(commands)
 
-    def list_json(self, what: str):  # type: ignore[no-untyped-def]
-        return self.inner.list_json(what)
+    def list_json(self, what: str, terse: bool = False):  # type: ignore[no-untyped-def]
+        return self.inner.list_json(what, terse)
 
 
 @pytest.fixture

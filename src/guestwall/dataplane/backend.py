@@ -21,6 +21,7 @@ JSON = dict[str, Any]
 
 _CLONE_NEWNET = 0x40000000
 _NFT_CTX_OUTPUT_JSON = 1 << 4
+_NFT_CTX_OUTPUT_TERSE = 1 << 11  # leave set elements out of listings
 
 
 class Backend(Protocol):
@@ -29,8 +30,8 @@ class Backend(Protocol):
     def run(self, commands: str) -> None:
         """Run nft commands as one atomic transaction; raise DataplaneError with nft's message."""
 
-    def list_json(self, what: str) -> JSON | None:
-        """``nft -j list <what>``; None when the object does not exist."""
+    def list_json(self, what: str, terse: bool = False) -> JSON | None:
+        """``nft -j list <what>`` (``-t``: without set elements); None when the object does not exist."""
 
 
 def _netns_path(netns: str) -> str:
@@ -66,6 +67,7 @@ class LibNftables:
         self._lib = lib
         self._ctx = self._new_ctx(0)
         self._json_ctx = self._new_ctx(_NFT_CTX_OUTPUT_JSON)
+        self._terse_ctx = self._new_ctx(_NFT_CTX_OUTPUT_JSON | _NFT_CTX_OUTPUT_TERSE)
 
     def _new_ctx(self, flags: int) -> int:
         lib = self._lib
@@ -113,8 +115,8 @@ class LibNftables:
             self._ctx = self._new_ctx(0)
             raise DataplaneError(f"the kernel refused the nftables transaction: {_first_error(err)}")
 
-    def list_json(self, what: str) -> JSON | None:
-        rc, out, err = self._call(self._json_ctx, f"list {what}")
+    def list_json(self, what: str, terse: bool = False) -> JSON | None:
+        rc, out, err = self._call(self._terse_ctx if terse else self._json_ctx, f"list {what}")
         if rc != 0:
             if "No such file or directory" in err:
                 return None
@@ -142,8 +144,8 @@ class NftCommand:
         if proc.returncode != 0:
             raise DataplaneError(f"the kernel refused the nftables transaction: {_first_error(proc.stderr)}")
 
-    def list_json(self, what: str) -> JSON | None:
-        proc = self._exec(["-j", "list", *what.split()])
+    def list_json(self, what: str, terse: bool = False) -> JSON | None:
+        proc = self._exec(["-j", *(["-t"] if terse else []), "list", *what.split()])
         if proc.returncode != 0:
             if "No such file or directory" in proc.stderr:
                 return None
@@ -163,7 +165,7 @@ class RecordingBackend:
     def run(self, commands: str) -> None:
         self.transactions.append(commands)
 
-    def list_json(self, what: str) -> JSON | None:
+    def list_json(self, what: str, terse: bool = False) -> JSON | None:
         return self.listing.get(what)
 
 

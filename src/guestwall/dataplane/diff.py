@@ -141,3 +141,46 @@ def _diff_table(family: str, want: TableSpec, have: ActualTable | None, tx: Tran
         missing = {e: v for e, v in spec.elements.items() if e not in old_elems or old_elems[e] != v}
         if missing:
             tx.commands += _element_cmds("add", family, spec, missing)
+
+
+def port_additions(
+    part: Ruleset, sets: dict[str, ActualTable], keys: dict[str, object]
+) -> Transaction | None:
+    """Adding one port without reading anyone's rules or elements: ``part`` is the ruleset compiled for that
+    port alone, ``sets`` a terse listing of the kernel's sets (cheap whatever the number of ports).
+
+    The port's chains (its group's, shared) are re-asserted with the same content (added if missing,
+    flushed and refilled: constant size), its set declarations added (a different existing declaration
+    makes the kernel refuse), its own elements added (those whose first component is its key; an existing
+    map element with another value makes the kernel refuse), and address sets filled only if they are new.
+    None when only a full apply can do it (a table is missing)."""
+    tx = Transaction()
+    for family, table in part.tables.items():
+        have = sets.get(family)
+        if have is None:
+            return None
+        where = f"{family} {names.TABLE}"
+        for chain in table.chains.values():
+            tx.commands.append(_chain_decl(family, chain))
+            tx.commands.append(f"flush chain {where} {chain.name}")
+            tx.commands += [f"add rule {where} {chain.name} {r.render()}" for r in chain.rules]
+        for name, spec in table.sets.items():
+            tx.commands.insert(0, f"add {spec.kind} {where} {name} {{ {spec.declaration()} }}")
+            if name in have.sets:
+                mine = {e: v for e, v in spec.elements.items() if e and e[0] == keys[family]}
+            else:
+                mine = spec.elements  # a set new to the kernel: everything it holds
+            if mine:
+                tx.commands += _element_cmds("add", family, spec, mine)
+    return tx
+
+
+def port_removals(part: Ruleset, keys: dict[str, object]) -> Transaction:
+    """Deleting one port's elements (dispatch, marks, per-port values); its shared chains stay."""
+    tx = Transaction()
+    for family, table in part.tables.items():
+        for spec in table.sets.values():
+            mine = {e: v for e, v in spec.elements.items() if e and e[0] == keys[family]}
+            if mine:
+                tx.commands += _element_cmds("delete", family, spec, mine)
+    return tx

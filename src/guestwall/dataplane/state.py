@@ -37,13 +37,32 @@ class ActualTable:
     sets: dict[str, ActualSet] = field(default_factory=dict)
 
 
-def read_state(backend: Backend) -> dict[str, ActualTable]:
-    """Our tables as they are in the kernel now (absent tables are missing from the result)."""
+def read_state(backend: Backend, terse: bool = False) -> dict[str, ActualTable]:
+    """Our tables as they are in the kernel now (absent tables are missing from the result); ``terse``
+    leaves set elements out, so reading costs what the rules cost, not what the ports do."""
     out: dict[str, ActualTable] = {}
     for family in names.FAMILIES:
-        listing = backend.list_json(f"table {family} {names.TABLE}")
+        what = f"table {family} {names.TABLE}"
+        listing = backend.list_json(what, terse=True) if terse else backend.list_json(what)
         if listing is not None:
             out[family] = parse_table(family, listing)
+    return out
+
+
+def read_sets(backend: Backend) -> dict[str, ActualTable]:
+    """Our tables' set and map declarations only (no rules, no elements): constant cost."""
+    out: dict[str, ActualTable] = {}
+    for family in names.FAMILIES:
+        table = ActualTable(family)
+        for kind in ("sets", "maps"):
+            listing = backend.list_json(f"{kind} {family}", terse=True) or {}
+            for obj in listing.get("nftables", []):
+                s = obj.get("set") or obj.get("map")
+                if s and s.get("table") == names.TABLE:
+                    flags = tuple(s.get("flags", ()))
+                    table.sets[s["name"]] = ActualSet(s["name"], _types(s["type"]), flags, s.get("map"))
+        if table.sets:
+            out[family] = table
     return out
 
 

@@ -8,15 +8,18 @@ leaves both the store and the kernel as they were.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from guestwall.dataplane.apply import ApplyResult
+from guestwall.compile import names
+from guestwall.compile.compiler import PortInput, compile_ruleset
+from guestwall.compile.ruleset import Ruleset
+from guestwall.dataplane.apply import ApplyResult, apply_port
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
-from guestwall.services.enforce import enforce_from
-from guestwall.services.filters import load_filters
-from guestwall.store.records import BindingRecord, ReadableStore, Store
+from guestwall.services.enforce import enforce_from, enforced_program, load_address_sets
+from guestwall.services.filters import load_filter_tree, load_filters
+from guestwall.store.records import BindingRecord, ReadableStore, Reader, Store
 
 
 class BindingNotFound(NotFoundError):
@@ -42,7 +45,9 @@ def create_binding(store: Store, xml: str | bytes, backend: Backend) -> tuple[Bi
         if writer.filter_by_name(binding.filterref.filter) is None:
             raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
         record = writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding))
-        result = enforce_from(writer, load_filters(writer), backend)
+        result = _apply_one(writer, record, backend, adding=True)
+        if result is None:
+            result = enforce_from(writer, load_filters(writer), backend)
         return record, result
 
 
@@ -53,28 +58,63 @@ def create_bindings(
     from guestwall.nwfilter import format_binding, parse_binding
 
     bindings = [with_mac_parameter(parse_binding(xml)) for xml in xmls]
-    seen: set[str] = set()
     with store.write() as writer:
-        records = []
-        for binding in bindings:
-            if binding.portdev in seen or writer.binding(binding.portdev) is not None:
-                raise ConflictError(f"binding '{binding.portdev}' already exists")
-            seen.add(binding.portdev)
-            if writer.filter_by_name(binding.filterref.filter) is None:
-                raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
-            records.append(
-                writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding))
-            )
+        for name in sorted({b.filterref.filter for b in bindings}):
+            if writer.filter_by_name(name) is None:
+                raise InstantiationError(f"referenced filter '{name}' is missing")
+        records = writer.add_bindings([(b.portdev, b.filterref.filter, format_binding(b)) for b in bindings])
         result = enforce_from(writer, load_filters(writer), backend)
         return records, result
 
 
 def delete_binding(store: Store, portdev: str, backend: Backend) -> ApplyResult:
     with store.write() as writer:
-        if writer.binding(portdev) is None:
+        record = writer.binding(portdev)
+        if record is None:
             raise _not_found(portdev)
+        part = _port_part(writer, record)
         writer.delete_binding(portdev)
-        return enforce_from(writer, load_filters(writer), backend)
+        # the port's shared chains stay while others use its filter; else a full apply removes them
+        shared = writer.count_bindings(record.filter) > 0
+        result = _apply_part(part, backend, adding=False) if part is not None and shared else None
+        return result or enforce_from(writer, load_filters(writer), backend)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One port's share of the ruleset, compiled for that port alone, and its keys per table."""
+
+    ruleset: Ruleset
+    keys: dict[str, object]
+
+
+def _port_part(reader: Reader, record: BindingRecord) -> _Part | None:
+    """None when one port cannot be handled alone (unbound guest ports under a default filter may change)."""
+    from guestwall.config import load_config
+
+    config = load_config()
+    if config.default_filtered:
+        return None
+    filters = load_filter_tree(reader, record.filter)
+    try:
+        program = enforced_program(reader, record, filters)
+    except InstantiationError as e:
+        raise InstantiationError(f"binding {record.portdev}: {e}") from e
+    ports = [PortInput(program, record.port_id)]
+    compiled = compile_ruleset(ports, config.options(), load_address_sets(reader))
+    keys = {names.BRIDGE: record.portdev, names.INET: names.port_mark(record.port_id)}
+    return _Part(compiled.ruleset, keys)
+
+
+def _apply_part(part: _Part, backend: Backend, adding: bool) -> ApplyResult | None:
+    return apply_port(part.ruleset, backend, part.keys, adding=adding)
+
+
+def _apply_one(reader: Reader, record: BindingRecord, backend: Backend, adding: bool) -> ApplyResult | None:
+    """Enforce one new binding by adding only its rules: its cost does not grow with the other ports.
+    None when that cannot be done (the caller applies everything)."""
+    part = _port_part(reader, record)
+    return _apply_part(part, backend, adding) if part is not None else None
 
 
 def get_binding(store: ReadableStore, portdev: str) -> BindingRecord:

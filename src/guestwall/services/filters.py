@@ -108,6 +108,22 @@ def load_filters(reader: Reader) -> dict[str, Filter]:
     return {record.name: parse_filter(record.xml) for record in reader.filters()}
 
 
+def load_filter_tree(reader: Reader, name: str) -> dict[str, Filter]:
+    """The definitions reachable from filter ``name`` (what one binding needs), parsed; missing ones left
+    out."""
+    from guestwall.nwfilter import parse_filter
+
+    out: dict[str, Filter] = {}
+    pending = [name]
+    while pending:
+        current = pending.pop()
+        record = reader.filter_by_name(current) if current not in out else None
+        if record is not None:
+            out[current] = parse_filter(record.xml)
+            pending.extend(ref.filter for ref in out[current].refs)
+    return out
+
+
 def used_filters(filters: Mapping[str, Filter], roots: Iterable[str]) -> set[str]:
     """Names of all filters reachable from ``roots`` through filterrefs (roots included; missing ones too)."""
     seen: set[str] = set()

@@ -104,6 +104,12 @@ class FastReader:
     def bindings(self) -> list[BindingRecord]:
         return [_binding(row) for row in self.connection.execute(f"{_BINDING} ORDER BY portdev")]
 
+    def count_bindings(self, filter_name: str) -> int:
+        row = self.connection.execute(
+            "SELECT COUNT(*) FROM bindings WHERE filter_name = ?", (filter_name,)
+        ).fetchone()
+        return int(row[0])
+
     def binding(self, portdev: str) -> BindingRecord | None:
         row = self.connection.execute(f"{_BINDING} WHERE portdev = ?", (portdev,)).fetchone()
         return None if row is None else _binding(row)

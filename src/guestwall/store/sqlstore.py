@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, create_engine, delete, event, exc, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, exc, func, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,9 @@ LOCK_WAIT_SECONDS = 30
 _WRITE_OPTION = "guestwall_write"
 # Key of the PostgreSQL advisory lock that serialises writers (any fixed 64-bit number; 'gwal' in ASCII).
 _PG_LOCK_KEY = 0x6777616C
+
+
+MAX_BINDINGS = 0x7FFF
 
 
 def now_utc() -> datetime:
@@ -94,6 +97,10 @@ class SqlReader:
         rows = self.session.scalars(select(BindingRow).order_by(BindingRow.portdev))
         return [_binding_record(row) for row in rows]
 
+    def count_bindings(self, filter_name: str) -> int:
+        query = select(func.count()).select_from(BindingRow).where(BindingRow.filter_name == filter_name)
+        return int(self.session.scalar(query) or 0)
+
     def binding(self, portdev: str) -> BindingRecord | None:
         row = self._binding_row(portdev)
         return None if row is None else _binding_record(row)
@@ -143,12 +150,35 @@ class SqlWriter(SqlReader):
         if self._binding_row(portdev) is not None:
             raise ConflictError(f"binding '{portdev}' already exists")
         row = BindingRow(
-            port_id=self._free_port_id(), portdev=portdev, filter_name=filter, xml=xml, created_at=now_utc()
+            port_id=self._free_port_ids(1)[0],
+            portdev=portdev,
+            filter_name=filter,
+            xml=xml,
+            created_at=now_utc(),
         )
         self.session.add(row)
         self.session.flush()
         self.changed = True
         return _binding_record(row)
+
+    def add_bindings(self, rows: Sequence[tuple[str, str, str]]) -> list[BindingRecord]:
+        names = [portdev for portdev, _, _ in rows]
+        taken = set(self.session.scalars(select(BindingRow.portdev).where(BindingRow.portdev.in_(names))))
+        seen: set[str] = set()
+        for portdev in names:
+            if portdev in taken or portdev in seen:
+                raise ConflictError(f"binding '{portdev}' already exists")
+            seen.add(portdev)
+        added = []
+        for port_id, (portdev, filter_name, xml) in zip(self._free_port_ids(len(rows)), rows, strict=True):
+            row = BindingRow(
+                port_id=port_id, portdev=portdev, filter_name=filter_name, xml=xml, created_at=now_utc()
+            )
+            self.session.add(row)
+            added.append(row)
+        self.session.flush()
+        self.changed = self.changed or bool(added)
+        return [_binding_record(row) for row in added]
 
     def update_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord:
         row = self._binding_row(portdev)
@@ -228,15 +258,18 @@ class SqlWriter(SqlReader):
         self.changed = self.changed or count > 0
         return count
 
-    def _free_port_id(self) -> int:
-        """The smallest positive id not used by a binding (we hold the write lock, so no one races us)."""
-        used = self.session.scalars(select(BindingRow.port_id).order_by(BindingRow.port_id))
+    def _free_port_ids(self, count: int) -> list[int]:
+        """The ``count`` smallest positive ids no binding uses (we hold the write lock: no one races us)."""
+        used = set(self.session.scalars(select(BindingRow.port_id)))
+        free: list[int] = []
         candidate = 1
-        for port_id in used:
-            if port_id != candidate:
-                break
+        while len(free) < count:
+            if candidate > MAX_BINDINGS:  # marks carry 16 bits; the upper half is for unbound guest ports
+                raise StoreError(f"no free port id: guestwall binds at most {MAX_BINDINGS} ports per store")
+            if candidate not in used:
+                free.append(candidate)
             candidate += 1
-        return candidate
+        return free
 
 
 class SqlStore:
