@@ -4,11 +4,13 @@ transaction; deleting a binding removes that port's rules and nothing else."""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 
 import pytest
-from gw import Guestwall
+from gw import Guestwall, binding_xml
 
+from guestwall.compile.names import port_mark
 from guestwall.dataplane.backend import open_backend
 from guestwall.lab import Lab
 from guestwall.lab.traffic import frames, probe, tcp_connect, tcp_server
@@ -108,3 +110,31 @@ def test_binding_delete_removes_that_port_only(gw: Guestwall) -> None:
     other = lab.guests[1]
     spoof2 = frames.udp4(other.mac, lab.guests[0].mac, ip_src=victim.ipv4, ip_dst=lab.guests[0].ipv4)
     assert probe(lab, other.name, [spoof2], receivers=[lab.guests[0].name])[lab.guests[0].name] == []
+
+
+def test_adding_a_port_touches_only_its_elements_and_repairs_a_flushed_kernel(gw: Guestwall) -> None:
+    lab = gw.lab
+    extra = gw.write("extra.xml", binding_xml(lab.guests[0], "clean-traffic").replace(lab.guests[0].portdev, "vnet99"))
+    before = _elements(gw)
+    store = open_store(gw.url)
+    backend = CountingBackend(lab.host_netns)
+    try:
+        from pathlib import Path
+
+        from guestwall.services.bindings import create_binding
+
+        record, result = create_binding(store, Path(extra).read_text(), backend)
+        mark = str(port_mark(record.port_id))
+        added = {name: elems - before.get(name, set()) for name, elems in _elements(gw).items()}
+        assert all(all("vnet99" in e or mark in e for e in new) for new in added.values()), added
+        assert "delete" not in result.transaction.text()
+        # someone flushes the host's ruleset: the next binding change brings everything back
+        subprocess.run(["ip", "netns", "exec", lab.host_netns, "nft", "flush", "ruleset"], check=True)
+        from guestwall.services.bindings import delete_binding
+
+        delete_binding(store, "vnet99", backend)
+    finally:
+        store.close()
+    assert _elements(gw) == before
+    spoof = frames.udp4(lab.guests[1].mac, lab.guests[0].mac, ip_src=lab.guests[2].ipv4, ip_dst=lab.guests[0].ipv4)
+    assert probe(lab, lab.guests[1].name, [spoof], receivers=[lab.guests[0].name])[lab.guests[0].name] == []
