@@ -26,13 +26,23 @@ def backend_for(ctx: Context) -> Backend:
 
 
 def enforce_filters(ctx: Context, filters: dict[str, Filter]) -> None:
-    """The hook run inside a filter define/undefine: re-enforce every binding with the new definitions."""
-    from guestwall.services.enforce import enforce_from
+    """The hook run inside a filter define/undefine: re-enforce every binding with the new definitions.
+
+    It runs before the change commits, so this separate read still sees the old definitions: the
+    incremental path rewrites only the chains the edit changes; otherwise everything is applied."""
+    from guestwall.services.enforce import enforce_from, load_address_sets
+    from guestwall.services.filters import load_filters
+    from guestwall.services.incremental import apply_filter_change
 
     store = ctx.store()
+    backend = backend_for(ctx)
     with store.read() as reader:
-        if reader.bindings():
-            enforce_from(reader, filters, backend_for(ctx))
+        if not reader.bound_filters():
+            return
+        old = load_filters(reader)
+        result = apply_filter_change(reader, old, filters, backend, load_address_sets(reader))
+        if result is None:
+            enforce_from(reader, filters, backend)
 
 
 def _not_found(portdev: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from ipaddress import ip_address
@@ -103,6 +103,14 @@ class FastReader:
 
     def bindings(self) -> list[BindingRecord]:
         return [_binding(row) for row in self.connection.execute(f"{_BINDING} ORDER BY portdev")]
+
+    def bound_filters(self) -> set[str]:
+        return {row[0] for row in self.connection.execute("SELECT DISTINCT filter_name FROM bindings")}
+
+    def binding_texts(self, filter_names: Sequence[str]) -> list[tuple[str, int, str]]:
+        marks = ", ".join("?" for _ in filter_names)
+        query = f"SELECT portdev, port_id, xml FROM bindings WHERE filter_name IN ({marks})"
+        return [(r[0], r[1], r[2]) for r in self.connection.execute(query, tuple(filter_names))]
 
     def count_bindings(self, filter_name: str) -> int:
         row = self.connection.execute(

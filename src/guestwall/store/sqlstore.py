@@ -97,6 +97,15 @@ class SqlReader:
         rows = self.session.scalars(select(BindingRow).order_by(BindingRow.portdev))
         return [_binding_record(row) for row in rows]
 
+    def bound_filters(self) -> set[str]:
+        return set(self.session.scalars(select(BindingRow.filter_name).distinct()))
+
+    def binding_texts(self, filter_names: Sequence[str]) -> list[tuple[str, int, str]]:
+        query = select(BindingRow.portdev, BindingRow.port_id, BindingRow.xml).where(
+            BindingRow.filter_name.in_(list(filter_names))
+        )
+        return [(row[0], row[1], row[2]) for row in self.session.execute(query)]
+
     def count_bindings(self, filter_name: str) -> int:
         query = select(func.count()).select_from(BindingRow).where(BindingRow.filter_name == filter_name)
         return int(self.session.scalar(query) or 0)

@@ -1,0 +1,188 @@
+"""Filter edits and address-set changes without recomputing every port.
+
+A filter edit changes the chains of the groups (top filter + provided variable names) whose tree holds
+it; every port of a group shares them, so the edit is planned once per group with one representative
+binding and the transaction rewrites only the chains that differ. Per-port data is untouched unless the
+edit needs values no set holds yet, or per-port chains (fallbacks) are involved: then ``None`` tells the
+caller to apply everything. An address-set change is a set-element delta.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping
+
+from guestwall.compile import canon, names
+from guestwall.compile.compiler import Compiled, PortInput, compile_ruleset
+from guestwall.compile.ruleset import ChainSpec, Element, SetSpec, TableSpec, rule_digest
+from guestwall.config import load_config
+from guestwall.dataplane.apply import ApplyResult, kernel_lock
+from guestwall.dataplane.backend import Backend
+from guestwall.dataplane.diff import Transaction, _chain_decl, _decl_matches, _element_cmds
+from guestwall.dataplane.state import ActualTable, parse_table, read_sets
+from guestwall.errors import DataplaneError, InstantiationError
+from guestwall.instantiate.build import Planner
+from guestwall.instantiate.tree import referenced_filters
+from guestwall.instantiate.variables import MissingVariables
+from guestwall.model import AddressSet, Filter
+from guestwall.store.records import Reader
+
+_PARAM = re.compile(r"<parameter name='([^']*)'")  # bindings are stored in our own canonical format
+
+
+def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, frozenset[str]], tuple[str, int, str]] | None:
+    """One representative (portdev, port_id, xml) per group of the bindings of ``tops``; None if a port
+    learns its address (its group can change under us)."""
+    learning = {a.portdev for a in reader.learned_addresses()}
+    groups: dict[tuple[str, frozenset[str]], tuple[str, int, str]] = {}
+    for portdev, port_id, xml in reader.binding_texts(tops):
+        params = frozenset(_PARAM.findall(xml)) | {"MAC"}
+        if portdev in learning:
+            return None
+        top = xml.split("<filterref filter='", 1)[1].split("'", 1)[0]
+        groups.setdefault((top, params), (portdev, port_id, xml))
+    return groups
+
+
+def _compile_one(
+    filters: Mapping[str, Filter], xml: str, port_id: int, sets: Mapping[str, AddressSet]
+) -> Compiled:
+    from guestwall.nwfilter import parse_binding
+
+    program = Planner(filters).instantiate(parse_binding(xml))
+    return compile_ruleset([PortInput(program, port_id)], load_config().options(), sets)
+
+
+def _group_chains(table: TableSpec) -> dict[str, ChainSpec]:
+    return {n: c for n, c in table.chains.items() if c.base is None}
+
+
+def apply_filter_change(
+    reader: Reader,
+    old: Mapping[str, Filter],
+    new: Mapping[str, Filter],
+    backend: Backend,
+    address_sets: Mapping[str, AddressSet],
+) -> ApplyResult | None:
+    """Enforce new filter definitions on the bound groups they touch, rewriting only changed chains.
+
+    Raises InstantiationError naming a binding when a group cannot be instantiated with the new
+    definitions (nothing is changed then); None when only a full apply can do it.
+    """
+    if load_config().default_filtered:
+        return None
+    changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
+    tops = sorted(
+        t
+        for t in reader.bound_filters()
+        if changed & (referenced_filters(t, old) | referenced_filters(t, new))
+    )
+    groups = _groups(reader, tops) if tops else {}
+    if groups is None:
+        return None
+    t0 = time.perf_counter()
+    before: dict[str, TableSpec] = {}
+    after: dict[str, TableSpec] = {}
+    for (_, _), (portdev, port_id, xml) in sorted(groups.items(), key=lambda kv: kv[1][0]):
+        try:
+            was = _compile_one(old, xml, port_id, address_sets)
+        except InstantiationError:
+            return None  # the kernel may not hold what the old definitions say
+        try:
+            now = _compile_one(new, xml, port_id, address_sets)
+        except MissingVariables as e:
+            if e.missing == ["IP"]:
+                return None  # the port would learn its address: the full path gives it interim rules
+            raise InstantiationError(f"binding {portdev}: {e}") from e
+        except InstantiationError as e:
+            raise InstantiationError(f"binding {portdev}: {e}") from e
+        if was.fallbacks or now.fallbacks:
+            return None  # per-port chains: every port must be recomputed
+        for family in names.FAMILIES:
+            before.setdefault(family, TableSpec(family, names.TABLE)).chains.update(
+                _group_chains(was.ruleset.table(family))
+            )
+            table = after.setdefault(family, TableSpec(family, names.TABLE))
+            table.chains.update(_group_chains(now.ruleset.table(family)))
+            table.sets.update(now.ruleset.table(family).sets)
+    with kernel_lock(backend.netns):
+        existing = read_sets(backend)
+        tx = Transaction()
+        for family, table in after.items():
+            if _chain_changes(family, before[family], table, existing.get(family), tx) is None:
+                return None
+        t1 = time.perf_counter()
+        if tx:
+            try:
+                backend.run(tx.text())
+            except DataplaneError:
+                return None
+        return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)
+
+
+def _chain_changes(
+    family: str, was: TableSpec, now: TableSpec, have: ActualTable | None, tx: Transaction
+) -> Transaction | None:
+    where = f"{family} {names.TABLE}"
+    if have is None:
+        return None
+    for name, spec in now.sets.items():
+        if name in have.sets:
+            if not _decl_matches(spec, have.sets[name]):
+                return None
+        elif name.startswith("v."):
+            return None  # new per-port values: every port contributes
+        else:  # connlimit sets start empty; address sets hold what the store says
+            tx.commands.insert(0, f"add {spec.kind} {where} {name} {{ {spec.declaration()} }}")
+            if spec.elements:
+                tx.commands += _element_cmds("add", family, spec, spec.elements)
+    gone = [n for n in was.chains if n not in now.chains]
+    new = [c for n, c in now.chains.items() if n not in was.chains]
+    edited = [c for n, c in now.chains.items() if n in was.chains and _digests(c) != _digests(was.chains[n])]
+    tx.commands[:0] = [_chain_decl(family, c) for c in new]
+    tx.commands += [f"flush chain {where} {c.name}" for c in edited] + [
+        f"flush chain {where} {n}" for n in gone
+    ]
+    tx.commands += [f"delete chain {where} {n}" for n in gone]
+    for chain in new + edited:
+        tx.commands += [f"add rule {where} {chain.name} {r.render()}" for r in chain.rules]
+    return tx
+
+
+def _digests(chain: ChainSpec) -> list[str]:
+    return [rule_digest(r) for r in chain.rules]
+
+
+def refresh_address_sets(reader: Reader, changed: Iterable[str], backend: Backend) -> ApplyResult | None:
+    """Bring the kernel copies of the named address sets to the store's contents: element additions and
+    deletions only. None when a set is not in the kernel in the expected shape (a full apply settles it)."""
+    wanted = {a.name: a for a in reader.address_sets() if a.name in set(changed)}
+    with kernel_lock(backend.netns):
+        t0 = time.perf_counter()
+        tx = Transaction()
+        for name in sorted(set(changed)):
+            for family in (4, 6):
+                set_name = names.ipset_set(name, f"v{family}")
+                listing = backend.list_json(f"set {names.INET} {names.TABLE} {set_name}")
+                if listing is None:
+                    continue  # no rule refers to it: nothing in the kernel to keep in step
+                actual = parse_table(names.INET, listing).sets.get(set_name)
+                spec = SetSpec(set_name, ("ipv6_addr" if family == 6 else "ipv4_addr",), None, ("interval",))
+                if actual is None or not _decl_matches(spec, actual):
+                    return None
+                aset = wanted.get(name, AddressSet(name))
+                desired: dict[Element, object] = {(canon.network(n),): None for n in aset.of_family(family)}
+                stale = {e: v for e, v in actual.elements.items() if e not in desired}
+                missing = {e: v for e, v in desired.items() if e not in actual.elements}
+                if stale:
+                    tx.commands += _element_cmds("delete", names.INET, spec, stale)
+                if missing:
+                    tx.commands += _element_cmds("add", names.INET, spec, missing)
+        t1 = time.perf_counter()
+        if tx:
+            try:
+                backend.run(tx.text())
+            except DataplaneError:
+                return None
+        return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)
