@@ -8,7 +8,6 @@ from ipaddress import ip_network
 
 import pytest
 from gw import Guestwall
-from netns_fixtures import needs_netns
 
 from guestwall.dataplane.apply import plan
 from guestwall.dataplane.backend import open_backend
@@ -21,6 +20,7 @@ from guestwall.services.enforce import desired_state, load_address_sets
 from guestwall.services.filters import load_filters
 from guestwall.services.incremental import apply_filter_change, refresh_address_sets
 from guestwall.store import Store, open_store
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
