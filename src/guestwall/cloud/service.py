@@ -376,13 +376,14 @@ class Cloud:
         block = ProviderBlock(str(uuid4()), cidr, protocol, lo, hi, description)
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            for existing in repo.provider_blocks():
-                if existing.cidr == cidr and existing.kind == block.kind:
+            for existing in repo.provider_blocks(cidr):
+                if existing.kind == block.kind:
                     raise CloudConflict(f"{_describe_block(existing)} is already blocked ({existing.id})")
             repo.add_provider_block(block)
             applied = self._commit(writer, repo, Scope(provider=True))
             ports_now = repo.ports()
-            state = self._policy(repo, blocks=True)
+            # only flows with an end in the new block's CIDR are looked at: the new block decides them
+            state = Policy(ports_now, repo.groups(), [block])
         self._kill(applied, state, ports_now, peers=cidr)
         return block
 
@@ -392,8 +393,7 @@ class Cloud:
         """Remove a block by id (or its start), or by CIDR (with protocol and ports as given to block)."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            blocks = repo.provider_blocks()
-            gone = _blocks_matching(blocks, ref, protocol, ports)
+            gone = _blocks_matching(repo, ref, protocol, ports)
             for block in gone:
                 repo.delete_provider_block(block.id)
             applied = self._commit(writer, repo, Scope(provider=True))
@@ -526,19 +526,21 @@ def resolve_port(repo: CloudRepo, ref: str) -> Port:
 
 
 def _blocks_matching(
-    blocks: list[ProviderBlock], ref: str, protocol: str | None, ports: tuple[int, int] | None
+    repo: CloudRepo, ref: str, protocol: str | None, ports: tuple[int, int] | None
 ) -> list[ProviderBlock]:
+    """The blocks ``ref`` names: a CIDR (with the protocol and ports it was blocked with), or an id."""
     from guestwall.cloud.validate import network
 
     if "/" in ref or ":" in ref or ref.count(".") == 3:
         cidr = network(ref)
         lo, hi = ports if ports is not None else (None, None)
-        found = [b for b in blocks if b.cidr == cidr and b.kind == (protocol, lo, hi)]
+        found = [b for b in repo.provider_blocks(cidr) if b.kind == (protocol, lo, hi)]
         if not found:
             what = _describe_block(ProviderBlock("", cidr, protocol, lo, hi))
             raise CloudNotFound(f"{what} is not blocked")
         return found
-    return [_resolve(ref, blocks, lambda b: b.id, "provider block")]
+    block = repo.provider_block(_resolve(ref, repo.provider_block_ids(), lambda i: i, "provider block"))
+    return [block] if block is not None else []
 
 
 def _describe_block(block: ProviderBlock) -> str:

@@ -12,8 +12,9 @@ from guestwall.model.addressset import AddressSet, Network
 
 
 def format_networks(networks: Iterable[Network]) -> str:
-    unique = {ip_network(n) for n in networks}
-    return "\n".join(str(n) for n in sorted(unique, key=lambda n: (n.version, n)))  # type: ignore[operator]
+    unique = set(networks)
+    ordered = sorted(unique, key=lambda n: (n.version, int(n.network_address), n.prefixlen))
+    return "\n".join(str(n) for n in ordered)
 
 
 @lru_cache(maxsize=1024)

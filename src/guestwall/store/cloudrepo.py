@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from ipaddress import ip_address, ip_network
 
 from sqlalchemy import delete, select
@@ -16,6 +17,7 @@ from sqlalchemy import delete, select
 from guestwall.errors import NotFoundError, StoreError
 from guestwall.model.cloud import (
     Ethertype,
+    Network,
     Port,
     ProviderBlock,
     RuleDirection,
@@ -78,10 +80,20 @@ def _port(row: PortRow, groups: Iterable[str]) -> Port:
     )
 
 
-def _block(row: ProviderBlockRow) -> ProviderBlock:
-    return ProviderBlock(
-        row.id, ip_network(row.cidr), row.protocol, row.port_min, row.port_max, row.description
-    )
+@lru_cache(maxsize=1 << 16)
+def _network(text: str) -> Network:
+    """Parsed once per distinct text: thousands of provider blocks are read by every change of them."""
+    return ip_network(text)
+
+
+_BLOCK_COLUMNS = (
+    ProviderBlockRow.id,
+    ProviderBlockRow.cidr,
+    ProviderBlockRow.protocol,
+    ProviderBlockRow.port_min,
+    ProviderBlockRow.port_max,
+    ProviderBlockRow.description,
+)
 
 
 class CloudRepo:
@@ -325,9 +337,24 @@ class CloudRepo:
 
     # ---- provider blocks ----------------------------------------------------------------------------
 
-    def provider_blocks(self) -> list[ProviderBlock]:
-        query = select(ProviderBlockRow).order_by(ProviderBlockRow.created_at, ProviderBlockRow.id)
-        return [_block(row) for row in self.session.scalars(query)]
+    def provider_blocks(self, cidr: Network | None = None) -> list[ProviderBlock]:
+        """All blocks (in creation order), or those of one CIDR. Plain rows, not ORM objects: there may be
+        tens of thousands."""
+        query = select(*_BLOCK_COLUMNS).order_by(ProviderBlockRow.created_at, ProviderBlockRow.id)
+        if cidr is not None:
+            query = query.where(ProviderBlockRow.cidr == str(cidr))
+        return [
+            ProviderBlock(ident, _network(text), protocol, lo, hi, description)
+            for ident, text, protocol, lo, hi, description in self.session.execute(query)
+        ]
+
+    def provider_block(self, block_id: str) -> ProviderBlock | None:
+        query = select(*_BLOCK_COLUMNS).where(ProviderBlockRow.id == block_id)
+        row = self.session.execute(query).one_or_none()
+        return None if row is None else ProviderBlock(row[0], _network(row[1]), *row[2:])
+
+    def provider_block_ids(self) -> list[str]:
+        return list(self.session.scalars(select(ProviderBlockRow.id)))
 
     def add_provider_block(self, block: ProviderBlock) -> None:
         self.session.add(
