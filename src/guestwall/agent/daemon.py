@@ -115,8 +115,8 @@ class Agent:
                 self.settings.config_path,
                 cli_config,
             )
-        self.converge("start")
         try:
+            self._guarded(self._start_converge)
             while not self.stopping:
                 timeout = max(0.0, self._next_deadline() - time.monotonic())
                 for key, _events in self.selector.select(timeout):
@@ -129,6 +129,9 @@ class Agent:
             self.close()
         log.info("agent stopped (rules left in place)")
         return 0
+
+    def _start_converge(self) -> None:
+        self.converge("start")
 
     def _guarded(self, step: Callable[[], None]) -> None:
         """One step of the loop; an unexpected error is logged and the loop goes on (the rules stay, and
