@@ -166,6 +166,7 @@ def _sync_bindings(
         if device in bound:
             writer.delete_binding(device)
             del bound[device]
+    new: list[tuple[str, str, str]] = []
     for port in ports:
         if port.port_security:
             prof = tr.profile(port)
@@ -173,12 +174,14 @@ def _sync_bindings(
         filter_name = tr.port_filter_name(port)
         text = format_binding(with_mac_parameter(parse_binding(tr.binding_xml(port))))
         if port.device not in bound:
-            writer.add_binding(port.device, filter_name, text)
+            new.append((port.device, filter_name, text))
         else:
             record = writer.binding(port.device)
             if record is None or record.xml != text or record.filter != filter_name:
                 writer.update_binding(port.device, filter_name, text)
         bound[port.device] = filter_name
+    if new:
+        writer.add_bindings(new)  # one existence check and one port-id allocation for all
     used = set(bound.values())
     for name in [n for n in filters.records if n.startswith(tr.PORT_PREFIX) and n not in used]:
         filters.delete(name)
