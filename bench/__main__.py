@@ -153,7 +153,7 @@ def run(cfg: Config, work: Path) -> dict[str, Any]:
     from bench.libvirt import measure_libvirt
     from bench.netns import sweep_stale
     from bench.perport import measure_perport
-    from bench.programming import measure_cli, measure_inprocess
+    from bench.programming import measure_cli, measure_inprocess, warm_up
     from bench.startup import measure_startup
 
     started = time.perf_counter()
@@ -176,6 +176,8 @@ def run(cfg: Config, work: Path) -> dict[str, Any]:
     if cfg.startup_runs:
         log("CLI start-up")
         results["startup"] = measure_startup(cfg.startup_runs, work)
+    log("warming up (every operation once on 2 ports, not recorded)")
+    warm_up(cfg, work)
     pool = LabPool()
     try:
         sizes: dict[str, dict[str, Any]] = {}  # kernel sizes of the data-path labs' rulesets

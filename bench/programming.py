@@ -8,6 +8,7 @@ of the filter all ports share, adding one port, removing one port.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from typing import Any
 from bench import workload
 from bench.config import Config
 from bench.netns import free_backend, kernel_size, scratch_netns
-from bench.timing import PhaseClock, median, stopwatch
+from bench.timing import PhaseClock, TimedBackend, median, stopwatch
 
 TABLES = ["bridge guestwall", "inet guestwall"]
 Log = Callable[[str], None]
@@ -41,19 +42,19 @@ class InProcessState:
         return self.edited_inputs
 
 
-def op_record(total: float, clock: PhaseClock, result: Any) -> dict[str, Any]:
+def op_record(total: float, clock: PhaseClock, backend: TimedBackend, result: Any) -> dict[str, Any]:
     """One service call: wall time and where it went (seconds), and the size of its kernel transaction."""
     split = clock.split()
-    kernel = result.read_seconds + result.apply_seconds
+    kernel = backend.read_s + backend.run_s
     compile_s = split["instantiate_s"] + split["compile_ruleset_s"]
     return {
         "total_s": total,
         "compile_s": compile_s,
         **split,
         "kernel_s": kernel,
-        "kernel_read_diff_s": result.read_seconds,
-        "kernel_apply_s": result.apply_seconds,
-        "other_s": max(total - compile_s - split["load_s"] - kernel, 0.0),  # store, parsing, formatting
+        "kernel_read_s": backend.read_s,
+        "kernel_apply_s": backend.run_s,
+        "other_s": max(total - compile_s - split["load_s"] - kernel, 0.0),  # store, parsing, diff
         "tx_commands": len(result.transaction.commands),
         "tx_counts": result.transaction.counts(),
     }
@@ -69,6 +70,54 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out["tx_commands_each"] = [r.get("tx_commands", 0) for r in runs]
     out["tx_counts"] = runs[-1].get("tx_counts", {})
     return out
+
+
+class FilterHook:
+    """Redefine a filter as ``guestwall nwfilter-define`` does: with the CLI's enforcement hook (the
+    incremental filter-edit path where guestwall has one), on our store and backend."""
+
+    def __init__(self, store: Any, backend: Any) -> None:
+        self.store, self.backend = store, backend
+        self.path = "cli hook"
+
+    def define(self, xml: str) -> Any:
+        import importlib
+
+        from guestwall.services.filters import define_filter
+
+        cli_binding: Any = importlib.import_module("guestwall.cli.binding")
+        if not hasattr(cli_binding, "enforce_filters"):
+            self.path = "enforce_from"
+            define_filter(self.store, xml, on_change=self._full)
+            return _Applied(self.backend)
+        from guestwall.cli.context import Context
+
+        ctx = Context(db_url=self.store.url, netns=self.backend.netns, quiet=True)
+        ctx._store = self.store  # the CLI's context holds the store it opened; ours is already open
+        original = cli_binding.backend_for
+        cli_binding.backend_for = lambda _ctx: self.backend
+        try:
+            define_filter(
+                self.store, xml, on_change=lambda filters: cli_binding.enforce_filters(ctx, filters)
+            )
+        finally:
+            cli_binding.backend_for = original
+        return _Applied(self.backend)
+
+    def _full(self, filters: dict[str, Any]) -> None:
+        from guestwall.services.enforce import enforce_from
+
+        with self.store.read() as reader:
+            enforce_from(reader, filters, self.backend)
+
+
+class _Applied:
+    """The hook returns nothing: the transaction is what the backend ran."""
+
+    def __init__(self, backend: Any) -> None:
+        from guestwall.dataplane.diff import Transaction
+
+        self.transaction = Transaction(list(backend.commands))
 
 
 def store_inputs(store: Any, only: str | None = None) -> tuple[list[Any], Any]:
@@ -93,7 +142,6 @@ def measure_inprocess(
     which keeps the final state loaded)."""
     from guestwall.dataplane.backend import open_backend
     from guestwall.services import bindings as svc
-    from guestwall.services.enforce import enforce_from
     from guestwall.services.filters import define_filter
     from guestwall.store import open_store
 
@@ -108,65 +156,66 @@ def measure_inprocess(
     try:
         where = contextlib.nullcontext(netns) if netns else scratch_netns(f"gw{n}")
         with where as ns:
-            backend = open_backend(ns)
+            backend = TimedBackend(open_backend(ns))
+
+            def timed(call: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
+                clock.reset()
+                backend.reset()
+                with clock.installed(), stopwatch() as t:
+                    value = call()
+                result = value[1] if isinstance(value, tuple) else value
+                return value, op_record(t[0], clock, backend, result)
+
             try:
                 log(f"  guestwall in-process, N={n}: first apply (bulk)")
-                with clock.installed(), stopwatch() as t:
-                    _, result = svc.create_bindings(store, xmls, backend)
-                out["first_apply"] = summarize([op_record(t[0], clock, result)])
-                state.instantiate_s = out["first_apply"]["instantiate_s"]
+                _, record = timed(lambda: svc.create_bindings(store, xmls, backend))
+                out["first_apply"] = summarize([record])
+                state.instantiate_s = record["instantiate_s"]
                 out["kernel_size"] = kernel_size(ns, TABLES).as_dict()
                 state.initial_inputs, compiled = store_inputs(store)
                 out["fallbacks"] = len(compiled.fallbacks)
 
-                runs = []
-                for _ in range(reps):
-                    clock.reset()
-                    with clock.installed(), stopwatch() as t:
-                        result = svc.reapply(store, backend)
-                    runs.append(op_record(t[0], clock, result))
-                out["reapply"] = summarize(runs)
+                out["reapply"] = summarize(
+                    [timed(lambda: svc.reapply(store, backend))[1] for _ in range(reps)]
+                )
 
                 log(f"  guestwall in-process, N={n}: shared filter edit x{reps}")
+                hook = FilterHook(store, backend)
                 runs = []
                 for rep in range(reps):  # variants 1, 0, 1: ends with the edited filter
-                    applied: list[Any] = []
-
-                    def enforce(filters: dict[str, Any], applied: list[Any] = applied) -> None:
-                        # what the CLI's filter-change hook does (guestwall.cli.binding.enforce_filters)
-                        with store.read() as reader:
-                            applied.append(enforce_from(reader, filters, backend))
-
-                    clock.reset()
-                    with clock.installed(), stopwatch() as t:
-                        define_filter(store, workload.filter_xml(rep + 1), on_change=enforce)
-                    runs.append(op_record(t[0], clock, applied[0]))
+                    _, record = timed(functools.partial(hook.define, workload.filter_xml(rep + 1)))
+                    runs.append(record)
                 out["edit"] = summarize(runs)
+                out["edit"]["path"] = hook.path
                 state.edited_inputs, _ = store_inputs(store)
 
                 log(f"  guestwall in-process, N={n}: add/remove one port x{reps}")
                 adds, removes = [], []
                 for _ in range(reps):
-                    clock.reset()
-                    with clock.installed(), stopwatch() as t:
-                        _, result = svc.create_binding(store, extra_xml, backend)
-                    adds.append(op_record(t[0], clock, result))
+                    adds.append(timed(lambda: svc.create_binding(store, extra_xml, backend))[1])
                     if state.extra_input is None:
                         state.extra_input = store_inputs(store, only=workload.EXTRA_PORT)[0][0]
-                    clock.reset()
-                    with clock.installed(), stopwatch() as t:
-                        result = svc.delete_binding(store, workload.EXTRA_PORT, backend)
-                    removes.append(op_record(t[0], clock, result))
+                    removes.append(timed(lambda: svc.delete_binding(store, workload.EXTRA_PORT, backend))[1])
                 out["add"] = summarize(adds)
                 out["remove"] = summarize(removes)
                 out["kernel_size_final"] = kernel_size(ns, TABLES).as_dict()
                 # after all operations the kernel must hold exactly the store's state
                 out["final_check_tx_commands"] = len(svc.reapply(store, backend).transaction.commands)
             finally:
-                free_backend(backend)
+                free_backend(backend.backend)
     finally:
         store.close()
     return out, state
+
+
+def warm_up(cfg: Config, work: Path) -> None:
+    """Run every operation once on 2 ports, unrecorded: the first call of each code path imports modules
+    and fills caches, which would otherwise land in the first measured N."""
+    from dataclasses import replace
+
+    warm = work / "warm-up"
+    warm.mkdir(exist_ok=True)
+    measure_inprocess(2, replace(cfg, max_reps=1), warm, lambda _: None)
 
 
 # ---- the guestwall command, as a user runs it --------------------------------------------------------------
