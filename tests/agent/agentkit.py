@@ -416,3 +416,21 @@ def remove_port(lab: Lab, guest: Guest) -> None:
     subprocess.run(
         ["ip", "-n", lab.host_netns, "link", "del", guest.portdev], check=True, capture_output=True
     )
+
+
+def arrives(lab: Lab, sender: str, frame: Any, to: str) -> bool:
+    """One probe: whether ``frame`` from ``sender`` reaches ``to`` (for frames that must be dropped)."""
+    from guestwall.lab.traffic import probe
+
+    return bool(probe(lab, sender, [frame], [to])[to])
+
+
+def gets_through(lab: Lab, sender: str, frame: Any, to: str, timeout: float = 3.0) -> bool:
+    """Whether ``frame`` reaches ``to`` within ``timeout``, probing again while it does not (for frames
+    that must pass: a loaded machine may be slow, never wrong the other way)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if arrives(lab, sender, frame, to):
+            return True
+        if time.monotonic() > deadline:
+            return False
