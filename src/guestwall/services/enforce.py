@@ -140,7 +140,8 @@ def _program(planner: Planner, port: BoundPort) -> tuple[PortProgram, Learning |
         mode = learning_mode(binding)
         if mode is LearningMode.NONE:
             raise
-        return interim_program(binding, mode), _learning(binding, mode, (), interim=True)
+        learning = None if port.implicit else _learning(binding, mode, (), interim=True)  # nowhere to store it
+        return interim_program(binding, mode), learning
     if port.learned and "IP" not in params and not port.implicit:
         return program, _learning(binding, learning_mode(binding), port.learned, interim=False)
     return program, None
