@@ -140,7 +140,8 @@ def _program(planner: Planner, port: BoundPort) -> tuple[PortProgram, Learning |
         mode = learning_mode(binding)
         if mode is LearningMode.NONE:
             raise
-        learning = None if port.implicit else _learning(binding, mode, (), interim=True)  # nowhere to store it
+        # an implicit port has no binding to keep learned addresses with: it keeps the interim rules
+        learning = None if port.implicit else _learning(binding, mode, (), interim=True)
         return interim_program(binding, mode), learning
     if port.learned and "IP" not in params and not port.implicit:
         return program, _learning(binding, learning_mode(binding), port.learned, interim=False)
