@@ -56,7 +56,7 @@ def test_two_commands_racing_with_the_agent(make_host: Callable[..., Host]) -> N
     def worker(steps: list[tuple[str, ...]]) -> None:
         try:
             for step in steps:
-                host.run(*step)
+                host.run(*step, separate=True)  # each command a process of its own, as users run them
         except BaseException as e:
             errors.append(e)
 
