@@ -98,7 +98,17 @@ def _host() -> dict[str, Any]:
         except (OSError, IndexError, subprocess.SubprocessError):
             return "unknown"
 
+    root = Path(__file__).resolve().parent.parent
+    commit = version(["git", "-C", str(root), "rev-parse", "--short", "HEAD"])
+    status = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "src"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    ).stdout
     return {
+        "guestwall_commit": commit + (" + uncommitted changes in src/" if status.strip() else ""),
         "kernel": platform.release(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

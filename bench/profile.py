@@ -32,9 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["GUESTWALL_RUN_DIR"] = f"{tmp}/run"
         from bench import workload
         from bench.netns import free_backend, scratch_netns
+        from bench.programming import FilterHook
+        from bench.timing import TimedBackend
         from guestwall.dataplane.backend import open_backend
         from guestwall.services import bindings as svc
-        from guestwall.services.enforce import enforce_from
         from guestwall.services.filters import define_filter
         from guestwall.store import open_store
 
@@ -43,24 +44,19 @@ def main(argv: list[str] | None = None) -> int:
         xmls: list[str | bytes] = [workload.binding_xml(p) for p in workload.ports(args.n)]
         extra = workload.binding_xml(workload.extra_port())
         with scratch_netns("prof") as ns:
-            backend = open_backend(ns)
+            backend = TimedBackend(open_backend(ns))
             try:
                 if args.op != "first":
                     svc.create_bindings(store, xmls, backend)
                 if args.op == "remove":
                     svc.create_binding(store, extra, backend)
 
-                def edit() -> Any:
-                    def enforce(filters: dict[str, Any]) -> None:
-                        with store.read() as reader:
-                            enforce_from(reader, filters, backend)
-
-                    return define_filter(store, workload.filter_xml(1), on_change=enforce)
+                hook = FilterHook(store, backend)  # nwfilter-define's path, incremental where it can be
 
                 call: Callable[[], Any] = {
                     "first": lambda: svc.create_bindings(store, xmls, backend),
                     "reapply": lambda: svc.reapply(store, backend),
-                    "edit": edit,
+                    "edit": lambda: hook.define(workload.filter_xml(1)),
                     "add": lambda: svc.create_binding(store, extra, backend),
                     "remove": lambda: svc.delete_binding(store, workload.EXTRA_PORT, backend),
                 }[args.op]
@@ -69,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 call()
                 profiler.stop()
             finally:
-                free_backend(backend)
+                free_backend(backend.backend)
                 store.close()
     if args.html:
         args.html.write_text(profiler.output_html())
