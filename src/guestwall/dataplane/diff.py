@@ -71,10 +71,14 @@ def _element_cmds(
     ]
 
 
+# nft 1.0.6 lists a dynamic set's "flags dynamic" in text but leaves it out of its JSON listing
+_UNLISTED_FLAGS = frozenset({"dynamic"})
+
+
 def _decl_matches(spec: SetSpec, actual: ActualSet) -> bool:
     return (
         actual.key_types == spec.key_types
-        and set(actual.flags) == set(spec.flags)
+        and set(actual.flags) - _UNLISTED_FLAGS == set(spec.flags) - _UNLISTED_FLAGS
         and (actual.map_type or None) == spec.map_type
     )
 
