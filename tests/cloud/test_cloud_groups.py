@@ -185,3 +185,29 @@ def test_conntrack_entries_are_gone_after_revocation(cl: CloudLab) -> None:
             lab, "conntrack", "-L", "-p", "tcp", "--dport", "8080", "--state", "ESTABLISHED"
         ).stdout
         assert f"src={lab['alice'].ipv4}" not in listed
+
+
+def test_incremental_paths_end_where_a_full_apply_would(cl: CloudLab) -> None:
+    """Rule and block changes take the engine's incremental paths (chains of one group, set element
+    deltas); afterwards a full apply has nothing left to do."""
+    from guestwall.services.bindings import reapply
+
+    lab, cloud = cl.lab, cl.cloud
+    cloud.create_group("web")
+    cloud.create_group("frontends")
+    cl.port("bob", ["web"])
+    cl.port("alice", ["frontends"])
+    rule = cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(80, 80), remote_group="frontends"))
+    assert cloud.last.applied is not None and "add element" not in cloud.last.applied.transaction.text()
+    block = cloud.block(ip_network("198.51.100.0/24"))
+    assert cloud.last.applied is not None
+    assert cloud.last.applied.transaction.commands == [
+        "add element inet guestwall ipset.gw-provider-any.v4 { 198.51.100.0-198.51.100.255 }"
+    ]
+    cloud.block(ip_network("203.0.113.0/24"), "tcp", (25, 25))  # a new kind: a new rule and set
+    with tcp_server(lab, "bob", 80):
+        assert tcp_connect(lab, "alice", "bob", 80)
+        cloud.delete_rule(rule.id)
+        assert not tcp_connect(lab, "alice", "bob", 80)
+    cloud.unblock(block.id)
+    assert not reapply(cloud.store, cloud.backend).transaction  # type: ignore[arg-type]

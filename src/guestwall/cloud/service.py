@@ -17,7 +17,7 @@ from uuid import uuid4
 from guestwall.cloud import translate as tr
 from guestwall.cloud.conntrack import Conntrack, kill_disallowed
 from guestwall.cloud.policy import Flow, Policy
-from guestwall.cloud.sync import Scope, load_filters, sync
+from guestwall.cloud.sync import Changes, Scope, load_filters, sync
 from guestwall.cloud.validate import (
     CloudConflict,
     CloudInputError,
@@ -27,7 +27,9 @@ from guestwall.cloud.validate import (
 )
 from guestwall.dataplane.apply import ApplyResult
 from guestwall.dataplane.backend import Backend
+from guestwall.dataplane.diff import Transaction
 from guestwall.errors import DataplaneError
+from guestwall.model import Filter
 from guestwall.model.cloud import (
     Ethertype,
     Network,
@@ -37,7 +39,7 @@ from guestwall.model.cloud import (
     SecurityGroup,
     SecurityGroupRule,
 )
-from guestwall.services.enforce import enforce_from
+from guestwall.services.enforce import enforce_from, load_address_sets
 from guestwall.store.cloudrepo import CloudRepo
 from guestwall.store.records import Store, Writer
 
@@ -81,11 +83,42 @@ class Cloud:
 
     # ---- plumbing -----------------------------------------------------------------------------------
 
-    def _commit(self, writer: Writer, repo: CloudRepo, scope: Scope) -> ApplyResult:
+    def _commit(
+        self, writer: Writer, repo: CloudRepo, scope: Scope, *, full: bool = False, sets: Iterable[str] = ()
+    ) -> ApplyResult:
+        """Write what ``scope`` derives, then enforce it through the engine: by its incremental paths when
+        only filters (no binding) or only address sets changed, else by a full apply. ``full`` forces the
+        full apply (a refresh: the kernel may lag the store, whatever this transaction wrote); ``sets``
+        are address sets to bring in step with the store in any case (element deltas)."""
         if self.backend is None:
             raise DataplaneError("no kernel backend to enforce the change with")
-        sync(writer, repo, scope)
-        return enforce_from(writer, load_filters(writer), self.backend)
+        before = load_filters(writer)
+        changes = sync(writer, repo, scope)
+        result = None if full else self._incremental(writer, changes, before, set(sets))
+        return result if result is not None else enforce_from(writer, load_filters(writer), self.backend)
+
+    def _incremental(
+        self, writer: Writer, changes: Changes, before: dict[str, Filter], sets: set[str]
+    ) -> ApplyResult | None:
+        """The engine's incremental paths (services.incremental); None when only a full apply will do."""
+        from guestwall.services.incremental import apply_filter_change, refresh_address_sets
+
+        assert self.backend is not None
+        if changes.bindings:
+            return None
+        results: list[ApplyResult] = []
+        if changes.filters:
+            after = load_filters(writer)
+            done = apply_filter_change(writer, before, after, self.backend, load_address_sets(writer))
+            if done is None:
+                return None
+            results.append(done)
+        if changes.sets or sets:
+            done = refresh_address_sets(writer, changes.sets | sets, self.backend)
+            if done is None:
+                return None
+            results.append(done)
+        return _merged(results)
 
     def _kill(
         self, applied: ApplyResult, state: Policy | None, ports: Iterable[Port], peers: Network | None = None
@@ -410,7 +443,7 @@ class Cloud:
         """A group's rules changed: rewrite its filter, enforce, kill flows its ports lost."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            applied = self._commit(writer, repo, Scope(groups={group_id}))
+            applied = self._commit(writer, repo, Scope(groups={group_id}), full=True)
             affected = repo.ports_in_group(group_id)
             state = self._policy(repo) if affected else None
         self._kill(applied, state, affected)
@@ -419,7 +452,10 @@ class Cloud:
         """A group's members changed: rewrite its address set, enforce, kill flows that lost access."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            applied = self._commit(writer, repo, Scope(member_sets={group_id}))
+            # element deltas against what the kernel holds, so also right when the store changed earlier
+            applied = self._commit(
+                writer, repo, Scope(member_sets={group_id}), sets={tr.group_set_name(group_id)}
+            )
             affected = self._referencing_ports(repo, {group_id})
             state = self._policy(repo) if affected else None
         self._kill(applied, state, affected)
@@ -429,7 +465,8 @@ class Cloud:
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             groups = {g for p in ports for g in p.security_groups}
-            applied = self._commit(writer, repo, Scope(ports={p.id for p in ports}, member_sets=groups))
+            scope = Scope(ports={p.id for p in ports}, member_sets=groups)
+            applied = self._commit(writer, repo, scope, full=True)
             affected = [*ports, *self._referencing_ports(repo, groups)]
             state = self._policy(repo) if affected else None
         self._kill(applied, state, affected)
@@ -438,7 +475,7 @@ class Cloud:
         """Provider blocks changed: rewrite the provider filter and sets, enforce, kill blocked flows."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            applied = self._commit(writer, repo, Scope(provider=True))
+            applied = self._commit(writer, repo, Scope(provider=True), full=True)
             affected = repo.ports()
             state = self._policy(repo, blocks=True) if affected and repo.provider_blocks() else None
         self._kill(applied, state, affected)
@@ -449,7 +486,7 @@ class Cloud:
         """Rewrite everything derived from the cloud objects (after an upgrade, a manual edit), enforce."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            applied = self._commit(writer, repo, Scope(everything=True))
+            applied = self._commit(writer, repo, Scope(everything=True), full=True)
         self.last = Outcome(applied)
         return applied
 
@@ -466,6 +503,16 @@ class _GroupResolver:
         if key not in self.known:
             self.known[key] = resolve_group(self.repo, ref, project).id
         return self.known[key]
+
+
+def _merged(results: Sequence[ApplyResult]) -> ApplyResult:
+    """Several transactions reported as one (the commands of all, the times added up)."""
+    commands = [c for r in results for c in r.transaction.commands]
+    return ApplyResult(
+        Transaction(commands),
+        sum(r.read_seconds for r in results),
+        sum(r.apply_seconds for r in results),
+    )
 
 
 def _revokes(old: Port, new: Port) -> bool:

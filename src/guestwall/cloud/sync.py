@@ -37,11 +37,25 @@ class Scope:
     everything: bool = False
 
 
+@dataclass
+class Changes:
+    """What ``sync`` wrote: filters (names written or removed), whether any binding changed, address sets
+    (names written or removed). The enforcement that follows picks its path from it."""
+
+    filters: set[str] = field(default_factory=set)
+    bindings: bool = False
+    sets: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.filters or self.bindings or self.sets)
+
+
 class _Filters:
     """The stored filters, read once, written only when their canonical text differs."""
 
-    def __init__(self, writer: Writer) -> None:
+    def __init__(self, writer: Writer, changes: Changes) -> None:
         self.writer = writer
+        self.changes = changes
         self.records: dict[str, FilterRecord] = {r.name: r for r in writer.filters()}
 
     def put(self, name: str, xml: str) -> None:
@@ -50,11 +64,13 @@ class _Filters:
         text = canonical_filter(xml, uuid)
         if existing is None or existing.xml != text:
             self.records[name] = self.writer.put_filter(uuid, name, text)
+            self.changes.filters.add(name)
 
     def delete(self, name: str) -> None:
         existing = self.records.pop(name, None)
         if existing is not None:
             self.writer.delete_filter(existing.uuid)
+            self.changes.filters.add(name)
 
 
 @lru_cache(maxsize=4096)
@@ -81,9 +97,10 @@ def load_filters(reader: Reader) -> dict[str, Filter]:
 class _Sets:
     """The stored address sets, compared by text and only for the sets a change touches."""
 
-    def __init__(self, writer: Writer, repo: CloudRepo) -> None:
+    def __init__(self, writer: Writer, repo: CloudRepo, changes: Changes) -> None:
         self.writer = writer
         self.repo = repo
+        self.changes = changes
         self.names = set(repo.address_set_names())
 
     def put(self, aset: AddressSet) -> None:
@@ -93,16 +110,20 @@ class _Sets:
         if old != format_networks(aset.networks):
             self.writer.put_address_set(aset.name, aset.networks)
             self.names.add(aset.name)
+            self.changes.sets.add(aset.name)
 
     def delete(self, name: str) -> None:
         if name in self.names:
             self.writer.delete_address_set(name)
             self.names.discard(name)
+            self.changes.sets.add(name)
 
 
-def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> None:
-    filters = _Filters(writer)
-    sets = _Sets(writer, repo)
+def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
+    """Write what ``scope`` derives; returns what differed from the store."""
+    changes = Changes()
+    filters = _Filters(writer, changes)
+    sets = _Sets(writer, repo, changes)
     for name, xml in base.XML.items():
         filters.put(name, xml)
     all_ports: list[Port] | None = None
@@ -133,7 +154,8 @@ def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> None:
                 nets = tuple(dict.fromkeys(ip_network(text) for text in repo.member_networks(group_id)))
                 sets.put(AddressSet(tr.group_set_name(group_id), nets))
     if scope.ports or scope.removed_devices:
-        _sync_bindings(writer, repo, filters, scope, all_ports)
+        changes.bindings = _sync_bindings(writer, repo, filters, scope, all_ports)
+    return changes
 
 
 def _everything(repo: CloudRepo, filters: _Filters, sets: _Sets, ports: list[Port]) -> Scope:
@@ -156,16 +178,19 @@ def _everything(repo: CloudRepo, filters: _Filters, sets: _Sets, ports: list[Por
 
 def _sync_bindings(
     writer: Writer, repo: CloudRepo, filters: _Filters, scope: Scope, all_ports: list[Port] | None
-) -> None:
+) -> bool:
+    """Write the ports' bindings; whether any was added, changed or removed."""
     from guestwall.nwfilter import format_binding, parse_binding
     from guestwall.services.bindings import with_mac_parameter
 
     ports = all_ports if all_ports is not None else repo.ports_by_id(scope.ports)
     bound = repo.bound_devices()
+    changed = False
     for device in sorted(scope.removed_devices):
         if device in bound:
             writer.delete_binding(device)
             del bound[device]
+            changed = True
     new: list[tuple[str, str, str]] = []
     for port in ports:
         if port.port_security:
@@ -179,9 +204,12 @@ def _sync_bindings(
             record = writer.binding(port.device)
             if record is None or record.xml != text or record.filter != filter_name:
                 writer.update_binding(port.device, filter_name, text)
+                changed = True
         bound[port.device] = filter_name
     if new:
         writer.add_bindings(new)  # one existence check and one port-id allocation for all
+        changed = True
     used = set(bound.values())
     for name in [n for n in filters.records if n.startswith(tr.PORT_PREFIX) and n not in used]:
         filters.delete(name)
+    return changed
