@@ -138,3 +138,16 @@ def test_adding_a_port_touches_only_its_elements_and_repairs_a_flushed_kernel(gw
     assert _elements(gw) == before
     spoof = frames.udp4(lab.guests[1].mac, lab.guests[0].mac, ip_src=lab.guests[2].ipv4, ip_dst=lab.guests[0].ipv4)
     assert probe(lab, lab.guests[1].name, [spoof], receivers=[lab.guests[0].name])[lab.guests[0].name] == []
+
+
+def test_a_warning_when_bridged_packets_skip_layer3_rules(gw: Guestwall) -> None:
+    from guestwall.dataplane.probe import bridged_l3_warning
+
+    assert bridged_l3_warning(gw.lab.host_netns) is None
+    subprocess.run(
+        ["ip", "netns", "exec", gw.lab.host_netns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0"],
+        check=True,
+    )
+    warning = bridged_l3_warning(gw.lab.host_netns)
+    assert warning is not None and "bridge-nf-call-iptables" in warning
+    assert "warning: net.bridge.bridge-nf-call-iptables" in gw.run("apply").stderr

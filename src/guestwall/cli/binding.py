@@ -25,6 +25,15 @@ def backend_for(ctx: Context) -> Backend:
     return open_backend(ctx.netns)
 
 
+def warn_if_bridged_l3_is_off(ctx: Context) -> None:
+    """libvirt warns too: without br_netfilter, layer-3/4 rules never see bridged packets."""
+    from guestwall.dataplane.probe import bridged_l3_warning
+
+    warning = bridged_l3_warning(ctx.netns)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+
 def enforce_filters(ctx: Context, filters: dict[str, Filter]) -> None:
     """The hook run inside a filter define/undefine: re-enforce every binding with the new definitions.
 
@@ -64,6 +73,7 @@ def create(ctx: Context, files: tuple[str, ...], file_named: str | None, validat
     paths = list(files) if files else [required("nwfilter-binding-create", "file", None, file_named)]
     with reported():
         xmls = [read_input_file(p) for p in paths]
+    warn_if_bridged_l3_is_off(ctx)
     if len(paths) == 1:
         with reported(f"Failed to create network filter from {paths[0]}"):
             record, _ = create_binding(ctx.store(), xmls[0], backend_for(ctx))
@@ -136,6 +146,7 @@ def apply(ctx: Context, dry_run: bool) -> None:
                 desired = desired_state(reader, netns=ctx.netns)
             click.echo(plan(desired.compiled.ruleset, backend_for(ctx)).text(), nl=False)
             return
+        warn_if_bridged_l3_is_off(ctx)
         result = reapply(ctx.store(), backend_for(ctx))
     counts = result.transaction.counts()
     summary = ", ".join(f"{n} {verb}" for verb, n in sorted(counts.items())) or "nothing to change"
