@@ -3,6 +3,7 @@ frames during the restart never gets one through. SIGHUP reconciles everything, 
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 from agentkit import Flood, Host
 
+from guestwall.compile import names
 from guestwall.lab.traffic import frames
 from netns_fixtures import needs_netns
 
@@ -84,3 +86,18 @@ def test_sighup_and_sigterm(make_host: Callable[..., Host]) -> None:
     assert agent.stop() == 0
     assert "agent stopped (rules left in place)" in agent.log()
     assert host.nft("-j", "list", "ruleset").stdout == before
+
+    # an edit made while no agent ran, keeping the rule's comment: a start cannot tell, SIGHUP verifies
+    listing = json.loads(host.nft("-j", "-a", "list", "table", "bridge", names.TABLE).stdout)["nftables"]
+    rule = next(
+        o["rule"] for o in listing if "rule" in o and "no-mac-spoofing#2" in o["rule"].get("comment", "")
+    )
+    where = ["bridge", names.TABLE, rule["chain"], "handle", str(rule["handle"])]
+    host.nft("replace", "rule", *where, "accept", "comment", json.dumps(rule["comment"]))
+    again = host.start_agent()
+    assert "converged (start): no change" in again.log()
+    mark = len(again.log())
+    again.signal(signal.SIGHUP)
+    again.wait_log(r"converged \(SIGHUP\): .*refilled 1 chain\(s\) edited in place", after=mark)
+    assert host.plan() == ""
+    assert "drop comment" in host.nft("list", "chain", "bridge", names.TABLE, rule["chain"]).stdout

@@ -25,7 +25,7 @@ from types import FrameType
 from guestwall.agent.links import LinkWatcher, list_links
 from guestwall.agent.monitor import NftMonitor
 from guestwall.agent.observe import Watch
-from guestwall.agent.reconcile import Reconciler
+from guestwall.agent.reconcile import Outcome, Reconciler
 from guestwall.agent.snoop import Snooper
 from guestwall.config import HostConfig, config_path, load_config
 from guestwall.dataplane.backend import Backend
@@ -38,6 +38,8 @@ log = logging.getLogger("guestwall.agent")
 DEBOUNCE = 0.02  # seconds between an nft monitor event and the check (a burst of events is one check)
 RETRY = 1.0
 MONITOR_RESTART = 1.0
+REPAIR_STREAK = 3  # repairs without a clean check in between before the agent slows down
+MAX_REPAIR_PAUSE = 30.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class Agent:
         self.retry_at: float | None = None
         self.expiry_at: float | None = None
         self.monitor_at: float | None = None
+        self.repairs = 0
+        self.repair_hold = 0.0
         self._wake_r, self._wake_w = socket.socketpair()
 
     # ---- lifecycle ------------------------------------------------------------------------------------
@@ -171,13 +175,13 @@ class Agent:
 
     # ---- converging -----------------------------------------------------------------------------------
 
-    def converge(self, reason: str, rebuild: bool = False) -> bool:
+    def converge(self, reason: str, rebuild: bool = False, verify: bool = False) -> Outcome | None:
         try:
-            outcome = self.reconciler.converge(rebuild)
+            outcome = self.reconciler.converge(rebuild, verify)
         except GuestwallError as e:
             log.error("converge (%s) failed: %s; retrying in %g s", reason, e, RETRY)
             self.retry_at = time.monotonic() + RETRY
-            return False
+            return None
         self.retry_at = None
         noteworthy = bool(outcome.transaction or outcome.tampered) or reason in ("start", "SIGHUP")
         log.log(
@@ -189,7 +193,7 @@ class Agent:
             self.ready = True
             notify("READY=1")
             log.info("agent ready")
-        return True
+        return outcome
 
     def _next_deadline(self) -> float:
         times = [self.next_poll, self.next_check]
@@ -241,12 +245,24 @@ class Agent:
         if why == "store changed":
             self.converge(why)
         elif why is not None:
-            self.converge(f"{reason}: repair")
+            now = time.monotonic()
+            if now < self.repair_hold:
+                self.check_at = self.repair_hold
+                return
+            outcome = self.converge(f"{reason}: repair")
+            self.repairs = self.repairs + 1 if outcome is not None and outcome.transaction else 0
+            if self.repairs >= REPAIR_STREAK:
+                # every repair is undone at once (or never holds): something fights us, or the kernel does
+                # not keep what we apply; do not spin, keep trying with growing pauses
+                pause = min(MAX_REPAIR_PAUSE, 2.0 ** (self.repairs - REPAIR_STREAK))
+                self.repair_hold = now + pause
+                log.warning("%d repairs in a row did not hold; next one in %g s", self.repairs, pause)
         else:
+            self.repairs = 0
             log.debug("checked (%s): the kernel equals the store", reason)
 
     def _reload(self) -> None:
-        log.info("SIGHUP: reading the configuration again and reconciling everything")
+        log.info("SIGHUP: reading the configuration again, verifying every rule, reconciling everything")
         try:
             config = load_config(self.settings.config_path)
         except GuestwallError as e:
@@ -258,7 +274,7 @@ class Agent:
             self.reconciler.set_links(list_links(self.netns).values())
         except GuestwallError as e:
             log.error("cannot list interfaces: %s", e)
-        self.converge("SIGHUP", rebuild=True)
+        self.converge("SIGHUP", rebuild=True, verify=True)
 
     # ---- ports --------------------------------------------------------------------------------------
 

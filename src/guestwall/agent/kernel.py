@@ -3,23 +3,45 @@
 The diff compares rules by the content digest in their comments. A rule edited in place that kept its
 comment would pass that comparison, so the agent also remembers a hash of every chain's rule expressions as
 it left them after its last apply; a chain whose digests are unchanged but whose expressions differ was
-edited by someone else and is refilled. (Right after a start nothing is trusted yet: the first reading is
-the reference, and the store remains the authority for everything the digests cover.)
+edited by someone else and is refilled. Right after a start nothing is trusted yet: the first reading is the
+reference. ``verify`` trusts nothing: it loads the desired state into a scratch table without hooks (so it
+sees no packet), lets the kernel render it, and compares every chain's expressions with ours (SIGHUP).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from guestwall.compile import names
+from guestwall.compile.ruleset import Ruleset
 from guestwall.dataplane.backend import Backend
+from guestwall.dataplane.diff import diff
 from guestwall.dataplane.state import ActualTable, parse_table
 
 ChainKey = tuple[str, str]  # (family, chain)
 Fingerprints = dict[ChainKey, tuple[tuple[str, ...], str]]  # -> (rule digests, hash of the rule expressions)
 TAMPERED = "tampered"
+
+
+SCRATCH = f"{names.TABLE}_verify"
+_COMMAND = re.compile(rf"^(add \w+ (?:{'|'.join(names.FAMILIES)})) {re.escape(names.TABLE)}(?=\s|$)")
+_HOOK = re.compile(r" \{ type filter hook .*\}$")
+
+
+def _expression_hashes(listing: dict[str, Any]) -> dict[str, str]:
+    """Per chain of one table listing: a hash of its rules' expressions and comments, in order."""
+    exprs: dict[str, list[str]] = {}
+    for obj in listing.get("nftables", []):
+        if "chain" in obj:
+            exprs.setdefault(obj["chain"]["name"], [])
+        rule: dict[str, Any] | None = obj.get("rule")
+        if rule is not None:
+            text = json.dumps(rule.get("expr"), sort_keys=True) + "\x1f" + str(rule.get("comment", ""))
+            exprs.setdefault(rule["chain"], []).append(text)
+    return {name: hashlib.sha256("\n".join(texts).encode()).hexdigest() for name, texts in exprs.items()}
 
 
 def read_kernel(backend: Backend) -> tuple[dict[str, ActualTable], Fingerprints]:
@@ -32,16 +54,39 @@ def read_kernel(backend: Backend) -> tuple[dict[str, ActualTable], Fingerprints]
             continue
         table = parse_table(family, listing)
         state[family] = table
-        exprs: dict[str, list[str]] = {}
-        for obj in listing.get("nftables", []):
-            rule: dict[str, Any] | None = obj.get("rule")
-            if rule is not None:
-                text = json.dumps(rule.get("expr"), sort_keys=True) + "\x1f" + str(rule.get("comment", ""))
-                exprs.setdefault(rule["chain"], []).append(text)
+        hashes = _expression_hashes(listing)
         for name, chain in table.chains.items():
-            digest = hashlib.sha256("\n".join(exprs.get(name, [])).encode()).hexdigest()
-            prints[(family, name)] = (tuple(chain.digests), digest)
+            prints[(family, name)] = (tuple(chain.digests), hashes.get(name, ""))
     return state, prints
+
+
+def verify(backend: Backend, desired: Ruleset, current: Fingerprints) -> list[ChainKey]:
+    """Chains whose rules are not exactly what ``desired`` renders to in this kernel, whatever their
+    comments say. Loads ``desired`` into scratch tables (no hooks: no packet ever sees them), reads them
+    back, removes them."""
+    commands = []
+    for command in diff(desired, {}).commands:
+        scratch = _COMMAND.sub(rf"\1 {SCRATCH}", command, count=1)
+        commands.append(_HOOK.sub("", scratch) if scratch.startswith("add chain") else scratch)
+    reset = [f"add table {family} {SCRATCH}\ndelete table {family} {SCRATCH}" for family in names.FAMILIES]
+    backend.run("\n".join(reset + commands) + "\n")
+    try:
+        expected: dict[ChainKey, str] = {}
+        for family in names.FAMILIES:
+            listing = backend.list_json(f"table {family} {SCRATCH}")
+            for name, digest in _expression_hashes(listing or {}).items():
+                expected[(family, name)] = digest
+    finally:
+        backend.run("\n".join(f"delete table {family} {SCRATCH}" for family in names.FAMILIES) + "\n")
+    return [key for key, (_, digest) in current.items() if key in expected and expected[key] != digest]
+
+
+def mark(state: dict[str, ActualTable], chains: list[ChainKey]) -> None:
+    """Blank the digests of ``chains`` in ``state``, so that the diff flushes and refills them."""
+    for family, chain in chains:
+        table = state.get(family)
+        if table is not None and chain in table.chains:
+            table.chains[chain].digests = [TAMPERED] * max(1, len(table.chains[chain].digests))
 
 
 def mark_tampered(
@@ -49,11 +94,10 @@ def mark_tampered(
 ) -> list[ChainKey]:
     """Chains edited in place since ``trusted`` was taken: their digests are blanked in ``state``, so the
     diff flushes and refills them. Returns them."""
-    tampered = []
-    for key, (digests, exprs) in current.items():
-        known = trusted.get(key)
-        if known is not None and known[0] == digests and known[1] != exprs:
-            family, chain = key
-            state[family].chains[chain].digests = [TAMPERED] * len(digests)
-            tampered.append(key)
+    tampered = [
+        key
+        for key, (digests, exprs) in current.items()
+        if (known := trusted.get(key)) is not None and known[0] == digests and known[1] != exprs
+    ]
+    mark(state, tampered)
     return tampered

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from guestwall.agent.kernel import ChainKey, Fingerprints, mark_tampered, read_kernel
+from guestwall.agent.kernel import ChainKey, Fingerprints, mark, mark_tampered, read_kernel
+from guestwall.agent.kernel import verify as verify_chains
 from guestwall.agent.links import Link
 from guestwall.agent.observe import Observation
 from guestwall.config import HostConfig
@@ -82,10 +83,19 @@ class Reconciler:
 
     # ---- kernel ---------------------------------------------------------------------------------------
 
-    def _apply(self, desired: Desired) -> tuple[Transaction, list[ChainKey]]:
-        """Make the kernel equal to ``desired`` (caller holds the kernel lock); remember what we left."""
+    def _apply(self, desired: Desired, verify: bool = False) -> tuple[Transaction, list[ChainKey]]:
+        """Make the kernel equal to ``desired`` (caller holds the kernel lock); remember what we left.
+        With ``verify`` every chain's rules are compared exactly with what ``desired`` renders to."""
         state, prints = read_kernel(self.backend)
         tampered = mark_tampered(state, self.trusted, prints)
+        if verify:
+            wrong = [
+                key
+                for key in verify_chains(self.backend, desired.compiled.ruleset, prints)
+                if key not in tampered
+            ]
+            mark(state, wrong)
+            tampered += wrong
         tx = diff(desired.compiled.ruleset, state)
         if tx:
             try:
@@ -96,9 +106,9 @@ class Reconciler:
         self.trusted = prints
         return tx, tampered
 
-    def converge(self, rebuild: bool = False) -> Outcome:
+    def converge(self, rebuild: bool = False, verify: bool = False) -> Outcome:
         """Bring the kernel to the store's current state (rebuilding the desired state if the store, the
-        configuration or the relevant interfaces changed, or when asked)."""
+        configuration or the relevant interfaces changed, or when asked; ``verify``: see kernel.verify)."""
         started = time.perf_counter()
         with self.store.write() as txn:
             generation = txn.generation()
@@ -111,7 +121,7 @@ class Reconciler:
                 self.generation, self._implicit = generation, implicit
             assert self.desired is not None
             with kernel_lock(self.netns):
-                tx, tampered = self._apply(self.desired)
+                tx, tampered = self._apply(self.desired, verify)
         return Outcome(tx, tampered, fresh, time.perf_counter() - started)
 
     def drift(self) -> str | None:

@@ -24,6 +24,12 @@ from guestwall.cli.context import Context, reported
 )
 @click.option("--once", is_flag=True, help="Converge once and exit (what a start does, without staying).")
 @click.option(
+    "--verify",
+    is_flag=True,
+    help="With --once: also compare every rule exactly with what the store renders to, comments aside "
+    "(what SIGHUP does).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -31,7 +37,13 @@ from guestwall.cli.context import Context, reported
 )
 @click.pass_obj
 def agent(
-    ctx: Context, netns: str | None, db_url: str | None, config_path: str | None, once: bool, log_level: str
+    ctx: Context,
+    netns: str | None,
+    db_url: str | None,
+    config_path: str | None,
+    once: bool,
+    verify: bool,
+    log_level: str,
 ) -> None:
     """Keep the kernel equal to the store: converge at start (changing only what differs), follow store
     changes, repair drift within a second, handle guest ports coming and going, learn IP addresses."""
@@ -45,7 +57,7 @@ def agent(
     try:
         if once:
             with reported():
-                outcome = daemon.reconciler.converge()
+                outcome = daemon.reconciler.converge(verify=verify)
             click.echo(f"Converged: {outcome.summary()}")
             return
         code = daemon.run()
