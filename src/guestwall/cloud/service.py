@@ -100,25 +100,36 @@ class Cloud:
     def _incremental(
         self, writer: Writer, changes: Changes, before: dict[str, Filter], sets: set[str]
     ) -> ApplyResult | None:
-        """The engine's incremental paths (services.incremental); None when only a full apply will do."""
-        from guestwall.services.incremental import apply_filter_change, refresh_address_sets
+        """The engine's incremental paths (services.incremental), all in one kernel transaction: changed
+        filters rewrite their groups' chains, ports that go or come change only their own elements, address
+        sets change by element deltas. None when only a full apply will do."""
+        from guestwall.services.incremental import Part, apply_changes, plan_filter_change, port_part
 
         assert self.backend is not None
-        if changes.bindings:
-            return None
-        results: list[ApplyResult] = []
+        after = load_filters(writer) if changes.filters or changes.bindings else before
+        plan = None
         if changes.filters:
-            after = load_filters(writer)
-            done = apply_filter_change(writer, before, after, self.backend, load_address_sets(writer))
-            if done is None:
+            plan = plan_filter_change(writer, before, after, load_address_sets(writer))
+            if plan is None:
                 return None
-            results.append(done)
-        if changes.sets or sets:
-            done = refresh_address_sets(writer, changes.sets | sets, self.backend)
-            if done is None:
-                return None
-            results.append(done)
-        return _merged(results)
+        removed: list[Part | None] = [port_part(writer, old, before) for old in changes.gone]
+        added: list[Part | None] = []
+        for device in changes.come:
+            record = writer.binding(device)
+            added.append(port_part(writer, record, after) if record is not None else None)
+        if any(part is None for part in removed + added):
+            return None
+        # a port whose group changed leaves its old group's chains behind: let a full apply tidy them up
+        if any(writer.count_bindings(old.filter) == 0 for old in changes.gone):
+            return None
+        return apply_changes(
+            writer,
+            self.backend,
+            filters=plan,
+            removed=[p for p in removed if p is not None],
+            added=[p for p in added if p is not None],
+            sets=changes.sets | sets,
+        )
 
     def _kill(
         self, applied: ApplyResult, state: Policy | None, ports: Iterable[Port], peers: Network | None = None

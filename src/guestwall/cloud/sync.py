@@ -19,7 +19,7 @@ from guestwall.model import Filter
 from guestwall.model.addressset import AddressSet
 from guestwall.model.cloud import Port
 from guestwall.store.cloudrepo import CloudRepo
-from guestwall.store.records import FilterRecord, Reader, Writer
+from guestwall.store.records import BindingRecord, FilterRecord, Reader, Writer
 
 # Derived filters get stable UUIDs from their names (a filter redefined elsewhere keeps its own UUID).
 _FILTER_NS = uuid5(NAMESPACE_URL, "https://guestwall.invalid/cloud/filters")
@@ -45,6 +45,8 @@ class Changes:
     filters: set[str] = field(default_factory=set)
     bindings: bool = False
     sets: set[str] = field(default_factory=set)
+    gone: list[BindingRecord] = field(default_factory=list)  # bindings as they were, removed or replaced
+    come: list[str] = field(default_factory=list)  # devices whose binding was added or replaced
 
     def __bool__(self) -> bool:
         return bool(self.filters or self.bindings or self.sets)
@@ -154,7 +156,7 @@ def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
                 nets = tuple(dict.fromkeys(ip_network(text) for text in repo.member_networks(group_id)))
                 sets.put(AddressSet(tr.group_set_name(group_id), nets))
     if scope.ports or scope.removed_devices:
-        changes.bindings = _sync_bindings(writer, repo, filters, scope, all_ports)
+        changes.bindings = _sync_bindings(writer, repo, filters, scope, all_ports, changes)
     return changes
 
 
@@ -177,9 +179,14 @@ def _everything(repo: CloudRepo, filters: _Filters, sets: _Sets, ports: list[Por
 
 
 def _sync_bindings(
-    writer: Writer, repo: CloudRepo, filters: _Filters, scope: Scope, all_ports: list[Port] | None
+    writer: Writer,
+    repo: CloudRepo,
+    filters: _Filters,
+    scope: Scope,
+    all_ports: list[Port] | None,
+    changes: Changes,
 ) -> bool:
-    """Write the ports' bindings; whether any was added, changed or removed."""
+    """Write the ports' bindings; whether any was added, changed or removed (noted in ``changes``)."""
     from guestwall.nwfilter import format_binding, parse_binding
     from guestwall.services.bindings import with_mac_parameter
 
@@ -188,6 +195,9 @@ def _sync_bindings(
     changed = False
     for device in sorted(scope.removed_devices):
         if device in bound:
+            old = writer.binding(device)
+            if old is not None:
+                changes.gone.append(old)
             writer.delete_binding(device)
             del bound[device]
             changed = True
@@ -203,11 +213,15 @@ def _sync_bindings(
         else:
             record = writer.binding(port.device)
             if record is None or record.xml != text or record.filter != filter_name:
+                if record is not None:
+                    changes.gone.append(record)
                 writer.update_binding(port.device, filter_name, text)
+                changes.come.append(port.device)
                 changed = True
         bound[port.device] = filter_name
     if new:
         writer.add_bindings(new)  # one existence check and one port-id allocation for all
+        changes.come += [device for device, _, _ in new]
         changed = True
     used = set(bound.values())
     for name in [n for n in filters.records if n.startswith(tr.PORT_PREFIX) and n not in used]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from guestwall.compile.ruleset import Ruleset
 from guestwall.dataplane.backend import Backend
-from guestwall.dataplane.diff import Transaction, diff, port_additions, port_removals
-from guestwall.dataplane.state import read_sets, read_state
+from guestwall.dataplane.diff import Transaction, diff
+from guestwall.dataplane.state import read_state
 from guestwall.errors import DataplaneError
 
 LOCK_DIR = os.environ.get("GUESTWALL_RUN_DIR", "/run/guestwall")
@@ -76,26 +76,3 @@ def apply(desired: Ruleset, backend: Backend, *, locked: bool = False) -> ApplyR
         except DataplaneError as e:
             raise DataplaneError(f"{e} (nothing was changed)") from e
     return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)
-
-
-def apply_port(
-    part: Ruleset, backend: Backend, keys: dict[str, object], *, adding: bool
-) -> ApplyResult | None:
-    """Add (or remove) one port's rules without reading or rebuilding everyone's: ``part`` is the ruleset
-    compiled for that port alone, ``keys`` its key per table (interface name, mark). None when this cannot
-    be done alone (the kernel is not as expected); the caller then applies everything."""
-    with kernel_lock(backend.netns):
-        t0 = time.perf_counter()
-        if adding:
-            tx = port_additions(part, read_sets(backend), keys)
-            if tx is None:
-                return None
-        else:
-            tx = port_removals(part, keys)
-        t1 = time.perf_counter()
-        if tx:
-            try:
-                backend.run(tx.text())
-            except DataplaneError:
-                return None  # e.g. an element left behind by drift: the full apply repairs it
-        return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)

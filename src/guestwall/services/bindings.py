@@ -8,17 +8,15 @@ leaves both the store and the kernel as they were.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from guestwall.compile import names
-from guestwall.compile.compiler import PortInput, compile_ruleset
-from guestwall.compile.ruleset import Ruleset
-from guestwall.dataplane.apply import ApplyResult, apply_port
+from guestwall.dataplane.apply import ApplyResult
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
-from guestwall.services.enforce import enforce_from, enforced_program, load_address_sets
-from guestwall.services.filters import load_filter_tree, load_filters
+from guestwall.services.enforce import enforce_from
+from guestwall.services.filters import load_filters
+from guestwall.services.incremental import apply_changes, port_part
 from guestwall.store.records import BindingRecord, ReadableStore, Reader, Store
 
 
@@ -72,49 +70,21 @@ def delete_binding(store: Store, portdev: str, backend: Backend) -> ApplyResult:
         record = writer.binding(portdev)
         if record is None:
             raise _not_found(portdev)
-        part = _port_part(writer, record)
+        part = port_part(writer, record)
         writer.delete_binding(portdev)
         # the port's shared chains stay while others use its filter; else a full apply removes them
         shared = writer.count_bindings(record.filter) > 0
-        result = _apply_part(part, backend, adding=False) if part is not None and shared else None
+        result = apply_changes(writer, backend, removed=[part]) if part is not None and shared else None
         return result or enforce_from(writer, load_filters(writer), backend)
 
 
-@dataclass(frozen=True)
-class _Part:
-    """One port's share of the ruleset, compiled for that port alone, and its keys per table."""
-
-    ruleset: Ruleset
-    keys: dict[str, object]
-
-
-def _port_part(reader: Reader, record: BindingRecord) -> _Part | None:
-    """None when one port cannot be handled alone (unbound guest ports under a default filter may change)."""
-    from guestwall.config import load_config
-
-    config = load_config()
-    if config.default_filtered:
-        return None
-    filters = load_filter_tree(reader, record.filter)
-    try:
-        program = enforced_program(reader, record, filters)
-    except InstantiationError as e:
-        raise InstantiationError(f"binding {record.portdev}: {e}") from e
-    ports = [PortInput(program, record.port_id)]
-    compiled = compile_ruleset(ports, config.options(), load_address_sets(reader))
-    keys = {names.BRIDGE: record.portdev, names.INET: names.port_mark(record.port_id)}
-    return _Part(compiled.ruleset, keys)
-
-
-def _apply_part(part: _Part, backend: Backend, adding: bool) -> ApplyResult | None:
-    return apply_port(part.ruleset, backend, part.keys, adding=adding)
-
-
 def _apply_one(reader: Reader, record: BindingRecord, backend: Backend, adding: bool) -> ApplyResult | None:
-    """Enforce one new binding by adding only its rules: its cost does not grow with the other ports.
-    None when that cannot be done (the caller applies everything)."""
-    part = _port_part(reader, record)
-    return _apply_part(part, backend, adding) if part is not None else None
+    """Enforce one binding change by adding (or removing) only its rules: its cost does not grow with the
+    other ports. None when that cannot be done (the caller applies everything)."""
+    part = port_part(reader, record)
+    if part is None:
+        return None
+    return apply_changes(reader, backend, added=[part] if adding else [], removed=[] if adding else [part])
 
 
 def get_binding(store: ReadableStore, portdev: str) -> BindingRecord:

@@ -11,22 +11,30 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from guestwall.compile import canon, names
 from guestwall.compile.compiler import Compiled, PortInput, compile_ruleset
-from guestwall.compile.ruleset import ChainSpec, Element, SetSpec, TableSpec, rule_digest
+from guestwall.compile.ruleset import ChainSpec, Element, Ruleset, SetSpec, TableSpec, rule_digest
 from guestwall.config import load_config
 from guestwall.dataplane.apply import ApplyResult, kernel_lock
 from guestwall.dataplane.backend import Backend
-from guestwall.dataplane.diff import Transaction, _chain_decl, _decl_matches, _element_cmds
+from guestwall.dataplane.diff import (
+    Transaction,
+    _chain_decl,
+    _decl_matches,
+    _element_cmds,
+    port_additions,
+    port_removals,
+)
 from guestwall.dataplane.state import ActualTable, parse_table, read_sets
 from guestwall.errors import DataplaneError, InstantiationError
 from guestwall.instantiate.build import Planner
 from guestwall.instantiate.tree import referenced_filters
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
-from guestwall.store.records import Reader
+from guestwall.store.records import BindingRecord, Reader
 
 _PARAM = re.compile(r"<parameter name='([^']*)'")  # bindings are stored in our own canonical format
 
@@ -58,17 +66,24 @@ def _group_chains(table: TableSpec) -> dict[str, ChainSpec]:
     return {n: c for n, c in table.chains.items() if c.base is None}
 
 
-def apply_filter_change(
+@dataclass(frozen=True)
+class FilterPlan:
+    """The chains a filter edit rewrites: per family, the groups' chains before and after."""
+
+    before: dict[str, TableSpec]
+    after: dict[str, TableSpec]
+
+
+def plan_filter_change(
     reader: Reader,
     old: Mapping[str, Filter],
     new: Mapping[str, Filter],
-    backend: Backend,
     address_sets: Mapping[str, AddressSet],
-) -> ApplyResult | None:
-    """Enforce new filter definitions on the bound groups they touch, rewriting only changed chains.
+) -> FilterPlan | None:
+    """Plan new filter definitions for the bound groups they touch (no kernel access).
 
     Raises InstantiationError naming a binding when a group cannot be instantiated with the new
-    definitions (nothing is changed then); None when only a full apply can do it.
+    definitions; None when only a full apply can do it.
     """
     if load_config().default_filtered:
         return None
@@ -81,9 +96,7 @@ def apply_filter_change(
     groups = _groups(reader, tops) if tops else {}
     if groups is None:
         return None
-    t0 = time.perf_counter()
-    before: dict[str, TableSpec] = {}
-    after: dict[str, TableSpec] = {}
+    plan = FilterPlan({}, {})
     for (_, _), (portdev, port_id, xml) in sorted(groups.items(), key=lambda kv: kv[1][0]):
         try:
             was = _compile_one(old, xml, port_id, address_sets)
@@ -100,18 +113,60 @@ def apply_filter_change(
         if was.fallbacks or now.fallbacks:
             return None  # per-port chains: every port must be recomputed
         for family in names.FAMILIES:
-            before.setdefault(family, TableSpec(family, names.TABLE)).chains.update(
+            plan.before.setdefault(family, TableSpec(family, names.TABLE)).chains.update(
                 _group_chains(was.ruleset.table(family))
             )
-            table = after.setdefault(family, TableSpec(family, names.TABLE))
+            table = plan.after.setdefault(family, TableSpec(family, names.TABLE))
             table.chains.update(_group_chains(now.ruleset.table(family)))
             table.sets.update(now.ruleset.table(family).sets)
+    return plan
+
+
+def apply_filter_change(
+    reader: Reader,
+    old: Mapping[str, Filter],
+    new: Mapping[str, Filter],
+    backend: Backend,
+    address_sets: Mapping[str, AddressSet],
+) -> ApplyResult | None:
+    """Enforce new filter definitions on the bound groups they touch, rewriting only changed chains."""
+    plan = plan_filter_change(reader, old, new, address_sets)
+    return None if plan is None else apply_changes(reader, backend, filters=plan)
+
+
+def apply_changes(
+    reader: Reader,
+    backend: Backend,
+    *,
+    filters: FilterPlan | None = None,
+    removed: Sequence[Part] = (),
+    added: Sequence[Part] = (),
+    sets: Iterable[str] = (),
+) -> ApplyResult | None:
+    """One kernel transaction for a filter edit, ports that go (their old share of the ruleset), ports that
+    come and address sets to bring in step, built against terse listings only. None when only a full
+    apply can do it (the kernel is not as expected)."""
     with kernel_lock(backend.netns):
+        t0 = time.perf_counter()
         existing = read_sets(backend)
         tx = Transaction()
-        for family, table in after.items():
-            if _chain_changes(family, before[family], table, existing.get(family), tx) is None:
+        if filters is not None:
+            for family, table in filters.after.items():
+                if _chain_changes(family, filters.before[family], table, existing.get(family), tx) is None:
+                    return None
+        for part in removed:
+            tx.commands += port_removals(part.ruleset, part.keys).commands
+        for part in added:
+            more = port_additions(part.ruleset, existing, part.keys)
+            if more is None:
                 return None
+            tx.commands += more.commands
+        names_ = sorted(set(sets))
+        if names_:
+            delta = _address_set_delta(reader, names_, backend)
+            if delta is None:
+                return None
+            tx.commands += delta.commands
         t1 = time.perf_counter()
         if tx:
             try:
@@ -157,32 +212,58 @@ def _digests(chain: ChainSpec) -> list[str]:
 def refresh_address_sets(reader: Reader, changed: Iterable[str], backend: Backend) -> ApplyResult | None:
     """Bring the kernel copies of the named address sets to the store's contents: element additions and
     deletions only. None when a set is not in the kernel in the expected shape (a full apply settles it)."""
+    return apply_changes(reader, backend, sets=changed)
+
+
+def _address_set_delta(reader: Reader, changed: Sequence[str], backend: Backend) -> Transaction | None:
     wanted = {a.name: a for a in reader.address_sets() if a.name in set(changed)}
-    with kernel_lock(backend.netns):
-        t0 = time.perf_counter()
-        tx = Transaction()
-        for name in sorted(set(changed)):
-            for family in (4, 6):
-                set_name = names.ipset_set(name, f"v{family}")
-                listing = backend.list_json(f"set {names.INET} {names.TABLE} {set_name}")
-                if listing is None:
-                    continue  # no rule refers to it: nothing in the kernel to keep in step
-                actual = parse_table(names.INET, listing).sets.get(set_name)
-                spec = SetSpec(set_name, ("ipv6_addr" if family == 6 else "ipv4_addr",), None, ("interval",))
-                if actual is None or not _decl_matches(spec, actual):
-                    return None
-                aset = wanted.get(name, AddressSet(name))
-                desired: dict[Element, object] = {(canon.network(n),): None for n in aset.of_family(family)}
-                stale = {e: v for e, v in actual.elements.items() if e not in desired}
-                missing = {e: v for e, v in desired.items() if e not in actual.elements}
-                if stale:
-                    tx.commands += _element_cmds("delete", names.INET, spec, stale)
-                if missing:
-                    tx.commands += _element_cmds("add", names.INET, spec, missing)
-        t1 = time.perf_counter()
-        if tx:
-            try:
-                backend.run(tx.text())
-            except DataplaneError:
+    tx = Transaction()
+    for name in changed:
+        for family in (4, 6):
+            set_name = names.ipset_set(name, f"v{family}")
+            listing = backend.list_json(f"set {names.INET} {names.TABLE} {set_name}")
+            if listing is None:
+                continue  # no rule refers to it: nothing in the kernel to keep in step
+            actual = parse_table(names.INET, listing).sets.get(set_name)
+            spec = SetSpec(set_name, ("ipv6_addr" if family == 6 else "ipv4_addr",), None, ("interval",))
+            if actual is None or not _decl_matches(spec, actual):
                 return None
-        return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)
+            aset = wanted.get(name, AddressSet(name))
+            desired: dict[Element, object] = {(canon.network(n),): None for n in aset.of_family(family)}
+            stale = {e: v for e, v in actual.elements.items() if e not in desired}
+            missing = {e: v for e, v in desired.items() if e not in actual.elements}
+            if stale:
+                tx.commands += _element_cmds("delete", names.INET, spec, stale)
+            if missing:
+                tx.commands += _element_cmds("add", names.INET, spec, missing)
+    return tx
+
+
+@dataclass(frozen=True)
+class Part:
+    """One port's share of the ruleset, compiled for that port alone, and its key in each table."""
+
+    ruleset: Ruleset
+    keys: dict[str, object]
+
+
+def port_part(
+    reader: Reader, record: BindingRecord, filters: Mapping[str, Filter] | None = None
+) -> Part | None:
+    """One bound port compiled alone (its filters from the store unless given). None when one port cannot
+    be handled alone (unbound guest ports under a default filter may change with it)."""
+    from guestwall.services.enforce import enforced_program, load_address_sets
+    from guestwall.services.filters import load_filter_tree
+
+    config = load_config()
+    if config.default_filtered:
+        return None
+    tree = filters if filters is not None else load_filter_tree(reader, record.filter)
+    try:
+        program = enforced_program(reader, record, tree)
+    except InstantiationError as e:
+        raise InstantiationError(f"binding {record.portdev}: {e}") from e
+    compiled = compile_ruleset(
+        [PortInput(program, record.port_id)], config.options(), load_address_sets(reader)
+    )
+    return Part(compiled.ruleset, {names.BRIDGE: record.portdev, names.INET: names.port_mark(record.port_id)})
