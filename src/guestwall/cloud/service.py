@@ -119,16 +119,18 @@ class Cloud:
             added.append(port_part(writer, record, after) if record is not None else None)
         if any(part is None for part in removed + added):
             return None
-        # a port whose group changed leaves its old group's chains behind: let a full apply tidy them up
-        if any(writer.count_bindings(old.filter) == 0 for old in changes.gone):
-            return None
+        gone = [p for p in removed if p is not None]
+        # a group no port uses any more takes its chains along
+        unused = [writer.count_bindings(old.filter) == 0 for old in changes.gone]
+        retired = [part for part, last in zip(gone, unused, strict=True) if last]
         return apply_changes(
             writer,
             self.backend,
             filters=plan,
-            removed=[p for p in removed if p is not None],
+            removed=gone,
             added=[p for p in added if p is not None],
             sets=changes.sets | sets,
+            retired=retired,
         )
 
     def _kill(

@@ -72,9 +72,11 @@ def delete_binding(store: Store, portdev: str, backend: Backend) -> ApplyResult:
             raise _not_found(portdev)
         part = port_part(writer, record)
         writer.delete_binding(portdev)
-        # the port's shared chains stay while others use its filter; else a full apply removes them
-        shared = writer.count_bindings(record.filter) > 0
-        result = apply_changes(writer, backend, removed=[part]) if part is not None and shared else None
+        result = None
+        if part is not None:
+            # the port's shared chains stay while others use its filter; the last one takes them along
+            retired = [part] if writer.count_bindings(record.filter) == 0 else []
+            result = apply_changes(writer, backend, removed=[part], retired=retired)
         return result or enforce_from(writer, load_filters(writer), backend)
 
 

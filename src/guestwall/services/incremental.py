@@ -97,11 +97,13 @@ def plan_filter_change(
     if groups is None:
         return None
     plan = FilterPlan({}, {})
-    for (_, _), (portdev, port_id, xml) in sorted(groups.items(), key=lambda kv: kv[1][0]):
-        try:
-            was = _compile_one(old, xml, port_id, address_sets)
-        except InstantiationError:
-            return None  # the kernel may not hold what the old definitions say
+    for (top, _), (portdev, port_id, xml) in sorted(groups.items(), key=lambda kv: kv[1][0]):
+        was: Compiled | None = None
+        if top in old:  # a top filter new with this change (a new group) had no chains before
+            try:
+                was = _compile_one(old, xml, port_id, address_sets)
+            except InstantiationError:
+                return None  # the kernel may not hold what the old definitions say
         try:
             now = _compile_one(new, xml, port_id, address_sets)
         except MissingVariables as e:
@@ -110,12 +112,12 @@ def plan_filter_change(
             raise InstantiationError(f"binding {portdev}: {e}") from e
         except InstantiationError as e:
             raise InstantiationError(f"binding {portdev}: {e}") from e
-        if was.fallbacks or now.fallbacks:
+        if (was is not None and was.fallbacks) or now.fallbacks:
             return None  # per-port chains: every port must be recomputed
         for family in names.FAMILIES:
-            plan.before.setdefault(family, TableSpec(family, names.TABLE)).chains.update(
-                _group_chains(was.ruleset.table(family))
-            )
+            before = plan.before.setdefault(family, TableSpec(family, names.TABLE))
+            if was is not None:
+                before.chains.update(_group_chains(was.ruleset.table(family)))
             table = plan.after.setdefault(family, TableSpec(family, names.TABLE))
             table.chains.update(_group_chains(now.ruleset.table(family)))
             table.sets.update(now.ruleset.table(family).sets)
@@ -142,10 +144,12 @@ def apply_changes(
     removed: Sequence[Part] = (),
     added: Sequence[Part] = (),
     sets: Iterable[str] = (),
+    retired: Sequence[Part] = (),
 ) -> ApplyResult | None:
     """One kernel transaction for a filter edit, ports that go (their old share of the ruleset), ports that
-    come and address sets to bring in step, built against terse listings only. None when only a full
-    apply can do it (the kernel is not as expected)."""
+    come and address sets to bring in step, built against terse listings only. ``retired`` are parts of
+    groups no port uses any more: their chains are deleted. None when only a full apply can do it (the
+    kernel is not as expected)."""
     with kernel_lock(backend.netns):
         t0 = time.perf_counter()
         existing = read_sets(backend)
@@ -156,6 +160,9 @@ def apply_changes(
                     return None
         for part in removed:
             tx.commands += port_removals(part.ruleset, part.keys).commands
+        keep = {c for part in added for t in part.ruleset.tables.values() for c in t.chains}
+        for part in retired:
+            tx.commands += _retire_chains(part.ruleset, keep).commands
         for part in added:
             more = port_additions(part.ruleset, existing, part.keys)
             if more is None:
@@ -202,6 +209,18 @@ def _chain_changes(
     tx.commands += [f"delete chain {where} {n}" for n in gone]
     for chain in new + edited:
         tx.commands += [f"add rule {where} {chain.name} {r.render()}" for r in chain.rules]
+    return tx
+
+
+def _retire_chains(part: Ruleset, keep: set[str]) -> Transaction:
+    """Delete a group's chains (not the base chains, not chains still wanted): flushed first, then
+    deleted, so jumps between them never block a delete."""
+    tx = Transaction()
+    for family, table in part.tables.items():
+        where = f"{family} {names.TABLE}"
+        gone = [n for n, c in table.chains.items() if c.base is None and n not in keep]
+        tx.commands += [f"flush chain {where} {n}" for n in gone]
+        tx.commands += [f"delete chain {where} {n}" for n in gone]
     return tx
 
 
