@@ -18,19 +18,15 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from ipaddress import IPv4Address
 from types import FrameType
 
+from guestwall.agent.learner import Learner
 from guestwall.agent.links import LinkWatcher, list_links
 from guestwall.agent.monitor import NftMonitor
-from guestwall.agent.observe import Watch
 from guestwall.agent.reconcile import Outcome, Reconciler
-from guestwall.agent.snoop import Snooper
 from guestwall.config import HostConfig, config_path, load_config
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import GuestwallError
-from guestwall.services.enforce import Learning
 from guestwall.store.records import Store
 
 log = logging.getLogger("guestwall.agent")
@@ -61,10 +57,6 @@ def notify(message: str) -> None:
         log.warning("cannot notify systemd at %s: %s", path, e.strerror)
 
 
-def _watch(learning: Learning) -> Watch:
-    return Watch(learning.mac, learning.mode, tuple(IPv4Address(s) for s in learning.servers))
-
-
 class Agent:
     def __init__(self, settings: AgentSettings, config: HostConfig, store: Store, backend: Backend) -> None:
         self.settings = settings
@@ -73,7 +65,7 @@ class Agent:
         self.store = store
         self.reconciler = Reconciler(store, backend, config, settings.netns)
         self.selector = selectors.DefaultSelector()
-        self.snoopers: dict[str, Snooper] = {}
+        self.learner = Learner(self.reconciler, self.selector, config)
         self.watcher: LinkWatcher | None = None
         self.monitor: NftMonitor | None = None
         self.stopping = False
@@ -84,7 +76,6 @@ class Agent:
         self.next_check = now + config.check_interval
         self.check_at: float | None = None
         self.retry_at: float | None = None
-        self.expiry_at: float | None = None
         self.monitor_at: float | None = None
         self.repairs = 0
         self.repair_hold = 0.0
@@ -148,9 +139,7 @@ class Agent:
 
     def close(self) -> None:
         notify("STOPPING=1")
-        for snooper in self.snoopers.values():
-            snooper.close()
-        self.snoopers.clear()
+        self.learner.close()
         if self.monitor is not None:
             self.monitor.close()
         if self.watcher is not None:
@@ -187,8 +176,8 @@ class Agent:
         log.log(
             logging.INFO if noteworthy else logging.DEBUG, "converged (%s): %s", reason, outcome.summary()
         )
-        self._sync_snoopers()
-        self._schedule_expiry()
+        self.learner.sync()
+        self.learner.schedule_expiry()
         if not self.ready:
             self.ready = True
             notify("READY=1")
@@ -197,7 +186,17 @@ class Agent:
 
     def _next_deadline(self) -> float:
         times = [self.next_poll, self.next_check]
-        times += [t for t in (self.check_at, self.retry_at, self.expiry_at, self.monitor_at) if t is not None]
+        times += [
+            t
+            for t in (
+                self.check_at,
+                self.retry_at,
+                self.learner.expiry_at,
+                self.learner.resync_at,
+                self.monitor_at,
+            )
+            if t is not None
+        ]
         if self.hup:
             times.append(0.0)
         return min(times)
@@ -223,9 +222,10 @@ class Agent:
             self.check_at = None
             self.next_check = now + self.config.check_interval
             self._check(reason)
-        if self.expiry_at is not None and now >= self.expiry_at:
-            self.expiry_at = None
-            self._expire()
+        if self.learner.expiry_at is not None and now >= self.learner.expiry_at:
+            self.learner.expire()
+        if self.learner.resync_at is not None and now >= self.learner.resync_at:
+            self.learner.sync()
 
     def _poll(self) -> None:
         try:
@@ -269,6 +269,7 @@ class Agent:
             log.error("configuration not reloaded, the previous one stays: %s", e)
             config = self.config
         self.config = config
+        self.learner.config = config
         self.reconciler.set_config(config)
         try:
             self.reconciler.set_links(list_links(self.netns).values())
@@ -301,7 +302,7 @@ class Agent:
         if self.reconciler.set_links(links.values()):
             self.converge("guest ports changed")
         else:
-            self._sync_snoopers()
+            self.learner.sync()
 
     def _interesting(self, name: str) -> bool:
         desired = self.reconciler.desired
@@ -333,93 +334,6 @@ class Agent:
             self.monitor_at = time.monotonic() + MONITOR_RESTART
         if ours and self.check_at is None:
             self.check_at = time.monotonic() + DEBOUNCE
-
-    # ---- IP learning ----------------------------------------------------------------------------------
-
-    def _sync_snoopers(self) -> None:
-        desired = self.reconciler.desired
-        links = self.reconciler.links
-        wanted = (
-            {}
-            if desired is None
-            else {
-                dev: learning for dev, learning in desired.learning.items() if learning.snoop and dev in links
-            }
-        )
-        for dev, snooper in list(self.snoopers.items()):
-            learning = wanted.get(dev)
-            if learning is None or snooper.ifindex != links[dev].index or snooper.watch != _watch(learning):
-                self.selector.unregister(snooper)
-                snooper.close()
-                del self.snoopers[dev]
-                log.debug("stopped watching %s for IP learning", dev)
-        for dev, learning in sorted(wanted.items()):
-            if dev in self.snoopers:
-                continue
-            try:
-                snooper = Snooper(
-                    self.netns,
-                    dev,
-                    links[dev].index,
-                    _watch(learning),
-                    self.config.dhcp_rate,
-                    self.config.dhcp_burst,
-                )
-            except GuestwallError as e:
-                log.warning("%s", e)
-                continue
-            self.snoopers[dev] = snooper
-            self.selector.register(snooper, selectors.EVENT_READ, lambda s=snooper: self._on_snoop(s))
-            log.info("learning the IP address of %s (%s)", dev, learning.mode.value)
-
-    def _on_snoop(self, snooper: Snooper) -> None:
-        try:
-            observations = snooper.read(datetime.now(UTC))
-        except GuestwallError as e:
-            log.warning("%s; watching it again", e)
-            self.selector.unregister(snooper)
-            snooper.close()
-            del self.snoopers[snooper.portdev]
-            self.retry_at = time.monotonic() + RETRY  # the converge that follows opens it again
-            return
-        if not observations:
-            return
-        try:
-            applied = self.reconciler.learn(snooper.portdev, observations)
-        except GuestwallError as e:
-            log.error("cannot record what was learned on %s: %s", snooper.portdev, e)
-            return
-        for obs in applied:
-            until = f", until {obs.expires_at:%Y-%m-%d %H:%M:%S}Z" if obs.expires_at else ""
-            verb = "learned" if obs.kind == "learn" else "forgot"
-            log.info("%s %s on %s (%s%s)", verb, obs.ip, snooper.portdev, obs.source, until)
-        if applied:
-            self._sync_snoopers()
-            self._schedule_expiry()
-
-    def _schedule_expiry(self) -> None:
-        try:
-            when = self.reconciler.next_expiry()
-        except GuestwallError as e:
-            log.error("cannot read lease times: %s", e)
-            return
-        if when is None:
-            self.expiry_at = None
-            return
-        delay = (when - datetime.now(UTC)).total_seconds()
-        self.expiry_at = time.monotonic() + max(0.0, delay)
-
-    def _expire(self) -> None:
-        try:
-            count = self.reconciler.expire()
-        except GuestwallError as e:
-            log.error("cannot expire leases: %s", e)
-            self.expiry_at = time.monotonic() + RETRY
-            return
-        if count:
-            log.info("%d lease(s) expired", count)
-            self._sync_snoopers()
-        self._schedule_expiry()
 
 
 def configure_logging(level: str) -> None:
