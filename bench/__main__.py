@@ -7,6 +7,7 @@ kernel lock directory and the stores live in a temporary directory removed at th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -48,6 +49,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated parts to leave out: startup, cli, datapath, libvirt",
     )
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: print the tables and draw the plots of an earlier run",
+    )
     return parser.parse_args(argv)
 
 
@@ -120,6 +127,15 @@ def _host() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    if args.from_json:
+        from bench import plots, report
+
+        results = json.loads(args.from_json.read_text())
+        if not args.no_plots:
+            args.out.mkdir(parents=True, exist_ok=True)
+            plots.write_plots(results, args.out)
+        report.print_tables(results)
+        return 0
     cfg = _config(args)
     if os.geteuid() != 0:
         print("the benchmark needs root: it creates network namespaces", file=sys.stderr)
@@ -163,7 +179,7 @@ def run(cfg: Config, work: Path) -> dict[str, Any]:
     from bench.libvirt import measure_libvirt
     from bench.netns import sweep_stale
     from bench.perport import measure_perport
-    from bench.programming import measure_cli, measure_inprocess, warm_up
+    from bench.programming import measure_cli, measure_inprocess
     from bench.startup import measure_startup
 
     started = time.perf_counter()
@@ -186,8 +202,6 @@ def run(cfg: Config, work: Path) -> dict[str, Any]:
     if cfg.startup_runs:
         log("CLI start-up")
         results["startup"] = measure_startup(cfg.startup_runs, work)
-    log("warming up (every operation once on 2 ports, not recorded)")
-    warm_up(cfg, work)
     pool = LabPool()
     try:
         sizes: dict[str, dict[str, Any]] = {}  # kernel sizes of the data-path labs' rulesets

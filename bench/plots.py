@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+TARGETS = {"first_apply": 0.5, "edit": 0.020, "add": 0.010, "remove": 0.010}  # issue 5, seconds at N=1000
 PLOTS = ("bench-programming.png", "bench-kernel-size.png", "bench-datapath.png", "bench-transaction.png")
 
 
@@ -56,6 +57,18 @@ def _programming(results: dict[str, Any], path: Path) -> Path:
                 )
             else:
                 ax.axhline(lv[f"{op}_s"], color="k", ls="--", label="libvirt (measured)")
+        target = TARGETS.get(op)
+        if target is not None:
+            ax.plot(
+                [1000],
+                [target],
+                marker="*",
+                color="gold",
+                markersize=14,
+                markeredgecolor="k",
+                linestyle="none",
+                label="target at N=1000",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(title)

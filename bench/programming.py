@@ -120,22 +120,76 @@ class _Applied:
         self.transaction = Transaction(list(backend.commands))
 
 
-def store_inputs(store: Any, only: str | None = None) -> tuple[list[Any], Any]:
+def store_inputs(store: Any, only: str | None = None, variant: int | None = None) -> tuple[list[Any], Any]:
     """PortInputs of the store's bindings (or of port ``only``), instantiated and compiled by guestwall's
-    own pipeline outside any timed call, and the Compiled of all of them."""
+    own pipeline outside any timed call (with the bench filter's ``variant`` if given), and their Compiled."""
+    with store.read() as reader:
+        return store_inputs_from(reader, only, variant)
+
+
+def store_inputs_from(
+    reader: Any, only: str | None = None, variant: int | None = None
+) -> tuple[list[Any], Any]:
     from guestwall.compile.compiler import Options, PortInput
+    from guestwall.nwfilter import parse_filter
     from guestwall.services.enforce import build_desired, load_ports
     from guestwall.services.filters import load_filters
 
-    with store.read() as reader:
-        filters = load_filters(reader)
-        ports = [p for p in load_ports(reader) if only is None or p.record.portdev == only]
+    filters = load_filters(reader)
+    if variant is not None:
+        filters[workload.FILTER] = parse_filter(workload.filter_xml(variant))
+    ports = [p for p in load_ports(reader) if only is None or p.record.portdev == only]
     desired = build_desired(filters, ports, Options())
     ids = {p.record.portdev: p.record.port_id for p in ports}
     return [PortInput(program, ids[dev]) for dev, program in desired.programs.items()], desired.compiled
 
 
 def measure_inprocess(
+    n: int, cfg: Config, work: Path, log: Log, netns: str | None = None
+) -> tuple[dict[str, Any], InProcessState]:
+    """guestwall's service calls at N ports, in a process of their own (a fresh interpreter, as the agent
+    or an API server would run them, not one that holds the benchmark's other data): see ``measure_here``."""
+    import pickle
+
+    result = work / f"inproc-{n}.pickle"
+    argv = [sys.executable, "-m", "bench.programming", str(n), str(cfg.reps(n)), str(work), str(result)]
+    if netns:
+        argv.append(netns)
+    root = Path(__file__).resolve().parent.parent  # where ``-m bench.programming`` is found
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=os.environ.copy(), cwd=root)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the child's progress lines, and its traceback if it fails
+        log(line.rstrip())
+    if proc.wait() != 0:
+        raise RuntimeError(f"the in-process measurement at N={n} failed (status {proc.returncode})")
+    with open(result, "rb") as f:
+        out, state = pickle.load(f)
+    result.unlink()
+    return out, state
+
+
+def _child(argv: list[str]) -> None:
+    import pickle
+    from dataclasses import replace
+
+    from bench.config import QUICK
+
+    n, reps, work, result = int(argv[0]), int(argv[1]), Path(argv[2]), Path(argv[3])
+    netns = argv[4] if len(argv) > 4 else None
+    cfg = replace(QUICK, max_reps=reps)
+    warm = work / f"warm-up-{n}"
+    warm.mkdir(exist_ok=True)
+    measure_here(2, replace(cfg, max_reps=1), warm, lambda _: None)  # imports and caches: not measured
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    measured = measure_here(n, cfg, work, log, netns)
+    with open(result, "wb") as f:
+        pickle.dump(measured, f)
+
+
+def measure_here(
     n: int, cfg: Config, work: Path, log: Log, netns: str | None = None
 ) -> tuple[dict[str, Any], InProcessState]:
     """guestwall's service calls at N ports, in a new namespace or in ``netns`` (a data-path lab's host,
@@ -172,8 +226,6 @@ def measure_inprocess(
                 out["first_apply"] = summarize([record])
                 state.instantiate_s = record["instantiate_s"]
                 out["kernel_size"] = kernel_size(ns, TABLES).as_dict()
-                state.initial_inputs, compiled = store_inputs(store)
-                out["fallbacks"] = len(compiled.fallbacks)
 
                 out["reapply"] = summarize(
                     [timed(lambda: svc.reapply(store, backend))[1] for _ in range(reps)]
@@ -187,14 +239,11 @@ def measure_inprocess(
                     runs.append(record)
                 out["edit"] = summarize(runs)
                 out["edit"]["path"] = hook.path
-                state.edited_inputs, _ = store_inputs(store)
 
                 log(f"  guestwall in-process, N={n}: add/remove one port x{reps}")
                 adds, removes = [], []
                 for _ in range(reps):
                     adds.append(timed(lambda: svc.create_binding(store, extra_xml, backend))[1])
-                    if state.extra_input is None:
-                        state.extra_input = store_inputs(store, only=workload.EXTRA_PORT)[0][0]
                     removes.append(timed(lambda: svc.delete_binding(store, workload.EXTRA_PORT, backend))[1])
                 out["add"] = summarize(adds)
                 out["remove"] = summarize(removes)
@@ -203,19 +252,28 @@ def measure_inprocess(
                 out["final_check_tx_commands"] = len(svc.reapply(store, backend).transaction.commands)
             finally:
                 free_backend(backend.backend)
+        # The programs for the per-port baseline, computed by guestwall's pipeline after the timed calls (so
+        # that nothing big is alive while they run): filter variant 0 (initial), 1 (edited), the extra port.
+        state.edited_inputs, compiled = store_inputs(store)
+        out["fallbacks"] = len(compiled.fallbacks)
+        state.initial_inputs, _ = store_inputs(store, variant=0)
+        with store.write() as writer:  # the extra port once more, only for its program; never committed
+            from guestwall.nwfilter import format_binding, parse_binding
+            from guestwall.services.bindings import with_mac_parameter
+
+            binding = with_mac_parameter(parse_binding(extra_xml))
+            writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding))
+            state.extra_input = store_inputs_from(writer, only=workload.EXTRA_PORT)[0][0]
+            raise _Rollback
+    except _Rollback:
+        pass
     finally:
         store.close()
     return out, state
 
 
-def warm_up(cfg: Config, work: Path) -> None:
-    """Run every operation once on 2 ports, unrecorded: the first call of each code path imports modules
-    and fills caches, which would otherwise land in the first measured N."""
-    from dataclasses import replace
-
-    warm = work / "warm-up"
-    warm.mkdir(exist_ok=True)
-    measure_inprocess(2, replace(cfg, max_reps=1), warm, lambda _: None)
+class _Rollback(Exception):
+    """Leaves a store write transaction without committing."""
 
 
 # ---- the guestwall command, as a user runs it --------------------------------------------------------------
@@ -276,3 +334,10 @@ def measure_cli(n: int, cfg: Config, work: Path, log: Log) -> dict[str, Any]:
         out["add_s"], out["remove_s"] = median(adds), median(removes)
         out["kernel_size"] = kernel_size(ns, TABLES).as_dict()
     return out
+
+
+if __name__ == "__main__":
+    # through the module's own name, so that what is pickled names bench.programming, not __main__
+    from bench.programming import _child as child
+
+    child(sys.argv[1:])
