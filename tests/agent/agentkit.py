@@ -21,11 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from guestwall.lab import Guest, Lab
 from guestwall.lab.traffic.capture import collect, endpoint, open_capture, open_sender
 from guestwall.lab.traffic.probe import find_marks, marker, new_token, stamp
 
 _counter = itertools.count(1)
+
+# tests that also run on PostgreSQL (GUESTWALL_TEST_PG): ``@STORES``, then ``make_host(..., store=store)``
+STORES = pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 
 
 def binding_xml(
@@ -57,11 +62,13 @@ def wait_until(
 
 @dataclass
 class Host:
-    """One lab host: its store (SQLite file), its host configuration, the CLI and the agent against both."""
+    """One lab host: its store (an SQLite file, or a PostgreSQL schema), its host configuration, the CLI and
+    the agent against both."""
 
     lab: Lab
     workdir: Path
     config: str = ""
+    store_url: str | None = None  # default: an SQLite file in workdir
     agents: list[AgentProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -70,7 +77,7 @@ class Host:
 
     @property
     def url(self) -> str:
-        return f"sqlite:///{self.workdir}/gw.db"
+        return self.store_url or f"sqlite:///{self.workdir}/gw.db"
 
     @property
     def netns(self) -> str:
@@ -446,3 +453,27 @@ def gets_through(lab: Lab, sender: str, frame: Any, to: str, timeout: float = 3.
             return True
         if time.monotonic() > deadline:
             return False
+
+
+class PgStore:
+    """A throw-away schema in the PostgreSQL test database (GUESTWALL_TEST_PG), selected by the URL."""
+
+    def __init__(self, base_url: str) -> None:
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        from guestwall.store.sqlstore import create_store_engine
+
+        self.name = f"agent_{os.getpid()}_{next(_counter)}"
+        self.engine = create_store_engine(base_url)
+        with self.engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {self.name}"))
+        options = {"options": f"-csearch_path={self.name}"}
+        self.url = make_url(base_url).update_query_dict(options).render_as_string(hide_password=False)
+
+    def drop(self) -> None:
+        from sqlalchemy import text
+
+        with self.engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {self.name} CASCADE"))
+        self.engine.dispose()

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from agentkit import Host, binding_xml, new_guest
+from agentkit import STORES, Host, binding_xml, new_guest
 
 from guestwall.compile import names
 from guestwall.lab import Guest
@@ -45,8 +45,9 @@ def guests(host: Host, first: int, count: int) -> list[Guest]:
     return [new_guest(host.lab, f"g{i}", i) for i in range(first, first + count)]
 
 
-def test_two_commands_racing_with_the_agent(make_host: Callable[..., Host]) -> None:
-    host = make_host(guests=2, config=CONFIG)
+@STORES
+def test_two_commands_racing_with_the_agent(make_host: Callable[..., Host], store: str) -> None:
+    host = make_host(guests=2, config=CONFIG, store=store)
     host.run("nwfilter-define", host.write("extra.xml", EXTRA.format(port=25)))
     host.run("nwfilter-define", host.write("guarded.xml", GUARDED))
     host.bind(list(host.lab.guests), "guarded")
@@ -109,8 +110,9 @@ def _kill_at_first_kernel_event(host: Host, argv: list[str]) -> tuple[int, bool]
         monitor.wait()
 
 
-def test_kill_9_of_the_cli_during_a_large_apply(make_host: Callable[..., Host]) -> None:
-    host = make_host(guests=2, config=CONFIG, subnet="10.78.0.0/16")
+@STORES
+def test_kill_9_of_the_cli_during_a_large_apply(make_host: Callable[..., Host], store: str) -> None:
+    host = make_host(guests=2, config=CONFIG, subnet="10.78.0.0/16", store=store)
     host.bind(list(host.lab.guests))
     many = guests(host, 100, 600)
     files = [

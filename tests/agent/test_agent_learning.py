@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import agentkit
-from agentkit import Dnsmasq, Host, dhcp_ack, dhcp_lease, wait_until
+from agentkit import STORES, Dnsmasq, Host, dhcp_ack, dhcp_lease, wait_until
 
 from guestwall.lab.traffic import frames, send
 from netns_fixtures import needs_netns
@@ -79,8 +79,9 @@ def test_static_guest_is_locked_to_its_address_after_its_first_packet(make_host:
     locked()
 
 
-def test_dhcp_guest_is_locked_to_its_lease(make_host: Callable[..., Host]) -> None:
-    host = make_host(guests=5, config=CONFIG)
+@STORES
+def test_dhcp_guest_is_locked_to_its_lease(make_host: Callable[..., Host], store: str) -> None:
+    host = make_host(guests=5, config=CONFIG, store=store)
     lab = host.lab
     carol = lab["carol"]
     host.bind([g for g in lab.guests if g.name != "carol"])
