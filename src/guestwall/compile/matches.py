@@ -216,10 +216,6 @@ def operand_text(op: Operand, kind: Kind) -> str:
     raise InstantiationError(f"operand {op} cannot be written for {kind.value}")
 
 
-def is_interval(op: Operand) -> bool:
-    return isinstance(op, Prefix | Range)
-
-
 def constant_match(check: Check, ctx: Context) -> ir.Match:
     """A check with a constant operand as one nft match."""
     op = check.operand
@@ -239,9 +235,3 @@ def constant_match(check: Check, ctx: Context) -> ir.Match:
             ir.Literal("missing" if check.negated else "exists"),
         )
     return ir.Match(t.expr, ir.Literal(operand_text(op, t.kind)), check.negated)
-
-
-def address_kind_of(value: object) -> Kind:
-    if isinstance(value, IPv6Address):
-        return Kind.IPV6
-    return Kind.IPV4

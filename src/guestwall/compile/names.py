@@ -29,7 +29,6 @@ L2_IN_MAP = "l2in"  # ifname : verdict
 PORT_MARK_MAP = "portmark"  # ifname : mark
 L3_OUT_MAP = "l3out"  # mark : verdict
 L3_IN_MAP = "l3in"  # mark : verdict
-GUEST_PATTERNS_SET = "guestports"  # not used as a set: patterns are rules in the base chains
 
 # A port's mark is TAG | port id: the tag keeps our marks apart from other users of the mark.
 MARK_TAG = 0x47570000

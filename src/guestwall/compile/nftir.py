@@ -148,13 +148,7 @@ class CtCountOver:
         return f"add @{self.set} {{ {self.key.render()} ct count over {self.limit} }}"
 
 
-@dataclass(frozen=True)
-class Counter:
-    def render(self) -> str:
-        return "counter"
-
-
-Statement = Match | Verdict | VMap | SetMark | CtCountOver | Counter
+Statement = Match | Verdict | VMap | SetMark | CtCountOver
 
 
 @dataclass(frozen=True)
@@ -179,7 +173,3 @@ def safe_comment(text: str, limit: int = 120) -> str:
     """Comments go to the kernel as user data: keep them short and free of quoting trouble."""
     cleaned = "".join(ch if ch.isprintable() and ch not in '"\\' else "_" for ch in text)
     return cleaned[:limit]
-
-
-def anon_set(items: list[str]) -> Literal:
-    return Literal("{ " + ", ".join(items) + " }")

@@ -29,9 +29,6 @@ class ChainSpec:
     rules: list[ir.Rule] = field(default_factory=list)
     base: BaseHook | None = None
 
-    def rule_texts(self) -> list[str]:
-        return [r.render() for r in self.rules]
-
 
 def rule_digest(rule: ir.Rule) -> str:
     """The content hash we keep in each rule's comment, so a kernel chain can be compared cheaply."""

@@ -106,7 +106,7 @@ def _diff_table(family: str, want: TableSpec, have: ActualTable | None, tx: Tran
         and (
             n in rebase
             or [rule_digest(r) for r in c.rules] != have.chains[n].digests
-            or any(f"@{s}" in t for s in drop_sets for t in c.rule_texts())
+            or any(f"@{s}" in r.render() for s in drop_sets for r in c.rules)
         )
     }
     gone_chains = set(have.chains) - set(want.chains)
