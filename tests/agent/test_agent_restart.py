@@ -79,6 +79,14 @@ def test_sighup_and_sigterm(make_host: Callable[..., Host]) -> None:
     host = make_host(guests=2, config=CONFIG)
     host.bind(list(host.lab.guests))
     agent = host.start_agent()
+    second = subprocess.run(
+        host.cli_argv("agent"), capture_output=True, text=True, env=host.env(), timeout=60
+    )
+    assert second.returncode == 1
+    assert (
+        f"another agent already runs for network namespace {host.netns} (pid {agent.proc.pid})"
+        in second.stderr
+    )
     mark = len(agent.log())
     agent.signal(signal.SIGHUP)
     agent.wait_log(r"converged \(SIGHUP\): no change", after=mark)

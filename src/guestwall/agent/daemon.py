@@ -10,6 +10,7 @@ stop leaves the rules in place.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import selectors
@@ -23,10 +24,12 @@ from types import FrameType
 from guestwall.agent.learner import Learner
 from guestwall.agent.links import LinkWatcher, list_links
 from guestwall.agent.monitor import NftMonitor
+from guestwall.agent.netns import namespace_id
 from guestwall.agent.reconcile import Outcome, Reconciler
 from guestwall.config import HostConfig, config_path, load_config
+from guestwall.dataplane.apply import LOCK_DIR
 from guestwall.dataplane.backend import Backend
-from guestwall.errors import GuestwallError
+from guestwall.errors import DataplaneError, GuestwallError
 from guestwall.store.records import Store
 
 log = logging.getLogger("guestwall.agent")
@@ -80,10 +83,29 @@ class Agent:
         self.repairs = 0
         self.repair_hold = 0.0
         self._wake_r, self._wake_w = socket.socketpair()
+        self._agent_lock: int | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------------------
 
+    def _take_agent_lock(self) -> None:
+        """One agent per namespace: a second one would only do the same work twice (and learn twice)."""
+        os.makedirs(LOCK_DIR, exist_ok=True)
+        path = os.path.join(LOCK_DIR, f"agent-netns-{namespace_id(self.netns)}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise DataplaneError(
+                f"another agent already runs for network namespace {self.netns or '(own)'} (pid {holder})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._agent_lock = fd  # held (and released by the kernel) for the life of the process
+
     def start(self) -> None:
+        self._take_agent_lock()
         for sock in (self._wake_r, self._wake_w):
             sock.setblocking(False)
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
@@ -148,6 +170,9 @@ class Agent:
         signal.set_wakeup_fd(-1)
         self._wake_r.close()
         self._wake_w.close()
+        if self._agent_lock is not None:
+            os.close(self._agent_lock)
+            self._agent_lock = None
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:

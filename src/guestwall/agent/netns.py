@@ -26,6 +26,12 @@ def netns_path(netns: str) -> str:
     return path
 
 
+def namespace_id(netns: str | None) -> str:
+    """The namespace's inode: the same whatever it is called or however it was entered."""
+    path = netns_path(netns) if netns else "/proc/thread-self/ns/net"
+    return str(os.stat(path).st_ino)
+
+
 def call_in_netns(netns: str | None, fn: Callable[[], T]) -> T:
     """``fn()`` run in a thread inside ``netns`` (or here, when None); its exceptions propagate."""
     if netns is None:

@@ -60,7 +60,8 @@ def agent(
                 outcome = daemon.reconciler.converge(verify=verify)
             click.echo(f"Converged: {outcome.summary()}")
             return
-        code = daemon.run()
+        with reported():
+            code = daemon.run()
     finally:
         daemon.store.close()
     sys.exit(code)
