@@ -40,7 +40,11 @@ PHASES = {
     ("guestwall.services.bindings", "enforced_program"): "instantiate",  # one port's program
     ("guestwall.services.bindings", "compile_ruleset"): "compile",  # one port's rules
     ("guestwall.services.incremental", "_compile_one"): "one",  # one group representative, both
-    ("guestwall.services.incremental", "compile_ruleset"): "one.compile",  # (inside one)
+    ("guestwall.services.incremental", "compile_ruleset"): "one.compile",  # (inside one, or one port's)
+    ("guestwall.services.incremental", "enforced_program"): "instantiate",  # one port's program
+    ("guestwall.services.enforce", "enforced_program"): "instantiate",  # (imported where it is called)
+    ("guestwall.services.filters", "load_filters"): "load",  # parse every stored filter
+    ("guestwall.services.filters", "load_filter_tree"): "load",  # parse one filter tree
 }
 
 
