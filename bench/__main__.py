@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -143,17 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="gwbench-"))
     # guestwall's kernel lock directory, read when guestwall.dataplane.apply is imported: ours, temporary
     os.environ["GUESTWALL_RUN_DIR"] = str(work / "run")
-    # A SIGTERM ends the run through the same clean-up as an error (namespaces, libvirtd, temp files).
-    # Only in this process: pyroute2 forks helpers and stops them with SIGTERM; a child that unwound our
-    # stack would run our clean-up and remove the namespaces under the parent's feet.
-    main_pid = os.getpid()
+    from bench.netns import exit_on_sigterm
 
-    def on_sigterm(*_: object) -> None:
-        if os.getpid() == main_pid:
-            sys.exit(143)
-        os._exit(143)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    exit_on_sigterm()
     try:
         results = run(cfg, work)
     finally:

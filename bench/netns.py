@@ -12,7 +12,9 @@ import ctypes
 import json
 import os
 import re
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,6 +23,21 @@ from guestwall.lab.netns import create_netns, end_processes, list_netns, netns_p
 
 RUN = f"gwb{os.getpid()}"
 _STALE = re.compile(r"^gwb(\d+)[a-z-]")
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM end this process through its clean-up (``finally`` blocks: namespaces, daemons, files).
+
+    Only in this process: pyroute2 forks helpers and stops them with SIGTERM; a child that unwound our stack
+    would run our clean-up and remove the namespaces under the parent's feet."""
+    main_pid = os.getpid()
+
+    def on_sigterm(*_: object) -> None:
+        if os.getpid() == main_pid:
+            sys.exit(143)
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def ns_name(what: str) -> str:

@@ -158,10 +158,20 @@ def measure_inprocess(
     root = Path(__file__).resolve().parent.parent  # where ``-m bench.programming`` is found
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=os.environ.copy(), cwd=root)
     assert proc.stderr is not None
-    for line in proc.stderr:  # the child's progress lines, and its traceback if it fails
-        log(line.rstrip())
-    if proc.wait() != 0:
-        raise RuntimeError(f"the in-process measurement at N={n} failed (status {proc.returncode})")
+    try:
+        for line in proc.stderr:  # the child's progress lines, and its traceback if it fails
+            log(line.rstrip())
+        status = proc.wait()
+    finally:
+        if proc.poll() is None:  # we are being stopped: the child cleans up and goes first
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    if status != 0:
+        raise RuntimeError(f"the in-process measurement at N={n} failed (status {status})")
     with open(result, "rb") as f:
         out, state = pickle.load(f)
     result.unlink()
@@ -173,7 +183,9 @@ def _child(argv: list[str]) -> None:
     from dataclasses import replace
 
     from bench.config import QUICK
+    from bench.netns import exit_on_sigterm
 
+    exit_on_sigterm()
     n, reps, work, result = int(argv[0]), int(argv[1]), Path(argv[2]), Path(argv[3])
     netns = argv[4] if len(argv) > 4 else None
     cfg = replace(QUICK, max_reps=reps)
