@@ -112,7 +112,7 @@ def _scalar_operand(value: object, kind: Kind) -> object:
     if kind is Kind.RAW_IPV4:
         return int(IPv4Address(value))  # type: ignore[arg-type]
     if kind in (Kind.IPV4, Kind.IPV6):
-        return ip_address(value)  # type: ignore[arg-type]
+        return value if isinstance(value, IPv4Address | IPv6Address) else ip_address(value)  # type: ignore[arg-type]
     return int(value)  # type: ignore[call-overload]
 
 

@@ -142,8 +142,10 @@ def _fill(plan: Plan, binding: Binding, values: Mapping[str, tuple[str, ...]]) -
                         raise InstantiationError(
                             f"{e} (filter {entry.origin.filter}, rule {entry.origin.rule})"
                         ) from e
-                    entries[i] = replace(entry, rows=rows)
-            filled.append(replace(chain, entries=tuple(entries)) if chain.entries else chain)
+                    entries[i] = ProgramRule(entry.origin, entry.verdict, entry.checks, rows, entry.comment)
+            if chain.entries:
+                chain = ChainProgram(chain.name, tuple(entries), chain.fallthrough)
+            filled.append(chain)
         stages[stage] = tuple(filled)
     return PortProgram(binding.portdev, binding.mac, plan.filter, plan.group, stages)
 

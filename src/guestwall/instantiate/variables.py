@@ -80,6 +80,8 @@ def combinations(refs: list[VarRef], values: Mapping[str, tuple[str, ...]]) -> l
     missing = missing_refs(refs, values)
     if missing:
         raise MissingVariables(missing)
+    if all(ref.index is None and len(values[ref.name]) == 1 for ref in refs):
+        return [{ref: values[ref.name][0] for ref in refs}]  # the common case: one value each
     order: list[int] = []
     members: dict[int, list[str]] = {}
     for ref in refs:

@@ -14,7 +14,7 @@ from guestwall.dataplane.apply import ApplyResult
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
-from guestwall.services.enforce import enforce_from
+from guestwall.services.enforce import enforce_from, stored_binding
 from guestwall.services.filters import load_filters
 from guestwall.services.incremental import apply_changes, port_part
 from guestwall.store.records import BindingRecord, ReadableStore, Reader, Store
@@ -60,7 +60,12 @@ def create_bindings(
         for name in sorted({b.filterref.filter for b in bindings}):
             if writer.filter_by_name(name) is None:
                 raise InstantiationError(f"referenced filter '{name}' is missing")
-        records = writer.add_bindings([(b.portdev, b.filterref.filter, format_binding(b)) for b in bindings])
+        texts = [format_binding(b) for b in bindings]
+        for text, binding in zip(texts, bindings, strict=True):
+            stored_binding(text, binding)  # enforcement below reads them back: no second parse
+        records = writer.add_bindings(
+            [(b.portdev, b.filterref.filter, t) for b, t in zip(bindings, texts, strict=True)]
+        )
         result = enforce_from(writer, load_filters(writer), backend)
         return records, result
 

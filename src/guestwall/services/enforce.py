@@ -82,15 +82,30 @@ class Desired:
     implicit: tuple[str, ...] = ()  # unbound guest ports given the default filter
 
 
-def load_ports(reader: Reader) -> list[BoundPort]:
-    """Every binding in the store, parsed, with its learned addresses."""
+_parsed: dict[str, Binding] = {}
+
+
+def stored_binding(xml: str, known: Binding | None = None) -> Binding:
+    """A stored binding's text parsed (the store keeps our own canonical format), remembered by its text:
+    a long-running agent, or enforcement right after creation, does not parse the same text again."""
     from guestwall.nwfilter import parse_binding
 
+    binding = _parsed.get(xml)
+    if binding is None:
+        binding = known if known is not None else parse_binding(xml)
+        if len(_parsed) > 100_000:
+            _parsed.clear()
+        _parsed[xml] = binding
+    return binding
+
+
+def load_ports(reader: Reader) -> list[BoundPort]:
+    """Every binding in the store, parsed, with its learned addresses."""
     learned: dict[str, list[str]] = {}
     for addr in reader.learned_addresses():
         learned.setdefault(addr.portdev, []).append(str(addr.ip))
     return [
-        BoundPort(rec, parse_binding(rec.xml), tuple(learned.get(rec.portdev, ())))
+        BoundPort(rec, stored_binding(rec.xml), tuple(learned.get(rec.portdev, ())))
         for rec in reader.bindings()
     ]
 
@@ -156,10 +171,8 @@ def _learning(binding: Binding, mode: LearningMode, learned: tuple[str, ...], in
 def enforced_program(reader: Reader, record: BindingRecord, filters: Mapping[str, Filter]) -> PortProgram:
     """The program a bound port is enforced with: its filter's, or its interim rules while its IP address
     is learned. Raises InstantiationError when it has neither (the kernel then drops its traffic)."""
-    from guestwall.nwfilter import parse_binding
-
     learned = tuple(str(a.ip) for a in reader.learned_addresses(record.portdev))
-    return _program(Planner(filters), BoundPort(record, parse_binding(record.xml), learned))[0]
+    return _program(Planner(filters), BoundPort(record, stored_binding(record.xml), learned))[0]
 
 
 def load_address_sets(reader: Reader) -> dict[str, AddressSet]:
