@@ -35,24 +35,10 @@ def warn_if_bridged_l3_is_off(ctx: Context) -> None:
 
 
 def enforce_filters(ctx: Context, filters: dict[str, Filter]) -> None:
-    """The hook run inside a filter define/undefine: re-enforce every binding with the new definitions.
+    """The hook run inside a filter define/undefine (see services.incremental.enforce_filter_change)."""
+    from guestwall.services.incremental import enforce_filter_change
 
-    It runs before the change commits, so this separate read still sees the old definitions: the
-    incremental path rewrites only the chains the edit changes; otherwise everything is applied."""
-    from guestwall.config import load_config
-    from guestwall.services.enforce import enforce_from, load_address_sets
-    from guestwall.services.filters import load_filters
-    from guestwall.services.incremental import apply_filter_change
-
-    store = ctx.store()
-    backend = backend_for(ctx)
-    with store.read() as reader:
-        if not reader.bound_filters() and not load_config().default_filtered:
-            return  # nothing uses any filter (unbound guest ports may use the default filter)
-        old = load_filters(reader)
-        result = apply_filter_change(reader, old, filters, backend, load_address_sets(reader))
-        if result is None:
-            enforce_from(reader, filters, backend)
+    enforce_filter_change(ctx.store(), filters, backend_for(ctx))
 
 
 def _not_found(portdev: str) -> str:

@@ -34,7 +34,7 @@ from guestwall.instantiate.build import Planner
 from guestwall.instantiate.tree import referenced_filters
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
-from guestwall.store.records import BindingRecord, Reader
+from guestwall.store.records import BindingRecord, Reader, Store
 
 _PARAM = re.compile(r"<parameter name='([^']*)'")  # bindings are stored in our own canonical format
 
@@ -134,6 +134,25 @@ def apply_filter_change(
     """Enforce new filter definitions on the bound groups they touch, rewriting only changed chains."""
     plan = plan_filter_change(reader, old, new, address_sets)
     return None if plan is None else apply_changes(reader, backend, filters=plan)
+
+
+def enforce_filter_change(
+    store: Store, filters: Mapping[str, Filter], backend: Backend
+) -> ApplyResult | None:
+    """Enforce new filter definitions, as the on_change hook of define/undefine (services.filters).
+
+    The hook runs before the change commits, so a separate read still sees the old definitions: the
+    incremental path rewrites only the chains the edit changes; otherwise everything is applied. Raises
+    (and so aborts the define) when a bound port cannot be instantiated with the new definitions."""
+    from guestwall.services.enforce import enforce_from, load_address_sets
+    from guestwall.services.filters import load_filters
+
+    with store.read() as reader:
+        if not reader.bound_filters() and not load_config().default_filtered:
+            return None  # nothing uses any filter (unbound guest ports may use the default filter)
+        old = load_filters(reader)
+        result = apply_filter_change(reader, old, filters, backend, load_address_sets(reader))
+        return result if result is not None else enforce_from(reader, filters, backend)
 
 
 def apply_changes(
