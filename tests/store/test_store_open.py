@@ -199,3 +199,28 @@ def test_schema_compiles_for_every_backend(dialect: str) -> None:
     config.output_buffer = buffer
     command.upgrade(config, "head", sql=True)
     assert "CREATE TABLE filters" in buffer.getvalue()
+
+
+def test_migration_0004_fills_binding_parameter_names(tmp_path: Path) -> None:
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path}/guestwall.db"
+    store = open_store(url)
+    xml = (
+        "<filterbinding><filterref filter='clean-traffic'><parameter name='IP' value='10.0.0.1'/>"
+        "<parameter name='MAC' value='52:54:00:00:00:01'/></filterref></filterbinding>"
+    )
+    with store.write() as writer:
+        writer.add_binding("vnet0", "clean-traffic", xml)
+    store.close()
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0003")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+        assert connection.execute(text("SELECT params FROM bindings")).scalar_one() == "IP,MAC"
+    engine.dispose()
+    store = open_store(url)
+    with store.read() as reader:
+        assert reader.binding_groups(["clean-traffic"]) == [("clean-traffic", "IP,MAC", "vnet0", 1, xml)]
+    store.close()

@@ -9,7 +9,6 @@ caller to apply everything. An address-set change is a set-element delta.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,20 +35,17 @@ from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
 from guestwall.store.records import BindingRecord, Reader, Store
 
-_PARAM = re.compile(r"<parameter name='([^']*)'")  # bindings are stored in our own canonical format
 
-
-def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, frozenset[str]], tuple[str, int, str]] | None:
-    """One representative (portdev, port_id, xml) per group of the bindings of ``tops``; None if a port
-    learns its address (its group can change under us)."""
-    learning = {a.portdev for a in reader.learned_addresses()}
-    groups: dict[tuple[str, frozenset[str]], tuple[str, int, str]] = {}
-    for portdev, port_id, xml in reader.binding_texts(tops):
-        params = frozenset(_PARAM.findall(xml)) | {"MAC"}
-        if portdev in learning:
+def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, str], tuple[str, int, str]] | None:
+    """One representative (portdev, port_id, xml) per group (top filter, parameter names) of the bindings
+    of ``tops``; None if one of them learns its address (its group changes with what it learns)."""
+    groups = {
+        (top, params): (dev, port_id, xml) for top, params, dev, port_id, xml in reader.binding_groups(tops)
+    }
+    for device in {a.portdev for a in reader.learned_addresses()}:
+        record = reader.binding(device)
+        if record is not None and record.filter in tops:
             return None
-        top = xml.split("<filterref filter='", 1)[1].split("'", 1)[0]
-        groups.setdefault((top, params), (portdev, port_id, xml))
     return groups
 
 

@@ -107,10 +107,14 @@ class FastReader:
     def bound_filters(self) -> set[str]:
         return {row[0] for row in self.connection.execute("SELECT DISTINCT filter_name FROM bindings")}
 
-    def binding_texts(self, filter_names: Sequence[str]) -> list[tuple[str, int, str]]:
+    def binding_groups(self, filter_names: Sequence[str]) -> list[tuple[str, str, str, int, str]]:
         marks = ", ".join("?" for _ in filter_names)
-        query = f"SELECT portdev, port_id, xml FROM bindings WHERE filter_name IN ({marks})"
-        return [(r[0], r[1], r[2]) for r in self.connection.execute(query, tuple(filter_names))]
+        query = (
+            "SELECT b.filter_name, b.params, b.portdev, b.port_id, b.xml FROM bindings b JOIN "
+            f"(SELECT MIN(port_id) AS port_id FROM bindings WHERE filter_name IN ({marks}) "
+            "GROUP BY filter_name, params) g ON b.port_id = g.port_id"
+        )
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in self.connection.execute(query, tuple(filter_names))]
 
     def count_bindings(self, filter_name: str) -> int:
         row = self.connection.execute(

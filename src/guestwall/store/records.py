@@ -6,6 +6,7 @@ SQLAlchemy, ``fastread`` implements the read side with the stdlib sqlite3 module
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -19,9 +20,16 @@ if TYPE_CHECKING:  # the model package costs start-up time the read-only CLI com
 
 # The Alembic head revision this code expects. The fast read path accepts a database only at this revision;
 # a test checks that it equals the head of store/migrations/versions.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 DEFAULT_URL = "sqlite:////var/lib/guestwall/guestwall.db"
+
+_PARAM = re.compile(r"<parameter name='([^']*)'")
+
+
+def binding_params(xml: str) -> str:
+    """The sorted, comma-separated parameter names of a stored binding (our own canonical XML)."""
+    return ",".join(sorted(set(_PARAM.findall(xml))))
 
 
 @dataclass(frozen=True)
@@ -65,12 +73,16 @@ class Reader(Protocol):
     def count_bindings(self, filter_name: str) -> int:
         """How many bindings use filter ``filter_name`` as their top filter."""
         ...
+
     def bound_filters(self) -> set[str]:
         """The top filters of all bindings."""
         ...
-    def binding_texts(self, filter_names: Sequence[str]) -> list[tuple[str, int, str]]:
-        """(portdev, port_id, xml) of the bindings of these top filters, without building records."""
+
+    def binding_groups(self, filter_names: Sequence[str]) -> list[tuple[str, str, str, int, str]]:
+        """One binding per (top filter, parameter names) among these top filters, as
+        (filter, names, portdev, port_id, xml): a query whose result does not grow with the ports."""
         ...
+
     def binding(self, portdev: str) -> BindingRecord | None: ...
     def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]: ...
     def address_sets(self) -> list[AddressSet]: ...
@@ -88,6 +100,7 @@ class Writer(Reader, Protocol):
     def add_bindings(self, rows: Sequence[tuple[str, str, str]]) -> list[BindingRecord]:
         """Several (portdev, filter, xml) at once: one existence check, one insert."""
         ...
+
     def update_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord: ...
     def delete_binding(self, portdev: str) -> None: ...
     def learn_address(

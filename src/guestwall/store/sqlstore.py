@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from guestwall.errors import ConflictError, GuestwallError, NotFoundError, StoreError
 from guestwall.model.addressset import AddressSet, Network
 from guestwall.store.addresssets import format_networks, parse_address_set
-from guestwall.store.records import BindingRecord, FilterRecord, LearnedAddress
+from guestwall.store.records import BindingRecord, FilterRecord, LearnedAddress, binding_params
 from guestwall.store.tables import AddressSetRow, BindingRow, FilterRow, LearnedAddressRow, StateRow
 
 LOCK_WAIT_SECONDS = 30
@@ -100,11 +100,17 @@ class SqlReader:
     def bound_filters(self) -> set[str]:
         return set(self.session.scalars(select(BindingRow.filter_name).distinct()))
 
-    def binding_texts(self, filter_names: Sequence[str]) -> list[tuple[str, int, str]]:
-        query = select(BindingRow.portdev, BindingRow.port_id, BindingRow.xml).where(
-            BindingRow.filter_name.in_(list(filter_names))
+    def binding_groups(self, filter_names: Sequence[str]) -> list[tuple[str, str, str, int, str]]:
+        first = (
+            select(func.min(BindingRow.port_id).label("port_id"))
+            .where(BindingRow.filter_name.in_(list(filter_names)))
+            .group_by(BindingRow.filter_name, BindingRow.params)
+            .subquery()
         )
-        return [(row[0], row[1], row[2]) for row in self.session.execute(query)]
+        query = select(
+            BindingRow.filter_name, BindingRow.params, BindingRow.portdev, BindingRow.port_id, BindingRow.xml
+        ).join(first, BindingRow.port_id == first.c.port_id)
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in self.session.execute(query)]
 
     def count_bindings(self, filter_name: str) -> int:
         query = select(func.count()).select_from(BindingRow).where(BindingRow.filter_name == filter_name)
@@ -164,6 +170,7 @@ class SqlWriter(SqlReader):
             filter_name=filter,
             xml=xml,
             created_at=now_utc(),
+            params=binding_params(xml),
         )
         self.session.add(row)
         self.session.flush()
@@ -181,7 +188,12 @@ class SqlWriter(SqlReader):
         added = []
         for port_id, (portdev, filter_name, xml) in zip(self._free_port_ids(len(rows)), rows, strict=True):
             row = BindingRow(
-                port_id=port_id, portdev=portdev, filter_name=filter_name, xml=xml, created_at=now_utc()
+                port_id=port_id,
+                portdev=portdev,
+                filter_name=filter_name,
+                xml=xml,
+                created_at=now_utc(),
+                params=binding_params(xml),
             )
             self.session.add(row)
             added.append(row)
@@ -193,7 +205,7 @@ class SqlWriter(SqlReader):
         row = self._binding_row(portdev)
         if row is None:
             raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
-        row.filter_name, row.xml = filter, xml
+        row.filter_name, row.xml, row.params = filter, xml, binding_params(xml)
         self.session.flush()
         self.changed = True
         return _binding_record(row)

@@ -80,6 +80,8 @@ class BindingRow(Base):
     filter_name: Mapped[str] = mapped_column(String, nullable=False, index=True)
     xml: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # sorted names of its parameters: with filter_name, the group of ports that share kernel chains
+    params: Mapped[str] = mapped_column(String, nullable=False, default="", server_default="")
 
 
 class LearnedAddressRow(Base):
