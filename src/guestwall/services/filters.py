@@ -101,25 +101,37 @@ def list_filters(store: ReadableStore) -> list[FilterRecord]:
         return sorted(reader.filters(), key=lambda r: (r.name.encode().lower(), r.name))
 
 
-def load_filters(reader: Reader) -> dict[str, Filter]:
-    """Every stored filter definition, parsed, by name (what instantiation and enforcement need)."""
+_parsed: dict[str, Filter] = {}
+
+
+def stored_filter(xml: str) -> Filter:
+    """A stored filter's canonical text, parsed; remembered by its text, so one process (a command that
+    reads the filters twice, the agent, the API) parses each definition once."""
     from guestwall.nwfilter import parse_filter
 
-    return {record.name: parse_filter(record.xml) for record in reader.filters()}
+    parsed = _parsed.get(xml)
+    if parsed is None:
+        if len(_parsed) > 10_000:
+            _parsed.clear()
+        parsed = _parsed[xml] = parse_filter(xml)
+    return parsed
+
+
+def load_filters(reader: Reader) -> dict[str, Filter]:
+    """Every stored filter definition, parsed, by name (what instantiation and enforcement need)."""
+    return {record.name: stored_filter(record.xml) for record in reader.filters()}
 
 
 def load_filter_tree(reader: Reader, name: str) -> dict[str, Filter]:
     """The definitions reachable from filter ``name`` (what one binding needs), parsed; missing ones left
     out."""
-    from guestwall.nwfilter import parse_filter
-
     out: dict[str, Filter] = {}
     pending = [name]
     while pending:
         current = pending.pop()
         record = reader.filter_by_name(current) if current not in out else None
         if record is not None:
-            out[current] = parse_filter(record.xml)
+            out[current] = stored_filter(record.xml)
             pending.extend(ref.filter for ref in out[current].refs)
     return out
 
