@@ -60,4 +60,7 @@ def typed_value(protocol: str, attr: str, text: str) -> AttrValue:
     attr_spec = spec.attr(attr)
     if attr_spec is None:
         raise FilterError(f"element {protocol} has no attribute '{attr}'")
-    return parse_attr_value(attr_spec, text, allow_var=False, where=Where(element=protocol, attribute=attr))
+    try:
+        return parse_attr_value(attr_spec, text, allow_var=False)
+    except FilterError:  # say where only when it failed: instantiation calls this for every value
+        raise illegal(attr, text, Where(element=protocol, attribute=attr)) from None
