@@ -17,7 +17,7 @@ from guestwall.model import Binding, FilterRef, make_params
 from guestwall.services.enforce import enforce_from, stored_binding
 from guestwall.services.filters import load_filters
 from guestwall.services.incremental import apply_changes, port_part
-from guestwall.store.records import BindingRecord, ReadableStore, Reader, Store
+from guestwall.store.records import BindingRecord, ReadableStore, Store
 
 
 class BindingNotFound(NotFoundError):
@@ -43,10 +43,10 @@ def create_binding(store: Store, xml: str | bytes, backend: Backend) -> tuple[Bi
         if writer.filter_by_name(binding.filterref.filter) is None:
             raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
         record = writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding))
-        result = _apply_one(writer, record, backend, adding=True)
-        if result is None:
-            result = enforce_from(writer, load_filters(writer), backend)
-        return record, result
+        # only this port's rules: the cost does not grow with the other ports (else everything)
+        part = port_part(writer, record)
+        result = apply_changes(writer, backend, added=[part]) if part is not None else None
+        return record, result or enforce_from(writer, load_filters(writer), backend)
 
 
 def create_bindings(
@@ -83,15 +83,6 @@ def delete_binding(store: Store, portdev: str, backend: Backend) -> ApplyResult:
             retired = [part] if writer.count_bindings(record.filter) == 0 else []
             result = apply_changes(writer, backend, removed=[part], retired=retired)
         return result or enforce_from(writer, load_filters(writer), backend)
-
-
-def _apply_one(reader: Reader, record: BindingRecord, backend: Backend, adding: bool) -> ApplyResult | None:
-    """Enforce one binding change by adding (or removing) only its rules: its cost does not grow with the
-    other ports. None when that cannot be done (the caller applies everything)."""
-    part = port_part(reader, record)
-    if part is None:
-        return None
-    return apply_changes(reader, backend, added=[part] if adding else [], removed=[] if adding else [part])
 
 
 def get_binding(store: ReadableStore, portdev: str) -> BindingRecord:
