@@ -45,7 +45,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--skip",
         type=lambda s: set(s.split(",")),
         default=set(),
-        help="comma-separated parts to leave out: startup, cli, datapath, libvirt",
+        help="comma-separated parts to leave out: startup, cli, datapath, libvirt, cloud",
     )
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
     parser.add_argument(
@@ -76,7 +76,7 @@ def _config(args: argparse.Namespace) -> Config:
         cfg = replace(cfg, traffic_seconds=args.traffic_seconds)
     if args.traffic_rounds is not None:
         cfg = replace(cfg, traffic_rounds=args.traffic_rounds)
-    unknown_parts = args.skip - {"startup", "cli", "datapath", "libvirt"}
+    unknown_parts = args.skip - {"startup", "cli", "datapath", "libvirt", "cloud"}
     if unknown_parts:
         raise SystemExit(f"unknown parts to skip: {', '.join(sorted(unknown_parts))}")
     if "datapath" in args.skip:
@@ -87,6 +87,8 @@ def _config(args: argparse.Namespace) -> Config:
         cfg = replace(cfg, cli_sizes=())
     if "startup" in args.skip:
         cfg = replace(cfg, startup_runs=0)
+    if "cloud" in args.skip:
+        cfg = replace(cfg, cloud=False)
     unknown = set(cfg.datapath_sizes) - set(cfg.sizes)
     if unknown:
         raise SystemExit(f"data-path sizes {sorted(unknown)} are not among the programming sizes {cfg.sizes}")
@@ -159,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_plots:
         plots.write_plots(results, args.out)
     report.print_tables(results)
+    if "cloud" in results:
+        from bench.cloud import print_cloud
+
+        print_cloud(results["cloud"])
     print(f"results: {args.out / f'results-{cfg.mode}.json'}", file=sys.stderr)
     return 0
 
@@ -224,6 +230,13 @@ def run(cfg: Config, work: Path) -> dict[str, Any]:
         results["libvirt"] = measure_libvirt(cfg.libvirt_ports, work, log)
     else:
         results["libvirt"] = {"available": False, "note": "not run in this mode (--libvirt-ports 0)"}
+    if cfg.cloud:
+        from bench.cloud import measure_cloud
+
+        log("cloud layer")
+        sizes_ = {} if cfg.mode == "full" else {"members": 100, "blocks": 1000, "rounds": 3}
+        quick = {} if cfg.mode == "full" else {"traffic_seconds": 1, "traffic_rounds": 1}
+        results["cloud"] = measure_cloud(work, log, **sizes_, **quick)
     results["seconds"] = time.perf_counter() - started
     results["ratios"] = report.ratios(results)
     results["targets"] = report.evaluate(results)

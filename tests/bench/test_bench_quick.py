@@ -31,7 +31,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=400,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -102,3 +102,12 @@ def test_every_target_is_evaluated(results: dict[str, Any]) -> None:
     for target in results["targets"]:
         assert target["met"] in (True, False, None)
         assert target["detail"]
+
+
+def test_cloud_figures_are_present(results: dict[str, Any]) -> None:
+    cloud = results["cloud"]
+    assert (cloud["members"], cloud["blocks"]) == (100, 1000)
+    for op in ("join", "leave", "create_member", "delete_member", "block", "unblock"):
+        assert cloud[op]["ms"] > 0 and cloud[op]["commands"] > 0, op
+    assert cloud["block"]["commands"] == cloud["unblock"]["commands"] == 1  # one set element
+    assert cloud["kernel_size"]["elements"] >= cloud["blocks"]

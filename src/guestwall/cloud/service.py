@@ -29,7 +29,7 @@ from guestwall.dataplane.apply import ApplyResult
 from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.diff import Transaction
 from guestwall.errors import DataplaneError
-from guestwall.model import Filter
+from guestwall.model import AddressSet, Filter
 from guestwall.model.cloud import (
     Ethertype,
     Network,
@@ -93,12 +93,18 @@ class Cloud:
         if self.backend is None:
             raise DataplaneError("no kernel backend to enforce the change with")
         before = load_filters(writer)
+        previous = {} if full else load_address_sets(writer)  # what the kernel holds, if it is in step
         changes = sync(writer, repo, scope)
-        result = None if full else self._incremental(writer, changes, before, set(sets))
+        result = None if full else self._incremental(writer, changes, before, set(sets), previous)
         return result if result is not None else enforce_from(writer, load_filters(writer), self.backend)
 
     def _incremental(
-        self, writer: Writer, changes: Changes, before: dict[str, Filter], sets: set[str]
+        self,
+        writer: Writer,
+        changes: Changes,
+        before: dict[str, Filter],
+        sets: set[str],
+        previous: dict[str, AddressSet],
     ) -> ApplyResult | None:
         """The engine's incremental paths (services.incremental), all in one kernel transaction: changed
         filters rewrite their groups' chains, ports that go or come change only their own elements, address
@@ -131,6 +137,8 @@ class Cloud:
             added=[p for p in added if p is not None],
             sets=changes.sets | sets,
             retired=retired,
+            # sets written by this change were in step before it; ``sets`` may lag: those are read back
+            previous={name: aset for name, aset in previous.items() if name not in sets},
         )
 
     def _kill(

@@ -160,10 +160,12 @@ def apply_changes(
     added: Sequence[Part] = (),
     sets: Iterable[str] = (),
     retired: Sequence[Part] = (),
+    previous: Mapping[str, AddressSet] | None = None,
 ) -> ApplyResult | None:
     """One kernel transaction for a filter edit, ports that go (their old share of the ruleset), ports that
     come and address sets to bring in step, built against terse listings only. ``retired`` are parts of
-    groups no port uses any more: their chains are deleted. None when only a full apply can do it (the
+    groups no port uses any more: their chains are deleted; ``previous`` are the address sets as they were
+    before the change (their deltas then need no listing). None when only a full apply can do it (the
     kernel is not as expected)."""
     with kernel_lock(backend.netns):
         t0 = time.perf_counter()
@@ -185,7 +187,7 @@ def apply_changes(
             tx.commands += more.commands
         names_ = sorted(set(sets))
         if names_:
-            delta = _address_set_delta(reader, names_, backend)
+            delta = _address_set_delta(reader, names_, backend, existing, previous)
             if delta is None:
                 return None
             tx.commands += delta.commands
@@ -249,23 +251,40 @@ def refresh_address_sets(reader: Reader, changed: Iterable[str], backend: Backen
     return apply_changes(reader, backend, sets=changed)
 
 
-def _address_set_delta(reader: Reader, changed: Sequence[str], backend: Backend) -> Transaction | None:
+def _address_set_delta(
+    reader: Reader,
+    changed: Sequence[str],
+    backend: Backend,
+    existing: dict[str, ActualTable],
+    previous: Mapping[str, AddressSet] | None,
+) -> Transaction | None:
+    """Element deltas for address sets. With ``previous`` (the sets as the store held them before this
+    change, and so the kernel) nothing is read back: a 10,000-block set costs what the change costs; a
+    kernel that is not as expected makes the transaction fail and the caller apply everything."""
     wanted = {a.name: a for a in reader.address_sets() if a.name in set(changed)}
+    declared = existing.get(names.INET)
     tx = Transaction()
     for name in changed:
         for family in (4, 6):
             set_name = names.ipset_set(name, f"v{family}")
-            listing = backend.list_json(f"set {names.INET} {names.TABLE} {set_name}")
-            if listing is None:
-                continue  # no rule refers to it: nothing in the kernel to keep in step
-            actual = parse_table(names.INET, listing).sets.get(set_name)
             spec = SetSpec(set_name, ("ipv6_addr" if family == 6 else "ipv4_addr",), None, ("interval",))
-            if actual is None or not _decl_matches(spec, actual):
+            if declared is None or set_name not in declared.sets:
+                continue  # no rule refers to it: nothing in the kernel to keep in step
+            if not _decl_matches(spec, declared.sets[set_name]):
                 return None
+            if previous is not None and name in previous:
+                before = previous[name].of_family(family)
+                actual_elements: dict[Element, object] = {(canon.network(n),): None for n in before}
+            else:
+                listing = backend.list_json(f"set {names.INET} {names.TABLE} {set_name}")
+                actual = parse_table(names.INET, listing).sets.get(set_name) if listing else None
+                if actual is None:
+                    return None
+                actual_elements = actual.elements
             aset = wanted.get(name, AddressSet(name))
             desired: dict[Element, object] = {(canon.network(n),): None for n in aset.of_family(family)}
-            stale = {e: v for e, v in actual.elements.items() if e not in desired}
-            missing = {e: v for e, v in desired.items() if e not in actual.elements}
+            stale = {e: v for e, v in actual_elements.items() if e not in desired}
+            missing = {e: v for e, v in desired.items() if e not in actual_elements}
             if stale:
                 tx.commands += _element_cmds("delete", names.INET, spec, stale)
             if missing:
