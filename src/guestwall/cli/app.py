@@ -33,7 +33,6 @@ COMMANDS: dict[str, str] = {
     "port": "cloud:port",
     "secgroup": "cloud:secgroup",
     "provider": "cloud:provider",
-    "api": "api:api",
 }
 
 
