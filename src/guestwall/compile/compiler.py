@@ -26,7 +26,7 @@ from guestwall.compile.rules import (
     private_reasons,
     render,
 )
-from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec
+from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec, rule_digest
 from guestwall.instantiate.program import ChainProgram, Fallthrough, Jump, PortProgram, ProgramRule, Stage
 from guestwall.model import AddressSet
 
@@ -129,8 +129,6 @@ def skeleton(options: Options) -> Ruleset:
 
 
 def _fixed(*stmts: ir.Statement) -> ir.Rule:
-    from guestwall.compile.ruleset import rule_digest
-
     rule = ir.Rule(tuple(stmts))
     return ir.Rule(rule.statements, f"{rule_digest(rule)} guestwall")
 
@@ -216,13 +214,8 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
                 table.chains[name] = ChainSpec(name, [r.rule for r in rendered])
                 if not is_private:
                     state.rendered[name] = rendered
-                    state.uses[name] = [
-                        (i, r.uses)
-                        for i, (entry, r) in enumerate(
-                            zip(_rule_entries(chain, False), rendered, strict=True)
-                        )
-                        if entry is not None and r.uses
-                    ]
+                    # a shared chain renders one rule per entry, in order: index i is entry i
+                    state.uses[name] = [(i, r.uses) for i, r in enumerate(rendered) if r.uses]
             if chain.name in private:
                 continue  # private chains hold their values as constants
             for i, uses in state.uses[name]:
@@ -232,21 +225,6 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
                     for elem in elements(use, key_value, rows):
                         target_set.elements[elem] = None
         table.sets[_DISPATCH[stage]].elements[(key_value,)] = ("goto", chain_names["root"])
-
-
-def _rule_entries(chain: ChainProgram, private: bool) -> list[ProgramRule | None]:
-    """Entries in rendered order: program rules (expanded for private chains), None for jumps/fallthrough."""
-    out: list[ProgramRule | None] = []
-    for entry in chain.entries:
-        if isinstance(entry, Jump):
-            out.append(None)
-        elif private:
-            out.extend(expand(entry))
-        else:
-            out.append(entry)
-    if chain.fallthrough is Fallthrough.ACCEPT:
-        out.append(None)
-    return out
 
 
 def _render_chain(
