@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from guestwall.errors import ConflictError, InputError, InUseError, NotFoundError
+from guestwall.instantiate.tree import reachable_filters
 from guestwall.model import Filter
 from guestwall.nwfilter import format_filter, parse_filter
 from guestwall.services.filters import (
@@ -16,7 +17,6 @@ from guestwall.services.filters import (
     has_loop,
     list_filters,
     undefine_filter,
-    used_filters,
 )
 from guestwall.store import Store
 
@@ -246,8 +246,8 @@ def test_graph_helpers() -> None:
         return parse_filter(xml(name, *refs))
 
     filters = {f.name: f for f in (f("a", "b", "c"), f("b", "c"), f("c"), f("d", "d"))}
-    assert used_filters(filters, ["a"]) == {"a", "b", "c"}
-    assert used_filters(filters, ["b", "missing"]) == {"b", "c", "missing"}
+    assert reachable_filters(filters, ["a"]) == {"a", "b", "c"}
+    assert reachable_filters(filters, ["b", "missing"]) == {"b", "c", "missing"}
     assert not has_loop(filters, "a")
     assert has_loop(filters, "d")
     assert not has_loop(filters, "missing")
@@ -265,4 +265,4 @@ def test_loop_search_handles_long_chains() -> None:
     assert not has_loop(chain, "f0")
     chain["f4999"] = Filter(name="f4999", entries=(FilterRef("f0"),))
     assert has_loop(chain, "f0") and has_loop(chain, "f2500")
-    assert len(used_filters(chain, ["f0"])) == 5000
+    assert len(reachable_filters(chain, ["f0"])) == 5000

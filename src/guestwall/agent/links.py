@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
-from guestwall.agent.netns import call_in_netns
+from guestwall.dataplane.netns import call_in_netns
 from guestwall.errors import DataplaneError
 
 RTMGRP_LINK = 1

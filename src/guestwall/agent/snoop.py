@@ -17,8 +17,8 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 
-from guestwall.agent.netns import call_in_netns
 from guestwall.agent.observe import Observation, Watch, observe
+from guestwall.dataplane.netns import call_in_netns
 from guestwall.errors import DataplaneError
 from guestwall.instantiate.learning import LearningMode
 

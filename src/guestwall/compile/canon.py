@@ -10,7 +10,7 @@ import socket
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any
 
-from guestwall.compile.matches import Kind
+from guestwall.compile.matches import Kind, int_mac, mac_int, prefix_bounds
 from guestwall.instantiate.program import Operand, Prefix, Range, Value
 
 _ETHER_TYPES = {"ip": 0x0800, "arp": 0x0806, "ip6": 0x86DD, "8021q": 0x8100, "vlan": 0x8100, "8021ad": 0x88A8}
@@ -92,23 +92,11 @@ def network(net: IPv4Network | IPv6Network) -> object:
     return _interval(net.network_address, net.broadcast_address)
 
 
-def _mac_bounds(addr: str, length: int) -> tuple[str, str]:
-    base = int(addr.replace(":", ""), 16)
-    host = (1 << (48 - length)) - 1
-    lo, hi = base & ~host & ((1 << 48) - 1), (base & ~host) | host
-    return (_mac(lo), _mac(hi))
-
-
-def _mac(value: int) -> str:
-    raw = f"{value:012x}"
-    return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
-
-
 def _scalar_operand(value: object, kind: Kind) -> object:
     if kind is Kind.MAC:
         return str(value).lower()
     if kind is Kind.RAW_MAC:
-        return int(str(value).replace(":", ""), 16) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+        return mac_int(value) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
     if kind is Kind.RAW_IPV4:
         return int(IPv4Address(value))  # type: ignore[arg-type]
     if kind in (Kind.IPV4, Kind.IPV6):
@@ -127,12 +115,11 @@ def from_operand(op: Operand, kind: Kind) -> object:
             net = ip_network(f"{op.addr}/{op.length}", strict=False)
             return _interval(net.network_address, net.broadcast_address)
         if kind is Kind.MAC:
-            return _interval(*_mac_bounds(str(op.addr), op.length))
-        width = 48 if kind is Kind.RAW_MAC else 32
+            lo, hi = prefix_bounds(mac_int(str(op.addr)), op.length, 48)
+            return _interval(int_mac(lo), int_mac(hi))
         base = _scalar_operand(op.addr, kind)
         assert isinstance(base, int)
-        host = (1 << (width - op.length)) - 1
-        return _interval(base & ~host, (base & ~host) | host)
+        return _interval(*prefix_bounds(base, op.length, 48 if kind is Kind.RAW_MAC else 32))
     raise ValueError(f"{op} cannot be a set element")
 
 

@@ -165,13 +165,20 @@ def stp_prefix(checks: tuple[Check, ...]) -> list[ir.Match]:
 # ---- literals ----------------------------------------------------------------------------------------------
 
 
-def _mac_int(mac: str) -> int:
+def mac_int(mac: str) -> int:
     return int(mac.replace(":", ""), 16)
 
 
-def _int_mac(value: int) -> str:
+def int_mac(value: int) -> str:
     raw = f"{value:012x}"
     return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
+
+
+def prefix_bounds(base: int, length: int, width: int) -> tuple[int, int]:
+    """The lowest and highest value under a prefix of ``length`` bits of a ``width``-bit value."""
+    host = (1 << (width - length)) - 1
+    lo = base & ~host & ((1 << width) - 1)
+    return lo, lo | host
 
 
 def scalar(value: object, kind: Kind) -> str:
@@ -183,7 +190,7 @@ def scalar(value: object, kind: Kind) -> str:
     if kind in (Kind.IPV4, Kind.IPV6, Kind.RAW_IPV4):
         addr = ip_address(value if isinstance(value, int | str | IPv4Address | IPv6Address) else str(value))
         return hex(int(addr)) if kind is Kind.RAW_IPV4 else str(addr)
-    number = _mac_int(value) if isinstance(value, str) and kind is Kind.RAW_MAC else int(str(value), 0)
+    number = mac_int(value) if isinstance(value, str) and kind is Kind.RAW_MAC else int(str(value), 0)
     if kind is Kind.RAW_MAC:
         return hex(number)
     return f"0x{number:04x}" if kind is Kind.ETHERTYPE else str(number)
@@ -194,11 +201,10 @@ def _prefix_range(op: Prefix, kind: Kind) -> tuple[str, str] | str:
     if kind in (Kind.IPV4, Kind.IPV6):
         return str(ip_network(f"{op.addr}/{op.length}", strict=False))
     width = 48 if kind in (Kind.MAC, Kind.RAW_MAC) else 32
-    base = _mac_int(op.addr) if isinstance(op.addr, str) else int(op.addr)
-    host = (1 << (width - op.length)) - 1
-    lo, hi = base & ~host & ((1 << width) - 1), (base & ~host) | host
+    base = mac_int(op.addr) if isinstance(op.addr, str) else int(op.addr)
+    lo, hi = prefix_bounds(base, op.length, width)
     if kind is Kind.MAC:
-        return (_int_mac(lo), _int_mac(hi))
+        return (int_mac(lo), int_mac(hi))
     return (hex(lo), hex(hi))
 
 
@@ -224,8 +230,8 @@ def constant_match(check: Check, ctx: Context) -> ir.Match:
     if isinstance(op, Flags):
         return ir.Match(ir.Masked(t.expr, ir.Literal(hex(op.mask))), ir.Literal(hex(op.set)), check.negated)
     if isinstance(op, Prefix) and t.kind is Kind.MAC:
-        mask = _int_mac(((1 << op.length) - 1) << (48 - op.length))
-        base = _int_mac(_mac_int(str(op.addr)) & _mac_int(mask))
+        mask = int_mac(((1 << op.length) - 1) << (48 - op.length))
+        base = int_mac(prefix_bounds(mac_int(str(op.addr)), op.length, 48)[0])
         return ir.Match(ir.Masked(t.expr, ir.Literal(mask)), ir.Literal(base), check.negated)
     if isinstance(op, IPSetRef):
         raise InstantiationError("ipset matches are compiled by the rule compiler")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from guestwall.compile.ruleset import Ruleset
 from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.diff import Transaction, diff
+from guestwall.dataplane.netns import namespace_id
 from guestwall.dataplane.state import read_state
 from guestwall.errors import DataplaneError
 
@@ -48,12 +49,9 @@ def kernel_lock(netns: str | None) -> Iterator[None]:
 def _lock_name(netns: str | None) -> str:
     """Named after the namespace itself (its inode), not how it was reached: ``--netns X`` and a command
     run through ``ip netns exec X`` take the same lock."""
-    path = "/proc/thread-self/ns/net"
-    if netns:
-        path = netns if netns.startswith("/") else f"/run/netns/{netns}"
     try:
-        return f"kernel-netns-{os.stat(path).st_ino}.lock"
-    except OSError:
+        return f"kernel-netns-{namespace_id(netns)}.lock"
+    except (OSError, DataplaneError):
         return f"kernel-{(netns or 'default').replace('/', '_')}.lock"
 
 

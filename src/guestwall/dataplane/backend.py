@@ -15,11 +15,11 @@ import subprocess
 import threading
 from typing import Any, Protocol
 
+from guestwall.dataplane.netns import call_in_netns, netns_path
 from guestwall.errors import DataplaneError
 
 JSON = dict[str, Any]
 
-_CLONE_NEWNET = 0x40000000
 _NFT_CTX_OUTPUT_JSON = 1 << 4
 _NFT_CTX_OUTPUT_TERSE = 1 << 11  # leave set elements out of listings
 
@@ -32,13 +32,6 @@ class Backend(Protocol):
 
     def list_json(self, what: str, terse: bool = False) -> JSON | None:
         """``nft -j list <what>`` (``-t``: without set elements); None when the object does not exist."""
-
-
-def _netns_path(netns: str) -> str:
-    path = netns if netns.startswith("/") else f"/run/netns/{netns}"
-    if not os.path.exists(path):
-        raise DataplaneError(f"network namespace '{netns}' does not exist ({path})")
-    return path
 
 
 class LibNftables:
@@ -71,28 +64,17 @@ class LibNftables:
 
     def _new_ctx(self, flags: int) -> int:
         lib = self._lib
-        if self.netns is None:
+
+        def create() -> int:
             ctx = lib.nft_ctx_new(0)
-        else:
-            libc = ctypes.CDLL(None, use_errno=True)
-            target = os.open(_netns_path(self.netns), os.O_RDONLY)
-            original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-            try:
-                if libc.setns(target, _CLONE_NEWNET) != 0:
-                    raise DataplaneError(
-                        f"cannot enter network namespace '{self.netns}': {os.strerror(ctypes.get_errno())}"
-                    )
-                try:
-                    ctx = lib.nft_ctx_new(0)
-                    # the socket is opened lazily by some versions: force it now, inside the namespace
-                    lib.nft_ctx_buffer_output(ctx)
-                    lib.nft_ctx_buffer_error(ctx)
-                    lib.nft_run_cmd_from_buffer(ctx, b"list tables")
-                finally:
-                    libc.setns(original, _CLONE_NEWNET)
-            finally:
-                os.close(target)
-                os.close(original)
+            if ctx and self.netns is not None:
+                # the socket is opened lazily by some versions: force it now, inside the namespace
+                lib.nft_ctx_buffer_output(ctx)
+                lib.nft_ctx_buffer_error(ctx)
+                lib.nft_run_cmd_from_buffer(ctx, b"list tables")
+            return int(ctx or 0)
+
+        ctx = call_in_netns(self.netns, create)
         if not ctx:
             raise DataplaneError("libnftables could not create a context")
         lib.nft_ctx_buffer_output(ctx)
@@ -134,7 +116,7 @@ class NftCommand:
             raise DataplaneError("the nft command is not installed (Debian package nftables)")
         self._argv = ["ip", "netns", "exec", netns, nft] if netns else [nft]
         if netns:
-            _netns_path(netns)
+            netns_path(netns)
 
     def _exec(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*self._argv, *args], input=stdin, capture_output=True, text=True, check=False)

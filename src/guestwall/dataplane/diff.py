@@ -33,7 +33,7 @@ class Transaction:
         return out
 
 
-def _chain_decl(family: str, chain: ChainSpec) -> str:
+def chain_decl(family: str, chain: ChainSpec) -> str:
     head = f"add chain {family} {names.TABLE} {chain.name}"
     if chain.base is None:
         return head
@@ -59,7 +59,7 @@ def _elements_text(
     return out
 
 
-def _element_cmds(
+def element_cmds(
     verb: str, family: str, spec: SetSpec, elems: dict[Element, object], chunk: int = 500
 ) -> list[str]:
     texts = _elements_text(spec.key_types, elems, spec.map_type)
@@ -75,7 +75,7 @@ def _element_cmds(
 _UNLISTED_FLAGS = frozenset({"dynamic"})
 
 
-def _decl_matches(spec: SetSpec, actual: ActualSet) -> bool:
+def decl_matches(spec: SetSpec, actual: ActualSet) -> bool:
     return (
         actual.key_types == spec.key_types
         and set(actual.flags) - _UNLISTED_FLAGS == set(spec.flags) - _UNLISTED_FLAGS
@@ -95,7 +95,7 @@ def _diff_table(family: str, want: TableSpec, have: ActualTable | None, tx: Tran
         tx.commands.append(f"add table {family} {names.TABLE}")
         have = ActualTable(family)
     where = f"{family} {names.TABLE}"
-    recreate_sets = {n for n, s in want.sets.items() if n in have.sets and not _decl_matches(s, have.sets[n])}
+    recreate_sets = {n for n, s in want.sets.items() if n in have.sets and not decl_matches(s, have.sets[n])}
     drop_sets = (set(have.sets) - set(want.sets)) | recreate_sets
     new_chains = [c for n, c in want.chains.items() if n not in have.chains]
     rebase = {n for n, c in want.chains.items() if n in have.chains and have.chains[n].base != c.base}
@@ -111,7 +111,7 @@ def _diff_table(family: str, want: TableSpec, have: ActualTable | None, tx: Tran
     }
     gone_chains = set(have.chains) - set(want.chains)
     # 1. new chains and sets
-    tx.commands += [_chain_decl(family, c) for c in new_chains]
+    tx.commands += [chain_decl(family, c) for c in new_chains]
     tx.commands += [
         f"add {s.kind} {where} {s.name} {{ {s.declaration()} }}"
         for n, s in want.sets.items()
@@ -123,7 +123,7 @@ def _diff_table(family: str, want: TableSpec, have: ActualTable | None, tx: Tran
             old = have.sets[name].elements
             stale = {e: v for e, v in old.items() if e not in spec.elements or spec.elements[e] != v}
             if stale:
-                tx.commands += _element_cmds("delete", family, spec, stale)
+                tx.commands += element_cmds("delete", family, spec, stale)
     # 3. empty what changes or goes, then delete
     tx.commands += [f"flush chain {where} {n}" for n in sorted(changed | gone_chains)]
     tx.commands += [f"delete chain {where} {n}" for n in sorted(rebase)]
@@ -133,7 +133,7 @@ def _diff_table(family: str, want: TableSpec, have: ActualTable | None, tx: Tran
         kind = "map" if have.sets[n].map_type else "set"
         tx.commands.append(f"delete {kind} {where} {n}")
     # 4. recreate, refill
-    tx.commands += [_chain_decl(family, want.chains[n]) for n in sorted(rebase)]
+    tx.commands += [chain_decl(family, want.chains[n]) for n in sorted(rebase)]
     tx.commands += [
         f"add {want.sets[n].kind} {where} {n} {{ {want.sets[n].declaration()} }}"
         for n in sorted(recreate_sets)
@@ -144,7 +144,7 @@ def _diff_table(family: str, want: TableSpec, have: ActualTable | None, tx: Tran
         old_elems = {} if name not in have.sets or name in recreate_sets else have.sets[name].elements
         missing = {e: v for e, v in spec.elements.items() if e not in old_elems or old_elems[e] != v}
         if missing:
-            tx.commands += _element_cmds("add", family, spec, missing)
+            tx.commands += element_cmds("add", family, spec, missing)
 
 
 def port_additions(
@@ -165,7 +165,7 @@ def port_additions(
             return None
         where = f"{family} {names.TABLE}"
         for chain in table.chains.values():
-            tx.commands.append(_chain_decl(family, chain))
+            tx.commands.append(chain_decl(family, chain))
             tx.commands.append(f"flush chain {where} {chain.name}")
             tx.commands += [f"add rule {where} {chain.name} {r.render()}" for r in chain.rules]
         for name, spec in table.sets.items():
@@ -175,7 +175,7 @@ def port_additions(
             else:
                 mine = spec.elements  # a set new to the kernel: everything it holds
             if mine:
-                tx.commands += _element_cmds("add", family, spec, mine)
+                tx.commands += element_cmds("add", family, spec, mine)
     return tx
 
 
@@ -186,5 +186,5 @@ def port_removals(part: Ruleset, keys: dict[str, object]) -> Transaction:
         for spec in table.sets.values():
             mine = {e: v for e, v in spec.elements.items() if e and e[0] == keys[family]}
             if mine:
-                tx.commands += _element_cmds("delete", family, spec, mine)
+                tx.commands += element_cmds("delete", family, spec, mine)
     return tx

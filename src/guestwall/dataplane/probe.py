@@ -6,11 +6,9 @@ them (net.bridge.bridge-nf-call-iptables / -ip6tables, per namespace). libvirt w
 
 from __future__ import annotations
 
-import ctypes
-import os
-import threading
+from guestwall.dataplane.netns import call_in_netns
+from guestwall.errors import DataplaneError
 
-_CLONE_NEWNET = 0x40000000
 SYSCTLS = ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables")
 
 
@@ -25,25 +23,10 @@ def _read_sysctls(netns: str | None) -> dict[str, str | None]:
                 out[name] = None
         return out
 
-    if netns is None:
-        return read()
-    result: dict[str, dict[str, str | None]] = {}
-
-    def in_namespace() -> None:  # a thread of its own enters the namespace; /proc/sys follows it
-        libc = ctypes.CDLL(None, use_errno=True)
-        path = netns if netns.startswith("/") else f"/run/netns/{netns}"
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            if libc.unshare(0x00000200) != 0 or libc.setns(fd, _CLONE_NEWNET) != 0:  # CLONE_FS
-                return
-            result["values"] = read()
-        finally:
-            os.close(fd)
-
-    thread = threading.Thread(target=in_namespace)
-    thread.start()
-    thread.join()
-    return result.get("values", dict.fromkeys(SYSCTLS))
+    try:
+        return call_in_netns(netns, read)  # /proc/sys follows the thread's namespace
+    except DataplaneError:
+        return dict.fromkeys(SYSCTLS)
 
 
 def bridged_l3_warning(netns: str | None) -> str | None:

@@ -6,7 +6,7 @@ parameters overridden by the caller's (so values given at the top win everywhere
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from guestwall.errors import InstantiationError
@@ -61,10 +61,10 @@ def _walk(
             _walk(entry.filter, filters, env.child(entry), (*path, name), out)
 
 
-def referenced_filters(name: str, filters: Mapping[str, Filter]) -> set[str]:
-    """Names of every filter reachable from ``name`` (itself included), ignoring missing ones."""
+def reachable_filters(filters: Mapping[str, Filter], roots: Iterable[str]) -> set[str]:
+    """Names of every filter reachable from ``roots`` through filterrefs (roots and missing ones included)."""
     seen: set[str] = set()
-    stack = [name]
+    stack = list(roots)
     while stack:
         current = stack.pop()
         if current in seen:

@@ -12,14 +12,14 @@ import os
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from pyroute2 import netns as pr_netns
 
-from guestwall.errors import LabError
+from guestwall.dataplane.netns import call_in_netns
+from guestwall.errors import DataplaneError, LabError
 
 NETNS_DIR = "/run/netns"
 
@@ -65,26 +65,10 @@ def in_netns(name: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -
     Exceptions raised by ``fn`` propagate. Note that ``/proc/net`` follows the process, not the thread: read
     ``/proc/thread-self/net/...`` inside ``fn``, or use netlink.
     """
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            pr_netns.setns(name, flags=0)
-        except OSError as e:
-            box["error"] = LabError(f"cannot enter network namespace {name}: {e}")
-            return
-        try:
-            box["result"] = fn(*args, **kwargs)
-        except BaseException as e:  # handed to the caller's thread
-            box["error"] = e
-
-    thread = threading.Thread(target=run, name=f"netns-{name}", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    result: T = box["result"]
-    return result
+    try:
+        return call_in_netns(name, lambda: fn(*args, **kwargs))
+    except DataplaneError as e:  # could not enter it
+        raise LabError(str(e)) from None
 
 
 def netns_socket(name: str, family: int, type_: int, proto: int = 0) -> socket.socket:

@@ -8,12 +8,13 @@ The XML layer (lxml) is imported only by the use cases that parse, so that listi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from guestwall.errors import ConflictError, InUseError, NotFoundError
+from guestwall.instantiate.tree import reachable_filters
 from guestwall.store.records import FilterRecord, ReadableStore, Reader, Store
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def undefine_filter(store: Store, name_or_uuid: str, on_change: OnChange | None 
     with store.write() as writer:
         record = _find(writer, name_or_uuid)
         filters = load_filters(writer)
-        if record.name in used_filters(filters, (binding.filter for binding in writer.bindings())):
+        if record.name in reachable_filters(filters, writer.bound_filters()):
             raise InUseError("nwfilter is in use")
         writer.delete_filter(record.uuid)
         del filters[record.name]
@@ -134,21 +135,6 @@ def load_filter_tree(reader: Reader, name: str) -> dict[str, Filter]:
             out[current] = stored_filter(record.xml)
             pending.extend(ref.filter for ref in out[current].refs)
     return out
-
-
-def used_filters(filters: Mapping[str, Filter], roots: Iterable[str]) -> set[str]:
-    """Names of all filters reachable from ``roots`` through filterrefs (roots included; missing ones too)."""
-    seen: set[str] = set()
-    pending = list(roots)
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        definition = filters.get(name)
-        if definition is not None:
-            pending.extend(ref.filter for ref in definition.refs)
-    return seen
 
 
 def has_loop(filters: Mapping[str, Filter], start: str) -> bool:

@@ -21,16 +21,16 @@ from guestwall.dataplane.apply import ApplyResult, kernel_lock
 from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.diff import (
     Transaction,
-    _chain_decl,
-    _decl_matches,
-    _element_cmds,
+    chain_decl,
+    decl_matches,
+    element_cmds,
     port_additions,
     port_removals,
 )
 from guestwall.dataplane.state import ActualTable, parse_table, read_sets
 from guestwall.errors import DataplaneError, InstantiationError
 from guestwall.instantiate.build import Planner
-from guestwall.instantiate.tree import referenced_filters
+from guestwall.instantiate.tree import reachable_filters
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
 from guestwall.store.records import BindingRecord, Reader, Store
@@ -87,7 +87,7 @@ def plan_filter_change(
     tops = sorted(
         t
         for t in reader.bound_filters()
-        if changed & (referenced_filters(t, old) | referenced_filters(t, new))
+        if changed & (reachable_filters(old, [t]) | reachable_filters(new, [t]))
     )
     groups = _groups(reader, tops) if tops else {}
     if groups is None:
@@ -208,18 +208,18 @@ def _chain_changes(
         return None
     for name, spec in now.sets.items():
         if name in have.sets:
-            if not _decl_matches(spec, have.sets[name]):
+            if not decl_matches(spec, have.sets[name]):
                 return None
         elif name.startswith("v."):
             return None  # new per-port values: every port contributes
         else:  # connlimit sets start empty; address sets hold what the store says
             tx.commands.insert(0, f"add {spec.kind} {where} {name} {{ {spec.declaration()} }}")
             if spec.elements:
-                tx.commands += _element_cmds("add", family, spec, spec.elements)
+                tx.commands += element_cmds("add", family, spec, spec.elements)
     gone = [n for n in was.chains if n not in now.chains]
     new = [c for n, c in now.chains.items() if n not in was.chains]
     edited = [c for n, c in now.chains.items() if n in was.chains and _digests(c) != _digests(was.chains[n])]
-    tx.commands[:0] = [_chain_decl(family, c) for c in new]
+    tx.commands[:0] = [chain_decl(family, c) for c in new]
     tx.commands += [f"flush chain {where} {c.name}" for c in edited] + [
         f"flush chain {where} {n}" for n in gone
     ]
@@ -270,7 +270,7 @@ def _address_set_delta(
             spec = SetSpec(set_name, ("ipv6_addr" if family == 6 else "ipv4_addr",), None, ("interval",))
             if declared is None or set_name not in declared.sets:
                 continue  # no rule refers to it: nothing in the kernel to keep in step
-            if not _decl_matches(spec, declared.sets[set_name]):
+            if not decl_matches(spec, declared.sets[set_name]):
                 return None
             if previous is not None and name in previous:
                 before = previous[name].of_family(family)
@@ -286,9 +286,9 @@ def _address_set_delta(
             stale = {e: v for e, v in actual_elements.items() if e not in desired}
             missing = {e: v for e, v in desired.items() if e not in actual_elements}
             if stale:
-                tx.commands += _element_cmds("delete", names.INET, spec, stale)
+                tx.commands += element_cmds("delete", names.INET, spec, stale)
             if missing:
-                tx.commands += _element_cmds("add", names.INET, spec, missing)
+                tx.commands += element_cmds("add", names.INET, spec, missing)
     return tx
 
 

@@ -1,8 +1,9 @@
-"""Open kernel objects (netlink and packet sockets) inside a named network namespace, from this process.
+"""Work inside a named network namespace from this process: the one place guestwall enters namespaces.
 
-A network namespace is per thread: a short-lived thread enters the namespace with setns(2), creates the
-socket and ends; the socket keeps its namespace for life and is used from the agent's own thread. The
-agent's process stays in its namespace, so its database connections (e.g. PostgreSQL on localhost) do too.
+A network namespace is per thread: a short-lived thread enters the namespace with setns(2), runs a call
+(opening a netlink or packet socket, an nftables context, reading /proc/sys) and ends; what it opened keeps
+its namespace for life and can be used from any thread. The process itself stays where it is, so its
+database connections (e.g. PostgreSQL on localhost) do too. Used by the dataplane, the agent and the lab.
 """
 
 from __future__ import annotations
