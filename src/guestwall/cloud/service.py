@@ -194,6 +194,7 @@ class Cloud:
             users = repo.group_in_use(group.id)
             if users:
                 raise CloudInUse(f"security group '{group.name}' is in use by port(s) {', '.join(users)}")
+            _refuse_if_filters_use(writer, group)
             referencing = {r.group_id for r in repo.rules_with_remote(group.id)} - {group.id}
             affected = [p for g in referencing for p in repo.ports_in_group(g)]
             repo.delete_group(group.id)
@@ -524,6 +525,31 @@ class _GroupResolver:
         if key not in self.known:
             self.known[key] = resolve_group(self.repo, ref, project).id
         return self.known[key]
+
+
+def _refuse_if_filters_use(reader: Writer, group: SecurityGroup) -> None:
+    """A user filter that names the group's address set (``ipset='gw-sg-KEY'``) keeps the group: without
+    the set no full apply could succeed, and after a flush or reboot nothing would be restored."""
+    set_name = tr.group_set_name(group.id)
+    users = sorted(
+        name
+        for name, definition in load_filters(reader).items()
+        if not name.startswith(tr.DERIVED_PREFIX) and set_name in _ipsets_of(definition)
+    )
+    if users:
+        raise CloudInUse(
+            f"security group '{group.name}' is in use by filter(s) {', '.join(users)} "
+            f"(ipset '{set_name}'): change them first"
+        )
+
+
+def _ipsets_of(definition: Filter) -> set[str]:
+    out = set()
+    for rule in definition.rules:
+        value = rule.match.as_dict().get("ipset") if rule.match is not None else None
+        if value is not None and isinstance(value.value, str):
+            out.add(value.value)
+    return out
 
 
 def _merged(results: Sequence[ApplyResult]) -> ApplyResult:

@@ -13,12 +13,16 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
-from guestwall.errors import ConflictError, InUseError, NotFoundError
+from guestwall.errors import ConflictError, FilterError, InUseError, NotFoundError
 from guestwall.instantiate.tree import reachable_filters
 from guestwall.store.records import FilterRecord, ReadableStore, Reader, Store
 
 if TYPE_CHECKING:
     from guestwall.model import Filter
+
+# Names the cloud layer generates for its own filters (cloud.translate.DERIVED_PREFIX): users cannot define,
+# redefine or undefine them, or an empty 'gw-default-drop' would open every cloud port.
+RESERVED_PREFIX = "gw-"
 
 OnChange = Callable[[dict[str, "Filter"]], None]
 """Called inside the write transaction, before commit, with every filter definition (by name) as it will be
@@ -39,6 +43,7 @@ def define_filter(
     from guestwall.nwfilter import format_filter, parse_filter
 
     new = parse_filter(xml, validate=validate)  # input errors leave before the store is touched
+    _refuse_reserved(new.name)
     with store.write() as writer:
         if new.uuid is not None:
             same_uuid = writer.filter_by_uuid(new.uuid)
@@ -73,6 +78,7 @@ def undefine_filter(store: Store, name_or_uuid: str, on_change: OnChange | None 
     """
     with store.write() as writer:
         record = _find(writer, name_or_uuid)
+        _refuse_reserved(record.name)
         filters = load_filters(writer)
         if record.name in reachable_filters(filters, writer.bound_filters()):
             raise InUseError("nwfilter is in use")
@@ -157,6 +163,15 @@ def has_loop(filters: Mapping[str, Filter], start: str) -> bool:
             on_path.add(ref.filter)
             stack.append((ref.filter, iter(filters[ref.filter].refs)))
     return False
+
+
+def _refuse_reserved(name: str) -> None:
+    if name.startswith(RESERVED_PREFIX):
+        raise FilterError(
+            f"filter name '{name}' is reserved: names starting with '{RESERVED_PREFIX}' belong to the cloud "
+            "layer (change its ports, security groups or provider blocks instead)",
+            code="invalid argument",
+        )
 
 
 def _find(reader: Reader, name_or_uuid: str) -> FilterRecord:
