@@ -18,6 +18,7 @@ from guestwall.cloud import translate as tr
 from guestwall.cloud.conntrack import Conntrack, kill_disallowed
 from guestwall.cloud.policy import Flow, Policy
 from guestwall.cloud.sync import Changes, Scope, load_filters, sync
+from guestwall.cloud import validate as v
 from guestwall.cloud.validate import (
     CloudConflict,
     CloudInputError,
@@ -212,6 +213,7 @@ class Cloud:
             return CloudRepo(reader).groups(project)
 
     def create_rule(self, group_ref: str, spec: RuleSpec, project: str | None = None) -> SecurityGroupRule:
+        spec = checked_spec(spec)
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             group = resolve_group(repo, group_ref, project)
@@ -268,6 +270,7 @@ class Cloud:
     def create_port(self, port: Port) -> Port:
         """Store and enforce a port (its ``id`` may be empty: one is allocated). Groups are ids or names
         (of the port's project)."""
+        port = v.checked_port(port)
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             port = replace(port, id=port.id or str(uuid4()), name=port.name or port.device)
@@ -304,7 +307,7 @@ class Cloud:
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             old = resolve_port(repo, ref)
-            new = self._checked_port(repo, replace(old, **changes))  # type: ignore[arg-type]
+            new = self._checked_port(repo, v.checked_port(replace(old, **changes)))  # type: ignore[arg-type]
             repo.put_port(new)
             touched = set(old.security_groups) | set(new.security_groups)
             applied = self._commit(writer, repo, Scope(ports={new.id}, member_sets=touched))
@@ -329,6 +332,7 @@ class Cloud:
     def put_ports(self, ports: Sequence[Port], keep_groups: bool = False) -> list[Port]:
         """Create or update several ports (matched by device) in one store and one kernel transaction.
         With ``keep_groups`` an existing port keeps its groups (the given ones apply to new ports only)."""
+        ports = [v.checked_port(p) for p in ports]
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             by_device = {p.device: p for p in repo.ports()}
@@ -419,6 +423,11 @@ class Cloud:
         description: str = "",
     ) -> ProviderBlock:
         """Block a CIDR (optionally one protocol and port range) for every guest, ahead of all groups."""
+        cidr = v.checked_network(cidr, "CIDR")
+        ports = v.checked_ports(ports)
+        if protocol is not None and not isinstance(protocol, str):
+            raise CloudInputError(f"invalid protocol {protocol!r} for a provider block")
+        protocol = protocol.lower() if protocol is not None and protocol.lower() not in ("any", "") else None
         if ports is not None and protocol not in ("tcp", "udp"):
             raise CloudInputError(
                 f"a port range needs protocol tcp or udp (the block's protocol is {protocol or 'any'})"
@@ -525,6 +534,28 @@ class _GroupResolver:
         if key not in self.known:
             self.known[key] = resolve_group(self.repo, ref, project).id
         return self.known[key]
+
+
+def checked_spec(spec: RuleSpec) -> RuleSpec:
+    """A rule spec with every field checked as the CLI checks its options (any way in gets the same)."""
+    ether = v.checked_enum(spec.ethertype, Ethertype, "ethertype")
+    remote = spec.remote_group
+    if remote is not None and (not isinstance(remote, str) or not remote.strip()):
+        raise CloudInputError(f"invalid remote group {remote!r}: expected a group id or name")
+    if not isinstance(spec.description, str):
+        raise CloudInputError(f"invalid description {spec.description!r}: expected a string")
+    return replace(
+        spec,
+        direction=v.checked_enum(spec.direction, RuleDirection, "direction"),
+        ethertype=ether,
+        protocol=v.checked_protocol(spec.protocol, ether),
+        ports=v.checked_ports(spec.ports),
+        icmp_type=v.checked_icmp(spec.icmp_type, "type"),
+        icmp_code=v.checked_icmp(spec.icmp_code, "code"),
+        remote_cidr=None
+        if spec.remote_cidr is None
+        else v.checked_network(spec.remote_cidr, "remote IP prefix"),
+    )
 
 
 def _refuse_if_filters_use(reader: Writer, group: SecurityGroup) -> None:
