@@ -160,14 +160,12 @@ class FirewallDriver:
         silently replace the first)."""
         _instance_uuid(instance)
         ports = [self._port(instance, vif, groups) for vif in network_info]
-        for what, key in (("device", lambda p: p.device), ("port id", lambda p: p.id)):
-            seen: set[str] = set()
-            for port in ports:
-                if key(port) in seen:
-                    raise validate.CloudInputError(
-                        f"instance {instance.uuid}: two VIFs have the same {what} '{key(port)}'"
-                    )
-                seen.add(key(port))
+        for what, values in (("device", [p.device for p in ports]), ("port id", [p.id for p in ports])):
+            twice = sorted({value for value in values if values.count(value) > 1})
+            if twice:
+                raise validate.CloudInputError(
+                    f"instance {instance.uuid}: two VIFs have the same {what} '{twice[0]}'"
+                )
         return ports
 
     def _port(self, instance: Instance, vif: Vif, groups: Sequence[str]) -> Port:

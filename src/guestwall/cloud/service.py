@@ -15,10 +15,10 @@ from typing import TypeVar
 from uuid import uuid4
 
 from guestwall.cloud import translate as tr
+from guestwall.cloud import validate as v
 from guestwall.cloud.conntrack import Conntrack, kill_disallowed
 from guestwall.cloud.policy import Flow, Policy
 from guestwall.cloud.sync import Changes, Scope, load_filters, sync
-from guestwall.cloud import validate as v
 from guestwall.cloud.validate import (
     CloudConflict,
     CloudInputError,

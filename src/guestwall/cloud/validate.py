@@ -10,7 +10,6 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from typing import Any
 
 from guestwall.errors import CloudError, ConflictError, InUseError, NotFoundError
-from guestwall.model.ifname import ifname_problem
 from guestwall.model.cloud import (
     ICMP_PROTOCOLS,
     PORT_PROTOCOLS,
@@ -21,6 +20,7 @@ from guestwall.model.cloud import (
     Port,
     RuleDirection,
 )
+from guestwall.model.ifname import ifname_problem
 
 
 class CloudInputError(CloudError):
