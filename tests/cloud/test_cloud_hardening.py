@@ -4,7 +4,7 @@ MAC, instances without a UUID."""
 
 from __future__ import annotations
 
-from ipaddress import ip_address
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 
 import pytest
@@ -14,13 +14,15 @@ from guestwall.cli.app import cli
 from guestwall.cloud import translate as tr
 from guestwall.cloud.conntrack import Flow
 from guestwall.cloud.driver import FirewallDriver, Instance, Vif
-from guestwall.cloud.service import Cloud
+from guestwall.cloud.service import Cloud, RuleSpec
 from guestwall.cloud.validate import CloudInputError, CloudInUse
 from guestwall.dataplane.backend import RecordingBackend
 from guestwall.errors import FilterError
-from guestwall.model.cloud import Port
+from guestwall.model.cloud import Ethertype, Port, RuleDirection
 from guestwall.services.filters import RESERVED_PREFIX, define_filter, undefine_filter
 from guestwall.store import Store, open_store
+
+IN = RuleDirection.INGRESS
 
 
 class NoConntrack:
@@ -140,3 +142,82 @@ def test_an_instance_without_uuid_deletes_nothing(store: Store, recording: Recor
     with pytest.raises(CloudInputError, match="has no UUID"):
         fw.refresh_instance_security_rules(Instance(" ", "x"))
     assert len(cloud.list_ports()) == 2
+
+
+# ---- 13: the Python API checks what the CLI checks -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        RuleSpec(IN, protocol="tcp", ports=(90, 80)),
+        RuleSpec(IN, protocol="tcp", ports=(0, 0)),
+        RuleSpec(IN, protocol="tcp", ports=(1, 70000)),
+        RuleSpec(IN, protocol="tcp", ports=("a", "b")),  # type: ignore[arg-type]
+        RuleSpec(IN, protocol="icmp", icmp_type=300),
+        RuleSpec(IN, protocol="bogus"),
+        RuleSpec("sideways"),  # type: ignore[arg-type]
+        RuleSpec(IN, ethertype="IPv5"),  # type: ignore[arg-type]
+        RuleSpec(IN, remote_cidr="10.0.0.1/8"),  # type: ignore[arg-type]
+        RuleSpec(IN, protocol=["tcp"]),  # type: ignore[arg-type]
+    ],
+)
+def test_api_rules_are_checked_like_the_cli(cloud: Cloud, spec: RuleSpec) -> None:
+    cloud.create_group("web")
+    before = cloud.get_group("web").rules
+    with pytest.raises(CloudInputError):
+        cloud.create_rule("web", spec)
+    assert cloud.get_group("web").rules == before
+
+
+def test_api_rule_values_are_made_canonical(cloud: Cloud) -> None:
+    cloud.create_group("web")
+    rule = cloud.create_rule("web", RuleSpec("ingress", "ipv6", "ICMP", icmp_type="128"))  # type: ignore[arg-type]
+    assert (rule.direction, rule.ethertype, rule.protocol, rule.icmp_type) == (
+        IN,
+        Ethertype.IPV6,
+        "icmpv6",
+        128,
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"mac": "01:00:5e:00:00:01"},
+        {"mac": 0x525400000001},
+        {"fixed_ips": (ip_address("224.0.0.1"),)},
+        {"fixed_ips": "10.0.0.1"},
+        {"fixed_ips": (42,)},
+        {"allowed_address_pairs": ("10.0.0.1/8",)},
+        {"allowed_address_pairs": (ip_address("10.0.0.1"),)},
+        {"security_groups": "web"},
+        {"port_security": "no"},
+        {"device": 7},
+        {"project": ""},
+    ],
+)
+def test_api_ports_are_checked_like_the_cli(cloud: Cloud, fields: dict[str, object]) -> None:
+    values: dict[str, object] = {
+        "id": "",
+        "device": "vnet0",
+        "mac": "52:54:00:00:00:01",
+        "project": "default",
+    }
+    values.update(fields)
+    with pytest.raises(CloudInputError):
+        cloud.create_port(Port(**values))  # type: ignore[arg-type]
+    assert cloud.list_ports() == []
+    cloud.create_port(Port("", "vnet1", "52:54:00:00:00:02", "default"))
+    with pytest.raises(CloudInputError):
+        cloud.update_port(
+            "vnet1", **{k: v for k, v in fields.items() if k not in ("device", "project")} or {"mac": 1}
+        )
+
+
+def test_api_blocks_are_checked_like_the_cli(cloud: Cloud) -> None:
+    with pytest.raises(CloudInputError):
+        cloud.block("10.0.0.0/8", "tcp", (90, 80))  # type: ignore[arg-type]
+    with pytest.raises(CloudInputError):
+        cloud.block(ip_network("10.0.0.0/8"), "tcp", (0, 0))
+    assert cloud.list_blocks() == []

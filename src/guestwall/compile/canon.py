@@ -101,6 +101,8 @@ def _scalar_operand(value: object, kind: Kind) -> object:
         return mac_int(value) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
     if kind is Kind.RAW_IPV4:
         return int(IPv4Address(value))  # type: ignore[arg-type]
+    if kind is Kind.RAW_IPV6:
+        return int(IPv6Address(value))  # type: ignore[arg-type]
     if kind in (Kind.IPV4, Kind.IPV6):
         return value if isinstance(value, IPv4Address | IPv6Address) else ip_address(value)  # type: ignore[arg-type]
     return int(value)  # type: ignore[call-overload]
@@ -121,7 +123,8 @@ def from_operand(op: Operand, kind: Kind) -> object:
             return _interval(int_mac(lo), int_mac(hi))
         base = _scalar_operand(op.addr, kind)
         assert isinstance(base, int)
-        return _interval(*prefix_bounds(base, op.length, 48 if kind is Kind.RAW_MAC else 32))
+        width = 48 if kind is Kind.RAW_MAC else 128 if kind is Kind.RAW_IPV6 else 32
+        return _interval(*prefix_bounds(base, op.length, width))
     raise ValueError(f"{op} cannot be a set element")
 
 

@@ -131,6 +131,7 @@ def _set(f: dict[Field, object], key: str, value: str) -> None:
         "dscp": (Field.IP_DSCP, _int),
         "icmptype": (Field.ICMP_TYPE, _int),
         "icmpcode": (Field.ICMP_CODE, _int),
+        "ndtarget": (Field.ND_TARGET, _ip),
     }
     if key in simple:
         fld, conv = simple[key]
