@@ -221,3 +221,35 @@ def test_api_blocks_are_checked_like_the_cli(cloud: Cloud) -> None:
     with pytest.raises(CloudInputError):
         cloud.block(ip_network("10.0.0.0/8"), "tcp", (0, 0))
     assert cloud.list_blocks() == []
+
+
+# ---- 16: blocking every address needs --force ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0"])
+def test_blocking_everything_needs_force(cloud: Cloud, cidr: str, tmp_path: Path) -> None:
+    with pytest.raises(CloudInputError, match="--force"):
+        cloud.block(ip_network(cidr))
+    assert cloud.list_blocks() == []
+    cloud.block(ip_network(cidr), force=True)
+    assert [str(b.cidr) for b in cloud.list_blocks()] == [cidr]
+    url = f"sqlite:///{tmp_path}/cli.db"
+    result = CliRunner().invoke(cli, ["--db", url, "provider", "block", cidr])
+    assert result.exit_code == 1 and "--force" in result.stderr
+
+
+# ---- 11: overlapping intervals are merged before they reach a set ------------------------------------------
+
+
+def test_overlapping_elements_are_merged() -> None:
+    from guestwall.compile.canon import merged
+    from guestwall.model.addressset import AddressSet
+
+    a = ip_address
+    got = merged([("v0", a("10.1.0.6")), ("v0", (a("10.1.0.0"), a("10.1.0.255"))), ("v0", a("10.2.0.1"))])
+    assert got == [("v0", (a("10.1.0.0"), a("10.1.0.255"))), ("v0", a("10.2.0.1"))]
+    assert merged([("v0", 5, 22), ("v0", 5, (20, 30)), ("v1", 5, 22)]) == [("v0", 5, (20, 30)), ("v1", 5, 22)]
+    nets = AddressSet(
+        "x", tuple(ip_network(n) for n in ("10.0.0.0/24", "10.0.0.128/25", "10.0.1.0/24", "::/0"))
+    )
+    assert nets.of_family(4) == (ip_network("10.0.0.0/24"), ip_network("10.0.1.0/24"))

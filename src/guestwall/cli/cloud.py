@@ -589,10 +589,17 @@ def _block_args(protocol: str | None, port_range: str | None) -> tuple[str | Non
     help="Destination ports (tcp, udp).",
 )
 @click.option("--description", default="")
+@click.option("--force", is_flag=True, help="Allow blocking every address (0.0.0.0/0 or ::/0).")
 @_format_option
 @click.pass_obj
 def provider_block(
-    ctx: Context, cidr: str, protocol: str | None, port_range: str | None, description: str, fmt: str
+    ctx: Context,
+    cidr: str,
+    protocol: str | None,
+    port_range: str | None,
+    description: str,
+    force: bool,
+    fmt: str,
 ) -> None:
     """Block CIDR for every guest on every host; connections from it are killed."""
     from guestwall.cloud import validate as v
@@ -601,7 +608,7 @@ def provider_block(
         net = v.network(cidr)
         proto, ports = _block_args(protocol, port_range)
         cloud = _cloud(ctx)
-        block = cloud.block(net, proto, ports, description)
+        block = cloud.block(net, proto, ports, description, force=force)
     _after(cloud)
     _emit(fmt, block_json(block), lambda: _blocks_table([block]))
 

@@ -421,9 +421,15 @@ class Cloud:
         protocol: str | None = None,
         ports: tuple[int, int] | None = None,
         description: str = "",
+        force: bool = False,
     ) -> ProviderBlock:
-        """Block a CIDR (optionally one protocol and port range) for every guest, ahead of all groups."""
+        """Block a CIDR (optionally one protocol and port range) for every guest, ahead of all groups.
+        Blocking every address (0.0.0.0/0, ::/0) cuts every guest off: it needs ``force``."""
         cidr = v.checked_network(cidr, "CIDR")
+        if cidr.prefixlen == 0 and not force:
+            raise CloudInputError(
+                f"blocking {cidr} cuts every guest off from every address: give --force if that is meant"
+            )
         ports = v.checked_ports(ports)
         if protocol is not None and not isinstance(protocol, str):
             raise CloudInputError(f"invalid protocol {protocol!r} for a provider block")
@@ -443,12 +449,22 @@ class Cloud:
             for existing in repo.provider_blocks(cidr):
                 if existing.kind == block.kind:
                     raise CloudConflict(f"{_describe_block(existing)} is already blocked ({existing.id})")
+            covered = tuple(
+                f"{_describe_block(block)} is already covered by the block of {_describe_block(other)} "
+                f"({other.id}); it takes effect if that one goes"
+                for other in repo.provider_blocks()
+                if other.kind == block.kind
+                and other.cidr.version == cidr.version
+                and other.cidr != cidr
+                and cidr.subnet_of(other.cidr)  # type: ignore[arg-type]
+            )
             repo.add_provider_block(block)
             applied = self._commit(writer, repo, Scope(provider=True))
             ports_now = repo.ports()
             # only flows with an end in the new block's CIDR are looked at: the new block decides them
             state = Policy(ports_now, repo.groups(), [block])
         self._kill(applied, state, ports_now, peers=cidr)
+        self.last = replace(self.last, warnings=covered + self.last.warnings)
         return block
 
     def unblock(
