@@ -45,6 +45,7 @@ MAX_REPAIR_PAUSE = 30.0
 class AgentSettings:
     netns: str | None
     config_path: str | None = None
+    allow_empty: bool = False  # may create a missing store, and apply one without bindings at start
 
 
 def notify(message: str) -> None:
@@ -377,5 +378,8 @@ def open_agent(settings: AgentSettings, db_url: str) -> Agent:
 
     config = load_config(settings.config_path)
     backend = open_backend(settings.netns)
-    store = open_store(db_url)
-    return Agent(settings, config, store, backend)
+    store = open_store(db_url, create=settings.allow_empty)
+    agent = Agent(settings, config, store, backend)
+    if not settings.allow_empty:
+        agent.reconciler.guard_empty = store.url
+    return agent

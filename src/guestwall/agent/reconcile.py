@@ -57,6 +57,8 @@ class Reconciler:
         self.generation: int | None = None  # the store generation ``desired`` was built from
         self._implicit: tuple[tuple[str, str], ...] = ()
         self.trusted: Fingerprints = {}
+        # until the first converge succeeds: the store's name, when an empty store may not wipe the kernel
+        self.guard_empty: str | None = None
 
     # ---- desired state ----------------------------------------------------------------------------
 
@@ -121,7 +123,12 @@ class Reconciler:
                 self.generation, self._implicit = generation, implicit
             assert self.desired is not None
             with kernel_lock(self.netns):
+                if self.guard_empty is not None:
+                    from guestwall.services.emptystore import refuse_emptying
+
+                    refuse_emptying(txn, self.desired, self.backend, self.guard_empty)
                 tx, tampered = self._apply(self.desired, verify)
+                self.guard_empty = None
         return Outcome(tx, tampered, fresh, time.perf_counter() - started)
 
     def drift(self) -> str | None:

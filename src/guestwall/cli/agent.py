@@ -30,6 +30,12 @@ from guestwall.cli.context import Context, reported
     "(what SIGHUP does).",
 )
 @click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Start even with a missing store (creating it) or one without bindings while the kernel "
+    "enforces ports (which then lose their rules).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -43,6 +49,7 @@ def agent(
     config_path: str | None,
     once: bool,
     verify: bool,
+    allow_empty: bool,
     log_level: str,
 ) -> None:
     """Keep the kernel equal to the store: converge at start (changing only what differs), follow store
@@ -50,7 +57,9 @@ def agent(
     from guestwall.agent.daemon import AgentSettings, configure_logging, open_agent
 
     configure_logging(log_level)
-    settings = AgentSettings(netns=netns or ctx.netns, config_path=config_path)
+    if netns == "":
+        raise click.BadParameter("an empty name is not a network namespace", param_hint="'--netns'")
+    settings = AgentSettings(netns=netns or ctx.netns, config_path=config_path, allow_empty=allow_empty)
     url = db_url or ctx.url
     with reported():
         daemon = open_agent(settings, url)

@@ -80,6 +80,8 @@ def cli(ctx: click.Context, db_url: str | None, netns: str | None, quiet: bool) 
     """guestwall: libvirt-compatible network filters for guests, enforced with shared nftables rules."""
     from guestwall.cli.context import Context
 
+    if netns == "":  # not the current namespace: an empty name is a mistake (an unset variable)
+        raise click.BadParameter("an empty name is not a network namespace", param_hint="'--netns'")
     context = Context(db_url=db_url, netns=netns, quiet=quiet)
 
     def on_filter_change(filters: dict[str, Any]) -> None:

@@ -119,8 +119,13 @@ def dumpxml(ctx: Context, binding: str | None, binding_named: str | None) -> Non
 
 @click.command("apply")
 @click.option("--dry-run", is_flag=True, help="Print the nftables transaction instead of running it.")
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Apply even a store without bindings (creating it if missing) while the kernel enforces ports.",
+)
 @click.pass_obj
-def apply(ctx: Context, dry_run: bool) -> None:
+def apply(ctx: Context, dry_run: bool, allow_empty: bool) -> None:
     """Make the kernel's guestwall tables equal to the store (repairs drift; no-op when nothing differs)."""
     from guestwall.dataplane.apply import plan
     from guestwall.services.bindings import reapply
@@ -128,13 +133,13 @@ def apply(ctx: Context, dry_run: bool) -> None:
 
     with reported():
         if dry_run:
-            store = ctx.store()
+            store = ctx.store(create=False)
             with store.read() as reader:
                 desired = desired_state(reader, netns=ctx.netns)
             click.echo(plan(desired.compiled.ruleset, backend_for(ctx)).text(), nl=False)
             return
         warn_if_bridged_l3_is_off(ctx)
-        result = reapply(ctx.store(), backend_for(ctx))
+        result = reapply(ctx.store(create=allow_empty), backend_for(ctx), allow_empty=allow_empty)
     counts = result.transaction.counts()
     summary = ", ".join(f"{n} {verb}" for verb, n in sorted(counts.items())) or "nothing to change"
     ctx.info(f"Applied: {summary}")
@@ -152,7 +157,7 @@ def status(ctx: Context, fmt: str) -> None:
     from guestwall.store.records import LearnedAddress
 
     with reported():
-        store = ctx.store()
+        store = ctx.store(create=False)
         with store.read() as reader:
             ports = load_ports(reader)
             desired = desired_state(reader, netns=ctx.netns, strict=False)

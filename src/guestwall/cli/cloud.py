@@ -29,7 +29,7 @@ def _cloud(ctx: Context, enforcing: bool = True) -> Cloud:
     from guestwall.cloud.service import Cloud
 
     if not enforcing:
-        return Cloud(ctx.store(), None)
+        return Cloud(ctx.store(create=False), None)
     from guestwall.cli.binding import backend_for
 
     return Cloud(ctx.store(), backend_for(ctx), ConntrackTool(ctx.netns))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from guestwall.dataplane.apply import ApplyResult
+from guestwall.dataplane.apply import ApplyResult, apply
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
@@ -99,15 +99,24 @@ def list_bindings(store: ReadableStore) -> list[BindingRecord]:
         return sorted(reader.bindings(), key=lambda r: (r.portdev.lower(), r.portdev))
 
 
-def reapply(store: Store, backend: Backend) -> ApplyResult:
-    """Make the kernel equal to the store (drift repair, or after a restart).
+def reapply(store: Store, backend: Backend, *, allow_empty: bool = False) -> ApplyResult:
+    """Make the kernel equal to the store (drift repair, or after a restart). A store without bindings
+    may not remove ports the kernel enforces unless ``allow_empty`` (services.emptystore).
 
     Inside a write transaction although nothing is written: the store's write lock, then the kernel lock, as
     every enforcing use case and the agent take them, so a command that has applied its change but not yet
     committed it cannot be undone by this older read of the store.
     """
+    from guestwall.services.emptystore import refuse_emptying
+    from guestwall.services.enforce import desired_state
+
     with store.write() as reader:
-        return enforce_from(reader, load_filters(reader), backend)
+        filters = load_filters(reader)
+        if allow_empty:
+            return enforce_from(reader, filters, backend)
+        desired = desired_state(reader, filters, netns=backend.netns)
+        refuse_emptying(reader, desired, backend, store.url)
+        return apply(desired.compiled.ruleset, backend)
 
 
 def _not_found(portdev: str) -> BindingNotFound:

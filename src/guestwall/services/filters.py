@@ -57,6 +57,7 @@ def define_filter(
         uuid = existing.uuid if existing is not None else (new.uuid or uuid4())
         new = replace(new, uuid=uuid)
         text = format_filter(new)
+        _refuse_unreadable(new.name, text)
 
         if existing is not None and existing.xml == text:
             # Identical (libvirt compares the formatted XML too); it was loop-free when it was defined.
@@ -163,6 +164,20 @@ def has_loop(filters: Mapping[str, Filter], start: str) -> bool:
             on_path.add(ref.filter)
             stack.append((ref.filter, iter(filters[ref.filter].refs)))
     return False
+
+
+def _refuse_unreadable(name: str, text: str) -> None:
+    """What is stored must parse again: the canonical format can be larger than the input (indentation,
+    quoting), and a stored filter above the parser's limit would wedge every later read of the store."""
+    from guestwall.nwfilter.safexml import MAX_XML_BYTES
+
+    size = len(text.encode())
+    if size > MAX_XML_BYTES:
+        raise FilterError(
+            f"filter '{name}' would be stored as {size} bytes (its canonical format), above the limit of "
+            f"{MAX_XML_BYTES} bytes: make it smaller",
+            code="XML error",
+        )
 
 
 def _refuse_reserved(name: str) -> None:

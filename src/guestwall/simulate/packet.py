@@ -99,7 +99,11 @@ def _ip(text: str) -> IPv4Address | IPv6Address:
 def parse_packet(text: str) -> Packet:
     """Parse a description; fills in what is implied (ether type from addresses, IP protocol from ports)."""
     f: dict[Field, object] = {}
-    for token in shlex.split(text):
+    try:
+        tokens = shlex.split(text)
+    except ValueError as e:  # an unclosed quote
+        raise PacketError(f"cannot read the packet description: {e}") from None
+    for token in tokens:
         key, _, value = token.partition("=")
         key = key.lower()
         if not value:
@@ -115,6 +119,17 @@ def parse_packet(text: str) -> Packet:
         _set(f, key, value)
     _imply(f)
     return Packet(f)
+
+
+# Widths of the numeric keys, in bits: values outside them cannot be in a packet.
+_WIDTH = {"vlan": 12, "sport": 16, "dport": 16, "dscp": 6, "icmptype": 8, "icmpcode": 8}
+
+
+def _bounded(key: str, text: str, value: object, bits: int) -> int:
+    assert isinstance(value, int)
+    if not 0 <= value < 1 << bits:
+        raise PacketError(f"{key}={text} is out of range: expected 0 to {(1 << bits) - 1}")
+    return value
 
 
 def _set(f: dict[Field, object], key: str, value: str) -> None:
@@ -136,10 +151,13 @@ def _set(f: dict[Field, object], key: str, value: str) -> None:
     if key in simple:
         fld, conv = simple[key]
         f[fld] = conv(value)  # type: ignore[operator]
+        bits = _WIDTH.get(key)
+        if bits is not None:
+            _bounded(key, value, f[fld], bits)
     elif key == "type":
-        f[Field.ETHER_TYPE] = _int(value, _ETHERTYPES)
+        f[Field.ETHER_TYPE] = _bounded(key, value, _int(value, _ETHERTYPES), 16)
     elif key == "vlantype":
-        f[Field.VLAN_TYPE] = _int(value, _ETHERTYPES)
+        f[Field.VLAN_TYPE] = _bounded(key, value, _int(value, _ETHERTYPES), 16)
     elif key == "op":
         f[Field.ARP_OP] = _int(value, _ARP_OPS)
     elif key in ("src", "dst"):
@@ -154,7 +172,7 @@ def _set(f: dict[Field, object], key: str, value: str) -> None:
             }[(key, six)]
         ] = addr
     elif key == "proto":
-        f[Field.IP_PROTO] = _int(value, _PROTOS)
+        f[Field.IP_PROTO] = _bounded(key, value, _int(value, _PROTOS), 8)
     elif key == "flags":
         f[Field.TCP_FLAGS] = sum(_int(x, _TCP_FLAGS) for x in value.replace("|", ",").split(",") if x)
     elif key == "state":
