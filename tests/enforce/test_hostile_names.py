@@ -116,3 +116,35 @@ def test_hostile_taps_do_not_stop_enforcement(
     assert not any(name in listing for name in HOSTILE)
     gw.run("nwfilter-binding-delete", bob.portdev)
     assert os.environ["GUESTWALL_CONFIG"] == str(config)
+
+
+# ---- item 8: an empty or missing store does not wipe what the kernel enforces ------------------------------
+
+
+@needs_netns[0]
+@needs_netns[1]
+def test_an_empty_store_does_not_wipe_the_kernel(lab: Lab, tmp_path: Path) -> None:
+    gw = Guestwall(lab, tmp_path / "gw.db", tmp_path)
+    alice = lab["alice"]
+    gw.run(
+        "nwfilter-binding-create", gw.write("a.xml", binding_xml(alice, "clean-traffic", {"IP": alice.ipv4}))
+    )
+    typo = Guestwall(lab, tmp_path / "typo.db", tmp_path)
+    for args in (("apply",), ("agent", "--once")):
+        refused = typo.run(*args, check=False)
+        assert refused.returncode == 1 and "there is no guestwall store" in refused.stderr
+    assert not (tmp_path / "typo.db").exists()
+    open_store(typo.url).close()  # exists, but empty
+    for args in (("apply",), ("agent", "--once")):
+        refused = typo.run(*args, check=False)
+        assert (
+            refused.returncode == 1
+            and "has no bindings" in refused.stderr
+            and alice.portdev in refused.stderr
+        )
+    assert alice.portdev in gw.nft("list", "map", "bridge", "guestwall", "l2out")
+    gw.run("apply")  # the right store still applies (nothing to do)
+    typo.run("apply", "--allow-empty")
+    assert alice.portdev not in gw.nft("list", "map", "bridge", "guestwall", "l2out")
+    gw.run("agent", "--once")  # the right store restores it
+    assert alice.portdev in gw.nft("list", "map", "bridge", "guestwall", "l2out")
