@@ -151,3 +151,26 @@ def test_simulate_refuses_bad_packets_in_one_line(tmp_path: Path, packet: str, m
     open_store(f"sqlite:///{tmp_path}/gw.db").close()
     result = gw(tmp_path, "simulate", "vnet0", "--direction", "out", "--packet", packet)
     assert message in one_error(result)
+
+
+# ---- 14: what the kernel would refuse is refused at define time, saying where ---------------------------------
+
+INVERTED = [
+    ("<tcp dstportstart='90' dstportend='80'/>", "dstportend '80' is below dstportstart '90'"),
+    ("<udp srcipfrom='10.0.0.9' srcipto='10.0.0.1'/>", "srcipto '10.0.0.1' is below srcipfrom '10.0.0.9'"),
+    ("<ipv6 protocol='icmpv6' type='9' typeend='3'/>", "typeend '3' is below type '9'"),
+]
+
+
+@pytest.mark.parametrize(("match", "message"), INVERTED)
+def test_inverted_ranges_are_refused_at_define(tmp_path: Path, match: str, message: str) -> None:
+    xml = f"<filter name='inv'><rule action='drop' direction='in'>{match}</rule></filter>"
+    store = open_store(f"sqlite:///{tmp_path}/gw.db")
+    try:
+        with pytest.raises(FilterError, match=message):
+            define_filter(store, xml)
+    finally:
+        store.close()
+    (tmp_path / "inv.xml").write_text(xml)
+    stderr = one_error(gw(tmp_path, "nwfilter-define", "inv.xml"))
+    assert message in stderr and "rule 1" in stderr
