@@ -3,7 +3,10 @@ quotes the first line of its input whatever failed; both backends must name the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from gw import Guestwall, binding_xml
 
 from guestwall.dataplane.backend import LibNftables, NftCommand
 from guestwall.errors import DataplaneError
@@ -27,3 +30,21 @@ def test_the_failing_command_is_named(lab: Lab, backend: type[LibNftables] | typ
     assert "conflicting intervals" in message
     assert "add element inet gwtest s { 10.0.0.5 }" in message
     assert "add table" not in message
+
+
+def test_sets_a_redefined_filter_no_longer_uses_are_deleted(lab: Lab, tmp_path: Path) -> None:
+    """Item 16: the edit of a bound filter that stops using its variables left their sets behind."""
+    gw = Guestwall(lab, tmp_path / "gw.db", tmp_path)
+    alice = lab["alice"]
+    gw.define(
+        "<filter name='f' chain='root'>"
+        "<rule action='accept' direction='out'><ip srcipaddr='$IP'/></rule>"
+        "<rule action='drop' direction='out'><mac srcmacaddr='$MAC'/></rule></filter>"
+    )
+    gw.run("nwfilter-binding-create", gw.write("a.xml", binding_xml(alice, "f", {"IP": alice.ipv4})))
+    assert "set v." in gw.nft("list", "table", "bridge", "guestwall")
+    gw.define(
+        "<filter name='f' chain='root'><rule action='drop' direction='out'><ip protocol='udp'/></rule></filter>"
+    )
+    assert gw.run("apply", "--dry-run").stdout == ""
+    assert "set v." not in gw.nft("list", "table", "bridge", "guestwall")
