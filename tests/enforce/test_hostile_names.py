@@ -14,6 +14,7 @@ from gw import Guestwall, binding_xml
 from guestwall.cloud import validate
 from guestwall.cloud.driver import FirewallDriver, Instance, Vif
 from guestwall.cloud.service import Cloud
+from guestwall.config import ConfigError, parse_config
 from guestwall.dataplane.backend import RecordingBackend
 from guestwall.errors import BindingError, CloudError
 from guestwall.lab import Lab
@@ -148,3 +149,22 @@ def test_an_empty_store_does_not_wipe_the_kernel(lab: Lab, tmp_path: Path) -> No
     assert alice.portdev not in gw.nft("list", "map", "bridge", "guestwall", "l2out")
     gw.run("agent", "--once")  # the right store restores it
     assert alice.portdev in gw.nft("list", "map", "bridge", "guestwall", "l2out")
+
+
+@pytest.mark.parametrize("pattern", ['tap"*', "tap\\*", "t*p*", "*"])
+def test_config_globs_are_plain_names_with_a_trailing_star(pattern: str) -> None:
+    with pytest.raises(ConfigError, match="guest_patterns"):
+        parse_config({"ports": {"guest_patterns": [pattern]}})
+
+
+@needs_netns[0]
+@needs_netns[1]
+@pytest.mark.parametrize("name", HOSTILE)
+def test_cli_refuses_hostile_names(lab: Lab, tmp_path: Path, name: str) -> None:
+    gw = Guestwall(lab, tmp_path / "gw.db", tmp_path)
+    refused = gw.run("nwfilter-binding-create", gw.write("h.xml", binding_xml_for(name)), check=False)
+    assert refused.returncode == 1 and "is not a valid interface name" in refused.stderr
+    refused = gw.run("port", "create", name, "--mac", "52:54:00:00:00:01", check=False)
+    assert refused.returncode == 1 and "invalid device name" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert gw.run("nwfilter-binding-list").stdout.count("\n") == 3  # header, rule, virsh's empty line

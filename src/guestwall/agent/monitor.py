@@ -11,12 +11,11 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
-import signal
 import shutil
+import signal
 import subprocess
 
 from guestwall.compile import names
-
 
 _PR_SET_PDEATHSIG = 1
 
