@@ -253,3 +253,31 @@ def test_overlapping_elements_are_merged() -> None:
         "x", tuple(ip_network(n) for n in ("10.0.0.0/24", "10.0.0.128/25", "10.0.1.0/24", "::/0"))
     )
     assert nets.of_family(4) == (ip_network("10.0.0.0/24"), ip_network("10.0.1.0/24"))
+
+
+# ---- 3: the simulator explains the neighbour advertisement check -----------------------------------------
+
+
+def test_simulate_explains_spoofed_neighbour_advertisements(cloud: Cloud, store: Store) -> None:
+    from guestwall.services.enforce import enforced_program
+    from guestwall.services.filters import load_filters
+    from guestwall.simulate import parse_packet, simulate
+
+    cloud.create_group("default")
+    own = Port(
+        "",
+        "vnet0",
+        "52:54:00:00:00:01",
+        "default",
+        fixed_ips=(ip_address("fd77::10"),),
+        security_groups=("default",),
+    )
+    cloud.create_port(own)
+    with store.read() as reader:
+        record = reader.binding("vnet0")
+        assert record is not None
+        program = enforced_program(reader, record, load_filters(reader))
+    na = "smac=52:54:00:00:00:01 src=fd77::10 dst=ff02::1 icmpv6 icmptype=136 ndtarget="
+    assert simulate(program, "out", parse_packet(na + "fd77::10")).verdict == "accept"
+    outcome = simulate(program, "out", parse_packet(na + "fd77::99"))
+    assert outcome.verdict == "drop" and "gw-ipv6-na" in outcome.explain()

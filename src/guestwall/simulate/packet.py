@@ -2,7 +2,8 @@
 
 Tokens are ``key=value`` pairs or a bare protocol word (arp, rarp, ip, ip6, tcp, udp, icmp, icmpv6, ...).
 Keys: smac dmac type vlan vlantype | op sha spa tha tpa (ARP) | src dst proto dscp | sport dport flags |
-type/code of ICMP via icmptype icmpcode | state (new|established|related|invalid) dir (original|reply).
+type/code of ICMP via icmptype icmpcode, ndtarget (neighbour discovery target) |
+state (new|established|related|invalid) dir (original|reply).
 Missing header fields stay absent: a check on an absent field does not match (as in nftables).
 """
 
