@@ -236,7 +236,7 @@ def test_ports_end_to_end(gw: Run, lab: Lab) -> None:
     # the engine's own commands see cloud ports as bindings
     dumped = gw("nwfilter-binding-dumpxml", bob.portdev).stdout
     assert f"<filterref filter='{created['filter']}'>" in dumped
-    status = as_json(gw("status", "--format", "json"))
+    status = as_json(gw("status", "--format", "json"))["ports"]
     assert {row["portdev"]: row["enforcement"] for row in status} == {
         alice.portdev: "shared",
         bob.portdev: "shared",

@@ -7,6 +7,7 @@ module, and what it imports, is only loaded when that command runs or when help 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 from typing import Any
@@ -33,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "port": "cloud:port",
     "secgroup": "cloud:secgroup",
     "provider": "cloud:provider",
+    "host-settings": "hostsettings:host_settings",
 }
 
 
@@ -56,7 +58,39 @@ class LazyGroup(click.Group):
                 return None  # not built yet
             raise
         command = getattr(module, attr, None)
-        return command if isinstance(command, click.Command) else None
+        if not isinstance(command, click.Command):
+            return None
+        _accept_quiet(command)
+        return command
+
+
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        from guestwall.cli.context import Context
+
+        obj = ctx.find_object(Context)
+        if obj is not None:
+            obj.quiet = True
+
+
+def _accept_quiet(command: click.Command) -> None:
+    """``-q`` after the subcommand too (``guestwall apply -q``), as before it."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_quiet(sub)
+        return
+    if any("-q" in p.opts for p in command.params if isinstance(p, click.Option)):
+        return
+    command.params.append(
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            callback=_set_quiet,
+            help="Suppress informational messages (as guestwall -q).",
+        )
+    )
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,6 +115,7 @@ def cli(ctx: click.Context, db_url: str | None, netns: str | None, quiet: bool) 
     from guestwall.cli.context import Context
 
     context = Context(db_url=db_url, netns=netns, quiet=quiet)
+    _warnings_to_stderr()
 
     def on_filter_change(filters: dict[str, Any]) -> None:
         from guestwall.cli.binding import enforce_filters  # imported only when a filter really changes
@@ -89,6 +124,20 @@ def cli(ctx: click.Context, db_url: str | None, netns: str | None, quiet: bool) 
 
     context.on_filter_change = on_filter_change
     ctx.obj = context
+
+
+class _EchoHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def _warnings_to_stderr() -> None:
+    """Warnings of the use cases (a configuration file the store's host settings overrule) as stderr lines."""
+    logger = logging.getLogger("guestwall.settings")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        handler = _EchoHandler(logging.WARNING)
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -130,10 +130,12 @@ def edit(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> None
     import tempfile
 
     from guestwall.services.filters import define_filter, find_filter
+    from guestwall.services.ownership import check_filter_change
 
     name = required("nwfilter-edit", "nwfilter", nwfilter, nwfilter_named)
     with reported(not_found=_not_found(name)):
         original = find_filter(ctx.store(), name)
+        check_filter_change(original.name, "nwfilter-edit")
     handle, path = tempfile.mkstemp(prefix="guestwall", suffix=".xml")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
