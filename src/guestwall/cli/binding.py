@@ -66,7 +66,10 @@ def create(ctx: Context, files: tuple[str, ...], file_named: str | None, validat
     if len(paths) == 1:
         with reported(f"Failed to create network filter from {paths[0]}"):
             record, _ = create_binding(ctx.store(), xmls[0], backend_for(ctx))
-        ctx.info(f"Network filter binding on {record.portdev} created from {paths[0]}")
+        ctx.info(
+            f"Network filter binding on {record.portdev} created from {paths[0]}",
+            {"portdev": record.portdev, "filter": record.filter, "created": True},
+        )
         return
     with reported(f"Failed to create network filter bindings from {len(paths)} files"):
         records, _ = create_bindings(ctx.store(), xmls, backend_for(ctx))
@@ -86,7 +89,7 @@ def delete(ctx: Context, binding: str | None, binding_named: str | None) -> None
     portdev = required("nwfilter-binding-delete", "binding", binding, binding_named)
     with reported(f"Failed to delete network filter binding {portdev}", not_found=_not_found(portdev)):
         delete_binding(ctx.store(), portdev, backend_for(ctx))
-    ctx.info(f"Network filter binding on {portdev} deleted")
+    ctx.info(f"Network filter binding on {portdev} deleted", {"portdev": portdev, "deleted": True})
 
 
 @click.command("nwfilter-binding-list")
@@ -97,6 +100,10 @@ def list_(ctx: Context) -> None:
 
     with reported():
         records = list_bindings(ctx.reader())
+    if ctx.fmt != "table" or ctx.columns:
+        data = [{"portdev": r.portdev, "filter": r.filter} for r in records]
+        emit(ctx.fmt, data, ["portdev", "filter"], ctx.columns)
+        return
     click.echo(
         virsh_table(["Port Dev", "Filter"], [[r.portdev, r.filter] for r in records], header=not ctx.quiet),
         nl=False,
@@ -149,7 +156,7 @@ def apply(ctx: Context, dry_run: bool) -> None:
         click.echo(f"Restored {gap}")
     counts = result.transaction.counts()
     summary = ", ".join(f"{n} {verb}" for verb, n in sorted(counts.items())) or "nothing to change"
-    ctx.info(f"Applied: {summary}")
+    ctx.info(f"Applied: {summary}", {"restored": restored, "commands": counts})
 
 
 @click.command("status")

@@ -39,10 +39,10 @@ def _format_option(function: F) -> F:
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(["table", "json"]),
+        type=click.Choice(["table", "json", "yaml", "value"]),
         default="table",
         show_default=True,
-        help="Output as a table or as JSON.",
+        help="Output as a table, JSON, YAML or bare values.",
     )(function)
 
 
@@ -54,16 +54,37 @@ def _after(cloud: Cloud) -> None:
         click.echo(f"killed {len(cloud.last.killed)} connection(s) that the rules no longer allow", err=True)
 
 
+def _columns() -> tuple[str, ...]:
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(Context) if ctx is not None else None
+    return obj.columns if obj is not None else ()
+
+
 def _emit(fmt: str, data: Any, table: Callable[[], Any]) -> None:
-    if fmt == "json":
+    columns = _columns()
+    if fmt == "json" and not columns:
         click.echo(json.dumps(data, indent=2))
         return
-    import sys
+    if fmt != "table" or columns:
+        from guestwall.cli.output import emit
 
+        emit(fmt, data, [], columns)
+        return
     from rich.console import Console
 
-    # ids must stay whole (they are what other commands take): wide when not on a terminal, folded on one
-    Console(width=None if sys.stdout.isatty() else 200).print(table())
+    # an address, a MAC or an id is never broken over two lines: the table is as wide as it needs
+    Console(width=10_000).print(table())
+
+
+def _done(ctx: Context, lines: Sequence[str], data: list[dict[str, Any]]) -> None:
+    """What a delete or unblock did: virsh-like lines, or ``data`` in the --format asked for."""
+    if ctx.fmt != "table" or ctx.columns:
+        from guestwall.cli.output import emit
+
+        emit(ctx.fmt, data, [], ctx.columns)
+        return
+    for line in lines:
+        click.echo(line)
 
 
 def _table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Any:
@@ -403,12 +424,15 @@ def port_update(
 @click.pass_obj
 def port_delete(ctx: Context, port_refs: tuple[str, ...]) -> None:
     """Delete ports and their filters."""
+    lines, data = [], []
     with reported():
         cloud = _cloud(ctx)
         for ref in port_refs:
             gone = cloud.delete_port(ref)
             _after(cloud)
-            click.echo(f"Port {gone.device} ({gone.id}) deleted")
+            lines.append(f"Port {gone.device} ({gone.id}) deleted")
+            data.append({"id": gone.id, "device": gone.device, "deleted": True})
+    _done(ctx, lines, data)
 
 
 # ---- secgroup -------------------------------------------------------------------------------------------
@@ -469,12 +493,15 @@ def secgroup_show(ctx: Context, group_ref: str, project: str | None, fmt: str) -
 @click.pass_obj
 def secgroup_delete(ctx: Context, group_refs: tuple[str, ...], project: str | None) -> None:
     """Delete groups that no port is in (rules naming them as remote go with them)."""
+    lines, data = [], []
     with reported():
         cloud = _cloud(ctx)
         for ref in group_refs:
             gone = cloud.delete_group(ref, project)
             _after(cloud)
-            click.echo(f"Security group {gone.name} ({gone.id}) deleted")
+            lines.append(f"Security group {gone.name} ({gone.id}) deleted")
+            data.append({"id": gone.id, "name": gone.name, "deleted": True})
+    _done(ctx, lines, data)
 
 
 @secgroup.command("rule-create")
@@ -550,12 +577,15 @@ def secgroup_rule_create(
 @click.pass_obj
 def secgroup_rule_delete(ctx: Context, rule_refs: tuple[str, ...]) -> None:
     """Delete rules (by id or a unique start of it); connections they allowed are killed."""
+    lines, data = [], []
     with reported():
         cloud = _cloud(ctx)
         for ref in rule_refs:
             gone = cloud.delete_rule(ref)
             _after(cloud)
-            click.echo(f"Security group rule {gone.id} deleted")
+            lines.append(f"Security group rule {gone.id} deleted")
+            data.append({"id": gone.id, "deleted": True})
+    _done(ctx, lines, data)
 
 
 # ---- provider -------------------------------------------------------------------------------------------
@@ -617,8 +647,11 @@ def provider_unblock(ctx: Context, ref: str, protocol: str | None, port_range: s
         proto, ports = _block_args(protocol, port_range)
         cloud = _cloud(ctx)
         gone = cloud.unblock(ref, proto, ports)
-    for block in gone:
-        click.echo(f"Unblocked {block.cidr} ({block.id})")
+    _done(
+        ctx,
+        [f"Unblocked {block.cidr} ({block.id})" for block in gone],
+        [{"id": block.id, "cidr": str(block.cidr), "unblocked": True} for block in gone],
+    )
 
 
 @provider.command("list")

@@ -7,7 +7,7 @@ columns are left-aligned and 3 spaces apart; the last column is not padded; unde
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 
 def virsh_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, header: bool = True) -> str:
@@ -53,7 +53,9 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def selected(rows: Sequence[dict[str, object]], headers: Sequence[str], columns: Sequence[str]) -> list[str]:
+def selected(
+    rows: Sequence[Mapping[str, object]], headers: Sequence[str], columns: Sequence[str]
+) -> list[str]:
     """The columns to show: ``columns`` (-c, each checked) or all ``headers``."""
     if not columns:
         return list(headers)
@@ -66,17 +68,17 @@ def selected(rows: Sequence[dict[str, object]], headers: Sequence[str], columns:
 
 def render(
     fmt: str,
-    data: dict[str, object] | Sequence[dict[str, object]],
+    data: Mapping[str, object] | Sequence[Mapping[str, object]],
     headers: Sequence[str],
     columns: Sequence[str] = (),
 ) -> str:
     """``data`` (one object or a list of rows) as ``fmt``; a plain table never wraps inside a cell."""
     import json
 
-    rows = [data] if isinstance(data, dict) else list(data)
+    rows = [data] if isinstance(data, Mapping) else list(data)
     shown = selected(rows, headers or (list(rows[0]) if rows else []), columns)
     picked = [{k: row.get(k) for k in shown} for row in rows]
-    out: object = picked[0] if isinstance(data, dict) and picked else picked
+    out: object = picked[0] if isinstance(data, Mapping) and picked else picked
     if fmt == "json":
         return json.dumps(out, indent=2, default=str) + "\n"
     if fmt == "yaml":
@@ -85,7 +87,7 @@ def render(
         return str(yaml.safe_dump(json.loads(json.dumps(out, default=str)), sort_keys=False))
     if fmt == "value":
         return "".join(" ".join(cell_text(row[k]) for k in shown) + "\n" for row in picked)
-    if isinstance(data, dict):
+    if isinstance(data, Mapping):
         return virsh_table(
             ["Field", "Value"], [[k, cell_text(v)] for k, v in picked[0].items()] if picked else []
         )
@@ -94,7 +96,7 @@ def render(
 
 def emit(
     fmt: str,
-    data: dict[str, object] | Sequence[dict[str, object]],
+    data: Mapping[str, object] | Sequence[Mapping[str, object]],
     headers: Sequence[str],
     columns: Sequence[str] = (),
 ) -> None:
