@@ -177,7 +177,9 @@ class Cloud:
         """A new group allows all egress and, with ``member_ingress``, ingress from its own members (as
         Neutron's default group; without it, only Neutron's two egress rules, as a new group in Neutron).
         The project's ``default`` group is created first if it does not exist yet."""
-        made = self.create_groups([(name, description)], project, member_ingress=member_ingress, shared=shared)
+        made = self.create_groups(
+            [(name, description)], project, member_ingress=member_ingress, shared=shared
+        )
         return made[0]
 
     def create_groups(
