@@ -320,8 +320,9 @@ class Cloud:
             for group_ref, spec in specs:
                 made.append(self._add_rule(repo, resolve_group(repo, group_ref, project), spec))
             applied = self._commit(writer, repo, Scope(groups={r.group_id for r in made}))
+            stored = [repo.rule(r.id) or r for r in made]
         self.last = Outcome(applied)
-        return made
+        return stored
 
     @staticmethod
     def _add_rule(repo: CloudRepo, group: SecurityGroup, spec: RuleSpec) -> SecurityGroupRule:
