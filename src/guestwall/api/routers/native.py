@@ -12,7 +12,7 @@ from guestwall.api import shapes
 from guestwall.api.app import ApiState
 from guestwall.api.auth import AdminDep
 from guestwall.api.common import Body, listed, state
-from guestwall.api.errors import WRITE_RESPONSES, not_found
+from guestwall.api.errors import WRITE_RESPONSES, ApiError, not_found
 from guestwall.cloud import validate as v
 from guestwall.model import Filter
 from guestwall.model.cloud import ProviderBlock
@@ -61,6 +61,14 @@ def create_block(request: Request, who: AdminDep, body: BlockCreate) -> dict[str
     return {"provider_block": shapes.provider_block(block)}
 
 
+@router.get("/provider-blocks/{block_id}", summary="Show a provider block")
+def show_block(request: Request, who: AdminDep, block_id: str) -> dict[str, Any]:
+    for block in state(request).cloud.list_blocks():
+        if block.id == block_id:
+            return {"provider_block": shapes.provider_block(block)}
+    raise not_found("provider block", block_id)
+
+
 @router.delete("/provider-blocks/{block_id}", status_code=204, responses=WRITE_RESPONSES, summary="Unblock")
 def delete_block(request: Request, who: AdminDep, block_id: str) -> None:
     cloud = state(request).cloud
@@ -97,22 +105,38 @@ def filter_xml(request: Request, who: AdminDep, name: str) -> Response:
     return Response(find_filter(state(request).store, name).xml, media_type="application/xml")
 
 
-@router.post(
-    "/filters", status_code=201, responses=WRITE_RESPONSES, openapi_extra=XML_BODY, summary="Define a filter"
-)
-async def define_filter(request: Request, who: AdminDep) -> dict[str, Any]:
+async def _define(request: Request, name: str | None) -> dict[str, Any]:
+    """``nwfilter-define``: the same parsing, validation, messages, and re-enforcement of its users."""
     from starlette.concurrency import run_in_threadpool
 
     xml = await request.body()
     api = state(request)
 
     def define() -> Any:
+        from guestwall.nwfilter import parse_filter
         from guestwall.services.filters import define_filter as define_use_case
 
+        if name is not None and parse_filter(xml).name != name:
+            raise ApiError(400, f"the XML defines another filter than '{name}'")
         return define_use_case(api.store, xml, on_change=_enforcing(api))
 
     result = await run_in_threadpool(define)
     return {"filter": {"name": result.name, "uuid": str(result.uuid), "changed": result.changed}}
+
+
+@router.post(
+    "/filters", status_code=201, responses=WRITE_RESPONSES, openapi_extra=XML_BODY, summary="Define a filter"
+)
+async def define_filter(request: Request, who: AdminDep) -> dict[str, Any]:
+    return await _define(request, None)
+
+
+@router.put("/filters/{name}", responses=WRITE_RESPONSES, openapi_extra=XML_BODY, summary="Redefine a filter")
+async def redefine_filter(request: Request, who: AdminDep, name: str) -> dict[str, Any]:
+    from guestwall.services.filters import find_filter
+
+    find_filter(state(request).store, name)  # 404 when there is none to redefine
+    return await _define(request, name)
 
 
 @router.delete("/filters/{name}", status_code=204, responses=WRITE_RESPONSES, summary="Undefine a filter")
