@@ -369,6 +369,14 @@ class Cloud:
         repo.add_rule(rule)
         return rule
 
+    def get_rule(self, ident: str) -> SecurityGroupRule:
+        """A rule by its exact id."""
+        with self.store.read() as reader:
+            found = CloudRepo(reader).rule(ident)
+        if found is None:
+            raise CloudNotFound(f"unknown security group rule '{ident}'")
+        return found
+
     def delete_rule(self, ref: str) -> SecurityGroupRule:
         with self.store.write() as writer:
             repo = CloudRepo(writer)
