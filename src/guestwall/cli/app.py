@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "secgroup": "cloud:secgroup",
     "provider": "cloud:provider",
     "host-settings": "hostsettings:host_settings",
+    "api": "api:api",
+    "token": "api:token",
 }
 
 
