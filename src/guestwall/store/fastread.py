@@ -131,7 +131,9 @@ class FastReader:
         return [_binding(row) for row in rows]
 
     def bound_filters(self) -> set[str]:
-        rows = self.connection.execute("SELECT DISTINCT filter_name FROM bindings WHERE host = ?", (self.host,))
+        rows = self.connection.execute(
+            "SELECT DISTINCT filter_name FROM bindings WHERE host = ?", (self.host,)
+        )
         return {row[0] for row in rows}
 
     def binding_groups(self, filter_names: Sequence[str]) -> list[tuple[str, str, str, int, str]]:
@@ -158,9 +160,7 @@ class FastReader:
         if portdev is None:
             rows = self.connection.execute(f"{_ADDRESS} ORDER BY portdev, ip", (self.host,))
         else:
-            rows = self.connection.execute(
-                f"{_ADDRESS} AND portdev = ? ORDER BY ip", (self.host, portdev)
-            )
+            rows = self.connection.execute(f"{_ADDRESS} AND portdev = ? ORDER BY ip", (self.host, portdev))
         return [
             LearnedAddress(
                 portdev, ip_address(ip), source, _time(learned), _time(expires) if expires else None

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, create_engine, delete, event, exc, func, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, exc, func, insert, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
@@ -98,7 +98,9 @@ class SqlReader:
         return int(self.session.execute(select(StateRow.log_floor).where(StateRow.id == 1)).scalar_one())
 
     def changes_after(self, revision: int) -> list[Change]:
-        query = select(ChangeRow).where(ChangeRow.revision > revision).order_by(ChangeRow.revision, ChangeRow.seq)
+        query = (
+            select(ChangeRow).where(ChangeRow.revision > revision).order_by(ChangeRow.revision, ChangeRow.seq)
+        )
         return [Change(r.revision, r.entity, r.key, r.host) for r in self.session.scalars(query)]
 
     def generation(self) -> int:
@@ -265,19 +267,21 @@ class SqlWriter(SqlReader):
         self._note("binding", portdev, row.host)
         return _binding_record(row)
 
-    def move_binding(self, portdev: str, host: str) -> BindingRecord:
-        """Give a binding (wherever it is) to ``host``: its old host removes it, the new one enforces it."""
+    def move_binding(self, portdev: str, host: str) -> str:
+        """Give a binding (wherever it is) to ``host``: its old host removes it, the new one enforces it.
+        Returns the old host."""
         row = self._any_binding_row(portdev)
         if row is None:
             raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
-        if row.host != host:
+        old = row.host
+        if old != host:
             self._note("binding", portdev, row.host)
             self._note("address", portdev, row.host)
             row.host = host
             self.session.flush()
             self._note("binding", portdev, host)
             self._note("address", portdev, host)
-        return _binding_record(row)
+        return old
 
     def delete_binding(self, portdev: str) -> None:
         row = self._binding_row(portdev)
@@ -456,9 +460,12 @@ class SqlStore:
             for seq, (entity, key, host) in enumerate(writer.log)
         ]
         if rows:
-            session.execute(ChangeRow.__table__.insert(), rows)
+            session.execute(insert(ChangeRow), rows)
         if self._is_postgres:
-            session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": NOTIFY_CHANNEL, "payload": str(revision)})
+            session.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": NOTIFY_CHANNEL, "payload": str(revision)},
+            )
         return revision
 
     def generation(self) -> int:
