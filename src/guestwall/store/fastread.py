@@ -33,10 +33,7 @@ if TYPE_CHECKING:
 
 _FILTER = "SELECT uuid, name, xml, updated_at FROM filters"
 _BINDING = "SELECT portdev, port_id, filter_name, xml, created_at, host FROM bindings WHERE host = ?"
-_ADDRESS = (
-    "SELECT portdev, ip, source, learned_at, expires_at FROM learned_addresses "
-    "WHERE portdev IN (SELECT portdev FROM bindings WHERE host = ?)"
-)
+_ADDRESS = "SELECT portdev, ip, source, learned_at, expires_at FROM learned_addresses WHERE host = ?"
 
 
 def sqlite_path(url: str) -> str | None:

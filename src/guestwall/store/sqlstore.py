@@ -85,14 +85,14 @@ def _address_record(row: LearnedAddressRow) -> LearnedAddress:
 
 class SqlReader:
     """Reads inside one session (implements records.Reader). Bindings and learned addresses are those of
-    host ``host`` (None: of every host); filters and address sets are everyone's."""
+    host ``host`` (default: records.this_host()); filters and address sets are everyone's."""
 
     def __init__(self, session: Session, host: str | None = None) -> None:
         self.session = session
-        self.host = host
+        self.host = host if host is not None else this_host()
 
     def _mine(self, query: Any) -> Any:
-        return query if self.host is None else query.where(BindingRow.host == self.host)
+        return query.where(BindingRow.host == self.host)
 
     def log_floor(self) -> int:
         return int(self.session.execute(select(StateRow.log_floor).where(StateRow.id == 1)).scalar_one())
@@ -155,23 +155,20 @@ class SqlReader:
 
     def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]:
         query = select(LearnedAddressRow).order_by(LearnedAddressRow.portdev, LearnedAddressRow.ip)
+        query = query.where(LearnedAddressRow.host == self.host)
         if portdev is not None:
             query = query.where(LearnedAddressRow.portdev == portdev)
-        if self.host is not None:
-            mine = select(BindingRow.portdev).where(BindingRow.host == self.host)
-            query = query.where(LearnedAddressRow.portdev.in_(mine))
         return [_address_record(row) for row in self.session.scalars(query)]
 
     def address_sets(self) -> list[AddressSet]:
         rows = self.session.scalars(select(AddressSetRow).order_by(AddressSetRow.name))
         return [parse_address_set(row.name, row.networks) for row in rows]
 
-    def _binding_row(self, portdev: str) -> BindingRow | None:
-        row = self._any_binding_row(portdev)
-        return row if row is None or self.host is None or row.host == self.host else None
-
-    def _any_binding_row(self, portdev: str) -> BindingRow | None:
-        return self.session.scalars(select(BindingRow).where(BindingRow.portdev == portdev)).one_or_none()
+    def _binding_row(self, portdev: str, host: str | None = None) -> BindingRow | None:
+        query = select(BindingRow).where(
+            BindingRow.host == (host or self.host), BindingRow.portdev == portdev
+        )
+        return self.session.scalars(query).one_or_none()
 
 
 class SqlWriter(SqlReader):
@@ -188,13 +185,8 @@ class SqlWriter(SqlReader):
         self.log[(entity, key, host)] = None
         self.changed = True
 
-    def _new_host(self) -> str:
-        return self.host if self.host is not None else this_host()
-
-    def _taken(self, portdev: str) -> ConflictError:
-        row = self._any_binding_row(portdev)
-        where = "" if row is None or row.host == self.host else f" on host '{row.host}'"
-        return ConflictError(f"binding '{portdev}' already exists{where}")
+    def _taken(self, portdev: str, host: str | None = None) -> ConflictError:
+        return ConflictError(f"binding '{portdev}' already exists on host '{host or self.host}'")
 
     def put_filter(self, uuid: UUID, name: str, xml: str) -> FilterRecord:
         row = self.session.get(FilterRow, str(uuid))
@@ -216,7 +208,7 @@ class SqlWriter(SqlReader):
         self._note("filter", row.name)
 
     def add_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord:
-        if self._any_binding_row(portdev) is not None:
+        if self._binding_row(portdev) is not None:
             raise self._taken(portdev)
         row = BindingRow(
             port_id=self._free_port_ids(1)[0],
@@ -225,7 +217,7 @@ class SqlWriter(SqlReader):
             xml=xml,
             created_at=now_utc(),
             params=binding_params(xml),
-            host=self._new_host(),
+            host=self.host,
         )
         self.session.add(row)
         self.session.flush()
@@ -234,7 +226,9 @@ class SqlWriter(SqlReader):
 
     def add_bindings(self, rows: Sequence[tuple[str, str, str]]) -> list[BindingRecord]:
         names = [portdev for portdev, _, _ in rows]
-        taken = set(self.session.scalars(select(BindingRow.portdev).where(BindingRow.portdev.in_(names))))
+        taken = set(
+            self.session.scalars(self._mine(select(BindingRow.portdev).where(BindingRow.portdev.in_(names))))
+        )
         seen: set[str] = set()
         for portdev in names:
             if portdev in taken or portdev in seen:
@@ -249,7 +243,7 @@ class SqlWriter(SqlReader):
                 xml=xml,
                 created_at=now_utc(),
                 params=binding_params(xml),
-                host=self._new_host(),
+                host=self.host,
             )
             self.session.add(row)
             added.append(row)
@@ -270,11 +264,15 @@ class SqlWriter(SqlReader):
     def move_binding(self, portdev: str, host: str) -> str:
         """Give a binding (wherever it is) to ``host``: its old host removes it, the new one enforces it.
         Returns the old host."""
-        row = self._any_binding_row(portdev)
+        row = self._binding_row(portdev)
         if row is None:
-            raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
+            raise NotFoundError(f"no nwfilter binding for port dev '{portdev}' on host '{self.host}'")
         old = row.host
         if old != host:
+            if self._binding_row(portdev, host) is not None:
+                raise self._taken(portdev, host)
+            # learned addresses stay behind (the new host learns them again): they are keyed by host
+            self._forget(portdev, None)
             self._note("binding", portdev, row.host)
             self._note("address", portdev, row.host)
             row.host = host
@@ -288,7 +286,7 @@ class SqlWriter(SqlReader):
         if row is None:
             raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
         # Explicit, so that it does not depend on the backend enforcing ON DELETE CASCADE.
-        self.session.execute(delete(LearnedAddressRow).where(LearnedAddressRow.portdev == portdev))
+        self._forget(portdev, None)
         self.session.delete(row)
         self.session.flush()
         self._note("binding", portdev, row.host)
@@ -303,9 +301,9 @@ class SqlWriter(SqlReader):
         binding = self._binding_row(portdev)
         if binding is None:
             raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
-        row = self.session.get(LearnedAddressRow, (portdev, str(ip)))
+        row = self.session.get(LearnedAddressRow, (self.host, portdev, str(ip)))
         if row is None:
-            row = LearnedAddressRow(portdev=portdev, ip=str(ip))
+            row = LearnedAddressRow(host=self.host, portdev=portdev, ip=str(ip))
             self.session.add(row)
         row.source, row.learned_at, row.expires_at = source, now_utc(), expires_at
         self.session.flush()
@@ -313,36 +311,31 @@ class SqlWriter(SqlReader):
         return _address_record(row)
 
     def forget_addresses(self, portdev: str, ips: Sequence[IPv4Address | IPv6Address] | None = None) -> int:
-        query = delete(LearnedAddressRow).where(LearnedAddressRow.portdev == portdev)
+        count = self._forget(portdev, ips)
+        if count:
+            self._note("address", portdev, self.host)
+        return count
+
+    def _forget(self, portdev: str, ips: Sequence[IPv4Address | IPv6Address] | None) -> int:
+        query = delete(LearnedAddressRow).where(
+            LearnedAddressRow.host == self.host, LearnedAddressRow.portdev == portdev
+        )
         if ips is not None:
             query = query.where(LearnedAddressRow.ip.in_([str(ip) for ip in ips]))
-        count = self._count_deleted(query)
-        if count:
-            binding = self._any_binding_row(portdev)
-            self._note("address", portdev, None if binding is None else binding.host)
-        return count
+        return self._count_deleted(query)
 
     def expire_addresses(self, now: datetime | None = None) -> int:
         """Remove the (scoped) learned addresses whose lease ended by ``now``."""
         limit = now or now_utc()
         if limit.tzinfo is not None:
             limit = limit.astimezone(UTC).replace(tzinfo=None)
-        due = self._mine(
-            select(LearnedAddressRow.portdev, BindingRow.host)
-            .join(BindingRow, BindingRow.portdev == LearnedAddressRow.portdev)
-            .where(LearnedAddressRow.expires_at <= limit)
-        )
-        ports = {(portdev, host) for portdev, host in self.session.execute(due)}
+        mine = (LearnedAddressRow.host == self.host, LearnedAddressRow.expires_at <= limit)
+        ports = sorted(set(self.session.scalars(select(LearnedAddressRow.portdev).where(*mine))))
         if not ports:
             return 0
-        count = self._count_deleted(
-            delete(LearnedAddressRow).where(
-                LearnedAddressRow.expires_at <= limit,
-                LearnedAddressRow.portdev.in_(sorted(p for p, _ in ports)),
-            )
-        )
-        for portdev, host in sorted(ports):
-            self._note("address", portdev, host)
+        count = self._count_deleted(delete(LearnedAddressRow).where(*mine))
+        for portdev in ports:
+            self._note("address", portdev, self.host)
         return count
 
     def put_address_set(self, name: str, networks: Sequence[Network]) -> None:

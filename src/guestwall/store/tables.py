@@ -12,12 +12,13 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
-    ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     MetaData,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -74,11 +75,14 @@ class FilterRow(Base):
 
 
 class BindingRow(Base):
+    """A bound port of a host. Device names are unique per host (libvirt's vnetN repeat on every host)."""
+
     __tablename__ = "bindings"
+    __table_args__ = (UniqueConstraint("host", "portdev", name="uq_bindings_host_portdev"),)
 
     # The port id is what the kernel dispatch keys on: small, allocated by the store, unique while bound.
     port_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    portdev: Mapped[str] = mapped_column(String, nullable=False, unique=True)
+    portdev: Mapped[str] = mapped_column(String, nullable=False)
     filter_name: Mapped[str] = mapped_column(String, nullable=False, index=True)
     xml: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -90,10 +94,17 @@ class BindingRow(Base):
 
 class LearnedAddressRow(Base):
     __tablename__ = "learned_addresses"
-
-    portdev: Mapped[str] = mapped_column(
-        String, ForeignKey("bindings.portdev", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["host", "portdev"],
+            ["bindings.host", "bindings.portdev"],
+            name="fk_learned_addresses_host_bindings",
+            ondelete="CASCADE",
+        ),
     )
+
+    host: Mapped[str] = mapped_column(String, primary_key=True)
+    portdev: Mapped[str] = mapped_column(String, primary_key=True)
     ip: Mapped[str] = mapped_column(String(45), primary_key=True)  # compressed text form
     source: Mapped[str] = mapped_column(String(16), nullable=False)
     learned_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
