@@ -49,7 +49,16 @@ class PgCluster:
         self.port = _free_port()
         self.log = self.dir / "server.log"
         self._as_postgres(
-            str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"
+            str(BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
         )
         options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
@@ -60,7 +69,11 @@ class PgCluster:
 
     def _as_postgres(self, *argv: str) -> None:
         subprocess.run(
-            ["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True, text=True, cwd=self.dir
+            ["runuser", "-u", "postgres", "--", *argv],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=self.dir,
         )
 
     def _ctl(self, *argv: str) -> None:

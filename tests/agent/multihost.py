@@ -53,10 +53,10 @@ class Cluster:
 
     def bind(self, index: int, guests: Sequence[str], filter_name: str) -> None:
         lab = self.hosts[index].lab
-        files = [
-            self.file(f"{self.names[index]}-{g}.xml", binding_xml(lab[g], filter_name)) for g in guests
-        ]
-        self.write("--wait", "--wait-timeout", "20", "nwfilter-binding-create", *files, host=self.names[index])
+        files = [self.file(f"{self.names[index]}-{g}.xml", binding_xml(lab[g], filter_name)) for g in guests]
+        self.write(
+            "--wait", "--wait-timeout", "20", "nwfilter-binding-create", *files, host=self.names[index]
+        )
 
     def in_sync(self, index: int) -> bool:
         """The host's kernel holds exactly what the store says for it (``apply --dry-run`` plans nothing)."""

@@ -26,6 +26,7 @@ class Listener:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.connection: Any = None
+        self._fd = -1
 
     @staticmethod
     def supported(store: Store) -> bool:
@@ -42,8 +43,8 @@ class Listener:
             return False
         try:
             pooled = engine.raw_connection()
-            pooled.detach()  # ours for good: never handed back to the pool, closed by close()
             connection = pooled.driver_connection
+            pooled.detach()  # ours for good: never handed back to the pool, closed by close()
             connection.autocommit = True
             with connection.cursor() as cursor:
                 cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
@@ -51,11 +52,11 @@ class Listener:
             log.warning("cannot listen for store changes (%s); polling", str(e).strip().splitlines()[0])
             return False
         self.connection = connection
+        self._fd = int(connection.fileno())  # kept: a broken connection no longer tells it
         return True
 
     def fileno(self) -> int:
-        assert self.connection is not None
-        return int(self.connection.fileno())
+        return self._fd
 
     def read(self) -> tuple[int, bool]:
         """(notifications received, whether the connection still works)."""
@@ -64,7 +65,8 @@ class Listener:
         try:
             self.connection.poll()
         except Exception as e:  # the server went away (restart, network): listen again later
-            log.warning("store notifications stopped (%s); polling until listening again", e)
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            log.warning("store notifications stopped (%s); polling until listening again", reason)
             return 0, False
         count = len(self.connection.notifies)
         self.connection.notifies.clear()

@@ -302,7 +302,10 @@ class Agent:
             return
         self.selector.register(self.listener, selectors.EVENT_READ, self._on_notify)
         if self.ready:
-            self.converge("listening again: catching up", follow=True)  # what was not notified meanwhile
+            log.info(
+                "listening for store changes again; catching up from revision %s", self.reconciler.generation
+            )
+            self.converge("listening again", follow=True)  # what was not notified meanwhile
 
     def _on_notify(self) -> None:
         assert self.listener is not None
