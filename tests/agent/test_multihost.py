@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from agentkit import Host, wait_until
 
-import pgcluster
 from guestwall.lab import Lab
+from guestwall.lab import pgserver as pgcluster
 from multihost import DENY_FILTER, GUEST_FILTER, Cluster, host_names, passes
 from netns_fixtures import needs_netns
 

@@ -1,7 +1,8 @@
 """A throw-away PostgreSQL 15 server for tests and benchmarks that must restart it or need it alone:
 ``initdb`` in a temporary directory, run as the ``postgres`` user on a free local port, removed after.
 
-The shared test server (GUESTWALL_TEST_PG) is never restarted by anyone; this one is ours.
+The shared test server (GUESTWALL_TEST_PG) is never restarted by anyone; this one is ours. Durability is
+off (fsync, synchronous commit): it holds nothing worth keeping.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 BIN = Path(os.environ.get("GUESTWALL_PG_BIN", "/usr/lib/postgresql/15/bin"))
 _databases = itertools.count(1)
@@ -41,7 +43,9 @@ def _free_port() -> int:
 
 
 class PgCluster:
-    def __init__(self) -> None:
+    """The server, started; ``stat_statements``: load pg_stat_statements (queries counted per statement)."""
+
+    def __init__(self, stat_statements: bool = False) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="gw-pg-"))
         user = pwd.getpwnam("postgres")
         os.chown(self.dir, user.pw_uid, user.pw_gid)
@@ -64,6 +68,8 @@ class PgCluster:
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB"
         )
+        if stat_statements:
+            options += " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
         self._options = options
         self.start()
 
@@ -91,16 +97,23 @@ class PgCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self) -> str:
-        """A fresh database; its URL."""
+    def execute(self, sql: str, database: str = "postgres") -> list[tuple[Any, ...]]:
+        """One statement as the superuser, autocommit; its rows (if any)."""
         import psycopg2
 
-        name = f"gw{next(_databases)}"
-        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
+        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=database)
         connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {name}")
-        connection.close()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            connection.close()
+
+    def new_database(self) -> str:
+        """A fresh database; its URL."""
+        name = f"gw{os.getpid()}x{next(_databases)}"
+        self.execute(f"CREATE DATABASE {name}")
         return self.url(name)
 
     def destroy(self) -> None:
