@@ -54,7 +54,7 @@ class Sizes:
     simulated_changes: int
 
 
-FULL = Sizes(hosts=10, writes=40, load_seconds=30.0, simulated=(10, 100), simulated_changes=60)
+FULL = Sizes(hosts=10, writes=30, load_seconds=30.0, simulated=(10, 100), simulated_changes=40)
 QUICK = Sizes(hosts=3, writes=8, load_seconds=6.0, simulated=(5, 20), simulated_changes=12)
 
 
