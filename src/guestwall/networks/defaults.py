@@ -27,6 +27,11 @@ def fill_defaults(net: Network, taken_bridges: Set[str]) -> Network:
             n += 1
         bridge = Bridge(BRIDGE_TEMPLATE.format(n), bridge.stp, bridge.delay)
     mac = net.mac
-    if mac is None and net.forward.mode in (ForwardMode.NONE, ForwardMode.NAT, ForwardMode.ROUTE, ForwardMode.OPEN):
+    if mac is None and net.forward.mode in (
+        ForwardMode.NONE,
+        ForwardMode.NAT,
+        ForwardMode.ROUTE,
+        ForwardMode.OPEN,
+    ):
         mac = random_mac()
     return replace(net, uuid=net.uuid or str(uuid.uuid4()), bridge=bridge, mac=mac)

@@ -154,3 +154,19 @@ class Network:
 
 def subnet(ip: IPConfig) -> str:
     return str(ip_network(ip.address, strict=False))
+
+
+@dataclass(frozen=True)
+class FloatingIP:
+    """A public address translated to a guest's fixed address (linux_net's floating IP)."""
+
+    address: IPv4Address
+    fixed: IPv4Address
+    interface: str | None = None
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    """Host-wide settings of the network layer: where 169.254.169.254:80 is forwarded (None: nowhere)."""
+
+    metadata: tuple[IPv4Address, int] | None = None

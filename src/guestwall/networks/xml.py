@@ -99,7 +99,9 @@ def _forward(e: Element | None, net: str) -> Forward:
         return Forward()
     mode_text = e.get("mode", "nat")
     if mode_text in _FOREIGN_MODES:
-        raise NetworkError(f"forward mode '{mode_text}' is not supported by guestwall", "unsupported configuration")
+        raise NetworkError(
+            f"forward mode '{mode_text}' is not supported by guestwall", "unsupported configuration"
+        )
     try:
         mode = ForwardMode(mode_text)
     except ValueError:
@@ -222,7 +224,9 @@ def _ip(e: Element, net: str) -> IPConfig:
         default = {4: 24, 6: 64}[addr.version]
         if prefix is not None and (not prefix.isdigit() or int(prefix) > bits):
             label = "IPv4" if addr.version == 4 else "IPv6"
-            raise NetworkError(f"Invalid {label} prefix '{prefix}' in network '{net}'", "unsupported configuration")
+            raise NetworkError(
+                f"Invalid {label} prefix '{prefix}' in network '{net}'", "unsupported configuration"
+            )
         length = int(prefix) if prefix is not None else default
         iface = IPv4Interface(f"{addr}/{length}") if addr.version == 4 else IPv6Interface(f"{addr}/{length}")
     dhcp_e = e.find("dhcp")
@@ -273,7 +277,8 @@ def _check(net: Network) -> None:
     mode = net.forward.mode
     if mode in (ForwardMode.NAT, ForwardMode.ROUTE) and not net.ips:
         raise NetworkError(
-            f"{mode.value} forwarding requested, but no IP address provided for network '{net.name}'", "XML error"
+            f"{mode.value} forwarding requested, but no IP address provided for network '{net.name}'",
+            "XML error",
         )
     for ip in net.ips:
         if ip.dhcp and ip.dhcp.ranges and ip.version == 4 and ip.address.network.prefixlen > 30:
@@ -322,7 +327,11 @@ def _f_dns(n: Network) -> list[str]:
     head = f"<dns{_attrs(('enable', None if d.enable is None else ('yes' if d.enable else 'no')))}"
     body = [f"  <forwarder{_attrs(('domain', f.domain), ('addr', f.addr))}/>" for f in d.forwarders]
     for h in d.hosts:
-        body += [f"  <host ip='{h.ip}'>", *(f"    <hostname>{_q(x)}</hostname>" for x in h.hostnames), "  </host>"]
+        body += [
+            f"  <host ip='{h.ip}'>",
+            *(f"    <hostname>{_q(x)}</hostname>" for x in h.hostnames),
+            "  </host>",
+        ]
     return [head + ">", *body, "</dns>"] if body else [head + "/>"]
 
 
@@ -334,7 +343,9 @@ def _f_ip(n: Network) -> list[str]:
     out = []
     for ip in n.ips:
         family = "ipv6" if ip.version == 6 else ("ipv4" if ip.family_given else None)
-        size = ("netmask", ip.address.netmask) if ip.netmask_form else ("prefix", ip.address.network.prefixlen)
+        size = (
+            ("netmask", ip.address.netmask) if ip.netmask_form else ("prefix", ip.address.network.prefixlen)
+        )
         out.append(f"<ip{_attrs(('family', family), ('address', ip.address.ip), size)}>")
         if ip.dhcp is not None and (ip.dhcp.ranges or ip.dhcp.hosts):
             out.append("  <dhcp>")
@@ -350,9 +361,15 @@ def _f_portgroups(n: Network) -> list[str]:
     for pg in n.portgroups:
         head = f"<portgroup name='{_q(pg.name)}'{' default=' + repr('yes') if pg.default else ''}"
         if not pg.vlan_tags:
-            out.append(head + "/>")
+            out += [head + ">", "</portgroup>"]  # libvirt writes an empty portgroup open and closed
             continue
-        out += [head + ">", "  <vlan>", *(f"    <tag id='{t}'/>" for t in pg.vlan_tags), "  </vlan>", "</portgroup>"]
+        out += [
+            head + ">",
+            "  <vlan>",
+            *(f"    <tag id='{t}'/>" for t in pg.vlan_tags),
+            "  </vlan>",
+            "</portgroup>",
+        ]
     return out
 
 
@@ -371,13 +388,18 @@ FORMAT: tuple[tuple[str, Callable[[Network], list[str]]], ...] = (
     (
         "domain",
         _one(
-            lambda n: None
-            if n.domain is None
-            else f"<domain{_attrs(('name', n.domain.name), ('localOnly', _yn(n.domain.local_only)))}/>"
+            lambda n: (
+                None
+                if n.domain is None
+                else f"<domain{_attrs(('name', n.domain.name), ('localOnly', _yn(n.domain.local_only)))}/>"
+            )
         ),
     ),
     ("dns", _f_dns),
-    ("port", _one(lambda n: None if n.port_isolated is None else f"<port isolated='{_yn(n.port_isolated)}'/>")),
+    (
+        "port",
+        _one(lambda n: None if n.port_isolated is None else f"<port isolated='{_yn(n.port_isolated)}'/>"),
+    ),
     ("ip", _f_ip),
     ("portgroup", _f_portgroups),
 )

@@ -127,6 +127,10 @@ CASES: dict[str, str] = {
 """
         + IP4,
     ),
+    "portgroup-plain": net(
+        "portgroup-plain",
+        "<forward mode='nat'/>\n<portgroup name='web' default='yes'/>\n<portgroup name='db'/>\n" + IP4,
+    ),
     "port-isolated": net("port-isolated", "<forward mode='nat'/>\n<port isolated='yes'/>\n" + IP4),
     "order-shuffled": net(
         "order-shuffled",

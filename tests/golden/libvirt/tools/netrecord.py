@@ -14,6 +14,7 @@ it again. Nothing outside the namespace and the work dir is changed.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -151,6 +152,9 @@ def record_commands() -> None:
         ["net-dhcp-leases", "neta"], ["net-dhcp-leases", "nosuch"],
         ["net-start", "netb"], ["net-list", "--all"], ["net-info", "netb"], ["net-start", "netb"],
         ["net-destroy", "netb"], ["net-destroy", "netb"],
+        ["net-start", "neta"], ["net-list"], ["net-info", "neta"], ["net-dumpxml", "neta"],
+        ["net-dumpxml", "--inactive", "neta"], ["net-dhcp-leases", "neta"], ["net-undefine", "neta"],
+        ["net-list", "--all"], ["net-info", "neta"], ["net-define", "a.xml"], ["net-destroy", "neta"],
         ["net-undefine", "neta"], ["net-undefine", "netb"], ["net-undefine", "neta"],
         ["net-list", "--all"],
     ]
@@ -158,6 +162,11 @@ def record_commands() -> None:
     for args in seq:
         rc, out, err = virsh(*args, cwd=d)
         log.append({"args": args, "rc": rc, "stdout": out.decode(), "stderr": err.decode()})
+        if args == ["net-start", "neta"] and rc == 0:
+            # libvirt's own host rules and dnsmasq configuration for a running nat network
+            ipt = sh("nsenter", "-t", pid(), "-m", "-n", "iptables-save", check=False).stdout.decode()
+            write(d / "neta-iptables.txt", re.sub(r"^#.*\n", "", ipt, flags=re.M))
+            write(d / "neta-dnsmasq.conf", (WORK / "lib" / "dnsmasq" / "neta.conf").read_bytes())
     write(d / "steps.json", json.dumps(log, indent=1) + "\n")
 
 
