@@ -33,6 +33,20 @@ COMMANDS: dict[str, str] = {
     "port": "cloud:port",
     "secgroup": "cloud:secgroup",
     "provider": "cloud:provider",
+    "net-define": "network:define",
+    "net-undefine": "network:undefine",
+    "net-start": "network:start",
+    "net-destroy": "network:destroy",
+    "net-autostart": "network:autostart",
+    "net-list": "network:list_",
+    "net-info": "network:info",
+    "net-dumpxml": "network:dumpxml",
+    "net-edit": "network:edit",
+    "net-update": "network:update",
+    "net-dhcp-leases": "network:dhcp_leases",
+    "net-port-attach": "network:port_attach",
+    "floating-ip": "floating:floating_ip",
+    "doctor": "doctor:doctor",
 }
 
 

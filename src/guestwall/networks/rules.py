@@ -226,8 +226,15 @@ def _base_rules(family: str, options: HostOptions) -> dict[str, list[ir.Rule]]:
             _rule(ir.Nat("snat", f"{proto} saddr map @{names.FIP_SNAT}"), note="floating ip out"),
         ]
     nat_post.append(_rule(ir.VMap(ir.Payload(proto, "saddr"), names.NET_NAT_MAP)))
-    return {"forward": forward, "input": host_in, "output": host_out, "mangle_post": mangle,
-            "nat_pre": nat_pre, "nat_out": nat_out, "nat_post": nat_post}  # fmt: skip
+    return {
+        "forward": forward,
+        "input": host_in,
+        "output": host_out,
+        "mangle_post": mangle,
+        "nat_pre": nat_pre,
+        "nat_out": nat_out,
+        "nat_post": nat_post,
+    }
 
 
 def skeleton(family: str, options: HostOptions) -> TableSpec:
