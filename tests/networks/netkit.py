@@ -16,11 +16,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netns_fixtures import new_prefix, require_netns
 from pyroute2 import IPRoute
 
-from guestwall.lab.netns import create_netns, end_processes, netns_pids, netns_socket, remove_netns, run_in_netns, write_sysctl
+from guestwall.lab.netns import (
+    create_netns,
+    end_processes,
+    netns_pids,
+    netns_socket,
+    remove_netns,
+    run_in_netns,
+    write_sysctl,
+)
 from guestwall.store import Store, open_store
+from netns_fixtures import new_prefix, require_netns
 
 UPLINK_HOST = "198.51.100.1"
 UPLINK_OUTSIDE = "198.51.100.2"
@@ -52,7 +60,9 @@ class World:
     def outside(self) -> str:
         return f"{self.prefix}-o"
 
-    def run(self, ns: str, *argv: str, check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, ns: str, *argv: str, check: bool = True, timeout: float = 20
+    ) -> subprocess.CompletedProcess[str]:
         return run_in_netns(ns, argv, check=check, timeout=timeout)
 
     def guest(self, name: str, network: str, portgroup: str | None = None, address: str | None = None) -> str:

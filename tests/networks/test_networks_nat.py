@@ -8,11 +8,11 @@ import signal
 import time
 
 from netkit import UPLINK_HOST, UPLINK_OUTSIDE, World
-from netns_fixtures import needs_netns
 
 from guestwall.networks import dnsmasq, service
 from guestwall.networks.runtime import converge
 from guestwall.store.netrepo import NetRepo
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
@@ -53,7 +53,10 @@ def test_nat_guests_get_leases_names_and_leave_masqueraded(world: World) -> None
     assert world.ping("ga", b)
 
     _, leases = service.dhcp_leases(world.store, "natnet", world.host)
-    assert {(lease.ip, lease.hostname) for lease in leases} >= {(a, "alpha"), (b, "fixed")}  # the hosts entry names it
+    assert {(lease.ip, lease.hostname) for lease in leases} >= {
+        (a, "alpha"),
+        (b, "fixed"),
+    }  # the hosts entry names it
 
     # a dead dnsmasq comes back (the agent's step) with its leases: the same address again
     p = dnsmasq.paths(world.host, "natnet")

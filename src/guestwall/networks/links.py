@@ -8,6 +8,7 @@ bridge separates them by per-port VLAN ids (docs/networks.md).
 
 from __future__ import annotations
 
+import errno
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,7 +69,15 @@ def ensure_bridge(netns: str | None, net: Network) -> bool:
                 attrs["br_vlan_filtering"] = 1
             if net.mac:
                 attrs["address"] = net.mac
-            ipr.link("add", **attrs)
+            try:
+                ipr.link("add", **attrs)
+            except NetlinkError as e:
+                if e.code == errno.EOPNOTSUPP and net.vlan_filtering:
+                    raise DataplaneError(
+                        f"cannot create bridge {name} with VLAN filtering for the VLANs of network "
+                        f"'{net.name}': this kernel has no bridge VLAN filtering"
+                    ) from e
+                raise
             index = _index(ipr, name)
             assert index is not None
             if net.mtu:
@@ -114,3 +123,17 @@ def attach_port(
             ipr.vlan_filter("add", index=dev, vlan_info={"vid": vlan, "flags": ["pvid", "untagged"]})
         if isolated:
             ipr.brport("set", index=dev, isolated=1)
+
+
+def vlan_filtering_supported(netns: str | None) -> bool:
+    """Whether this kernel can make VLAN-filtering bridges (probed with a throw-away bridge)."""
+    probe = "gwvlanprobe"
+    with _ipr(netns) as ipr:
+        try:
+            ipr.link("add", ifname=probe, kind="bridge", br_vlan_filtering=1)
+        except NetlinkError:
+            return False
+        index = _index(ipr, probe)
+        if index is not None:
+            ipr.link("del", index=index)
+        return True
