@@ -137,3 +137,24 @@ def vlan_filtering_supported(netns: str | None) -> bool:
         if index is not None:
             ipr.link("del", index=index)
         return True
+
+
+def bind_address(netns: str | None, interface: str, address: str) -> None:
+    """The floating address as a /32 on the public interface (linux_net's bind_floating_ip)."""
+    with _ipr(netns) as ipr:
+        index = _index(ipr, interface)
+        if index is None:
+            raise DataplaneError(f"interface {interface} does not exist")
+        have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index)}
+        if address not in have:
+            ipr.addr("add", index=index, address=address, prefixlen=32)
+
+
+def unbind_address(netns: str | None, interface: str, address: str) -> None:
+    with _ipr(netns) as ipr:
+        index = _index(ipr, interface)
+        if index is None:
+            return
+        have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index)}
+        if address in have:
+            ipr.addr("del", index=index, address=address, prefixlen=32)
