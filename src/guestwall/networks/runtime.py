@@ -13,6 +13,7 @@ from ipaddress import IPv4Address, ip_address
 
 from guestwall.dataplane.apply import ApplyResult, apply
 from guestwall.dataplane.backend import Backend, open_backend
+from guestwall.dataplane.netns import call_in_netns
 from guestwall.errors import NetworkError
 from guestwall.networks import dnsmasq, links
 from guestwall.networks.model import FloatingIP, ForwardMode, HostOptions, Network
@@ -79,8 +80,24 @@ def check_overlap(net: Network, others: Sequence[Network]) -> None:
                     )
 
 
+def enable_forwarding(netns: str | None, net: Network) -> None:
+    """As libvirt, a nat or routed network turns on forwarding for its families."""
+    if net.forward.mode not in (ForwardMode.NAT, ForwardMode.ROUTE):
+        return
+    keys = ["net/ipv4/ip_forward"] if net.ipv4() else []
+    keys += ["net/ipv6/conf/all/forwarding"] if any(ip.version == 6 for ip in net.ips) else []
+
+    def write() -> None:
+        for key in keys:
+            with open(f"/proc/sys/{key}", "w") as f:
+                f.write("1\n")
+
+    call_in_netns(netns, write)
+
+
 def bring_up(netns: str | None, net: Network) -> None:
     """Bridge, addresses and dnsmasq; on failure what was made is removed again."""
+    enable_forwarding(netns, net)
     made_bridge = links.ensure_bridge(netns, net)
     try:
         ensure_dnsmasq(netns, net)

@@ -71,7 +71,9 @@ class NetRepo:
     def find(self, name_or_uuid: str) -> NetworkRecord | None:
         row = self.session.get(NetworkRow, name_or_uuid)
         if row is None:
-            row = self.session.scalars(select(NetworkRow).where(NetworkRow.uuid == name_or_uuid.lower())).first()
+            row = self.session.scalars(
+                select(NetworkRow).where(NetworkRow.uuid == name_or_uuid.lower())
+            ).first()
         return _record(row) if row is not None else None
 
     def get(self, name_or_uuid: str) -> NetworkRecord:
@@ -107,7 +109,9 @@ class NetRepo:
     def add_floating_ip(self, rec: FloatingIPRecord) -> None:
         self._changed()
         self.session.add(
-            FloatingIPRow(address=rec.address, fixed=rec.fixed, interface=rec.interface, created_at=datetime.now(UTC))
+            FloatingIPRow(
+                address=rec.address, fixed=rec.fixed, interface=rec.interface, created_at=datetime.now(UTC)
+            )
         )
         self.session.flush()
 
