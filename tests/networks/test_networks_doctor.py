@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 from netkit import UPLINK_HOST, UPLINK_OUTSIDE, World
-from netns_fixtures import needs_netns
 
 from guestwall.cli.app import cli
 from guestwall.networks import service
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
@@ -44,7 +44,10 @@ def test_doctor_finds_and_fixes_foreign_drops(world: World) -> None:
     base = ["--db", f"sqlite:///{world.tmp}/guestwall.db", "--netns", world.host, "doctor"]
     report = runner.invoke(cli, base)
     assert report.exit_code == 1
-    assert "table ip dockerish chain FORWARD (hook forward, policy drop) drops forwarded traffic" in report.output
+    assert (
+        "table ip dockerish chain FORWARD (hook forward, policy drop) drops forwarded traffic"
+        in report.output
+    )
     assert "table inet hostfw chain input (hook input, policy drop) drops DHCP and DNS" in report.output
     assert 'fix: nft insert rule ip dockerish FORWARD iifname "gwdk0" accept' in report.output
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import socket
 
 from netkit import UPLINK_HOST, UPLINK_OUTSIDE, World
-from netns_fixtures import needs_netns
 
 from guestwall.lab.netns import netns_socket
 from guestwall.networks import floating, service
+from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 FLOAT = "198.51.100.50"
@@ -37,7 +37,9 @@ def test_floating_ip_in_out_hairpin_and_delete(world: World) -> None:
     assert FLOAT in world.run(world.host, "ip", "-br", "addr", "show", "uplink").stdout
 
     assert world.tcp_source(world.outside, g1, FLOAT) == UPLINK_OUTSIDE  # in: DNAT to the guest
-    assert world.tcp_source(g1, world.outside, UPLINK_OUTSIDE, port=8081) == FLOAT  # out: from the floating IP
+    assert (
+        world.tcp_source(g1, world.outside, UPLINK_OUTSIDE, port=8081) == FLOAT
+    )  # out: from the floating IP
     assert world.tcp_source(g2, world.outside, UPLINK_OUTSIDE, port=8082) == UPLINK_HOST  # others masquerade
     assert world.tcp_source(g2, g1, FLOAT, port=8083) == "10.86.0.1"  # hairpin, through the host
     assert [r.address for r in floating.listing(world.store)] == [FLOAT]

@@ -90,3 +90,23 @@ def test_isolated_ports_reach_the_host_not_each_other(world: World) -> None:
     assert world.ping("p1", "10.85.0.1")
     assert world.ping("p2", "10.85.0.1")
     assert not world.ping("p1", "10.85.0.102")
+
+
+def test_agent_step_recreates_a_vanished_bridge_and_autostarts(world: World) -> None:
+    from guestwall.networks.runtime import converge_store
+
+    service.define(world.store, _net("au", "gwau0", 88), world.host)
+    service.set_autostart(world.store, "au", True)
+    # the agent starting (after a reboot): autostart networks come up
+    assert "started autostart network au" in converge_store(world.store, world.host, autostart=True)
+    assert service.get(world.store, "au").active
+    world.guest("aa", "au")
+    assert world.dhcp("aa")
+    # the bridge vanishes (someone deleted it): recreated with its address, dnsmasq serves again
+    links.remove_bridge(world.host, "gwau0")
+    actions = converge_store(world.store, world.host)
+    assert "recreated bridge gwau0 of network au" in actions
+    service.attach(world.store, "au", "aa", None, world.host)
+    world.run(world.guests["aa"], "ip", "addr", "flush", "dev", "eth0")
+    assert world.dhcp("aa")
+    assert converge_store(world.store, world.host) == ()  # converged: nothing more to do

@@ -20,6 +20,7 @@ from guestwall.networks.model import FloatingIP, ForwardMode, HostOptions, Netwo
 from guestwall.networks.rules import compile_networks
 from guestwall.networks.xml import parse_network
 from guestwall.store.netrepo import FloatingIPRecord, NetRepo, NetworkRecord
+from guestwall.store.records import Store
 
 METADATA_ENV = "GUESTWALL_METADATA"  # host:port that 169.254.169.254:80 is forwarded to
 
@@ -107,15 +108,16 @@ def bring_up(netns: str | None, net: Network) -> None:
         raise
 
 
-def ensure_dnsmasq(netns: str | None, net: Network) -> bool:
-    """dnsmasq runs with the current files; True when it had to be (re)started."""
+def ensure_dnsmasq(netns: str | None, net: Network, restart: bool = False) -> bool:
+    """dnsmasq runs with the current files; True when it had to be (re)started (``restart``: in any case,
+    e.g. its bridge was recreated under it)."""
     if not dnsmasq.needs_dnsmasq(net):
         return False
     p = dnsmasq.paths(netns, net.name)
     conf_before = p.conf.read_text() if p.conf.exists() else None
     dnsmasq.write_files(net, p)
     pid = dnsmasq.running(p)
-    if pid is not None and conf_before == p.conf.read_text():
+    if pid is not None and conf_before == p.conf.read_text() and not restart:
         return False
     if pid is not None:
         dnsmasq.stop(p)
@@ -155,11 +157,30 @@ def converge(
                 actions.append(f"started autostart network {rec.name}")
             continue
         net = parse_network(rec.live_xml)
-        if links.ensure_bridge(netns, net):
+        recreated = links.ensure_bridge(netns, net)
+        if recreated:
             actions.append(f"recreated bridge {net.bridge_name} of network {net.name}")
-        if ensure_dnsmasq(netns, net):
+        if ensure_dnsmasq(netns, net, restart=recreated):
             actions.append(f"started dnsmasq of network {net.name}")
     result = apply_rules(repo, backend or open_backend(netns))
     if result.changed:
         actions.append(f"repaired host rules ({len(result.transaction.commands)} commands)")
     return Converged(tuple(actions))
+
+
+def converge_store(store: Store, netns: str | None, *, autostart: bool = False) -> tuple[str, ...]:
+    """The agent's step: nothing to do (and no transaction) without networks; a write transaction only when
+    autostart networks are to be started."""
+    from guestwall.store.sqlstore import SqlStore
+
+    if not isinstance(store, SqlStore):
+        return ()
+    with store.read() as r:
+        repo = NetRepo(r)
+        if not repo.networks() and not repo.floating_ips():
+            return ()
+        pending = autostart and any(n.autostart and not n.active for n in repo.networks())
+        if not pending:
+            return converge(repo, netns).actions
+    with store.write() as w:
+        return converge(NetRepo(w), netns, autostart=True).actions
