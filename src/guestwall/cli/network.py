@@ -246,12 +246,15 @@ def update(ctx: Context, network: str | None, network_named: str | None, command
             ctx.store(), name, command, section, xml, parent_index=parent_index, live=live, config=config,
             netns=ctx.netns,
         )  # fmt: skip
+    # virsh ends this message without its usual empty line
     if result.config and result.live:
-        ctx.info(f"Updated network {result.name} persistent config and live state")
+        message = f"Updated network {result.name} persistent config and live state"
     elif result.live:
-        ctx.info(f"Updated network {result.name} live state")
+        message = f"Updated network {result.name} live state"
     else:
-        ctx.info(f"Updated network {result.name} persistent config")
+        message = f"Updated network {result.name} persistent config"
+    if not ctx.quiet:
+        click.echo(message)
 
 
 @click.command("net-dhcp-leases")
