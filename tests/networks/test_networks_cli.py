@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from netkit import World
-from netns_fixtures import needs_netns
 
 from guestwall.cli.app import cli
+from netns_fixtures import needs_netns
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "libvirt" / "networks"
 

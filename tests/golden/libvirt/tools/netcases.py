@@ -140,7 +140,9 @@ CASES: dict[str, str] = {
     "netmask-16": net("netmask-16", "<ip address='172.16.0.1' netmask='255.255.0.0'/>"),
     # auto-filled fields (uuid, mac, bridge name): only the shape is comparable
     "autofill": net("autofill", "<forward mode='nat'/>\n" + IP4, fixed=False, bridge=None),
-    "autofill-isolated": net("autofill-isolated", "<ip address='10.9.0.1' prefix='24'/>", fixed=False, bridge=None),
+    "autofill-isolated": net(
+        "autofill-isolated", "<ip address='10.9.0.1' prefix='24'/>", fixed=False, bridge=None
+    ),
     # refused inputs
     "invalid-forward-mode": net("invalid-forward-mode", "<forward mode='bogus'/>\n" + IP4),
     "invalid-no-name": "<network>\n  <bridge name='gwb0'/>\n</network>\n",
@@ -183,13 +185,38 @@ UPDATES: dict[str, list[list[str]]] = {
     "dhcp-host": [
         ["add", "ip-dhcp-host", "<host mac='52:54:00:00:00:03' name='api' ip='192.168.100.13'/>", "--config"],
         ["add", "ip-dhcp-host", "<host mac='52:54:00:00:00:03' name='dup' ip='192.168.100.14'/>", "--config"],
-        ["modify", "ip-dhcp-host", "<host mac='52:54:00:00:00:03' name='api2' ip='192.168.100.15'/>", "--config"],
-        ["modify", "ip-dhcp-host", "<host mac='52:54:00:00:00:99' name='nope' ip='192.168.100.16'/>", "--config"],
-        ["delete", "ip-dhcp-host", "<host mac='52:54:00:00:00:01' name='web' ip='192.168.100.10'/>", "--config"],
+        [
+            "modify",
+            "ip-dhcp-host",
+            "<host mac='52:54:00:00:00:03' name='api2' ip='192.168.100.15'/>",
+            "--config",
+        ],
+        [
+            "modify",
+            "ip-dhcp-host",
+            "<host mac='52:54:00:00:00:99' name='nope' ip='192.168.100.16'/>",
+            "--config",
+        ],
+        [
+            "delete",
+            "ip-dhcp-host",
+            "<host mac='52:54:00:00:00:01' name='web' ip='192.168.100.10'/>",
+            "--config",
+        ],
         ["delete", "ip-dhcp-host", "<host mac='52:54:00:00:00:77' ip='192.168.100.77'/>", "--config"],
         ["add", "ip-dhcp-host", "<host mac='52:54:00:00:00:04' ip='10.99.0.4'/>", "--config"],
-        ["add-first", "ip-dhcp-host", "<host mac='52:54:00:00:00:05' name='first' ip='192.168.100.20'/>", "--config"],
-        ["add-last", "ip-dhcp-host", "<host mac='52:54:00:00:00:06' name='last' ip='192.168.100.21'/>", "--config"],
+        [
+            "add-first",
+            "ip-dhcp-host",
+            "<host mac='52:54:00:00:00:05' name='first' ip='192.168.100.20'/>",
+            "--config",
+        ],
+        [
+            "add-last",
+            "ip-dhcp-host",
+            "<host mac='52:54:00:00:00:06' name='last' ip='192.168.100.21'/>",
+            "--config",
+        ],
         ["delete", "ip-dhcp-host", "<host name='named-only' ip='192.168.100.12'/>", "--config"],
     ],
 }

@@ -14,8 +14,8 @@ it again. Nothing outside the namespace and the work dir is changed.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,16 +54,23 @@ def setup() -> None:
     sh("ip", "netns", "exec", NETNS, "ip", "link", "set", "lo", "up")
     if WORK.exists():
         shutil.rmtree(WORK)
-    dirs = {"run": "/run/libvirt", "etc": "/etc/libvirt", "lib": "/var/lib/libvirt",
-            "log": "/var/log/libvirt", "cache": "/var/cache/libvirt"}
+    dirs = {
+        "run": "/run/libvirt",
+        "etc": "/etc/libvirt",
+        "lib": "/var/lib/libvirt",
+        "log": "/var/log/libvirt",
+        "cache": "/var/cache/libvirt",
+    }
     binds = []
     for sub, target in dirs.items():
         (WORK / sub).mkdir(parents=True)
         binds.append(f"mkdir -p {target}; mount --bind {WORK}/{sub} {target}")
     # the QEMU driver refuses to start without its user (libvirt-daemon-system creates it): a private
     # passwd/group with that user, bind-mounted in the daemon's mount namespace only
-    for db, line in (("passwd", "libvirt-qemu:x:64055:64055::/nonexistent:/usr/sbin/nologin"),
-                     ("group", "libvirt-qemu:x:64055:\nkvm:x:64056:")):
+    for db, line in (
+        ("passwd", "libvirt-qemu:x:64055:64055::/nonexistent:/usr/sbin/nologin"),
+        ("group", "libvirt-qemu:x:64055:\nkvm:x:64056:"),
+    ):
         (WORK / db).write_text(Path(f"/etc/{db}").read_text() + line + "\n")
         binds.append(f"mount --bind {WORK}/{db} /etc/{db}")
     script = "set -e\n" + "\n".join(binds) + f"\nexec libvirtd -d --pid-file {WORK}/libvirtd.pid\n"
@@ -142,20 +149,48 @@ def record_commands() -> None:
     write(d / "a.xml", netcases.net("neta", "<forward mode='nat'/>\n" + netcases.IP4, bridge="gwba"))
     write(d / "b.xml", netcases.net("netb", "<ip address='10.7.0.1' prefix='24'/>", bridge="gwbb"))
     seq = [
-        ["net-list"], ["net-list", "--all"],
-        ["net-define", "a.xml"], ["net-define", "b.xml"], ["net-define", "a.xml"],
-        ["net-list"], ["net-list", "--all"], ["net-list", "--inactive"],
-        ["net-info", "neta"], ["net-info", "netb"], ["net-info", "nosuch"],
-        ["net-autostart", "neta"], ["net-info", "neta"], ["net-list", "--all"], ["net-list", "--autostart"],
-        ["net-autostart", "neta", "--disable"], ["net-autostart", "nosuch"],
-        ["net-start", "nosuch"], ["net-destroy", "neta"], ["net-dumpxml", "nosuch"],
-        ["net-dhcp-leases", "neta"], ["net-dhcp-leases", "nosuch"],
-        ["net-start", "netb"], ["net-list", "--all"], ["net-info", "netb"], ["net-start", "netb"],
-        ["net-destroy", "netb"], ["net-destroy", "netb"],
-        ["net-start", "neta"], ["net-list"], ["net-info", "neta"], ["net-dumpxml", "neta"],
-        ["net-dumpxml", "--inactive", "neta"], ["net-dhcp-leases", "neta"], ["net-undefine", "neta"],
-        ["net-list", "--all"], ["net-info", "neta"], ["net-define", "a.xml"], ["net-destroy", "neta"],
-        ["net-undefine", "neta"], ["net-undefine", "netb"], ["net-undefine", "neta"],
+        ["net-list"],
+        ["net-list", "--all"],
+        ["net-define", "a.xml"],
+        ["net-define", "b.xml"],
+        ["net-define", "a.xml"],
+        ["net-list"],
+        ["net-list", "--all"],
+        ["net-list", "--inactive"],
+        ["net-info", "neta"],
+        ["net-info", "netb"],
+        ["net-info", "nosuch"],
+        ["net-autostart", "neta"],
+        ["net-info", "neta"],
+        ["net-list", "--all"],
+        ["net-list", "--autostart"],
+        ["net-autostart", "neta", "--disable"],
+        ["net-autostart", "nosuch"],
+        ["net-start", "nosuch"],
+        ["net-destroy", "neta"],
+        ["net-dumpxml", "nosuch"],
+        ["net-dhcp-leases", "neta"],
+        ["net-dhcp-leases", "nosuch"],
+        ["net-start", "netb"],
+        ["net-list", "--all"],
+        ["net-info", "netb"],
+        ["net-start", "netb"],
+        ["net-destroy", "netb"],
+        ["net-destroy", "netb"],
+        ["net-start", "neta"],
+        ["net-list"],
+        ["net-info", "neta"],
+        ["net-dumpxml", "neta"],
+        ["net-dumpxml", "--inactive", "neta"],
+        ["net-dhcp-leases", "neta"],
+        ["net-undefine", "neta"],
+        ["net-list", "--all"],
+        ["net-info", "neta"],
+        ["net-define", "a.xml"],
+        ["net-destroy", "neta"],
+        ["net-undefine", "neta"],
+        ["net-undefine", "netb"],
+        ["net-undefine", "neta"],
         ["net-list", "--all"],
     ]
     log = []
