@@ -229,6 +229,7 @@ class Agent:
             self.status.error(f"{reason}: {e}")
             return None
         self.retry_at = None
+        self._converge_networks(reason)
         self.status.applied(self.reconciler.generation)
         if isinstance(result, str):
             log.debug("revision %s: %s", self.reconciler.generation, result)
@@ -256,6 +257,19 @@ class Agent:
             notify("READY=1")
             log.info("agent ready")
         return outcome
+
+    def _converge_networks(self, reason: str) -> None:
+        """Virtual networks (guestwall.networks): bridges, dnsmasq and host rules as the store says; at
+        start-up, autostart networks are started (as libvirtd does at boot)."""
+        from guestwall.networks.runtime import converge_store
+
+        try:
+            actions = converge_store(self.store, self.netns, autostart=reason == "start")
+        except GuestwallError as e:
+            log.error("networks: converge (%s) failed: %s", reason, e)
+            return
+        for action in actions:
+            log.info("networks: %s", action)
 
     def _next_deadline(self) -> float:
         times = [self.next_poll, self.next_check, self.status.beat_at]
@@ -345,6 +359,7 @@ class Agent:
             self.converge("store changed", follow=True)
 
     def _check(self, reason: str) -> None:
+        self._converge_networks(reason)
         try:
             why = self.reconciler.drift()
         except GuestwallError as e:

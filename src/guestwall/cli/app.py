@@ -38,6 +38,20 @@ COMMANDS: dict[str, str] = {
     "api": "api:api",
     "token": "api:token",
     "host": "host:host",
+    "net-define": "network:define",
+    "net-undefine": "network:undefine",
+    "net-start": "network:start",
+    "net-destroy": "network:destroy",
+    "net-autostart": "network:autostart",
+    "net-list": "network:list_",
+    "net-info": "network:info",
+    "net-dumpxml": "network:dumpxml",
+    "net-edit": "network:edit",
+    "net-update": "network:update",
+    "net-dhcp-leases": "network:dhcp_leases",
+    "net-port-attach": "network:port_attach",
+    "floating-ip": "floating:floating_ip",
+    "doctor": "doctor:doctor",
 }
 
 

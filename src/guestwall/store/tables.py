@@ -160,3 +160,4 @@ class HostRow(Base):
 
 # The cloud layer's tables live in their own module; importing it registers them in Base.metadata.
 from guestwall.store import cloudtables as _cloudtables  # noqa: E402, F401
+from guestwall.store import nettables as _nettables  # noqa: E402, F401
