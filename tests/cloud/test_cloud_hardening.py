@@ -17,9 +17,9 @@ from guestwall.cloud.driver import FirewallDriver, Instance, Vif
 from guestwall.cloud.service import Cloud, RuleSpec
 from guestwall.cloud.validate import CloudInputError, CloudInUse
 from guestwall.dataplane.backend import RecordingBackend
-from guestwall.errors import FilterError
+from guestwall.errors import GuestwallError
 from guestwall.model.cloud import Ethertype, Port, RuleDirection
-from guestwall.services.filters import RESERVED_PREFIX, define_filter, undefine_filter
+from guestwall.services.filters import define_filter, undefine_filter
 from guestwall.store import Store, open_store
 
 IN = RuleDirection.INGRESS
@@ -79,14 +79,13 @@ EMPTY_DEFAULT_DROP = "<filter name='gw-default-drop' chain='root'/>"
 
 
 def test_reserved_names_cannot_be_defined_or_undefined(cloud: Cloud, store: Store) -> None:
-    assert RESERVED_PREFIX == tr.DERIVED_PREFIX
     cloud.create_group("web")
     with store.read() as reader:
         before = reader.filter_by_name("gw-default-drop")
     assert before is not None
-    with pytest.raises(FilterError, match="reserved"):
+    with pytest.raises(GuestwallError, match="owned by the cloud layer"):
         define_filter(store, EMPTY_DEFAULT_DROP)
-    with pytest.raises(FilterError, match="reserved"):
+    with pytest.raises(GuestwallError, match="owned by the cloud layer"):
         undefine_filter(store, "gw-default-drop")
     with store.read() as reader:
         assert reader.filter_by_name("gw-default-drop") == before
@@ -97,7 +96,7 @@ def test_cli_refuses_reserved_names(tmp_path: Path) -> None:
     xml = tmp_path / "f.xml"
     xml.write_text(EMPTY_DEFAULT_DROP)
     result = CliRunner().invoke(cli, ["--db", url, "nwfilter-define", str(xml)])
-    assert result.exit_code == 1 and "is reserved" in result.stderr
+    assert result.exit_code == 1 and "owned by the cloud layer" in result.stderr
     result = CliRunner().invoke(cli, ["--db", url, "nwfilter-undefine", "gw-mac"])
     assert result.exit_code == 1
 

@@ -16,6 +16,12 @@ from guestwall.cli.context import Context, reported
 )
 @click.option("--db", "db_url", default=None, help="Store URL (overrides the global --db).")
 @click.option(
+    "--host",
+    default=None,
+    help="The host this agent enforces (its ports and bindings; overrides the global --host; default: "
+    "this machine's host name).",
+)
+@click.option(
     "--config",
     "config_path",
     default=None,
@@ -46,6 +52,7 @@ def agent(
     ctx: Context,
     netns: str | None,
     db_url: str | None,
+    host: str | None,
     config_path: str | None,
     once: bool,
     verify: bool,
@@ -59,7 +66,9 @@ def agent(
     configure_logging(log_level)
     if netns == "":
         raise click.BadParameter("an empty name is not a network namespace", param_hint="'--netns'")
-    settings = AgentSettings(netns=netns or ctx.netns, config_path=config_path, allow_empty=allow_empty)
+    settings = AgentSettings(
+        netns=netns or ctx.netns, config_path=config_path, host=host or ctx.host, allow_empty=allow_empty
+    )
     url = db_url or ctx.url
     with reported():
         daemon = open_agent(settings, url)

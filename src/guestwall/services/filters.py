@@ -15,14 +15,11 @@ from uuid import UUID, uuid4
 
 from guestwall.errors import ConflictError, FilterError, InUseError, NotFoundError, Where
 from guestwall.instantiate.tree import reachable_filters
+from guestwall.services.ownership import check_filter_change
 from guestwall.store.records import FilterRecord, ReadableStore, Reader, Store
 
 if TYPE_CHECKING:
     from guestwall.model import Filter
-
-# Names the cloud layer generates for its own filters (cloud.translate.DERIVED_PREFIX): users cannot define,
-# redefine or undefine them, or an empty 'gw-default-drop' would open every cloud port.
-RESERVED_PREFIX = "gw-"
 
 OnChange = Callable[[dict[str, "Filter"]], None]
 """Called inside the write transaction, before commit, with every filter definition (by name) as it will be
@@ -43,7 +40,7 @@ def define_filter(
     from guestwall.nwfilter import format_filter, parse_filter
 
     new = parse_filter(xml, validate=validate)  # input errors leave before the store is touched
-    _refuse_reserved(new.name)
+    check_filter_change(new.name, "nwfilter-define")
     check_ranges(new)
     with store.write() as writer:
         if new.uuid is not None:
@@ -80,7 +77,7 @@ def undefine_filter(store: Store, name_or_uuid: str, on_change: OnChange | None 
     """
     with store.write() as writer:
         record = _find(writer, name_or_uuid)
-        _refuse_reserved(record.name)
+        check_filter_change(record.name, "nwfilter-undefine")
         filters = load_filters(writer)
         if record.name in reachable_filters(filters, writer.bound_filters()):
             raise InUseError("nwfilter is in use")
@@ -210,15 +207,6 @@ def _refuse_unreadable(name: str, text: str) -> None:
             f"filter '{name}' would be stored as {size} bytes (its canonical format), above the limit of "
             f"{MAX_XML_BYTES} bytes: make it smaller",
             code="XML error",
-        )
-
-
-def _refuse_reserved(name: str) -> None:
-    if name.startswith(RESERVED_PREFIX):
-        raise FilterError(
-            f"filter name '{name}' is reserved: names starting with '{RESERVED_PREFIX}' belong to the cloud "
-            "layer (change its ports, security groups or provider blocks instead)",
-            code="invalid argument",
         )
 
 
