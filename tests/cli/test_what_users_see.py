@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-TYPO = (
-    "<filter name='ssh' chain='root'><rule action='accept' direction='in'><tcp dstport='22'/></rule></filter>"
-)
+TYPO = "<filter name='ssh' chain='root'><rule action='accept' direction='in'><tcp dstport='22'/></rule></filter>"
 
 
 def gw(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -63,9 +63,7 @@ def test_low_level_commands_refuse_cloud_objects(gw: Run, lab: Lab, tmp_path: Pa
     with tcp_server(lab, "bob", 81):
         assert not tcp_connect(lab, "alice", "bob", 81)
         refused = gw("nwfilter-binding-delete", bob, ok=False)
-        assert (
-            "owned by the cloud layer" in refused.stderr and f"guestwall port delete {bob}" in refused.stderr
-        )
+        assert "owned by the cloud layer" in refused.stderr and f"guestwall port delete {bob}" in refused.stderr
         assert not tcp_connect(lab, "alice", "bob", 81)  # still filtered
     assert bob in gw("nwfilter-binding-list").stdout
     undefine = gw("nwfilter-undefine", "gw-l2", ok=False)

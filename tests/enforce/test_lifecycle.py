@@ -114,9 +114,7 @@ def test_binding_delete_removes_that_port_only(gw: Guestwall) -> None:
 
 def test_adding_a_port_touches_only_its_elements_and_repairs_a_flushed_kernel(gw: Guestwall) -> None:
     lab = gw.lab
-    extra = gw.write(
-        "extra.xml", binding_xml(lab.guests[0], "clean-traffic").replace(lab.guests[0].portdev, "vnet99")
-    )
+    extra = gw.write("extra.xml", binding_xml(lab.guests[0], "clean-traffic").replace(lab.guests[0].portdev, "vnet99"))
     before = _elements(gw)
     store = open_store(gw.url)
     backend = CountingBackend(lab.host_netns)
@@ -138,9 +136,7 @@ def test_adding_a_port_touches_only_its_elements_and_repairs_a_flushed_kernel(gw
     finally:
         store.close()
     assert _elements(gw) == before
-    spoof = frames.udp4(
-        lab.guests[1].mac, lab.guests[0].mac, ip_src=lab.guests[2].ipv4, ip_dst=lab.guests[0].ipv4
-    )
+    spoof = frames.udp4(lab.guests[1].mac, lab.guests[0].mac, ip_src=lab.guests[2].ipv4, ip_dst=lab.guests[0].ipv4)
     assert probe(lab, lab.guests[1].name, [spoof], receivers=[lab.guests[0].name])[lab.guests[0].name] == []
 
 

@@ -38,9 +38,7 @@ def gw(lab: Lab, tmp_path: Path) -> Iterator[Guestwall]:
 def test_libvirt_keeps_the_state_of_a_negated_match() -> None:
     v4 = (GOLDEN / "iptables-save.txt").read_text()
     v6 = (GOLDEN / "ip6tables-save.txt").read_text()
-    assert (
-        "! -s 10.99.0.99/32 ! -d 10.0.0.5/32 -p udp -m conntrack --ctstate INVALID,RELATED,ESTABLISHED" in v4
-    )
+    assert "! -s 10.99.0.99/32 ! -d 10.0.0.5/32 -p udp -m conntrack --ctstate INVALID,RELATED,ESTABLISHED" in v4
     assert "! -s ff02::1:2/128 -p tcp -m tcp --dport 80 -m conntrack --ctstate NEW,RELATED -j DROP" in v6
     assert "! --ctstate" not in v4 + v6
 

@@ -2840,11 +2840,7 @@ def build_rules() -> None:
                     rule(
                         el(
                             "udp",
-                            [
-                                ("srcipaddr", "10.99.0.99"),
-                                ("dstipaddr", "$IP"),
-                                ("state", "ESTABLISHED,RELATED,INVALID"),
-                            ],
+                            [("srcipaddr", "10.99.0.99"), ("dstipaddr", "$IP"), ("state", "ESTABLISHED,RELATED,INVALID")],
                             match="no",
                         ),
                         direction="in",
