@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from guestwall.store import open_store
+
 TYPO = "<filter name='ssh' chain='root'><rule action='accept' direction='in'><tcp dstport='22'/></rule></filter>"
 
 
@@ -43,6 +45,7 @@ def test_quiet_after_the_subcommand(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["json", "yaml", "value", "table"])
 def test_every_list_has_the_formats(tmp_path: Path, fmt: str) -> None:
+    open_store(f"sqlite:///{tmp_path}/gw.db").close()  # only commands that write create a store
     result = gw(tmp_path, "nwfilter-list", "--format", fmt, "-c", "name")
     assert result.returncode == 0, result.stderr
     if fmt == "json":
@@ -55,6 +58,7 @@ def test_every_list_has_the_formats(tmp_path: Path, fmt: str) -> None:
 
 
 def test_unknown_column_is_an_error(tmp_path: Path) -> None:
+    open_store(f"sqlite:///{tmp_path}/gw.db").close()
     result = gw(tmp_path, "nwfilter-list", "--format", "json", "-c", "colour")
     assert result.returncode == 2 and "unknown column 'colour'" in result.stderr
 
