@@ -127,9 +127,9 @@ class LibNftables:
                 lib.nft_run_cmd_from_filename(ctx, f"/proc/self/fd/{fd}".encode())
                 located = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode()
         finally:
+            # the context is not freed: nft_ctx_free tears down libnftables state that other contexts of
+            # this process still use (an abort at their next command); failures are rare, the leak small
             os.close(fd)
-            lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
-            lib.nft_ctx_free(ctx)
         return _with_command(located, commands) or _first_error(err).split(" | ")[0]
 
     def list_json(self, what: str, terse: bool = False) -> JSON | None:
