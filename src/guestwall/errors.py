@@ -16,6 +16,7 @@
     │                                   "Requested operation is not valid")
     ├── InstantiationError              a binding cannot become rules (missing variable or filter, ...)
     ├── StoreError                      the database failed (translated from SQLAlchemy)
+    │   └── MissingStoreError           there is no store at the URL (only commands that write create one)
     ├── DataplaneError                  the kernel or nft refused or is missing (from libnftables/nft)
     └── LabError                        the namespace lab could not be built or removed
 
@@ -125,6 +126,10 @@ class InstantiationError(GuestwallError):
 
 class StoreError(GuestwallError):
     code = "internal error"
+
+
+class MissingStoreError(StoreError):
+    pass
 
 
 class DataplaneError(GuestwallError):

@@ -82,7 +82,6 @@ def test_a_filter_stored_above_the_limit_is_refused(tmp_path: Path) -> None:
         ["nwfilter-list"],
         ["nwfilter-dumpxml", "clean-traffic"],
         ["apply", "--dry-run"],
-        ["apply"],
         ["status"],
         ["simulate", "vnet0", "--direction", "out", "--packet", "tcp"],
         ["port", "list"],

@@ -134,6 +134,7 @@ def test_an_empty_store_does_not_wipe_the_kernel(lab: Lab, tmp_path: Path) -> No
     for args in (("apply",), ("agent", "--once")):
         refused = typo.run(*args, check=False)
         assert refused.returncode == 1 and "there is no guestwall store" in refused.stderr
+        assert alice.portdev in refused.stderr and "--allow-empty" in refused.stderr
     assert not (tmp_path / "typo.db").exists()
     open_store(typo.url).close()  # exists, but empty
     for args in (("apply",), ("agent", "--once")):
@@ -149,6 +150,10 @@ def test_an_empty_store_does_not_wipe_the_kernel(lab: Lab, tmp_path: Path) -> No
     assert alice.portdev not in gw.nft("list", "map", "bridge", "guestwall", "l2out")
     gw.run("agent", "--once")  # the right store restores it
     assert alice.portdev in gw.nft("list", "map", "bridge", "guestwall", "l2out")
+    run_in_host(lab, "nft", "flush", "ruleset")
+    fresh = Guestwall(lab, tmp_path / "fresh.db", tmp_path)
+    fresh.run("apply")  # a new host: nothing enforced yet, so a missing store is created
+    assert (tmp_path / "fresh.db").exists()
 
 
 @pytest.mark.parametrize("pattern", ['tap"*', "tap\\*", "t*p*", "*"])

@@ -475,11 +475,11 @@ def configure_logging(level: str) -> None:
 def open_agent(settings: AgentSettings, db_url: str) -> Agent:
     """The agent for one namespace and store (opening both); raises GuestwallError."""
     from guestwall.dataplane.backend import open_backend
-    from guestwall.store import open_store
+    from guestwall.services.emptystore import open_for_enforcing
 
     config = load_config(settings.config_path)
     backend = open_backend(settings.netns)
-    store = open_store(db_url, settings.host, create=settings.allow_empty)
+    store = open_for_enforcing(db_url, settings.host, backend, settings.allow_empty)
     agent = Agent(settings, config, store, backend)
     if not settings.allow_empty:
         agent.reconciler.guard_empty = store.url

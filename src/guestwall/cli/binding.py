@@ -140,6 +140,7 @@ def apply(ctx: Context, dry_run: bool, allow_empty: bool) -> None:
     """Make the kernel equal to the store: repair drift, restore what cloud objects need."""
     from guestwall.cloud.integrity import missing
     from guestwall.dataplane.apply import plan
+    from guestwall.errors import MissingStoreError
     from guestwall.services.bindings import reapply_restoring
     from guestwall.services.enforce import desired_state
 
@@ -158,9 +159,15 @@ def apply(ctx: Context, dry_run: bool, allow_empty: bool) -> None:
                 ctx.info("Nothing to change: the kernel equals the store")
             return
         warn_if_bridged_l3_is_off(ctx)
-        result, restored = reapply_restoring(
-            ctx.store(create=allow_empty), backend_for(ctx), allow_empty=allow_empty
-        )
+        backend = backend_for(ctx)
+        try:
+            store = ctx.store(create=False)
+        except MissingStoreError:
+            from guestwall.services.emptystore import open_for_enforcing
+
+            open_for_enforcing(ctx.url, ctx.host, backend, allow_empty).close()
+            store = ctx.store()
+        result, restored = reapply_restoring(store, backend, allow_empty=allow_empty)
     for gap in restored:
         click.echo(f"Restored {gap}")
     counts = result.transaction.counts()

@@ -1,8 +1,9 @@
 """The guard against an empty store wiping the kernel: a typo in ``--db``, or a store deleted by mistake,
 followed by ``apply`` or an agent start would otherwise remove every guest's rules.
 
-``apply`` and the agent's first converge call ``refuse_emptying``: a store without bindings may not take
-ports away that the kernel enforces, unless the caller says so (``--allow-empty``).
+``apply`` and the agent open their store with ``open_for_enforcing`` (a missing one is created only on a
+host whose kernel enforces no port) and check with ``refuse_emptying`` before their first apply: a store
+without bindings may not take ports away that the kernel enforces, unless told so (``--allow-empty``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from guestwall.compile import names
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import ConflictError
 from guestwall.services.enforce import Desired
-from guestwall.store.records import Reader
+from guestwall.store.records import Reader, Store
 
 
 class EmptyStoreError(ConflictError):
@@ -30,6 +31,28 @@ def kernel_ports(backend: Backend) -> set[str]:
     return ports
 
 
+def open_for_enforcing(url: str, host: str | None, backend: Backend, allow_empty: bool) -> Store:
+    """The store ``apply`` and the agent enforce: a missing one is created only when the kernel enforces
+    no port (a new host) or when ``allow_empty``; otherwise a typo in the URL would remove every rule."""
+    from guestwall.errors import MissingStoreError
+    from guestwall.store import open_store
+
+    try:
+        return open_store(url, host, create=False)
+    except MissingStoreError as e:
+        held = sorted(kernel_ports(backend))
+        if held and not allow_empty:
+            raise EmptyStoreError(
+                f"{e}, but the kernel enforces rules for {_shown(held)}: a new, empty store would leave them "
+                "unfiltered. Give --allow-empty if that is meant"
+            ) from None
+    return open_store(url, host, create=True)
+
+
+def _shown(ports: list[str]) -> str:
+    return ", ".join(ports[:5]) + (f" and {len(ports) - 5} more" if len(ports) > 5 else "")
+
+
 def refuse_emptying(reader: Reader, desired: Desired, backend: Backend, where: str) -> None:
     """Raise EmptyStoreError when the store has no binding but applying ``desired`` would remove ports
     the kernel enforces now."""
@@ -42,8 +65,8 @@ def refuse_emptying(reader: Reader, desired: Desired, backend: Backend, where: s
     }
     lost = sorted(kernel_ports(backend) - keep)
     if lost:
-        shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
         raise EmptyStoreError(
-            f"the store {where} has no bindings, but the kernel enforces rules for {shown}: applying it "
-            "would leave them unfiltered. Check --db (or GUESTWALL_DB); give --allow-empty if that is meant"
+            f"the store {where} has no bindings, but the kernel enforces rules for {_shown(lost)}: "
+            "applying it would leave them unfiltered. Check --db (or GUESTWALL_DB); give --allow-empty if "
+            "that is meant"
         )

@@ -15,7 +15,7 @@ from uuid import uuid4
 
 from sqlalchemy import Connection, inspect, select, text
 
-from guestwall.errors import StoreError
+from guestwall.errors import MissingStoreError, StoreError
 from guestwall.store.records import SCHEMA_REVISION
 from guestwall.store.sqlstore import SqlStore, SqlWriter, create_store_engine
 from guestwall.store.tables import StateRow
@@ -28,7 +28,7 @@ def prepare_store(store: SqlStore, create: bool = True) -> None:
     if probed == (SCHEMA_REVISION, True):
         return
     if probed[0] is None and not create:
-        raise StoreError(f"there is no guestwall store at {store.url} (check --db or GUESTWALL_DB)")
+        raise MissingStoreError(f"there is no guestwall store at {store.url} (check --db or GUESTWALL_DB)")
     with store.write() as writer:
         connection = writer.session.connection()
         revision = current_revision(connection)  # again, now that we hold the lock

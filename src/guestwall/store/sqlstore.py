@@ -23,7 +23,7 @@ from sqlalchemy import Engine, create_engine, delete, event, exc, func, insert, 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
-from guestwall.errors import ConflictError, GuestwallError, NotFoundError, StoreError
+from guestwall.errors import ConflictError, GuestwallError, MissingStoreError, NotFoundError, StoreError
 from guestwall.model.addressset import AddressSet, Network
 from guestwall.store.addresssets import format_networks, parse_address_set
 from guestwall.store.records import (
@@ -546,7 +546,7 @@ def _prepare_sqlite_file(path: Path, create: bool) -> None:
     """The store file exists afterwards, private to its owner; or StoreError (missing and not ``create``)."""
     if not path.exists():
         if not create:
-            raise StoreError(f"there is no guestwall store at {path} (check --db or GUESTWALL_DB)")
+            raise MissingStoreError(f"there is no guestwall store at {path} (check --db or GUESTWALL_DB)")
         directory = path.parent
         try:
             if not directory.exists():
