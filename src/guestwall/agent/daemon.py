@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from guestwall.agent.learner import Learner
 from guestwall.agent.links import LinkWatcher, list_links
@@ -31,6 +32,9 @@ from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.netns import namespace_id
 from guestwall.errors import DataplaneError, GuestwallError
 from guestwall.store.records import Store
+
+if TYPE_CHECKING:
+    from guestwall.virt.watcher import DomainWatcher, WatchSettings
 
 log = logging.getLogger("guestwall.agent")
 
@@ -45,6 +49,7 @@ MAX_REPAIR_PAUSE = 30.0
 class AgentSettings:
     netns: str | None
     config_path: str | None = None
+    libvirt: WatchSettings | None = None  # follow this libvirt's domains (guestwall.virt)
 
 
 def notify(message: str) -> None:
@@ -71,6 +76,7 @@ class Agent:
         self.learner = Learner(self.reconciler, self.selector, config)
         self.watcher: LinkWatcher | None = None
         self.monitor: NftMonitor | None = None
+        self.virt: DomainWatcher | None = None
         self.stopping = False
         self.hup = False
         self.ready = False
@@ -116,6 +122,11 @@ class Agent:
         self.selector.register(self.watcher, selectors.EVENT_READ, self._on_links)
         self.reconciler.set_links(list_links(self.netns).values())
         self._start_monitor()
+        if self.settings.libvirt is not None:
+            from guestwall.virt.watcher import DomainWatcher
+
+            self.virt = DomainWatcher(self.settings.libvirt, self.store, self.reconciler.backend)
+            self.selector.register(self.virt, selectors.EVENT_READ, self.virt.on_events)
 
     def run(self) -> int:
         self.start()
@@ -162,6 +173,8 @@ class Agent:
     def close(self) -> None:
         notify("STOPPING=1")
         self.learner.close()
+        if self.virt is not None:
+            self.virt.close()
         if self.monitor is not None:
             self.monitor.close()
         if self.watcher is not None:
@@ -222,6 +235,8 @@ class Agent:
             )
             if t is not None
         ]
+        if self.virt is not None:
+            times += self.virt.deadlines()
         if self.hup:
             times.append(0.0)
         return min(times)
@@ -251,6 +266,8 @@ class Agent:
             self.learner.expire()
         if self.learner.resync_at is not None and now >= self.learner.resync_at:
             self.learner.sync()
+        if self.virt is not None:
+            self.virt.run_timers()
 
     def _poll(self) -> None:
         try:
@@ -324,6 +341,8 @@ class Agent:
                 links[link.name] = link
             elif links.pop(link.name, None) is not None and self._interesting(link.name):
                 log.info("port %s disappeared", link.name)
+        if events and self.virt is not None:
+            self.virt.on_ports_changed()
         if self.reconciler.set_links(links.values()):
             self.converge("guest ports changed")
         else:

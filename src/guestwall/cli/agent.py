@@ -30,6 +30,21 @@ from guestwall.cli.context import Context, reported
     "(what SIGHUP does).",
 )
 @click.option(
+    "--libvirt",
+    "libvirt_uri",
+    default=None,
+    metavar="URI",
+    help="Follow this libvirt's domains (e.g. qemu:///system): bind the interfaces their guestwall "
+    "metadata assigns a filter to while they run (docs/libvirt.md). Needs libvirt-python.",
+)
+@click.option(
+    "--libvirt-interval",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds between full listings of the libvirt domains (the safety net behind events).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -43,6 +58,8 @@ def agent(
     config_path: str | None,
     once: bool,
     verify: bool,
+    libvirt_uri: str | None,
+    libvirt_interval: float,
     log_level: str,
 ) -> None:
     """Keep the kernel equal to the store: converge at start (changing only what differs), follow store
@@ -50,7 +67,12 @@ def agent(
     from guestwall.agent.daemon import AgentSettings, configure_logging, open_agent
 
     configure_logging(log_level)
-    settings = AgentSettings(netns=netns or ctx.netns, config_path=config_path)
+    watch = None
+    if libvirt_uri:
+        from guestwall.virt.watcher import WatchSettings
+
+        watch = WatchSettings(libvirt_uri, libvirt_interval)
+    settings = AgentSettings(netns=netns or ctx.netns, config_path=config_path, libvirt=watch)
     url = db_url or ctx.url
     with reported():
         daemon = open_agent(settings, url)
