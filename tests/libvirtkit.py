@@ -12,6 +12,7 @@ Teardown destroys every domain, ends the daemon by its pid, then any ``libvirt_l
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -39,9 +40,9 @@ def libvirt_unavailable() -> str | None:
         return "needs root"
     if not os.path.exists(LIBVIRTD) or not os.path.exists(VIRSH):
         return "libvirtd / virsh not installed (libvirt-daemon, libvirt-daemon-driver-lxc, libvirt-clients)"
-    if not os.path.exists("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_lxc.so") and not (
-        list(Path("/usr/lib").glob("*/libvirt/connection-driver/libvirt_driver_lxc.so"))
-    ):
+    if not os.path.exists(
+        "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_lxc.so"
+    ) and not (list(Path("/usr/lib").glob("*/libvirt/connection-driver/libvirt_driver_lxc.so"))):
         return "libvirt's LXC driver is not installed (libvirt-daemon-driver-lxc)"
     try:
         import libvirt  # noqa: F401
@@ -70,12 +71,14 @@ class Nic:
     dev: str  # host-side name (not vnet*: libvirt drops those as generated)
     mac: str
     ip: str | None = None  # with a prefix length, e.g. 10.77.0.101/24 (the guest side is up only with one)
+    filterref: str = ""  # e.g. "<filterref filter='clean-traffic'/>": libvirt's own nwfilter binds it
 
 
 class PrivateLibvirt:
     """``with PrivateLibvirt(netns, workdir, bridge) as lv:`` ... ``lv.uri``, ``lv.virsh(...)``."""
 
-    def __init__(self, netns: str, workdir: Path, bridge: str = "br0") -> None:
+    def __init__(self, netns: str, workdir: Path, bridge: str = "br0", builtins: bool = False) -> None:
+        self.builtins = builtins  # install libvirt's builtin filters, as libvirt-daemon-config-nwfilter does
         self.netns = netns
         self.state = workdir / "libvirt"
         self.bridge = bridge
@@ -109,10 +112,18 @@ class PrivateLibvirt:
         (self.state / "etc" / "libvirtd.conf").write_text(
             'log_outputs = "3:file:/var/log/libvirt/libvirtd.log"\n'
         )
+        if self.builtins:
+            from guestwall.nwfilter.builtins import builtin_names, builtin_xml
+
+            (self.state / "etc" / "nwfilter").mkdir(exist_ok=True)
+            for name in builtin_names():
+                (self.state / "etc" / "nwfilter" / f"{name}.xml").write_text(builtin_xml(name))
         (self.state / "etc" / "lxc.conf").write_text('security_driver = "none"\n')
         # the QEMU driver comes with libvirt-daemon; its default user exists only with libvirt-daemon-system,
         # and a driver that fails to initialise stops the whole daemon
-        (self.state / "etc" / "qemu.conf").write_text('user = "root"\ngroup = "root"\nsecurity_driver = "none"\n')
+        (self.state / "etc" / "qemu.conf").write_text(
+            'user = "root"\ngroup = "root"\nsecurity_driver = "none"\n'
+        )
         # remember which machine cgroups exist, so teardown removes only the ones this daemon created
         self.cgroup_dirs = [p for p in Path("/sys/fs/cgroup").glob("*/machine") if p.is_dir()]
         lines = ["set -e"]
@@ -145,8 +156,10 @@ class PrivateLibvirt:
         user exists only with libvirt-daemon-system: give the daemon's mount namespace passwd/group files
         with it rather than adding an account to the machine."""
         lines = []
-        for name, entry in (("passwd", "libvirt-qemu:x:{id}:{id}::/nonexistent:/usr/sbin/nologin"),
-                            ("group", "libvirt-qemu:x:{id}:")):
+        for name, entry in (
+            ("passwd", "libvirt-qemu:x:{id}:{id}::/nonexistent:/usr/sbin/nologin"),
+            ("group", "libvirt-qemu:x:{id}:"),
+        ):
             current = Path(f"/etc/{name}").read_text()
             if any(line.startswith("libvirt-qemu:") for line in current.splitlines()):
                 continue
@@ -177,10 +190,8 @@ class PrivateLibvirt:
         for path in Path("/sys/fs/cgroup").glob("*/machine"):
             if path.is_dir() and path not in self.cgroup_dirs:
                 for child in sorted(path.glob("**/"), key=lambda p: -len(p.parts)):
-                    try:
+                    with contextlib.suppress(OSError):
                         child.rmdir()
-                    except OSError:
-                        pass
 
     def _domains(self) -> list[str]:
         out = self.virsh("list", "--name", check=False, timeout=10).stdout
@@ -200,10 +211,8 @@ class PrivateLibvirt:
             except OSError:
                 continue
             if marker.encode() in environ or self._in_our_netns(pid_dir):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(int(pid_dir.name), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
     def _in_our_netns(self, pid_dir: Path) -> bool:
         try:
@@ -228,7 +237,7 @@ class PrivateLibvirt:
         interfaces = "".join(
             f"<interface type='bridge'><source bridge='{self.bridge}'/><mac address='{n.mac}'/>"
             + (f"<ip address='{n.ip.split('/')[0]}' prefix='{n.ip.split('/')[1]}'/>" if n.ip else "")
-            + f"<target dev='{n.dev}'/></interface>"
+            + f"<target dev='{n.dev}'/>{n.filterref}</interface>"
             for n in nics
         )
         return (

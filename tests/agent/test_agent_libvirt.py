@@ -12,17 +12,20 @@ from pathlib import Path
 
 import pytest
 from agentkit import Host, wait_until
-from libvirtkit import Nic, PrivateLibvirt, libvirt_unavailable
 
 from guestwall.lab import Guest
 from guestwall.lab.traffic import frames
 from guestwall.lab.traffic.capture import Endpoint, collect, endpoint, open_capture, open_sender
 from guestwall.lab.traffic.probe import find_marks, marker, new_token, stamp
-from guestwall.virt.domain import Assignment, format_assignments
 from guestwall.model import make_params
+from guestwall.virt.domain import Assignment, format_assignments
+from libvirtkit import Nic, PrivateLibvirt, libvirt_unavailable
 from netns_fixtures import needs_netns
 
-pytestmark = [*needs_netns, pytest.mark.skipif(bool(libvirt_unavailable()), reason=str(libvirt_unavailable()))]
+pytestmark = [
+    *needs_netns,
+    pytest.mark.skipif(bool(libvirt_unavailable()), reason=str(libvirt_unavailable())),
+]
 
 CONFIG = '[ports]\nguest_patterns = ["lxf*"]\nunbound = "drop"\n'
 FOLLOW = 1.0  # the issue's budget: a binding follows its domain within a second
@@ -58,8 +61,12 @@ def metadata(ip: str, mac: str | None = None, filter_name: str = "clean-traffic"
 
 
 def follow(host: Host, port: str, present: bool, started: float) -> float:
-    wait_until(lambda: (port in bound(host)) == present and in_l2_map(host, port) == present, 5, 0.01,
-               f"binding of {port} {'created' if present else 'deleted'}")
+    wait_until(
+        lambda: (port in bound(host)) == present and in_l2_map(host, port) == present,
+        5,
+        0.01,
+        f"binding of {port} {'created' if present else 'deleted'}",
+    )
     return time.monotonic() - started
 
 
@@ -107,11 +114,23 @@ def test_bindings_follow_lxc_domains(libvirt_host: tuple[Host, PrivateLibvirt]) 
         assert not forged_reaches(host, netns, mac, "10.77.0.66", alice)  # a spoofed one does not
 
     # hot-plug: libvirt 9.0's LXC driver sends no event; the new port on the bridge makes the agent look
-    lv.virsh("metadata", "web", "--uri", "https://guestwall.dev/xmlns/libvirt/1", "--key", "gw", "--live",
-             "--set", format_assignments([
-                 Assignment("clean-traffic", make_params({"IP": (ip,)}), mac),
-                 Assignment("no-mac-spoofing", ()),
-             ], prefix=None))
+    lv.virsh(
+        "metadata",
+        "web",
+        "--uri",
+        "https://guestwall.dev/xmlns/libvirt/1",
+        "--key",
+        "gw",
+        "--live",
+        "--set",
+        format_assignments(
+            [
+                Assignment("clean-traffic", make_params({"IP": (ip,)}), mac),
+                Assignment("no-mac-spoofing", ()),
+            ],
+            prefix=None,
+        ),
+    )
     started = time.monotonic()
     lv.attach_nic("web", Nic("lxf1", "52:54:00:f0:00:02"))
     took_plug = follow(host, "lxf1", True, started)
@@ -126,7 +145,9 @@ def test_bindings_follow_lxc_domains(libvirt_host: tuple[Host, PrivateLibvirt]) 
         assert took < FOLLOW
 
 
-def test_listing_on_connect_and_foreign_bindings(libvirt_host: tuple[Host, PrivateLibvirt], tmp_path: Path) -> None:
+def test_listing_on_connect_and_foreign_bindings(
+    libvirt_host: tuple[Host, PrivateLibvirt], tmp_path: Path
+) -> None:
     """Domains that started while no agent ran are bound when it connects; stopped ones lose their bindings;
     a binding of another owner (made by hand) is left alone; an interface without an assignment is not
     bound (and stays dropped: it matches guest_patterns)."""
@@ -136,9 +157,13 @@ def test_listing_on_connect_and_foreign_bindings(libvirt_host: tuple[Host, Priva
     lv.define(lv.domain_xml("bare", [lxc_guest(host, "lxf3", "10.77.0.103", "52:54:00:f0:00:04")]))
     lv.virsh("start", "db")
     lv.virsh("start", "bare")
-    hand = host.write("hand.xml", (
-        "<filterbinding><owner><name>other</name><uuid>11111111-2222-4333-8444-555555555555</uuid></owner>"
-        "<portdev name='tap9'/><mac address='52:54:00:99:00:01'/><filterref filter='allow-arp'/></filterbinding>"))
+    hand = host.write(
+        "hand.xml",
+        (
+            "<filterbinding><owner><name>other</name><uuid>11111111-2222-4333-8444-555555555555</uuid></owner>"
+            "<portdev name='tap9'/><mac address='52:54:00:99:00:01'/><filterref filter='allow-arp'/></filterbinding>"
+        ),
+    )
     host.run("nwfilter-binding-create", hand)
     agent = host.start_agent("--libvirt", lv.uri, "--libvirt-interval", "60")
     wait_until(lambda: "lxf2" in bound(host), 5, what="binding of a domain started before the agent")

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "port": "cloud:port",
     "secgroup": "cloud:secgroup",
     "provider": "cloud:provider",
+    "import-libvirt": "virt:import_libvirt",
 }
 
 

@@ -1,1 +1,1 @@
-"""libvirt integration: domains followed by the agent (watcher), filters and bindings imported from libvirt."""
+"""libvirt: domains followed by the agent (watcher); filters and bindings imported from libvirt."""

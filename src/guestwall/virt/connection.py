@@ -8,6 +8,7 @@ thread-safe). Events are not kept while disconnected, so every (re)connect is fo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import socket
@@ -48,13 +49,14 @@ def _libvirt() -> Any:
         import libvirt
     except ImportError:
         raise LibvirtError(
-            "libvirt-python is not installed: pip install 'guestwall[libvirt]' (needs libvirt-dev, pkg-config)"
+            "libvirt-python is not installed: pip install 'guestwall[libvirt]' "
+            "(it builds against libvirt-dev and pkg-config)"
         ) from None
     return libvirt
 
 
 def _start_event_loop(libvirt: Any) -> None:
-    """libvirt's default event loop, once per process, on a daemon thread (it must exist before connecting)."""
+    """libvirt's default event loop, once per process, on a daemon thread (needed before connecting)."""
     global _loop_started
     with _loop_lock:
         if _loop_started:
@@ -112,10 +114,8 @@ class Connection:
         if conn is not None:
             libvirt = _libvirt()
             for cb in self._callbacks:
-                try:
+                with contextlib.suppress(libvirt.libvirtError):
                     conn.domainEventDeregisterAny(cb)
-                except libvirt.libvirtError:
-                    pass
             try:
                 conn.unregisterCloseCallback()
                 conn.close()
@@ -145,10 +145,8 @@ class Connection:
 
     def _push(self, event: Event) -> None:
         self.events.put(event)
-        try:
+        with contextlib.suppress(OSError):  # a full socket: already awake
             self._wake_w.send(b"x")
-        except (BlockingIOError, OSError):
-            pass  # already awake
 
     def _on_domain(self, _conn: Any, dom: Any, *args: Any) -> None:
         self._push(Event("domain", UUID(dom.UUIDString()), repr(args[:-1])))
@@ -210,3 +208,21 @@ class Connection:
     def binding_xmls(self) -> list[str]:
         bindings = self._call("listing nwfilter bindings", self._conn.listAllNWFilterBindings, 0)
         return [self._call("binding XML", b.XMLDesc, 0) for b in bindings]
+
+
+def read_nwfilters(uri: str) -> tuple[list[str], list[str]]:
+    """Every nwfilter definition and binding of a libvirt (read-only, no events), for import-libvirt."""
+    libvirt = _libvirt()
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    try:
+        conn = libvirt.openReadOnly(uri)
+    except libvirt.libvirtError as e:
+        raise LibvirtError(f"cannot connect to libvirt at {uri}: {e.get_error_message()}") from None
+    try:
+        filters = [f.XMLDesc(0) for f in conn.listAllNWFilters(0)]
+        bindings = [b.XMLDesc(0) for b in conn.listAllNWFilterBindings(0)]
+    except libvirt.libvirtError as e:
+        raise LibvirtError(f"libvirt at {uri}: reading nwfilters: {e.get_error_message()}") from None
+    finally:
+        conn.close()
+    return filters, bindings

@@ -61,7 +61,8 @@ class Domain:
     def assignment(self, nic: Nic) -> Assignment | None:
         exact = [a for a in self.assignments if a.mac == nic.mac]
         default = [a for a in self.assignments if a.mac is None]
-        return (exact or default or [None])[0]
+        found = exact or default
+        return found[0] if found else None
 
     def bindings(self) -> list[Binding]:
         """The bindings guestwall keeps while this domain runs: one per assigned interface with a port."""
@@ -73,7 +74,12 @@ class Domain:
             if assigned is None or nic.portdev is None:
                 continue
             out.append(
-                Binding(Owner(self.name, self.uuid), nic.portdev, nic.mac, FilterRef(assigned.filter, assigned.params))
+                Binding(
+                    Owner(self.name, self.uuid),
+                    nic.portdev,
+                    nic.mac,
+                    FilterRef(assigned.filter, assigned.params),
+                )
             )
         return out
 
@@ -158,7 +164,11 @@ def format_assignments(assignments: Sequence[Assignment], prefix: str | None = "
     xmlns = f' xmlns:{prefix}="{NAMESPACE}"' if prefix else ""
     lines = [f"<{p}{ROOT}{xmlns}>"]
     for a in assignments:
-        head = f"<{p}interface" + (f" mac={quoteattr(a.mac)}" if a.mac else "") + f" filter={quoteattr(a.filter)}"
+        head = (
+            f"<{p}interface"
+            + (f" mac={quoteattr(a.mac)}" if a.mac else "")
+            + f" filter={quoteattr(a.filter)}"
+        )
         if not a.params:
             lines.append(f"  {head}/>")
             continue

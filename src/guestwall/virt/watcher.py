@@ -224,10 +224,14 @@ class DomainWatcher:
                 log.warning(
                     "domain %s interface %s has a <filterref filter='%s'> and a guestwall assignment: "
                     "libvirt's nwfilter filters it too (a frame must pass both); remove the <filterref>",
-                    domain.name, nic.mac, nic.libvirt_filter,
+                    domain.name,
+                    nic.mac,
+                    nic.libvirt_filter,
                 )
             else:
                 log.info(
                     "domain %s interface %s has only a <filterref filter='%s'>: left to libvirt's nwfilter",
-                    domain.name, nic.mac, nic.libvirt_filter,
+                    domain.name,
+                    nic.mac,
+                    nic.libvirt_filter,
                 )
