@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from guestwall.agent.droplog import DropLog
 from guestwall.agent.learner import Learner
 from guestwall.agent.links import LinkWatcher, list_links
 from guestwall.agent.monitor import NftMonitor
@@ -34,6 +35,7 @@ from guestwall.errors import DataplaneError, GuestwallError
 from guestwall.store.records import Store
 
 if TYPE_CHECKING:
+    from guestwall.compile.droplog import LogRule
     from guestwall.virt.watcher import DomainWatcher, WatchSettings
 
 log = logging.getLogger("guestwall.agent")
@@ -77,6 +79,7 @@ class Agent:
         self.watcher: LinkWatcher | None = None
         self.monitor: NftMonitor | None = None
         self.virt: DomainWatcher | None = None
+        self.droplog: DropLog | None = None
         self.stopping = False
         self.hup = False
         self.ready = False
@@ -122,6 +125,7 @@ class Agent:
         self.selector.register(self.watcher, selectors.EVENT_READ, self._on_links)
         self.reconciler.set_links(list_links(self.netns).values())
         self._start_monitor()
+        self._open_droplog()
         if self.settings.libvirt is not None:
             from guestwall.virt.watcher import DomainWatcher
 
@@ -160,6 +164,8 @@ class Agent:
 
     def _start_converge(self) -> None:
         self.converge("start")
+        if self.droplog is not None:  # the reference for "skipped" counts: what the limits cut from now on
+            self.droplog.count(self._log_rules())
 
     def _guarded(self, step: Callable[[], None]) -> None:
         """One step of the loop; an unexpected error is logged and the loop goes on (the rules stay, and
@@ -175,6 +181,8 @@ class Agent:
         self.learner.close()
         if self.virt is not None:
             self.virt.close()
+        if self.droplog is not None:
+            self.droplog.close()
         if self.monitor is not None:
             self.monitor.close()
         if self.watcher is not None:
@@ -237,6 +245,8 @@ class Agent:
         ]
         if self.virt is not None:
             times += self.virt.deadlines()
+        if self.droplog is not None:
+            times.append(self.droplog.next_count)
         if self.hup:
             times.append(0.0)
         return min(times)
@@ -268,6 +278,11 @@ class Agent:
             self.learner.sync()
         if self.virt is not None:
             self.virt.run_timers()
+        if self.droplog is not None and now >= self.droplog.next_count:
+            try:
+                self.droplog.count(self._log_rules())
+            except GuestwallError as e:
+                log.error("cannot read the drop log's counters: %s", e)
 
     def _poll(self) -> None:
         try:
@@ -351,6 +366,26 @@ class Agent:
     def _interesting(self, name: str) -> bool:
         desired = self.reconciler.desired
         return self.config.is_guest_port(name) or (desired is not None and name in desired.programs)
+
+    # ---- drop log -------------------------------------------------------------------------------------
+
+    def _open_droplog(self) -> None:
+        try:
+            self.droplog = DropLog(self.config, self.netns, self.reconciler.backend)
+        except (GuestwallError, OSError) as e:
+            log.warning("no drop log: %s", e)
+            return
+        self.selector.register(self.droplog, selectors.EVENT_READ, self._on_droplog)
+        log.info("drop log: nfnetlink_log group %d -> %s", self.config.log_group, self.config.log_path)
+
+    def _log_rules(self) -> dict[str, LogRule]:
+        desired = self.reconciler.desired
+        return desired.compiled.log_rules if desired is not None else {}
+
+    def _on_droplog(self) -> None:
+        assert self.droplog is not None
+        ports = {link.index: name for name, link in self.reconciler.links.items()}
+        self.droplog.read(self._log_rules(), ports)
 
     # ---- nft monitor -----------------------------------------------------------------------------------
 

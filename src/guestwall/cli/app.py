@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "secgroup": "cloud:secgroup",
     "provider": "cloud:provider",
     "import-libvirt": "virt:import_libvirt",
+    "log": "log:log",
 }
 
 

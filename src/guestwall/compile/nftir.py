@@ -148,7 +148,37 @@ class CtCountOver:
         return f"add @{self.set} {{ {self.key.render()} ct count over {self.limit} }}"
 
 
-Statement = Match | Verdict | VMap | SetMark | CtCountOver
+@dataclass(frozen=True)
+class Limit:
+    """A token bucket in packets per second; ``over`` matches the packets beyond it."""
+
+    rate: int
+    burst: int
+    over: bool = False
+
+    def render(self) -> str:
+        over = "over " if self.over else ""
+        return f"limit rate {over}{self.rate}/second burst {self.burst} packets"
+
+
+@dataclass(frozen=True)
+class Counter:
+    def render(self) -> str:
+        return "counter"
+
+
+@dataclass(frozen=True)
+class Log:
+    """To nfnetlink_log group ``group`` (read by the agent), with a prefix that names the rule."""
+
+    prefix: str
+    group: int
+
+    def render(self) -> str:
+        return f"log prefix {quote(self.prefix)} group {self.group}"
+
+
+Statement = Match | Verdict | VMap | SetMark | CtCountOver | Limit | Counter | Log
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,14 @@ SCHEMA_REVISION = "0004"
 DEFAULT_URL = "sqlite:////var/lib/guestwall/guestwall.db"
 
 _PARAM = re.compile(r"<parameter name='([^']*)'")
+_LOG = re.compile(r"<parameter name='GUESTWALL_LOG' value='([^']*)'")
 
 
 def binding_params(xml: str) -> str:
-    """The sorted, comma-separated parameter names of a stored binding (our own canonical XML)."""
-    return ",".join(sorted(set(_PARAM.findall(xml))))
+    """The sorted, comma-separated parameter names of a stored binding (our own canonical XML); the drop-log
+    mode (instantiate.program.LOG_PARAMETER) counts with its value, since it changes the chains too."""
+    names = set(_PARAM.findall(xml)) | {f"GUESTWALL_LOG={m}" for m in _LOG.findall(xml)}
+    return ",".join(sorted(names))
 
 
 @dataclass(frozen=True)
