@@ -69,6 +69,7 @@ class HostConfig:
     log_path: str = "/var/log/guestwall/packets.jsonl"
     log_max_bytes: int = 10 * 1024 * 1024  # rotated beyond this size
     log_keep: int = 5  # rotated files kept: packets.jsonl.1 ... .5
+    rule_counters: bool = False  # [counters] rules: a counter in every filter rule
     source: str | None = field(default=None, compare=False)  # the file it was read from
 
     def options(self) -> Options:
@@ -77,7 +78,7 @@ class HostConfig:
         from guestwall.compile.droplog import LogOptions
 
         log = LogOptions(self.log_group, self.log_rate, self.log_burst)
-        return Options(guest_patterns=self.guest_patterns, log=log)
+        return Options(guest_patterns=self.guest_patterns, log=log, counters=self.rule_counters)
 
     def is_guest_port(self, ifname: str) -> bool:
         return any(_matches(pattern, ifname) for pattern in self.guest_patterns)
@@ -129,13 +130,17 @@ def load_config(path: str | None = None) -> HostConfig:
 def parse_config(data: Mapping[str, Any], source: str = "<config>") -> HostConfig:
     """Validate the TOML document ``data``; errors name the file and the key."""
     reader = _Reader(source)
-    reader.keys("", data, {"ports", "learning", "agent", "log"})
+    reader.keys("", data, {"ports", "learning", "agent", "log", "counters"})
     ports = reader.table(
         data, "ports", {"guest_patterns", "unbound", "default_filter", "default_parameters", "guest_mac"}
     )
     learning = reader.table(data, "learning", {"dhcp_rate", "dhcp_burst"})
     agent = reader.table(data, "agent", {"poll_interval", "check_interval"})
     log = reader.table(data, "log", {"group", "rate", "burst", "path", "max_bytes", "keep"})
+    counters = reader.table(data, "counters", {"rules"})
+    rule_counters = counters.get("rules", False)
+    if not isinstance(rule_counters, bool):
+        reader.fail("counters.rules", "expected true or false")
     log_path = log.get("path", HostConfig.log_path)
     if not isinstance(log_path, str) or not log_path.startswith("/"):
         reader.fail("log.path", "expected an absolute file name")
@@ -173,6 +178,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> HostConfi
         log_path=log_path,
         log_max_bytes=int(reader.number(log, "log.max_bytes", 10 * 1024 * 1024, minimum=4096)),
         log_keep=int(reader.number(log, "log.keep", 5, minimum=1)),
+        rule_counters=rule_counters,
         source=source,
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -89,3 +90,44 @@ def test_spoofed_frame_is_logged_with_its_rule_and_a_flood_stays_within_the_limi
     print(f"flood of 10,000 in {duration:.2f} s: {logged} logged, {skipped} skipped")
     assert logged + skipped == 10_000
     assert logged <= BURST + RATE * (duration + 0.5)
+
+
+def test_counters_per_rule_and_port_in_status_and_metrics(make_host: Callable[..., Host]) -> None:
+    """With ``[counters] rules = true`` every filter rule counts: forged frames show up on the rule that
+    dropped them, in ``status --counters`` and on the agent's Prometheus endpoint, and on the port."""
+    host = make_host(guests=2, config="")
+    host.config_path.write_text(
+        "[counters]\nrules = true\n" + config(str(host.workdir)).replace("[ports]", "[ports]", 1)
+    )
+    alice, eve = host.lab.guests
+    host.bind([alice, eve])
+    agent = host.start_agent("--metrics", "127.0.0.1:0")
+    address = agent.wait_log(r"metrics on (http://\S+)").group(1)
+    spoofed = frames.udp4(eve.mac, alice.mac, ip_src="10.77.0.66", ip_dst=alice.ipv4)
+    sender = open_sender(endpoint(host.lab, eve.name))
+    for _ in range(50):
+        sender.send(bytes(spoofed))
+    sender.close()
+
+    data = json.loads(host.run("status", "--counters", "--format", "json").stdout)
+    spoofing = [r for r in data["rules"] if r["origin"] == "no-ip-spoofing#3"]
+    assert spoofing and sum(r["packets"] for r in spoofing) >= 50
+    assert all(r["packets"] == 0 for r in data["rules"] if r["origin"] == "no-mac-spoofing#2")
+    port = {p["port"]: p for p in data["ports"]}[eve.portdev]
+    assert port["out_packets"] >= 50
+    assert data["sizes"]["rules"] > 0 and data["sizes"]["elements"] > 0
+    text = host.run("status", "--counters").stdout
+    assert "no-ip-spoofing#3" in text and eve.portdev in text
+
+    with urllib.request.urlopen(address, timeout=10) as response:
+        metrics = response.read().decode()
+    line = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith("guestwall_rule_packets_total{")
+        and 'rule="no-ip-spoofing#3"' in line
+        and int(line.rsplit(" ", 1)[1]) > 0
+    )
+    assert int(line.rsplit(" ", 1)[1]) >= 50
+    assert f'guestwall_port_packets_total{{port="{eve.portdev}",direction="out"}}' in metrics
+    assert "guestwall_rules " in metrics and "guestwall_drift_repairs_total 0" in metrics

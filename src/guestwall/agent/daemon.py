@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from guestwall.agent.droplog import DropLog
 from guestwall.agent.learner import Learner
 from guestwall.agent.links import LinkWatcher, list_links
+from guestwall.agent.metrics import MetricsServer, Tallies, render
 from guestwall.agent.monitor import NftMonitor
 from guestwall.agent.reconcile import Outcome, Reconciler
 from guestwall.config import HostConfig, config_path, load_config
@@ -52,6 +53,7 @@ class AgentSettings:
     netns: str | None
     config_path: str | None = None
     libvirt: WatchSettings | None = None  # follow this libvirt's domains (guestwall.virt)
+    metrics: str | None = None  # HOST:PORT of the Prometheus endpoint (agent/metrics.py)
 
 
 def notify(message: str) -> None:
@@ -80,6 +82,8 @@ class Agent:
         self.monitor: NftMonitor | None = None
         self.virt: DomainWatcher | None = None
         self.droplog: DropLog | None = None
+        self.tallies = Tallies()
+        self.metrics: MetricsServer | None = None
         self.stopping = False
         self.hup = False
         self.ready = False
@@ -126,6 +130,9 @@ class Agent:
         self.reconciler.set_links(list_links(self.netns).values())
         self._start_monitor()
         self._open_droplog()
+        if self.settings.metrics:
+            self.metrics = MetricsServer(self.settings.metrics, self._metrics)
+            log.info("metrics on http://%s/metrics", self.metrics.bound)
         if self.settings.libvirt is not None:
             from guestwall.virt.watcher import DomainWatcher
 
@@ -183,6 +190,8 @@ class Agent:
             self.virt.close()
         if self.droplog is not None:
             self.droplog.close()
+        if self.metrics is not None:
+            self.metrics.close()
         if self.monitor is not None:
             self.monitor.close()
         if self.watcher is not None:
@@ -218,6 +227,8 @@ class Agent:
             self.retry_at = time.monotonic() + RETRY
             return None
         self.retry_at = None
+        if outcome.transaction:
+            self.tallies.transactions += 1
         noteworthy = bool(outcome.transaction or outcome.tampered) or reason in ("start", "SIGHUP")
         log.log(
             logging.INFO if noteworthy else logging.DEBUG, "converged (%s): %s", reason, outcome.summary()
@@ -307,6 +318,8 @@ class Agent:
                 self.check_at = self.repair_hold
                 return
             outcome = self.converge(f"{reason}: repair")
+            if outcome is not None and outcome.transaction:
+                self.tallies.repairs += 1
             self.repairs = self.repairs + 1 if outcome is not None and outcome.transaction else 0
             if self.repairs >= REPAIR_STREAK:
                 # every repair is undone at once (or never holds): something fights us, or the kernel does
@@ -385,7 +398,15 @@ class Agent:
     def _on_droplog(self) -> None:
         assert self.droplog is not None
         ports = {link.index: name for name, link in self.reconciler.links.items()}
-        self.droplog.read(self._log_rules(), ports)
+        self.tallies.log_records += self.droplog.read(self._log_rules(), ports)
+
+    def _metrics(self) -> str:
+        """The Prometheus text, on the metrics server's thread (reads only)."""
+        desired = self.reconciler.desired
+        ports = sorted(desired.programs) if desired is not None else []
+        if self.droplog is not None:
+            self.tallies.log_skipped = self.droplog.skipped
+        return render(self.reconciler.backend, self.netns, ports, self.tallies)
 
     # ---- nft monitor -----------------------------------------------------------------------------------
 

@@ -124,6 +124,7 @@ class DropLog:
         self.counts: dict[str, int] | None = None
         self.next_count = time.monotonic() + COUNT_INTERVAL
         self.lost = 0
+        self.skipped = 0  # packets the limits left out since the agent started
 
     def fileno(self) -> int:
         return self.socket.fileno()
@@ -160,6 +161,7 @@ class DropLog:
             if delta < 0:  # the chain was replaced: its counter started again
                 delta = value
             if delta > 0:
+                self.skipped += delta
                 rule = rules.get(rule_id)
                 records.append(
                     {

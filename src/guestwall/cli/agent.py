@@ -45,6 +45,13 @@ from guestwall.cli.context import Context, reported
     help="Seconds between full listings of the libvirt domains (the safety net behind events).",
 )
 @click.option(
+    "--metrics",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics (rules, sets, elements, transactions, drift repairs, per-rule and "
+    "per-port counters) at http://HOST:PORT/metrics.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -60,6 +67,7 @@ def agent(
     verify: bool,
     libvirt_uri: str | None,
     libvirt_interval: float,
+    metrics: str | None,
     log_level: str,
 ) -> None:
     """Keep the kernel equal to the store: converge at start (changing only what differs), follow store
@@ -72,7 +80,9 @@ def agent(
         from guestwall.virt.watcher import WatchSettings
 
         watch = WatchSettings(libvirt_uri, libvirt_interval)
-    settings = AgentSettings(netns=netns or ctx.netns, config_path=config_path, libvirt=watch)
+    settings = AgentSettings(
+        netns=netns or ctx.netns, config_path=config_path, libvirt=watch, metrics=metrics
+    )
     url = db_url or ctx.url
     with reported():
         daemon = open_agent(settings, url)

@@ -142,11 +142,22 @@ def apply(ctx: Context, dry_run: bool) -> None:
 
 @click.command("status")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--counters",
+    is_flag=True,
+    help="Packets and bytes per bound port and per counting rule (from the kernel).",
+)
 @click.pass_obj
-def status(ctx: Context, fmt: str) -> None:
+def status(ctx: Context, fmt: str, counters: bool) -> None:
     """Show each binding: its filter, how it is enforced (shared, per-port fallback, learning its IP address)
     and the addresses learned for it, how and when."""
     import json
+
+    if counters:
+        from guestwall.cli.counters import show_counters
+
+        show_counters(ctx, fmt)
+        return
 
     from guestwall.services.enforce import desired_state, load_ports
     from guestwall.store.records import LearnedAddress

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from guestwall.compile import names
 from guestwall.compile import nftir as ir
-from guestwall.compile.droplog import LogOptions, LogRule, with_log
+from guestwall.compile.droplog import LogOptions, LogRule, with_counter, with_log
 from guestwall.compile.matches import constant_match
 from guestwall.compile.rules import (
     PortKey,
@@ -61,6 +61,7 @@ class Options:
     # False compiles every port into chains of its own, libvirt-style (a baseline for benchmarks)
     share: bool = True
     log: LogOptions = field(default_factory=LogOptions)  # logged ports' group and rate limit (droplog)
+    counters: bool = False  # a counter in every filter rule (per rule, summed over the ports sharing it)
 
 
 @dataclass
@@ -78,7 +79,7 @@ def compile_ruleset(
     """The desired state for these ports; ``address_sets`` are the sets that ``ipset`` attributes name."""
     ruleset = skeleton(options)
     out = Compiled(ruleset)
-    state = _State(ruleset, address_sets or {}, options.share, options.log)
+    state = _State(ruleset, address_sets or {}, options.share, options.log, options.counters)
     for port in sorted(ports, key=lambda p: p.program.portdev):
         _compile_port(port, state, out.fallbacks)
     out.log_rules = state.log_rules
@@ -93,6 +94,7 @@ class _State:
     address_sets: Mapping[str, AddressSet]
     share: bool = True
     log: LogOptions = field(default_factory=LogOptions)
+    counters: bool = False
     log_rules: dict[str, LogRule] = field(default_factory=dict)
     stages: dict[tuple[str, Stage], _StageInfo] = field(default_factory=dict)
     rendered: dict[str, list[Rendered]] = field(default_factory=dict)  # shared chain name -> its rules
@@ -256,6 +258,8 @@ def _render_chain(
         for program_rule in expand(entry) if private else [entry]:
             ctx = context_of(program_rule.checks, l3)
             rendered = render(program_rule, ctx, key, table, name, state.address_sets)
+            if state.counters:
+                rendered = with_counter(rendered)
             if log_mode:
                 rendered = with_log(
                     rendered, program_rule, stage, table, name, len(out), log_mode, state.log, state.log_rules

@@ -52,6 +52,14 @@ class LogRule:
         return f"filter {self.filter} rule {self.rule} (priority {self.priority}, chain {self.chain})"
 
 
+def with_counter(rendered: Rendered) -> Rendered:
+    """The rule counting what it decides (``[counters] rules = true``): a counter before the verdict."""
+    stmts = (*rendered.rule.statements[:-1], ir.Counter(), rendered.rule.statements[-1])
+    origin = rendered.rule.comment.split(" ", 1)[1] if " " in rendered.rule.comment else ""
+    comment = ir.safe_comment(f"{rule_digest(ir.Rule(stmts))} {origin}")
+    return Rendered(ir.Rule(stmts, comment), rendered.uses)
+
+
 def _fixed(*stmts: ir.Statement) -> ir.Rule:
     rule = ir.Rule(tuple(stmts))
     return ir.Rule(rule.statements, f"{rule_digest(rule)} guestwall log")
