@@ -18,6 +18,17 @@ mistyped key in a firewall's configuration must not silently mean "off". See doc
     [agent]
     poll_interval = 0.2                  # seconds between looks at the store's generation counter
     check_interval = 5.0                 # seconds between full kernel checks (nft monitor is the fast path)
+
+    [log]                                # the drop log (docs/logging.md): nfnetlink_log group, per-rule limit
+    group = 27
+    rate = 100
+    burst = 25
+    path = "/var/log/guestwall/packets.jsonl"
+    max_bytes = 10485760                 # rotated beyond this, keeping ``keep`` files
+    keep = 5
+
+    [counters]
+    rules = false                        # a counter in every filter rule (status --counters, metrics)
 """
 
 from __future__ import annotations

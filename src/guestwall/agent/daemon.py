@@ -82,6 +82,7 @@ class Agent:
         self.monitor: NftMonitor | None = None
         self.virt: DomainWatcher | None = None
         self.droplog: DropLog | None = None
+        self._droplog_error: str | None = None
         self.tallies = Tallies()
         self.metrics: MetricsServer | None = None
         self.stopping = False
@@ -129,7 +130,6 @@ class Agent:
         self.selector.register(self.watcher, selectors.EVENT_READ, self._on_links)
         self.reconciler.set_links(list_links(self.netns).values())
         self._start_monitor()
-        self._open_droplog()
         if self.settings.metrics:
             self.metrics = MetricsServer(self.settings.metrics, self._metrics)
             log.info("metrics on http://%s/metrics", self.metrics.bound)
@@ -171,8 +171,6 @@ class Agent:
 
     def _start_converge(self) -> None:
         self.converge("start")
-        if self.droplog is not None:  # the reference for "skipped" counts: what the limits cut from now on
-            self.droplog.count(self._log_rules())
 
     def _guarded(self, step: Callable[[], None]) -> None:
         """One step of the loop; an unexpected error is logged and the loop goes on (the rules stay, and
@@ -235,6 +233,8 @@ class Agent:
         )
         self.learner.sync()
         self.learner.schedule_expiry()
+        if self.droplog is None and self._log_rules():
+            self._open_droplog()
         if not self.ready:
             self.ready = True
             notify("READY=1")
@@ -383,12 +383,17 @@ class Agent:
     # ---- drop log -------------------------------------------------------------------------------------
 
     def _open_droplog(self) -> None:
+        """Bound once a port logs (so hosts without logging neither hold the group nor write the file)."""
         try:
-            self.droplog = DropLog(self.config, self.netns, self.reconciler.backend)
+            droplog = DropLog(self.config, self.netns, self.reconciler.backend)
+            droplog.count(self._log_rules())  # the reference for "skipped": what the limits cut from now on
         except (GuestwallError, OSError) as e:
-            log.warning("no drop log: %s", e)
+            if str(e) != self._droplog_error:  # tried again at every converge; said once
+                log.warning("no drop log: %s", e)
+            self._droplog_error = str(e)
             return
-        self.selector.register(self.droplog, selectors.EVENT_READ, self._on_droplog)
+        self.droplog = droplog
+        self.selector.register(droplog, selectors.EVENT_READ, self._on_droplog)
         log.info("drop log: nfnetlink_log group %d -> %s", self.config.log_group, self.config.log_path)
 
     def _log_rules(self) -> dict[str, LogRule]:
