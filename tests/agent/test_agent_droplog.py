@@ -131,3 +131,65 @@ def test_counters_per_rule_and_port_in_status_and_metrics(make_host: Callable[..
     assert int(line.rsplit(" ", 1)[1]) >= 50
     assert f'guestwall_port_packets_total{{port="{eve.portdev}",direction="out"}}' in metrics
     assert "guestwall_rules " in metrics and "guestwall_drift_repairs_total 0" in metrics
+
+
+def test_security_group_rule_and_provider_block_logging(make_host: Callable[..., Host]) -> None:
+    """A security-group rule marked --log records the connections it accepts, its unmarked neighbour does
+    not; a provider block marked --log records what it drops; both name the rule (its comment)."""
+    from ipaddress import ip_address, ip_network
+
+    from guestwall.cloud.conntrack import ConntrackTool
+    from guestwall.cloud.service import Cloud, RuleSpec
+    from guestwall.dataplane.backend import open_backend
+    from guestwall.lab.traffic import tcp_connect, tcp_server
+    from guestwall.model.cloud import Port, RuleDirection
+    from guestwall.store import open_store
+
+    host = make_host(guests=3, config="")
+    host.config_path.write_text(config(str(host.workdir)).replace('guest_patterns = ["vnet*"]', ""))
+    lab = host.lab
+    alice, bob, carol = lab.guests
+    store = open_store(host.url)
+    try:
+        cloud = Cloud(store, open_backend(lab.host_netns), ConntrackTool(lab.host_netns))
+        cloud.create_group("servers")
+        cloud.create_group("clients")  # a new group lets everything out (as Neutron's)
+        ssh = cloud.create_rule(
+            "servers", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(22, 22), log=True)
+        )
+        cloud.create_rule("servers", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(25, 25)))
+        for guest, groups in ((alice, ("clients",)), (carol, ("servers",))):
+            port = Port(
+                "",
+                guest.portdev,
+                guest.mac,
+                "default",
+                name=guest.name,
+                security_groups=groups,
+                fixed_ips=(ip_address(guest.ipv4),),
+            )
+            cloud.create_port(port)
+        block = cloud.block(ip_network(f"{bob.ipv4}/32"), log=True)
+    finally:
+        store.close()
+    host.start_agent()
+    with tcp_server(lab, carol.name, 22), tcp_server(lab, carol.name, 25):
+        assert tcp_connect(lab, alice.name, carol.name, 22)
+        assert tcp_connect(lab, alice.name, carol.name, 25)
+        assert not tcp_connect(lab, bob.name, carol.name, 22, timeout=0.3)
+
+    def logged() -> list[dict[str, Any]] | None:
+        rows = records(host, "--port", carol.portdev)
+        accepted = [r for r in rows if r.get("verdict") == "accept"]
+        dropped = [r for r in rows if r.get("verdict") == "drop"]
+        return rows if accepted and dropped else None
+
+    rows = wait_until(logged, 3.0, 0.1, "the accepted and the dropped connection in the log")
+    accepted = [r for r in rows if r["verdict"] == "accept"]
+    assert {(r["src"], r["dport"], r["direction"]) for r in accepted} == {(alice.ipv4, 22, "in")}
+    assert len(accepted) == 1  # the first packet of the connection only
+    assert accepted[0]["comment"] == f"guestwall:log security group rule {ssh.id}"
+    dropped = [r for r in rows if r["verdict"] == "drop"]
+    assert {r["src"] for r in dropped} == {bob.ipv4}
+    assert dropped[0]["filter"] == "gw-provider" and "gw-provider-any-log" in dropped[0]["comment"]
+    assert block.log

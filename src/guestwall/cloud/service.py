@@ -60,6 +60,7 @@ class RuleSpec:
     remote_cidr: Network | None = None
     remote_group: str | None = None  # id or name
     description: str = ""
+    log: bool = False  # the drop log records what it accepts
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ class Cloud:
                 spec.remote_cidr,
                 remote,
                 spec.description,
+                spec.log,
             )
             for existing in group.rules:
                 if existing.same_match(rule):
@@ -416,6 +418,7 @@ class Cloud:
         protocol: str | None = None,
         ports: tuple[int, int] | None = None,
         description: str = "",
+        log: bool = False,
     ) -> ProviderBlock:
         """Block a CIDR (optionally one protocol and port range) for every guest, ahead of all groups."""
         if ports is not None and protocol not in ("tcp", "udp"):
@@ -427,7 +430,7 @@ class Cloud:
                 f"invalid protocol '{protocol}' for a provider block: expected any, tcp, udp or icmp"
             )
         lo, hi = ports if ports is not None else (None, None)
-        block = ProviderBlock(str(uuid4()), cidr, protocol, lo, hi, description)
+        block = ProviderBlock(str(uuid4()), cidr, protocol, lo, hi, description, log)
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             for existing in repo.provider_blocks(cidr):

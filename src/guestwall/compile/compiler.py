@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from guestwall.compile import names
 from guestwall.compile import nftir as ir
-from guestwall.compile.droplog import LogOptions, LogRule, with_counter, with_log
+from guestwall.compile.droplog import LogOptions, LogRule, marked, with_counter, with_log
 from guestwall.compile.matches import constant_match
 from guestwall.compile.rules import (
     PortKey,
@@ -260,7 +260,7 @@ def _render_chain(
             rendered = render(program_rule, ctx, key, table, name, state.address_sets)
             if state.counters:
                 rendered = with_counter(rendered)
-            if log_mode:
+            if log_mode or marked(program_rule):
                 rendered = with_log(
                     rendered, program_rule, stage, table, name, len(out), log_mode, state.log, state.log_rules
                 )

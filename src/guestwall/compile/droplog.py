@@ -23,6 +23,13 @@ from guestwall.compile.ruleset import ChainSpec, TableSpec, rule_digest
 from guestwall.instantiate.program import ProgramRule, Stage
 
 LOGGED = {"drop": ("drop", "reject"), "all": ("drop", "reject", "accept")}
+# A filter rule whose comment starts with this is logged for every port: security-group rules and provider
+# blocks marked for logging carry it, a user's own rule may too (``<tcp ... comment='guestwall:log'/>``)
+LOG_COMMENT = "guestwall:log"
+
+
+def marked(rule: ProgramRule) -> bool:
+    return (rule.comment or "").startswith(LOG_COMMENT)
 DIRECTION = {Stage.L2_OUT: "out", Stage.L3_OUT: "out", Stage.L2_IN: "in", Stage.L3_IN: "in"}
 
 
@@ -78,7 +85,7 @@ def with_log(
 ) -> Rendered:
     """The rendered rule, jumping to its log chain if ``mode`` logs its verdict (else unchanged)."""
     verdict = rule.verdict.value
-    if verdict not in LOGGED.get(mode, ()):
+    if verdict not in LOGGED.get(mode, ()) and not (marked(rule) and verdict in LOGGED["all"]):
         return rendered
     rule_id = names.log_rule_id(scope, position)
     chain = names.log_chain(rule_id)

@@ -65,6 +65,7 @@ class SecurityGroupRule:
     remote_cidr: Network | None = None
     remote_group_id: str | None = None
     description: str = ""
+    log: bool = False  # the drop log records what this rule accepts (new connections; docs/logging.md)
 
     def same_match(self, other: SecurityGroupRule) -> bool:
         """Whether both rules allow exactly the same traffic (Neutron refuses such duplicates)."""
@@ -131,6 +132,7 @@ class ProviderBlock:
     port_min: int | None = None
     port_max: int | None = None
     description: str = ""
+    log: bool = False  # the drop log records what this block drops (docs/logging.md)
 
     @property
     def kind(self) -> tuple[str | None, int | None, int | None]:

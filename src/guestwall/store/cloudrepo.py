@@ -53,6 +53,7 @@ def _rule(row: SecurityGroupRuleRow) -> SecurityGroupRule:
         remote_cidr=ip_network(row.remote_cidr) if row.remote_cidr else None,
         remote_group_id=row.remote_group_id,
         description=row.description,
+        log=row.log,
     )
 
 
@@ -93,6 +94,7 @@ _BLOCK_COLUMNS = (
     ProviderBlockRow.port_min,
     ProviderBlockRow.port_max,
     ProviderBlockRow.description,
+    ProviderBlockRow.log,
 )
 
 
@@ -191,6 +193,7 @@ class CloudRepo:
                 remote_cidr=None if rule.remote_cidr is None else str(rule.remote_cidr),
                 remote_group_id=rule.remote_group_id,
                 description=rule.description,
+                log=rule.log,
                 created_at=_now(),
             )
         )
@@ -344,8 +347,8 @@ class CloudRepo:
         if cidr is not None:
             query = query.where(ProviderBlockRow.cidr == str(cidr))
         return [
-            ProviderBlock(ident, _network(text), protocol, lo, hi, description)
-            for ident, text, protocol, lo, hi, description in self.session.execute(query)
+            ProviderBlock(ident, _network(text), protocol, lo, hi, description, log)
+            for ident, text, protocol, lo, hi, description, log in self.session.execute(query)
         ]
 
     def provider_block(self, block_id: str) -> ProviderBlock | None:
@@ -365,6 +368,7 @@ class CloudRepo:
                 port_min=block.port_min,
                 port_max=block.port_max,
                 description=block.description,
+                log=block.log,
                 created_at=_now(),
             )
         )

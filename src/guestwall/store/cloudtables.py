@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from guestwall.store.tables import Base, UTCDateTime
@@ -50,6 +51,8 @@ class SecurityGroupRuleRow(Base):
         index=True,
     )
     description: Mapped[str] = mapped_column(Text, nullable=False)
+    # what it accepts is logged (docs/logging.md); added by migration 0009
+    log: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
@@ -92,4 +95,6 @@ class ProviderBlockRow(Base):
     port_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
     port_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
     description: Mapped[str] = mapped_column(Text, nullable=False)
+    # what it drops is logged (docs/logging.md); added by migration 0009
+    log: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
