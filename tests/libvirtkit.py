@@ -125,7 +125,8 @@ class PrivateLibvirt:
             'user = "root"\ngroup = "root"\nsecurity_driver = "none"\n'
         )
         # remember which machine cgroups exist, so teardown removes only the ones this daemon created
-        self.cgroup_dirs = [p for p in Path("/sys/fs/cgroup").glob("*/machine") if p.is_dir()]
+        if self.proc is None:
+            self.cgroup_dirs = [p for p in Path("/sys/fs/cgroup").glob("*/machine") if p.is_dir()]
         lines = ["set -e"]
         for sub, target in STATE_DIRS.items():
             lines.append(f"mkdir -p {target} && mount --bind {shlex.quote(str(self.state / sub))} {target}")
@@ -168,6 +169,13 @@ class PrivateLibvirt:
             copy.write_text(current.rstrip("\n") + "\n" + entry.format(id=max(ids) + 1) + "\n")
             lines.append(f"mount --bind {shlex.quote(str(copy))} /etc/{name}")
         return lines
+
+    def restart(self) -> None:
+        """End the daemon (its guests keep running) and start it again: clients lose their connection."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+        self.start()
 
     def daemon_log(self) -> str:
         text = ""

@@ -174,3 +174,31 @@ def test_listing_on_connect_and_foreign_bindings(
     assert bound(host) == {"tap9"}
     with container_netns(lv, "bare") as netns:  # unassigned, so unbound: fail closed, even its own address
         assert not forged_reaches(host, netns, "52:54:00:f0:00:04", "10.77.0.103", host.lab.guests[0])
+
+
+def test_reconnect_after_libvirtd_restart(libvirt_host: tuple[Host, PrivateLibvirt]) -> None:
+    """The daemon restarts (its guests survive, the connection drops, no events for them): the agent
+    reconnects, lists again, and follows domains started after it."""
+    host, lv = libvirt_host
+    lv.define(
+        lv.domain_xml(
+            "one", [lxc_guest(host, "lxf6", "10.77.0.106", "52:54:00:f0:00:06")], metadata("10.77.0.106")
+        )
+    )
+    lv.define(
+        lv.domain_xml(
+            "two", [lxc_guest(host, "lxf7", "10.77.0.107", "52:54:00:f0:00:07")], metadata("10.77.0.107")
+        )
+    )
+    lv.virsh("start", "one")
+    agent = host.start_agent("--libvirt", lv.uri, "--libvirt-interval", "60")
+    wait_until(lambda: "lxf6" in bound(host), 5, what="binding of a running domain")
+    mark = len(agent.log())
+    lv.restart()
+    agent.wait_log(r"connected to libvirt", timeout=10, after=mark)
+    assert "lxf6" in bound(host)  # the guest survived the restart: its binding stays
+    started = time.monotonic()
+    lv.virsh("start", "two")
+    took = follow(host, "lxf7", True, started)
+    assert took < FOLLOW
+    assert "closed" in agent.log()[mark:]
