@@ -2,7 +2,7 @@
 accept or drop; docs/logging.md).
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0008
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
