@@ -52,6 +52,8 @@ COMMANDS: dict[str, str] = {
     "net-port-attach": "network:port_attach",
     "floating-ip": "floating:floating_ip",
     "doctor": "doctor:doctor",
+    "import-libvirt": "virt:import_libvirt",
+    "log": "log:log",
 }
 
 

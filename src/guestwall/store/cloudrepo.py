@@ -57,6 +57,7 @@ def _rule(row: SecurityGroupRuleRow) -> SecurityGroupRule:
         description=row.description,
         remote_address_group_id=row.remote_address_group_id,
         created_at=row.created_at,
+        log=row.log,
     )
 
 
@@ -126,6 +127,7 @@ _BLOCK_COLUMNS = (
     ProviderBlockRow.port_min,
     ProviderBlockRow.port_max,
     ProviderBlockRow.description,
+    ProviderBlockRow.log,
 )
 
 
@@ -252,6 +254,7 @@ class CloudRepo:
                 remote_group_id=rule.remote_group_id,
                 remote_address_group_id=rule.remote_address_group_id,
                 description=rule.description,
+                log=rule.log,
                 created_at=_now(),
             )
         )
@@ -419,8 +422,8 @@ class CloudRepo:
         if cidr is not None:
             query = query.where(ProviderBlockRow.cidr == str(cidr))
         return [
-            ProviderBlock(ident, _network(text), protocol, lo, hi, description)
-            for ident, text, protocol, lo, hi, description in self.session.execute(query)
+            ProviderBlock(ident, _network(text), protocol, lo, hi, description, log)
+            for ident, text, protocol, lo, hi, description, log in self.session.execute(query)
         ]
 
     def provider_block(self, block_id: str) -> ProviderBlock | None:
@@ -440,6 +443,7 @@ class CloudRepo:
                 port_min=block.port_min,
                 port_max=block.port_max,
                 description=block.description,
+                log=block.log,
                 created_at=_now(),
             )
         )

@@ -22,11 +22,12 @@ if TYPE_CHECKING:  # the model package costs start-up time the read-only CLI com
 
 # The Alembic head revision this code expects. The fast read path accepts a database only at this revision;
 # a test checks that it equals the head of store/migrations/versions.
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 DEFAULT_URL = "sqlite:////var/lib/guestwall/guestwall.db"
 
 _PARAM = re.compile(r"<parameter name='([^']*)'")
+_LOG = re.compile(r"<parameter name='GUESTWALL_LOG' value='([^']*)'")
 
 
 def this_host() -> str:
@@ -35,8 +36,10 @@ def this_host() -> str:
 
 
 def binding_params(xml: str) -> str:
-    """The sorted, comma-separated parameter names of a stored binding (our own canonical XML)."""
-    return ",".join(sorted(set(_PARAM.findall(xml))))
+    """The sorted, comma-separated parameter names of a stored binding (our own canonical XML); the drop-log
+    mode (instantiate.program.LOG_PARAMETER) counts with its value, since it changes the chains too."""
+    names = set(_PARAM.findall(xml)) | {f"GUESTWALL_LOG={m}" for m in _LOG.findall(xml)}
+    return ",".join(sorted(names))
 
 
 @dataclass(frozen=True)
