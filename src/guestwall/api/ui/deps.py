@@ -1,0 +1,81 @@
+"""What the dashboard needs from the API process: its store, how to enforce a change, and who a token is.
+
+The API's app factory provides these (``install``); the pages read them with ``deps_of(request)``. A viewer
+is the caller a session's token stands for: a project and a role, with the API's tenant rules.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+if TYPE_CHECKING:
+    from guestwall.cloud.service import Cloud
+    from guestwall.services.filters import OnChange
+    from guestwall.store.records import Store
+
+STATE_KEY = "guestwall_ui"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+    READER = "reader"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The caller of a page: a member sees and changes its project, a reader only sees it, an admin all."""
+
+    project: str
+    role: Role
+    token: str = field(repr=False)  # the session's token: CSRF values are derived from it
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def can_write(self) -> bool:
+        return self.role is not Role.READER
+
+    def sees(self, project: str) -> bool:
+        return self.is_admin or project == self.project
+
+    @property
+    def scope(self) -> str | None:
+        """The project a listing is limited to (None: every project, for admins)."""
+        return None if self.is_admin else self.project
+
+
+Authenticate = Callable[[str], "Viewer | None"]
+
+
+@dataclass(frozen=True)
+class UiDeps:
+    """``cloud()`` gives the use cases enforcing in the API's namespace; ``on_filter_change`` is the
+    engine's hook for filter definitions (see services.filters.OnChange)."""
+
+    store: Store
+    authenticate: Authenticate
+    cloud: Callable[[], Cloud]
+    on_filter_change: OnChange | None = None
+    netns: str | None = None  # the network namespace changes are enforced in (None: the API's own)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def install(app: Any, deps: UiDeps) -> None:
+    """Give the dashboard's routes what they need (called by the app factory)."""
+    setattr(app.state, STATE_KEY, deps)
+
+
+def deps_of(request: Request) -> UiDeps:
+    deps = getattr(request.app.state, STATE_KEY, None)
+    if deps is None:
+        raise RuntimeError("the dashboard is not installed in this app (guestwall.api.ui.deps.install)")
+    assert isinstance(deps, UiDeps)
+    return deps

@@ -1,0 +1,117 @@
+"""Ports: the list (filter, groups, addresses, enforcement, device present) and one port's page with its
+rule program and a simulate form (a GET: simulating changes nothing)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from guestwall.api.ui import queries
+from guestwall.api.ui import session as s
+from guestwall.api.ui.program import program_lines
+from guestwall.api.ui.web import Call, add_page, render
+from guestwall.errors import GuestwallError
+from guestwall.model.cloud import Port
+
+DIRECTIONS = (("out", "out: sent by the guest"), ("in", "in: delivered to the guest"))
+
+
+def page_of(call: Call) -> queries.Page:
+    number = call.query.get("page", "1")
+    return queries.Page(
+        int(number) if number.isdigit() and int(number) > 0 else 1, call.query.get("q", "")[:100]
+    )
+
+
+def present_devices(netns: str | None) -> set[str] | None:
+    """Interface names in the enforcing namespace, or None when they cannot be read."""
+    from guestwall.agent.links import list_links
+
+    try:
+        return set(list_links(netns))
+    except (GuestwallError, OSError):
+        return None
+
+
+def ports(call: Call) -> Response:
+    page = queries.ports_page(call.deps.store, call.viewer.scope, page_of(call))
+    return render(call, call.request, "ports.html", slice=page, present=present_devices(call.deps.netns))
+
+
+def _visible_port(call: Call, device: str) -> Port | None:
+    port = queries.port_by_device(call.deps.store, device)
+    if port is not None and not call.viewer.sees(port.project):
+        return None
+    return port
+
+
+def port(call: Call) -> Response:
+    from guestwall.services.enforce import enforced_program
+    from guestwall.services.filters import load_filters
+
+    device = call.arg("device")
+    found = _visible_port(call, device)
+    store = call.deps.store
+    with store.read() as reader:
+        record = reader.binding(device)
+        # a binding without a cloud port (nwfilter-binding-create) is the admin's alone
+        if found is None and (record is None or not call.viewer.is_admin):
+            raise s.not_found(f"port '{device}'")
+        program = problem = None
+        if record is not None:
+            try:
+                program = enforced_program(reader, record, load_filters(reader))
+            except GuestwallError as e:
+                problem = f"the port's rules cannot be built, so the kernel drops its traffic: {e}"
+    names = queries.group_names(store, found.security_groups) if found is not None else {}
+    present = present_devices(call.deps.netns)
+    direction = call.query.get("direction", "out")
+    packet_text = call.query.get("packet", "")
+    outcome: object = None
+    errors: list[str] = []
+    if "packet" in call.query:
+        outcome, errors = _simulated(program, direction, packet_text)
+    return render(
+        call,
+        call.request,
+        "port.html",
+        device=device,
+        port=found,
+        groups=[(g, names.get(g, g)) for g in (found.security_groups if found else ())],
+        binding=record,
+        present=None if present is None else device in present,
+        lines=program_lines(program) if program is not None else [],
+        problem=problem,
+        directions=DIRECTIONS,
+        direction=direction,
+        packet=packet_text or _example_packet(found),
+        outcome=outcome,
+        errors=errors,
+    )
+
+
+def _simulated(program: object, direction: str, text: str) -> tuple[object, list[str]]:
+    from guestwall.instantiate.program import PortProgram
+    from guestwall.simulate import parse_packet, simulate
+
+    if direction not in dict(DIRECTIONS):
+        return None, [f"direction must be out or in, not '{direction}'"]
+    if not isinstance(program, PortProgram):
+        return None, ["this port has no rule program to simulate (no binding)"]
+    try:
+        return simulate(program, direction, parse_packet(text)), []
+    except GuestwallError as e:
+        return None, [f"packet: {e}"]
+
+
+def _example_packet(port: Port | None) -> str:
+    if port is None:
+        return "tcp dport=22"
+    v4 = [a for a in port.fixed_ips if a.version == 4]
+    source = f" src={v4[0]}" if v4 else ""
+    return f"smac={port.mac}{source} dst=192.0.2.1 tcp dport=443"
+
+
+def register(router: APIRouter) -> None:
+    add_page(router, "GET", "/ports", ports)
+    add_page(router, "GET", "/ports/{device}", port)
