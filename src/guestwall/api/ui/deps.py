@@ -74,8 +74,40 @@ def install(app: Any, deps: UiDeps) -> None:
 
 
 def deps_of(request: Request) -> UiDeps:
-    deps = getattr(request.app.state, STATE_KEY, None)
+    """The dashboard's needs: installed explicitly, or taken from the API's own state (``app.state.api``)
+    on first use."""
+    state = request.app.state
+    deps = getattr(state, STATE_KEY, None)
     if deps is None:
-        raise RuntimeError("the dashboard is not installed in this app (guestwall.api.ui.deps.install)")
+        api = getattr(state, "api", None)
+        if api is None:
+            raise RuntimeError("the dashboard needs the API's state (app.state.api) or deps.install()")
+        deps = from_api_state(api)
+        setattr(state, STATE_KEY, deps)
     assert isinstance(deps, UiDeps)
     return deps
+
+
+def from_api_state(api: Any) -> UiDeps:
+    """UiDeps from the API's state: its store, backend and namespace; tokens checked by the API's token
+    store. Each change gets its own ``Cloud`` (its ``last`` outcome is per request)."""
+    import importlib
+
+    from guestwall.cloud.conntrack import ConntrackTool
+    from guestwall.cloud.service import Cloud
+    from guestwall.services.incremental import enforce_filter_change
+
+    tokens = importlib.import_module("guestwall.services.tokens")
+    store, backend, netns = api.store, api.backend, api.settings.netns
+
+    def authenticate(secret: str) -> Viewer | None:
+        info = tokens.authenticate(store, secret)
+        return None if info is None else Viewer(info.project, Role(str(info.role)), secret)
+
+    def cloud() -> Cloud:
+        return Cloud(store, backend, ConntrackTool(netns))
+
+    def on_filter_change(filters: dict[str, Any]) -> None:
+        enforce_filter_change(store, filters, backend)
+
+    return UiDeps(store, authenticate, cloud, on_filter_change, netns, dict(getattr(api, "extra", {})))

@@ -143,7 +143,7 @@ def ports_page(store: Store, project: str | None, page: Page) -> Slice:
                 select(BindingRow.portdev, BindingRow.filter_name).where(
                     BindingRow.portdev.in_([r.device for r in records])
                 )
-            ).tuples()
+            ).all()
         )
         ports = {p.id: p for p in CloudRepo(reader).ports_by_id(ids)}
         views = [
@@ -161,7 +161,7 @@ def _group_names(session: Session, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     query = select(SecurityGroupRow.id, SecurityGroupRow.name).where(SecurityGroupRow.id.in_(ids))
-    return dict(session.execute(query).tuples())
+    return dict(session.execute(query).all())
 
 
 def group_names(store: Store, ids: Sequence[str]) -> dict[str, str]:
@@ -196,7 +196,7 @@ def groups_page(store: Store, project: str | None, page: Page) -> Slice:
 
 def _counts(session: Session, column: Any, ids: list[str]) -> dict[str, int]:
     query = select(column, func.count()).where(column.in_(ids)).group_by(column)
-    return dict(session.execute(query).tuples())
+    return dict(session.execute(query).all())
 
 
 def blocks_page(store: Store, page: Page) -> Slice:
@@ -236,7 +236,7 @@ def filters_page(store: Store, project: str | None, page: Page) -> Slice:
                 select(BindingRow.filter_name, func.count())
                 .where(BindingRow.filter_name.in_(names))
                 .group_by(BindingRow.filter_name)
-            ).tuples()
+            ).all()
         )
     views = tuple(FilterRowView(name, uuid, used.get(name, 0)) for name, uuid in rows)
     return Slice(views, total, page)
@@ -304,7 +304,7 @@ def groups_in_project(store: Store, project: str) -> list[tuple[str, str]]:
         .order_by(SecurityGroupRow.name)
     )
     with store.read() as reader:
-        return list(_session(reader).execute(query).tuples())
+        return list(_session(reader).execute(query).all())
 
 
 def ports_in_group(store: Store, group_id: str, limit: int = PAGE_SIZE) -> tuple[list[str], int]:
