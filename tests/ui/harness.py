@@ -144,6 +144,18 @@ class Ui:
     def all_text(self, css: str) -> list[str]:
         return [str(e.text) for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
 
+    def wait_text(self, fragment: str, css: str = "main", timeout: float = 10) -> None:
+        """Until ``fragment`` is shown (the page may still be loading)."""
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+        def shown() -> bool:
+            try:
+                return fragment in self.text(css)
+            except (NoSuchElementException, StaleElementReferenceException):
+                return False
+
+        self.wait_for(shown, timeout)
+
     def wait_for(self, condition: Any, timeout: float = 10) -> None:
         WebDriverWait(self.driver, timeout).until(lambda _d: condition())
 

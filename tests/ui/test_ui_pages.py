@@ -273,7 +273,7 @@ def test_simulate_on_the_port_page(site: Any, as_user: Any) -> None:
     assert "DROP" in dropped and "gw-default-drop" in dropped
     cloud.create_rule(web.id, RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(22, 22)))
     accepted = member.get("/ui/ports/vnet3", params={"direction": "in", "packet": packet}).text
-    assert "ACCEPT" in accepted and "gw-sg-" in accepted
+    assert "ACCEPT" in accepted and "l3-in: accept: accept by filter gw-sg-" in accepted
     bad = member.get("/ui/ports/vnet3", params={"direction": "in", "packet": "tcp dport=banana"}).text
     assert "packet:" in bad and 'role="alert"' in bad
     assert "Rule program" in accepted and "gw-default-drop" in accepted

@@ -3,6 +3,8 @@ rule program and a simulate form (a GET: simulating changes nothing)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from fastapi import APIRouter
 from starlette.responses import Response
 
@@ -11,7 +13,9 @@ from guestwall.api.ui import session as s
 from guestwall.api.ui.program import program_lines
 from guestwall.api.ui.web import Call, add_page, render
 from guestwall.errors import GuestwallError
+from guestwall.instantiate.program import PortProgram
 from guestwall.model.cloud import Port
+from guestwall.simulate import Outcome
 
 DIRECTIONS = (("out", "out: sent by the guest"), ("in", "in: delivered to the guest"))
 
@@ -67,7 +71,7 @@ def port(call: Call) -> Response:
     present = present_devices(call.deps.netns)
     direction = call.query.get("direction", "out")
     packet_text = call.query.get("packet", "")
-    outcome: object = None
+    outcome: Simulated | None = None
     errors: list[str] = []
     if "packet" in call.query:
         outcome, errors = _simulated(program, direction, packet_text)
@@ -90,18 +94,36 @@ def port(call: Call) -> Response:
     )
 
 
-def _simulated(program: object, direction: str, text: str) -> tuple[object, list[str]]:
-    from guestwall.instantiate.program import PortProgram
+@dataclass(frozen=True)
+class Simulated:
+    """simulate's outcome, and which rule decided in each stage the packet passes (layer 2, then layer 3
+    for a guest's packet; the reverse towards it): an accepted packet was accepted by one rule per stage."""
+
+    outcome: Outcome
+    stages: tuple[tuple[str, str], ...]  # (stage, explanation)
+
+
+def _simulated(program: PortProgram | None, direction: str, text: str) -> tuple[Simulated | None, list[str]]:
     from guestwall.simulate import parse_packet, simulate
+    from guestwall.simulate.evaluate import STAGES
 
     if direction not in dict(DIRECTIONS):
         return None, [f"direction must be out or in, not '{direction}'"]
-    if not isinstance(program, PortProgram):
+    if program is None:
         return None, ["this port has no rule program to simulate (no binding)"]
     try:
-        return simulate(program, direction, parse_packet(text)), []
+        packet = parse_packet(text)
     except GuestwallError as e:
         return None, [f"packet: {e}"]
+    outcome = simulate(program, direction, packet)
+    stages = []
+    for stage in STAGES[direction]:
+        if stage not in program.stages:
+            continue
+        alone = simulate(replace(program, stages={stage: program.stages[stage]}), direction, packet)
+        if alone.stage is not None or alone.verdict == "drop":
+            stages.append((stage.value, alone.explain()))
+    return Simulated(outcome, tuple(stages)), []
 
 
 def _example_packet(port: Port | None) -> str:
