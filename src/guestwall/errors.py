@@ -8,7 +8,8 @@
     │   └── CloudError                  a port, security group or provider block is invalid
     ├── NotFoundError                   no such filter, binding, port or group
     ├── ConflictError                   already exists, UUID mismatch, would introduce a loop
-    │   └── InUseError                  still referenced by a filter or a binding
+    │   ├── InUseError                  still referenced by a filter or a binding
+    │   └── RevisionMismatch            the object changed since the caller read it (If-Match)
     ├── InstantiationError              a binding cannot become rules (missing variable or filter, ...)
     ├── StoreError                      the database failed (translated from SQLAlchemy)
     ├── DataplaneError                  the kernel or nft refused or is missing (from libnftables/nft)
@@ -90,6 +91,12 @@ class ConflictError(GuestwallError):
 
 class InUseError(ConflictError):
     code = "Requested operation is not valid"
+
+
+class RevisionMismatch(ConflictError):
+    """A change was made on condition of a revision (If-Match) the object no longer has."""
+
+    code = ""
 
 
 class InstantiationError(GuestwallError):

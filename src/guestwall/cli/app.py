@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "port": "cloud:port",
     "secgroup": "cloud:secgroup",
     "provider": "cloud:provider",
+    "api": "api:api",
+    "token": "api:token",
 }
 
 

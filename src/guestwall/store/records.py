@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the model package costs start-up time the read-only CLI com
 
 # The Alembic head revision this code expects. The fast read path accepts a database only at this revision;
 # a test checks that it equals the head of store/migrations/versions.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0006"
 
 DEFAULT_URL = "sqlite:////var/lib/guestwall/guestwall.db"
 
