@@ -13,16 +13,15 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from guestwall.api.ui import ui_router
-from guestwall.api.ui.deps import Role, UiDeps, Viewer, install
 from guestwall.cloud.service import Cloud
 from guestwall.dataplane.backend import Backend, RecordingBackend
 from guestwall.lab import Lab, lab_down
 from guestwall.model.cloud import Port
+from guestwall.services.tokens import Role
 from guestwall.store import Store, open_store
 from netns_fixtures import build_lab
 
-# token -> (project, role): the tenants every test meets
+# label -> (project, role): the tenants every test meets; tokens are made for them in each store
 TOKENS: dict[str, tuple[str, Role]] = {
     "tok-admin": ("admin", Role.ADMIN),
     "tok-acme": ("acme", Role.MEMBER),
@@ -31,17 +30,16 @@ TOKENS: dict[str, tuple[str, Role]] = {
 }
 
 
-def authenticate(token: str) -> Viewer | None:
-    found = TOKENS.get(token)
-    return None if found is None else Viewer(found[0], found[1], token)
-
-
 @dataclass
 class Site:
+    """The API app (dashboard included) on a store, enforcing through ``backend``; ``tokens`` maps the
+    labels above to real token secrets of this store."""
+
     app: FastAPI
     store: Store
     backend: Backend
     netns: str | None
+    tokens: dict[str, str]
     extras: dict[str, Any] = field(default_factory=dict)
 
     def cloud(self) -> Cloud:
@@ -51,17 +49,13 @@ class Site:
 
 
 def make_site(store: Store, backend: Backend, netns: str | None) -> Site:
-    from guestwall.services.incremental import enforce_filter_change
+    from guestwall.api.app import ApiState, Settings, create_app
+    from guestwall.services.tokens import create_token
 
-    app = FastAPI()
-    app.include_router(ui_router())
-    site = Site(app, store, backend, netns)
-
-    def on_filter_change(filters: dict[str, Any]) -> None:
-        enforce_filter_change(store, filters, backend)
-
-    install(app, UiDeps(store, authenticate, site.cloud, on_filter_change, netns, site.extras))
-    return site
+    settings = Settings(store.url, netns)
+    state = ApiState(settings, store, backend, Cloud(store, backend))
+    tokens = {label: create_token(store, project, role).secret for label, (project, role) in TOKENS.items()}
+    return Site(create_app(settings, state), store, backend, netns, tokens, state.extra)
 
 
 @pytest.fixture
@@ -76,6 +70,7 @@ class Browserless:
     page's CSRF value."""
 
     def __init__(self, app: FastAPI, token: str | None) -> None:
+        """``token``: a secret (not a label)."""
         self.client = TestClient(app, base_url="http://testserver", follow_redirects=False)
         if token is not None:
             self.client.cookies.set("gw_session", token, path="/ui")
@@ -94,8 +89,8 @@ class Browserless:
 
 @pytest.fixture
 def as_user(site: Site) -> Any:
-    def make(token: str | None) -> Browserless:
-        return Browserless(site.app, token)
+    def make(label: str | None) -> Browserless:
+        return Browserless(site.app, None if label is None else site.tokens[label])
 
     return make
 

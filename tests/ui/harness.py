@@ -106,7 +106,8 @@ def chromium(size: tuple[int, int] = DESKTOP) -> Iterator[WebDriver]:
 class Ui:
     """A browser on the dashboard, with the steps the tests take."""
 
-    def __init__(self, driver: WebDriver, base: str, shots: Path) -> None:
+    def __init__(self, driver: WebDriver, base: str, shots: Path, tokens: dict[str, str]) -> None:
+        self.tokens = tokens  # label -> secret
         self.driver = driver
         self.base = base
         self.shots = shots
@@ -114,10 +115,10 @@ class Ui:
     def open(self, path: str) -> None:
         self.driver.get(self.base + path)
 
-    def login(self, token: str) -> None:
+    def login(self, label: str) -> None:
         self.driver.delete_all_cookies()
         self.open("/ui/login")
-        self.driver.find_element(By.ID, "token").send_keys(token)
+        self.driver.find_element(By.ID, "token").send_keys(self.tokens[label])
         self.driver.find_element(By.CSS_SELECTOR, "form[action='/ui/login'] button").click()
         self.wait_for(lambda: "/ui/login" not in self.driver.current_url)
 

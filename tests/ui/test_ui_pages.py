@@ -33,18 +33,18 @@ def test_pages_need_a_session_and_login_refuses_unknown_tokens(site: Any, as_use
     nonce = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert nonce is not None
     ok = anonymous.client.post(
-        "/ui/login", data={"csrf": nonce.group(1), "token": "tok-acme", "next": "/ui/groups"}
+        "/ui/login", data={"csrf": nonce.group(1), "token": site.tokens["tok-acme"], "next": "/ui/groups"}
     )
     assert ok.status_code == 303 and ok.headers["location"] == "/ui/groups"
     cookie = ok.headers["set-cookie"]
-    assert "gw_session=tok-acme" in cookie
+    assert f"gw_session={site.tokens['tok-acme']}" in cookie
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower() and "Path=/ui" in cookie
-    assert "tok-acme" not in ok.headers["location"]
+    assert site.tokens["tok-acme"] not in ok.headers["location"]
 
 
 def test_login_form_needs_its_own_nonce(site: Any, as_user: Any) -> None:
     anonymous = as_user(None)
-    r = anonymous.client.post("/ui/login", data={"csrf": "made-up", "token": "tok-admin"})
+    r = anonymous.client.post("/ui/login", data={"csrf": "made-up", "token": site.tokens["tok-admin"]})
     assert r.status_code == 403
     assert "gw_session" not in r.headers.get("set-cookie", "")
 
@@ -56,7 +56,7 @@ def test_login_never_redirects_to_another_site(site: Any, as_user: Any) -> None:
         nonce = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert nonce is not None
         r = anonymous.client.post(
-            "/ui/login", data={"csrf": nonce.group(1), "token": "tok-acme", "next": target}
+            "/ui/login", data={"csrf": nonce.group(1), "token": site.tokens["tok-acme"], "next": target}
         )
         assert r.headers["location"] == "/ui/"
 
@@ -145,9 +145,9 @@ def test_forged_posts_are_refused_and_change_nothing(site: Any, as_user: Any) ->
     cases = [
         ({"name": "forged"}, {}),  # no CSRF value
         ({"name": "forged", "csrf": "0" * 64}, {}),  # a wrong one
-        ({"name": "forged", "csrf": csrf_value("tok-other")}, {}),  # another session's
-        ({"name": "forged", "csrf": csrf_value("tok-acme")}, {"origin": "http://evil.example"}),
-        ({"name": "forged", "csrf": csrf_value("tok-acme")}, {"sec-fetch-site": "cross-site"}),
+        ({"name": "forged", "csrf": csrf_value(site.tokens["tok-other"])}, {}),  # another session's
+        ({"name": "forged", "csrf": csrf_value(site.tokens["tok-acme"])}, {"origin": "http://evil.example"}),
+        ({"name": "forged", "csrf": csrf_value(site.tokens["tok-acme"])}, {"sec-fetch-site": "cross-site"}),
     ]
     for data, headers in cases:
         r = member.post("/ui/groups", data, csrf=False, headers=headers)

@@ -1,30 +1,27 @@
 """What the dashboard needs from the API process: its store, how to enforce a change, and who a token is.
 
-The API's app factory provides these (``install``); the pages read them with ``deps_of(request)``. A viewer
+They come from the API's own state (``app.state.api``, guestwall.api.app); the pages read them with
+``deps_of(request)``. A viewer
 is the caller a session's token stands for: a project and a role, with the API's tenant rules.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from guestwall.services.tokens import Role
+
 if TYPE_CHECKING:
+    from guestwall.api.app import ApiState
     from guestwall.cloud.service import Cloud
     from guestwall.services.filters import OnChange
     from guestwall.store.records import Store
 
 STATE_KEY = "guestwall_ui"
-
-
-class Role(enum.StrEnum):
-    ADMIN = "admin"
-    MEMBER = "member"
-    READER = "reader"
 
 
 @dataclass(frozen=True)
@@ -68,41 +65,33 @@ class UiDeps:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def install(app: Any, deps: UiDeps) -> None:
-    """Give the dashboard's routes what they need (called by the app factory)."""
-    setattr(app.state, STATE_KEY, deps)
-
-
 def deps_of(request: Request) -> UiDeps:
-    """The dashboard's needs: installed explicitly, or taken from the API's own state (``app.state.api``)
-    on first use."""
+    """The dashboard's needs, made from the API's own state (``app.state.api``) on first use."""
     state = request.app.state
     deps = getattr(state, STATE_KEY, None)
     if deps is None:
         api = getattr(state, "api", None)
         if api is None:
-            raise RuntimeError("the dashboard needs the API's state (app.state.api) or deps.install()")
+            raise RuntimeError("the dashboard needs the API's state (app.state.api, guestwall.api.app)")
         deps = from_api_state(api)
         setattr(state, STATE_KEY, deps)
     assert isinstance(deps, UiDeps)
     return deps
 
 
-def from_api_state(api: Any) -> UiDeps:
+def from_api_state(api: ApiState) -> UiDeps:
     """UiDeps from the API's state: its store, backend and namespace; tokens checked by the API's token
     store. Each change gets its own ``Cloud`` (its ``last`` outcome is per request)."""
-    import importlib
-
     from guestwall.cloud.conntrack import ConntrackTool
     from guestwall.cloud.service import Cloud
     from guestwall.services.incremental import enforce_filter_change
+    from guestwall.services.tokens import authenticate as token_info
 
-    tokens = importlib.import_module("guestwall.services.tokens")
     store, backend, netns = api.store, api.backend, api.settings.netns
 
     def authenticate(secret: str) -> Viewer | None:
-        info = tokens.authenticate(store, secret)
-        return None if info is None else Viewer(info.project, Role(str(info.role)), secret)
+        info = token_info(store, secret)
+        return None if info is None else Viewer(info.project, info.role, secret)
 
     def cloud() -> Cloud:
         return Cloud(store, backend, ConntrackTool(netns))
@@ -110,4 +99,4 @@ def from_api_state(api: Any) -> UiDeps:
     def on_filter_change(filters: dict[str, Any]) -> None:
         enforce_filter_change(store, filters, backend)
 
-    return UiDeps(store, authenticate, cloud, on_filter_change, netns, dict(getattr(api, "extra", {})))
+    return UiDeps(store, authenticate, cloud, on_filter_change, netns, api.extra)
