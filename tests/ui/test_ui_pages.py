@@ -318,3 +318,20 @@ def test_drop_log_when_present_is_filtered_by_project(site: Any, as_user: Any) -
     assert "vnet1" in page and "vnet2" not in page
     overview = member.get("/ui/").text
     assert "host h2 is down or failing: nft failed" in overview
+
+
+def test_shared_groups_are_seen_and_used_not_changed_by_other_projects(site: Any, as_user: Any) -> None:
+    cloud = site.cloud()
+    common = cloud.create_group("common", "acme", shared=True)
+    mine = cloud.create_group("mine", "other")
+    other = as_user("tok-other")
+    assert "common" in other.get("/ui/groups").text
+    page = other.get(f"/ui/groups/{common.id}")
+    assert page.status_code == 200 and 'id="create-rule"' not in page.text
+    before = cloud.get_group(common.id).rules
+    for path in (f"/ui/groups/{common.id}/rules", f"/ui/groups/{common.id}/delete"):
+        r = other.post(path, {"direction": "ingress", "protocol": "tcp"})
+        assert r.status_code == 403 and "belongs to another project" in r.text
+    assert cloud.get_group(common.id).rules == before
+    r = other.post(f"/ui/groups/{mine.id}/rules", {"direction": "ingress", "remote_group": common.id})
+    assert r.status_code == 303  # a shared group may be a rule's remote

@@ -59,9 +59,18 @@ def create_group(call: Call) -> Response:
 
 
 def _visible_group(call: Call) -> SecurityGroup:
+    """The group of the URL if the viewer may see it (its project's, or shared), else 404 as the API."""
     group = queries.group_with_rules(call.deps.store, call.arg("group"))
-    if group is None or not call.viewer.sees(group.project):
+    if group is None or not (call.viewer.sees(group.project) or group.shared):
         raise s.not_found(f"security group '{call.arg('group')}'")
+    return group
+
+
+def _changeable_group(call: Call) -> SecurityGroup:
+    """A group the viewer may change: a shared group of another project can be seen and used, not changed."""
+    group = _visible_group(call)
+    if not call.viewer.sees(group.project):
+        raise s.forbidden(f"security group '{group.name}' belongs to another project: it can be used, not changed")
     return group
 
 
@@ -77,6 +86,7 @@ def group(call: Call, errors: list[str] | None = None, status: int = 200) -> Res
         "group.html",
         status,
         group=found,
+        can_change=call.viewer.can_write and call.viewer.sees(found.project),
         kernel_filter=group_filter_name(found.id),
         names=names,
         remotes=remotes,
@@ -89,7 +99,7 @@ def group(call: Call, errors: list[str] | None = None, status: int = 200) -> Res
 
 
 def delete_group(call: Call) -> Response:
-    found = _visible_group(call)
+    found = _changeable_group(call)
     cloud = call.deps.cloud()
     try:
         cloud.delete_group(found.id)
@@ -99,7 +109,7 @@ def delete_group(call: Call) -> Response:
 
 
 def create_rule(call: Call) -> Response:
-    found = _visible_group(call)
+    found = _changeable_group(call)
     try:
         spec = forms.rule_spec(call.form)
         if spec.remote_group is not None:
@@ -116,7 +126,7 @@ def create_rule(call: Call) -> Response:
 
 
 def delete_rule(call: Call) -> Response:
-    found = _visible_group(call)
+    found = _changeable_group(call)
     rule_id = call.arg("rule")
     if rule_id not in {r.id for r in found.rules}:
         raise s.not_found(f"rule '{rule_id}' of security group '{found.name}'")

@@ -51,7 +51,7 @@ def _visible_port(call: Call, device: str) -> Port | None:
 
 def port(call: Call) -> Response:
     from guestwall.services.enforce import enforced_program
-    from guestwall.services.filters import load_filters
+    from guestwall.services.filters import load_filter_tree
 
     device = call.arg("device")
     found = _visible_port(call, device)
@@ -64,7 +64,8 @@ def port(call: Call) -> Response:
         program = problem = None
         if record is not None:
             try:
-                program = enforced_program(reader, record, load_filters(reader))
+                # only the filters its tree reaches: a page does not read every group's filter
+                program = enforced_program(reader, record, load_filter_tree(reader, record.filter))
             except GuestwallError as e:
                 problem = f"the port's rules cannot be built, so the kernel drops its traffic: {e}"
     names = queries.group_names(store, found.security_groups) if found is not None else {}

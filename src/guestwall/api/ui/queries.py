@@ -172,8 +172,8 @@ def group_names(store: Store, ids: Sequence[str]) -> dict[str, str]:
 def groups_page(store: Store, project: str | None, page: Page) -> Slice:
     """Groups ordered by project and name, with their numbers of rules and ports."""
     query = select(SecurityGroupRow).order_by(SecurityGroupRow.project, SecurityGroupRow.name)
-    if project is not None:
-        query = query.where(SecurityGroupRow.project == project)
+    if project is not None:  # a project sees its own groups and the shared ones
+        query = query.where(or_(SecurityGroupRow.project == project, SecurityGroupRow.shared.is_(True)))
     if page.text:
         pattern = _like(page.text)
         columns = (SecurityGroupRow.name, SecurityGroupRow.id, SecurityGroupRow.description)
@@ -187,7 +187,9 @@ def groups_page(store: Store, project: str | None, page: Page) -> Slice:
         ports = _counts(session, PortSecurityGroupRow.group_id, ids)
         views = tuple(
             GroupRowView(
-                SecurityGroup(r.id, r.name, r.project, r.description), rules.get(r.id, 0), ports.get(r.id, 0)
+                SecurityGroup(r.id, r.name, r.project, r.description, shared=r.shared),
+                rules.get(r.id, 0),
+                ports.get(r.id, 0),
             )
             for r in records
         )
@@ -297,10 +299,10 @@ def group_with_rules(store: Store, group_id: str) -> SecurityGroup | None:
 
 
 def groups_in_project(store: Store, project: str) -> list[tuple[str, str]]:
-    """(id, name) of a project's groups, for the remote-group choice of the rule form."""
+    """(id, name) of the groups a rule of ``project`` may name as remote: its own and shared ones."""
     query = (
         select(SecurityGroupRow.id, SecurityGroupRow.name)
-        .where(SecurityGroupRow.project == project)
+        .where(or_(SecurityGroupRow.project == project, SecurityGroupRow.shared.is_(True)))
         .order_by(SecurityGroupRow.name)
     )
     with store.read() as reader:
