@@ -280,6 +280,12 @@ def test_simulate_on_the_port_page(site: Any, as_user: Any) -> None:
 
 
 def test_drop_log_and_hosts_say_not_available(site: Any, as_user: Any) -> None:
+    from dataclasses import replace
+
+    from guestwall.api.ui.deps import STATE_KEY, from_api_state
+
+    # an installation without the multi-host status and the drop log (whether this checkout has them or not)
+    setattr(site.app.state, STATE_KEY, replace(from_api_state(site.app.state.api), hosts=None, drop_log=None))
     member = as_user("tok-acme")
     assert "Drop log: not available" in member.get("/ui/log").text
     overview = member.get("/ui/").text
@@ -335,3 +341,54 @@ def test_shared_groups_are_seen_and_used_not_changed_by_other_projects(site: Any
     assert cloud.get_group(common.id).rules == before
     r = other.post(f"/ui/groups/{mine.id}/rules", {"direction": "ingress", "remote_group": common.id})
     assert r.status_code == 303  # a shared group may be a rule's remote
+
+
+def test_drop_log_file_is_read_newest_first_filtered_and_by_project(tmp_path: Any) -> None:
+    import json
+
+    from guestwall.api.ui.optional import LogQuery
+    from guestwall.api.ui.sources import read_log
+
+    path = tmp_path / "packets.jsonl"
+    rows = [
+        {"time": "t1", "host": "h1", "port": "vnet1", "direction": "out", "verdict": "drop", "filter": "gw-provider",
+         "rule": 1, "src": "10.0.0.9", "dst": "203.0.113.5", "protocol": "tcp", "dport": 22},
+        {"time": "t2", "host": "h1", "port": "vnet2", "direction": "in", "verdict": "drop", "filter": "clean-traffic",
+         "rule": 3, "src_mac": "52:54:00:00:00:09", "dst_mac": "52:54:00:00:00:02", "ethertype": "0x0806"},
+        {"time": "t3", "host": "h1", "port": "vnet1", "skipped": 12, "filter": "gw-provider", "rule": 1},
+    ]
+    (tmp_path / "packets.jsonl.1").write_text(json.dumps(rows[0]) + "\n")
+    path.write_text(json.dumps(rows[1]) + "\n{cut by a crash\n" + json.dumps(rows[2]) + "\n")
+    projects = {"vnet1": "acme"}.get
+    found = read_log(str(path), LogQuery(), lambda dev: projects(dev) or "")
+    assert [r.time for r in found] == ["t3", "t2", "t1"]
+    assert found[2].rule == "gw-provider rule 1" and found[2].destination == "203.0.113.5:22"
+    assert found[2].project == "acme" and found[1].project == ""
+    assert found[0].rule.startswith("skipped 12 beyond the limit")
+    assert [r.time for r in read_log(str(path), LogQuery(port="vnet1"), lambda d: "")] == ["t3", "t1"]
+    assert [r.time for r in read_log(str(path), LogQuery(rule="clean-traffic"), lambda d: "")] == ["t2"]
+    newest = found[0].seq
+    assert read_log(str(path), LogQuery(after=newest), lambda d: "") == []
+
+
+def test_host_rows_say_lag_and_down(site: Any) -> None:
+    from dataclasses import dataclass
+    from datetime import UTC, datetime, timedelta
+
+    from guestwall.api.ui.sources import host_view
+
+    @dataclass
+    class Status:
+        name: str
+        applied_revision: int
+        heartbeat_at: datetime
+        last_error: str | None = None
+        last_repair_at: datetime | None = None
+
+    now = datetime.now(UTC)
+    ok = host_view(Status("h1", 40, now - timedelta(seconds=3)), 41, now, 30)
+    assert ok.healthy and ok.lag == "1 revision(s)" and ok.heartbeat == "3 s ago"
+    down = host_view(Status("h2", 12, now - timedelta(minutes=5)), 41, now, 30)
+    assert not down.healthy and down.error == "no report for 5 min"
+    failing = host_view(Status("h3", 41, now, "nft: No such file"), 41, now, 30)
+    assert not failing.healthy and failing.error == "nft: No such file"

@@ -17,6 +17,7 @@ from guestwall.services.tokens import Role
 
 if TYPE_CHECKING:
     from guestwall.api.app import ApiState
+    from guestwall.api.ui.optional import DropLogSource, HostsSource
     from guestwall.cloud.service import Cloud
     from guestwall.services.filters import OnChange
     from guestwall.store.records import Store
@@ -63,6 +64,9 @@ class UiDeps:
     on_filter_change: OnChange | None = None
     netns: str | None = None  # the network namespace changes are enforced in (None: the API's own)
     extras: dict[str, Any] = field(default_factory=dict)
+    # what the installation has beyond the API (guestwall.api.ui.sources); None: "not available"
+    hosts: HostsSource | None = None
+    drop_log: DropLogSource | None = None
 
 
 def deps_of(request: Request) -> UiDeps:
@@ -99,4 +103,15 @@ def from_api_state(api: ApiState) -> UiDeps:
     def on_filter_change(filters: dict[str, Any]) -> None:
         enforce_filter_change(store, filters, backend)
 
-    return UiDeps(store, authenticate, cloud, on_filter_change, netns, api.extra)
+    from guestwall.api.ui.sources import drop_log_source, hosts_source
+
+    return UiDeps(
+        store,
+        authenticate,
+        cloud,
+        on_filter_change,
+        netns,
+        api.extra,
+        hosts_source(store),
+        drop_log_source(store),
+    )

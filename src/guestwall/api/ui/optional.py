@@ -56,17 +56,17 @@ DropLogSource = Callable[[LogQuery], Sequence[DropRecord]]
 
 def hosts(deps: UiDeps) -> list[HostView] | None:
     """Every host's status, or None when this installation keeps none."""
-    source: HostsSource | None = deps.extras.get(HOSTS)
+    source: HostsSource | None = deps.extras.get(HOSTS) or deps.hosts
     return None if source is None else list(source())
 
 
 def drop_log_available(deps: UiDeps) -> bool:
-    return deps.extras.get(DROP_LOG) is not None
+    return (deps.extras.get(DROP_LOG) or deps.drop_log) is not None
 
 
 def drop_log(deps: UiDeps, query: LogQuery, project: str | None) -> list[DropRecord] | None:
     """Records matching ``query`` (of ``project``'s ports when not None), or None without a log."""
-    source: DropLogSource | None = deps.extras.get(DROP_LOG)
+    source: DropLogSource | None = deps.extras.get(DROP_LOG) or deps.drop_log
     if source is None:
         return None
     return [r for r in source(query) if project is None or r.project == project]

@@ -70,7 +70,9 @@ def _changeable_group(call: Call) -> SecurityGroup:
     """A group the viewer may change: a shared group of another project can be seen and used, not changed."""
     group = _visible_group(call)
     if not call.viewer.sees(group.project):
-        raise s.forbidden(f"security group '{group.name}' belongs to another project: it can be used, not changed")
+        raise s.forbidden(
+            f"security group '{group.name}' belongs to another project: it can be used, not changed"
+        )
     return group
 
 
