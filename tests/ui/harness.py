@@ -165,7 +165,7 @@ class Ui:
         width, height = size
         self.driver.set_window_size(width, height)
         full = int(self.driver.execute_script("return document.documentElement.scrollHeight"))
-        self.driver.set_window_size(width, min(max(height, full + 140), 4000))
+        self.driver.set_window_size(width, min(max(height, full + 140), 2200))
         path = self.shots / f"{name}.png"
         self.driver.save_screenshot(str(path))
         self.driver.set_window_size(*DESKTOP)

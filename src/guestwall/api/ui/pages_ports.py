@@ -124,6 +124,8 @@ def _simulated(program: PortProgram | None, direction: str, text: str) -> tuple[
         alone = simulate(replace(program, stages={stage: program.stages[stage]}), direction, packet)
         if alone.stage is not None or alone.verdict == "drop":
             stages.append((stage.value, alone.explain()))
+        if alone.verdict == "drop":
+            break  # the packet goes no further
     return Simulated(outcome, tuple(stages)), []
 
 
