@@ -86,7 +86,9 @@ class ApiServer:
         return self.tokens[(project, role)]
 
     def client(self, project: str = "p1", role: str = "member") -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"X-Auth-Token": self.token(project, role)}, timeout=60)
+        return httpx.Client(
+            base_url=self.url, headers={"X-Auth-Token": self.token(project, role)}, timeout=60
+        )
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table (tokens aside), to compare before and after a refused request."""

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from apiserver import ApiServer
+
 from netns_fixtures import new_prefix, require_netns, sweep_stale_labs
 
 

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from apiserver import ApiServer
+
 from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
@@ -29,7 +29,10 @@ def connect(server: ApiServer, project: str = "p1", role: str = "member") -> ope
 
 def kernel_sets(server: ApiServer) -> str:
     return subprocess.run(
-        ["ip", "netns", "exec", server.netns, "nft", "list", "ruleset"], capture_output=True, text=True, check=True
+        ["ip", "netns", "exec", server.netns, "nft", "list", "ruleset"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
 
 
@@ -92,7 +95,9 @@ def test_sdk_if_match_and_errors(server: ApiServer) -> None:
     conn.network.delete_security_group(group)
 
 
-@pytest.mark.skipif(shutil.which("openstack", path=str(Path(sys.executable).parent)) is None, reason="no openstack CLI")
+@pytest.mark.skipif(
+    shutil.which("openstack", path=str(Path(sys.executable).parent)) is None, reason="no openstack CLI"
+)
 def test_openstack_cli_security_group_create_list_and_rule_create(server: ApiServer, tmp_path: Path) -> None:
     clouds = tmp_path / "clouds.yaml"
     clouds.write_text(
@@ -103,7 +108,9 @@ def test_openstack_cli_security_group_create_list_and_rule_create(server: ApiSer
     cli = str(Path(sys.executable).parent / "openstack")
 
     def run(*argv: str) -> object:
-        done = subprocess.run([cli, *argv, "-f", "json"], env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [cli, *argv, "-f", "json"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-
 from apiserver import ApiServer
+
 from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
@@ -45,7 +45,9 @@ class Resource:
 
 def _group(server: ApiServer, project: str) -> str:
     body = {"security_group": {"name": f"g{next(_n)}"}}
-    return str(_ok(server.client(project, "admin").post("/v2.0/security-groups", json=body))["security_group"]["id"])
+    return str(
+        _ok(server.client(project, "admin").post("/v2.0/security-groups", json=body))["security_group"]["id"]
+    )
 
 
 def _rule_body(server: ApiServer, project: str) -> Any:
@@ -62,7 +64,9 @@ def _rule_body(server: ApiServer, project: str) -> Any:
 
 
 def _rule(server: ApiServer, project: str) -> str:
-    created = server.client(project, "admin").post("/v2.0/security-group-rules", json=_rule_body(server, project))
+    created = server.client(project, "admin").post(
+        "/v2.0/security-group-rules", json=_rule_body(server, project)
+    )
     return str(_ok(created)["security_group_rule"]["id"])
 
 
@@ -72,7 +76,11 @@ def _port_body(server: ApiServer, project: str) -> Any:
 
 
 def _port(server: ApiServer, project: str) -> str:
-    return str(_ok(server.client(project, "admin").post("/v2.0/ports", json=_port_body(server, project)))["port"]["id"])
+    return str(
+        _ok(server.client(project, "admin").post("/v2.0/ports", json=_port_body(server, project)))["port"][
+            "id"
+        ]
+    )
 
 
 def _ag_body(server: ApiServer, project: str) -> Any:
@@ -90,7 +98,9 @@ def _block_body(server: ApiServer, project: str) -> Any:
 
 
 def _block(server: ApiServer, project: str) -> str:
-    created = server.client("admin", "admin").post("/guestwall/v1/provider-blocks", json=_block_body(server, project))
+    created = server.client("admin", "admin").post(
+        "/guestwall/v1/provider-blocks", json=_block_body(server, project)
+    )
     return str(_ok(created)["provider_block"]["id"])
 
 
@@ -104,7 +114,9 @@ def _filter_body(server: ApiServer, project: str) -> Any:
 
 def _filter(server: ApiServer, project: str) -> str:
     name = f"m{next(_n)}"
-    server.client("admin", "admin").post("/guestwall/v1/filters", content=_filter_xml(name)).raise_for_status()
+    server.client("admin", "admin").post(
+        "/guestwall/v1/filters", content=_filter_xml(name)
+    ).raise_for_status()
     return name
 
 
@@ -144,7 +156,9 @@ RESOURCES = {
     "filters": Resource(
         "/guestwall/v1/filters", "filters", _filter, _filter_body, "update-xml", admin_only=True
     ),
-    "bindings": Resource("/guestwall/v1/bindings", "bindings", _binding, _binding_body, None, admin_only=True),
+    "bindings": Resource(
+        "/guestwall/v1/bindings", "bindings", _binding, _binding_body, None, admin_only=True
+    ),
 }
 
 
@@ -168,13 +182,7 @@ def expected(res: Resource, verb: str, role: str, side: str) -> int:
     return 404
 
 
-CELLS = [
-    (name, verb, role, side)
-    for name in RESOURCES
-    for verb in VERBS
-    for role in ROLES
-    for side in SIDES
-]
+CELLS = [(name, verb, role, side) for name in RESOURCES for verb in VERBS for role in ROLES for side in SIDES]
 
 
 @pytest.mark.parametrize(("resource", "verb", "role", "side"), CELLS)
@@ -184,7 +192,9 @@ def test_cell(server: ApiServer, resource: str, verb: str, role: str, side: str)
         body = res.create_body(server, PROJECT[side])
         before = server.snapshot()
         client = server.client("p1", role)
-        resp = client.post(res.path, content=body) if isinstance(body, str) else client.post(res.path, json=body)
+        resp = (
+            client.post(res.path, content=body) if isinstance(body, str) else client.post(res.path, json=body)
+        )
         ident = None
     else:
         ident = res.make(server, PROJECT[side])
@@ -202,7 +212,9 @@ def test_cell(server: ApiServer, resource: str, verb: str, role: str, side: str)
         assert (ident in ids) == sees
 
 
-def _call_on(server: ApiServer, res: Resource, verb: str, role: str, ident: str) -> tuple[httpx.Response, str]:
+def _call_on(
+    server: ApiServer, res: Resource, verb: str, role: str, ident: str
+) -> tuple[httpx.Response, str]:
     client = server.client("p1", role)
     if verb == "list":
         return client.get(res.path), ident
@@ -223,12 +235,17 @@ def test_hosts_are_for_admins(server: ApiServer, role: str) -> None:
 
 def test_shared_group_is_visible_and_usable_but_not_changeable(server: ApiServer) -> None:
     admin = server.client("p2", "admin")
-    shared = _ok(admin.post("/v2.0/security-groups", json={"security_group": {"name": "shared", "shared": True}}))
+    shared = _ok(
+        admin.post("/v2.0/security-groups", json={"security_group": {"name": "shared", "shared": True}})
+    )
     ident = shared["security_group"]["id"]
     member = server.client("p1", "member")
     assert member.get(f"/v2.0/security-groups/{ident}").status_code == 200
     before = server.snapshot()
-    assert member.put(f"/v2.0/security-groups/{ident}", json={"security_group": {"name": "x"}}).status_code == 403
+    assert (
+        member.put(f"/v2.0/security-groups/{ident}", json={"security_group": {"name": "x"}}).status_code
+        == 403
+    )
     assert member.delete(f"/v2.0/security-groups/{ident}").status_code == 403
     assert server.snapshot() == before
     port = _ok(member.post("/v2.0/ports", json={"port": {"security_groups": [ident]}}))["port"]
@@ -240,7 +257,9 @@ def test_no_token_and_revoked_token_answer_401(server: ApiServer) -> None:
     before = server.snapshot()
     assert httpx.get(f"{server.url}/v2.0/security-groups").status_code == 401
     bad = httpx.post(
-        f"{server.url}/v2.0/security-groups", headers={"X-Auth-Token": "gw_nope"}, json={"security_group": {"name": "x"}}
+        f"{server.url}/v2.0/security-groups",
+        headers={"X-Auth-Token": "gw_nope"},
+        json={"security_group": {"name": "x"}},
     )
     assert bad.status_code == 401 and bad.json()["NeutronError"]["type"] == "NotAuthenticated"
     assert server.snapshot() == before

@@ -25,10 +25,10 @@ from guestwall.agent.learner import Learner
 from guestwall.agent.links import LinkWatcher, list_links
 from guestwall.agent.monitor import NftMonitor
 from guestwall.agent.reconcile import Outcome, Reconciler
+from guestwall.agent.statefile import lock_path, now_text, write_state
 from guestwall.config import HostConfig, config_path, load_config
 from guestwall.dataplane.apply import LOCK_DIR
 from guestwall.dataplane.backend import Backend
-from guestwall.dataplane.netns import namespace_id
 from guestwall.errors import DataplaneError, GuestwallError
 from guestwall.store.records import Store
 
@@ -84,17 +84,23 @@ class Agent:
         self.repair_hold = 0.0
         self._wake_r, self._wake_w = socket.socketpair()
         self._agent_lock: int | None = None
+        self.state: dict[str, object] = {"pid": os.getpid(), "started": now_text()}
 
     # ---- lifecycle ------------------------------------------------------------------------------------
 
     def _take_agent_lock(self) -> None:
         """One agent per namespace: a second one would only do the same work twice (and learn twice)."""
         os.makedirs(LOCK_DIR, exist_ok=True)
-        path = os.path.join(LOCK_DIR, f"agent-netns-{namespace_id(self.netns)}.lock")
+        path = lock_path(self.netns)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        for attempt in range(5):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt < 4:
+                    time.sleep(0.05)  # ``guestwall status`` holds it shared for an instant to look
+        else:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise DataplaneError(
@@ -187,6 +193,14 @@ class Agent:
         except BlockingIOError:
             pass
 
+    def _record(self, **fields: object) -> None:
+        """The state file ``guestwall status`` reads (agent.statefile); a failure to write it is logged."""
+        self.state.update(fields)
+        try:
+            write_state(self.netns, self.state)
+        except OSError as e:
+            log.warning("cannot write the agent state file: %s", e.strerror)
+
     # ---- converging -----------------------------------------------------------------------------------
 
     def converge(self, reason: str, rebuild: bool = False, verify: bool = False) -> Outcome | None:
@@ -195,8 +209,20 @@ class Agent:
         except GuestwallError as e:
             log.error("converge (%s) failed: %s; retrying in %g s", reason, e, RETRY)
             self.retry_at = time.monotonic() + RETRY
+            self._record(last_error=f"{now_text()} {reason}: {e}")
             return None
         self.retry_at = None
+        for gap in self.reconciler.restored:
+            log.warning("restored %s (derived from the cloud objects, missing in the store)", gap)
+        self.reconciler.restored = []
+        self.learner.config = self.reconciler.config  # the store's host settings (DHCP snooping rates)
+        when = now_text()
+        if outcome.transaction or outcome.tampered:
+            self._record(
+                last_converge=when, last_repair=f"{when} {reason}: {outcome.summary()}", last_error=None
+            )
+        else:
+            self._record(last_converge=when, last_error=None)
         noteworthy = bool(outcome.transaction or outcome.tampered) or reason in ("start", "SIGHUP")
         log.log(
             logging.INFO if noteworthy else logging.DEBUG, "converged (%s): %s", reason, outcome.summary()
@@ -331,7 +357,8 @@ class Agent:
 
     def _interesting(self, name: str) -> bool:
         desired = self.reconciler.desired
-        return self.config.is_guest_port(name) or (desired is not None and name in desired.programs)
+        config = self.reconciler.config  # the store's host settings
+        return config.is_guest_port(name) or (desired is not None and name in desired.programs)
 
     # ---- nft monitor -----------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from guestwall.agent.kernel import ChainKey, Fingerprints, mark, mark_tampered, 
 from guestwall.agent.kernel import verify as verify_chains
 from guestwall.agent.links import Link
 from guestwall.agent.observe import Observation
+from guestwall.cloud.integrity import restore
 from guestwall.config import HostConfig
 from guestwall.dataplane.apply import kernel_lock
 from guestwall.dataplane.backend import Backend
@@ -26,6 +27,7 @@ from guestwall.dataplane.diff import Transaction, diff
 from guestwall.errors import DataplaneError
 from guestwall.instantiate.learning import LearningMode
 from guestwall.services.enforce import Desired, desired_state
+from guestwall.services.hostsettings import host_config
 from guestwall.store.records import Reader, Store
 
 
@@ -51,12 +53,14 @@ class Reconciler:
         self.store = store
         self.backend = backend
         self.config = config
+        self.file_config = config  # as read from the file; ``config`` follows the store's host settings
         self.netns = netns
         self.links: dict[str, Link] = {}
         self.desired: Desired | None = None
         self.generation: int | None = None  # the store generation ``desired`` was built from
         self._implicit: tuple[tuple[str, str], ...] = ()
         self.trusted: Fingerprints = {}
+        self.restored: list[str] = []  # what the last rebuild restored from the cloud objects
 
     # ---- desired state ----------------------------------------------------------------------------
 
@@ -68,12 +72,14 @@ class Reconciler:
         return tuple(sorted((n, link.mac) for n, link in self.links.items() if self.config.is_guest_port(n)))
 
     def _build(self, reader: Reader) -> Desired:
+        # the store's host settings with the file's agent timings (services.hostsettings)
+        self.config = host_config(reader, self.file_config)
         return desired_state(
             reader, config=self.config, links=self.links.values(), netns=self.netns, strict=False
         )
 
     def set_config(self, config: HostConfig) -> None:
-        self.config = config
+        self.config = self.file_config = config
         self.desired = None
 
     def set_links(self, links: Iterable[Link]) -> bool:
@@ -117,6 +123,7 @@ class Reconciler:
                 rebuild or self.desired is None or generation != self.generation or implicit != self._implicit
             )
             if fresh:
+                self.restored = restore(txn)  # a cloud port's binding or a generated filter gone missing
                 self.desired = self._build(txn)
                 self.generation, self._implicit = generation, implicit
             assert self.desired is not None

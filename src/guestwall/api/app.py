@@ -64,6 +64,28 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     for module in (meta, security_groups, rules, ports, address_groups, native):
         app.include_router(module.router)
     app.include_router(ui_router())  # the web dashboard under /ui (guestwall.api.ui)
+    _document(app)
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit, limit=settings.max_body)
     return app
+
+
+def _document(app: FastAPI) -> None:
+    """The OpenAPI document as the API behaves: validation errors answer 400 in Neutron's shape (never
+    FastAPI's 422), and every operation but the version document needs ``X-Auth-Token``."""
+    from fastapi.openapi.utils import get_openapi
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            for path in doc.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                doc.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = build  # type: ignore[method-assign]

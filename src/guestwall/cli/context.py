@@ -29,6 +29,8 @@ class Context:
     db_url: str | None
     netns: str | None
     quiet: bool
+    fmt: str = "table"  # --format of commands that have no own (set by the common options, cli.app)
+    columns: tuple[str, ...] = ()  # -c
     # Called inside filter-changing transactions with the new filter set (the enforcement engine's hook).
     on_filter_change: OnChange | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, init=False, repr=False)
@@ -64,8 +66,14 @@ class Context:
                 opened.close()
         self._reader = self._store = None
 
-    def info(self, message: str) -> None:
-        """A success message as virsh prints it: the line, then an empty line; nothing with ``-q``."""
+    def info(self, message: str, data: dict[str, object] | None = None) -> None:
+        """A success message as virsh prints it: the line, then an empty line; nothing with ``-q``.
+        With ``--format`` json, yaml or value: ``data`` (what the command did), or the message."""
+        if self.fmt != "table":
+            from guestwall.cli.output import emit
+
+            emit(self.fmt, data if data is not None else {"message": message}, [], self.columns)
+            return
         if not self.quiet:
             click.echo(message)
             click.echo("")

@@ -299,6 +299,23 @@ class Cloud:
         self._kill(applied, state, affected)
         return group
 
+    def update_group(
+        self, ref: str, project: str | None = None, name: str | None = None, description: str | None = None
+    ) -> SecurityGroup:
+        """Rename a group or change its description (nothing it enforces changes: filters use its id)."""
+        if name is not None and not name.strip():
+            raise CloudInputError("a security group needs a name")
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            group = resolve_group(repo, ref, project)
+            new = replace(
+                group,
+                name=name if name is not None else group.name,
+                description=description if description is not None else group.description,
+            )
+            repo.rename_group(group.id, new.name, new.description)
+        return new
+
     def get_group(self, ref: str, project: str | None = None) -> SecurityGroup:
         with self.store.read() as reader:
             return resolve_group(CloudRepo(reader), ref, project)
@@ -368,6 +385,14 @@ class Cloud:
                 raise CloudConflict(f"security group '{group.name}' already has this rule ({existing.id})")
         repo.add_rule(rule)
         return rule
+
+    def get_rule(self, ident: str) -> SecurityGroupRule:
+        """A rule by its exact id."""
+        with self.store.read() as reader:
+            found = CloudRepo(reader).rule(ident)
+        if found is None:
+            raise CloudNotFound(f"unknown security group rule '{ident}'")
+        return found
 
     def delete_rule(self, ref: str) -> SecurityGroupRule:
         with self.store.write() as writer:
@@ -550,9 +575,11 @@ class Cloud:
         resolve = resolve or _GroupResolver(repo)
         groups = tuple(sorted({resolve(g, port.project) for g in port.security_groups}))
         if not port.port_security and (groups or port.allowed_address_pairs):
+            blocking = [f"security group '{_group_name(repo, g)}'" for g in groups]
+            blocking += [f"allowed address pair {pair}" for pair in port.allowed_address_pairs]
             raise CloudInputError(
-                f"port '{port.device}' has port security off: it cannot have security groups or allowed "
-                "address pairs (remove them first, as in Neutron)"
+                f"port '{port.device}' cannot be without port security while it has {', '.join(blocking)}: "
+                "remove them first (--no-security-group, --no-allowed-address-pair), as in Neutron"
             )
         other = by_device.get(port.device) if by_device is not None else repo.port_by_device(port.device)
         if other is not None and other.id != port.id:
@@ -779,6 +806,11 @@ def _merged(results: Sequence[ApplyResult]) -> ApplyResult:
         sum(r.read_seconds for r in results),
         sum(r.apply_seconds for r in results),
     )
+
+
+def _group_name(repo: CloudRepo, group_id: str) -> str:
+    group = repo.group(group_id)
+    return group.name if group is not None else group_id
 
 
 def _revokes(old: Port, new: Port) -> bool:

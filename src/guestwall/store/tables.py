@@ -106,5 +106,15 @@ class AddressSetRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class HostSettingRow(Base):
+    """One host setting that changes enforcement (guest port patterns, what unbound guest ports get, DHCP
+    snooping rates): its TOML key (``ports.unbound``) and its value as JSON. Created by migration 0005."""
+
+    __tablename__ = "host_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
 # The cloud layer's tables live in their own module; importing it registers them in Base.metadata.
 from guestwall.store import cloudtables as _cloudtables  # noqa: E402, F401

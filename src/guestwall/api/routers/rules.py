@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 
 from guestwall.api import shapes
-from guestwall.api.auth import Caller, CallerDep, WriterDep, changeable, project_for
+from guestwall.api.auth import Caller, CallerDep, WriterDep, changeable, project_for, visible
 from guestwall.api.common import Body, listed, shown, state
 from guestwall.api.errors import WRITE_RESPONSES, ApiError, not_found
 from guestwall.api.routers.security_groups import find as find_group
@@ -99,10 +99,16 @@ def _all_rules(request: Request, who: Caller) -> list[tuple[SecurityGroup, Secur
 
 
 def _find(request: Request, who: Caller, rule_id: str) -> tuple[SecurityGroup, SecurityGroupRule]:
-    for group, rule in _all_rules(request, who):
-        if rule.id == rule_id:
-            return group, rule
-    raise not_found("security group rule", rule_id)
+    from guestwall.errors import NotFoundError
+
+    cloud = state(request).cloud
+    try:
+        rule = cloud.get_rule(rule_id)
+        group = cloud.get_group(rule.group_id)
+    except NotFoundError:
+        raise not_found("security group rule", rule_id) from None
+    visible(who, "security group rule", rule_id, group.project, group.shared)
+    return group, rule
 
 
 @router.get("", summary="List security group rules")
