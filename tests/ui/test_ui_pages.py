@@ -351,10 +351,31 @@ def test_drop_log_file_is_read_newest_first_filtered_and_by_project(tmp_path: An
 
     path = tmp_path / "packets.jsonl"
     rows = [
-        {"time": "t1", "host": "h1", "port": "vnet1", "direction": "out", "verdict": "drop", "filter": "gw-provider",
-         "rule": 1, "src": "10.0.0.9", "dst": "203.0.113.5", "protocol": "tcp", "dport": 22},
-        {"time": "t2", "host": "h1", "port": "vnet2", "direction": "in", "verdict": "drop", "filter": "clean-traffic",
-         "rule": 3, "src_mac": "52:54:00:00:00:09", "dst_mac": "52:54:00:00:00:02", "ethertype": "0x0806"},
+        {
+            "time": "t1",
+            "host": "h1",
+            "port": "vnet1",
+            "direction": "out",
+            "verdict": "drop",
+            "filter": "gw-provider",
+            "rule": 1,
+            "src": "10.0.0.9",
+            "dst": "203.0.113.5",
+            "protocol": "tcp",
+            "dport": 22,
+        },
+        {
+            "time": "t2",
+            "host": "h1",
+            "port": "vnet2",
+            "direction": "in",
+            "verdict": "drop",
+            "filter": "clean-traffic",
+            "rule": 3,
+            "src_mac": "52:54:00:00:00:09",
+            "dst_mac": "52:54:00:00:00:02",
+            "ethertype": "0x0806",
+        },
         {"time": "t3", "host": "h1", "port": "vnet1", "skipped": 12, "filter": "gw-provider", "rule": 1},
     ]
     (tmp_path / "packets.jsonl.1").write_text(json.dumps(rows[0]) + "\n")

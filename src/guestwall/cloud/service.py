@@ -299,23 +299,6 @@ class Cloud:
         self._kill(applied, state, affected)
         return group
 
-    def update_group(
-        self, ref: str, project: str | None = None, name: str | None = None, description: str | None = None
-    ) -> SecurityGroup:
-        """Rename a group or change its description (nothing it enforces changes: filters use its id)."""
-        if name is not None and not name.strip():
-            raise CloudInputError("a security group needs a name")
-        with self.store.write() as writer:
-            repo = CloudRepo(writer)
-            group = resolve_group(repo, ref, project)
-            new = replace(
-                group,
-                name=name if name is not None else group.name,
-                description=description if description is not None else group.description,
-            )
-            repo.rename_group(group.id, new.name, new.description)
-        return new
-
     def get_group(self, ref: str, project: str | None = None) -> SecurityGroup:
         with self.store.read() as reader:
             return resolve_group(CloudRepo(reader), ref, project)

@@ -13,9 +13,11 @@ from guestwall.api.ui import session as s
 from guestwall.api.ui.program import program_lines
 from guestwall.api.ui.web import Call, add_page, render
 from guestwall.errors import GuestwallError
-from guestwall.instantiate.program import PortProgram
+from guestwall.instantiate.program import IPSetRef, PortProgram, ProgramRule
+from guestwall.model import AddressSet
 from guestwall.model.cloud import Port
-from guestwall.simulate import Outcome
+from guestwall.simulate import Outcome, Packet
+from guestwall.store.records import Reader
 
 DIRECTIONS = (("out", "out: sent by the guest"), ("in", "in: delivered to the guest"))
 
@@ -68,14 +70,14 @@ def port(call: Call) -> Response:
                 program = enforced_program(reader, record, load_filter_tree(reader, record.filter))
             except GuestwallError as e:
                 problem = f"the port's rules cannot be built, so the kernel drops its traffic: {e}"
+        direction = call.query.get("direction", "out")
+        packet_text = call.query.get("packet", "")
+        outcome: Simulated | None = None
+        errors: list[str] = []
+        if "packet" in call.query:
+            outcome, errors = _simulated(reader, program, direction, packet_text, call.viewer.is_admin)
     names = queries.group_names(store, found.security_groups) if found is not None else {}
     present = present_devices(call.deps.netns)
-    direction = call.query.get("direction", "out")
-    packet_text = call.query.get("packet", "")
-    outcome: Simulated | None = None
-    errors: list[str] = []
-    if "packet" in call.query:
-        outcome, errors = _simulated(program, direction, packet_text)
     return render(
         call,
         call.request,
@@ -97,14 +99,18 @@ def port(call: Call) -> Response:
 
 @dataclass(frozen=True)
 class Simulated:
-    """simulate's outcome, and which rule decided in each stage the packet passes (layer 2, then layer 3
-    for a guest's packet; the reverse towards it): an accepted packet was accepted by one rule per stage."""
+    """simulate's outcome, the cloud object behind the deciding rule (if the cloud layer made it), and
+    which rule decided in each stage the packet passed (layer 2, then layer 3 for a guest's packet; the
+    reverse towards it), up to the one that dropped it."""
 
     outcome: Outcome
+    cloud: str | None
     stages: tuple[tuple[str, str], ...]  # (stage, explanation)
 
 
-def _simulated(program: PortProgram | None, direction: str, text: str) -> tuple[Simulated | None, list[str]]:
+def _simulated(
+    reader: Reader, program: PortProgram | None, direction: str, text: str, admin: bool
+) -> tuple[Simulated | None, list[str]]:
     from guestwall.simulate import parse_packet, simulate
     from guestwall.simulate.evaluate import STAGES
 
@@ -116,17 +122,51 @@ def _simulated(program: PortProgram | None, direction: str, text: str) -> tuple[
         packet = parse_packet(text)
     except GuestwallError as e:
         return None, [f"packet: {e}"]
-    outcome = simulate(program, direction, packet)
+    sets = _address_sets(reader, program)
+    outcome = simulate(program, direction, packet, sets)
     stages = []
     for stage in STAGES[direction]:
         if stage not in program.stages:
             continue
-        alone = simulate(replace(program, stages={stage: program.stages[stage]}), direction, packet)
+        alone = simulate(replace(program, stages={stage: program.stages[stage]}), direction, packet, sets)
         if alone.stage is not None or alone.verdict == "drop":
             stages.append((stage.value, alone.explain()))
         if alone.verdict == "drop":
             break  # the packet goes no further
-    return Simulated(outcome, tuple(stages)), []
+    return Simulated(outcome, _cloud_object(reader, outcome, packet, admin), tuple(stages)), []
+
+
+def _address_sets(reader: Reader, program: PortProgram) -> dict[str, AddressSet]:
+    """The address sets the program looks up (group members, provider blocks), as the store has them."""
+    from guestwall.store.addresssets import parse_address_set
+    from guestwall.store.cloudrepo import CloudRepo
+
+    names = {
+        operand.name
+        for chains in program.stages.values()
+        for chain in chains
+        for entry in chain.entries
+        if isinstance(entry, ProgramRule)
+        for operand in (*(c.operand for c in entry.checks), *(v for row in entry.rows for v in row))
+        if isinstance(operand, IPSetRef)
+    }
+    texts = CloudRepo(reader).address_set_texts(names) if names else {}
+    return {name: parse_address_set(name, text) for name, text in texts.items()}
+
+
+def _cloud_object(reader: Reader, outcome: Outcome, packet: Packet, admin: bool) -> str | None:
+    """The group rule or provider block that decided (cloud.explain); provider blocks are named to admins
+    only, as only they may read them."""
+    from guestwall.cloud.explain import describe
+    from guestwall.cloud.translate import GROUP_PREFIX, PROVIDER
+    from guestwall.store.cloudrepo import CloudRepo
+
+    rule = outcome.decided_by
+    if rule is None or not rule.origin.filter.startswith((GROUP_PREFIX, PROVIDER)):
+        return None
+    if rule.origin.filter == PROVIDER and not admin:
+        return "a provider block (blocked for every guest by the administrators)"
+    return describe(CloudRepo(reader), rule.origin, packet)
 
 
 def _example_packet(port: Port | None) -> str:
