@@ -2,8 +2,10 @@
 
 What wakes it: signals (SIGTERM/SIGINT stop it, SIGHUP forces a full reconcile with the configuration read
 again), rtnetlink link events (ports appearing and disappearing), ``nft monitor`` lines about our tables
-(drift: check within milliseconds), learning sockets (frames of ports whose IP is learned), and timers
-(store generation poll, periodic kernel check, lease expiry, retry after an error).
+(drift: check within milliseconds), learning sockets (frames of ports whose IP is learned), store
+notifications (PostgreSQL LISTEN: a revision was committed), and timers (store revision poll, periodic
+kernel check, lease expiry, retry after an error, heartbeat). A new revision is followed through the change
+log: only a change that concerns this host (its bindings, or what every host uses) touches the kernel.
 It never flushes anything: a start or a restart with nothing changed changes nothing in the kernel, and a
 stop leaves the rules in place.
 """
@@ -21,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
+from guestwall.agent.changelog import LISTENING_POLL, RECONNECT, Listener
 from guestwall.agent.learner import Learner
 from guestwall.agent.links import LinkWatcher, list_links
 from guestwall.agent.monitor import NftMonitor
 from guestwall.agent.reconcile import Outcome, Reconciler
 from guestwall.agent.statefile import lock_path, now_text, write_state
+from guestwall.agent.status import StatusReporter
 from guestwall.config import HostConfig, config_path, load_config
 from guestwall.dataplane.apply import LOCK_DIR
 from guestwall.dataplane.backend import Backend
@@ -45,6 +49,7 @@ MAX_REPAIR_PAUSE = 30.0
 class AgentSettings:
     netns: str | None
     config_path: str | None = None
+    host: str | None = None  # default: records.this_host()
 
 
 def notify(message: str) -> None:
@@ -82,6 +87,9 @@ class Agent:
         self.monitor_at: float | None = None
         self.repairs = 0
         self.repair_hold = 0.0
+        self.listener: Listener | None = Listener(store) if Listener.supported(store) else None
+        self.listen_at: float | None = None
+        self.status = StatusReporter(store, store.host)
         self._wake_r, self._wake_w = socket.socketpair()
         self._agent_lock: int | None = None
         self.state: dict[str, object] = {"pid": os.getpid(), "started": now_text()}
@@ -122,11 +130,14 @@ class Agent:
         self.selector.register(self.watcher, selectors.EVENT_READ, self._on_links)
         self.reconciler.set_links(list_links(self.netns).values())
         self._start_monitor()
+        if self.listener is not None:
+            self._listen()
 
     def run(self) -> int:
         self.start()
         log.info(
-            "agent starting: namespace %s, store %s, config %s",
+            "agent starting: host %s, namespace %s, store %s, config %s",
+            self.store.host,
             self.netns or "(own)",
             self.store.url,
             self.config.source or "(defaults)",
@@ -170,6 +181,8 @@ class Agent:
         self.learner.close()
         if self.monitor is not None:
             self.monitor.close()
+        if self.listener is not None:
+            self.listener.close()
         if self.watcher is not None:
             self.watcher.close()
         self.selector.close()
@@ -203,15 +216,25 @@ class Agent:
 
     # ---- converging -----------------------------------------------------------------------------------
 
-    def converge(self, reason: str, rebuild: bool = False, verify: bool = False) -> Outcome | None:
+    def converge(
+        self, reason: str, rebuild: bool = False, verify: bool = False, follow: bool = False
+    ) -> Outcome | None:
+        """Converge (``follow``: only if the new revisions concern this host) and report the result."""
         try:
-            outcome = self.reconciler.converge(rebuild, verify)
+            result = self.reconciler.follow() if follow else self.reconciler.converge(rebuild, verify)
         except GuestwallError as e:
             log.error("converge (%s) failed: %s; retrying in %g s", reason, e, RETRY)
             self.retry_at = time.monotonic() + RETRY
             self._record(last_error=f"{now_text()} {reason}: {e}")
+            self.status.error(f"{reason}: {e}")
             return None
         self.retry_at = None
+        self._converge_networks(reason)
+        self.status.applied(self.reconciler.generation)
+        if isinstance(result, str):
+            log.debug("revision %s: %s", self.reconciler.generation, result)
+            return None
+        outcome = result
         for gap in self.reconciler.restored:
             log.warning("restored %s (derived from the cloud objects, missing in the store)", gap)
         self.reconciler.restored = []
@@ -235,8 +258,21 @@ class Agent:
             log.info("agent ready")
         return outcome
 
+    def _converge_networks(self, reason: str) -> None:
+        """Virtual networks (guestwall.networks): bridges, dnsmasq and host rules as the store says; at
+        start-up, autostart networks are started (as libvirtd does at boot)."""
+        from guestwall.networks.runtime import converge_store
+
+        try:
+            actions = converge_store(self.store, self.netns, autostart=reason == "start")
+        except GuestwallError as e:
+            log.error("networks: converge (%s) failed: %s", reason, e)
+            return
+        for action in actions:
+            log.info("networks: %s", action)
+
     def _next_deadline(self) -> float:
-        times = [self.next_poll, self.next_check]
+        times = [self.next_poll, self.next_check, self.status.beat_at]
         times += [
             t
             for t in (
@@ -245,6 +281,7 @@ class Agent:
                 self.learner.expiry_at,
                 self.learner.resync_at,
                 self.monitor_at,
+                self.listen_at,
             )
             if t is not None
         ]
@@ -261,9 +298,13 @@ class Agent:
             self.converge("retry")
         if self.monitor_at is not None and now >= self.monitor_at:
             self._start_monitor()
+        if self.listen_at is not None and now >= self.listen_at:
+            self._listen()
         if now >= self.next_poll:
-            self.next_poll = now + self.config.poll_interval
+            self.next_poll = now + self._poll_interval()
             self._poll()
+        if now >= self.status.beat_at:
+            self.status.beat()
         if (self.check_at is not None and now >= self.check_at) or now >= self.next_check:
             reason = (
                 "our tables changed"
@@ -285,16 +326,47 @@ class Agent:
             log.error("cannot read the store: %s", e)
             return
         if generation != self.reconciler.generation:
-            self.converge("store changed")
+            self.converge("store changed", follow=True)
+
+    def _poll_interval(self) -> float:
+        listening = self.listener is not None and self.listener.connection is not None
+        return max(self.config.poll_interval, LISTENING_POLL) if listening else self.config.poll_interval
+
+    # ---- store notifications ------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        assert self.listener is not None
+        self.listen_at = None
+        if not self.listener.connect():
+            self.listen_at = time.monotonic() + RECONNECT
+            return
+        self.selector.register(self.listener, selectors.EVENT_READ, self._on_notify)
+        if self.ready:
+            log.info(
+                "listening for store changes again; catching up from revision %s", self.reconciler.generation
+            )
+            self.converge("listening again", follow=True)  # what was not notified meanwhile
+
+    def _on_notify(self) -> None:
+        assert self.listener is not None
+        count, alive = self.listener.read()
+        if not alive:
+            self.selector.unregister(self.listener)
+            self.listener.close()
+            self.listen_at = time.monotonic() + RECONNECT
+            self.next_poll = min(self.next_poll, time.monotonic() + self.config.poll_interval)
+        if count:
+            self.converge("store changed", follow=True)
 
     def _check(self, reason: str) -> None:
+        self._converge_networks(reason)
         try:
             why = self.reconciler.drift()
         except GuestwallError as e:
             log.error("kernel check failed: %s", e)
             why = "check failed"
         if why == "store changed":
-            self.converge(why)
+            self.converge(why, follow=True)
         elif why is not None:
             now = time.monotonic()
             if now < self.repair_hold:
@@ -302,6 +374,8 @@ class Agent:
                 return
             outcome = self.converge(f"{reason}: repair")
             self.repairs = self.repairs + 1 if outcome is not None and outcome.transaction else 0
+            if outcome is not None and outcome.transaction:
+                self.status.repaired()
             if self.repairs >= REPAIR_STREAK:
                 # every repair is undone at once (or never holds): something fights us, or the kernel does
                 # not keep what we apply; do not spin, keep trying with growing pauses
@@ -404,5 +478,5 @@ def open_agent(settings: AgentSettings, db_url: str) -> Agent:
 
     config = load_config(settings.config_path)
     backend = open_backend(settings.netns)
-    store = open_store(db_url)
+    store = open_store(db_url, settings.host)
     return Agent(settings, config, store, backend)

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 
 
 def backend_for(ctx: Context) -> Backend:
-    from guestwall.dataplane.backend import open_backend
+    """The kernel a command enforces in: this namespace's (or --netns); for another host (--host) with no
+    --netns, none (the change is validated and written; that host's agent enforces it)."""
+    from guestwall.dataplane.backend import NoKernel, open_backend
 
-    return open_backend(ctx.netns)
+    return NoKernel() if ctx.remote else open_backend(ctx.netns)
 
 
 def warn_if_bridged_l3_is_off(ctx: Context) -> None:

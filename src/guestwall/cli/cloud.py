@@ -32,7 +32,8 @@ def _cloud(ctx: Context, enforcing: bool = True) -> Cloud:
         return Cloud(ctx.store(), None)
     from guestwall.cli.binding import backend_for
 
-    return Cloud(ctx.store(), backend_for(ctx), ConntrackTool(ctx.netns))
+    # another host's connections are that host's business: only a kernel here gets its flows killed
+    return Cloud(ctx.store(), backend_for(ctx), None if ctx.remote else ConntrackTool(ctx.netns))
 
 
 def _format_option(function: F) -> F:

@@ -148,7 +148,34 @@ class CtCountOver:
         return f"add @{self.set} {{ {self.key.render()} ct count over {self.limit} }}"
 
 
-Statement = Match | Verdict | VMap | SetMark | CtCountOver
+@dataclass(frozen=True)
+class Nat:
+    """Address translation: ``masquerade [to :ports]``, ``snat|dnat [ip] to <target>``; ``to`` is rendered
+    (``1.2.3.4``, ``1.2.3.4-1.2.3.9:1024-65535``, ``ip daddr map @m``)."""
+
+    kind: str
+    to: str = ""
+    family: str = ""
+
+    def render(self) -> str:
+        if self.kind == "masquerade":
+            return f"masquerade to {self.to}" if self.to else "masquerade"
+        family = f"{self.family} " if self.family else ""
+        return f"{self.kind} {family}to {self.to}"
+
+
+@dataclass(frozen=True)
+class PayloadSet:
+    """``<field> set <value>``, e.g. ``udp checksum set 0``."""
+
+    field: Payload
+    value: Literal
+
+    def render(self) -> str:
+        return f"{self.field.render()} set {self.value.render()}"
+
+
+Statement = Match | Verdict | VMap | SetMark | CtCountOver | Nat | PayloadSet
 
 
 @dataclass(frozen=True)
@@ -162,7 +189,6 @@ class Rule:
 
 
 # ---- literals ----------------------------------------------------------------------------------------------
-
 
 
 def quote(name: str) -> str:

@@ -93,6 +93,16 @@ def delete_binding(store: Store, portdev: str, backend: Backend) -> ApplyResult:
         return result or enforce_from(writer, load_filters(writer), backend)
 
 
+def move_binding(store: Store, portdev: str, host: str, backend: Backend) -> str:
+    """Give a binding to ``host``; returns its old host. When it leaves or joins the host this store acts
+    for, that kernel is updated in the same transaction; every other host's agent follows the change log."""
+    with store.write() as writer:
+        old = writer.move_binding(portdev, host)
+        if store.host in (old, host) and old != host:
+            enforce_from(writer, load_filters(writer), backend)
+        return old
+
+
 def get_binding(store: ReadableStore, portdev: str) -> BindingRecord:
     with store.read() as reader:
         record = reader.binding(portdev)

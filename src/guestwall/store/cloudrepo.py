@@ -378,13 +378,11 @@ class CloudRepo:
         return [_port(row, memberships.get(row.id, ())) for row in rows]
 
     def bound_devices(self) -> dict[str, str]:
-        """Device -> filter name of every binding in the store (without reading their XML)."""
+        """Device -> filter name of every binding of the writing host (without reading their XML)."""
         from guestwall.store.tables import BindingRow
 
-        return {
-            dev: name
-            for dev, name in self.session.execute(select(BindingRow.portdev, BindingRow.filter_name))
-        }
+        query = select(BindingRow.portdev, BindingRow.filter_name).where(BindingRow.host == self._reader.host)
+        return {dev: name for dev, name in self.session.execute(query)}
 
     def address_set_texts(self, names: Iterable[str]) -> dict[str, str]:
         """The stored text of some address sets (comparing texts avoids parsing thousands of networks)."""
