@@ -43,14 +43,26 @@ def populate(store: Any, ports: int, groups: int) -> dict[str, str]:
         for i in range(groups):
             gid = str(uuid4())
             rules = [
-                SecurityGroupRule(str(uuid4()), gid, d, e, remote_group_id=gid if d is RuleDirection.INGRESS else None)
+                SecurityGroupRule(
+                    str(uuid4()), gid, d, e, remote_group_id=gid if d is RuleDirection.INGRESS else None
+                )
                 for d in RuleDirection
                 for e in Ethertype
             ]
             rules.append(
-                SecurityGroupRule(str(uuid4()), gid, RuleDirection.INGRESS, Ethertype.IPV4, "tcp", 8000 + i % 1000, 8000 + i % 1000)
+                SecurityGroupRule(
+                    str(uuid4()),
+                    gid,
+                    RuleDirection.INGRESS,
+                    Ethertype.IPV4,
+                    "tcp",
+                    8000 + i % 1000,
+                    8000 + i % 1000,
+                )
             )
-            group = SecurityGroup(gid, f"group-{i:04}", "acme" if i % 2 == 0 else "other", f"bench group {i}", tuple(rules))
+            group = SecurityGroup(
+                gid, f"group-{i:04}", "acme" if i % 2 == 0 else "other", f"bench group {i}", tuple(rules)
+            )
             repo.add_group(group)
             made.append(group)
         sync(writer, repo, Scope(groups={g.id for g in made}))
@@ -84,7 +96,10 @@ def pages(names: dict[str, str], ports: int) -> list[tuple[str, str]]:
         (f"ports, page {last}", f"/ui/ports?page={last}"),
         ("ports, filtered", "/ui/ports?q=b0012"),
         ("port + program", f"/ui/ports/{names['device']}"),
-        ("port + simulate", f"/ui/ports/{names['device']}?direction=in&packet=src%3D10.0.0.9+tcp+dport%3D8000"),
+        (
+            "port + simulate",
+            f"/ui/ports/{names['device']}?direction=in&packet=src%3D10.0.0.9+tcp+dport%3D8000",
+        ),
         ("groups", "/ui/groups"),
         ("groups, page 10", "/ui/groups?page=10"),
         ("group", f"/ui/groups/{names['group']}"),
@@ -140,7 +155,14 @@ def measure(ports: int, groups: int, rounds: int) -> dict[str, Any]:
                     if path == "/ui/blocks" and role is not Role.ADMIN:
                         continue
                     times = timed(lambda c=client, p=path: c.get(p), rounds)
-                    rows.append({"page": label, "path": path, "p50_ms": statistics.median(times), "p95_ms": p95(times)})
+                    rows.append(
+                        {
+                            "page": label,
+                            "path": path,
+                            "p50_ms": statistics.median(times),
+                            "p95_ms": p95(times),
+                        }
+                    )
                 results[who] = {"baseline_p50_ms": statistics.median(baseline), "pages": rows}
             return results
         finally:
@@ -164,7 +186,9 @@ def report(results: dict[str, Any]) -> str:
                 f"  {row['page']:<22} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} {row['p50_ms'] / base:>15.1f}"
             )
     verdict = "met" if worst <= LIMIT_MS else "MISSED"
-    lines.append(f"\nslowest page p95: {worst:.1f} ms (target: every page under {LIMIT_MS:.0f} ms): {verdict}")
+    lines.append(
+        f"\nslowest page p95: {worst:.1f} ms (target: every page under {LIMIT_MS:.0f} ms): {verdict}"
+    )
     return "\n".join(lines)
 
 

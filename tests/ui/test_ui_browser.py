@@ -239,6 +239,7 @@ def test_screenshots_of_every_page(ui: Ui, lab_site: Any) -> None:
         "filters": "/ui/filters",
         "filter": "/ui/filters/clean-traffic",
         "log": "/ui/log",
+        "networks": "/ui/networks",
     }
     for name, path in pages.items():
         ui.open(path)

@@ -74,6 +74,8 @@ def test_every_page_has_the_security_headers(site: Any, as_user: Any) -> None:
         "/ui/login",
         "/ui/static/ui.css",
         "/ui/groups/nope",
+        "/ui/networks",
+        "/ui/log/feed",
     ):
         r = admin.get(path)
         for name, value in SECURITY_HEADERS.items():
@@ -413,3 +415,34 @@ def test_host_rows_say_lag_and_down(site: Any) -> None:
     assert not down.healthy and down.error == "no report for 5 min"
     failing = host_view(Status("h3", 41, now, "nft: No such file"), 41, now, 30)
     assert not failing.healthy and failing.error == "nft: No such file"
+
+
+def test_networks_are_shown_to_admins_as_net_dumpxml(site: Any, as_user: Any) -> None:
+    from guestwall.networks import service
+
+    xml = (
+        "<network><name>lab-net</name><bridge name='gwbr7'/><forward mode='nat'/>"
+        "<ip address='192.168.77.1' netmask='255.255.255.0'/></network>"
+    )
+    service.define(site.store, xml)
+    admin = as_user("tok-admin")
+    listing = admin.get("/ui/networks").text
+    assert "lab-net" in listing and "gwbr7" in listing and "inactive" in listing
+    page = admin.get("/ui/networks/lab-net").text
+    dumped = service.get(site.store, "lab-net").current_xml()
+    assert dumped.replace("'", "&#39;").replace("<", "&lt;").replace(">", "&gt;") in page
+    assert admin.get("/ui/networks/nope").status_code == 404
+    member = as_user("tok-acme")
+    assert member.get("/ui/networks").status_code == 403
+    assert 'href="/ui/networks"' not in member.get("/ui/").text
+
+
+def test_hosts_from_the_agents_reports(site: Any, as_user: Any) -> None:
+    from guestwall.store.hosts import Report, report
+
+    admin = as_user("tok-admin")
+    assert "No host has reported yet" in admin.get("/ui/").text
+    report(site.store, "h1", Report(applied_revision=site.store.generation(), started=True))
+    report(site.store, "h2", Report(applied_revision=0, error="nft: Operation not permitted"))
+    overview = admin.get("/ui/").text
+    assert "h1" in overview and "host h2 is down or failing: nft: Operation not permitted" in overview

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from guestwall.api.ui import pages_admin, pages_groups, pages_main, pages_ports
+from guestwall.api.ui import pages_admin, pages_groups, pages_main, pages_networks, pages_ports
 
 
 def ui_router() -> APIRouter:
     router = APIRouter(prefix="/ui")
-    for pages in (pages_main, pages_ports, pages_groups, pages_admin):
+    for pages in (pages_main, pages_ports, pages_groups, pages_admin, pages_networks):
         pages.register(router)
     return router
 

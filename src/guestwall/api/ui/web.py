@@ -53,6 +53,7 @@ NAV: tuple[tuple[str, str, bool], ...] = (
     ("/ui/groups", "Security groups", False),
     ("/ui/blocks", "Provider blocks", True),
     ("/ui/filters", "Network filters", False),
+    ("/ui/networks", "Networks", True),
     ("/ui/log", "Drop log", False),
 )
 
