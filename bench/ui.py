@@ -182,9 +182,8 @@ def report(results: dict[str, Any]) -> str:
         lines.append(f"  {'page':<22} {'p50 ms':>8} {'p95 ms':>8} {'p50 / baseline':>15}")
         for row in part["pages"]:
             worst = max(worst, row["p95_ms"])
-            lines.append(
-                f"  {row['page']:<22} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} {row['p50_ms'] / base:>15.1f}"
-            )
+            p50, p95_ = row["p50_ms"], row["p95_ms"]
+            lines.append(f"  {row['page']:<22} {p50:>8.1f} {p95_:>8.1f} {p50 / base:>15.1f}")
     verdict = "met" if worst <= LIMIT_MS else "MISSED"
     lines.append(
         f"\nslowest page p95: {worst:.1f} ms (target: every page under {LIMIT_MS:.0f} ms): {verdict}"
