@@ -229,6 +229,52 @@ def test_reader_cannot_write(ui: Ui, lab_site: Any) -> None:
     assert lab_site.site.cloud().list_groups() == before
 
 
+def test_drop_log_page_shows_new_records_live(ui: Ui, lab_site: Any, tmp_path: Path) -> None:
+    """The live view against the agent's file format (the agent writing it from real frames is the drop
+    log feature's own test): records appended while the page is open appear without a reload, as text."""
+    import json
+
+    from guestwall.api.ui.optional import DROP_LOG
+    from guestwall.api.ui.sources import read_log
+
+    path = tmp_path / "packets.jsonl"
+    alice, bob = lab_site.lab["alice"], lab_site.lab["bob"]
+    projects = {alice.portdev: "acme", bob.portdev: "other"}
+
+    def line(n: int, port: str, src: str) -> str:
+        row = {
+            "time": f"2026-12-06T13:00:0{n}Z",
+            "host": "h1",
+            "port": port,
+            "direction": "in",
+            "verdict": "drop",
+            "filter": "gw-provider",
+            "rule": 1,
+            "src": src,
+            "dst": alice.ipv4,
+            "protocol": "tcp",
+            "dport": 22,
+        }
+        return json.dumps(row) + "\n"
+
+    path.write_text(line(1, alice.portdev, "203.0.113.7"))
+    extras = lab_site.site.extras
+    extras[DROP_LOG] = lambda query: read_log(str(path), query, lambda dev: projects.get(dev, ""))
+    try:
+        ui.login("tok-acme")
+        ui.open("/ui/log")
+        assert "203.0.113.7" in ui.text("#drop-log")
+        with path.open("a") as f:
+            f.write(line(2, bob.portdev, "198.51.100.2"))  # another project's port: never shown here
+            f.write(line(3, alice.portdev, "<img src=x onerror=alert(1)>"))
+        ui.wait_text("<img src=x onerror=alert(1)>", "#drop-log", timeout=10)
+        assert "198.51.100.2" not in ui.text("#drop-log")
+        assert not ui.driver.find_elements(By.CSS_SELECTOR, "#drop-log img")  # text, not markup
+        ui.screenshot("log-live")
+    finally:
+        extras.pop(DROP_LOG, None)
+
+
 def test_screenshots_of_every_page(ui: Ui, lab_site: Any) -> None:
     ui.login("tok-admin")
     alice = lab_site.lab["alice"]
