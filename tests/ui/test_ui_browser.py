@@ -275,6 +275,27 @@ def test_drop_log_page_shows_new_records_live(ui: Ui, lab_site: Any, tmp_path: P
         extras.pop(DROP_LOG, None)
 
 
+def test_keyboard_alone_creates_a_group(ui: Ui, lab_site: Any) -> None:
+    """Tab order reaches the skip link, the navigation and the form; Enter submits it."""
+    from selenium.webdriver.common.keys import Keys
+
+    ui.login("tok-acme")
+    ui.open("/ui/groups")
+    body = ui.driver.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    assert ui.driver.switch_to.active_element.text == "Skip to content"
+    seen = []
+    for _ in range(40):
+        ui.driver.switch_to.active_element.send_keys(Keys.TAB)
+        active = ui.driver.switch_to.active_element
+        seen.append(active.get_attribute("href") or active.get_attribute("name") or active.tag_name)
+        if active.get_attribute("id") == "name":
+            break
+    assert any(str(h).endswith("/ui/ports") for h in seen) and seen[-1] == "name", seen
+    ui.driver.switch_to.active_element.send_keys("by-keyboard", Keys.ENTER)
+    ui.wait_text("Security group 'by-keyboard' created")
+
+
 def test_screenshots_of_every_page(ui: Ui, lab_site: Any) -> None:
     ui.login("tok-admin")
     alice = lab_site.lab["alice"]
