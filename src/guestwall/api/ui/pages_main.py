@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -28,7 +29,7 @@ async def static(request: Request) -> Response:
 
 
 async def login_form(request: Request) -> Response:
-    if s.viewer_of(request) is not None:
+    if await run_in_threadpool(s.viewer_of, request) is not None:
         return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
     return _login_page(request, [], 200)
 
@@ -46,7 +47,7 @@ async def login(request: Request) -> Response:
     form = {k: v for k, v in data.items() if isinstance(v, str)}
     s.check_login_csrf(request, form)
     token = form.get("token", "").strip()
-    viewer = deps_of(request).authenticate(token) if token else None
+    viewer = await run_in_threadpool(deps_of(request).authenticate, token) if token else None
     if viewer is None:
         return _login_page(request, ["this token is unknown or revoked"], 401)
     response = RedirectResponse(safe_next(form.get("next")), status_code=303)
