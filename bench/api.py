@@ -71,7 +71,10 @@ def _load(cloud: Any, groups: int, ports: int) -> tuple[list[str], list[Any]]:
     return ids, cloud.put_ports(new)
 
 
-def measure(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
+def measure(
+    quick: bool, log: Callable[[str], None] = print, sizes: tuple[int, int, int, int] | None = None
+) -> dict[str, Any]:
+    """``sizes``: (groups, ports, rounds, reads) instead of the quick or full ones."""
     import httpx
 
     from guestwall.cloud.service import Cloud, RuleSpec
@@ -81,7 +84,7 @@ def measure(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
     from guestwall.services.tokens import Role, create_token
     from guestwall.store import open_store
 
-    groups, ports, rounds, reads = (100, 100, 20, 200) if quick else (1000, 1000, 200, 2000)
+    groups, ports, rounds, reads = sizes or ((100, 100, 20, 200) if quick else (1000, 1000, 100, 1000))
     netns = f"{RUN}a-api"
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
@@ -187,8 +190,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 groups and ports, 20 rounds")
     parser.add_argument("--out", type=Path, default=None, help="directory for api.json")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per operation")
     args = parser.parse_args(argv)
-    results = measure(args.quick)
+    sizes = None
+    if args.rounds is not None:
+        groups, ports, reads = (100, 100, 200) if args.quick else (1000, 1000, 1000)
+        sizes = (groups, ports, args.rounds, reads)
+    results = measure(args.quick, sizes=sizes)
     print(report(results))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
