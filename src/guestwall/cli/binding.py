@@ -124,6 +124,11 @@ def dumpxml(ctx: Context, binding: str | None, binding_named: str | None) -> Non
     portdev = required("nwfilter-binding-dumpxml", "binding", binding, binding_named)
     with reported(not_found=_not_found(portdev)):
         record = get_binding(ctx.reader(), portdev)
+    if ctx.fmt != "table" or ctx.columns:
+        emit(
+            ctx.fmt, {"portdev": record.portdev, "filter": record.filter, "xml": record.xml}, [], ctx.columns
+        )
+        return
     click.echo(record.xml, nl=False)
     ctx.done()
 
