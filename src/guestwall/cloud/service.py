@@ -900,7 +900,7 @@ def _default_of(repo: CloudRepo, project: str) -> SecurityGroup | None:
 def _new_group(
     repo: CloudRepo, name: str, project: str, description: str, member_ingress: bool, shared: bool
 ) -> SecurityGroup:
-    group_id = _new_id({tr.group_key(g.id) for g in repo.groups()})
+    group_id = _new_id({tr.group_key(ident) for ident in repo.group_ids()})
     directions = (RuleDirection.EGRESS, RuleDirection.INGRESS) if member_ingress else (RuleDirection.EGRESS,)
     rules = tuple(
         SecurityGroupRule(
