@@ -255,14 +255,16 @@ def _load(pg: Any, database: str, store: Any, cloud: Any, hosts: Hosts, seconds:
     }
 
 
-def measure_simulated(pg: Any, count: int, changes: int) -> dict[str, Any]:
-    """``count`` reconcilers in this process (recording backends) following ``changes`` changes."""
-    from guestwall.agent.reconcile import Reconciler
+def measure_simulated(pg: Any, count: int, changes: int, notified: bool = True) -> dict[str, Any]:
+    """``count`` reconcilers in this process (recording backends) following ``changes`` changes, woken
+    with the notification's payload (``notified``) or by polling (each reads the change log)."""
+    from guestwall.agent.reconcile import FOLLOWED_SKIPPED, Reconciler
     from guestwall.cloud.service import Cloud
     from guestwall.config import HostConfig
     from guestwall.dataplane.backend import NoKernel, RecordingBackend
     from guestwall.services.filters import define_filter
     from guestwall.store import open_store
+    from guestwall.store.records import notify_payload
     from guestwall.store.sqlstore import SqlStore
 
     url = pg.new_database()
@@ -287,16 +289,19 @@ def measure_simulated(pg: Any, count: int, changes: int) -> dict[str, Any]:
     for c in range(changes):
         if c % 10 == 9:
             cloud.block(ip_network(f"100.64.0.{c % 256}/32"))
+            payload = notify_payload(writer.generation(), [None])
         else:
             s = rng.choice(stores)
             with s.write() as w:
                 dev, xml = _binding(100_000 + c)
                 w.add_binding(dev, "mh-guest", xml)
+            payload = notify_payload(s.generation(), [s.host])
         for store, r in zip(stores, reconcilers, strict=True):
             assert isinstance(store, SqlStore)
             with _counted(store.engine) as n:
                 t = time.process_time()
-                result = r.follow()
+                # what the agent does with a notification: move on, or read the log and converge
+                result = FOLLOWED_SKIPPED if notified and r.skip_notified([payload]) else r.follow()
                 cpu += time.process_time() - t
             statements += n[0]
             concerned += not isinstance(result, str)
@@ -305,6 +310,7 @@ def measure_simulated(pg: Any, count: int, changes: int) -> dict[str, Any]:
     per = changes * count
     return {
         "hosts": count,
+        "woken_by": "notification" if notified else "poll",
         "changes": changes,
         "statements_per_change_per_host": round(statements / per, 2),
         "cpu_ms_per_change_per_host": round(cpu * 1000 / per, 3),
@@ -322,6 +328,9 @@ def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
         results: dict[str, Any] = {"latency": measure_latency_and_load(pg, sizes, workdir)}
         results["simulated"] = [measure_simulated(pg, n, sizes.simulated_changes) for n in sizes.simulated]
         small, big = results["simulated"][0], results["simulated"][-1]
+        results["simulated_polling"] = measure_simulated(
+            pg, sizes.simulated[-1], sizes.simulated_changes, False
+        )
         results["simulated_growth"] = {
             "hosts": f"{small['hosts']} -> {big['hosts']}",
             "statements_per_change_all_hosts": round(
@@ -360,9 +369,14 @@ def print_results(results: dict[str, Any], out: Callable[[str], None] = print) -
             f"  {sim['hosts']:4} hosts: {sim['statements_per_change_per_host']} statements and "
             f"{sim['cpu_ms_per_change_per_host']} ms CPU per change and host; "
             f"{sim['statements_per_change_all_hosts']} statements per change in all; "
-            f"{sim['hosts_concerned_per_change']} hosts rebuilt per change"
+            f"{sim['hosts_concerned_per_change']} hosts rebuilt per change ({sim['woken_by']})"
         )
     out(f"  growth {results['simulated_growth']}")
+    poll = results["simulated_polling"]
+    out(
+        f"  woken by polling instead ({poll['hosts']} hosts): {poll['statements_per_change_all_hosts']} "
+        f"statements per change in all, {poll['cpu_ms_per_change_per_host']} ms CPU per change and host"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
