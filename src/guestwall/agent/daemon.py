@@ -393,13 +393,18 @@ class Agent:
 
     def _on_notify(self) -> None:
         assert self.listener is not None
-        count, alive = self.listener.read()
+        payloads, alive = self.listener.read()
         if not alive:
             self.selector.unregister(self.listener)
             self.listener.close()
             self.listen_at = time.monotonic() + RECONNECT
             self.next_poll = min(self.next_poll, time.monotonic() + self.config.poll_interval)
-        if count:
+        if not payloads:
+            return
+        if self.reconciler.skip_notified(payloads):
+            self.status.applied(self.reconciler.generation, urgent=False)  # sent with the heartbeat
+            log.debug("revision %s: not concerned (notified)", self.reconciler.generation)
+        else:
             self.converge("store changed", follow=True)
 
     def _check(self, reason: str) -> None:

@@ -32,6 +32,7 @@ from guestwall.store.records import (
     FilterRecord,
     LearnedAddress,
     binding_params,
+    notify_payload,
     this_host,
 )
 from guestwall.store.tables import (
@@ -458,7 +459,10 @@ class SqlStore:
         if self._is_postgres:
             session.execute(
                 text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": NOTIFY_CHANNEL, "payload": str(revision)},
+                {
+                    "channel": NOTIFY_CHANNEL,
+                    "payload": notify_payload(revision, (h for _, _, h in writer.log)),
+                },
             )
         return revision
 
