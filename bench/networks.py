@@ -35,7 +35,8 @@ UDP_LENGTH = 64
 def _xml(i: int, guests: int) -> str:
     net = f"10.{100 + i // 250}.{i % 250}"
     hosts = "".join(
-        f"<host mac='52:54:00:{i >> 8 & 0xFF:02x}:{i & 0xFF:02x}:{g:02x}' name='g{i}x{g}' ip='{net}.{10 + g}'/>"
+        f"<host mac='52:54:00:{i >> 8 & 0xFF:02x}:{i & 0xFF:02x}:{g:02x}' name='g{i}x{g}' "
+        f"ip='{net}.{10 + g}'/>"
         for g in range(guests)
     )
     return (
