@@ -208,3 +208,54 @@ class _Reader:
                     self.fail(f"{key}.{name}", f"invalid value {item!r} (expected [A-Za-z0-9_.:]+)")
                 out.append((name, item))
         return tuple(out)
+
+
+# ---- the settings that change enforcement: desired state kept in the store --------------------------------
+
+# TOML key -> the HostConfig field it sets. These change what the kernel enforces, so they live in the store
+# (services.hostsettings); a configuration file only seeds them. [agent] keys stay the file's.
+ENFORCEMENT_KEYS: dict[str, str] = {
+    "ports.guest_patterns": "guest_patterns",
+    "ports.unbound": "unbound",
+    "ports.default_filter": "default_filter",
+    "ports.default_parameters": "default_parameters",
+    "ports.guest_mac": "guest_mac",
+    "learning.dhcp_rate": "dhcp_rate",
+    "learning.dhcp_burst": "dhcp_burst",
+}
+
+
+def enforcement_settings(config: HostConfig) -> dict[str, Any]:
+    """The enforcement settings of ``config`` as JSON-ready values by TOML key (defaults included)."""
+    out: dict[str, Any] = {}
+    for key, attr in ENFORCEMENT_KEYS.items():
+        value = getattr(config, attr)
+        if attr == "guest_patterns":
+            value = list(value)
+        elif attr == "default_parameters":
+            params: dict[str, list[str]] = {}
+            for name, item in value:
+                params.setdefault(name, []).append(item)
+            value = params
+        elif attr == "dhcp_burst":
+            value = int(value)
+        out[key] = value
+    return out
+
+
+def with_settings(base: HostConfig, settings: Mapping[str, Any], source: str) -> HostConfig:
+    """``base`` (its [agent] values) with the enforcement settings ``settings`` (by TOML key), validated as
+    a configuration file would be; errors name ``source`` and the key."""
+    doc: dict[str, dict[str, Any]] = {
+        "ports": {},
+        "learning": {},
+        "agent": {"poll_interval": base.poll_interval, "check_interval": base.check_interval},
+    }
+    for key, value in settings.items():
+        if key not in ENFORCEMENT_KEYS:
+            raise ConfigError(f"{source}: unknown host setting {key} (known: {', '.join(ENFORCEMENT_KEYS)})")
+        if value is None:
+            continue  # unset: the default
+        table, name = key.split(".")
+        doc[table][name] = value
+    return parse_config(doc, source)

@@ -11,6 +11,7 @@
     │   └── NetworkNotFoundError        no such network or floating IP
     ├── ConflictError                   already exists, UUID mismatch, would introduce a loop
     │   ├── InUseError                  still referenced by a filter or a binding
+    │   ├── RevisionMismatch            the object changed since the caller read it (If-Match)
     │   └── NetworkStateError           the network is (not) active, a host entry exists (libvirt's
     │                                   "Requested operation is not valid")
     ├── InstantiationError              a binding cannot become rules (missing variable or filter, ...)
@@ -106,6 +107,12 @@ class ConflictError(GuestwallError):
 
 class InUseError(ConflictError):
     code = "Requested operation is not valid"
+
+
+class RevisionMismatch(ConflictError):
+    """A change was made on condition of a revision (If-Match) the object no longer has."""
+
+    code = ""
 
 
 class NetworkStateError(ConflictError):

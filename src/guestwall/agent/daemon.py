@@ -2,8 +2,10 @@
 
 What wakes it: signals (SIGTERM/SIGINT stop it, SIGHUP forces a full reconcile with the configuration read
 again), rtnetlink link events (ports appearing and disappearing), ``nft monitor`` lines about our tables
-(drift: check within milliseconds), learning sockets (frames of ports whose IP is learned), and timers
-(store generation poll, periodic kernel check, lease expiry, retry after an error).
+(drift: check within milliseconds), learning sockets (frames of ports whose IP is learned), store
+notifications (PostgreSQL LISTEN: a revision was committed), and timers (store revision poll, periodic
+kernel check, lease expiry, retry after an error, heartbeat). A new revision is followed through the change
+log: only a change that concerns this host (its bindings, or what every host uses) touches the kernel.
 It never flushes anything: a start or a restart with nothing changed changes nothing in the kernel, and a
 stop leaves the rules in place.
 """
@@ -21,14 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
+from guestwall.agent.changelog import LISTENING_POLL, RECONNECT, Listener
 from guestwall.agent.learner import Learner
 from guestwall.agent.links import LinkWatcher, list_links
 from guestwall.agent.monitor import NftMonitor
 from guestwall.agent.reconcile import Outcome, Reconciler
+from guestwall.agent.statefile import lock_path, now_text, write_state
+from guestwall.agent.status import StatusReporter
 from guestwall.config import HostConfig, config_path, load_config
 from guestwall.dataplane.apply import LOCK_DIR
 from guestwall.dataplane.backend import Backend
-from guestwall.dataplane.netns import namespace_id
 from guestwall.errors import DataplaneError, GuestwallError
 from guestwall.store.records import Store
 
@@ -45,6 +49,7 @@ MAX_REPAIR_PAUSE = 30.0
 class AgentSettings:
     netns: str | None
     config_path: str | None = None
+    host: str | None = None  # default: records.this_host()
 
 
 def notify(message: str) -> None:
@@ -82,19 +87,28 @@ class Agent:
         self.monitor_at: float | None = None
         self.repairs = 0
         self.repair_hold = 0.0
+        self.listener: Listener | None = Listener(store) if Listener.supported(store) else None
+        self.listen_at: float | None = None
+        self.status = StatusReporter(store, store.host)
         self._wake_r, self._wake_w = socket.socketpair()
         self._agent_lock: int | None = None
+        self.state: dict[str, object] = {"pid": os.getpid(), "started": now_text()}
 
     # ---- lifecycle ------------------------------------------------------------------------------------
 
     def _take_agent_lock(self) -> None:
         """One agent per namespace: a second one would only do the same work twice (and learn twice)."""
         os.makedirs(LOCK_DIR, exist_ok=True)
-        path = os.path.join(LOCK_DIR, f"agent-netns-{namespace_id(self.netns)}.lock")
+        path = lock_path(self.netns)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        for attempt in range(5):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt < 4:
+                    time.sleep(0.05)  # ``guestwall status`` holds it shared for an instant to look
+        else:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise DataplaneError(
@@ -116,11 +130,14 @@ class Agent:
         self.selector.register(self.watcher, selectors.EVENT_READ, self._on_links)
         self.reconciler.set_links(list_links(self.netns).values())
         self._start_monitor()
+        if self.listener is not None:
+            self._listen()
 
     def run(self) -> int:
         self.start()
         log.info(
-            "agent starting: namespace %s, store %s, config %s",
+            "agent starting: host %s, namespace %s, store %s, config %s",
+            self.store.host,
             self.netns or "(own)",
             self.store.url,
             self.config.source or "(defaults)",
@@ -164,6 +181,8 @@ class Agent:
         self.learner.close()
         if self.monitor is not None:
             self.monitor.close()
+        if self.listener is not None:
+            self.listener.close()
         if self.watcher is not None:
             self.watcher.close()
         self.selector.close()
@@ -187,17 +206,46 @@ class Agent:
         except BlockingIOError:
             pass
 
+    def _record(self, **fields: object) -> None:
+        """The state file ``guestwall status`` reads (agent.statefile); a failure to write it is logged."""
+        self.state.update(fields)
+        try:
+            write_state(self.netns, self.state)
+        except OSError as e:
+            log.warning("cannot write the agent state file: %s", e.strerror)
+
     # ---- converging -----------------------------------------------------------------------------------
 
-    def converge(self, reason: str, rebuild: bool = False, verify: bool = False) -> Outcome | None:
+    def converge(
+        self, reason: str, rebuild: bool = False, verify: bool = False, follow: bool = False
+    ) -> Outcome | None:
+        """Converge (``follow``: only if the new revisions concern this host) and report the result."""
         try:
-            outcome = self.reconciler.converge(rebuild, verify)
+            result = self.reconciler.follow() if follow else self.reconciler.converge(rebuild, verify)
         except GuestwallError as e:
             log.error("converge (%s) failed: %s; retrying in %g s", reason, e, RETRY)
             self.retry_at = time.monotonic() + RETRY
+            self._record(last_error=f"{now_text()} {reason}: {e}")
+            self.status.error(f"{reason}: {e}")
             return None
         self.retry_at = None
         self._converge_networks(reason)
+        self.status.applied(self.reconciler.generation)
+        if isinstance(result, str):
+            log.debug("revision %s: %s", self.reconciler.generation, result)
+            return None
+        outcome = result
+        for gap in self.reconciler.restored:
+            log.warning("restored %s (derived from the cloud objects, missing in the store)", gap)
+        self.reconciler.restored = []
+        self.learner.config = self.reconciler.config  # the store's host settings (DHCP snooping rates)
+        when = now_text()
+        if outcome.transaction or outcome.tampered:
+            self._record(
+                last_converge=when, last_repair=f"{when} {reason}: {outcome.summary()}", last_error=None
+            )
+        else:
+            self._record(last_converge=when, last_error=None)
         noteworthy = bool(outcome.transaction or outcome.tampered) or reason in ("start", "SIGHUP")
         log.log(
             logging.INFO if noteworthy else logging.DEBUG, "converged (%s): %s", reason, outcome.summary()
@@ -224,7 +272,7 @@ class Agent:
             log.info("networks: %s", action)
 
     def _next_deadline(self) -> float:
-        times = [self.next_poll, self.next_check]
+        times = [self.next_poll, self.next_check, self.status.beat_at]
         times += [
             t
             for t in (
@@ -233,6 +281,7 @@ class Agent:
                 self.learner.expiry_at,
                 self.learner.resync_at,
                 self.monitor_at,
+                self.listen_at,
             )
             if t is not None
         ]
@@ -249,9 +298,13 @@ class Agent:
             self.converge("retry")
         if self.monitor_at is not None and now >= self.monitor_at:
             self._start_monitor()
+        if self.listen_at is not None and now >= self.listen_at:
+            self._listen()
         if now >= self.next_poll:
-            self.next_poll = now + self.config.poll_interval
+            self.next_poll = now + self._poll_interval()
             self._poll()
+        if now >= self.status.beat_at:
+            self.status.beat()
         if (self.check_at is not None and now >= self.check_at) or now >= self.next_check:
             reason = (
                 "our tables changed"
@@ -273,7 +326,37 @@ class Agent:
             log.error("cannot read the store: %s", e)
             return
         if generation != self.reconciler.generation:
-            self.converge("store changed")
+            self.converge("store changed", follow=True)
+
+    def _poll_interval(self) -> float:
+        listening = self.listener is not None and self.listener.connection is not None
+        return max(self.config.poll_interval, LISTENING_POLL) if listening else self.config.poll_interval
+
+    # ---- store notifications ------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        assert self.listener is not None
+        self.listen_at = None
+        if not self.listener.connect():
+            self.listen_at = time.monotonic() + RECONNECT
+            return
+        self.selector.register(self.listener, selectors.EVENT_READ, self._on_notify)
+        if self.ready:
+            log.info(
+                "listening for store changes again; catching up from revision %s", self.reconciler.generation
+            )
+            self.converge("listening again", follow=True)  # what was not notified meanwhile
+
+    def _on_notify(self) -> None:
+        assert self.listener is not None
+        count, alive = self.listener.read()
+        if not alive:
+            self.selector.unregister(self.listener)
+            self.listener.close()
+            self.listen_at = time.monotonic() + RECONNECT
+            self.next_poll = min(self.next_poll, time.monotonic() + self.config.poll_interval)
+        if count:
+            self.converge("store changed", follow=True)
 
     def _check(self, reason: str) -> None:
         self._converge_networks(reason)
@@ -283,7 +366,7 @@ class Agent:
             log.error("kernel check failed: %s", e)
             why = "check failed"
         if why == "store changed":
-            self.converge(why)
+            self.converge(why, follow=True)
         elif why is not None:
             now = time.monotonic()
             if now < self.repair_hold:
@@ -291,6 +374,8 @@ class Agent:
                 return
             outcome = self.converge(f"{reason}: repair")
             self.repairs = self.repairs + 1 if outcome is not None and outcome.transaction else 0
+            if outcome is not None and outcome.transaction:
+                self.status.repaired()
             if self.repairs >= REPAIR_STREAK:
                 # every repair is undone at once (or never holds): something fights us, or the kernel does
                 # not keep what we apply; do not spin, keep trying with growing pauses
@@ -346,7 +431,8 @@ class Agent:
 
     def _interesting(self, name: str) -> bool:
         desired = self.reconciler.desired
-        return self.config.is_guest_port(name) or (desired is not None and name in desired.programs)
+        config = self.reconciler.config  # the store's host settings
+        return config.is_guest_port(name) or (desired is not None and name in desired.programs)
 
     # ---- nft monitor -----------------------------------------------------------------------------------
 
@@ -392,5 +478,5 @@ def open_agent(settings: AgentSettings, db_url: str) -> Agent:
 
     config = load_config(settings.config_path)
     backend = open_backend(settings.netns)
-    store = open_store(db_url)
+    store = open_store(db_url, settings.host)
     return Agent(settings, config, store, backend)

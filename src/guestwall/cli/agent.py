@@ -16,6 +16,12 @@ from guestwall.cli.context import Context, reported
 )
 @click.option("--db", "db_url", default=None, help="Store URL (overrides the global --db).")
 @click.option(
+    "--host",
+    default=None,
+    help="The host this agent enforces (its ports and bindings; overrides the global --host; default: "
+    "this machine's host name).",
+)
+@click.option(
     "--config",
     "config_path",
     default=None,
@@ -40,6 +46,7 @@ def agent(
     ctx: Context,
     netns: str | None,
     db_url: str | None,
+    host: str | None,
     config_path: str | None,
     once: bool,
     verify: bool,
@@ -50,7 +57,7 @@ def agent(
     from guestwall.agent.daemon import AgentSettings, configure_logging, open_agent
 
     configure_logging(log_level)
-    settings = AgentSettings(netns=netns or ctx.netns, config_path=config_path)
+    settings = AgentSettings(netns=netns or ctx.netns, config_path=config_path, host=host or ctx.host)
     url = db_url or ctx.url
     with reported():
         daemon = open_agent(settings, url)

@@ -71,7 +71,19 @@ def define(ctx: Context, file: str | None, file_named: str | None, validate: boo
         xml = read_input_file(path)
     with reported(f"Failed to define network filter from {path}"):
         result = define_filter(ctx.store(), xml, validate=validate, on_change=ctx.on_filter_change)
-    ctx.info(f"Network filter {result.name} defined from {path}")
+    warn_ignored(xml)
+    ctx.info(
+        f"Network filter {result.name} defined from {path}",
+        {"name": result.name, "uuid": str(result.uuid), "changed": result.changed},
+    )
+
+
+def warn_ignored(xml: str | bytes) -> None:
+    """libvirt silently ignores unknown attributes (a typo then widens the rule); we say so on stderr."""
+    from guestwall.nwfilter.ignored import ignored_attributes
+
+    for line in ignored_attributes(xml):
+        click.echo(f"warning: {line}", err=True)
 
 
 @click.command("nwfilter-undefine")
@@ -84,7 +96,8 @@ def undefine(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> 
     name = required("nwfilter-undefine", "nwfilter", nwfilter, nwfilter_named)
     with reported(f"Failed to undefine network filter {name}", not_found=_not_found(name)):
         undefine_filter(ctx.store(), name, on_change=ctx.on_filter_change)
-    ctx.info(f"Network filter {name} undefined")  # as virsh: the argument as typed, even a UUID
+    # as virsh: the argument as typed, even a UUID
+    ctx.info(f"Network filter {name} undefined", {"name": name, "undefined": True})
 
 
 @click.command("nwfilter-dumpxml")
@@ -110,6 +123,12 @@ def list_(ctx: Context) -> None:
 
     with reported("Failed to list network filters"):
         records = list_filters(ctx.reader())
+    if ctx.fmt != "table" or ctx.columns:
+        from guestwall.cli.output import emit
+
+        data = [{"uuid": str(record.uuid), "name": record.name} for record in records]
+        emit(ctx.fmt, data, ["uuid", "name"], ctx.columns)
+        return
     rows = [(str(record.uuid), record.name) for record in records]
     click.echo(virsh_table(("UUID", "Name"), rows, header=not ctx.quiet), nl=False)
     ctx.done()
@@ -130,10 +149,12 @@ def edit(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> None
     import tempfile
 
     from guestwall.services.filters import define_filter, find_filter
+    from guestwall.services.ownership import check_filter_change
 
     name = required("nwfilter-edit", "nwfilter", nwfilter, nwfilter_named)
     with reported(not_found=_not_found(name)):
         original = find_filter(ctx.store(), name)
+        check_filter_change(original.name, "nwfilter-edit")
     handle, path = tempfile.mkstemp(prefix="guestwall", suffix=".xml")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -163,6 +184,7 @@ def edit(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> None
                     click.echo(f"error: {e.virsh_text()}", err=True)
                     message = "Failed."
                 else:
+                    warn_ignored(edited)
                     ctx.info(f"Network filter {result.name} XML configuration edited.")
                     return
             answer = _ask_reedit(message)

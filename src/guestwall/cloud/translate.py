@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 from guestwall.cloud import basefilters as base
 from guestwall.model.addressset import AddressSet
 from guestwall.model.cloud import (
+    AddressGroup,
     Network,
     Port,
     ProviderBlock,
@@ -31,6 +32,7 @@ from guestwall.model.cloud import (
 )
 
 GROUP_PREFIX = "gw-sg-"
+ADDRESS_GROUP_PREFIX = "gw-ag-"
 PORT_PREFIX = "gw-port-"
 PROVIDER = "gw-provider"
 PROVIDER_SET_PREFIX = "gw-provider-"
@@ -78,6 +80,15 @@ def group_set_name(group_id: str) -> str:
     return GROUP_PREFIX + group_key(group_id)
 
 
+def address_group_set_name(address_group_id: str) -> str:
+    """The kernel set of an address group's CIDRs (rules naming it look it up, as a remote group's)."""
+    return ADDRESS_GROUP_PREFIX + group_key(address_group_id)
+
+
+def address_group_set(group: AddressGroup) -> AddressSet:
+    return AddressSet(address_group_set_name(group.id), group.addresses)
+
+
 # ---- security groups ----------------------------------------------------------------------------------
 
 
@@ -96,6 +107,8 @@ def rule_element(rule: SecurityGroupRule) -> str:
         ]
     if rule.remote_group_id is not None:
         attrs += [("ipset", group_set_name(rule.remote_group_id)), ("ipsetflags", side)]
+    if rule.remote_address_group_id is not None:
+        attrs += [("ipset", address_group_set_name(rule.remote_address_group_id)), ("ipsetflags", side)]
     if rule.port_min is not None:
         attrs += [("dstportstart", str(rule.port_min)), ("dstportend", str(rule.port_max or rule.port_min))]
     if rule.icmp_type is not None:

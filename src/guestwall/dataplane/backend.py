@@ -34,6 +34,19 @@ class Backend(Protocol):
         """``nft -j list <what>`` (``-t``: without set elements); None when the object does not exist."""
 
 
+class NoKernel:
+    """No kernel at all: for a command acting for another host, whose agent enforces. Every change is still
+    compiled (a change that cannot be enforced is refused at write time); nothing is run."""
+
+    netns: str | None = None
+
+    def run(self, commands: str) -> None:
+        return None
+
+    def list_json(self, what: str, terse: bool = False) -> JSON | None:
+        return None
+
+
 class LibNftables:
     """libnftables through ctypes. The context's netlink socket is opened inside the target namespace
     and stays bound to it, so later calls from any thread act there."""

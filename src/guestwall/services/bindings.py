@@ -17,6 +17,7 @@ from guestwall.model import Binding, FilterRef, make_params
 from guestwall.services.enforce import enforce_from, stored_binding
 from guestwall.services.filters import load_filters
 from guestwall.services.incremental import apply_changes, port_part
+from guestwall.services.ownership import check_binding_change, check_binding_filter
 from guestwall.store.records import BindingRecord, ReadableStore, Store
 
 
@@ -37,7 +38,9 @@ def create_binding(store: Store, xml: str | bytes, backend: Backend) -> tuple[Bi
     from guestwall.nwfilter import format_binding, parse_binding
 
     binding = with_mac_parameter(parse_binding(xml))
+    check_binding_filter(binding.filterref.filter, binding.portdev)
     with store.write() as writer:
+        check_binding_change(writer, binding.portdev, "nwfilter-binding-create")
         if writer.binding(binding.portdev) is not None:
             raise ConflictError(f"binding '{binding.portdev}' already exists")
         if writer.filter_by_name(binding.filterref.filter) is None:
@@ -56,7 +59,11 @@ def create_bindings(
     from guestwall.nwfilter import format_binding, parse_binding
 
     bindings = [with_mac_parameter(parse_binding(xml)) for xml in xmls]
+    for binding in bindings:
+        check_binding_filter(binding.filterref.filter, binding.portdev)
     with store.write() as writer:
+        for binding in bindings:
+            check_binding_change(writer, binding.portdev, "nwfilter-binding-create")
         for name in sorted({b.filterref.filter for b in bindings}):
             if writer.filter_by_name(name) is None:
                 raise InstantiationError(f"referenced filter '{name}' is missing")
@@ -75,6 +82,7 @@ def delete_binding(store: Store, portdev: str, backend: Backend) -> ApplyResult:
         record = writer.binding(portdev)
         if record is None:
             raise _not_found(portdev)
+        check_binding_change(writer, portdev, "nwfilter-binding-delete")
         part = port_part(writer, record)
         writer.delete_binding(portdev)
         result = None
@@ -83,6 +91,16 @@ def delete_binding(store: Store, portdev: str, backend: Backend) -> ApplyResult:
             retired = [part] if writer.count_bindings(record.filter) == 0 else []
             result = apply_changes(writer, backend, removed=[part], retired=retired)
         return result or enforce_from(writer, load_filters(writer), backend)
+
+
+def move_binding(store: Store, portdev: str, host: str, backend: Backend) -> str:
+    """Give a binding to ``host``; returns its old host. When it leaves or joins the host this store acts
+    for, that kernel is updated in the same transaction; every other host's agent follows the change log."""
+    with store.write() as writer:
+        old = writer.move_binding(portdev, host)
+        if store.host in (old, host) and old != host:
+            enforce_from(writer, load_filters(writer), backend)
+        return old
 
 
 def get_binding(store: ReadableStore, portdev: str) -> BindingRecord:
@@ -106,8 +124,17 @@ def reapply(store: Store, backend: Backend) -> ApplyResult:
     every enforcing use case and the agent take them, so a command that has applied its change but not yet
     committed it cannot be undone by this older read of the store.
     """
-    with store.write() as reader:
-        return enforce_from(reader, load_filters(reader), backend)
+    return reapply_restoring(store, backend)[0]
+
+
+def reapply_restoring(store: Store, backend: Backend) -> tuple[ApplyResult, list[str]]:
+    """``reapply``, first restoring what the cloud objects derive and the store lacks (a cloud port's
+    binding, a generated filter); returns what was restored too."""
+    from guestwall.cloud.integrity import restore
+
+    with store.write() as writer:
+        restored = restore(writer)
+        return enforce_from(writer, load_filters(writer), backend), restored
 
 
 def _not_found(portdev: str) -> BindingNotFound:

@@ -227,11 +227,12 @@ def desired_state(
     strict: bool = True,
 ) -> Desired:
     """What the kernel of ``netns`` should hold according to the store (as ``reader`` sees it) and the host
-    configuration. ``links`` are the namespace's interfaces, listed when needed and not given."""
-    from guestwall.config import load_config
+    configuration (the store's host settings: services.hostsettings). ``links`` are the namespace's
+    interfaces, listed when needed and not given."""
     from guestwall.services.filters import load_filters
+    from guestwall.services.hostsettings import host_config
 
-    config = config if config is not None else load_config()
+    config = config if config is not None else host_config(reader)
     filters = filters if filters is not None else load_filters(reader)
     ports = load_ports(reader)
     if config.default_filtered:

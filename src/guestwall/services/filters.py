@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 from guestwall.errors import ConflictError, InUseError, NotFoundError
 from guestwall.instantiate.tree import reachable_filters
+from guestwall.services.ownership import check_filter_change
 from guestwall.store.records import FilterRecord, ReadableStore, Reader, Store
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ def define_filter(
     from guestwall.nwfilter import format_filter, parse_filter
 
     new = parse_filter(xml, validate=validate)  # input errors leave before the store is touched
+    check_filter_change(new.name, "nwfilter-define")
     with store.write() as writer:
         if new.uuid is not None:
             same_uuid = writer.filter_by_uuid(new.uuid)
@@ -73,6 +75,7 @@ def undefine_filter(store: Store, name_or_uuid: str, on_change: OnChange | None 
     """
     with store.write() as writer:
         record = _find(writer, name_or_uuid)
+        check_filter_change(record.name, "nwfilter-undefine")
         filters = load_filters(writer)
         if record.name in reachable_filters(filters, writer.bound_filters()):
             raise InUseError("nwfilter is in use")

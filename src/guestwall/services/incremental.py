@@ -14,9 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from guestwall.compile import canon, names
-from guestwall.compile.compiler import Compiled, PortInput, compile_ruleset
+from guestwall.compile.compiler import Compiled, Options, PortInput, compile_ruleset
 from guestwall.compile.ruleset import ChainSpec, Element, Ruleset, SetSpec, TableSpec, rule_digest
-from guestwall.config import load_config
 from guestwall.dataplane.apply import ApplyResult, kernel_lock
 from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.diff import (
@@ -33,6 +32,7 @@ from guestwall.instantiate.build import Planner
 from guestwall.instantiate.tree import reachable_filters
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
+from guestwall.services.hostsettings import host_config
 from guestwall.store.records import BindingRecord, Reader, Store
 
 
@@ -50,12 +50,12 @@ def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, str], tuple[str,
 
 
 def _compile_one(
-    filters: Mapping[str, Filter], xml: str, port_id: int, sets: Mapping[str, AddressSet]
+    filters: Mapping[str, Filter], xml: str, port_id: int, sets: Mapping[str, AddressSet], options: Options
 ) -> Compiled:
     from guestwall.nwfilter import parse_binding
 
     program = Planner(filters).instantiate(parse_binding(xml))
-    return compile_ruleset([PortInput(program, port_id)], load_config().options(), sets)
+    return compile_ruleset([PortInput(program, port_id)], options, sets)
 
 
 def _group_chains(table: TableSpec) -> dict[str, ChainSpec]:
@@ -81,7 +81,8 @@ def plan_filter_change(
     Raises InstantiationError naming a binding when a group cannot be instantiated with the new
     definitions; None when only a full apply can do it.
     """
-    if load_config().default_filtered:
+    config = host_config(reader)
+    if config.default_filtered:
         return None
     changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
     tops = sorted(
@@ -97,11 +98,11 @@ def plan_filter_change(
         was: Compiled | None = None
         if top in old:  # a top filter new with this change (a new group) had no chains before
             try:
-                was = _compile_one(old, xml, port_id, address_sets)
+                was = _compile_one(old, xml, port_id, address_sets, config.options())
             except InstantiationError:
                 return None  # the kernel may not hold what the old definitions say
         try:
-            now = _compile_one(new, xml, port_id, address_sets)
+            now = _compile_one(new, xml, port_id, address_sets, config.options())
         except MissingVariables as e:
             if e.missing == ["IP"]:
                 return None  # the port would learn its address: the full path gives it interim rules
@@ -144,7 +145,7 @@ def enforce_filter_change(
     from guestwall.services.filters import load_filters
 
     with store.read() as reader:
-        if not reader.bound_filters() and not load_config().default_filtered:
+        if not reader.bound_filters() and not host_config(reader).default_filtered:
             return None  # nothing uses any filter (unbound guest ports may use the default filter)
         old = load_filters(reader)
         result = apply_filter_change(reader, old, filters, backend, load_address_sets(reader))
@@ -308,7 +309,7 @@ def port_part(
     from guestwall.services.enforce import enforced_program, load_address_sets
     from guestwall.services.filters import load_filter_tree
 
-    config = load_config()
+    config = host_config(reader)
     if config.default_filtered:
         return None
     tree = filters if filters is not None else load_filter_tree(reader, record.filter)

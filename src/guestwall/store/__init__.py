@@ -34,12 +34,13 @@ __all__ = [
 ]
 
 
-def open_store(url: str = DEFAULT_URL) -> Store:
-    """Open (creating, migrating and seeding as needed) the store at an SQLAlchemy URL. Raises StoreError."""
+def open_store(url: str = DEFAULT_URL, host: str | None = None) -> Store:
+    """Open (creating, migrating and seeding as needed) the store at an SQLAlchemy URL, acting for ``host``
+    (default: records.this_host()). Raises StoreError."""
     from guestwall.store.migrate import prepare_store
     from guestwall.store.sqlstore import SqlStore, create_store_engine
 
-    store = SqlStore(create_store_engine(url), url)
+    store = SqlStore(create_store_engine(url), url, host)
     try:
         prepare_store(store)
     except BaseException:
@@ -48,8 +49,8 @@ def open_store(url: str = DEFAULT_URL) -> Store:
     return store
 
 
-def open_reader(url: str = DEFAULT_URL) -> ReadableStore:
+def open_reader(url: str = DEFAULT_URL, host: str | None = None) -> ReadableStore:
     """A read-only view of the store: the sqlite3 fast path if possible, else the full store."""
     from guestwall.store.fastread import open_fast
 
-    return open_fast(url) or open_store(url)
+    return open_fast(url, host) or open_store(url, host)

@@ -6,7 +6,9 @@ SQLAlchemy, ``fastread`` implements the read side with the stdlib sqlite3 module
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -25,6 +27,11 @@ SCHEMA_REVISION = "0008"
 DEFAULT_URL = "sqlite:////var/lib/guestwall/guestwall.db"
 
 _PARAM = re.compile(r"<parameter name='([^']*)'")
+
+
+def this_host() -> str:
+    """The host this process acts for by default: $GUESTWALL_HOST, else this machine's host name."""
+    return os.environ.get("GUESTWALL_HOST") or socket.gethostname()
 
 
 def binding_params(xml: str) -> str:
@@ -51,6 +58,21 @@ class BindingRecord:
     filter: str  # name of the binding's top filter (its <filterref filter=...>)
     xml: str
     created_at: datetime
+    host: str = ""  # the host whose agent enforces it
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object a committed revision changed. ``host``: the host it belongs to (bindings and their
+    learned addresses), None for objects any host may use (filters, address sets)."""
+
+    revision: int
+    entity: str  # 'binding', 'address', 'filter', 'set'
+    key: str
+    host: str | None
+
+    def concerns(self, host: str) -> bool:
+        return self.host is None or self.host == host
 
 
 @dataclass(frozen=True)
@@ -86,6 +108,13 @@ class Reader(Protocol):
     def binding(self, portdev: str) -> BindingRecord | None: ...
     def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]: ...
     def address_sets(self) -> list[AddressSet]: ...
+    def log_floor(self) -> int:
+        """Every change after this revision is in the change log (older ones were pruned)."""
+        ...
+
+    def changes_after(self, revision: int) -> list[Change]:
+        """The logged changes of revisions after ``revision``, in commit order."""
+        ...
 
 
 class Writer(Reader, Protocol):
@@ -103,6 +132,7 @@ class Writer(Reader, Protocol):
 
     def update_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord: ...
     def delete_binding(self, portdev: str) -> None: ...
+    def move_binding(self, portdev: str, host: str) -> str: ...
     def learn_address(
         self,
         portdev: str,
@@ -125,6 +155,9 @@ class ReadableStore(Protocol):
 
 class Store(ReadableStore, Protocol):
     url: str
+    host: str
+    last_revision: int | None
 
     def write(self) -> AbstractContextManager[Writer]: ...
+    def guarded_read(self) -> AbstractContextManager[Reader]: ...
     def generation(self) -> int: ...
