@@ -86,7 +86,8 @@ def start(store: Store, name: str, netns: str | None = None) -> str:
         net = live_definition(parse_network(rec.xml))
         check_overlap(net, active_networks(repo))
         if links.bridge_present(netns, net.bridge_name):  # someone else's device: never adopt (or delete) it
-            raise NetworkError(f"Unable to create bridge {net.bridge_name}: it already exists", "internal error")
+            message = f"Unable to create bridge {net.bridge_name}: it already exists"
+            raise NetworkError(message, "internal error")
         repo.put(replace(rec, live_xml=format_network(net)))
         bring_up(netns, net)
         try:
