@@ -38,8 +38,15 @@ def _ipr(netns: str | None) -> Iterator[Any]:
 
 
 def _index(ipr: Any, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return int(found[0]) if found else None
+    """One link by name (RTM_GETLINK for that name: not a dump of every link, so the cost does not grow
+    with the guests' ports on the host)."""
+    try:
+        found = ipr.link("get", ifname=name)
+    except NetlinkError as e:
+        if e.code == errno.ENODEV:
+            return None
+        raise
+    return int(found[0]["index"]) if found else None
 
 
 def bridge_present(netns: str | None, name: str) -> bool:
