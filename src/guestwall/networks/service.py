@@ -248,7 +248,7 @@ def update(
 
 def _apply_hosts(netns: str | None, net: Network, removed: DhcpHost | None) -> None:
     p = dnsmasq.paths(netns, net.name)
-    dnsmasq.sync_hosts(netns, net, p)
+    dnsmasq.sync_hosts(net, p)
     if removed is None or removed.mac is None:
         return
     server = net.ipv4()
