@@ -85,11 +85,8 @@ def start(store: Store, name: str, netns: str | None = None) -> str:
         assert rec.xml is not None
         net = live_definition(parse_network(rec.xml))
         check_overlap(net, active_networks(repo))
-        if links.bridge_present(netns, net.bridge_name):  # someone else's device: never adopt (or delete) it
-            message = f"Unable to create bridge {net.bridge_name}: it already exists"
-            raise NetworkError(message, "internal error")
         repo.put(replace(rec, live_xml=format_network(net)))
-        bring_up(netns, net)
+        bring_up(netns, net, adopt=False)  # someone else's device of that name: refused, never adopted
         try:
             apply_rules(repo, open_backend(netns))
         except BaseException:
