@@ -35,6 +35,25 @@ COMMANDS: dict[str, str] = {
     "secgroup": "cloud:secgroup",
     "provider": "cloud:provider",
     "host-settings": "hostsettings:host_settings",
+    "api": "api:api",
+    "token": "api:token",
+    "host": "host:host",
+    "net-define": "network:define",
+    "net-undefine": "network:undefine",
+    "net-start": "network:start",
+    "net-destroy": "network:destroy",
+    "net-autostart": "network:autostart",
+    "net-list": "network:list_",
+    "net-info": "network:info",
+    "net-dumpxml": "network:dumpxml",
+    "net-edit": "network:edit",
+    "net-update": "network:update",
+    "net-dhcp-leases": "network:dhcp_leases",
+    "net-port-attach": "network:port_attach",
+    "floating-ip": "floating:floating_ip",
+    "doctor": "doctor:doctor",
+    "import-libvirt": "virt:import_libvirt",
+    "log": "log:log",
 }
 
 
@@ -206,15 +225,45 @@ def _accept_common(command: click.Command, structured: bool) -> None:
     envvar="GUESTWALL_NETNS",
     help="Enforce in this named network namespace instead of the current one (env GUESTWALL_NETNS).",
 )
+@click.option(
+    "--host",
+    default=None,
+    envvar="GUESTWALL_HOST",
+    help="The host whose ports and bindings to act on (default: this machine's host name). Another host's "
+    "changes are only written: its agent enforces them (unless --netns names where to enforce them here).",
+)
+@click.option(
+    "--wait",
+    "wait",
+    is_flag=True,
+    help="After a write, wait until every live host concerned has enforced it (fail naming those that "
+    "have not).",
+)
+@click.option(
+    "--wait-timeout", type=float, default=10.0, show_default=True, metavar="SECONDS", help="Limit of --wait."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Suppress informational messages (as virsh -q).")
 @click.version_option(package_name="guestwall")
 @click.pass_context
-def cli(ctx: click.Context, db_url: str | None, netns: str | None, quiet: bool) -> None:
+def cli(
+    ctx: click.Context,
+    db_url: str | None,
+    netns: str | None,
+    host: str | None,
+    wait: bool,
+    wait_timeout: float,
+    quiet: bool,
+) -> None:
     """guestwall: libvirt-compatible network filters for guests, enforced with shared nftables rules."""
     from guestwall.cli.context import Context
 
+    if netns == "":  # not the current namespace: an empty name is a mistake (an unset variable)
+        raise click.BadParameter("an empty name is not a network namespace", param_hint="'--netns'")
     context = Context(db_url=db_url, netns=netns, quiet=quiet)
     _warnings_to_stderr()
+    context = Context(
+        db_url=db_url, netns=netns, quiet=quiet, host=host, wait=wait, wait_timeout=wait_timeout
+    )
 
     def on_filter_change(filters: dict[str, Any]) -> None:
         from guestwall.cli.binding import enforce_filters  # imported only when a filter really changes

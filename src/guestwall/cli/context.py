@@ -7,7 +7,7 @@ with the informational messages and table headers; ``Context.done`` and ``report
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -31,6 +31,9 @@ class Context:
     quiet: bool
     fmt: str = "table"  # --format of commands that have no own (set by the common options, cli.app)
     columns: tuple[str, ...] = ()  # -c
+    host: str | None = None  # None: this machine (records.this_host())
+    wait: bool = False
+    wait_timeout: float = 10.0
     # Called inside filter-changing transactions with the new filter set (the enforcement engine's hook).
     on_filter_change: OnChange | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, init=False, repr=False)
@@ -40,13 +43,15 @@ class Context:
     def url(self) -> str:
         return self.db_url or DEFAULT_DB_URL
 
-    def store(self) -> Store:
-        """The full (read-write) store, opened on first use."""
+    def store(self, create: bool = True) -> Store:
+        """The full store, opened on first use; only commands that write may create it (``create``)."""
         if self._store is None:
             from guestwall.store import open_store
 
-            self._store = open_store(self.url)
+            self._store = open_store(self.url, self.host, create=create)
             _close_on_exit(self)
+            if self.wait:
+                _on_exit(self.wait_for_hosts)  # runs before the close above (last registered, first run)
         return self._store
 
     def reader(self) -> ReadableStore:
@@ -56,9 +61,39 @@ class Context:
         if self._reader is None:
             from guestwall.store import open_reader
 
-            self._reader = open_reader(self.url)
+            self._reader = open_reader(self.url, self.host)
             _close_on_exit(self)
         return self._reader
+
+    @property
+    def remote(self) -> bool:
+        """Acting for another host, with no namespace here standing for it: write only, its agent enforces."""
+        from guestwall.store.records import this_host
+
+        return self.host is not None and self.host != this_host() and self.netns is None
+
+    def wait_for_hosts(self) -> None:
+        """--wait: after the command's last committed write, wait for the hosts it concerns."""
+        from guestwall.store.hosts import wait_applied
+        from guestwall.store.sqlstore import SqlStore
+
+        store = self._store
+        if not isinstance(store, SqlStore) or store.last_revision is None:
+            return
+        try:
+            waited = wait_applied(store, store.last_revision, self.wait_timeout)
+        except GuestwallError as e:
+            click.echo(f"error: cannot wait for the hosts: {e}", err=True)
+            sys.exit(1)
+        if waited.down:
+            click.echo(f"warning: not waited for (down or never seen): {', '.join(waited.down)}", err=True)
+        if waited.late:
+            click.echo(
+                f"error: revision {waited.revision} not enforced after {self.wait_timeout:g} s on: "
+                f"{', '.join(waited.late)}",
+                err=True,
+            )
+            sys.exit(1)
 
     def close(self) -> None:
         for opened in (self._reader, self._store):
@@ -85,9 +120,13 @@ class Context:
 
 
 def _close_on_exit(context: Context) -> None:
+    _on_exit(context.close)
+
+
+def _on_exit(callback: Callable[[], None]) -> None:
     click_context = click.get_current_context(silent=True)
     if click_context is not None:
-        click_context.call_on_close(context.close)
+        click_context.call_on_close(callback)
 
 
 def _quiet() -> bool:

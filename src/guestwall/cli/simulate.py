@@ -52,7 +52,7 @@ def simulate(ctx: Context, portdev: str, direction: str, packet_text: str, trace
     with reported(not_found=f"failed to get nwfilter binding '{portdev}'"):
         packet = parse_packet(packet_text)
         record = get_binding(ctx.reader(), portdev)
-        store = ctx.store()
+        store = ctx.store(create=False)
         with store.read() as reader:
             program = enforced_program(reader, record, load_filters(reader))  # interim rules while learning
             outcome = run(program, direction, packet, load_address_sets(reader))

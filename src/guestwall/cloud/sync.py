@@ -34,6 +34,7 @@ class Scope:
     ports: set[str] = field(default_factory=set)  # port ids: binding (and top filter)
     removed_devices: set[str] = field(default_factory=set)  # bindings of deleted ports
     provider: bool = False
+    address_groups: set[str] = field(default_factory=set)  # address group ids: their address sets
     everything: bool = False
 
 
@@ -148,6 +149,12 @@ def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
             sets.delete(tr.group_set_name(group_id))
             continue
         filters.put(name, tr.group_filter_xml(group))
+    for ag_id in sorted(scope.address_groups):
+        address_group = repo.address_group(ag_id)
+        if address_group is None:
+            sets.delete(tr.address_group_set_name(ag_id))
+        else:
+            sets.put(tr.address_group_set(address_group))
     for group_id in sorted(scope.groups | scope.member_sets):
         if repo.group(group_id) is not None:
             if all_ports is not None:
@@ -169,12 +176,20 @@ def _everything(repo: CloudRepo, filters: _Filters, sets: _Sets, ports: list[Por
     for name in [n for n in sets.names if n.startswith(tr.GROUP_PREFIX)]:
         if name[len(tr.GROUP_PREFIX) :] not in groups:
             sets.delete(name)
+    address_groups = {tr.group_key(g.id): g.id for g in repo.address_groups()}
+    for name in [n for n in sets.names if n.startswith(tr.ADDRESS_GROUP_PREFIX)]:
+        if name[len(tr.ADDRESS_GROUP_PREFIX) :] not in address_groups:
+            sets.delete(name)
     devices = {p.device for p in ports}
     stale = {
         dev for dev, name in repo.bound_devices().items() if name.startswith(tr.DERIVED_PREFIX)
     } - devices
     return Scope(
-        groups=set(groups.values()), ports={p.id for p in ports}, removed_devices=stale, provider=True
+        groups=set(groups.values()),
+        ports={p.id for p in ports},
+        removed_devices=stale,
+        provider=True,
+        address_groups=set(address_groups.values()),
     )
 
 

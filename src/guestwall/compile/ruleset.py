@@ -21,6 +21,7 @@ class BaseHook:
     hook: str
     priority: int
     policy: str = "accept"
+    type: str = "filter"  # "nat" for the network layer's address translation chains
 
 
 @dataclass

@@ -38,7 +38,7 @@ def chain_decl(family: str, chain: ChainSpec) -> str:
     if chain.base is None:
         return head
     b = chain.base
-    return f"{head} {{ type filter hook {b.hook} priority {b.priority}; policy {b.policy}; }}"
+    return f"{head} {{ type {b.type} hook {b.hook} priority {b.priority}; policy {b.policy}; }}"
 
 
 def _value_text(value: object, map_type: str | None) -> str:
@@ -46,6 +46,8 @@ def _value_text(value: object, map_type: str | None) -> str:
         assert isinstance(value, tuple)
         verdict, chain = value
         return f"{verdict} {chain}" if chain else str(verdict)
+    if map_type in ("ipv4_addr", "ipv6_addr"):  # address maps (the network layer's NAT)
+        return canon.render(value, map_type)
     return hex(value) if isinstance(value, int) else str(value)
 
 
