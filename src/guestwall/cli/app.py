@@ -259,7 +259,6 @@ def cli(
 
     if netns == "":  # not the current namespace: an empty name is a mistake (an unset variable)
         raise click.BadParameter("an empty name is not a network namespace", param_hint="'--netns'")
-    context = Context(db_url=db_url, netns=netns, quiet=quiet)
     _warnings_to_stderr()
     context = Context(
         db_url=db_url, netns=netns, quiet=quiet, host=host, wait=wait, wait_timeout=wait_timeout
