@@ -33,6 +33,7 @@ class BlockIn(Body):
     port_range_min: int | None = None
     port_range_max: int | None = None
     description: Text = ""
+    force: bool = False  # blocking every address (0.0.0.0/0, ::/0) must be meant
 
 
 class BlockCreate(Body):
@@ -57,7 +58,9 @@ def create_block(request: Request, who: AdminDep, body: BlockCreate) -> dict[str
     if low is not None or high is not None:
         first = low if low is not None else high
         ports = v.port_range(f"{first}:{high if high is not None else low}")
-    block = state(request).cloud.block(v.network(data.cidr), protocol, ports, data.description)
+    block = state(request).cloud.block(
+        v.network(data.cidr), protocol, ports, data.description, force=data.force
+    )
     return {"provider_block": shapes.provider_block(block)}
 
 
