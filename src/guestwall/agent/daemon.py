@@ -57,6 +57,7 @@ class AgentSettings:
     netns: str | None
     config_path: str | None = None
     host: str | None = None  # default: records.this_host()
+    allow_empty: bool = False  # may create a missing store, and apply one without bindings at start
     libvirt: WatchSettings | None = None  # follow this libvirt's domains (guestwall.virt)
     metrics: str | None = None  # HOST:PORT of the Prometheus endpoint (agent/metrics.py)
 
@@ -392,13 +393,18 @@ class Agent:
 
     def _on_notify(self) -> None:
         assert self.listener is not None
-        count, alive = self.listener.read()
+        payloads, alive = self.listener.read()
         if not alive:
             self.selector.unregister(self.listener)
             self.listener.close()
             self.listen_at = time.monotonic() + RECONNECT
             self.next_poll = min(self.next_poll, time.monotonic() + self.config.poll_interval)
-        if count:
+        if not payloads:
+            return
+        if self.reconciler.skip_notified(payloads):
+            self.status.applied(self.reconciler.generation, urgent=False)  # sent with the heartbeat
+            log.debug("revision %s: not concerned (notified)", self.reconciler.generation)
+        else:
             self.converge("store changed", follow=True)
 
     def _check(self, reason: str) -> None:
@@ -558,5 +564,8 @@ def open_agent(settings: AgentSettings, db_url: str) -> Agent:
 
     config = load_config(settings.config_path)
     backend = open_backend(settings.netns)
-    store = open_store(db_url, settings.host)
-    return Agent(settings, config, store, backend)
+    store = open_store(db_url, settings.host, create=settings.allow_empty)
+    agent = Agent(settings, config, store, backend)
+    if not settings.allow_empty:
+        agent.reconciler.guard_empty = store.url
+    return agent

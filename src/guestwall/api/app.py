@@ -50,6 +50,7 @@ def open_state(settings: Settings) -> ApiState:
 
 def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     from guestwall.api.routers import address_groups, meta, native, ports, rules, security_groups
+    from guestwall.api.ui import ui_router
 
     app = FastAPI(
         title="guestwall",
@@ -62,6 +63,7 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     errors.install(app)
     for module in (meta, security_groups, rules, ports, address_groups, native):
         app.include_router(module.router)
+    app.include_router(ui_router())  # the web dashboard under /ui (guestwall.api.ui)
     _document(app)
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit, limit=settings.max_body)

@@ -36,6 +36,12 @@ from guestwall.cli.context import Context, reported
     "(what SIGHUP does).",
 )
 @click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Start even with a missing store (creating it) or one without bindings while the kernel "
+    "enforces ports (which then lose their rules).",
+)
+@click.option(
     "--libvirt",
     "libvirt_uri",
     default=None,
@@ -72,6 +78,7 @@ def agent(
     config_path: str | None,
     once: bool,
     verify: bool,
+    allow_empty: bool,
     libvirt_uri: str | None,
     libvirt_interval: float,
     metrics: str | None,
@@ -82,6 +89,8 @@ def agent(
     from guestwall.agent.daemon import AgentSettings, configure_logging, open_agent
 
     configure_logging(log_level)
+    if netns == "":
+        raise click.BadParameter("an empty name is not a network namespace", param_hint="'--netns'")
     watch = None
     if libvirt_uri:
         from guestwall.virt.watcher import WatchSettings
@@ -91,6 +100,7 @@ def agent(
         netns=netns or ctx.netns,
         config_path=config_path,
         host=host or ctx.host,
+        allow_empty=allow_empty,
         libvirt=watch,
         metrics=metrics,
     )

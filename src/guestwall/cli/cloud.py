@@ -29,7 +29,7 @@ def _cloud(ctx: Context, enforcing: bool = True) -> Cloud:
     from guestwall.cloud.service import Cloud
 
     if not enforcing:
-        return Cloud(ctx.store(), None)
+        return Cloud(ctx.store(create=False), None)
     from guestwall.cli.binding import backend_for
 
     # another host's connections are that host's business: only a kernel here gets its flows killed
@@ -773,6 +773,7 @@ def _block_args(protocol: str | None, port_range: str | None) -> tuple[str | Non
     help="Destination ports (tcp, udp).",
 )
 @click.option("--description", default="")
+@click.option("--force", is_flag=True, help="Allow blocking every address (0.0.0.0/0 or ::/0).")
 @click.option("--log", is_flag=True, help="Log what this block drops (docs/logging.md).")
 @_format_option
 @click.pass_obj
@@ -782,6 +783,7 @@ def provider_block(
     protocol: str | None,
     port_range: str | None,
     description: str,
+    force: bool,
     log: bool,
     fmt: str,
 ) -> None:
@@ -792,7 +794,7 @@ def provider_block(
         net = v.network(cidr)
         proto, ports = _block_args(protocol, port_range)
         cloud = _cloud(ctx)
-        block = cloud.block(net, proto, ports, description, log)
+        block = cloud.block(net, proto, ports, description, force=force, log=log)
     _after(cloud)
     _emit(fmt, block_json(block), lambda: _blocks_table([block]))
 

@@ -188,7 +188,7 @@ def port_filter_name(port: Port) -> str:
 def port_filter_xml(prof: Profile) -> str:
     refs = [base.L2]
     refs += [base.IPV4, base.ARP] if prof.ipv4 else [base.IPV4_UNADDRESSED, base.ARP_UNADDRESSED]
-    refs.append(base.IPV6)
+    refs += [base.IPV6_NA, base.IPV6]
     if not prof.dhcp_server:
         refs += [base.NO_DHCP_SERVER, base.NO_DHCPV6_SERVER]
     refs += [base.STATEFUL, base.CLIENT]

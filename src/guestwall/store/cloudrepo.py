@@ -157,6 +157,9 @@ class CloudRepo:
         rules = self._rules_of([row.id for row in rows] if project is not None else None)
         return [_group(row, rules.get(row.id, ())) for row in rows]
 
+    def group_ids(self) -> list[str]:
+        return list(self.session.scalars(select(SecurityGroupRow.id)))
+
     def group(self, group_id: str) -> SecurityGroup | None:
         row = self.session.get(SecurityGroupRow, group_id)
         if row is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +76,26 @@ class Change:
 
     def concerns(self, host: str) -> bool:
         return self.host is None or self.host == host
+
+
+# A notification's payload: "<revision> <hosts>", hosts comma-separated, "*" for every host (PostgreSQL
+# limits payloads to 8000 bytes: a longer list becomes "*").
+_PAYLOAD_LIMIT = 7000
+
+
+def notify_payload(revision: int, hosts: Iterable[str | None]) -> str:
+    """What a commit notifies: its revision and the hosts its changes concern."""
+    names = set(hosts)
+    text = "*" if None in names else ",".join(sorted(n for n in names if n is not None))
+    return f"{revision} {text if len(text) <= _PAYLOAD_LIMIT else '*'}"
+
+
+def parse_payload(payload: str) -> tuple[int, frozenset[str] | None] | None:
+    """(revision, concerned hosts or None for every host), or None for a payload not of this form."""
+    revision, _, hosts = payload.partition(" ")
+    if not revision.isdigit():
+        return None
+    return int(revision), None if hosts == "*" else frozenset(h for h in hosts.split(",") if h)
 
 
 @dataclass(frozen=True)
