@@ -52,6 +52,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait(client: Any, server: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("guestwall api exited")
+        try:
+            client.get("/")
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("guestwall api did not answer within 300 s")
+
+
 def _load(cloud: Any, groups: int, ports: int) -> tuple[list[str], list[Any]]:
     from guestwall.model.cloud import Port
 
@@ -93,8 +108,6 @@ def measure(
         try:
             store = open_store(url)
             cloud = Cloud(store, open_backend(netns))
-            log(f"loading {groups} groups and {ports} ports ...")
-            ids, loaded = _load(cloud, groups, ports)
             token = create_token(store, "bench", Role.MEMBER).secret
             port = _free_port()
             env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -102,14 +115,11 @@ def measure(
             argv += ["--listen", f"127.0.0.1:{port}", "--log-level", "warning"]
             server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             client = httpx.Client(
-                base_url=f"http://127.0.0.1:{port}", headers={"X-Auth-Token": token}, timeout=60
+                base_url=f"http://127.0.0.1:{port}", headers={"X-Auth-Token": token}, timeout=120
             )
-            for _ in range(300):
-                try:
-                    client.get("/")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            log(f"loading {groups} groups and {ports} ports ...")
+            ids, loaded = _load(cloud, groups, ports)
+            _wait(client, server)
 
             def rule_in_process(i: int) -> None:
                 spec = RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(1 + i, 1 + i))

@@ -17,7 +17,8 @@
     ├── InstantiationError              a binding cannot become rules (missing variable or filter, ...)
     ├── StoreError                      the database failed (translated from SQLAlchemy)
     ├── DataplaneError                  the kernel or nft refused or is missing (from libnftables/nft)
-    └── LabError                        the namespace lab could not be built or removed
+    ├── LabError                        the namespace lab could not be built or removed
+    └── LibvirtError                    libvirt is unreachable, refused a call, or libvirt-python is missing
 
 Foreign exceptions (lxml, SQLAlchemy, subprocess, pyroute2) are translated where they enter.
 """
@@ -132,4 +133,8 @@ class DataplaneError(GuestwallError):
 
 
 class LabError(GuestwallError):
+    code = "internal error"
+
+
+class LibvirtError(GuestwallError):
     code = "internal error"

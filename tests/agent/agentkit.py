@@ -74,6 +74,10 @@ class Host:
     def __post_init__(self) -> None:
         self.config_path = self.workdir / "guestwall.toml"
         self.config_path.write_text(self.config)
+        if self.store_url is None:  # as an installation does: only commands that write create a store
+            from guestwall.store import open_store
+
+            open_store(self.url).close()
 
     @property
     def url(self) -> str:

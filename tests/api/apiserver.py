@@ -60,7 +60,7 @@ class ApiServer:
         argv = [sys.executable, "-m", "guestwall", "--db", self.db_url, "--netns", self.netns, "api"]
         argv += ["--listen", f"127.0.0.1:{self.port}", "--log-level", "warning"]
         self.process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode() if self.process.stderr else ""
@@ -70,7 +70,7 @@ class ApiServer:
                 return self
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("guestwall api did not start within 30 s")
+        raise RuntimeError("guestwall api did not start within 120 s")
 
     def stop(self) -> None:
         if self.process is not None:

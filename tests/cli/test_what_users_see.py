@@ -68,3 +68,17 @@ def test_help_documents_the_environment_and_is_not_cut(tmp_path: Path) -> None:
 
 def test_status_help_documents_exit_codes(tmp_path: Path) -> None:
     assert "Exit status" in gw(tmp_path, "status", "--help").stdout
+
+
+def test_dumpxml_and_undefine_as_json(tmp_path: Path) -> None:
+    dumped = json.loads(gw(tmp_path, "nwfilter-dumpxml", "clean-traffic", "--format", "json").stdout)
+    assert dumped["name"] == "clean-traffic" and dumped["xml"].startswith("<filter name='clean-traffic'")
+    (tmp_path / "ssh.xml").write_text(TYPO.replace(" dstport='22'", " dstportstart='22'"))
+    defined = json.loads(gw(tmp_path, "nwfilter-define", "ssh.xml", "--format", "json").stdout)
+    assert defined["name"] == "ssh" and defined["changed"] is True
+    gone = gw(tmp_path, "nwfilter-undefine", "ssh", "--format", "yaml").stdout
+    assert gone == "name: ssh\nundefined: true\n"
+
+
+def test_commands_for_people_only_take_no_format(tmp_path: Path) -> None:
+    assert gw(tmp_path, "lab", "status", "--format", "json").returncode == 2  # refused, not ignored

@@ -30,7 +30,7 @@ from guestwall.errors import DataplaneError
 from guestwall.instantiate.learning import LearningMode
 from guestwall.services.enforce import Desired, desired_state
 from guestwall.services.hostsettings import host_config
-from guestwall.store.records import Reader, Store
+from guestwall.store.records import Reader, Store, parse_payload
 
 # What ``follow`` did with a new revision.
 FOLLOWED_NOTHING = "nothing new"
@@ -67,6 +67,8 @@ class Reconciler:
         self._implicit: tuple[tuple[str, str], ...] = ()
         self.trusted: Fingerprints = {}
         self.restored: list[str] = []  # what the last rebuild restored from the cloud objects
+        # until the first converge succeeds: the store's name, when an empty store may not wipe the kernel
+        self.guard_empty: str | None = None
 
     # ---- desired state ----------------------------------------------------------------------------
 
@@ -128,6 +130,22 @@ class Reconciler:
             return True  # the log no longer covers us: rebuild from a snapshot (what is gone goes)
         return any(change.concerns(self.store.host) for change in changes)
 
+    def skip_notified(self, payloads: Iterable[str]) -> bool:
+        """Move on without reading the store when notifications (delivered in commit order on one
+        connection) name every revision after ours and none concerns this host; False when the store
+        must be read (a gap, a change of ours or of every host's, or nothing built yet)."""
+        for payload in payloads:
+            parsed = parse_payload(payload)
+            if parsed is None or self.generation is None or self.desired is None:
+                return False
+            revision, hosts = parsed
+            if revision <= self.generation:
+                continue
+            if revision != self.generation + 1 or hosts is None or self.store.host in hosts:
+                return False
+            self.generation = revision
+        return True
+
     def follow(self) -> Outcome | str:
         """A new revision may have been committed: converge if it concerns this host; otherwise only note
         it (no kernel access). Returns what converge did, or FOLLOWED_NOTHING / FOLLOWED_SKIPPED."""
@@ -158,7 +176,12 @@ class Reconciler:
             if not gaps:
                 assert self.desired is not None
                 with kernel_lock(self.netns):
+                    if self.guard_empty is not None:
+                        from guestwall.services.emptystore import refuse_emptying
+
+                        refuse_emptying(txn, self.desired, self.backend, self.guard_empty)
                     tx, tampered = self._apply(self.desired, verify)
+                    self.guard_empty = None
                 self.generation = generation  # only now: a failed build or apply is tried again
         if gaps:
             # a cloud port's binding or a generated filter gone missing: restore it (a write), then enforce

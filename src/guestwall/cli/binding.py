@@ -124,14 +124,24 @@ def dumpxml(ctx: Context, binding: str | None, binding_named: str | None) -> Non
     portdev = required("nwfilter-binding-dumpxml", "binding", binding, binding_named)
     with reported(not_found=_not_found(portdev)):
         record = get_binding(ctx.reader(), portdev)
+    if ctx.fmt != "table" or ctx.columns:
+        emit(
+            ctx.fmt, {"portdev": record.portdev, "filter": record.filter, "xml": record.xml}, [], ctx.columns
+        )
+        return
     click.echo(record.xml, nl=False)
     ctx.done()
 
 
 @click.command("apply")
 @click.option("--dry-run", is_flag=True, help="Print the nftables transaction instead of running it.")
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Apply even a store without bindings (creating it if missing) while the kernel enforces ports.",
+)
 @click.pass_obj
-def apply(ctx: Context, dry_run: bool) -> None:
+def apply(ctx: Context, dry_run: bool, allow_empty: bool) -> None:
     """Make the kernel equal to the store: repair drift, restore what cloud objects need."""
     from guestwall.cloud.integrity import missing
     from guestwall.dataplane.apply import plan
@@ -140,7 +150,7 @@ def apply(ctx: Context, dry_run: bool) -> None:
 
     with reported():
         if dry_run:
-            store = ctx.store()
+            store = ctx.store(create=False)
             with store.read() as reader:
                 gaps = missing(reader)
                 desired = desired_state(reader, netns=ctx.netns)
@@ -153,7 +163,9 @@ def apply(ctx: Context, dry_run: bool) -> None:
                 ctx.info("Nothing to change: the kernel equals the store")
             return
         warn_if_bridged_l3_is_off(ctx)
-        result, restored = reapply_restoring(ctx.store(), backend_for(ctx))
+        result, restored = reapply_restoring(
+            ctx.store(create=allow_empty), backend_for(ctx), allow_empty=allow_empty
+        )
     for gap in restored:
         click.echo(f"Restored {gap}")
     counts = result.transaction.counts()
@@ -166,8 +178,13 @@ def apply(ctx: Context, dry_run: bool) -> None:
 @click.option(
     "-c", "--column", "columns", multiple=True, metavar="COLUMN", help="Show only this port column."
 )
+@click.option(
+    "--counters",
+    is_flag=True,
+    help="Packets and bytes per bound port and per counting rule (from the kernel).",
+)
 @click.pass_obj
-def status(ctx: Context, fmt: str, columns: tuple[str, ...]) -> None:
+def status(ctx: Context, fmt: str, columns: tuple[str, ...], counters: bool) -> None:
     """Compare the kernel with the store: drift, agent, devices, dropped unbound guest ports.
 
     \b
@@ -176,7 +193,13 @@ def status(ctx: Context, fmt: str, columns: tuple[str, ...]) -> None:
     the kernel equals the store, whether an agent runs (pid, last repair), where the host settings come
     from. Exit status: 0 when everything the store claims is enforced, 1 when something is wrong (the
     kernel differs, a cloud object's binding or filter is missing, a bound port cannot be enforced).
+    With --counters: what the kernel counted per bound port and per counting rule (docs/logging.md).
     """
+    if counters:
+        from guestwall.cli.counters import show_counters
+
+        show_counters(ctx, "json" if fmt == "json" else "table")
+        return
     from guestwall.agent.links import list_links
     from guestwall.agent.statefile import read_agent
     from guestwall.cloud.integrity import missing
@@ -186,7 +209,7 @@ def status(ctx: Context, fmt: str, columns: tuple[str, ...]) -> None:
     from guestwall.services.status import agent_text, build_report, port_row
 
     with reported():
-        store = ctx.store()
+        store = ctx.store(create=False)
         with store.read() as reader:
             config = host_config(reader)
             settings = "store" if stored_settings(reader) is not None else (config.source or "defaults")

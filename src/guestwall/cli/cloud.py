@@ -29,7 +29,7 @@ def _cloud(ctx: Context, enforcing: bool = True) -> Cloud:
     from guestwall.cloud.service import Cloud
 
     if not enforcing:
-        return Cloud(ctx.store(), None)
+        return Cloud(ctx.store(create=False), None)
     from guestwall.cli.binding import backend_for
 
     # another host's connections are that host's business: only a kernel here gets its flows killed
@@ -146,6 +146,7 @@ def rule_json(rule: SecurityGroupRule, names: dict[str, str]) -> dict[str, Any]:
         "remote_group_id": rule.remote_group_id,
         "remote_group": names.get(rule.remote_group_id or ""),
         "description": rule.description,
+        "log": rule.log,
     }
 
 
@@ -170,6 +171,7 @@ def block_json(block: ProviderBlock) -> dict[str, Any]:
         "port_range_min": block.port_min,
         "port_range_max": block.port_max,
         "description": block.description,
+        "log": block.log,
     }
 
 
@@ -634,6 +636,7 @@ def secgroup_delete(ctx: Context, group_refs: tuple[str, ...], project: str | No
 @click.option("--remote-ip", default=None, metavar="CIDR", help="Remote addresses (default: anywhere).")
 @click.option("--remote-group", default=None, metavar="GROUP", help="Remote group: its members' addresses.")
 @click.option("--description", default="")
+@click.option("--log", is_flag=True, help="Log what this rule accepts (new connections; docs/logging.md).")
 @click.option("--project", default=None, help="Look group names up in this project.")
 @_format_option
 @click.pass_obj
@@ -651,6 +654,7 @@ def secgroup_rule_create(
     remote_ip: str | None,
     remote_group: str | None,
     description: str,
+    log: bool,
     project: str | None,
     fmt: str,
 ) -> None:
@@ -681,6 +685,7 @@ def secgroup_rule_create(
             remote_cidr=cidr,
             remote_group=remote_group,
             description=description,
+            log=log,
         )
         cloud = _cloud(ctx)
         rule = cloud.create_rule(group_ref, spec, project)
@@ -768,10 +773,19 @@ def _block_args(protocol: str | None, port_range: str | None) -> tuple[str | Non
     help="Destination ports (tcp, udp).",
 )
 @click.option("--description", default="")
+@click.option("--force", is_flag=True, help="Allow blocking every address (0.0.0.0/0 or ::/0).")
+@click.option("--log", is_flag=True, help="Log what this block drops (docs/logging.md).")
 @_format_option
 @click.pass_obj
 def provider_block(
-    ctx: Context, cidr: str, protocol: str | None, port_range: str | None, description: str, fmt: str
+    ctx: Context,
+    cidr: str,
+    protocol: str | None,
+    port_range: str | None,
+    description: str,
+    force: bool,
+    log: bool,
+    fmt: str,
 ) -> None:
     """Block CIDR for every guest on every host; connections from it are killed."""
     from guestwall.cloud import validate as v
@@ -780,7 +794,7 @@ def provider_block(
         net = v.network(cidr)
         proto, ports = _block_args(protocol, port_range)
         cloud = _cloud(ctx)
-        block = cloud.block(net, proto, ports, description)
+        block = cloud.block(net, proto, ports, description, force=force, log=log)
     _after(cloud)
     _emit(fmt, block_json(block), lambda: _blocks_table([block]))
 

@@ -43,12 +43,12 @@ class Context:
     def url(self) -> str:
         return self.db_url or DEFAULT_DB_URL
 
-    def store(self) -> Store:
-        """The full (read-write) store, opened on first use."""
+    def store(self, create: bool = True) -> Store:
+        """The full store, opened on first use; only commands that write may create it (``create``)."""
         if self._store is None:
             from guestwall.store import open_store
 
-            self._store = open_store(self.url, self.host)
+            self._store = open_store(self.url, self.host, create=create)
             _close_on_exit(self)
             if self.wait:
                 _on_exit(self.wait_for_hosts)  # runs before the close above (last registered, first run)

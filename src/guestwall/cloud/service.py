@@ -15,6 +15,7 @@ from typing import TypeVar
 from uuid import uuid4
 
 from guestwall.cloud import translate as tr
+from guestwall.cloud import validate as v
 from guestwall.cloud.conntrack import Conntrack, kill_disallowed
 from guestwall.cloud.policy import Flow, Policy
 from guestwall.cloud.sync import Changes, Scope, load_filters, sync
@@ -63,6 +64,7 @@ class RuleSpec:
     remote_group: str | None = None  # id or name
     description: str = ""
     remote_address_group: str | None = None  # id
+    log: bool = False  # the drop log records what it accepts
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,7 @@ class Cloud:
             users = repo.group_in_use(group.id)
             if users:
                 raise CloudInUse(f"security group '{group.name}' is in use by port(s) {', '.join(users)}")
+            _refuse_if_filters_use(writer, group)
             referencing = {r.group_id for r in repo.rules_with_remote(group.id)} - {group.id}
             affected = [p for g in referencing for p in repo.ports_in_group(g)]
             repo.delete_group(group.id)
@@ -326,6 +329,7 @@ class Cloud:
 
     @staticmethod
     def _add_rule(repo: CloudRepo, group: SecurityGroup, spec: RuleSpec) -> SecurityGroupRule:
+        spec = checked_spec(spec)
         remote = resolve_group(repo, spec.remote_group, group.project).id if spec.remote_group else None
         address_group = None
         if spec.remote_address_group is not None:
@@ -361,6 +365,7 @@ class Cloud:
             remote,
             spec.description,
             remote_address_group_id=address_group,
+            log=spec.log,
         )
         current = repo.group(group.id)
         for existing in current.rules if current is not None else group.rules:
@@ -405,6 +410,7 @@ class Cloud:
         exists already is refused). The ports' projects get their ``default`` group if they have none.
         ``default_group``: True for every port, or the ids of the ports that go into it when they have no
         group (Neutron: a port created without ``security_groups``)."""
+        ports = [v.checked_port(p) for p in ports]
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             made_groups: set[str] = set()
@@ -466,7 +472,7 @@ class Cloud:
             repo = CloudRepo(writer)
             old = resolve_port(repo, ref)
             check_revision("port", old.id, old.revision, expect_revision)
-            new = self._checked_port(repo, replace(old, **changes))  # type: ignore[arg-type]
+            new = self._checked_port(repo, v.checked_port(replace(old, **changes)))  # type: ignore[arg-type]
             repo.put_port(new)
             touched = set(old.security_groups) | set(new.security_groups)
             applied = self._commit(writer, repo, Scope(ports={new.id}, member_sets=touched))
@@ -493,6 +499,7 @@ class Cloud:
     def put_ports(self, ports: Sequence[Port], keep_groups: bool = False) -> list[Port]:
         """Create or update several ports (matched by device) in one store and one kernel transaction.
         With ``keep_groups`` an existing port keeps its groups (the given ones apply to new ports only)."""
+        ports = [v.checked_port(p) for p in ports]
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             by_device = {p.device: p for p in repo.ports()}
@@ -583,8 +590,21 @@ class Cloud:
         protocol: str | None = None,
         ports: tuple[int, int] | None = None,
         description: str = "",
+        *,
+        force: bool = False,
+        log: bool = False,
     ) -> ProviderBlock:
-        """Block a CIDR (optionally one protocol and port range) for every guest, ahead of all groups."""
+        """Block a CIDR (optionally one protocol and port range) for every guest, ahead of all groups.
+        Blocking every address (0.0.0.0/0, ::/0) cuts every guest off: it needs ``force``."""
+        cidr = v.checked_network(cidr, "CIDR")
+        if cidr.prefixlen == 0 and not force:
+            raise CloudInputError(
+                f"blocking {cidr} cuts every guest off from every address: give --force if that is meant"
+            )
+        ports = v.checked_ports(ports)
+        if protocol is not None and not isinstance(protocol, str):
+            raise CloudInputError(f"invalid protocol {protocol!r} for a provider block")
+        protocol = protocol.lower() if protocol is not None and protocol.lower() not in ("any", "") else None
         if ports is not None and protocol not in ("tcp", "udp"):
             raise CloudInputError(
                 f"a port range needs protocol tcp or udp (the block's protocol is {protocol or 'any'})"
@@ -594,18 +614,28 @@ class Cloud:
                 f"invalid protocol '{protocol}' for a provider block: expected any, tcp, udp or icmp"
             )
         lo, hi = ports if ports is not None else (None, None)
-        block = ProviderBlock(str(uuid4()), cidr, protocol, lo, hi, description)
+        block = ProviderBlock(str(uuid4()), cidr, protocol, lo, hi, description, log)
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             for existing in repo.provider_blocks(cidr):
                 if existing.kind == block.kind:
                     raise CloudConflict(f"{_describe_block(existing)} is already blocked ({existing.id})")
+            covered = tuple(
+                f"{_describe_block(block)} is already covered by the block of {_describe_block(other)} "
+                f"({other.id}); it takes effect if that one goes"
+                for other in repo.provider_blocks()
+                if other.kind == block.kind
+                and other.cidr.version == cidr.version
+                and other.cidr != cidr
+                and cidr.subnet_of(other.cidr)  # type: ignore[arg-type]
+            )
             repo.add_provider_block(block)
             applied = self._commit(writer, repo, Scope(provider=True))
             ports_now = repo.ports()
             # only flows with an end in the new block's CIDR are looked at: the new block decides them
             state = Policy(ports_now, repo.groups(), [block])
         self._kill(applied, state, ports_now, peers=cidr)
+        self.last = replace(self.last, warnings=covered + self.last.warnings)
         return block
 
     def unblock(
@@ -781,6 +811,53 @@ class _GroupResolver:
         return self.known[key]
 
 
+def checked_spec(spec: RuleSpec) -> RuleSpec:
+    """A rule spec with every field checked as the CLI checks its options (any way in gets the same)."""
+    ether = v.checked_enum(spec.ethertype, Ethertype, "ethertype")
+    remote = spec.remote_group
+    if remote is not None and (not isinstance(remote, str) or not remote.strip()):
+        raise CloudInputError(f"invalid remote group {remote!r}: expected a group id or name")
+    if not isinstance(spec.description, str):
+        raise CloudInputError(f"invalid description {spec.description!r}: expected a string")
+    return replace(
+        spec,
+        direction=v.checked_enum(spec.direction, RuleDirection, "direction"),
+        ethertype=ether,
+        protocol=v.checked_protocol(spec.protocol, ether),
+        ports=v.checked_ports(spec.ports),
+        icmp_type=v.checked_icmp(spec.icmp_type, "type"),
+        icmp_code=v.checked_icmp(spec.icmp_code, "code"),
+        remote_cidr=None
+        if spec.remote_cidr is None
+        else v.checked_network(spec.remote_cidr, "remote IP prefix"),
+    )
+
+
+def _refuse_if_filters_use(reader: Writer, group: SecurityGroup) -> None:
+    """A user filter that names the group's address set (``ipset='gw-sg-KEY'``) keeps the group: without
+    the set no full apply could succeed, and after a flush or reboot nothing would be restored."""
+    set_name = tr.group_set_name(group.id)
+    users = sorted(
+        name
+        for name, definition in load_filters(reader).items()
+        if not name.startswith(tr.DERIVED_PREFIX) and set_name in _ipsets_of(definition)
+    )
+    if users:
+        raise CloudInUse(
+            f"security group '{group.name}' is in use by filter(s) {', '.join(users)} "
+            f"(ipset '{set_name}'): change them first"
+        )
+
+
+def _ipsets_of(definition: Filter) -> set[str]:
+    out = set()
+    for rule in definition.rules:
+        value = rule.match.as_dict().get("ipset") if rule.match is not None else None
+        if value is not None and isinstance(value.value, str):
+            out.add(value.value)
+    return out
+
+
 def _merged(results: Sequence[ApplyResult]) -> ApplyResult:
     """Several transactions reported as one (the commands of all, the times added up)."""
     commands = [c for r in results for c in r.transaction.commands]
@@ -823,7 +900,7 @@ def _default_of(repo: CloudRepo, project: str) -> SecurityGroup | None:
 def _new_group(
     repo: CloudRepo, name: str, project: str, description: str, member_ingress: bool, shared: bool
 ) -> SecurityGroup:
-    group_id = _new_id({tr.group_key(g.id) for g in repo.groups()})
+    group_id = _new_id({tr.group_key(ident) for ident in repo.group_ids()})
     directions = (RuleDirection.EGRESS, RuleDirection.INGRESS) if member_ingress else (RuleDirection.EGRESS,)
     rules = tuple(
         SecurityGroupRule(

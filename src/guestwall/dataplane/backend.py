@@ -108,7 +108,29 @@ class LibNftables:
         if rc != 0:
             # a failed batch can leave libnftables' cache inconsistent: start the next call afresh
             self._ctx = self._new_ctx(0)
-            raise DataplaneError(f"the kernel refused the nftables transaction: {_first_error(err)}")
+            raise DataplaneError(
+                f"the kernel refused the nftables transaction: {self._located(commands, err)}"
+            )
+
+    def _located(self, commands: str, err: str) -> str:
+        """nft's error with the command it is about. libnftables 1.0.6 quotes the first line of a buffer
+        whatever command failed; a dry run of the same text read as a file names the right line."""
+        lib = self._lib
+        lib.nft_ctx_set_dry_run.argtypes = [ctypes.c_void_p, ctypes.c_bool]
+        lib.nft_run_cmd_from_filename.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        ctx = self._new_ctx(0)
+        fd = os.memfd_create("guestwall-nft")
+        try:
+            os.write(fd, commands.encode())
+            lib.nft_ctx_set_dry_run(ctx, True)
+            with self._lock:
+                lib.nft_run_cmd_from_filename(ctx, f"/proc/self/fd/{fd}".encode())
+                located = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode()
+        finally:
+            os.close(fd)
+            lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+            lib.nft_ctx_free(ctx)
+        return _with_command(located, commands) or _first_error(err).split(" | ")[0]
 
     def list_json(self, what: str, terse: bool = False) -> JSON | None:
         rc, out, err = self._call(self._terse_ctx if terse else self._json_ctx, f"list {what}")
@@ -137,7 +159,8 @@ class NftCommand:
     def run(self, commands: str) -> None:
         proc = self._exec(["-f", "-"], commands)
         if proc.returncode != 0:
-            raise DataplaneError(f"the kernel refused the nftables transaction: {_first_error(proc.stderr)}")
+            what = _with_command(proc.stderr, commands) or _first_error(proc.stderr)
+            raise DataplaneError(f"the kernel refused the nftables transaction: {what}")
 
     def list_json(self, what: str, terse: bool = False) -> JSON | None:
         proc = self._exec(["-j", *(["-t"] if terse else []), "list", *what.split()])
@@ -162,6 +185,19 @@ class RecordingBackend:
 
     def list_json(self, what: str, terse: bool = False) -> JSON | None:
         return self.listing.get(what)
+
+
+def _with_command(text: str, commands: str) -> str | None:
+    """``FILE:LINE:COLS: Error: what`` as "what (in: the command)"; None when nft named no line."""
+    for line in text.splitlines():
+        head, sep, what = line.partition(" Error: ")
+        parts = head.split(":")
+        if sep and len(parts) >= 3 and parts[-3].isdigit():
+            number = int(parts[-3])
+            lines = commands.splitlines()
+            command = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+            return f"{what} (in: {command[:200]})" if command else what
+    return None
 
 
 def _first_error(text: str) -> str:

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
@@ -263,7 +262,7 @@ def release(netns: str | None, bridge: str, server: IPv4Address, lease: Lease) -
     call_in_netns(netns, send)
 
 
-def sync_hosts(netns: str | None, net: Network, p: Paths, released: Mapping[str, str] | None = None) -> bool:
+def sync_hosts(net: Network, p: Paths) -> bool:
     """Bring files up to date and reload once if hosts changed (one SIGHUP for a batch)."""
     changed = write_files(net, p)
     if changed:

@@ -96,10 +96,10 @@ def enable_forwarding(netns: str | None, net: Network) -> None:
     call_in_netns(netns, write)
 
 
-def bring_up(netns: str | None, net: Network) -> None:
+def bring_up(netns: str | None, net: Network, adopt: bool = True) -> None:
     """Bridge, addresses and dnsmasq; on failure what was made is removed again."""
     enable_forwarding(netns, net)
-    made_bridge = links.ensure_bridge(netns, net)
+    made_bridge = links.ensure_bridge(netns, net, adopt)
     try:
         ensure_dnsmasq(netns, net)
     except BaseException:

@@ -86,7 +86,7 @@ def start(store: Store, name: str, netns: str | None = None) -> str:
         net = live_definition(parse_network(rec.xml))
         check_overlap(net, active_networks(repo))
         repo.put(replace(rec, live_xml=format_network(net)))
-        bring_up(netns, net)
+        bring_up(netns, net, adopt=False)  # someone else's device of that name: refused, never adopted
         try:
             apply_rules(repo, open_backend(netns))
         except BaseException:
@@ -245,7 +245,7 @@ def update(
 
 def _apply_hosts(netns: str | None, net: Network, removed: DhcpHost | None) -> None:
     p = dnsmasq.paths(netns, net.name)
-    dnsmasq.sync_hosts(netns, net, p)
+    dnsmasq.sync_hosts(net, p)
     if removed is None or removed.mac is None:
         return
     server = net.ipv4()

@@ -280,9 +280,6 @@ def _check(net: Network) -> None:
             f"{mode.value} forwarding requested, but no IP address provided for network '{net.name}'",
             "XML error",
         )
-    for ip in net.ips:
-        if ip.dhcp and ip.dhcp.ranges and ip.version == 4 and ip.address.network.prefixlen > 30:
-            raise NetworkError(f"prefix too long for DHCP in network '{net.name}'", "XML error")
 
 
 # ---- formatting ----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from guestwall.dataplane.apply import ApplyResult
+from guestwall.dataplane.apply import ApplyResult, apply
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
@@ -117,24 +117,34 @@ def list_bindings(store: ReadableStore) -> list[BindingRecord]:
         return sorted(reader.bindings(), key=lambda r: (r.portdev.lower(), r.portdev))
 
 
-def reapply(store: Store, backend: Backend) -> ApplyResult:
-    """Make the kernel equal to the store (drift repair, or after a restart).
+def reapply(store: Store, backend: Backend, *, allow_empty: bool = False) -> ApplyResult:
+    """Make the kernel equal to the store (drift repair, or after a restart). A store without bindings
+    may not remove ports the kernel enforces unless ``allow_empty`` (services.emptystore).
 
     Inside a write transaction although nothing is written: the store's write lock, then the kernel lock, as
     every enforcing use case and the agent take them, so a command that has applied its change but not yet
     committed it cannot be undone by this older read of the store.
     """
-    return reapply_restoring(store, backend)[0]
+    return reapply_restoring(store, backend, allow_empty=allow_empty)[0]
 
 
-def reapply_restoring(store: Store, backend: Backend) -> tuple[ApplyResult, list[str]]:
+def reapply_restoring(
+    store: Store, backend: Backend, *, allow_empty: bool = False
+) -> tuple[ApplyResult, list[str]]:
     """``reapply``, first restoring what the cloud objects derive and the store lacks (a cloud port's
     binding, a generated filter); returns what was restored too."""
     from guestwall.cloud.integrity import restore
+    from guestwall.services.emptystore import refuse_emptying
+    from guestwall.services.enforce import desired_state
 
     with store.write() as writer:
         restored = restore(writer)
-        return enforce_from(writer, load_filters(writer), backend), restored
+        filters = load_filters(writer)
+        if allow_empty:
+            return enforce_from(writer, filters, backend), restored
+        desired = desired_state(writer, filters, netns=backend.netns)
+        refuse_emptying(writer, desired, backend, store.url)
+        return apply(desired.compiled.ruleset, backend), restored
 
 
 def _not_found(portdev: str) -> BindingNotFound:

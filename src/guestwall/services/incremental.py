@@ -115,6 +115,7 @@ def plan_filter_change(
             before = plan.before.setdefault(family, TableSpec(family, names.TABLE))
             if was is not None:
                 before.chains.update(_group_chains(was.ruleset.table(family)))
+                before.sets.update(was.ruleset.table(family).sets)
             table = plan.after.setdefault(family, TableSpec(family, names.TABLE))
             table.chains.update(_group_chains(now.ruleset.table(family)))
             table.sets.update(now.ruleset.table(family).sets)
@@ -205,7 +206,8 @@ def _chain_changes(
     family: str, was: TableSpec, now: TableSpec, have: ActualTable | None, tx: Transaction
 ) -> Transaction | None:
     where = f"{family} {names.TABLE}"
-    if have is None:
+    if have is None or was.sets.keys() - now.sets.keys():
+        # sets the groups no longer use may be unused by anyone: the full path deletes exactly those
         return None
     for name, spec in now.sets.items():
         if name in have.sets:

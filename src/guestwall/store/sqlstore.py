@@ -32,6 +32,7 @@ from guestwall.store.records import (
     FilterRecord,
     LearnedAddress,
     binding_params,
+    notify_payload,
     this_host,
 )
 from guestwall.store.tables import (
@@ -44,6 +45,7 @@ from guestwall.store.tables import (
 )
 
 LOCK_WAIT_SECONDS = 30
+DEFAULT_PATH = "/var/lib/guestwall/guestwall.db"  # records.DEFAULT_URL's file
 _WRITE_OPTION = "guestwall_write"
 # Key of the PostgreSQL advisory lock that serialises writers (any fixed 64-bit number; 'gwal' in ASCII).
 _PG_LOCK_KEY = 0x6777616C
@@ -457,7 +459,10 @@ class SqlStore:
         if self._is_postgres:
             session.execute(
                 text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": NOTIFY_CHANNEL, "payload": str(revision)},
+                {
+                    "channel": NOTIFY_CHANNEL,
+                    "payload": notify_payload(revision, (h for _, _, h in writer.log)),
+                },
             )
         return revision
 
@@ -516,8 +521,9 @@ def _why_sqlite_path_fails(path: str, detail: str) -> str:
     return detail
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine for ``url`` with the hooks that make writers exclusive; the SQLite directory is created."""
+def create_store_engine(url: str, create: bool = True) -> Engine:
+    """An engine for ``url`` with the hooks that make writers exclusive. A new SQLite store (``create``)
+    gets its directory (mode 0700) and its file (0600): it holds every tenant's addresses and filters."""
     try:
         parsed = make_url(url)
     except exc.ArgumentError as e:
@@ -530,14 +536,7 @@ def create_store_engine(url: str) -> Engine:
     if is_sqlite:
         options["connect_args"] = {"timeout": LOCK_WAIT_SECONDS}
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            directory = Path(parsed.database).parent
-            try:
-                directory.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise StoreError(
-                    f"cannot open the store database file {parsed.database}: "
-                    f"cannot create directory {directory}: {e.strerror}"
-                ) from e
+            _prepare_sqlite_file(Path(parsed.database), create)
     try:
         engine = create_engine(parsed, **options)
     except (exc.NoSuchModuleError, exc.ArgumentError, ImportError) as e:
@@ -545,6 +544,41 @@ def create_store_engine(url: str) -> Engine:
     if is_sqlite:
         _install_sqlite_hooks(engine)
     return engine
+
+
+def _prepare_sqlite_file(path: Path, create: bool) -> None:
+    """The store file exists afterwards, private to its owner; or StoreError (missing and not ``create``)."""
+    if not path.exists():
+        if not create:
+            raise StoreError(f"there is no guestwall store at {path} (check --db or GUESTWALL_DB)")
+        directory = path.parent
+        try:
+            if not directory.exists():
+                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(
+                f"cannot open the store database file {path}: "
+                f"cannot create directory {directory}: {e.strerror}"
+            ) from e
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as e:
+            raise StoreError(f"cannot create the store database file {path}: {e.strerror}") from e
+        return
+    # made by an older guestwall with the umask's mode: no longer readable by others
+    if path.is_file():
+        _make_private(path, 0o600)
+        if str(path) == DEFAULT_PATH:
+            _make_private(path.parent, 0o700)
+
+
+def _make_private(path: Path, mode: int) -> None:
+    try:
+        status = path.stat()
+        if status.st_mode & 0o077 and status.st_uid == os.getuid():
+            path.chmod(status.st_mode & mode & 0o777)
+    except OSError:
+        pass
 
 
 _EXAMPLE = "sqlite:////var/lib/guestwall/guestwall.db or postgresql://user:password@host/dbname"
