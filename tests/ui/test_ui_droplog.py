@@ -5,6 +5,7 @@ page (no reload) for the project whose port was protected; another project's pag
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedSite]:
     workdir = tmp_path_factory.mktemp("ui-droplog")
     log = workdir / "packets.jsonl"
     config = workdir / "guestwall.toml"
-    config.write_text(f'[log]\npath = "{log}"\ngroup = 31\n')
+    config.write_text(f'[log]\npath = "{log}"\ngroup = 31\n[counters]\nrules = true\n')
     saved = os.environ.get("GUESTWALL_CONFIG")
     os.environ["GUESTWALL_CONFIG"] = str(config)  # the server (in this process) reads the same [log] path
     lab = build_lab(2, "d")
@@ -139,4 +140,13 @@ def test_blocked_connection_appears_in_the_live_log(logged: LoggedSite, tmp_path
         member.screenshot("log-live")
         time.sleep(2.5)  # one more poll of the other project's page
         assert bob.ipv4 not in other.text("#drop-log")
+        # the port's page: its link's traffic, and the kernel's counter on the provider rule that dropped
+        admin.open(f"/ui/ports/{alice.portdev}")
+        counted = [
+            row.text
+            for row in admin.driver.find_elements(By.CSS_SELECTOR, "table.program tbody tr")
+            if "filter gw-provider" in row.text and "drop" in row.text
+        ]
+        assert any(re.search(r"\b[1-9]\d* pkts", text) for text in counted), counted
+        assert "received" in admin.text("dl.facts")
     assert bob.ipv4 in logged.log.read_text()
