@@ -16,7 +16,7 @@ from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
-from harness import Ui, browser_unavailable, chromium, serve
+from harness import Ui, browser_unavailable, chromium, screenshot_dir, serve
 from selenium.webdriver.common.by import By
 
 from conftest import Site, make_site
@@ -116,19 +116,20 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedSite]:
 
 def test_blocked_connection_appears_in_the_live_log(logged: LoggedSite, tmp_path: Path) -> None:
     lab, tokens = logged.lab, logged.site.tokens
+    shots = screenshot_dir(tmp_path)
     alice, bob = lab["alice"], lab["bob"]
     with chromium() as admin_browser, chromium() as member_browser, chromium() as other_browser:
-        admin = Ui(admin_browser, logged.base, tmp_path, tokens)
+        admin = Ui(admin_browser, logged.base, shots, tokens)
         admin.login("tok-admin")
         admin.open("/ui/blocks")
         admin.fill("create-block", cidr=f"{bob.ipv4}/32", log="yes", description="bob is noisy")
         admin.submit("create-block")
         assert "logged" in admin.text(".flash") and "yes" in admin.text("#blocks")
-        member = Ui(member_browser, logged.base, tmp_path, tokens)
+        member = Ui(member_browser, logged.base, shots, tokens)
         member.login("tok-acme")
         member.open("/ui/log")
         assert member.driver.find_elements(By.ID, "drop-log"), member.text()
-        other = Ui(other_browser, logged.base, tmp_path, tokens)
+        other = Ui(other_browser, logged.base, shots, tokens)
         other.login("tok-other")
         other.open("/ui/log")
         with tcp_server(lab, "alice", 8080):
@@ -137,7 +138,7 @@ def test_blocked_connection_appears_in_the_live_log(logged: LoggedSite, tmp_path
         member.wait_text(bob.ipv4, "#drop-log", timeout=15)
         row = member.text("#drop-log tbody tr:first-child")
         assert alice.portdev in row and "drop" in row and "gw-provider" in row, row
-        member.screenshot("log-live")
+        member.screenshot("log-agent")
         time.sleep(2.5)  # one more poll of the other project's page
         assert bob.ipv4 not in other.text("#drop-log")
         # the port's page: its link's traffic, and the kernel's counter on the provider rule that dropped
@@ -149,4 +150,5 @@ def test_blocked_connection_appears_in_the_live_log(logged: LoggedSite, tmp_path
         ]
         assert any(re.search(r"\b[1-9]\d* pkts", text) for text in counted), counted
         assert "received" in admin.text("dl.facts")
+        admin.screenshot("port-counters")
     assert bob.ipv4 in logged.log.read_text()
