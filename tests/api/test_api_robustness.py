@@ -3,7 +3,9 @@ every refused request leaves the store as it was. And Neutron's list conventions
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +34,20 @@ def _refused(server: ApiServer, call: Any, status: int) -> dict[str, Any]:
     return error
 
 
-def test_fifty_concurrent_writers_lose_no_update(server: ApiServer) -> None:
+@pytest.fixture
+def store_server(store_url: str, tmp_path: Path) -> Iterator[ApiServer]:
+    """A server of its own on each store backend (SQLite, and PostgreSQL when GUESTWALL_TEST_PG is set)."""
+    from netns_fixtures import new_prefix
+
+    api = ApiServer(tmp_path / "unused.db", f"{new_prefix('a')}-api", store_url=store_url)
+    try:
+        yield api.start()
+    finally:
+        api.stop()
+
+
+def test_fifty_concurrent_writers_lose_no_update(store_server: ApiServer) -> None:
+    server = store_server
     group = _group(server.client(), "busy")
     ag = server.client().post("/v2.0/address-groups", json={"address_group": {"name": "busy"}}).json()
     ag_id = ag["address_group"]["id"]
