@@ -16,7 +16,7 @@ from pathlib import Path
 from uuid import UUID
 
 from guestwall.dataplane.backend import Backend
-from guestwall.errors import GuestwallError
+from guestwall.errors import GuestwallError, InputError
 from guestwall.services.filters import OnChange
 from guestwall.store.records import ReadableStore, Store
 
@@ -56,7 +56,7 @@ def read_directory(path: str) -> tuple[list[Source], list[Source], list[Item]]:
     filters, bindings, bad = [], [], []
     directory = Path(path)
     if not directory.is_dir():
-        raise GuestwallError(f"import-libvirt: '{path}' is not a directory")
+        raise InputError(f"import-libvirt: '{path}' is not a directory")
     for file in sorted(directory.glob("*.xml")):
         try:
             text = file.read_text(encoding="utf-8")

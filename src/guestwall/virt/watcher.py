@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -120,9 +121,9 @@ class DomainWatcher:
         log.info("connected to libvirt at %s", self.settings.uri)
         self._guard(self.sync_all)
 
-    def _guard(self, step: object) -> None:
+    def _guard(self, step: Callable[[], object]) -> None:
         try:
-            step()  # type: ignore[operator]
+            step()
         except GuestwallError as e:
             log.error("libvirt sync failed: %s", e)
             if not self.connection.connected or "not connected" in str(e):
