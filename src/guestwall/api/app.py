@@ -50,7 +50,7 @@ def open_state(settings: Settings) -> ApiState:
 
 
 def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
-    from guestwall.api.routers import address_groups, meta, native, ports, rules, security_groups
+    from guestwall.api.routers import address_groups, meta, native, ports, rbac, rules, security_groups
     from guestwall.api.ui import ui_router
 
     app = FastAPI(
@@ -62,7 +62,7 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     )
     app.state.api = state or open_state(settings)
     errors.install(app)
-    for module in (meta, security_groups, rules, ports, address_groups, native):
+    for module in (meta, security_groups, rules, ports, address_groups, rbac, native):
         app.include_router(module.router)
     app.include_router(ui_router())  # the web dashboard under /ui (guestwall.api.ui)
     _document(app)
