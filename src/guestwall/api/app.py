@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from guestwall.api import errors
 from guestwall.api.middleware import BodyLimit, JsonBodies
+from guestwall.api.waiting import install_wait
 from guestwall.cloud.service import Cloud
 from guestwall.dataplane.backend import Backend
 from guestwall.store.records import Store
@@ -67,6 +68,7 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     _document(app)
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit, limit=settings.max_body)
+    install_wait(app)
     return app
 
 
