@@ -52,6 +52,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait(client: Any, server: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("guestwall api exited")
+        try:
+            client.get("/")
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("guestwall api did not answer within 300 s")
+
+
 def _load(cloud: Any, groups: int, ports: int) -> tuple[list[str], list[Any]]:
     from guestwall.model.cloud import Port
 
@@ -71,7 +86,10 @@ def _load(cloud: Any, groups: int, ports: int) -> tuple[list[str], list[Any]]:
     return ids, cloud.put_ports(new)
 
 
-def measure(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
+def measure(
+    quick: bool, log: Callable[[str], None] = print, sizes: tuple[int, int, int, int] | None = None
+) -> dict[str, Any]:
+    """``sizes``: (groups, ports, rounds, reads) instead of the quick or full ones."""
     import httpx
 
     from guestwall.cloud.service import Cloud, RuleSpec
@@ -81,7 +99,7 @@ def measure(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
     from guestwall.services.tokens import Role, create_token
     from guestwall.store import open_store
 
-    groups, ports, rounds, reads = (100, 100, 20, 200) if quick else (1000, 1000, 200, 2000)
+    groups, ports, rounds, reads = sizes or ((100, 100, 20, 200) if quick else (1000, 1000, 100, 1000))
     netns = f"{RUN}a-api"
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
@@ -90,8 +108,6 @@ def measure(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
         try:
             store = open_store(url)
             cloud = Cloud(store, open_backend(netns))
-            log(f"loading {groups} groups and {ports} ports ...")
-            ids, loaded = _load(cloud, groups, ports)
             token = create_token(store, "bench", Role.MEMBER).secret
             port = _free_port()
             env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -99,14 +115,11 @@ def measure(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
             argv += ["--listen", f"127.0.0.1:{port}", "--log-level", "warning"]
             server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             client = httpx.Client(
-                base_url=f"http://127.0.0.1:{port}", headers={"X-Auth-Token": token}, timeout=60
+                base_url=f"http://127.0.0.1:{port}", headers={"X-Auth-Token": token}, timeout=120
             )
-            for _ in range(300):
-                try:
-                    client.get("/")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            log(f"loading {groups} groups and {ports} ports ...")
+            ids, loaded = _load(cloud, groups, ports)
+            _wait(client, server)
 
             def rule_in_process(i: int) -> None:
                 spec = RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(1 + i, 1 + i))
@@ -187,8 +200,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 groups and ports, 20 rounds")
     parser.add_argument("--out", type=Path, default=None, help="directory for api.json")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per operation")
     args = parser.parse_args(argv)
-    results = measure(args.quick)
+    sizes = None
+    if args.rounds is not None:
+        groups, ports, reads = (100, 100, 200) if args.quick else (1000, 1000, 1000)
+        sizes = (groups, ports, args.rounds, reads)
+    results = measure(args.quick, sizes=sizes)
     print(report(results))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,8 @@
     ├── StoreError                      the database failed (translated from SQLAlchemy)
     │   └── MissingStoreError           there is no store at the URL (only commands that write create one)
     ├── DataplaneError                  the kernel or nft refused or is missing (from libnftables/nft)
-    └── LabError                        the namespace lab could not be built or removed
+    ├── LabError                        the namespace lab could not be built or removed
+    └── LibvirtError                    libvirt is unreachable, refused a call, or libvirt-python is missing
 
 Foreign exceptions (lxml, SQLAlchemy, subprocess, pyroute2) are translated where they enter.
 """
@@ -137,4 +138,8 @@ class DataplaneError(GuestwallError):
 
 
 class LabError(GuestwallError):
+    code = "internal error"
+
+
+class LibvirtError(GuestwallError):
     code = "internal error"

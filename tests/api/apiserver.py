@@ -37,6 +37,7 @@ class ApiServer:
     port: int = field(default_factory=free_port)
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)  # (project, role) -> token
     process: subprocess.Popen[bytes] | None = None
+    store_url: str | None = None  # another store than the SQLite file ``db`` (e.g. PostgreSQL)
 
     @property
     def url(self) -> str:
@@ -44,7 +45,7 @@ class ApiServer:
 
     @property
     def db_url(self) -> str:
-        return f"sqlite:///{self.db}"
+        return self.store_url or f"sqlite:///{self.db}"
 
     def start(self) -> ApiServer:
         create_netns(self.netns)
@@ -60,7 +61,7 @@ class ApiServer:
         argv = [sys.executable, "-m", "guestwall", "--db", self.db_url, "--netns", self.netns, "api"]
         argv += ["--listen", f"127.0.0.1:{self.port}", "--log-level", "warning"]
         self.process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode() if self.process.stderr else ""
@@ -70,7 +71,7 @@ class ApiServer:
                 return self
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("guestwall api did not start within 30 s")
+        raise RuntimeError("guestwall api did not start within 120 s")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -81,6 +82,13 @@ class ApiServer:
                 self.process.kill()
                 self.process.wait()
         remove_netns(self.netns)
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+    def cli(self) -> list[str]:
+        """``guestwall`` on this server's store and namespace."""
+        return [sys.executable, "-m", "guestwall", "--db", self.db_url, "--netns", self.netns]
 
     def token(self, project: str, role: str) -> str:
         return self.tokens[(project, role)]

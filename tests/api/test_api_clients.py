@@ -120,3 +120,26 @@ def test_openstack_cli_security_group_create_list_and_rule_create(server: ApiSer
     assert isinstance(rule, dict) and (rule["port_range_min"], rule["port_range_max"]) == (8080, 8081)
     listed = run("security group list")
     assert isinstance(listed, list) and {"cli-web", "default"} <= {g["Name"] for g in listed}
+
+
+def test_cli_and_api_share_the_store_and_the_use_cases(server: ApiServer) -> None:
+    """A group the CLI makes is the API's, and a rule the API adds shows in the CLI (one engine)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    gw = [sys.executable, "-m", "guestwall", "--db", server.db_url, "--netns", server.netns]
+
+    def run(*argv: str) -> object:
+        done = subprocess.run([*gw, *argv], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if "--format" in argv else done.stdout
+
+    made = run("secgroup", "create", "from-cli", "--project", "p1", "--format", "json")
+    assert isinstance(made, dict)
+    conn = connect(server)
+    group = conn.network.get_security_group(made["id"])
+    assert group.name == "from-cli" and group.project_id == "p1"
+    conn.network.create_security_group_rule(
+        security_group_id=group.id, direction="ingress", protocol="udp", port_range_min=53, port_range_max=53
+    )
+    shown = run("secgroup", "show", made["id"], "--format", "json")
+    assert isinstance(shown, dict) and any(r["port_range_min"] == 53 for r in shown["rules"])
+    run("secgroup", "delete", made["id"])

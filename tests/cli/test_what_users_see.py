@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from guestwall.store import open_store
-
 TYPO = "<filter name='ssh' chain='root'><rule action='accept' direction='in'><tcp dstport='22'/></rule></filter>"
 
 
@@ -25,6 +23,12 @@ def gw(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subproc
         cwd=tmp_path,
         timeout=60,
     )
+
+
+def with_store(tmp_path: Path) -> None:
+    """Reads never create a store: a define does (with libvirt's builtin filters)."""
+    (tmp_path / "seed.xml").write_text("<filter name='seed' chain='root'/>")
+    assert gw(tmp_path, "nwfilter-define", "seed.xml").returncode == 0
 
 
 def test_an_ignored_attribute_is_warned_about_and_refused_with_validate(tmp_path: Path) -> None:
@@ -45,7 +49,7 @@ def test_quiet_after_the_subcommand(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["json", "yaml", "value", "table"])
 def test_every_list_has_the_formats(tmp_path: Path, fmt: str) -> None:
-    open_store(f"sqlite:///{tmp_path}/gw.db").close()  # only commands that write create a store
+    with_store(tmp_path)
     result = gw(tmp_path, "nwfilter-list", "--format", fmt, "-c", "name")
     assert result.returncode == 0, result.stderr
     if fmt == "json":
@@ -58,7 +62,7 @@ def test_every_list_has_the_formats(tmp_path: Path, fmt: str) -> None:
 
 
 def test_unknown_column_is_an_error(tmp_path: Path) -> None:
-    open_store(f"sqlite:///{tmp_path}/gw.db").close()
+    with_store(tmp_path)
     result = gw(tmp_path, "nwfilter-list", "--format", "json", "-c", "colour")
     assert result.returncode == 2 and "unknown column 'colour'" in result.stderr
 
@@ -72,3 +76,18 @@ def test_help_documents_the_environment_and_is_not_cut(tmp_path: Path) -> None:
 
 def test_status_help_documents_exit_codes(tmp_path: Path) -> None:
     assert "Exit status" in gw(tmp_path, "status", "--help").stdout
+
+
+def test_dumpxml_and_undefine_as_json(tmp_path: Path) -> None:
+    with_store(tmp_path)
+    dumped = json.loads(gw(tmp_path, "nwfilter-dumpxml", "clean-traffic", "--format", "json").stdout)
+    assert dumped["name"] == "clean-traffic" and dumped["xml"].startswith("<filter name='clean-traffic'")
+    (tmp_path / "ssh.xml").write_text(TYPO.replace(" dstport='22'", " dstportstart='22'"))
+    defined = json.loads(gw(tmp_path, "nwfilter-define", "ssh.xml", "--format", "json").stdout)
+    assert defined["name"] == "ssh" and defined["changed"] is True
+    gone = gw(tmp_path, "nwfilter-undefine", "ssh", "--format", "yaml").stdout
+    assert gone == "name: ssh\nundefined: true\n"
+
+
+def test_commands_for_people_only_take_no_format(tmp_path: Path) -> None:
+    assert gw(tmp_path, "lab", "status", "--format", "json").returncode == 2  # refused, not ignored

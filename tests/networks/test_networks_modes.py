@@ -110,3 +110,17 @@ def test_agent_step_recreates_a_vanished_bridge_and_autostarts(world: World) -> 
     world.run(world.guests["aa"], "ip", "addr", "flush", "dev", "eth0")
     assert world.dhcp("aa")
     assert converge_store(world.store, world.host) == ()  # converged: nothing more to do
+
+
+def test_start_refuses_a_bridge_name_someone_else_uses(world: World) -> None:
+    from pyroute2 import IPRoute
+
+    from guestwall.errors import NetworkError
+
+    with IPRoute(netns=world.host) as ipr:
+        ipr.link("add", ifname="gwtheirs0", kind="bridge")
+    service.define(world.store, _net("th", "gwtheirs0", 89), world.host)
+    with pytest.raises(NetworkError, match="Unable to create bridge gwtheirs0: it already exists"):
+        service.start(world.store, "th", world.host)
+    assert links.bridge_present(world.host, "gwtheirs0")  # theirs, left alone
+    assert not service.get(world.store, "th").active

@@ -58,19 +58,19 @@ class Listener:
     def fileno(self) -> int:
         return self._fd
 
-    def read(self) -> tuple[int, bool]:
-        """(notifications received, whether the connection still works)."""
+    def read(self) -> tuple[list[str], bool]:
+        """(payloads received, in commit order; whether the connection still works)."""
         if self.connection is None:
-            return 0, False
+            return [], False
         try:
             self.connection.poll()
         except Exception as e:  # the server went away (restart, network): listen again later
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             log.warning("store notifications stopped (%s); polling until listening again", reason)
-            return 0, False
-        count = len(self.connection.notifies)
+            return [], False
+        payloads = [str(n.payload) for n in self.connection.notifies]
         self.connection.notifies.clear()
-        return count, True
+        return payloads, True
 
     def close(self) -> None:
         if self.connection is not None:

@@ -22,10 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from guestwall.agent.changelog import LISTENING_POLL, RECONNECT, Listener
+from guestwall.agent.droplog import DropLog
 from guestwall.agent.learner import Learner
 from guestwall.agent.links import LinkWatcher, list_links
+from guestwall.agent.metrics import MetricsServer, Tallies, render
 from guestwall.agent.monitor import NftMonitor
 from guestwall.agent.reconcile import Outcome, Reconciler
 from guestwall.agent.statefile import lock_path, now_text, write_state
@@ -35,6 +38,10 @@ from guestwall.dataplane.apply import LOCK_DIR
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import DataplaneError, GuestwallError
 from guestwall.store.records import Store
+
+if TYPE_CHECKING:
+    from guestwall.compile.droplog import LogRule
+    from guestwall.virt.watcher import DomainWatcher, WatchSettings
 
 log = logging.getLogger("guestwall.agent")
 
@@ -51,6 +58,8 @@ class AgentSettings:
     config_path: str | None = None
     host: str | None = None  # default: records.this_host()
     allow_empty: bool = False  # may create a missing store, and apply one without bindings at start
+    libvirt: WatchSettings | None = None  # follow this libvirt's domains (guestwall.virt)
+    metrics: str | None = None  # HOST:PORT of the Prometheus endpoint (agent/metrics.py)
 
 
 def notify(message: str) -> None:
@@ -77,6 +86,11 @@ class Agent:
         self.learner = Learner(self.reconciler, self.selector, config)
         self.watcher: LinkWatcher | None = None
         self.monitor: NftMonitor | None = None
+        self.virt: DomainWatcher | None = None
+        self.droplog: DropLog | None = None
+        self._droplog_error: str | None = None
+        self.tallies = Tallies()
+        self.metrics: MetricsServer | None = None
         self.stopping = False
         self.hup = False
         self.ready = False
@@ -131,6 +145,14 @@ class Agent:
         self.selector.register(self.watcher, selectors.EVENT_READ, self._on_links)
         self.reconciler.set_links(list_links(self.netns).values())
         self._start_monitor()
+        if self.settings.metrics:
+            self.metrics = MetricsServer(self.settings.metrics, self._metrics)
+            log.info("metrics on http://%s/metrics", self.metrics.bound)
+        if self.settings.libvirt is not None:
+            from guestwall.virt.watcher import DomainWatcher
+
+            self.virt = DomainWatcher(self.settings.libvirt, self.store, self.reconciler.backend)
+            self.selector.register(self.virt, selectors.EVENT_READ, self.virt.on_events)
         if self.listener is not None:
             self._listen()
 
@@ -180,6 +202,12 @@ class Agent:
     def close(self) -> None:
         notify("STOPPING=1")
         self.learner.close()
+        if self.virt is not None:
+            self.virt.close()
+        if self.droplog is not None:
+            self.droplog.close()
+        if self.metrics is not None:
+            self.metrics.close()
         if self.monitor is not None:
             self.monitor.close()
         if self.listener is not None:
@@ -232,10 +260,14 @@ class Agent:
         self.retry_at = None
         self._converge_networks(reason)
         self.status.applied(self.reconciler.generation)
+        if self.droplog is None and self._log_rules():
+            self._open_droplog()
         if isinstance(result, str):
             log.debug("revision %s: %s", self.reconciler.generation, result)
             return None
         outcome = result
+        if outcome.transaction:
+            self.tallies.transactions += 1
         for gap in self.reconciler.restored:
             log.warning("restored %s (derived from the cloud objects, missing in the store)", gap)
         self.reconciler.restored = []
@@ -286,6 +318,10 @@ class Agent:
             )
             if t is not None
         ]
+        if self.virt is not None:
+            times += self.virt.deadlines()
+        if self.droplog is not None:
+            times.append(self.droplog.next_count)
         if self.hup:
             times.append(0.0)
         return min(times)
@@ -319,6 +355,13 @@ class Agent:
             self.learner.expire()
         if self.learner.resync_at is not None and now >= self.learner.resync_at:
             self.learner.sync()
+        if self.virt is not None:
+            self.virt.run_timers()
+        if self.droplog is not None and now >= self.droplog.next_count:
+            try:
+                self.droplog.count(self._log_rules())
+            except GuestwallError as e:
+                log.error("cannot read the drop log's counters: %s", e)
 
     def _poll(self) -> None:
         try:
@@ -350,13 +393,18 @@ class Agent:
 
     def _on_notify(self) -> None:
         assert self.listener is not None
-        count, alive = self.listener.read()
+        payloads, alive = self.listener.read()
         if not alive:
             self.selector.unregister(self.listener)
             self.listener.close()
             self.listen_at = time.monotonic() + RECONNECT
             self.next_poll = min(self.next_poll, time.monotonic() + self.config.poll_interval)
-        if count:
+        if not payloads:
+            return
+        if self.reconciler.skip_notified(payloads):
+            self.status.applied(self.reconciler.generation, urgent=False)  # sent with the heartbeat
+            log.debug("revision %s: not concerned (notified)", self.reconciler.generation)
+        else:
             self.converge("store changed", follow=True)
 
     def _check(self, reason: str) -> None:
@@ -374,6 +422,8 @@ class Agent:
                 self.check_at = self.repair_hold
                 return
             outcome = self.converge(f"{reason}: repair")
+            if outcome is not None and outcome.transaction:
+                self.tallies.repairs += 1
             self.repairs = self.repairs + 1 if outcome is not None and outcome.transaction else 0
             if outcome is not None and outcome.transaction:
                 self.status.repaired()
@@ -425,6 +475,8 @@ class Agent:
                 links[link.name] = link
             elif links.pop(link.name, None) is not None and self._interesting(link.name):
                 log.info("port %s disappeared", link.name)
+        if events and self.virt is not None:
+            self.virt.on_ports_changed()
         if self.reconciler.set_links(links.values()):
             self.converge("guest ports changed")
         else:
@@ -434,6 +486,39 @@ class Agent:
         desired = self.reconciler.desired
         config = self.reconciler.config  # the store's host settings
         return config.is_guest_port(name) or (desired is not None and name in desired.programs)
+
+    # ---- drop log -------------------------------------------------------------------------------------
+
+    def _open_droplog(self) -> None:
+        """Bound once a port logs (so hosts without logging neither hold the group nor write the file)."""
+        try:
+            droplog = DropLog(self.config, self.netns, self.reconciler.backend)
+            droplog.count(self._log_rules())  # the reference for "skipped": what the limits cut from now on
+        except (GuestwallError, OSError) as e:
+            if str(e) != self._droplog_error:  # tried again at every converge; said once
+                log.warning("no drop log: %s", e)
+            self._droplog_error = str(e)
+            return
+        self.droplog = droplog
+        self.selector.register(droplog, selectors.EVENT_READ, self._on_droplog)
+        log.info("drop log: nfnetlink_log group %d -> %s", self.config.log_group, self.config.log_path)
+
+    def _log_rules(self) -> dict[str, LogRule]:
+        desired = self.reconciler.desired
+        return desired.compiled.log_rules if desired is not None else {}
+
+    def _on_droplog(self) -> None:
+        assert self.droplog is not None
+        ports = {link.index: name for name, link in self.reconciler.links.items()}
+        self.tallies.log_records += self.droplog.read(self._log_rules(), ports)
+
+    def _metrics(self) -> str:
+        """The Prometheus text, on the metrics server's thread (reads only)."""
+        desired = self.reconciler.desired
+        ports = sorted(desired.programs) if desired is not None else []
+        if self.droplog is not None:
+            self.tallies.log_skipped = self.droplog.skipped
+        return render(self.reconciler.backend, self.netns, ports, self.tallies)
 
     # ---- nft monitor -----------------------------------------------------------------------------------
 

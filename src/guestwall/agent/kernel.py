@@ -31,6 +31,13 @@ _COMMAND = re.compile(rf"^(add \w+ (?:{'|'.join(names.FAMILIES)})) {re.escape(na
 _HOOK = re.compile(r" \{ type filter hook .*\}$")
 
 
+def _without_counts(expr: Any) -> Any:
+    """A counter's packets and bytes change with traffic, not with the rule (drop-log chains count)."""
+    if isinstance(expr, dict) and "counter" in expr:
+        return {"counter": None}
+    return expr
+
+
 def _expression_hashes(listing: dict[str, Any]) -> dict[str, str]:
     """Per chain of one table listing: a hash of its rules' expressions and comments, in order."""
     exprs: dict[str, list[str]] = {}
@@ -39,7 +46,8 @@ def _expression_hashes(listing: dict[str, Any]) -> dict[str, str]:
             exprs.setdefault(obj["chain"]["name"], [])
         rule: dict[str, Any] | None = obj.get("rule")
         if rule is not None:
-            text = json.dumps(rule.get("expr"), sort_keys=True) + "\x1f" + str(rule.get("comment", ""))
+            expr = [_without_counts(e) for e in rule.get("expr", [])]
+            text = json.dumps(expr, sort_keys=True) + "\x1f" + str(rule.get("comment", ""))
             exprs.setdefault(rule["chain"], []).append(text)
     return {name: hashlib.sha256("\n".join(texts).encode()).hexdigest() for name, texts in exprs.items()}
 

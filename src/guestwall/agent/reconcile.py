@@ -30,7 +30,7 @@ from guestwall.errors import DataplaneError
 from guestwall.instantiate.learning import LearningMode
 from guestwall.services.enforce import Desired, desired_state
 from guestwall.services.hostsettings import host_config
-from guestwall.store.records import Reader, Store
+from guestwall.store.records import Reader, Store, parse_payload
 
 # What ``follow`` did with a new revision.
 FOLLOWED_NOTHING = "nothing new"
@@ -129,6 +129,22 @@ class Reconciler:
         if since < reader.log_floor():
             return True  # the log no longer covers us: rebuild from a snapshot (what is gone goes)
         return any(change.concerns(self.store.host) for change in changes)
+
+    def skip_notified(self, payloads: Iterable[str]) -> bool:
+        """Move on without reading the store when notifications (delivered in commit order on one
+        connection) name every revision after ours and none concerns this host; False when the store
+        must be read (a gap, a change of ours or of every host's, or nothing built yet)."""
+        for payload in payloads:
+            parsed = parse_payload(payload)
+            if parsed is None or self.generation is None or self.desired is None:
+                return False
+            revision, hosts = parsed
+            if revision <= self.generation:
+                continue
+            if revision != self.generation + 1 or hosts is None or self.store.host in hosts:
+                return False
+            self.generation = revision
+        return True
 
     def follow(self) -> Outcome | str:
         """A new revision may have been committed: converge if it concerns this host; otherwise only note

@@ -32,11 +32,14 @@ class StatusReporter:
         self._started = True
         self._sent_applied: int | None = None
 
-    def applied(self, revision: int | None) -> None:
+    def applied(self, revision: int | None, urgent: bool = True) -> None:
+        """A revision is applied: reported at once (``--wait`` waits for it), or with the next heartbeat
+        (a revision that did not concern this host: nobody waits for it)."""
         if revision is not None and revision != self._sent_applied:
             self._applied = revision
             self._error = ""  # applying cleanly clears the last error
-            self.send()
+            if urgent:
+                self.send()
 
     def error(self, message: str) -> None:
         self._error = message

@@ -19,7 +19,7 @@ from guestwall import errors as e
 # most specific first: the first class an exception is an instance of decides
 _STATUS: tuple[tuple[type[e.GuestwallError], int, str], ...] = (
     (e.RevisionMismatch, 412, "PreconditionFailed"),
-    (e.InUseError, 409, "InUse"),
+    (e.InUseError, 409, "InUse"),  # e.g. a group ports are in (Neutron: SecurityGroupInUse)
     (e.ConflictError, 409, "Conflict"),
     (e.NotFoundError, 404, "NotFound"),
     (e.InputError, 400, "BadRequest"),
@@ -109,7 +109,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(e.GuestwallError)
     async def _guestwall(_: Request, error: e.GuestwallError) -> JSONResponse:
         status, kind = status_of(error)
-        return error_response(status, type(error).__name__ if status != 500 else kind, str(error))
+        return error_response(status, kind, str(error))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:

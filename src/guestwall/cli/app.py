@@ -52,6 +52,8 @@ COMMANDS: dict[str, str] = {
     "net-port-attach": "network:port_attach",
     "floating-ip": "floating:floating_ip",
     "doctor": "doctor:doctor",
+    "import-libvirt": "virt:import_libvirt",
+    "log": "log:log",
 }
 
 
@@ -99,7 +101,7 @@ class LazyGroup(SummaryGroup):
         command = getattr(module, attr, None)
         if not isinstance(command, click.Command):
             return None
-        _accept_common(command)
+        _accept_common(command, name in STRUCTURED)
         return command
 
 
@@ -117,8 +119,32 @@ def _context_setter(field: str) -> Any:
 FORMAT_CHOICES = ("table", "json", "yaml", "value")  # as cli.output.FORMATS (not imported: start-up)
 
 
-def _common_options(command: click.Command) -> list[click.Option]:
-    """``-q``, ``--format`` and ``-c`` on every command (those a command defines itself stay its own)."""
+# Commands whose output has a structure: --format and -c on each (and on every subcommand of the groups).
+# The others (lab, agent, demo, nwfilter-edit) print for people only and take -q alone.
+STRUCTURED = frozenset(
+    {
+        "nwfilter-define",
+        "nwfilter-undefine",
+        "nwfilter-dumpxml",
+        "nwfilter-list",
+        "nwfilter-binding-create",
+        "nwfilter-binding-delete",
+        "nwfilter-binding-list",
+        "nwfilter-binding-dumpxml",
+        "apply",
+        "status",
+        "simulate",
+        "port",
+        "secgroup",
+        "provider",
+        "host-settings",
+    }
+)
+
+
+def _common_options(command: click.Command, structured: bool) -> list[click.Option]:
+    """``-q`` on every command; ``--format`` and ``-c`` on those with structured output (those a command
+    defines itself stay its own)."""
     taken = {opt for p in command.params if isinstance(p, click.Option) for opt in p.opts}
     options = []
     if "-q" not in taken:
@@ -132,7 +158,7 @@ def _common_options(command: click.Command) -> list[click.Option]:
                 help="Suppress informational messages (also before the command).",
             )
         )
-    if "--format" not in taken:
+    if structured and "--format" not in taken:
         options.append(
             click.Option(
                 ["--format"],
@@ -144,7 +170,7 @@ def _common_options(command: click.Command) -> list[click.Option]:
                 help="Output format (default: table, or the virsh layout).",
             )
         )
-    if "-c" not in taken:
+    if structured and "-c" not in taken:
         options.append(
             click.Option(
                 ["-c", "--column"],
@@ -159,16 +185,16 @@ def _common_options(command: click.Command) -> list[click.Option]:
     return options
 
 
-def _accept_common(command: click.Command) -> None:
+def _accept_common(command: click.Command, structured: bool) -> None:
     if isinstance(command, click.Group):
         if type(command) is click.Group:
             command.__class__ = SummaryGroup  # the same help layout for port, secgroup, provider ...
         for sub in command.commands.values():
-            _accept_common(sub)
+            _accept_common(sub, structured)
         return
     if getattr(command, "_guestwall_common", False):
         return
-    command.params.extend(_common_options(command))
+    command.params.extend(_common_options(command, structured))
     command._guestwall_common = True  # type: ignore[attr-defined]
 
 
@@ -179,6 +205,7 @@ def _accept_common(command: click.Command) -> None:
         "\b\nEnvironment:\n"
         "  GUESTWALL_DB      the store's SQLAlchemy URL (as --db)\n"
         "  GUESTWALL_NETNS   the network namespace to enforce in (as --netns)\n"
+        "  GUESTWALL_HOST    the host to act on (as --host)\n"
         "  GUESTWALL_CONFIG  the host configuration file (default /etc/guestwall/guestwall.toml):\n"
         "                    it seeds the host settings (guestwall host-settings) and holds the agent's\n"
         "                    timings\n"
@@ -233,7 +260,6 @@ def cli(
 
     if netns == "":  # not the current namespace: an empty name is a mistake (an unset variable)
         raise click.BadParameter("an empty name is not a network namespace", param_hint="'--netns'")
-    context = Context(db_url=db_url, netns=netns, quiet=quiet)
     _warnings_to_stderr()
     context = Context(
         db_url=db_url, netns=netns, quiet=quiet, host=host, wait=wait, wait_timeout=wait_timeout

@@ -124,6 +124,11 @@ def dumpxml(ctx: Context, binding: str | None, binding_named: str | None) -> Non
     portdev = required("nwfilter-binding-dumpxml", "binding", binding, binding_named)
     with reported(not_found=_not_found(portdev)):
         record = get_binding(ctx.reader(), portdev)
+    if ctx.fmt != "table" or ctx.columns:
+        emit(
+            ctx.fmt, {"portdev": record.portdev, "filter": record.filter, "xml": record.xml}, [], ctx.columns
+        )
+        return
     click.echo(record.xml, nl=False)
     ctx.done()
 
@@ -180,8 +185,13 @@ def apply(ctx: Context, dry_run: bool, allow_empty: bool) -> None:
 @click.option(
     "-c", "--column", "columns", multiple=True, metavar="COLUMN", help="Show only this port column."
 )
+@click.option(
+    "--counters",
+    is_flag=True,
+    help="Packets and bytes per bound port and per counting rule (from the kernel).",
+)
 @click.pass_obj
-def status(ctx: Context, fmt: str, columns: tuple[str, ...]) -> None:
+def status(ctx: Context, fmt: str, columns: tuple[str, ...], counters: bool) -> None:
     """Compare the kernel with the store: drift, agent, devices, dropped unbound guest ports.
 
     \b
@@ -190,7 +200,13 @@ def status(ctx: Context, fmt: str, columns: tuple[str, ...]) -> None:
     the kernel equals the store, whether an agent runs (pid, last repair), where the host settings come
     from. Exit status: 0 when everything the store claims is enforced, 1 when something is wrong (the
     kernel differs, a cloud object's binding or filter is missing, a bound port cannot be enforced).
+    With --counters: what the kernel counted per bound port and per counting rule (docs/logging.md).
     """
+    if counters:
+        from guestwall.cli.counters import show_counters
+
+        show_counters(ctx, "json" if fmt == "json" else "table")
+        return
     from guestwall.agent.links import list_links
     from guestwall.agent.statefile import read_agent
     from guestwall.cloud.integrity import missing

@@ -73,8 +73,9 @@ def _emit(fmt: str, data: Any, table: Callable[[], Any]) -> None:
         return
     from rich.console import Console
 
-    # an address, a MAC or an id is never broken over two lines: the table is as wide as it needs
-    Console(width=10_000).print(table())
+    # an address, a MAC or an id is never broken over two lines: the table is as wide as it needs; and
+    # cells are text, not markup or emoji codes (rich turned fd77::1:1234:5678 into an emoji)
+    Console(width=10_000, emoji=False, markup=False, highlight=False).print(table())
 
 
 def _done(ctx: Context, lines: Sequence[str], data: list[dict[str, Any]]) -> None:
@@ -146,6 +147,7 @@ def rule_json(rule: SecurityGroupRule, names: dict[str, str]) -> dict[str, Any]:
         "remote_group_id": rule.remote_group_id,
         "remote_group": names.get(rule.remote_group_id or ""),
         "description": rule.description,
+        "log": rule.log,
     }
 
 
@@ -170,6 +172,7 @@ def block_json(block: ProviderBlock) -> dict[str, Any]:
         "port_range_min": block.port_min,
         "port_range_max": block.port_max,
         "description": block.description,
+        "log": block.log,
     }
 
 
@@ -634,6 +637,7 @@ def secgroup_delete(ctx: Context, group_refs: tuple[str, ...], project: str | No
 @click.option("--remote-ip", default=None, metavar="CIDR", help="Remote addresses (default: anywhere).")
 @click.option("--remote-group", default=None, metavar="GROUP", help="Remote group: its members' addresses.")
 @click.option("--description", default="")
+@click.option("--log", is_flag=True, help="Log what this rule accepts (new connections; docs/logging.md).")
 @click.option("--project", default=None, help="Look group names up in this project.")
 @_format_option
 @click.pass_obj
@@ -651,6 +655,7 @@ def secgroup_rule_create(
     remote_ip: str | None,
     remote_group: str | None,
     description: str,
+    log: bool,
     project: str | None,
     fmt: str,
 ) -> None:
@@ -681,6 +686,7 @@ def secgroup_rule_create(
             remote_cidr=cidr,
             remote_group=remote_group,
             description=description,
+            log=log,
         )
         cloud = _cloud(ctx)
         rule = cloud.create_rule(group_ref, spec, project)
@@ -769,6 +775,7 @@ def _block_args(protocol: str | None, port_range: str | None) -> tuple[str | Non
 )
 @click.option("--description", default="")
 @click.option("--force", is_flag=True, help="Allow blocking every address (0.0.0.0/0 or ::/0).")
+@click.option("--log", is_flag=True, help="Log what this block drops (docs/logging.md).")
 @_format_option
 @click.pass_obj
 def provider_block(
@@ -778,6 +785,7 @@ def provider_block(
     port_range: str | None,
     description: str,
     force: bool,
+    log: bool,
     fmt: str,
 ) -> None:
     """Block CIDR for every guest on every host; connections from it are killed."""
@@ -787,7 +795,7 @@ def provider_block(
         net = v.network(cidr)
         proto, ports = _block_args(protocol, port_range)
         cloud = _cloud(ctx)
-        block = cloud.block(net, proto, ports, description, force=force)
+        block = cloud.block(net, proto, ports, description, force=force, log=log)
     _after(cloud)
     _emit(fmt, block_json(block), lambda: _blocks_table([block]))
 

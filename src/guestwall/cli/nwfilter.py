@@ -119,6 +119,11 @@ def dumpxml(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> N
     name = required("nwfilter-dumpxml", "nwfilter", nwfilter, nwfilter_named)
     with reported(not_found=_not_found(name)):
         record = find_filter(ctx.reader(), name)
+    if ctx.fmt != "table" or ctx.columns:
+        from guestwall.cli.output import emit
+
+        emit(ctx.fmt, {"name": record.name, "uuid": str(record.uuid), "xml": record.xml}, [], ctx.columns)
+        return
     click.echo(record.xml, nl=not record.xml.endswith("\n"))
     ctx.done()
 

@@ -57,6 +57,25 @@ def simulate(ctx: Context, portdev: str, direction: str, packet_text: str, trace
             program = enforced_program(reader, record, load_filters(reader))  # interim rules while learning
             outcome = run(program, direction, packet, load_address_sets(reader))
             cloud_line = _cloud_line(reader, outcome, packet)
+    if ctx.fmt != "table" or ctx.columns:
+        from guestwall.cli.output import emit
+
+        rule = outcome.decided_by
+        data = {
+            "verdict": outcome.verdict,
+            "stage": outcome.stage.value if outcome.stage else None,
+            "rule": str(rule.origin) if rule is not None else None,
+            "decided_by": cloud_line,
+            "notes": list(dict.fromkeys(outcome.notes)),
+        }
+        if trace:
+            data["trace"] = [
+                f"{s.stage.value} {s.chain} {'match' if s.matched else '-'} {s.entry}" for s in outcome.trace
+            ]
+        emit(ctx.fmt, data, [], ctx.columns)
+        if outcome.verdict == "drop":
+            raise SystemExit(2)
+        return
     if trace:
         for step in outcome.trace:
             mark = "match" if step.matched else "     "

@@ -64,6 +64,7 @@ class RuleSpec:
     remote_group: str | None = None  # id or name
     description: str = ""
     remote_address_group: str | None = None  # id
+    log: bool = False  # the drop log records what it accepts
 
 
 @dataclass(frozen=True)
@@ -364,6 +365,7 @@ class Cloud:
             remote,
             spec.description,
             remote_address_group_id=address_group,
+            log=spec.log,
         )
         current = repo.group(group.id)
         for existing in current.rules if current is not None else group.rules:
@@ -588,7 +590,9 @@ class Cloud:
         protocol: str | None = None,
         ports: tuple[int, int] | None = None,
         description: str = "",
+        *,
         force: bool = False,
+        log: bool = False,
     ) -> ProviderBlock:
         """Block a CIDR (optionally one protocol and port range) for every guest, ahead of all groups.
         Blocking every address (0.0.0.0/0, ::/0) cuts every guest off: it needs ``force``."""
@@ -610,7 +614,7 @@ class Cloud:
                 f"invalid protocol '{protocol}' for a provider block: expected any, tcp, udp or icmp"
             )
         lo, hi = ports if ports is not None else (None, None)
-        block = ProviderBlock(str(uuid4()), cidr, protocol, lo, hi, description)
+        block = ProviderBlock(str(uuid4()), cidr, protocol, lo, hi, description, log)
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             for existing in repo.provider_blocks(cidr):
@@ -896,7 +900,7 @@ def _default_of(repo: CloudRepo, project: str) -> SecurityGroup | None:
 def _new_group(
     repo: CloudRepo, name: str, project: str, description: str, member_ingress: bool, shared: bool
 ) -> SecurityGroup:
-    group_id = _new_id({tr.group_key(g.id) for g in repo.groups()})
+    group_id = _new_id({tr.group_key(ident) for ident in repo.group_ids()})
     directions = (RuleDirection.EGRESS, RuleDirection.INGRESS) if member_ingress else (RuleDirection.EGRESS,)
     rules = tuple(
         SecurityGroupRule(

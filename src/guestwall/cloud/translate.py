@@ -20,6 +20,7 @@ from uuid import UUID
 from xml.sax.saxutils import escape
 
 from guestwall.cloud import basefilters as base
+from guestwall.compile.droplog import LOG_COMMENT
 from guestwall.model.addressset import AddressSet
 from guestwall.model.cloud import (
     AddressGroup,
@@ -37,6 +38,7 @@ PORT_PREFIX = "gw-port-"
 PROVIDER = "gw-provider"
 PROVIDER_SET_PREFIX = "gw-provider-"
 PROVIDER_ANY = "gw-provider-any"
+PROVIDER_LOG_SUFFIX = "-log"
 # every filter and address set the cloud layer derives has one of these names (user filters must not)
 DERIVED_PREFIX = "gw-"
 
@@ -115,6 +117,8 @@ def rule_element(rule: SecurityGroupRule) -> str:
         attrs.append(("type", str(rule.icmp_type)))
         if rule.icmp_code is not None:
             attrs.append(("code", str(rule.icmp_code)))
+    if rule.log:  # the compiler logs rules with this comment (compile.droplog.LOG_COMMENT)
+        attrs.append(("comment", f"{LOG_COMMENT} security group rule {rule.id}"))
     return f"<{element}{_attrs(attrs)}/>"
 
 
@@ -261,13 +265,15 @@ def _text(value: str) -> str:
 # ---- provider blocks ------------------------------------------------------------------------------------
 
 
-def provider_set_name(kind: tuple[str | None, int | None, int | None]) -> str:
+def provider_set_name(kind: tuple[str | None, int | None, int | None], log: bool = False) -> str:
+    """The address set of one kind of block; logged blocks have sets (and rules) of their own."""
     protocol, lo, hi = kind
+    suffix = PROVIDER_LOG_SUFFIX if log else ""
     if protocol is None:
-        return PROVIDER_ANY
+        return PROVIDER_ANY + suffix
     if lo is None:
-        return f"{PROVIDER_SET_PREFIX}{protocol}"
-    return f"{PROVIDER_SET_PREFIX}{protocol}-{lo}-{hi if hi is not None else lo}"
+        return f"{PROVIDER_SET_PREFIX}{protocol}{suffix}"
+    return f"{PROVIDER_SET_PREFIX}{protocol}-{lo}-{hi if hi is not None else lo}{suffix}"
 
 
 def provider_sets(blocks: Sequence[ProviderBlock]) -> dict[str, AddressSet]:
@@ -275,12 +281,12 @@ def provider_sets(blocks: Sequence[ProviderBlock]) -> dict[str, AddressSet]:
     up stays, so the first block and the last unblock are element updates only)."""
     nets: dict[str, dict[Network, None]] = {PROVIDER_ANY: {}}
     for block in blocks:
-        nets.setdefault(provider_set_name(block.kind), {})[block.cidr] = None
+        nets.setdefault(provider_set_name(block.kind, block.log), {})[block.cidr] = None
     return {name: AddressSet(name, tuple(members)) for name, members in sorted(nets.items())}
 
 
 def provider_filter_xml(blocks: Sequence[ProviderBlock]) -> str:
-    kinds = {provider_set_name(b.kind): b.kind for b in blocks}
+    kinds = {provider_set_name(b.kind, b.log): b.kind for b in blocks}
     kinds.setdefault(PROVIDER_ANY, (None, None, None))
     lines = [f"<filter name='{PROVIDER}' chain='root'>"]
     for name in sorted(kinds, key=lambda n: (n != PROVIDER_ANY, n)):
@@ -288,6 +294,8 @@ def provider_filter_xml(blocks: Sequence[ProviderBlock]) -> str:
         attrs = [("ipset", name), ("ipsetflags", "src")]
         if lo is not None:
             attrs += [("dstportstart", str(lo)), ("dstportend", str(hi if hi is not None else lo))]
+        if name.endswith(PROVIDER_LOG_SUFFIX):
+            attrs.append(("comment", f"{LOG_COMMENT} provider blocks {name}"))
         for table in (_V4_ELEMENT, _V6_ELEMENT):
             lines.append(f"  <rule action='drop' direction='in' priority='{base.PROVIDER_PRIORITY}'>")
             lines.append(f"    <{table[protocol]}{_attrs(attrs)}/>")

@@ -114,5 +114,18 @@ def connlimit_set(identity: str) -> str:
     return f"cl.{short_hash(identity, length=12)}"
 
 
+LOG_PREFIX = "gw:"  # log prefix of our rules: "gw:<rule id>"
+
+
+def log_rule_id(chain: str, position: int) -> str:
+    """The id of a logged rule (its position in one of our chains): in the log prefix and in records."""
+    return short_hash(chain, position, length=10)
+
+
+def log_chain(rule_id: str) -> str:
+    """The chain a logged rule jumps to: rate limit, log, then the rule's own verdict."""
+    return f"log.{rule_id}"
+
+
 def ipset_set(name: str, kind: str) -> str:
     return f"ipset.{_clean(name, 31)}.{_clean(kind, 12)}"

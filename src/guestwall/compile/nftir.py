@@ -149,6 +149,36 @@ class CtCountOver:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """A token bucket in packets per second; ``over`` matches the packets beyond it."""
+
+    rate: int
+    burst: int
+    over: bool = False
+
+    def render(self) -> str:
+        over = "over " if self.over else ""
+        return f"limit rate {over}{self.rate}/second burst {self.burst} packets"
+
+
+@dataclass(frozen=True)
+class Counter:
+    def render(self) -> str:
+        return "counter"
+
+
+@dataclass(frozen=True)
+class Log:
+    """To nfnetlink_log group ``group`` (read by the agent), with a prefix that names the rule."""
+
+    prefix: str
+    group: int
+
+    def render(self) -> str:
+        return f"log prefix {quote(self.prefix)} group {self.group}"
+
+
+@dataclass(frozen=True)
 class Nat:
     """Address translation: ``masquerade [to :ports]``, ``snat|dnat [ip] to <target>``; ``to`` is rendered
     (``1.2.3.4``, ``1.2.3.4-1.2.3.9:1024-65535``, ``ip daddr map @m``)."""
@@ -175,7 +205,7 @@ class PayloadSet:
         return f"{self.field.render()} set {self.value.render()}"
 
 
-Statement = Match | Verdict | VMap | SetMark | CtCountOver | Nat | PayloadSet
+Statement = Match | Verdict | VMap | SetMark | CtCountOver | Nat | PayloadSet | Limit | Counter | Log
 
 
 @dataclass(frozen=True)

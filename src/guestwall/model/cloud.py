@@ -69,6 +69,7 @@ class SecurityGroupRule:
     description: str = ""
     remote_address_group_id: str | None = None  # an address group's CIDRs (Neutron's address groups)
     created_at: datetime | None = field(default=None, compare=False)
+    log: bool = False  # the drop log records what this rule accepts (new connections; docs/logging.md)
 
     def same_match(self, other: SecurityGroupRule) -> bool:
         """Whether both rules allow exactly the same traffic (Neutron refuses such duplicates)."""
@@ -153,6 +154,7 @@ class ProviderBlock:
     port_min: int | None = None
     port_max: int | None = None
     description: str = ""
+    log: bool = False  # the drop log records what this block drops (docs/logging.md)
 
     @property
     def kind(self) -> tuple[str | None, int | None, int | None]:

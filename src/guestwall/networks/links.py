@@ -17,7 +17,7 @@ from typing import Any
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from guestwall.errors import DataplaneError
+from guestwall.errors import DataplaneError, NetworkError
 from guestwall.networks.model import Network
 
 IFA_F_NODAD = 0x02
@@ -38,8 +38,15 @@ def _ipr(netns: str | None) -> Iterator[Any]:
 
 
 def _index(ipr: Any, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return int(found[0]) if found else None
+    """One link by name (RTM_GETLINK for that name: not a dump of every link, so the cost does not grow
+    with the guests' ports on the host)."""
+    try:
+        found = ipr.link("get", ifname=name)
+    except NetlinkError as e:
+        if e.code == errno.ENODEV:
+            return None
+        raise
+    return int(found[0]["index"]) if found else None
 
 
 def bridge_present(netns: str | None, name: str) -> bool:
@@ -52,12 +59,16 @@ def link_names(netns: str | None) -> set[str]:
         return {str(link.get("ifname")) for link in ipr.get_links()}
 
 
-def ensure_bridge(netns: str | None, net: Network) -> bool:
-    """The network's bridge exists, up, with its addresses; True when something had to be done."""
+def ensure_bridge(netns: str | None, net: Network, adopt: bool = True) -> bool:
+    """The network's bridge exists, up, with its addresses; True when something had to be done. Without
+    ``adopt`` an existing device of that name is an error (a network start never takes over, and later
+    deletes, someone else's device)."""
     changed = False
     name = net.bridge_name
     with _ipr(netns) as ipr:
         index = _index(ipr, name)
+        if index is not None and not adopt:
+            raise NetworkError(f"Unable to create bridge {name}: it already exists", "internal error")
         if index is None:
             attrs: dict[str, Any] = {
                 "ifname": name,

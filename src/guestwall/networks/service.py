@@ -4,6 +4,7 @@ kernel changed inside it, so a failure leaves both as they were.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, ip_address
@@ -12,7 +13,7 @@ from guestwall.dataplane.backend import open_backend
 from guestwall.errors import ConflictError, NetworkError, NetworkStateError
 from guestwall.networks import dnsmasq, links
 from guestwall.networks.defaults import fill_defaults
-from guestwall.networks.model import DhcpHost, Network
+from guestwall.networks.model import Dhcp, DhcpHost, Network
 from guestwall.networks.runtime import (
     active_networks,
     apply_rules,
@@ -70,8 +71,6 @@ def undefine(store: Store, name: str, netns: str | None = None) -> str:
             repo.put(replace(rec, xml=None, autostart=False))  # transient until destroyed (libvirt)
         else:
             repo.delete(rec.name)
-            import shutil
-
             shutil.rmtree(dnsmasq.paths(netns, rec.name).dir, ignore_errors=True)
         return rec.name
 
@@ -86,7 +85,7 @@ def start(store: Store, name: str, netns: str | None = None) -> str:
         net = live_definition(parse_network(rec.xml))
         check_overlap(net, active_networks(repo))
         repo.put(replace(rec, live_xml=format_network(net)))
-        bring_up(netns, net)
+        bring_up(netns, net, adopt=False)  # someone else's device of that name: refused, never adopted
         try:
             apply_rules(repo, open_backend(netns))
         except BaseException:
@@ -154,8 +153,6 @@ def _update_hosts(net: Network, command: str, host: DhcpHost, index: int | None,
         )
     i = candidates[0]
     ip = net.ips[i]
-    from guestwall.networks.model import Dhcp
-
     dhcp = ip.dhcp or Dhcp()
     hosts = list(dhcp.hosts)
     if command in ("add", "add-first", "add-last"):
@@ -245,7 +242,7 @@ def update(
 
 def _apply_hosts(netns: str | None, net: Network, removed: DhcpHost | None) -> None:
     p = dnsmasq.paths(netns, net.name)
-    dnsmasq.sync_hosts(netns, net, p)
+    dnsmasq.sync_hosts(net, p)
     if removed is None or removed.mac is None:
         return
     server = net.ipv4()

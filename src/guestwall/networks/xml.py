@@ -8,6 +8,7 @@ its writer. Error messages are libvirt's own wording, with its error-code phrase
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from ipaddress import (
     AddressValueError,
@@ -80,8 +81,6 @@ def parse_network(xml: str | bytes) -> Network:
 def _uuid(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
-    import uuid
-
     try:
         return str(uuid.UUID(text.strip()))
     except ValueError:
@@ -280,9 +279,6 @@ def _check(net: Network) -> None:
             f"{mode.value} forwarding requested, but no IP address provided for network '{net.name}'",
             "XML error",
         )
-    for ip in net.ips:
-        if ip.dhcp and ip.dhcp.ranges and ip.version == 4 and ip.address.network.prefixlen > 30:
-            raise NetworkError(f"prefix too long for DHCP in network '{net.name}'", "XML error")
 
 
 # ---- formatting ----------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ def _rule(row: SecurityGroupRuleRow) -> SecurityGroupRule:
         description=row.description,
         remote_address_group_id=row.remote_address_group_id,
         created_at=row.created_at,
+        log=row.log,
     )
 
 
@@ -126,6 +127,7 @@ _BLOCK_COLUMNS = (
     ProviderBlockRow.port_min,
     ProviderBlockRow.port_max,
     ProviderBlockRow.description,
+    ProviderBlockRow.log,
 )
 
 
@@ -154,6 +156,9 @@ class CloudRepo:
         rows = list(self.session.scalars(query))
         rules = self._rules_of([row.id for row in rows] if project is not None else None)
         return [_group(row, rules.get(row.id, ())) for row in rows]
+
+    def group_ids(self) -> list[str]:
+        return list(self.session.scalars(select(SecurityGroupRow.id)))
 
     def group(self, group_id: str) -> SecurityGroup | None:
         row = self.session.get(SecurityGroupRow, group_id)
@@ -252,6 +257,7 @@ class CloudRepo:
                 remote_group_id=rule.remote_group_id,
                 remote_address_group_id=rule.remote_address_group_id,
                 description=rule.description,
+                log=rule.log,
                 created_at=_now(),
             )
         )
@@ -377,6 +383,13 @@ class CloudRepo:
             memberships.setdefault(link.port_id, []).append(link.group_id)
         return [_port(row, memberships.get(row.id, ())) for row in rows]
 
+    def bound_ports(self) -> dict[tuple[str, str], str]:
+        """(host, device) -> filter name of every binding of every host (without reading their XML)."""
+        from guestwall.store.tables import BindingRow
+
+        query = select(BindingRow.host, BindingRow.portdev, BindingRow.filter_name)
+        return {(host, dev): name for host, dev, name in self.session.execute(query)}
+
     def bound_devices(self) -> dict[str, str]:
         """Device -> filter name of every binding of the writing host (without reading their XML)."""
         from guestwall.store.tables import BindingRow
@@ -419,8 +432,8 @@ class CloudRepo:
         if cidr is not None:
             query = query.where(ProviderBlockRow.cidr == str(cidr))
         return [
-            ProviderBlock(ident, _network(text), protocol, lo, hi, description)
-            for ident, text, protocol, lo, hi, description in self.session.execute(query)
+            ProviderBlock(ident, _network(text), protocol, lo, hi, description, log)
+            for ident, text, protocol, lo, hi, description, log in self.session.execute(query)
         ]
 
     def provider_block(self, block_id: str) -> ProviderBlock | None:
@@ -440,6 +453,7 @@ class CloudRepo:
                 port_min=block.port_min,
                 port_max=block.port_max,
                 description=block.description,
+                log=block.log,
                 created_at=_now(),
             )
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from guestwall.store.tables import Base, UTCDateTime
@@ -54,6 +55,8 @@ class SecurityGroupRuleRow(Base):
         index=True,
     )
     description: Mapped[str] = mapped_column(Text, nullable=False)
+    # what it accepts is logged (docs/logging.md); added by migration 0009
+    log: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     # added by migration 0006: the remote side is an address group's addresses (no foreign key: SQLite
     # cannot add one to an existing table; the cloud layer refuses to delete an address group in use)
@@ -105,6 +108,8 @@ class ProviderBlockRow(Base):
     port_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
     port_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
     description: Mapped[str] = mapped_column(Text, nullable=False)
+    # what it drops is logged (docs/logging.md); added by migration 0009
+    log: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
