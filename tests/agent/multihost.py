@@ -62,7 +62,7 @@ class Cluster:
         """The host's kernel holds exactly what the store says for it (``apply --dry-run`` plans nothing)."""
         host = self.hosts[index]
         _, out, _ = self.write("--netns", host.netns, "apply", "--dry-run", host=self.names[index])
-        return out.strip() == ""
+        return out.strip() in ("", "Nothing to change: the kernel equals the store")
 
     def start_agents(self) -> None:
         for host, name in zip(self.hosts, self.names, strict=True):

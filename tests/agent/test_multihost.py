@@ -14,6 +14,7 @@ from agentkit import Host, wait_until
 
 from guestwall.lab import Lab
 from guestwall.lab import pgserver as pgcluster
+from guestwall.store import open_store
 from multihost import DENY_FILTER, GUEST_FILTER, Cluster, host_names, passes
 from netns_fixtures import needs_netns
 
@@ -42,6 +43,7 @@ def cluster(
 
     def make(count: int = 3, guests: int = 3) -> Cluster:
         url = pg.new_database()
+        open_store(url).close()  # as an installation does: agents do not create a missing store
         (tmp_path / "empty.toml").write_text("")
         hosts = []
         for index in range(count):

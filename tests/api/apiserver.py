@@ -82,6 +82,13 @@ class ApiServer:
                 self.process.wait()
         remove_netns(self.netns)
 
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+    def cli(self) -> list[str]:
+        """``guestwall`` on this server's store and namespace."""
+        return [sys.executable, "-m", "guestwall", "--db", self.db_url, "--netns", self.netns]
+
     def token(self, project: str, role: str) -> str:
         return self.tokens[(project, role)]
 

@@ -224,3 +224,29 @@ def test_address_group_as_remote_is_a_kernel_set(server: ApiServer) -> None:
     error = _refused(server, lambda: client.delete(f"/v2.0/address-groups/{ag_id}"), 409)
     assert "in use" in error["message"]
     client.delete(f"/v2.0/ports/{port.json()['port']['id']}").raise_for_status()
+
+
+def test_host_status_tells_whether_the_kernel_is_in_step(server: ApiServer) -> None:
+    import socket
+    import subprocess
+
+    admin = server.client("admin", "admin")
+    me = socket.gethostname()
+    port = server.client().post("/v2.0/ports", json={"port": {"fixed_ips": [{"ip_address": "10.62.0.5"}]}})
+    assert port.status_code == 201
+    assert me in {h["host"] for h in admin.get("/guestwall/v1/hosts").json()["hosts"]}
+
+    def status() -> dict[str, Any]:
+        host: dict[str, Any] = admin.get(f"/guestwall/v1/hosts/{me}").json()["host"]
+        return host
+
+    # ``apply`` makes the kernel equal to the store (incremental paths may leave an unused set behind)
+    subprocess.run([*server.cli(), "apply"], check=True, capture_output=True, env=server.env())
+    assert status()["status"] == "in step" and status()["pending_changes"] == {}
+    subprocess.run(["ip", "netns", "exec", server.netns, "nft", "flush", "ruleset"], check=True)
+    drifted = status()
+    assert drifted["status"] == "drifted" and drifted["pending_changes"]
+    subprocess.run([*server.cli(), "apply"], check=True, capture_output=True, env=server.env())
+    assert status()["status"] == "in step"
+    assert admin.get("/guestwall/v1/hosts/no-such-host").status_code == 404
+    assert server.client("p1", "member").get(f"/guestwall/v1/hosts/{me}").status_code == 403

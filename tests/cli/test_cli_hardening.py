@@ -89,6 +89,13 @@ def test_a_filter_stored_above_the_limit_is_refused(tmp_path: Path) -> None:
         ["secgroup", "list"],
         ["provider", "list"],
         ["nwfilter-edit", "clean-traffic"],
+        ["net-list"],
+        ["net-dumpxml", "default"],
+        ["floating-ip", "list"],
+        ["token", "list"],
+        ["host", "list"],
+        ["host-settings", "show"],
+        ["doctor"],
     ],
 )
 def test_reads_do_not_create_a_store(tmp_path: Path, args: list[str]) -> None:

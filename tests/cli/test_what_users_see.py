@@ -25,6 +25,12 @@ def gw(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subproc
     )
 
 
+def with_store(tmp_path: Path) -> None:
+    """Reads never create a store: a define does (with libvirt's builtin filters)."""
+    (tmp_path / "seed.xml").write_text("<filter name='seed' chain='root'/>")
+    assert gw(tmp_path, "nwfilter-define", "seed.xml").returncode == 0
+
+
 def test_an_ignored_attribute_is_warned_about_and_refused_with_validate(tmp_path: Path) -> None:
     (tmp_path / "ssh.xml").write_text(TYPO)
     refused = gw(tmp_path, "nwfilter-define", "ssh.xml", "--validate")
@@ -43,6 +49,7 @@ def test_quiet_after_the_subcommand(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["json", "yaml", "value", "table"])
 def test_every_list_has_the_formats(tmp_path: Path, fmt: str) -> None:
+    with_store(tmp_path)
     result = gw(tmp_path, "nwfilter-list", "--format", fmt, "-c", "name")
     assert result.returncode == 0, result.stderr
     if fmt == "json":
@@ -55,6 +62,7 @@ def test_every_list_has_the_formats(tmp_path: Path, fmt: str) -> None:
 
 
 def test_unknown_column_is_an_error(tmp_path: Path) -> None:
+    with_store(tmp_path)
     result = gw(tmp_path, "nwfilter-list", "--format", "json", "-c", "colour")
     assert result.returncode == 2 and "unknown column 'colour'" in result.stderr
 
@@ -71,6 +79,7 @@ def test_status_help_documents_exit_codes(tmp_path: Path) -> None:
 
 
 def test_dumpxml_and_undefine_as_json(tmp_path: Path) -> None:
+    with_store(tmp_path)
     dumped = json.loads(gw(tmp_path, "nwfilter-dumpxml", "clean-traffic", "--format", "json").stdout)
     assert dumped["name"] == "clean-traffic" and dumped["xml"].startswith("<filter name='clean-traffic'")
     (tmp_path / "ssh.xml").write_text(TYPO.replace(" dstport='22'", " dstportstart='22'"))

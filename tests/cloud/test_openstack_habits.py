@@ -134,3 +134,15 @@ def test_port_security_off_names_what_is_in_the_way(gw: Run, lab: Lab) -> None:
     assert "cannot be without port security while it has security group 'web'" in refused.stderr
     assert "allowed address pair 10.77.0.128/25" in refused.stderr
     assert "has port security off" not in refused.stderr
+
+
+def test_tables_never_break_inside_an_address(gw: Run, lab: Lab) -> None:
+    bob = lab["bob"]
+    addresses = [f"fd77::{i:x}:1234:5678:9abc" for i in range(1, 11)]
+    args = [a for address in addresses for a in ("--fixed-ip", address)]
+    gw("port", "create", bob.portdev, "--mac", bob.mac, "--fixed-ip", bob.ipv4, *args, "--no-port-security")
+    listed = gw("port", "list").stdout
+    for text in (*addresses, bob.mac, bob.ipv4):
+        assert any(text in line for line in listed.splitlines()), text
+    port_id = json.loads(gw("port", "show", bob.portdev, "--format", "json").stdout)["id"]
+    assert any(port_id in line for line in listed.splitlines())

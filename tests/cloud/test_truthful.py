@@ -137,9 +137,10 @@ def test_host_settings_survive_a_command_without_the_file(gw: Run, lab: Lab, tmp
     fc = tmp_path / "fc.toml"
     fc.write_text('[ports]\nguest_patterns = ["vnet*"]\nunbound = "drop"\n')
     assert ping(lab, "alice", "bob")
-    gw("apply", env={"GUESTWALL_CONFIG": str(fc)})  # seeds the store's host settings
+    # no bindings yet: --allow-empty (an empty store does not wipe the kernel unless asked)
+    gw("apply", "--allow-empty", env={"GUESTWALL_CONFIG": str(fc)})  # seeds the store's host settings
     assert not ping(lab, "alice", "bob")
-    gw("apply")  # a plain apply (an empty configuration file) keeps them
+    gw("apply", "--allow-empty")  # without the file (an empty configuration file) they stay
     assert not ping(lab, "alice", "bob")
     shown = json.loads(gw("host-settings", "show", "--format", "json").stdout)
     assert {r["setting"]: r["value"] for r in shown}["ports.guest_patterns"] == ["vnet*"]
@@ -152,7 +153,7 @@ def test_a_file_that_disagrees_with_the_store_is_reported(gw: Run, lab: Lab, tmp
     gw("host-settings", "set", "--guest-pattern", "vnet*")
     other = tmp_path / "other.toml"
     other.write_text('[ports]\nguest_patterns = ["tap*"]\n')
-    result = gw("apply", env={"GUESTWALL_CONFIG": str(other)})
+    result = gw("apply", "--allow-empty", env={"GUESTWALL_CONFIG": str(other)})
     assert "differently from the host settings in the store" in result.stderr
     assert not ping(lab, "alice", "bob")  # the store's settings apply
     assert os.path.exists(other)

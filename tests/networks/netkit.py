@@ -102,7 +102,14 @@ class World:
         ns = self.guests.get(name, name)
         return self.run(ns, "busybox", "ping", "-c", "1", "-W", "1", target, check=False).returncode == 0
 
-    def tcp_source(self, client_ns: str, server_ns: str, server_ip: str, port: int = 8080) -> str | None:
+    def tcp_source(
+        self,
+        client_ns: str,
+        server_ns: str,
+        server_ip: str,
+        port: int = 8080,
+        connect_port: int | None = None,
+    ) -> str | None:
         """Connect from ``client_ns`` to a listener in ``server_ns``: the source address it saw, or None."""
         listener = netns_socket(server_ns, socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -124,7 +131,7 @@ class World:
         client = netns_socket(client_ns, socket.AF_INET, socket.SOCK_STREAM)
         client.settimeout(2)
         try:
-            client.connect((server_ip, port))
+            client.connect((server_ip, connect_port or port))
         except OSError:
             pass
         finally:

@@ -61,7 +61,9 @@ def test_update_dhcp_host_as_virsh(tmp_path: Path) -> None:
         os.chdir(here)
 
 
-def test_net_edit_redefines_the_persistent_definition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_net_edit_redefines_the_persistent_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner = CliRunner()
     base = ["--db", f"sqlite:///{tmp_path}/guestwall.db"]
     assert runner.invoke(cli, [*base, "net-define", str(GOLDEN / "commands" / "b.xml")]).exit_code == 0
@@ -70,4 +72,7 @@ def test_net_edit_redefines_the_persistent_definition(tmp_path: Path, monkeypatc
     assert (result.exit_code, result.stdout) == (0, "Network netb XML configuration edited.\n\n")
     assert "<ip address='10.8.0.1' prefix='24'>" in runner.invoke(cli, [*base, "net-dumpxml", "netb"]).stdout
     monkeypatch.setenv("VISUAL", "true")
-    assert runner.invoke(cli, [*base, "net-edit", "netb"]).stdout == "Network netb XML configuration not changed.\n\n"
+    assert (
+        runner.invoke(cli, [*base, "net-edit", "netb"]).stdout
+        == "Network netb XML configuration not changed.\n\n"
+    )

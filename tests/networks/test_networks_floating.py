@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 from netkit import UPLINK_HOST, UPLINK_OUTSIDE, World
 
 from guestwall.lab.netns import netns_socket
@@ -19,7 +20,8 @@ NAT = """<network><name>fn</name><forward mode='nat'/><bridge name='gwfn0' stp='
   <ip address='10.86.0.1' prefix='24'/></network>"""
 
 
-def test_floating_ip_in_out_hairpin_and_delete(world: World) -> None:
+def test_floating_ip_in_out_hairpin_and_delete(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUESTWALL_METADATA", f"{UPLINK_OUTSIDE}:8775")  # the metadata service, outside
     service.define(world.store, NAT, world.host)
     service.start(world.store, "fn", world.host)
     g1 = world.guest("f1", "fn", address="10.86.0.11/24")
@@ -43,6 +45,8 @@ def test_floating_ip_in_out_hairpin_and_delete(world: World) -> None:
     assert world.tcp_source(g2, world.outside, UPLINK_OUTSIDE, port=8082) == UPLINK_HOST  # others masquerade
     assert world.tcp_source(g2, g1, FLOAT, port=8083) == "10.86.0.1"  # hairpin, through the host
     assert [r.address for r in floating.listing(world.store)] == [FLOAT]
+    # 169.254.169.254:80 from a guest reaches the configured endpoint
+    assert world.tcp_source(g2, world.outside, "169.254.169.254", port=8775, connect_port=80) == UPLINK_HOST
 
     floating.delete(world.store, FLOAT, world.host)
     assert FLOAT not in world.run(world.host, "ip", "-br", "addr", "show", "uplink").stdout

@@ -126,7 +126,10 @@ class Ui:
         form = self.driver.find_element(By.ID, form_id)
         for name, value in fields.items():
             element = form.find_element(By.NAME, name)
-            if element.tag_name == "select":
+            if element.get_attribute("type") == "checkbox":
+                if element.is_selected() != bool(value):
+                    element.click()
+            elif element.tag_name == "select":
                 from selenium.webdriver.support.select import Select
 
                 Select(element).select_by_visible_text(value)

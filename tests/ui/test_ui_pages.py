@@ -446,3 +446,18 @@ def test_hosts_from_the_agents_reports(site: Any, as_user: Any) -> None:
     report(site.store, "h2", Report(applied_revision=0, error="nft: Operation not permitted"))
     overview = admin.get("/ui/").text
     assert "h1" in overview and "host h2 is down or failing: nft: Operation not permitted" in overview
+
+
+def test_logged_blocks_and_rules(site: Any, as_user: Any) -> None:
+    admin = as_user("tok-admin")
+    r = admin.post("/ui/blocks", {"cidr": "198.51.100.0/24", "log": "on"})
+    assert r.status_code == 303
+    assert [b.log for b in site.cloud().list_blocks()] == [True]
+    everything = admin.post("/ui/blocks", {"cidr": "0.0.0.0/0"})
+    assert everything.status_code == 400 and 'role="alert"' in everything.text
+    assert admin.post("/ui/blocks", {"cidr": "0.0.0.0/0", "force": "on"}).status_code == 303
+    group = site.cloud().create_group("web", "acme")
+    member = as_user("tok-acme")
+    r = member.post(f"/ui/groups/{group.id}/rules", {"direction": "ingress", "protocol": "tcp", "log": "on"})
+    assert r.status_code == 303
+    assert [x.log for x in site.cloud().get_group(group.id).rules if x.protocol == "tcp"] == [True]

@@ -87,7 +87,7 @@ def token_list(ctx: Context, project: str | None) -> None:
     from guestwall.services.tokens import list_tokens
 
     with reported():
-        tokens = list_tokens(ctx.store(), project)
+        tokens = list_tokens(ctx.store(create=False), project)
     rows = [
         [t.id, t.project, t.role.value, t.created_at.strftime("%Y-%m-%d %H:%M:%S"), t.description]
         for t in tokens

@@ -205,6 +205,7 @@ def _accept_common(command: click.Command, structured: bool) -> None:
         "\b\nEnvironment:\n"
         "  GUESTWALL_DB      the store's SQLAlchemy URL (as --db)\n"
         "  GUESTWALL_NETNS   the network namespace to enforce in (as --netns)\n"
+        "  GUESTWALL_HOST    the host to act on (as --host)\n"
         "  GUESTWALL_CONFIG  the host configuration file (default /etc/guestwall/guestwall.toml):\n"
         "                    it seeds the host settings (guestwall host-settings) and holds the agent's\n"
         "                    timings\n"
@@ -259,7 +260,6 @@ def cli(
 
     if netns == "":  # not the current namespace: an empty name is a mistake (an unset variable)
         raise click.BadParameter("an empty name is not a network namespace", param_hint="'--netns'")
-    context = Context(db_url=db_url, netns=netns, quiet=quiet)
     _warnings_to_stderr()
     context = Context(
         db_url=db_url, netns=netns, quiet=quiet, host=host, wait=wait, wait_timeout=wait_timeout

@@ -73,8 +73,9 @@ def _emit(fmt: str, data: Any, table: Callable[[], Any]) -> None:
         return
     from rich.console import Console
 
-    # an address, a MAC or an id is never broken over two lines: the table is as wide as it needs
-    Console(width=10_000).print(table())
+    # an address, a MAC or an id is never broken over two lines: the table is as wide as it needs; and
+    # cells are text, not markup or emoji codes (rich turned fd77::1:1234:5678 into an emoji)
+    Console(width=10_000, emoji=False, markup=False, highlight=False).print(table())
 
 
 def _done(ctx: Context, lines: Sequence[str], data: list[dict[str, Any]]) -> None:

@@ -26,7 +26,7 @@ def doctor(ctx: Context, fix: bool) -> None:
     from guestwall.networks.xml import parse_network
 
     with reported("Failed to examine the host"):
-        nets = [parse_network(r.live_xml) for r in service.records(ctx.store()) if r.live_xml]
+        nets = [parse_network(r.live_xml) for r in service.records(ctx.store(create=False)) if r.live_xml]
         backend = open_backend(ctx.netns)
         findings = checks.coexistence(backend.list_json("ruleset") or {}, nets)
         findings += checks.kernel_settings(ctx.netns, nets)

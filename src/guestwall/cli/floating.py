@@ -49,7 +49,7 @@ def list_(ctx: Context) -> None:
     from guestwall.networks import floating
 
     with reported("Failed to list floating IPs"):
-        recs = floating.listing(ctx.store())
+        recs = floating.listing(ctx.store(create=False))
     rows = [(r.address, r.fixed, r.interface or "-") for r in recs]
     click.echo(virsh_table(("Address", "Fixed address", "Interface"), rows, header=not ctx.quiet), nl=False)
     ctx.done()

@@ -45,7 +45,7 @@ def list_(ctx: Context, fmt: str, down_after: float | None) -> None:
 
     limit = DOWN_AFTER if down_after is None else down_after
     with reported("failed to list hosts"):
-        store = ctx.store()
+        store = ctx.store(create=False)
         assert isinstance(store, SqlStore)
         revision, statuses = host_statuses(store)
     now = now_utc()

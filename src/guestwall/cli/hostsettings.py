@@ -26,7 +26,7 @@ def show(ctx: Context, fmt: str, columns: tuple[str, ...]) -> None:
     from guestwall.config import enforcement_settings
     from guestwall.services.hostsettings import host_config, stored_settings
 
-    with reported(), ctx.store().read() as reader:
+    with reported(), ctx.store(create=False).read() as reader:
         stored = stored_settings(reader)
         config = host_config(reader)
     source = (

@@ -118,7 +118,7 @@ def list_(ctx: Context, all_: bool, inactive: bool, persistent: bool, transient:
     from guestwall.networks import service
 
     with reported("Failed to list networks"):
-        recs = service.records(ctx.store())
+        recs = service.records(ctx.store(create=False))
     shown = []
     for r in recs:
         if not all_ and (r.active == inactive):
@@ -152,7 +152,7 @@ def info(ctx: Context, network: str | None, network_named: str | None) -> None:
 
     name = required("net-info", "network", network, network_named)
     with reported(not_found=_not_found(name)):
-        r = service.get(ctx.store(), name)
+        r = service.get(ctx.store(create=False), name)
     yes_no = {True: "yes", False: "no"}
     for label, value in (
         ("Name:", r.name),
@@ -176,7 +176,7 @@ def dumpxml(ctx: Context, network: str | None, network_named: str | None, inacti
 
     name = required("net-dumpxml", "network", network, network_named)
     with reported(not_found=_not_found(name)):
-        xml = service.get(ctx.store(), name).current_xml(inactive)
+        xml = service.get(ctx.store(create=False), name).current_xml(inactive)
     click.echo(xml, nl=False)
     ctx.done()
 
@@ -192,7 +192,7 @@ def edit(ctx: Context, network: str | None, network_named: str | None) -> None:
 
     name = required("net-edit", "network", network, network_named)
     with reported(not_found=_not_found(name)):
-        original = service.get(ctx.store(), name).current_xml(inactive=True)
+        original = service.get(ctx.store(create=False), name).current_xml(inactive=True)
     handle, path = tempfile.mkstemp(prefix="guestwall", suffix=".xml")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -270,7 +270,7 @@ def dhcp_leases(ctx: Context, network: str | None, network_named: str | None, ma
 
     name = required("net-dhcp-leases", "network", network, network_named)
     with reported(f"Failed to get leases info for {name}", not_found=_not_found(name)):
-        net, leases = service.dhcp_leases(ctx.store(), name, ctx.netns)
+        net, leases = service.dhcp_leases(ctx.store(create=False), name, ctx.netns)
     ip4 = net.ipv4()
     prefix = ip4.address.network.prefixlen if ip4 else 32
     rows = [

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address
 
+from sqlalchemy import select
+
 from guestwall.cloud import basefilters as base
 from guestwall.cloud import translate as tr
 from guestwall.instantiate.fields import Field
@@ -16,6 +18,7 @@ from guestwall.instantiate.program import Origin
 from guestwall.model.cloud import ProviderBlock, SecurityGroupRule
 from guestwall.simulate.packet import Packet
 from guestwall.store.cloudrepo import CloudRepo
+from guestwall.store.cloudtables import SecurityGroupRow
 
 _PURPOSE = {
     base.DEFAULT_DROP: "no security group rule allows it (what no rule accepts is dropped)",
@@ -34,11 +37,16 @@ def describe(repo: CloudRepo, origin: Origin, packet: Packet) -> str | None:
     name = origin.filter
     if name.startswith(tr.GROUP_PREFIX):
         key = name[len(tr.GROUP_PREFIX) :]
-        group = next((g for g in repo.groups() if tr.group_key(g.id) == key), None)
+        # ids only, then the one group: reading every group's rules costs ~0.6 s with 1000 groups
+        group_id = next(
+            (i for i in repo.session.scalars(select(SecurityGroupRow.id)) if tr.group_key(i) == key), None
+        )
+        group = repo.group(group_id) if group_id is not None else None
         if group is None or not 1 <= origin.rule <= len(group.rules):
             return f"a rule of a security group that no longer exists ({name})"
         rule = group.rules[origin.rule - 1]
-        names = {g.id: g.name for g in repo.groups()}
+        remote = repo.group(rule.remote_group_id) if rule.remote_group_id is not None else None
+        names = {remote.id: remote.name} if remote is not None else {}
         return f"security group '{group.name}' ({group.id}) rule {rule.id}: {_rule_text(rule, names)}"
     if name == tr.PROVIDER:
         blocks = _blocks_for(repo, packet)

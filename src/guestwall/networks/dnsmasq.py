@@ -10,13 +10,14 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
-from guestwall.dataplane.netns import netns_path
+from guestwall.dataplane.netns import call_in_netns, netns_path
 from guestwall.errors import DataplaneError
 from guestwall.networks.model import ForwardMode, Network
 
@@ -243,8 +244,6 @@ def leases(p: Paths) -> list[Lease]:
 
 def release(netns: str | None, bridge: str, server: IPv4Address, lease: Lease) -> None:
     """Send dnsmasq a DHCPRELEASE for ``lease`` as the client would (what dnsmasq's dhcp_release does)."""
-    import socket
-
     mac = bytes.fromhex(lease.mac.replace(":", ""))
     packet = (
         bytes([1, 1, 6, 0]) + os.urandom(4) + bytes(4) + ip_address(lease.ip).packed + bytes(12)
@@ -256,8 +255,6 @@ def release(netns: str | None, bridge: str, server: IPv4Address, lease: Lease) -
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, bridge.encode())
             s.sendto(packet, (str(server), 67))
-
-    from guestwall.dataplane.netns import call_in_netns
 
     call_in_netns(netns, send)
 

@@ -18,7 +18,7 @@ from guestwall.errors import NetworkError
 from guestwall.networks import dnsmasq, links
 from guestwall.networks.model import FloatingIP, ForwardMode, HostOptions, Network
 from guestwall.networks.rules import compile_networks
-from guestwall.networks.xml import parse_network
+from guestwall.networks.xml import format_network, parse_network
 from guestwall.store.netrepo import FloatingIPRecord, NetRepo, NetworkRecord
 from guestwall.store.records import Store
 
@@ -151,8 +151,6 @@ def converge(
                 net = live_definition(parse_network(rec.xml))
                 check_overlap(net, active_networks(repo))
                 bring_up(netns, net)
-                from guestwall.networks.xml import format_network
-
                 repo.put(replace(rec, live_xml=format_network(net)))
                 actions.append(f"started autostart network {rec.name}")
             continue

@@ -4,6 +4,7 @@ kernel changed inside it, so a failure leaves both as they were.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, ip_address
@@ -12,7 +13,7 @@ from guestwall.dataplane.backend import open_backend
 from guestwall.errors import ConflictError, NetworkError, NetworkStateError
 from guestwall.networks import dnsmasq, links
 from guestwall.networks.defaults import fill_defaults
-from guestwall.networks.model import DhcpHost, Network
+from guestwall.networks.model import Dhcp, DhcpHost, Network
 from guestwall.networks.runtime import (
     active_networks,
     apply_rules,
@@ -70,8 +71,6 @@ def undefine(store: Store, name: str, netns: str | None = None) -> str:
             repo.put(replace(rec, xml=None, autostart=False))  # transient until destroyed (libvirt)
         else:
             repo.delete(rec.name)
-            import shutil
-
             shutil.rmtree(dnsmasq.paths(netns, rec.name).dir, ignore_errors=True)
         return rec.name
 
@@ -154,8 +153,6 @@ def _update_hosts(net: Network, command: str, host: DhcpHost, index: int | None,
         )
     i = candidates[0]
     ip = net.ips[i]
-    from guestwall.networks.model import Dhcp
-
     dhcp = ip.dhcp or Dhcp()
     hosts = list(dhcp.hosts)
     if command in ("add", "add-first", "add-last"):

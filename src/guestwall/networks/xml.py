@@ -8,6 +8,7 @@ its writer. Error messages are libvirt's own wording, with its error-code phrase
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from ipaddress import (
     AddressValueError,
@@ -80,8 +81,6 @@ def parse_network(xml: str | bytes) -> Network:
 def _uuid(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
-    import uuid
-
     try:
         return str(uuid.UUID(text.strip()))
     except ValueError:

@@ -383,6 +383,13 @@ class CloudRepo:
             memberships.setdefault(link.port_id, []).append(link.group_id)
         return [_port(row, memberships.get(row.id, ())) for row in rows]
 
+    def bound_ports(self) -> dict[tuple[str, str], str]:
+        """(host, device) -> filter name of every binding of every host (without reading their XML)."""
+        from guestwall.store.tables import BindingRow
+
+        query = select(BindingRow.host, BindingRow.portdev, BindingRow.filter_name)
+        return {(host, dev): name for host, dev, name in self.session.execute(query)}
+
     def bound_devices(self) -> dict[str, str]:
         """Device -> filter name of every binding of the writing host (without reading their XML)."""
         from guestwall.store.tables import BindingRow

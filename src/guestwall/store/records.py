@@ -108,7 +108,9 @@ class LearnedAddress:
 
 
 class Reader(Protocol):
-    """A consistent read view of the store (one transaction)."""
+    """A consistent read view of the store (one transaction), as host ``host`` sees it."""
+
+    host: str
 
     def generation(self) -> int: ...
     def filters(self) -> list[FilterRecord]: ...
@@ -155,6 +157,10 @@ class Writer(Reader, Protocol):
 
     def update_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord: ...
     def delete_binding(self, portdev: str) -> None: ...
+    def on(self, host: str) -> Writer:
+        """The same transaction acting for another host's bindings."""
+        ...
+
     def move_binding(self, portdev: str, host: str) -> str: ...
     def learn_address(
         self,

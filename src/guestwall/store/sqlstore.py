@@ -182,10 +182,20 @@ class SqlWriter(SqlReader):
         super().__init__(session, host)
         self.changed = False
         self.log: dict[tuple[str, str, str | None], None] = {}  # ordered, without duplicates
+        self._root = self
+
+    def on(self, host: str) -> SqlWriter:
+        """The same transaction acting for ``host`` (its bindings); what it changes is logged and committed
+        with this writer's changes."""
+        if host == self.host:
+            return self
+        view = SqlWriter(self.session, host)
+        view.log, view._root = self.log, self._root
+        return view
 
     def _note(self, entity: str, key: str, host: str | None = None) -> None:
         self.log[(entity, key, host)] = None
-        self.changed = True
+        self._root.changed = True
 
     def _taken(self, portdev: str, host: str | None = None) -> ConflictError:
         return ConflictError(f"binding '{portdev}' already exists on host '{host or self.host}'")

@@ -129,6 +129,8 @@ class HostSettingRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
 class ChangeRow(Base):
     """One changed object of one revision (the generation its transaction committed). ``host``: the host
     the object belongs to (a binding, its learned addresses), or None for what every host may use."""

@@ -33,6 +33,7 @@ class BlockIn(Body):
     port_range_min: int | None = None
     port_range_max: int | None = None
     description: Text = ""
+    force: bool = False  # blocking every address (0.0.0.0/0, ::/0) must be meant
 
 
 class BlockCreate(Body):
@@ -57,7 +58,9 @@ def create_block(request: Request, who: AdminDep, body: BlockCreate) -> dict[str
     if low is not None or high is not None:
         first = low if low is not None else high
         ports = v.port_range(f"{first}:{high if high is not None else low}")
-    block = state(request).cloud.block(v.network(data.cidr), protocol, ports, data.description)
+    block = state(request).cloud.block(
+        v.network(data.cidr), protocol, ports, data.description, force=data.force
+    )
     return {"provider_block": shapes.provider_block(block)}
 
 
@@ -192,16 +195,50 @@ def delete_binding(request: Request, who: AdminDep, portdev: str) -> None:
 # ---- hosts -------------------------------------------------------------------------------------------
 
 
-@router.get("/hosts", summary="Hosts named by ports, with their port counts")
-def list_hosts(request: Request, who: AdminDep) -> dict[str, Any]:
-    api = state(request)
-    counts: dict[str, int] = {}
+def _hosts(api: ApiState) -> dict[str, int]:
+    """Host name -> ports on it: the hosts ports name (``binding:host_id``) and this server's own."""
+    import socket
+
+    counts: dict[str, int] = {socket.gethostname(): 0}
     for port in api.cloud.list_ports():
-        counts[port.host] = counts.get(port.host, 0) + 1
+        if port.host:
+            counts[port.host] = counts.get(port.host, 0) + 1
+    return counts
+
+
+@router.get("/hosts", summary="Hosts: this server's and those ports name, with their port counts")
+def list_hosts(request: Request, who: AdminDep) -> dict[str, Any]:
+    items = [{"id": host, "host": host, "ports": n} for host, n in sorted(_hosts(state(request)).items())]
+    return listed(request, items, "hosts", {"id", "host", "ports"})
+
+
+@router.get("/hosts/{host}", summary="A host's status: whether its kernel holds what the store says")
+def show_host(request: Request, who: AdminDep, host: str) -> dict[str, Any]:
+    """For the host this server enforces on: the store's generation and the changes ``guestwall apply``
+    would make now (none: the kernel is in step). Other hosts' agents do not report here (yet)."""
+    import socket
+
+    from guestwall.dataplane.apply import plan
+    from guestwall.services.enforce import desired_state
+
+    api = state(request)
+    hosts = _hosts(api)
+    if host not in hosts:
+        raise not_found("host", host)
+    body: dict[str, Any] = {"id": host, "host": host, "ports": hosts[host]}
+    if host != socket.gethostname():
+        return {"host": {**body, "status": "unknown", "detail": "no status is reported for other hosts"}}
     with api.store.read() as reader:
         generation = reader.generation()
-    items = [
-        {"id": host, "host": host, "ports": n, "store_generation": generation}
-        for host, n in sorted(counts.items())
-    ]
-    return listed(request, items, "hosts", {"id", "host", "ports", "store_generation"})
+        desired = desired_state(reader, netns=api.settings.netns, strict=False)
+    pending = plan(desired.compiled.ruleset, api.backend)
+    return {
+        "host": {
+            **body,
+            "netns": api.settings.netns,
+            "store_generation": generation,
+            "status": "in step" if not pending else "drifted",
+            "pending_changes": pending.counts(),
+            "not_enforced": dict(desired.failures),
+        }
+    }

@@ -5,6 +5,7 @@ Nova gives a libvirt tap device: ``tap`` and the first 11 characters of the port
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -147,7 +148,7 @@ def _new_port(request: Request, who: Caller, body: PortIn) -> Port:
     device = v.device(body.device) if body.device else "tap" + ident[:11]
     base = Port(ident, device, _random_mac(), project, network_id=body.network_id)
     changes = _changes(request, who, body, base)
-    return Port(**{**base.__dict__, **changes, "name": changes.get("name", "")})
+    return replace(base, **changes)
 
 
 @router.get("", summary="List ports")

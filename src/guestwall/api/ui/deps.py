@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from guestwall.api.app import ApiState
     from guestwall.api.ui.optional import DropLogSource, HostsSource
     from guestwall.cloud.service import Cloud
+    from guestwall.dataplane.backend import Backend
     from guestwall.services.filters import OnChange
     from guestwall.store.records import Store
 
@@ -67,6 +68,8 @@ class UiDeps:
     # what the installation has beyond the API (guestwall.api.ui.sources); None: "not available"
     hosts: HostsSource | None = None
     drop_log: DropLogSource | None = None
+    backend: Backend | None = None  # the enforcing namespace's nftables, to read rule counters
+    rule_counters: bool = False  # whether kernel rules count ([counters] rules in the host configuration)
 
 
 def deps_of(request: Request) -> UiDeps:
@@ -114,4 +117,16 @@ def from_api_state(api: ApiState) -> UiDeps:
         api.extra,
         hosts_source(store),
         drop_log_source(store),
+        backend,
+        _rule_counters(),
     )
+
+
+def _rule_counters() -> bool:
+    from guestwall.config import load_config
+    from guestwall.errors import GuestwallError
+
+    try:
+        return bool(load_config().rule_counters)
+    except GuestwallError:
+        return False

@@ -22,6 +22,11 @@ def text(form: Mapping[str, str], name: str, what: str, required: bool = False) 
     return value
 
 
+def checked(form: Mapping[str, str], name: str) -> bool:
+    """A checkbox: sent (with any value) when ticked, absent otherwise."""
+    return name in form
+
+
 def optional(form: Mapping[str, str], name: str) -> str | None:
     value = form.get(name, "").strip()
     return value or None
@@ -49,6 +54,7 @@ def rule_spec(form: Mapping[str, str]) -> RuleSpec:
         remote_cidr=cidr,
         remote_group=optional(form, "remote_group"),
         description=text(form, "description", "description"),
+        log=checked(form, "log"),
     )
 
 
@@ -58,6 +64,8 @@ class BlockSpec:
     protocol: str | None
     ports: tuple[int, int] | None
     description: str
+    log: bool = False  # the drop log records what the block drops
+    force: bool = False  # blocking every address (0.0.0.0/0, ::/0) must be asked for
 
 
 def block_spec(form: Mapping[str, str]) -> BlockSpec:
@@ -67,5 +75,10 @@ def block_spec(form: Mapping[str, str]) -> BlockSpec:
     proto = None if proto is None or proto.lower() in ("any", "all") else proto.lower()
     ports = optional(form, "port_range")
     return BlockSpec(
-        cidr, proto, v.port_range(ports) if ports else None, text(form, "description", "description")
+        cidr,
+        proto,
+        v.port_range(ports) if ports else None,
+        text(form, "description", "description"),
+        checked(form, "log"),
+        checked(form, "force"),
     )

@@ -36,10 +36,13 @@ def create_block(call: Call) -> Response:
     try:
         spec = forms.block_spec(call.form)
         cloud = call.deps.cloud()
-        block = cloud.block(spec.cidr, spec.protocol, spec.ports, spec.description)
+        block = cloud.block(
+            spec.cidr, spec.protocol, spec.ports, spec.description, force=spec.force, log=spec.log
+        )
     except (InputError, ConflictError) as e:
         return blocks(call, [str(e)], _form_status(e) or 400)
     what = f"{block.cidr}" + (f" {block.protocol}" if block.protocol else "")
+    what += ", logged" if block.log else ""
     return changed(call, "/ui/blocks", f"Blocked {what} for every guest ({block.id}){_after(cloud.last)}")
 
 

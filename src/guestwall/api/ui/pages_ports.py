@@ -40,8 +40,18 @@ def present_devices(netns: str | None) -> set[str] | None:
 
 
 def ports(call: Call) -> Response:
+    from guestwall.api.ui.sources import port_traffic
+
     page = queries.ports_page(call.deps.store, call.viewer.scope, page_of(call))
-    return render(call, call.request, "ports.html", slice=page, present=present_devices(call.deps.netns))
+    traffic = port_traffic(call.deps.netns, [row.port.device for row in page.rows])
+    return render(
+        call,
+        call.request,
+        "ports.html",
+        slice=page,
+        present=present_devices(call.deps.netns),
+        traffic=traffic,
+    )
 
 
 def _visible_port(call: Call, device: str) -> Port | None:
@@ -76,8 +86,14 @@ def port(call: Call) -> Response:
         errors: list[str] = []
         if "packet" in call.query:
             outcome, errors = _simulated(reader, program, direction, packet_text, call.viewer.is_admin)
+    from guestwall.api.ui.sources import port_traffic, rule_traffic
+
     names = queries.group_names(store, found.security_groups) if found is not None else {}
     present = present_devices(call.deps.netns)
+    traffic = port_traffic(call.deps.netns, [device])
+    deps = call.deps
+    counting = deps.rule_counters and deps.backend is not None and program is not None
+    counted = rule_traffic(deps.backend) if counting else {}
     return render(
         call,
         call.request,
@@ -88,6 +104,9 @@ def port(call: Call) -> Response:
         binding=record,
         present=None if present is None else device in present,
         lines=program_lines(program) if program is not None else [],
+        traffic=None if traffic is None else traffic.get(device),
+        counted=counted,
+        counting=counting,
         problem=problem,
         directions=DIRECTIONS,
         direction=direction,

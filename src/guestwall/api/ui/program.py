@@ -31,6 +31,7 @@ class Line:
     action: str  # the verdict, or "jump CHAIN"
     origin: str  # filter and rule number it comes from
     checks: str
+    key: str = ""  # "filter#rule", as the kernel rule's comment names it (for its counter); "" for jumps
 
 
 def operand_text(operand: Operand) -> str:
@@ -73,4 +74,5 @@ def _line(stage: str, chain: str, position: int, entry: ProgramRule | Jump) -> L
         return Line(stage, chain, position, f"jump {entry.chain}", f"priority {entry.priority}", checks)
     values = len(entry.rows)
     checks = "; ".join(check_text(c, values) for c in entry.checks) or "always"
-    return Line(stage, chain, position, entry.verdict.value, str(entry.origin), checks)
+    key = f"{entry.origin.filter}#{entry.origin.rule}"
+    return Line(stage, chain, position, entry.verdict.value, str(entry.origin), checks, key)

@@ -14,6 +14,7 @@ import json
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -156,3 +157,58 @@ def _record(seq: int, line: str, project_of: Callable[[str], str]) -> DropRecord
         destination=str(row.get("dst", row.get("dst_mac", ""))) + ports,
         protocol=str(row.get("protocol", row.get("ethertype", ""))),
     )
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Packets and bytes: a port's (its link statistics) or a kernel rule's (its counter)."""
+
+    packets: int
+    bytes: int
+
+    def __str__(self) -> str:
+        size = float(self.bytes)
+        for unit in ("B", "kB", "MB", "GB", "TB"):
+            if size < 1000 or unit == "TB":
+                break
+            size /= 1000
+        shown = f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        return f"{self.packets} pkts, {shown}"
+
+
+@dataclass(frozen=True)
+class PortTraffic:
+    sent: Traffic  # by the guest
+    received: Traffic  # delivered to it
+
+
+def port_traffic(netns: str | None, devices: Sequence[str]) -> dict[str, PortTraffic] | None:
+    """The ports' link statistics in the enforcing namespace, or None when they cannot be read."""
+    from guestwall.agent.counters import read_ports
+    from guestwall.errors import GuestwallError
+
+    try:
+        counters = read_ports(netns, devices)
+    except (GuestwallError, OSError):
+        return None
+    return {
+        c.port: PortTraffic(Traffic(c.out_packets, c.out_bytes), Traffic(c.in_packets, c.in_bytes))
+        for c in counters
+    }
+
+
+def rule_traffic(backend: Any) -> dict[str, Traffic]:
+    """Counters of the kernel's rules by origin ("filter#rule"), summed over the chains that share it;
+    empty unless rules count (``[counters] rules = true``) or log."""
+    from guestwall.agent.counters import read_rules
+    from guestwall.errors import GuestwallError
+
+    try:
+        counters, _ = read_rules(backend)
+    except (GuestwallError, OSError):
+        return {}
+    out: dict[str, Traffic] = {}
+    for c in counters:
+        seen = out.get(c.origin, Traffic(0, 0))
+        out[c.origin] = Traffic(seen.packets + c.packets, seen.bytes + c.bytes)
+    return out
