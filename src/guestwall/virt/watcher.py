@@ -186,10 +186,10 @@ class DomainWatcher:
             self._create(format_binding(binding), portdev, result)
         if result.created or result.deleted or result.failed:
             log.info(
-                "libvirt: bound %s, unbound %s%s",
-                ", ".join(result.created) or "nothing",
-                ", ".join(result.deleted) or "nothing",
-                f", failed {result.failed}" if result.failed else "",
+                "libvirt: bound %s; unbound %s%s",
+                " ".join(result.created) or "nothing",
+                " ".join(result.deleted) or "nothing",
+                f"; failed {result.failed}" if result.failed else "",
             )
         return result
 
