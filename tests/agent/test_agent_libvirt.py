@@ -66,12 +66,15 @@ def follow(host: Host, port: str, present: bool, started: float) -> float:
     """Wait until the store and the kernel have (or no longer have) the port's binding; the seconds from
     ``started`` (wall clock, just before the virsh command) to the agent's log line saying it was done
     (created or deleted, and enforced): the latency itself, not the test's polling."""
-    wait_until(
-        lambda: (port in bound(host)) == present and in_l2_map(host, port) == present,
-        5,
-        0.01,
-        f"binding of {port} {'created' if present else 'deleted'}",
-    )
+    try:
+        wait_until(
+            lambda: (port in bound(host)) == present and in_l2_map(host, port) == present,
+            5,
+            0.01,
+            f"binding of {port} {'created' if present else 'deleted'}",
+        )
+    except AssertionError as e:
+        raise AssertionError(f"{e}; the agent's log ends with:\n{host.agents[-1].log()[-3000:]}") from None
     which = "bound" if present else r"bound [^;]*; unbound"
     pattern = re.compile(rf"^(\S+ \S+) INFO libvirt: {which} ([^;]* )?{re.escape(port)}[ ;\n]", re.M)
     stamps = [
@@ -155,7 +158,10 @@ def test_bindings_follow_lxc_domains(libvirt_host: tuple[Host, PrivateLibvirt]) 
     assert "lxf1" not in bound(host)
     print(f"binding after start {took_start:.3f} s, hot-plug {took_plug:.3f} s, stop {took_stop:.3f} s")
     for took in (took_start, took_plug, took_stop):
-        assert took < FOLLOW
+        assert took < FOLLOW, (
+            f"start {took_start:.3f}, hot-plug {took_plug:.3f}, stop {took_stop:.3f} s:\n"
+            + (host.agents[-1].log()[-3000:])
+        )
 
 
 def test_listing_on_connect_and_foreign_bindings(
