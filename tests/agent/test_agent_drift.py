@@ -12,10 +12,9 @@ from agentkit import Host, wait_until
 
 from guestwall.compile import names
 from guestwall.config import load_config
-from guestwall.dataplane.apply import plan
 from guestwall.dataplane.backend import open_backend
+from guestwall.engine import Engine
 from guestwall.lab.traffic import frames, probe
-from guestwall.services.enforce import desired_state
 from guestwall.store import open_store
 from netns_fixtures import needs_netns
 
@@ -30,10 +29,9 @@ def in_sync(host: Host) -> bool:
     store = open_store(host.url)
     try:
         with store.read() as reader:
-            desired = desired_state(reader, config=load_config(str(host.config_path)), netns=host.netns)
+            return not Engine(open_backend(host.netns), load_config(str(host.config_path))).plan(reader)
     finally:
         store.close()
-    return not plan(desired.compiled.ruleset, open_backend(host.netns))
 
 
 def forged(host: Host) -> list[Any]:

@@ -78,7 +78,7 @@ def test_instance_lifecycle(lab: Lab, driver: FirewallDriver) -> None:
     )
 
     # preparing again (compute restart) changes nothing in the kernel
-    backend = driver.cloud.backend
+    backend = driver.cloud.engine.backend
     assert isinstance(backend, CountingBackend)
     before = len(backend.transactions)
     driver.prepare_instance_filter(web, [vif(bob)])
@@ -104,7 +104,7 @@ def test_refreshes_follow_changes_made_elsewhere(lab: Lab, driver: FirewallDrive
     bob, alice = lab["bob"], lab["alice"]
     driver.prepare_instance_filter(instance(bob, "web"), [vif(bob)])
     driver.prepare_instance_filter(instance(alice), [vif(alice)])
-    backend = driver.cloud.backend
+    backend = driver.cloud.engine.backend
     assert isinstance(backend, CountingBackend)
 
     # membership written elsewhere: alice's port joins frontends (store only), then the casts arrive

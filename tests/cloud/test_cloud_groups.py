@@ -210,4 +210,4 @@ def test_incremental_paths_end_where_a_full_apply_would(cl: CloudLab) -> None:
         cloud.delete_rule(rule.id)
         assert not tcp_connect(lab, "alice", "bob", 80)
     cloud.unblock(block.id)
-    assert not reapply(cloud.store, cloud.backend).transaction  # type: ignore[arg-type]
+    assert not reapply(cloud.store, cloud.engine).transaction  # type: ignore[arg-type]

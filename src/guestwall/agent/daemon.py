@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from types import FrameType
 
 from guestwall.agent.learner import Learner
-from guestwall.agent.links import LinkWatcher, list_links
 from guestwall.agent.monitor import NftMonitor
 from guestwall.agent.reconcile import Outcome, Reconciler
 from guestwall.config import HostConfig, config_path, load_config
 from guestwall.dataplane.apply import LOCK_DIR
 from guestwall.dataplane.backend import Backend
+from guestwall.dataplane.links import LinkWatcher, list_links
 from guestwall.dataplane.netns import namespace_id
 from guestwall.errors import DataplaneError, GuestwallError
 from guestwall.store.records import Store

@@ -15,17 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from guestwall.agent.kernel import ChainKey, Fingerprints, mark, mark_tampered, read_kernel
-from guestwall.agent.kernel import verify as verify_chains
-from guestwall.agent.links import Link
 from guestwall.agent.observe import Observation
 from guestwall.config import HostConfig
-from guestwall.dataplane.apply import kernel_lock
 from guestwall.dataplane.backend import Backend
-from guestwall.dataplane.diff import Transaction, diff
-from guestwall.errors import DataplaneError
+from guestwall.dataplane.diff import Transaction
+from guestwall.dataplane.fingerprints import ChainKey
+from guestwall.dataplane.links import Link
+from guestwall.engine import Desired, Engine
 from guestwall.instantiate.learning import LearningMode
-from guestwall.services.enforce import Desired, desired_state
 from guestwall.store.records import Reader, Store
 
 
@@ -49,14 +46,13 @@ class Outcome:
 class Reconciler:
     def __init__(self, store: Store, backend: Backend, config: HostConfig, netns: str | None) -> None:
         self.store = store
-        self.backend = backend
         self.config = config
         self.netns = netns
         self.links: dict[str, Link] = {}
+        self.engine = Engine(backend, config, links=lambda: self.links.values(), watch=True)
         self.desired: Desired | None = None
         self.generation: int | None = None  # the store generation ``desired`` was built from
         self._implicit: tuple[tuple[str, str], ...] = ()
-        self.trusted: Fingerprints = {}
 
     # ---- desired state ----------------------------------------------------------------------------
 
@@ -68,43 +64,16 @@ class Reconciler:
         return tuple(sorted((n, link.mac) for n, link in self.links.items() if self.config.is_guest_port(n)))
 
     def _build(self, reader: Reader) -> Desired:
-        return desired_state(
-            reader, config=self.config, links=self.links.values(), netns=self.netns, strict=False
-        )
+        return self.engine.desired(reader, strict=False)
 
     def set_config(self, config: HostConfig) -> None:
-        self.config = config
+        self.config = self.engine.settings = config
         self.desired = None
 
     def set_links(self, links: Iterable[Link]) -> bool:
         """Replace the known interfaces; True when that changes the desired state."""
         self.links = {link.name: link for link in links}
         return self.implicit_signature() != self._implicit
-
-    # ---- kernel ---------------------------------------------------------------------------------------
-
-    def _apply(self, desired: Desired, verify: bool = False) -> tuple[Transaction, list[ChainKey]]:
-        """Make the kernel equal to ``desired`` (caller holds the kernel lock); remember what we left.
-        With ``verify`` every chain's rules are compared exactly with what ``desired`` renders to."""
-        state, prints = read_kernel(self.backend)
-        tampered = mark_tampered(state, self.trusted, prints)
-        if verify:
-            wrong = [
-                key
-                for key in verify_chains(self.backend, desired.compiled.ruleset, prints)
-                if key not in tampered
-            ]
-            mark(state, wrong)
-            tampered += wrong
-        tx = diff(desired.compiled.ruleset, state)
-        if tx:
-            try:
-                self.backend.run(tx.text())
-            except DataplaneError as e:
-                raise DataplaneError(f"{e} (nothing was changed)") from e
-            prints = read_kernel(self.backend)[1]
-        self.trusted = prints
-        return tx, tampered
 
     def converge(self, rebuild: bool = False, verify: bool = False) -> Outcome:
         """Bring the kernel to the store's current state (rebuilding the desired state if the store, the
@@ -120,21 +89,14 @@ class Reconciler:
                 self.desired = self._build(txn)
                 self.generation, self._implicit = generation, implicit
             assert self.desired is not None
-            with kernel_lock(self.netns):
-                tx, tampered = self._apply(self.desired, verify)
-        return Outcome(tx, tampered, fresh, time.perf_counter() - started)
+            result = self.engine.converge(self.desired, verify=verify)
+        return Outcome(result.transaction, list(result.tampered), fresh, time.perf_counter() - started)
 
     def drift(self) -> str | None:
         """Why a converge is needed (the store moved on, the kernel differs), or None. Takes no lock."""
         if self.desired is None or self.store.generation() != self.generation:
             return "store changed"
-        state, prints = read_kernel(self.backend)
-        if mark_tampered(state, self.trusted, prints):
-            return "rules edited in place"
-        if diff(self.desired.compiled.ruleset, state):
-            return "kernel differs"
-        self.trusted = prints
-        return None
+        return self.engine.drift(self.desired)
 
     # ---- learned addresses ------------------------------------------------------------------------------
 
@@ -165,8 +127,7 @@ class Reconciler:
             if not applied:
                 return []
             desired = self._build(txn)
-            with kernel_lock(self.netns):
-                self._apply(desired)
+            self.engine.converge(desired)
             self.desired, self.generation = desired, None  # the commit moves the generation on
         return applied
 
@@ -176,8 +137,7 @@ class Reconciler:
             count = txn.expire_addresses(now or datetime.now(UTC))
             if count:
                 desired = self._build(txn)
-                with kernel_lock(self.netns):
-                    self._apply(desired)
+                self.engine.converge(desired)
                 self.desired, self.generation = desired, None
         return count
 

@@ -80,15 +80,7 @@ def cli(ctx: click.Context, db_url: str | None, netns: str | None, quiet: bool) 
     """guestwall: libvirt-compatible network filters for guests, enforced with shared nftables rules."""
     from guestwall.cli.context import Context
 
-    context = Context(db_url=db_url, netns=netns, quiet=quiet)
-
-    def on_filter_change(filters: dict[str, Any]) -> None:
-        from guestwall.cli.binding import enforce_filters  # imported only when a filter really changes
-
-        enforce_filters(context, filters)
-
-    context.on_filter_change = on_filter_change
-    ctx.obj = context
+    ctx.obj = Context(db_url=db_url, netns=netns, quiet=quiet)
 
 
 def main(argv: list[str] | None = None) -> Any:

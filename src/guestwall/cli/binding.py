@@ -6,23 +6,11 @@ Bindings are enforced in the network namespace the command runs in (or ``--netns
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from guestwall.cli.context import Context, reported
 from guestwall.cli.nwfilter import read_input_file, required
 from guestwall.cli.output import virsh_table
-
-if TYPE_CHECKING:
-    from guestwall.dataplane.backend import Backend
-    from guestwall.model import Filter
-
-
-def backend_for(ctx: Context) -> Backend:
-    from guestwall.dataplane.backend import open_backend
-
-    return open_backend(ctx.netns)
 
 
 def warn_if_bridged_l3_is_off(ctx: Context) -> None:
@@ -32,13 +20,6 @@ def warn_if_bridged_l3_is_off(ctx: Context) -> None:
     warning = bridged_l3_warning(ctx.netns)
     if warning:
         click.echo(f"warning: {warning}", err=True)
-
-
-def enforce_filters(ctx: Context, filters: dict[str, Filter]) -> None:
-    """The hook run inside a filter define/undefine (see services.incremental.enforce_filter_change)."""
-    from guestwall.services.incremental import enforce_filter_change
-
-    enforce_filter_change(ctx.store(), filters, backend_for(ctx))
 
 
 def _not_found(portdev: str) -> str:
@@ -63,11 +44,11 @@ def create(ctx: Context, files: tuple[str, ...], file_named: str | None, validat
     warn_if_bridged_l3_is_off(ctx)
     if len(paths) == 1:
         with reported(f"Failed to create network filter from {paths[0]}"):
-            record, _ = create_binding(ctx.store(), xmls[0], backend_for(ctx))
+            record, _ = create_binding(ctx.store(), xmls[0], ctx.engine())
         ctx.info(f"Network filter binding on {record.portdev} created from {paths[0]}")
         return
     with reported(f"Failed to create network filter bindings from {len(paths)} files"):
-        records, _ = create_bindings(ctx.store(), xmls, backend_for(ctx))
+        records, _ = create_bindings(ctx.store(), xmls, ctx.engine())
     for record, path in zip(records, paths, strict=True):
         click.echo(f"Network filter binding on {record.portdev} created from {path}")
     ctx.done()
@@ -83,7 +64,7 @@ def delete(ctx: Context, binding: str | None, binding_named: str | None) -> None
 
     portdev = required("nwfilter-binding-delete", "binding", binding, binding_named)
     with reported(f"Failed to delete network filter binding {portdev}", not_found=_not_found(portdev)):
-        delete_binding(ctx.store(), portdev, backend_for(ctx))
+        delete_binding(ctx.store(), portdev, ctx.engine())
     ctx.info(f"Network filter binding on {portdev} deleted")
 
 
@@ -122,19 +103,15 @@ def dumpxml(ctx: Context, binding: str | None, binding_named: str | None) -> Non
 @click.pass_obj
 def apply(ctx: Context, dry_run: bool) -> None:
     """Make the kernel's guestwall tables equal to the store (repairs drift; no-op when nothing differs)."""
-    from guestwall.dataplane.apply import plan
     from guestwall.services.bindings import reapply
-    from guestwall.services.enforce import desired_state
 
     with reported():
         if dry_run:
-            store = ctx.store()
-            with store.read() as reader:
-                desired = desired_state(reader, netns=ctx.netns)
-            click.echo(plan(desired.compiled.ruleset, backend_for(ctx)).text(), nl=False)
+            with ctx.store().read() as reader:
+                click.echo(ctx.engine().plan(reader).text(), nl=False)
             return
         warn_if_bridged_l3_is_off(ctx)
-        result = reapply(ctx.store(), backend_for(ctx))
+        result = reapply(ctx.store(), ctx.engine())
     counts = result.transaction.counts()
     summary = ", ".join(f"{n} {verb}" for verb, n in sorted(counts.items())) or "nothing to change"
     ctx.info(f"Applied: {summary}")
@@ -148,14 +125,14 @@ def status(ctx: Context, fmt: str) -> None:
     and the addresses learned for it, how and when."""
     import json
 
-    from guestwall.services.enforce import desired_state, load_ports
+    from guestwall.engine.desired import load_ports
     from guestwall.store.records import LearnedAddress
 
     with reported():
         store = ctx.store()
         with store.read() as reader:
             ports = load_ports(reader)
-            desired = desired_state(reader, netns=ctx.netns, strict=False)
+            desired = ctx.engine().desired(reader, strict=False)
             learned: dict[str, list[LearnedAddress]] = {}
             for address in reader.learned_addresses():
                 learned.setdefault(address.portdev, []).append(address)

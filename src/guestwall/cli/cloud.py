@@ -30,9 +30,7 @@ def _cloud(ctx: Context, enforcing: bool = True) -> Cloud:
 
     if not enforcing:
         return Cloud(ctx.store(), None)
-    from guestwall.cli.binding import backend_for
-
-    return Cloud(ctx.store(), backend_for(ctx), ConntrackTool(ctx.netns))
+    return Cloud(ctx.store(), ctx.engine(), ConntrackTool(ctx.netns))
 
 
 def _format_option(function: F) -> F:

@@ -18,7 +18,7 @@ from guestwall.errors import GuestwallError, NotFoundError
 from guestwall.store.records import DEFAULT_URL
 
 if TYPE_CHECKING:
-    from guestwall.services.filters import OnChange
+    from guestwall.engine import Engine
     from guestwall.store.records import ReadableStore, Store
 
 DEFAULT_DB_URL = DEFAULT_URL
@@ -29,8 +29,7 @@ class Context:
     db_url: str | None
     netns: str | None
     quiet: bool
-    # Called inside filter-changing transactions with the new filter set (the enforcement engine's hook).
-    on_filter_change: OnChange | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, init=False, repr=False)
     _store: Store | None = field(default=None, init=False, repr=False)
     _reader: ReadableStore | None = field(default=None, init=False, repr=False)
 
@@ -46,6 +45,14 @@ class Context:
             self._store = open_store(self.url)
             _close_on_exit(self)
         return self._store
+
+    def engine(self) -> Engine:
+        """The one way to the kernel of the target namespace (its backend is opened when first used)."""
+        if self._engine is None:
+            from guestwall.engine import open_engine
+
+            self._engine = open_engine(self.netns)
+        return self._engine
 
     def reader(self) -> ReadableStore:
         """A read-only store: the fast sqlite3 path when possible (see store/fastread.py)."""

@@ -70,7 +70,7 @@ def define(ctx: Context, file: str | None, file_named: str | None, validate: boo
     with reported():
         xml = read_input_file(path)
     with reported(f"Failed to define network filter from {path}"):
-        result = define_filter(ctx.store(), xml, validate=validate, on_change=ctx.on_filter_change)
+        result = define_filter(ctx.store(), xml, validate=validate, engine=ctx.engine())
     ctx.info(f"Network filter {result.name} defined from {path}")
 
 
@@ -83,7 +83,7 @@ def undefine(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> 
 
     name = required("nwfilter-undefine", "nwfilter", nwfilter, nwfilter_named)
     with reported(f"Failed to undefine network filter {name}", not_found=_not_found(name)):
-        undefine_filter(ctx.store(), name, on_change=ctx.on_filter_change)
+        undefine_filter(ctx.store(), name, engine=ctx.engine())
     ctx.info(f"Network filter {name} undefined")  # as virsh: the argument as typed, even a UUID
 
 
@@ -157,7 +157,7 @@ def edit(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> None
             else:
                 try:
                     result = define_filter(
-                        ctx.store(), edited, validate=validate, on_change=ctx.on_filter_change
+                        ctx.store(), edited, validate=validate, engine=ctx.engine()
                     )
                 except GuestwallError as e:
                     click.echo(f"error: {e.virsh_text()}", err=True)

@@ -26,8 +26,8 @@ from guestwall.cli.context import Context, reported
 @click.pass_obj
 def simulate(ctx: Context, portdev: str, direction: str, packet_text: str, trace: bool) -> None:
     """Explain what the filter of PORTDEV does with a packet."""
+    from guestwall.engine.desired import enforced_program
     from guestwall.services.bindings import get_binding
-    from guestwall.services.enforce import enforced_program
     from guestwall.services.filters import load_filters
     from guestwall.simulate import parse_packet
     from guestwall.simulate import simulate as run

@@ -68,8 +68,12 @@ class FirewallDriver:
     serialise operations on one instance, as Nova's compute manager does."""
 
     def __init__(self, store: Store, backend: Backend, conntrack: Conntrack | None = None) -> None:
+        from guestwall.config import load_config
+        from guestwall.engine import Engine
+
+        engine = Engine(backend, load_config())
         self.cloud = Cloud(
-            store, backend, conntrack if conntrack is not None else ConntrackTool(backend.netns)
+            store, engine, conntrack if conntrack is not None else ConntrackTool(backend.netns)
         )
 
     @classmethod

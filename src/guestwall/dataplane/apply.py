@@ -28,6 +28,8 @@ class ApplyResult:
     transaction: Transaction
     read_seconds: float
     apply_seconds: float
+    tampered: tuple[tuple[str, str], ...] = ()  # (family, chain) found edited in place and refilled
+    incremental: bool = False  # built from the change alone (else: the whole desired state, diffed)
 
     @property
     def changed(self) -> bool:

@@ -136,6 +136,26 @@ class NftCommand:
         return result
 
 
+class LazyBackend:
+    """The namespace's real backend (``open_backend``), opened when first used: a command that turns out to
+    change nothing never loads libnftables."""
+
+    def __init__(self, netns: str | None = None) -> None:
+        self.netns = netns
+        self._backend: Backend | None = None
+
+    def _opened(self) -> Backend:
+        if self._backend is None:
+            self._backend = open_backend(self.netns)
+        return self._backend
+
+    def run(self, commands: str) -> None:
+        self._opened().run(commands)
+
+    def list_json(self, what: str, terse: bool = False) -> JSON | None:
+        return self._opened().list_json(what, terse)
+
+
 class RecordingBackend:
     """A fake for pure tests: records transactions, lists nothing (as if the kernel were empty)."""
 

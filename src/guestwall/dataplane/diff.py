@@ -148,7 +148,7 @@ def _diff_table(family: str, want: TableSpec, have: ActualTable | None, tx: Tran
 
 
 def port_additions(
-    part: Ruleset, sets: dict[str, ActualTable], keys: dict[str, object]
+    part: Ruleset, sets: dict[str, ActualTable], keys: dict[str, object], asserted: set[tuple[str, str]]
 ) -> Transaction | None:
     """Adding one port without reading anyone's rules or elements: ``part`` is the ruleset compiled for that
     port alone, ``sets`` a terse listing of the kernel's sets (cheap whatever the number of ports).
@@ -165,6 +165,9 @@ def port_additions(
             return None
         where = f"{family} {names.TABLE}"
         for chain in table.chains.values():
+            if (family, chain.name) in asserted:
+                continue
+            asserted.add((family, chain.name))
             tx.commands.append(chain_decl(family, chain))
             tx.commands.append(f"flush chain {where} {chain.name}")
             tx.commands += [f"add rule {where} {chain.name} {r.render()}" for r in chain.rules]

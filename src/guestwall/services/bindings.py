@@ -11,12 +11,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from guestwall.dataplane.apply import ApplyResult
-from guestwall.dataplane.backend import Backend
+from guestwall.engine import Change, Engine, bound_port, converge
+from guestwall.engine.desired import stored_binding
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
-from guestwall.services.enforce import enforce_from, stored_binding
-from guestwall.services.filters import load_filters
-from guestwall.services.incremental import apply_changes, port_part
 from guestwall.store.records import BindingRecord, ReadableStore, Store
 
 
@@ -33,7 +31,7 @@ def with_mac_parameter(binding: Binding) -> Binding:
     return replace(binding, filterref=FilterRef(binding.filterref.filter, make_params(params)))
 
 
-def create_binding(store: Store, xml: str | bytes, backend: Backend) -> tuple[BindingRecord, ApplyResult]:
+def create_binding(store: Store, xml: str | bytes, engine: Engine) -> tuple[BindingRecord, ApplyResult]:
     from guestwall.nwfilter import format_binding, parse_binding
 
     binding = with_mac_parameter(parse_binding(xml))
@@ -43,14 +41,11 @@ def create_binding(store: Store, xml: str | bytes, backend: Backend) -> tuple[Bi
         if writer.filter_by_name(binding.filterref.filter) is None:
             raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
         record = writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding))
-        # only this port's rules: the cost does not grow with the other ports (else everything)
-        part = port_part(writer, record)
-        result = apply_changes(writer, backend, added=[part]) if part is not None else None
-        return record, result or enforce_from(writer, load_filters(writer), backend)
+        return record, engine.apply(writer, Change(added=(record.portdev,)))
 
 
 def create_bindings(
-    store: Store, xmls: Sequence[str | bytes], backend: Backend
+    store: Store, xmls: Sequence[str | bytes], engine: Engine
 ) -> tuple[list[BindingRecord], ApplyResult]:
     """Create many bindings in one store transaction and one kernel transaction (all or nothing)."""
     from guestwall.nwfilter import format_binding, parse_binding
@@ -66,23 +61,17 @@ def create_bindings(
         records = writer.add_bindings(
             [(b.portdev, b.filterref.filter, t) for b, t in zip(bindings, texts, strict=True)]
         )
-        result = enforce_from(writer, load_filters(writer), backend)
-        return records, result
+        return records, engine.apply(writer, Change(added=tuple(r.portdev for r in records)))
 
 
-def delete_binding(store: Store, portdev: str, backend: Backend) -> ApplyResult:
+def delete_binding(store: Store, portdev: str, engine: Engine) -> ApplyResult:
     with store.write() as writer:
         record = writer.binding(portdev)
         if record is None:
             raise _not_found(portdev)
-        part = port_part(writer, record)
+        gone = bound_port(writer, record)  # as it is enforced now, learned addresses included
         writer.delete_binding(portdev)
-        result = None
-        if part is not None:
-            # the port's shared chains stay while others use its filter; the last one takes them along
-            retired = [part] if writer.count_bindings(record.filter) == 0 else []
-            result = apply_changes(writer, backend, removed=[part], retired=retired)
-        return result or enforce_from(writer, load_filters(writer), backend)
+        return engine.apply(writer, Change(removed=(gone,)))
 
 
 def get_binding(store: ReadableStore, portdev: str) -> BindingRecord:
@@ -99,7 +88,7 @@ def list_bindings(store: ReadableStore) -> list[BindingRecord]:
         return sorted(reader.bindings(), key=lambda r: (r.portdev.lower(), r.portdev))
 
 
-def reapply(store: Store, backend: Backend) -> ApplyResult:
+def reapply(store: Store, engine: Engine) -> ApplyResult:
     """Make the kernel equal to the store (drift repair, or after a restart).
 
     Inside a write transaction although nothing is written: the store's write lock, then the kernel lock, as
@@ -107,7 +96,7 @@ def reapply(store: Store, backend: Backend) -> ApplyResult:
     committed it cannot be undone by this older read of the store.
     """
     with store.write() as reader:
-        return enforce_from(reader, load_filters(reader), backend)
+        return engine.apply(reader, converge())
 
 
 def _not_found(portdev: str) -> BindingNotFound:

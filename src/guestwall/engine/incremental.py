@@ -1,23 +1,22 @@
-"""Filter edits and address-set changes without recomputing every port.
+"""The engine's incremental plans: filter edits, ports that come and go, address-set deltas, as one
+transaction built against terse listings of the kernel (no rules, no elements read back).
 
 A filter edit changes the chains of the groups (top filter + provided variable names) whose tree holds
 it; every port of a group shares them, so the edit is planned once per group with one representative
-binding and the transaction rewrites only the chains that differ. Per-port data is untouched unless the
-edit needs values no set holds yet, or per-port chains (fallbacks) are involved: then ``None`` tells the
-caller to apply everything. An address-set change is a set-element delta.
+binding and the transaction rewrites only the chains that differ. A port that comes or goes changes its own
+set elements and re-asserts its group's chains. An address-set change is a set-element delta. Every plan
+returns None when only the full path can do it (per-port chains, values no set holds yet, a kernel that is
+not as expected); the engine then applies everything. Nothing here takes a lock or runs a transaction.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from guestwall.compile import canon, names
-from guestwall.compile.compiler import Compiled, PortInput, compile_ruleset
+from guestwall.compile.compiler import Compiled, Options, PortInput, compile_ruleset
 from guestwall.compile.ruleset import ChainSpec, Element, Ruleset, SetSpec, TableSpec, rule_digest
-from guestwall.config import load_config
-from guestwall.dataplane.apply import ApplyResult, kernel_lock
 from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.diff import (
     Transaction,
@@ -27,13 +26,14 @@ from guestwall.dataplane.diff import (
     port_additions,
     port_removals,
 )
-from guestwall.dataplane.state import ActualTable, parse_table, read_sets
-from guestwall.errors import DataplaneError, InstantiationError
+from guestwall.dataplane.state import ActualTable, parse_table
+from guestwall.engine.desired import BoundPort, port_program
+from guestwall.errors import InstantiationError
 from guestwall.instantiate.build import Planner
 from guestwall.instantiate.tree import reachable_filters
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
-from guestwall.store.records import BindingRecord, Reader, Store
+from guestwall.store.records import Reader
 
 
 def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, str], tuple[str, int, str]] | None:
@@ -50,12 +50,12 @@ def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, str], tuple[str,
 
 
 def _compile_one(
-    filters: Mapping[str, Filter], xml: str, port_id: int, sets: Mapping[str, AddressSet]
+    filters: Mapping[str, Filter], xml: str, port_id: int, sets: Mapping[str, AddressSet], options: Options
 ) -> Compiled:
     from guestwall.nwfilter import parse_binding
 
     program = Planner(filters).instantiate(parse_binding(xml))
-    return compile_ruleset([PortInput(program, port_id)], load_config().options(), sets)
+    return compile_ruleset([PortInput(program, port_id)], options, sets)
 
 
 def _group_chains(table: TableSpec) -> dict[str, ChainSpec]:
@@ -75,14 +75,13 @@ def plan_filter_change(
     old: Mapping[str, Filter],
     new: Mapping[str, Filter],
     address_sets: Mapping[str, AddressSet],
+    options: Options,
 ) -> FilterPlan | None:
     """Plan new filter definitions for the bound groups they touch (no kernel access).
 
     Raises InstantiationError naming a binding when a group cannot be instantiated with the new
     definitions; None when only a full apply can do it.
     """
-    if load_config().default_filtered:
-        return None
     changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
     tops = sorted(
         t
@@ -97,11 +96,11 @@ def plan_filter_change(
         was: Compiled | None = None
         if top in old:  # a top filter new with this change (a new group) had no chains before
             try:
-                was = _compile_one(old, xml, port_id, address_sets)
+                was = _compile_one(old, xml, port_id, address_sets, options)
             except InstantiationError:
                 return None  # the kernel may not hold what the old definitions say
         try:
-            now = _compile_one(new, xml, port_id, address_sets)
+            now = _compile_one(new, xml, port_id, address_sets, options)
         except MissingVariables as e:
             if e.missing == ["IP"]:
                 return None  # the port would learn its address: the full path gives it interim rules
@@ -120,84 +119,46 @@ def plan_filter_change(
     return plan
 
 
-def apply_filter_change(
-    reader: Reader,
-    old: Mapping[str, Filter],
-    new: Mapping[str, Filter],
-    backend: Backend,
-    address_sets: Mapping[str, AddressSet],
-) -> ApplyResult | None:
-    """Enforce new filter definitions on the bound groups they touch, rewriting only changed chains."""
-    plan = plan_filter_change(reader, old, new, address_sets)
-    return None if plan is None else apply_changes(reader, backend, filters=plan)
-
-
-def enforce_filter_change(
-    store: Store, filters: Mapping[str, Filter], backend: Backend
-) -> ApplyResult | None:
-    """Enforce new filter definitions, as the on_change hook of define/undefine (services.filters).
-
-    The hook runs before the change commits, so a separate read still sees the old definitions: the
-    incremental path rewrites only the chains the edit changes; otherwise everything is applied. Raises
-    (and so aborts the define) when a bound port cannot be instantiated with the new definitions."""
-    from guestwall.services.enforce import enforce_from, load_address_sets
-    from guestwall.services.filters import load_filters
-
-    with store.read() as reader:
-        if not reader.bound_filters() and not load_config().default_filtered:
-            return None  # nothing uses any filter (unbound guest ports may use the default filter)
-        old = load_filters(reader)
-        result = apply_filter_change(reader, old, filters, backend, load_address_sets(reader))
-        return result if result is not None else enforce_from(reader, filters, backend)
-
-
-def apply_changes(
+def transaction(
     reader: Reader,
     backend: Backend,
+    existing: dict[str, ActualTable],
     *,
     filters: FilterPlan | None = None,
     removed: Sequence[Part] = (),
     added: Sequence[Part] = (),
-    sets: Iterable[str] = (),
+    sets: Sequence[str] = (),
     retired: Sequence[Part] = (),
     previous: Mapping[str, AddressSet] | None = None,
-) -> ApplyResult | None:
-    """One kernel transaction for a filter edit, ports that go (their old share of the ruleset), ports that
-    come and address sets to bring in step, built against terse listings only. ``retired`` are parts of
-    groups no port uses any more: their chains are deleted; ``previous`` are the address sets as they were
-    before the change (their deltas then need no listing). None when only a full apply can do it (the
-    kernel is not as expected)."""
-    with kernel_lock(backend.netns):
-        t0 = time.perf_counter()
-        existing = read_sets(backend)
-        tx = Transaction()
-        if filters is not None:
-            for family, table in filters.after.items():
-                if _chain_changes(family, filters.before[family], table, existing.get(family), tx) is None:
-                    return None
-        for part in removed:
-            tx.commands += port_removals(part.ruleset, part.keys).commands
-        keep = {c for part in added for t in part.ruleset.tables.values() for c in t.chains}
-        for part in retired:
-            tx.commands += _retire_chains(part.ruleset, keep).commands
-        for part in added:
-            more = port_additions(part.ruleset, existing, part.keys)
-            if more is None:
+) -> Transaction | None:
+    """One transaction for a filter edit, ports that go (their old share of the ruleset), ports that come
+    and address sets to bring in step; ``existing`` is the terse listing of the kernel's set declarations.
+    ``retired`` are parts of groups no port uses any more: their chains are deleted; ``previous`` are the
+    address sets as they were before the change (their deltas then need no listing). None when only a full
+    apply can do it (the kernel is not as expected)."""
+    tx = Transaction()
+    if filters is not None:
+        for family, table in filters.after.items():
+            if _chain_changes(family, filters.before[family], table, existing.get(family), tx) is None:
                 return None
-            tx.commands += more.commands
-        names_ = sorted(set(sets))
-        if names_:
-            delta = _address_set_delta(reader, names_, backend, existing, previous)
-            if delta is None:
-                return None
-            tx.commands += delta.commands
-        t1 = time.perf_counter()
-        if tx:
-            try:
-                backend.run(tx.text())
-            except DataplaneError:
-                return None
-        return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)
+    for part in removed:
+        tx.commands += port_removals(part.ruleset, part.keys).commands
+    keep = {c for part in added for t in part.ruleset.tables.values() for c in t.chains}
+    for part in retired:
+        tx.commands += _retire_chains(part.ruleset, keep).commands
+    asserted: set[tuple[str, str]] = set()
+    for part in added:
+        more = port_additions(part.ruleset, existing, part.keys, asserted)
+        if more is None:
+            return None
+        tx.commands += more.commands
+    names_ = sorted(set(sets))
+    if names_:
+        delta = _address_set_delta(reader, names_, backend, existing, previous)
+        if delta is None:
+            return None
+        tx.commands += delta.commands
+    return tx
 
 
 def _chain_changes(
@@ -243,12 +204,6 @@ def _retire_chains(part: Ruleset, keep: set[str]) -> Transaction:
 
 def _digests(chain: ChainSpec) -> list[str]:
     return [rule_digest(r) for r in chain.rules]
-
-
-def refresh_address_sets(reader: Reader, changed: Iterable[str], backend: Backend) -> ApplyResult | None:
-    """Bring the kernel copies of the named address sets to the store's contents: element additions and
-    deletions only. None when a set is not in the kernel in the expected shape (a full apply settles it)."""
-    return apply_changes(reader, backend, sets=changed)
 
 
 def _address_set_delta(
@@ -301,22 +256,16 @@ class Part:
 
 
 def port_part(
-    reader: Reader, record: BindingRecord, filters: Mapping[str, Filter] | None = None
-) -> Part | None:
-    """One bound port compiled alone (its filters from the store unless given). None when one port cannot
-    be handled alone (unbound guest ports under a default filter may change with it)."""
-    from guestwall.services.enforce import enforced_program, load_address_sets
-    from guestwall.services.filters import load_filter_tree
-
-    config = load_config()
-    if config.default_filtered:
-        return None
-    tree = filters if filters is not None else load_filter_tree(reader, record.filter)
+    port: BoundPort, filters: Mapping[str, Filter], address_sets: Mapping[str, AddressSet], options: Options
+) -> Part:
+    """One bound port compiled alone (``filters`` holds at least its filter tree)."""
     try:
-        program = enforced_program(reader, record, tree)
+        program = port_program(port, filters)
     except InstantiationError as e:
-        raise InstantiationError(f"binding {record.portdev}: {e}") from e
-    compiled = compile_ruleset(
-        [PortInput(program, record.port_id)], config.options(), load_address_sets(reader)
-    )
-    return Part(compiled.ruleset, {names.BRIDGE: record.portdev, names.INET: names.port_mark(record.port_id)})
+        raise InstantiationError(f"binding {port.record.portdev}: {e}") from e
+    compiled = compile_ruleset([PortInput(program, port.record.port_id)], options, address_sets)
+    keys: dict[str, object] = {
+        names.BRIDGE: port.record.portdev,
+        names.INET: names.port_mark(port.record.port_id),
+    }
+    return Part(compiled.ruleset, keys)
