@@ -91,9 +91,9 @@ class _Applied:
     """The hook returns nothing: the transaction is what the backend ran."""
 
     def __init__(self, backend: Any) -> None:
-        from guestwall.dataplane.diff import Transaction
+        from guestwall.nft.commands import Transaction
 
-        self.transaction = Transaction(list(backend.commands))
+        self.transaction = Transaction(tuple(backend.commands))
 
 
 def store_inputs(store: Any, only: str | None = None, variant: int | None = None) -> tuple[list[Any], Any]:

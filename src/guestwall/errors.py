@@ -12,6 +12,7 @@
     ├── InstantiationError              a binding cannot become rules (missing variable or filter, ...)
     ├── StoreError                      the database failed (translated from SQLAlchemy)
     ├── DataplaneError                  the kernel or nft refused or is missing (from libnftables/nft)
+    │   └── RenderError                 a value nftables' syntax cannot carry (a name with quotes ...)
     └── LabError                        the namespace lab could not be built or removed
 
 Foreign exceptions (lxml, SQLAlchemy, subprocess, pyroute2) are translated where they enter.
@@ -105,4 +106,8 @@ class DataplaneError(GuestwallError):
 
 
 class LabError(GuestwallError):
+    code = "internal error"
+
+
+class RenderError(DataplaneError):
     code = "internal error"

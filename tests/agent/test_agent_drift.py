@@ -15,6 +15,7 @@ from guestwall.config import load_config
 from guestwall.dataplane.backend import open_backend
 from guestwall.engine import Engine
 from guestwall.lab.traffic import frames, probe
+from guestwall.nft.commands import ListSet, Table
 from guestwall.store import open_store
 from netns_fixtures import needs_netns
 
@@ -54,7 +55,7 @@ def test_flush_ruleset_is_repaired_within_one_second(make_host: Callable[..., Ho
         t0 = time.monotonic()
         host.nft("flush", "ruleset")
         wait_until(
-            lambda: backend.list_json(f"map bridge {names.TABLE} {names.L2_OUT_MAP}"), 1.0, 0.002, "repair"
+            lambda: backend.list_json(ListSet(Table("bridge", names.TABLE), names.L2_OUT_MAP, map=True)), 1.0, 0.002, "repair"
         )
         latencies.append(time.monotonic() - t0)
         time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))

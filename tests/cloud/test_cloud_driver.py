@@ -16,6 +16,7 @@ from guestwall.dataplane.backend import JSON, Backend, open_backend
 from guestwall.lab import Guest, Lab
 from guestwall.lab.traffic import ping, tcp_connect, tcp_server
 from guestwall.model.cloud import RuleDirection
+from guestwall.nft.commands import Listing, Transaction
 from guestwall.store import Store
 from guestwall.store.cloudrepo import CloudRepo
 from netns_fixtures import needs_netns
@@ -31,11 +32,11 @@ class CountingBackend:
         self.netns: str | None = inner.netns
         self.transactions: list[str] = []
 
-    def run(self, commands: str) -> None:
-        self.transactions.append(commands)
-        self.inner.run(commands)
+    def run(self, tx: Transaction) -> None:
+        self.transactions.append(tx.text())
+        self.inner.run(tx)
 
-    def list_json(self, what: str, terse: bool = False) -> JSON | None:
+    def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
         return self.inner.list_json(what, terse)
 
 

@@ -16,6 +16,7 @@ from guestwall.dataplane.backend import open_backend
 from guestwall.engine import Engine
 from guestwall.lab import Lab
 from guestwall.lab.traffic import frames, probe, tcp_connect, tcp_server
+from guestwall.nft.commands import Listing, Transaction
 from guestwall.services.filters import define_filter
 from guestwall.store import open_store
 from netns_fixtures import needs_netns
@@ -34,11 +35,11 @@ class CountingBackend:
         self.netns = netns
         self.transactions: list[str] = []
 
-    def run(self, commands: str) -> None:
-        self.transactions.append(commands)
-        self.inner.run(commands)
+    def run(self, tx: Transaction) -> None:
+        self.transactions.append(tx.text())
+        self.inner.run(tx)
 
-    def list_json(self, what: str, terse: bool = False):  # type: ignore[no-untyped-def]
+    def list_json(self, what: Listing, terse: bool = False):  # type: ignore[no-untyped-def]
         return self.inner.list_json(what, terse)
 
 

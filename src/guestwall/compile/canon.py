@@ -121,26 +121,3 @@ def from_operand(op: Operand, kind: Kind) -> object:
         assert isinstance(base, int)
         return _interval(*prefix_bounds(base, op.length, 48 if kind is Kind.RAW_MAC else 32))
     raise ValueError(f"{op} cannot be a set element")
-
-
-def render(component: object, type_name: str) -> str:
-    """A canonical component in nft syntax (for ``add element``)."""
-    if isinstance(component, tuple):
-        return f"{render(component[0], type_name)}-{render(component[1], type_name)}"
-    if type_name == "ifname":
-        return '"' + str(component) + '"'
-    if isinstance(component, IPv4Address | IPv6Address):
-        return str(component)
-    if isinstance(component, int):
-        return (
-            f"0x{component:04x}"
-            if type_name == "ether_type"
-            else hex(component)
-            if type_name
-            in (
-                "integer",
-                "mark",
-            )
-            else str(component)
-        )
-    return str(component)

@@ -72,7 +72,7 @@ def apply(desired: Ruleset, backend: Backend, *, locked: bool = False) -> ApplyR
     t1 = time.perf_counter()
     if tx:
         try:
-            backend.run(tx.text())
+            backend.run(tx)
         except DataplaneError as e:
             raise DataplaneError(f"{e} (nothing was changed)") from e
     return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)

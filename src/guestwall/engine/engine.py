@@ -107,7 +107,7 @@ class Engine:
             t1 = time.perf_counter()
             if tx:
                 try:
-                    self.backend.run(tx.text())
+                    self.backend.run(tx)
                 except DataplaneError as e:
                     raise DataplaneError(f"{e} (nothing was changed)") from e
                 if self.watch:
@@ -188,7 +188,7 @@ class Engine:
             t1 = time.perf_counter()
             if tx:
                 try:
-                    self.backend.run(tx.text())
+                    self.backend.run(tx)
                 except DataplaneError:
                     return None  # the kernel is not as expected: the full path settles it
             return ApplyResult(tx, t1 - t0, time.perf_counter() - t1, incremental=True)

@@ -19,12 +19,12 @@ from guestwall.compile.compiler import Compiled, Options, PortInput, compile_rul
 from guestwall.compile.ruleset import ChainSpec, Element, Ruleset, SetSpec, TableSpec, rule_digest
 from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.diff import (
-    Transaction,
     chain_decl,
     decl_matches,
     element_cmds,
     port_additions,
     port_removals,
+    rule_cmds,
 )
 from guestwall.dataplane.state import ActualTable, parse_table
 from guestwall.engine.desired import BoundPort, port_program
@@ -33,6 +33,7 @@ from guestwall.instantiate.build import Planner
 from guestwall.instantiate.tree import reachable_filters
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
+from guestwall.nft.commands import Command, ListSet, Table, Transaction, add, delete, flush
 from guestwall.store.records import Reader
 
 
@@ -136,70 +137,68 @@ def transaction(
     ``retired`` are parts of groups no port uses any more: their chains are deleted; ``previous`` are the
     address sets as they were before the change (their deltas then need no listing). None when only a full
     apply can do it (the kernel is not as expected)."""
-    tx = Transaction()
+    out: list[Command] = []
     if filters is not None:
         for family, table in filters.after.items():
-            if _chain_changes(family, filters.before[family], table, existing.get(family), tx) is None:
+            if not _chain_changes(family, filters.before[family], table, existing.get(family), out):
                 return None
     for part in removed:
-        tx.commands += port_removals(part.ruleset, part.keys).commands
+        out += port_removals(part.ruleset, part.keys)
     keep = {c for part in added for t in part.ruleset.tables.values() for c in t.chains}
     for part in retired:
-        tx.commands += _retire_chains(part.ruleset, keep).commands
+        out += _retire_chains(part.ruleset, keep)
     asserted: set[tuple[str, str]] = set()
     for part in added:
         more = port_additions(part.ruleset, existing, part.keys, asserted)
         if more is None:
             return None
-        tx.commands += more.commands
+        out += more
     names_ = sorted(set(sets))
     if names_:
         delta = _address_set_delta(reader, names_, backend, existing, previous)
         if delta is None:
             return None
-        tx.commands += delta.commands
-    return tx
+        out += delta
+    return Transaction(tuple(out))
 
 
 def _chain_changes(
-    family: str, was: TableSpec, now: TableSpec, have: ActualTable | None, tx: Transaction
-) -> Transaction | None:
-    where = f"{family} {names.TABLE}"
+    family: str, was: TableSpec, now: TableSpec, have: ActualTable | None, out: list[Command]
+) -> bool:
+    """Commands for a family's changed group chains, into ``out`` (declarations first); False when only a
+    full apply can do it."""
     if have is None:
-        return None
+        return False
     for name, spec in now.sets.items():
         if name in have.sets:
-            if not decl_matches(spec, have.sets[name]):
-                return None
+            if not decl_matches(spec, have.sets[name].decl):
+                return False
         elif name.startswith("v."):
-            return None  # new per-port values: every port contributes
+            return False  # new per-port values: every port contributes
         else:  # connlimit sets start empty; address sets hold what the store says
-            tx.commands.insert(0, f"add {spec.kind} {where} {name} {{ {spec.declaration()} }}")
+            out.insert(0, add(spec.decl(family)))
             if spec.elements:
-                tx.commands += element_cmds("add", family, spec, spec.elements)
-    gone = [n for n in was.chains if n not in now.chains]
+                out += element_cmds("add", family, spec, spec.elements)
+    gone = [c for n, c in was.chains.items() if n not in now.chains]
     new = [c for n, c in now.chains.items() if n not in was.chains]
     edited = [c for n, c in now.chains.items() if n in was.chains and _digests(c) != _digests(was.chains[n])]
-    tx.commands[:0] = [chain_decl(family, c) for c in new]
-    tx.commands += [f"flush chain {where} {c.name}" for c in edited] + [
-        f"flush chain {where} {n}" for n in gone
-    ]
-    tx.commands += [f"delete chain {where} {n}" for n in gone]
+    out[:0] = [chain_decl(family, c) for c in new]
+    out += [flush(c.decl(family)) for c in edited] + [flush(c.decl(family)) for c in gone]
+    out += [delete(c.decl(family)) for c in gone]
     for chain in new + edited:
-        tx.commands += [f"add rule {where} {chain.name} {r.render()}" for r in chain.rules]
-    return tx
+        out += rule_cmds(family, chain)
+    return True
 
 
-def _retire_chains(part: Ruleset, keep: set[str]) -> Transaction:
+def _retire_chains(part: Ruleset, keep: set[str]) -> list[Command]:
     """Delete a group's chains (not the base chains, not chains still wanted): flushed first, then
     deleted, so jumps between them never block a delete."""
-    tx = Transaction()
+    out: list[Command] = []
     for family, table in part.tables.items():
-        where = f"{family} {names.TABLE}"
-        gone = [n for n, c in table.chains.items() if c.base is None and n not in keep]
-        tx.commands += [f"flush chain {where} {n}" for n in gone]
-        tx.commands += [f"delete chain {where} {n}" for n in gone]
-    return tx
+        gone = [c.decl(family) for n, c in table.chains.items() if c.base is None and n not in keep]
+        out += [flush(c) for c in gone]
+        out += [delete(c) for c in gone]
+    return out
 
 
 def _digests(chain: ChainSpec) -> list[str]:
@@ -212,26 +211,26 @@ def _address_set_delta(
     backend: Backend,
     existing: dict[str, ActualTable],
     previous: Mapping[str, AddressSet] | None,
-) -> Transaction | None:
+) -> list[Command] | None:
     """Element deltas for address sets. With ``previous`` (the sets as the store held them before this
     change, and so the kernel) nothing is read back: a 10,000-block set costs what the change costs; a
     kernel that is not as expected makes the transaction fail and the caller apply everything."""
     wanted = {a.name: a for a in reader.address_sets() if a.name in set(changed)}
     declared = existing.get(names.INET)
-    tx = Transaction()
+    out: list[Command] = []
     for name in changed:
         for family in (4, 6):
             set_name = names.ipset_set(name, f"v{family}")
             spec = SetSpec(set_name, ("ipv6_addr" if family == 6 else "ipv4_addr",), None, ("interval",))
             if declared is None or set_name not in declared.sets:
                 continue  # no rule refers to it: nothing in the kernel to keep in step
-            if not decl_matches(spec, declared.sets[set_name]):
+            if not decl_matches(spec, declared.sets[set_name].decl):
                 return None
             if previous is not None and name in previous:
                 before = previous[name].of_family(family)
                 actual_elements: dict[Element, object] = {(canon.network(n),): None for n in before}
             else:
-                listing = backend.list_json(f"set {names.INET} {names.TABLE} {set_name}")
+                listing = backend.list_json(ListSet(Table(names.INET, names.TABLE), set_name))
                 actual = parse_table(names.INET, listing).sets.get(set_name) if listing else None
                 if actual is None:
                     return None
@@ -241,10 +240,10 @@ def _address_set_delta(
             stale = {e: v for e, v in actual_elements.items() if e not in desired}
             missing = {e: v for e, v in desired.items() if e not in actual_elements}
             if stale:
-                tx.commands += element_cmds("delete", names.INET, spec, stale)
+                out += element_cmds("delete", names.INET, spec, stale)
             if missing:
-                tx.commands += element_cmds("add", names.INET, spec, missing)
-    return tx
+                out += element_cmds("add", names.INET, spec, missing)
+    return out
 
 
 @dataclass(frozen=True)

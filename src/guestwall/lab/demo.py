@@ -136,7 +136,7 @@ def run_demo(prefix: str = "gwdemo", progress: Callable[[str], None] = lambda _:
                 engine = Engine(open_backend(lab.host_netns), HostConfig())  # not this host's settings
                 _, result = create_bindings(store, [_binding_xml(lab, g.name) for g in lab.guests], engine)
                 report.bind_seconds = time.perf_counter() - start
-                report.kernel_rules = result.transaction.counts().get("add rule", 0)
+                report.kernel_rules = result.transaction.rules_added()
             finally:
                 store.close()
         progress("eve attacks again")
