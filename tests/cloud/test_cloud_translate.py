@@ -14,7 +14,6 @@ from guestwall.cloud import translate as tr
 from guestwall.compile.compiler import Compiled, PortInput, compile_ruleset
 from guestwall.dataplane.diff import diff
 from guestwall.dataplane.state import actual_of
-from guestwall.nft import render
 from guestwall.instantiate.build import Planner
 from guestwall.model.cloud import (
     Ethertype,
@@ -24,6 +23,7 @@ from guestwall.model.cloud import (
     SecurityGroup,
     SecurityGroupRule,
 )
+from guestwall.nft import render
 from guestwall.nwfilter import parse_binding, parse_filter
 
 G1 = "11111111-2222-4333-8444-555555555555"
