@@ -18,6 +18,17 @@ mistyped key in a firewall's configuration must not silently mean "off". See doc
     [agent]
     poll_interval = 0.2                  # seconds between looks at the store's generation counter
     check_interval = 5.0                 # seconds between full kernel checks (nft monitor is the fast path)
+
+    [log]                                # the drop log (docs/logging.md): nfnetlink_log group, per-rule limit
+    group = 27
+    rate = 100
+    burst = 25
+    path = "/var/log/guestwall/packets.jsonl"
+    max_bytes = 10485760                 # rotated beyond this, keeping ``keep`` files
+    keep = 5
+
+    [counters]
+    rules = false                        # a counter in every filter rule (status --counters, metrics)
 """
 
 from __future__ import annotations
@@ -63,13 +74,22 @@ class HostConfig:
     dhcp_burst: int = 50
     poll_interval: float = 0.2
     check_interval: float = 5.0
+    log_group: int = 27  # nfnetlink_log group of the drop log (one reader per group and namespace)
+    log_rate: int = 100  # logged packets per second, per rule (Neutron's default)
+    log_burst: int = 25
+    log_path: str = "/var/log/guestwall/packets.jsonl"
+    log_max_bytes: int = 10 * 1024 * 1024  # rotated beyond this size
+    log_keep: int = 5  # rotated files kept: packets.jsonl.1 ... .5
+    rule_counters: bool = False  # [counters] rules: a counter in every filter rule
     source: str | None = field(default=None, compare=False)  # the file it was read from
 
     def options(self) -> Options:
         """The compiler's host-wide options: guest ports without rules are dropped (fail closed)."""
         from guestwall.compile.compiler import Options
+        from guestwall.compile.droplog import LogOptions
 
-        return Options(guest_patterns=self.guest_patterns)
+        log = LogOptions(self.log_group, self.log_rate, self.log_burst)
+        return Options(guest_patterns=self.guest_patterns, log=log, counters=self.rule_counters)
 
     def is_guest_port(self, ifname: str) -> bool:
         return any(_matches(pattern, ifname) for pattern in self.guest_patterns)
@@ -121,12 +141,23 @@ def load_config(path: str | None = None) -> HostConfig:
 def parse_config(data: Mapping[str, Any], source: str = "<config>") -> HostConfig:
     """Validate the TOML document ``data``; errors name the file and the key."""
     reader = _Reader(source)
-    reader.keys("", data, {"ports", "learning", "agent"})
+    reader.keys("", data, {"ports", "learning", "agent", "log", "counters"})
     ports = reader.table(
         data, "ports", {"guest_patterns", "unbound", "default_filter", "default_parameters", "guest_mac"}
     )
     learning = reader.table(data, "learning", {"dhcp_rate", "dhcp_burst"})
     agent = reader.table(data, "agent", {"poll_interval", "check_interval"})
+    log = reader.table(data, "log", {"group", "rate", "burst", "path", "max_bytes", "keep"})
+    counters = reader.table(data, "counters", {"rules"})
+    rule_counters = counters.get("rules", False)
+    if not isinstance(rule_counters, bool):
+        reader.fail("counters.rules", "expected true or false")
+    log_path = log.get("path", HostConfig.log_path)
+    if not isinstance(log_path, str) or not log_path.startswith("/"):
+        reader.fail("log.path", "expected an absolute file name")
+    log_group = int(reader.number(log, "log.group", 27, minimum=0))
+    if log_group > 65535:
+        reader.fail("log.group", "expected a number from 0 to 65535")
 
     patterns = reader.strings(ports, "ports.guest_patterns")
     for pattern in patterns:
@@ -152,6 +183,13 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> HostConfi
         dhcp_burst=int(reader.number(learning, "learning.dhcp_burst", 50, minimum=1)),
         poll_interval=reader.number(agent, "agent.poll_interval", 0.2, minimum=0.01),
         check_interval=reader.number(agent, "agent.check_interval", 5.0, minimum=0.1),
+        log_group=log_group,
+        log_rate=int(reader.number(log, "log.rate", 100, minimum=1)),
+        log_burst=int(reader.number(log, "log.burst", 25, minimum=1)),
+        log_path=log_path,
+        log_max_bytes=int(reader.number(log, "log.max_bytes", 10 * 1024 * 1024, minimum=4096)),
+        log_keep=int(reader.number(log, "log.keep", 5, minimum=1)),
+        rule_counters=rule_counters,
         source=source,
     )
 
@@ -208,3 +246,64 @@ class _Reader:
                     self.fail(f"{key}.{name}", f"invalid value {item!r} (expected [A-Za-z0-9_.:]+)")
                 out.append((name, item))
         return tuple(out)
+
+
+# ---- the settings that change enforcement: desired state kept in the store --------------------------------
+
+# TOML key -> the HostConfig field it sets. These change what the kernel enforces, so they live in the store
+# (services.hostsettings); a configuration file only seeds them. [agent] keys stay the file's.
+ENFORCEMENT_KEYS: dict[str, str] = {
+    "ports.guest_patterns": "guest_patterns",
+    "ports.unbound": "unbound",
+    "ports.default_filter": "default_filter",
+    "ports.default_parameters": "default_parameters",
+    "ports.guest_mac": "guest_mac",
+    "learning.dhcp_rate": "dhcp_rate",
+    "learning.dhcp_burst": "dhcp_burst",
+}
+
+
+def enforcement_settings(config: HostConfig) -> dict[str, Any]:
+    """The enforcement settings of ``config`` as JSON-ready values by TOML key (defaults included)."""
+    out: dict[str, Any] = {}
+    for key, attr in ENFORCEMENT_KEYS.items():
+        value = getattr(config, attr)
+        if attr == "guest_patterns":
+            value = list(value)
+        elif attr == "default_parameters":
+            params: dict[str, list[str]] = {}
+            for name, item in value:
+                params.setdefault(name, []).append(item)
+            value = params
+        elif attr == "dhcp_burst":
+            value = int(value)
+        out[key] = value
+    return out
+
+
+def with_settings(base: HostConfig, settings: Mapping[str, Any], source: str) -> HostConfig:
+    """``base`` (its [agent] values) with the enforcement settings ``settings`` (by TOML key), validated as
+    a configuration file would be; errors name ``source`` and the key."""
+    doc: dict[str, dict[str, Any]] = {
+        "ports": {},
+        "learning": {},
+        "agent": {"poll_interval": base.poll_interval, "check_interval": base.check_interval},
+        # the drop log and counters stay the file's, as the [agent] timings (docs/logging.md)
+        "log": {
+            "group": base.log_group,
+            "rate": base.log_rate,
+            "burst": base.log_burst,
+            "path": base.log_path,
+            "max_bytes": base.log_max_bytes,
+            "keep": base.log_keep,
+        },
+        "counters": {"rules": base.rule_counters},
+    }
+    for key, value in settings.items():
+        if key not in ENFORCEMENT_KEYS:
+            raise ConfigError(f"{source}: unknown host setting {key} (known: {', '.join(ENFORCEMENT_KEYS)})")
+        if value is None:
+            continue  # unset: the default
+        table, name = key.split(".")
+        doc[table][name] = value
+    return parse_config(doc, source)

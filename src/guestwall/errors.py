@@ -5,15 +5,21 @@
     │   ├── XMLError                    not well-formed, unsafe (entities, DTD) or too large
     │   ├── FilterError                 a filter libvirt would reject; says where (rule, element, attribute)
     │   ├── BindingError                a <filterbinding> that libvirt would reject
-    │   └── CloudError                  a port, security group or provider block is invalid
+    │   ├── CloudError                  a port, security group or provider block is invalid
+    │   └── NetworkError                a <network> (or floating IP) libvirt would reject; names the network
     ├── NotFoundError                   no such filter, binding, port or group
+    │   └── NetworkNotFoundError        no such network or floating IP
     ├── ConflictError                   already exists, UUID mismatch, would introduce a loop
-    │   └── InUseError                  still referenced by a filter or a binding
+    │   ├── InUseError                  still referenced by a filter or a binding
+    │   ├── RevisionMismatch            the object changed since the caller read it (If-Match)
+    │   └── NetworkStateError           the network is (not) active, a host entry exists (libvirt's
+    │                                   "Requested operation is not valid")
     ├── InstantiationError              a binding cannot become rules (missing variable or filter, ...)
     ├── StoreError                      the database failed (translated from SQLAlchemy)
     ├── DataplaneError                  the kernel or nft refused or is missing (from libnftables/nft)
     │   └── RenderError                 a value nftables' syntax cannot carry (a name with quotes ...)
-    └── LabError                        the namespace lab could not be built or removed
+    ├── LabError                        the namespace lab could not be built or removed
+    └── LibvirtError                    libvirt is unreachable, refused a call, or libvirt-python is missing
 
 Foreign exceptions (lxml, SQLAlchemy, subprocess, pyroute2) are translated where they enter.
 """
@@ -81,8 +87,20 @@ class CloudError(InputError):
     code = "invalid argument"
 
 
+class NetworkError(InputError):
+    """A network definition libvirt would reject; ``code`` is libvirt's phrase for it ("" for none)."""
+
+    def __init__(self, message: str, code: str = "XML error") -> None:
+        self.code = code
+        super().__init__(message)
+
+
 class NotFoundError(GuestwallError):
     code = "Network filter not found"
+
+
+class NetworkNotFoundError(NotFoundError):
+    code = "Network not found"
 
 
 class ConflictError(GuestwallError):
@@ -90,6 +108,16 @@ class ConflictError(GuestwallError):
 
 
 class InUseError(ConflictError):
+    code = "Requested operation is not valid"
+
+
+class RevisionMismatch(ConflictError):
+    """A change was made on condition of a revision (If-Match) the object no longer has."""
+
+    code = ""
+
+
+class NetworkStateError(ConflictError):
     code = "Requested operation is not valid"
 
 
@@ -110,4 +138,8 @@ class LabError(GuestwallError):
 
 
 class RenderError(DataplaneError):
+    code = "internal error"
+
+
+class LibvirtError(GuestwallError):
     code = "internal error"

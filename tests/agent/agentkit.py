@@ -74,6 +74,10 @@ class Host:
     def __post_init__(self) -> None:
         self.config_path = self.workdir / "guestwall.toml"
         self.config_path.write_text(self.config)
+        if self.store_url is None:  # as an installation does: only commands that write create a store
+            from guestwall.store import open_store
+
+            open_store(self.url).close()
 
     @property
     def url(self) -> str:
@@ -144,12 +148,13 @@ class Host:
     def status(self) -> list[dict[str, Any]]:
         import json
 
-        rows: list[dict[str, Any]] = json.loads(self.run("status", "--format", "json").stdout)
+        report = json.loads(self.run("status", "--format", "json", check=False).stdout)
+        rows: list[dict[str, Any]] = report["ports"]
         return rows
 
     def plan(self) -> str:
         """What ``guestwall apply`` would still change (empty when the kernel equals the store)."""
-        return self.run("apply", "--dry-run").stdout
+        return self.run("apply", "--dry-run", "-q").stdout
 
     def start_agent(self, *extra: str, wait: bool = True) -> AgentProcess:
         agent = AgentProcess(self, list(extra))

@@ -177,6 +177,7 @@ def test_list_layout(gw: Guestwall) -> None:
 
 
 def test_list_of_the_builtins(gw: Guestwall) -> None:
+    open_store(gw.url).close()  # only commands that write create a store
     result = gw("nwfilter-list")
     assert (result.returncode, result.stderr) == (0, "")
     lines = result.stdout.split("\n")
@@ -228,8 +229,16 @@ def test_db_from_the_environment(gw: Guestwall, tmp_path: Path) -> None:
         text=True,
         env={**os.environ, "GUESTWALL_DB": other},
     )
+    assert result.returncode == 1 and "there is no guestwall store at" in result.stderr
+    assert not (tmp_path / "other.db").exists()  # a read never creates a store
+    open_store(other).close()
+    result = subprocess.run(
+        [sys.executable, "-m", "guestwall", "-q", "nwfilter-list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GUESTWALL_DB": other},
+    )
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 24
-    assert (tmp_path / "other.db").is_file()
 
 
 def test_store_errors_are_reported(gw: Guestwall, tmp_path: Path) -> None:
@@ -238,6 +247,13 @@ def test_store_errors_are_reported(gw: Guestwall, tmp_path: Path) -> None:
     gw.fails(
         "nwfilter-list",
         stderr="error: Failed to list network filters\n"
+        f"error: internal error: there is no guestwall store at {tmp_path}/plain/sub/g.db "
+        "(check --db or GUESTWALL_DB)\n",
+    )
+    gw.fails(
+        "nwfilter-define",
+        gw.file("web.xml", WEB),
+        stderr="error: Failed to define network filter from web.xml\n"
         f"error: internal error: cannot open the store database file {tmp_path}/plain/sub/g.db: "
         f"cannot create directory {tmp_path}/plain/sub: Not a directory\n",
     )
@@ -319,6 +335,7 @@ def test_edit_end_of_input_means_no(gw: Guestwall) -> None:
 
 
 def test_edit_unknown(gw: Guestwall) -> None:
+    open_store(gw.url).close()
     gw.fails(
         "nwfilter-edit",
         "nope",
@@ -349,7 +366,7 @@ def test_virsh_table_layouts_from_libvirt() -> None:
 @pytest.mark.parametrize("command", [["nwfilter-list"], ["nwfilter-dumpxml", "clean-traffic"]])
 def test_read_only_commands_stay_light(gw: Guestwall, command: list[str]) -> None:
     # The 150 ms start-up budget: importing SQLAlchemy alone costs more, lxml and Alembic add to it.
-    gw("-q", "nwfilter-list")  # creates the store (full path)
+    open_store(gw.url).close()
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "guestwall", "--db", gw.url, *command],
         capture_output=True,

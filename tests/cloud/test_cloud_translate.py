@@ -120,6 +120,7 @@ def test_port_filter_variants() -> None:
         base.L2,
         base.IPV4,
         base.ARP,
+        base.IPV6_NA,
         base.IPV6,
         base.NO_DHCP_SERVER,
         base.NO_DHCPV6_SERVER,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from guestwall.errors import RenderError
+from guestwall.errors import InstantiationError, RenderError
 from guestwall.nft import ir, render
 from guestwall.nft.commands import (
     BaseHook,
@@ -128,7 +128,7 @@ def test_values_cannot_inject_syntax(bad: ir.Expr) -> None:
 
 def test_names_and_elements_cannot_inject_syntax() -> None:
     vmap = SetDecl(T, "l2out", ("ifname",), map_type="verdict")
-    with pytest.raises(RenderError):
+    with pytest.raises((RenderError, InstantiationError)):  # an element's name: model.ifname's check too
         render.command(
             add(Elements(vmap, ((('vnet0" }; flush ruleset; add element x { "',), ("drop", None)),)))
         )
@@ -163,13 +163,20 @@ def _docstrings(tree: ast.AST) -> set[int]:
     return out
 
 
+# Modules that write nft text on purpose, and why (nothing of guestwall's own tables).
+ALLOWED = {
+    "networks/doctor.py": "fixes to other tools' tables (iptables-nft, Docker), shown to the user",
+    "cli/doctor.py": "prints networks.doctor's fixes",
+}
+
+
 def test_no_module_outside_nft_writes_nftables_syntax() -> None:
     """Every string literal and f-string of the source tree, docstrings aside, is free of nft syntax
-    except in guestwall/nft/ (the renderer)."""
+    except in guestwall/nft/ (the renderer) and ALLOWED."""
     offenders = []
     for path in sorted(SRC.rglob("*.py")):
         relative = path.relative_to(SRC).as_posix()
-        if relative.startswith("nft/"):
+        if relative.startswith("nft/") or relative in ALLOWED:
             continue
         tree = ast.parse(path.read_text())
         docs = _docstrings(tree)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from guestwall.errors import StoreError
 from guestwall.store import open_reader, open_store
 from guestwall.store.fastread import FastStore, open_fast, sqlite_path
 from guestwall.store.sqlstore import SqlStore
@@ -54,13 +55,17 @@ def test_open_reader_prefers_the_fast_path(url: str) -> None:
     reader.close()
 
 
-def test_fast_path_declines_a_missing_file_and_the_full_store_creates_it(tmp_path: Path) -> None:
+def test_fast_path_declines_a_missing_file_and_only_writers_create_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/new/guestwall.db"
     assert open_fast(url) is None
-    reader = open_reader(url)
-    assert isinstance(reader, SqlStore)
-    with reader.read() as r:
+    with pytest.raises(StoreError, match="there is no guestwall store at"):
+        open_reader(url)
+    assert not (tmp_path / "new").exists()
+    store = open_store(url)
+    assert isinstance(store, SqlStore)
+    with store.read() as r:
         assert len(r.filters()) == 24
+    store.close()
     assert isinstance(open_reader(url), FastStore)
 
 

@@ -2,8 +2,10 @@
 
 What wakes it: signals (SIGTERM/SIGINT stop it, SIGHUP forces a full reconcile with the configuration read
 again), rtnetlink link events (ports appearing and disappearing), ``nft monitor`` lines about our tables
-(drift: check within milliseconds), learning sockets (frames of ports whose IP is learned), and timers
-(store generation poll, periodic kernel check, lease expiry, retry after an error).
+(drift: check within milliseconds), learning sockets (frames of ports whose IP is learned), store
+notifications (PostgreSQL LISTEN: a revision was committed), and timers (store revision poll, periodic
+kernel check, lease expiry, retry after an error, heartbeat). A new revision is followed through the change
+log: only a change that concerns this host (its bindings, or what every host uses) touches the kernel.
 It never flushes anything: a start or a restart with nothing changed changes nothing in the kernel, and a
 stop leaves the rules in place.
 """
@@ -20,17 +22,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
+from guestwall.agent.changelog import LISTENING_POLL, RECONNECT, Listener
+from guestwall.agent.droplog import DropLog
 from guestwall.agent.learner import Learner
+from guestwall.agent.metrics import MetricsServer, Tallies, render
 from guestwall.agent.monitor import NftMonitor
 from guestwall.agent.reconcile import Outcome, Reconciler
+from guestwall.agent.statefile import lock_path, now_text, write_state
+from guestwall.agent.status import StatusReporter
 from guestwall.config import HostConfig, config_path, load_config
 from guestwall.dataplane.apply import LOCK_DIR
 from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.links import LinkWatcher, list_links
-from guestwall.dataplane.netns import namespace_id
 from guestwall.errors import DataplaneError, GuestwallError
 from guestwall.store.records import Store
+
+if TYPE_CHECKING:
+    from guestwall.compile.droplog import LogRule
+    from guestwall.virt.watcher import DomainWatcher, WatchSettings
 
 log = logging.getLogger("guestwall.agent")
 
@@ -45,6 +56,10 @@ MAX_REPAIR_PAUSE = 30.0
 class AgentSettings:
     netns: str | None
     config_path: str | None = None
+    host: str | None = None  # default: records.this_host()
+    allow_empty: bool = False  # may create a missing store, and apply one without bindings at start
+    libvirt: WatchSettings | None = None  # follow this libvirt's domains (guestwall.virt)
+    metrics: str | None = None  # HOST:PORT of the Prometheus endpoint (agent/metrics.py)
 
 
 def notify(message: str) -> None:
@@ -71,6 +86,11 @@ class Agent:
         self.learner = Learner(self.reconciler, self.selector, config)
         self.watcher: LinkWatcher | None = None
         self.monitor: NftMonitor | None = None
+        self.virt: DomainWatcher | None = None
+        self.droplog: DropLog | None = None
+        self._droplog_error: str | None = None
+        self.tallies = Tallies()
+        self.metrics: MetricsServer | None = None
         self.stopping = False
         self.hup = False
         self.ready = False
@@ -82,19 +102,28 @@ class Agent:
         self.monitor_at: float | None = None
         self.repairs = 0
         self.repair_hold = 0.0
+        self.listener: Listener | None = Listener(store) if Listener.supported(store) else None
+        self.listen_at: float | None = None
+        self.status = StatusReporter(store, store.host)
         self._wake_r, self._wake_w = socket.socketpair()
         self._agent_lock: int | None = None
+        self.state: dict[str, object] = {"pid": os.getpid(), "started": now_text()}
 
     # ---- lifecycle ------------------------------------------------------------------------------------
 
     def _take_agent_lock(self) -> None:
         """One agent per namespace: a second one would only do the same work twice (and learn twice)."""
         os.makedirs(LOCK_DIR, exist_ok=True)
-        path = os.path.join(LOCK_DIR, f"agent-netns-{namespace_id(self.netns)}.lock")
+        path = lock_path(self.netns)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        for attempt in range(5):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt < 4:
+                    time.sleep(0.05)  # ``guestwall status`` holds it shared for an instant to look
+        else:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise DataplaneError(
@@ -116,11 +145,22 @@ class Agent:
         self.selector.register(self.watcher, selectors.EVENT_READ, self._on_links)
         self.reconciler.set_links(list_links(self.netns).values())
         self._start_monitor()
+        if self.settings.metrics:
+            self.metrics = MetricsServer(self.settings.metrics, self._metrics)
+            log.info("metrics on http://%s/metrics", self.metrics.bound)
+        if self.settings.libvirt is not None:
+            from guestwall.virt.watcher import DomainWatcher
+
+            self.virt = DomainWatcher(self.settings.libvirt, self.store, self.reconciler.backend)
+            self.selector.register(self.virt, selectors.EVENT_READ, self.virt.on_events)
+        if self.listener is not None:
+            self._listen()
 
     def run(self) -> int:
         self.start()
         log.info(
-            "agent starting: namespace %s, store %s, config %s",
+            "agent starting: host %s, namespace %s, store %s, config %s",
+            self.store.host,
             self.netns or "(own)",
             self.store.url,
             self.config.source or "(defaults)",
@@ -162,8 +202,16 @@ class Agent:
     def close(self) -> None:
         notify("STOPPING=1")
         self.learner.close()
+        if self.virt is not None:
+            self.virt.close()
+        if self.droplog is not None:
+            self.droplog.close()
+        if self.metrics is not None:
+            self.metrics.close()
         if self.monitor is not None:
             self.monitor.close()
+        if self.listener is not None:
+            self.listener.close()
         if self.watcher is not None:
             self.watcher.close()
         self.selector.close()
@@ -187,16 +235,50 @@ class Agent:
         except BlockingIOError:
             pass
 
+    def _record(self, **fields: object) -> None:
+        """The state file ``guestwall status`` reads (agent.statefile); a failure to write it is logged."""
+        self.state.update(fields)
+        try:
+            write_state(self.netns, self.state)
+        except OSError as e:
+            log.warning("cannot write the agent state file: %s", e.strerror)
+
     # ---- converging -----------------------------------------------------------------------------------
 
-    def converge(self, reason: str, rebuild: bool = False, verify: bool = False) -> Outcome | None:
+    def converge(
+        self, reason: str, rebuild: bool = False, verify: bool = False, follow: bool = False
+    ) -> Outcome | None:
+        """Converge (``follow``: only if the new revisions concern this host) and report the result."""
         try:
-            outcome = self.reconciler.converge(rebuild, verify)
+            result = self.reconciler.follow() if follow else self.reconciler.converge(rebuild, verify)
         except GuestwallError as e:
             log.error("converge (%s) failed: %s; retrying in %g s", reason, e, RETRY)
             self.retry_at = time.monotonic() + RETRY
+            self._record(last_error=f"{now_text()} {reason}: {e}")
+            self.status.error(f"{reason}: {e}")
             return None
         self.retry_at = None
+        self._converge_networks(reason)
+        self.status.applied(self.reconciler.generation)
+        if self.droplog is None and self._log_rules():
+            self._open_droplog()
+        if isinstance(result, str):
+            log.debug("revision %s: %s", self.reconciler.generation, result)
+            return None
+        outcome = result
+        if outcome.transaction:
+            self.tallies.transactions += 1
+        for gap in self.reconciler.restored:
+            log.warning("restored %s (derived from the cloud objects, missing in the store)", gap)
+        self.reconciler.restored = []
+        self.learner.config = self.reconciler.config  # the store's host settings (DHCP snooping rates)
+        when = now_text()
+        if outcome.transaction or outcome.tampered:
+            self._record(
+                last_converge=when, last_repair=f"{when} {reason}: {outcome.summary()}", last_error=None
+            )
+        else:
+            self._record(last_converge=when, last_error=None)
         noteworthy = bool(outcome.transaction or outcome.tampered) or reason in ("start", "SIGHUP")
         log.log(
             logging.INFO if noteworthy else logging.DEBUG, "converged (%s): %s", reason, outcome.summary()
@@ -209,8 +291,21 @@ class Agent:
             log.info("agent ready")
         return outcome
 
+    def _converge_networks(self, reason: str) -> None:
+        """Virtual networks (guestwall.networks): bridges, dnsmasq and host rules as the store says; at
+        start-up, autostart networks are started (as libvirtd does at boot)."""
+        from guestwall.networks.runtime import converge_store
+
+        try:
+            actions = converge_store(self.store, self.netns, autostart=reason == "start")
+        except GuestwallError as e:
+            log.error("networks: converge (%s) failed: %s", reason, e)
+            return
+        for action in actions:
+            log.info("networks: %s", action)
+
     def _next_deadline(self) -> float:
-        times = [self.next_poll, self.next_check]
+        times = [self.next_poll, self.next_check, self.status.beat_at]
         times += [
             t
             for t in (
@@ -219,9 +314,14 @@ class Agent:
                 self.learner.expiry_at,
                 self.learner.resync_at,
                 self.monitor_at,
+                self.listen_at,
             )
             if t is not None
         ]
+        if self.virt is not None:
+            times += self.virt.deadlines()
+        if self.droplog is not None:
+            times.append(self.droplog.next_count)
         if self.hup:
             times.append(0.0)
         return min(times)
@@ -235,9 +335,13 @@ class Agent:
             self.converge("retry")
         if self.monitor_at is not None and now >= self.monitor_at:
             self._start_monitor()
+        if self.listen_at is not None and now >= self.listen_at:
+            self._listen()
         if now >= self.next_poll:
-            self.next_poll = now + self.config.poll_interval
+            self.next_poll = now + self._poll_interval()
             self._poll()
+        if now >= self.status.beat_at:
+            self.status.beat()
         if (self.check_at is not None and now >= self.check_at) or now >= self.next_check:
             reason = (
                 "our tables changed"
@@ -251,6 +355,13 @@ class Agent:
             self.learner.expire()
         if self.learner.resync_at is not None and now >= self.learner.resync_at:
             self.learner.sync()
+        if self.virt is not None:
+            self.virt.run_timers()
+        if self.droplog is not None and now >= self.droplog.next_count:
+            try:
+                self.droplog.count(self._log_rules())
+            except GuestwallError as e:
+                log.error("cannot read the drop log's counters: %s", e)
 
     def _poll(self) -> None:
         try:
@@ -259,23 +370,63 @@ class Agent:
             log.error("cannot read the store: %s", e)
             return
         if generation != self.reconciler.generation:
-            self.converge("store changed")
+            self.converge("store changed", follow=True)
+
+    def _poll_interval(self) -> float:
+        listening = self.listener is not None and self.listener.connection is not None
+        return max(self.config.poll_interval, LISTENING_POLL) if listening else self.config.poll_interval
+
+    # ---- store notifications ------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        assert self.listener is not None
+        self.listen_at = None
+        if not self.listener.connect():
+            self.listen_at = time.monotonic() + RECONNECT
+            return
+        self.selector.register(self.listener, selectors.EVENT_READ, self._on_notify)
+        if self.ready:
+            log.info(
+                "listening for store changes again; catching up from revision %s", self.reconciler.generation
+            )
+            self.converge("listening again", follow=True)  # what was not notified meanwhile
+
+    def _on_notify(self) -> None:
+        assert self.listener is not None
+        payloads, alive = self.listener.read()
+        if not alive:
+            self.selector.unregister(self.listener)
+            self.listener.close()
+            self.listen_at = time.monotonic() + RECONNECT
+            self.next_poll = min(self.next_poll, time.monotonic() + self.config.poll_interval)
+        if not payloads:
+            return
+        if self.reconciler.skip_notified(payloads):
+            self.status.applied(self.reconciler.generation, urgent=False)  # sent with the heartbeat
+            log.debug("revision %s: not concerned (notified)", self.reconciler.generation)
+        else:
+            self.converge("store changed", follow=True)
 
     def _check(self, reason: str) -> None:
+        self._converge_networks(reason)
         try:
             why = self.reconciler.drift()
         except GuestwallError as e:
             log.error("kernel check failed: %s", e)
             why = "check failed"
         if why == "store changed":
-            self.converge(why)
+            self.converge(why, follow=True)
         elif why is not None:
             now = time.monotonic()
             if now < self.repair_hold:
                 self.check_at = self.repair_hold
                 return
             outcome = self.converge(f"{reason}: repair")
+            if outcome is not None and outcome.transaction:
+                self.tallies.repairs += 1
             self.repairs = self.repairs + 1 if outcome is not None and outcome.transaction else 0
+            if outcome is not None and outcome.transaction:
+                self.status.repaired()
             if self.repairs >= REPAIR_STREAK:
                 # every repair is undone at once (or never holds): something fights us, or the kernel does
                 # not keep what we apply; do not spin, keep trying with growing pauses
@@ -324,6 +475,8 @@ class Agent:
                 links[link.name] = link
             elif links.pop(link.name, None) is not None and self._interesting(link.name):
                 log.info("port %s disappeared", link.name)
+        if events and self.virt is not None:
+            self.virt.on_ports_changed()
         if self.reconciler.set_links(links.values()):
             self.converge("guest ports changed")
         else:
@@ -331,7 +484,41 @@ class Agent:
 
     def _interesting(self, name: str) -> bool:
         desired = self.reconciler.desired
-        return self.config.is_guest_port(name) or (desired is not None and name in desired.programs)
+        config = self.reconciler.config  # the store's host settings
+        return config.is_guest_port(name) or (desired is not None and name in desired.programs)
+
+    # ---- drop log -------------------------------------------------------------------------------------
+
+    def _open_droplog(self) -> None:
+        """Bound once a port logs (so hosts without logging neither hold the group nor write the file)."""
+        try:
+            droplog = DropLog(self.config, self.netns, self.reconciler.backend)
+            droplog.count(self._log_rules())  # the reference for "skipped": what the limits cut from now on
+        except (GuestwallError, OSError) as e:
+            if str(e) != self._droplog_error:  # tried again at every converge; said once
+                log.warning("no drop log: %s", e)
+            self._droplog_error = str(e)
+            return
+        self.droplog = droplog
+        self.selector.register(droplog, selectors.EVENT_READ, self._on_droplog)
+        log.info("drop log: nfnetlink_log group %d -> %s", self.config.log_group, self.config.log_path)
+
+    def _log_rules(self) -> dict[str, LogRule]:
+        desired = self.reconciler.desired
+        return desired.compiled.log_rules if desired is not None else {}
+
+    def _on_droplog(self) -> None:
+        assert self.droplog is not None
+        ports = {link.index: name for name, link in self.reconciler.links.items()}
+        self.tallies.log_records += self.droplog.read(self._log_rules(), ports)
+
+    def _metrics(self) -> str:
+        """The Prometheus text, on the metrics server's thread (reads only)."""
+        desired = self.reconciler.desired
+        ports = sorted(desired.programs) if desired is not None else []
+        if self.droplog is not None:
+            self.tallies.log_skipped = self.droplog.skipped
+        return render(self.reconciler.backend, self.netns, ports, self.tallies)
 
     # ---- nft monitor -----------------------------------------------------------------------------------
 
@@ -377,5 +564,8 @@ def open_agent(settings: AgentSettings, db_url: str) -> Agent:
 
     config = load_config(settings.config_path)
     backend = open_backend(settings.netns)
-    store = open_store(db_url)
-    return Agent(settings, config, store, backend)
+    store = open_store(db_url, settings.host, create=settings.allow_empty)
+    agent = Agent(settings, config, store, backend)
+    if not settings.allow_empty:
+        agent.reconciler.guard_empty = store.url
+    return agent

@@ -8,12 +8,25 @@ other programs on other tables cost one such check each.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 
 from guestwall.compile import names
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel kills it when the agent dies, even by SIGKILL (which leaves
+    the agent no chance to stop it), so that no ``nft monitor`` outlives its agent."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # the agent died before prctl took effect
+        os._exit(1)
 
 
 class NftMonitor:
@@ -26,7 +39,12 @@ class NftMonitor:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            bufsize=0,
+            preexec_fn=_die_with_parent,
         )
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()

@@ -16,6 +16,12 @@ from guestwall.cli.context import Context, reported
 )
 @click.option("--db", "db_url", default=None, help="Store URL (overrides the global --db).")
 @click.option(
+    "--host",
+    default=None,
+    help="The host this agent enforces (its ports and bindings; overrides the global --host; default: "
+    "this machine's host name).",
+)
+@click.option(
     "--config",
     "config_path",
     default=None,
@@ -30,6 +36,34 @@ from guestwall.cli.context import Context, reported
     "(what SIGHUP does).",
 )
 @click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Start even with a missing store (creating it) or one without bindings while the kernel "
+    "enforces ports (which then lose their rules).",
+)
+@click.option(
+    "--libvirt",
+    "libvirt_uri",
+    default=None,
+    metavar="URI",
+    help="Follow this libvirt's domains (e.g. qemu:///system): bind the interfaces their guestwall "
+    "metadata assigns a filter to while they run (docs/libvirt.md). Needs libvirt-python.",
+)
+@click.option(
+    "--libvirt-interval",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds between full listings of the libvirt domains (the safety net behind events).",
+)
+@click.option(
+    "--metrics",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics (rules, sets, elements, transactions, drift repairs, per-rule and "
+    "per-port counters) at http://HOST:PORT/metrics.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -40,9 +74,14 @@ def agent(
     ctx: Context,
     netns: str | None,
     db_url: str | None,
+    host: str | None,
     config_path: str | None,
     once: bool,
     verify: bool,
+    allow_empty: bool,
+    libvirt_uri: str | None,
+    libvirt_interval: float,
+    metrics: str | None,
     log_level: str,
 ) -> None:
     """Keep the kernel equal to the store: converge at start (changing only what differs), follow store
@@ -50,7 +89,21 @@ def agent(
     from guestwall.agent.daemon import AgentSettings, configure_logging, open_agent
 
     configure_logging(log_level)
-    settings = AgentSettings(netns=netns or ctx.netns, config_path=config_path)
+    if netns == "":
+        raise click.BadParameter("an empty name is not a network namespace", param_hint="'--netns'")
+    watch = None
+    if libvirt_uri:
+        from guestwall.virt.watcher import WatchSettings
+
+        watch = WatchSettings(libvirt_uri, libvirt_interval)
+    settings = AgentSettings(
+        netns=netns or ctx.netns,
+        config_path=config_path,
+        host=host or ctx.host,
+        allow_empty=allow_empty,
+        libvirt=watch,
+        metrics=metrics,
+    )
     url = db_url or ctx.url
     with reported():
         daemon = open_agent(settings, url)

@@ -6,11 +6,26 @@ Bindings are enforced in the network namespace the command runs in (or ``--netns
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import TYPE_CHECKING
+
 import click
 
 from guestwall.cli.context import Context, reported
 from guestwall.cli.nwfilter import read_input_file, required
-from guestwall.cli.output import virsh_table
+from guestwall.cli.output import FORMATS, emit, virsh_table
+
+if TYPE_CHECKING:
+    from guestwall.dataplane.backend import Backend
+
+
+def backend_for(ctx: Context) -> Backend:
+    """The kernel a command enforces in: this namespace's (or --netns); for another host (--host) with no
+    --netns, none (the change is validated and written; that host's agent enforces it)."""
+    from guestwall.dataplane.backend import NoKernel, open_backend
+
+    return NoKernel() if ctx.remote else open_backend(ctx.netns)
 
 
 def warn_if_bridged_l3_is_off(ctx: Context) -> None:
@@ -45,7 +60,10 @@ def create(ctx: Context, files: tuple[str, ...], file_named: str | None, validat
     if len(paths) == 1:
         with reported(f"Failed to create network filter from {paths[0]}"):
             record, _ = create_binding(ctx.store(), xmls[0], ctx.engine())
-        ctx.info(f"Network filter binding on {record.portdev} created from {paths[0]}")
+        ctx.info(
+            f"Network filter binding on {record.portdev} created from {paths[0]}",
+            {"portdev": record.portdev, "filter": record.filter, "created": True},
+        )
         return
     with reported(f"Failed to create network filter bindings from {len(paths)} files"):
         records, _ = create_bindings(ctx.store(), xmls, ctx.engine())
@@ -65,7 +83,7 @@ def delete(ctx: Context, binding: str | None, binding_named: str | None) -> None
     portdev = required("nwfilter-binding-delete", "binding", binding, binding_named)
     with reported(f"Failed to delete network filter binding {portdev}", not_found=_not_found(portdev)):
         delete_binding(ctx.store(), portdev, ctx.engine())
-    ctx.info(f"Network filter binding on {portdev} deleted")
+    ctx.info(f"Network filter binding on {portdev} deleted", {"portdev": portdev, "deleted": True})
 
 
 @click.command("nwfilter-binding-list")
@@ -76,6 +94,10 @@ def list_(ctx: Context) -> None:
 
     with reported():
         records = list_bindings(ctx.reader())
+    if ctx.fmt != "table" or ctx.columns:
+        data = [{"portdev": r.portdev, "filter": r.filter} for r in records]
+        emit(ctx.fmt, data, ["portdev", "filter"], ctx.columns)
+        return
     click.echo(
         virsh_table(["Port Dev", "Filter"], [[r.portdev, r.filter] for r in records], header=not ctx.quiet),
         nl=False,
@@ -94,97 +116,121 @@ def dumpxml(ctx: Context, binding: str | None, binding_named: str | None) -> Non
     portdev = required("nwfilter-binding-dumpxml", "binding", binding, binding_named)
     with reported(not_found=_not_found(portdev)):
         record = get_binding(ctx.reader(), portdev)
+    if ctx.fmt != "table" or ctx.columns:
+        emit(
+            ctx.fmt, {"portdev": record.portdev, "filter": record.filter, "xml": record.xml}, [], ctx.columns
+        )
+        return
     click.echo(record.xml, nl=False)
     ctx.done()
 
 
 @click.command("apply")
 @click.option("--dry-run", is_flag=True, help="Print the nftables transaction instead of running it.")
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Apply even a store without bindings (creating it if missing) while the kernel enforces ports.",
+)
 @click.pass_obj
-def apply(ctx: Context, dry_run: bool) -> None:
-    """Make the kernel's guestwall tables equal to the store (repairs drift; no-op when nothing differs)."""
-    from guestwall.services.bindings import reapply
+def apply(ctx: Context, dry_run: bool, allow_empty: bool) -> None:
+    """Make the kernel equal to the store: repair drift, restore what cloud objects need."""
+    from guestwall.cloud.integrity import missing
+    from guestwall.services.bindings import reapply_restoring
 
     with reported():
         if dry_run:
-            with ctx.store().read() as reader:
-                click.echo(ctx.engine().plan(reader).text(), nl=False)
+            store = ctx.store(create=False)
+            with store.read() as reader:
+                gaps = missing(reader)
+                text = ctx.engine().plan(reader).text()
+            for gap in gaps:
+                click.echo(f"# would restore {gap}")
+            if text:
+                click.echo(text, nl=False)
+            elif not gaps:
+                ctx.info("Nothing to change: the kernel equals the store")
             return
         warn_if_bridged_l3_is_off(ctx)
-        result = reapply(ctx.store(), ctx.engine())
+        result, restored = reapply_restoring(
+            ctx.store(create=allow_empty), ctx.engine(), allow_empty=allow_empty
+        )
+    for gap in restored:
+        click.echo(f"Restored {gap}")
     counts = result.transaction.counts()
     summary = ", ".join(f"{n} {verb}" for verb, n in sorted(counts.items())) or "nothing to change"
-    ctx.info(f"Applied: {summary}")
+    ctx.info(f"Applied: {summary}", {"restored": restored, "commands": counts})
 
 
 @click.command("status")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "-c", "--column", "columns", multiple=True, metavar="COLUMN", help="Show only this port column."
+)
+@click.option(
+    "--counters",
+    is_flag=True,
+    help="Packets and bytes per bound port and per counting rule (from the kernel).",
+)
 @click.pass_obj
-def status(ctx: Context, fmt: str) -> None:
-    """Show each binding: its filter, how it is enforced (shared, per-port fallback, learning its IP address)
-    and the addresses learned for it, how and when."""
-    import json
+def status(ctx: Context, fmt: str, columns: tuple[str, ...], counters: bool) -> None:
+    """Compare the kernel with the store: drift, agent, devices, dropped unbound guest ports.
 
-    from guestwall.engine.desired import load_ports
-    from guestwall.store.records import LearnedAddress
+    \b
+    Per port: its filter, owner (user, cloud, host), whether its device exists, whether the kernel holds
+    what the store says (kernel), how it is enforced and the addresses learned for it. Above: whether
+    the kernel equals the store, whether an agent runs (pid, last repair), where the host settings come
+    from. Exit status: 0 when everything the store claims is enforced, 1 when something is wrong (the
+    kernel differs, a cloud object's binding or filter is missing, a bound port cannot be enforced).
+    With --counters: what the kernel counted per bound port and per counting rule (docs/logging.md).
+    """
+    if counters:
+        from guestwall.cli.counters import show_counters
+
+        show_counters(ctx, "json" if fmt == "json" else "table")
+        return
+    from guestwall.agent.statefile import read_agent
+    from guestwall.cloud.integrity import missing
+    from guestwall.dataplane.apply import plan
+    from guestwall.dataplane.links import list_links
+    from guestwall.engine.desired import desired_state
+    from guestwall.services.hostsettings import host_config, stored_settings
+    from guestwall.services.status import agent_text, build_report, port_row
 
     with reported():
-        store = ctx.store()
+        store = ctx.store(create=False)
         with store.read() as reader:
-            ports = load_ports(reader)
-            desired = ctx.engine().desired(reader, strict=False)
-            learned: dict[str, list[LearnedAddress]] = {}
-            for address in reader.learned_addresses():
-                learned.setdefault(address.portdev, []).append(address)
-    rows = []
-    for port in sorted(ports, key=lambda p: p.record.portdev.lower()):
-        dev = port.record.portdev
-        learning = desired.learning.get(dev)
-        if dev in desired.failures:
-            mode = f"not enforced (all dropped): {desired.failures[dev]}"
-        elif learning is not None and learning.interim:
-            mode = f"learning IP address ({learning.mode.value}): interim rules"
-        elif dev in desired.compiled.fallbacks:
-            mode = "per-port fallback: " + "; ".join(desired.compiled.fallbacks[dev])
-        else:
-            mode = "shared"
-        details = [
-            {
-                "ip": str(a.ip),
-                "source": a.source,
-                "learned_at": a.learned_at.isoformat(),
-                "expires_at": a.expires_at.isoformat() if a.expires_at else None,
-            }
-            for a in learned.get(dev, [])
-        ]
-        rows.append(
-            {
-                "portdev": dev,
-                "filter": port.record.filter,
-                "enforcement": mode,
-                "learning": learning.mode.value if learning is not None else None,
-                "learned": [d["ip"] for d in details],
-                "learned_detail": details,
-            }
-        )
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("Port Dev", "Filter", "Enforcement", "Learned")
-    for row in rows:
-        cells = [str(row["portdev"]), str(row["filter"]), str(row["enforcement"])]
-        table.add_row(*cells, _learned_text(row["learned_detail"]))
-    Console().print(table)
-
-
-def _learned_text(details: object) -> str:
-    assert isinstance(details, list)
-    lines = []
-    for d in details:
-        when = d["learned_at"][:19].replace("T", " ")
-        until = f", until {d['expires_at'][:19].replace('T', ' ')}Z" if d["expires_at"] else ""
-        lines.append(f"{d['ip']} ({d['source']}, {when}Z{until})")
-    return "\n".join(lines)
+            config = host_config(reader)
+            settings = "store" if stored_settings(reader) is not None else (config.source or "defaults")
+            links = list_links(ctx.netns)
+            desired = desired_state(reader, config, links.values(), strict=False)
+            report = build_report(
+                records=reader.bindings(),
+                learned=reader.learned_addresses(),
+                desired=desired,
+                drift=plan(desired.compiled.ruleset, backend_for(ctx)),
+                links=links,
+                config=config,
+                agent=read_agent(ctx.netns),
+                missing=missing(reader),
+                settings=settings,
+            )
+    headers = ["portdev", "filter", "owner", "device", "kernel", "enforcement", "learned"]
+    rows = [dict(port_row(p)) for p in report.ports]
+    if fmt == "table":
+        kernel = "in sync with the store" if report.in_sync else "DIFFERS from the store"
+        click.echo(f"Kernel:        {kernel}")
+        for command in report.drift:
+            click.echo(f"  missing:     {command}")
+        click.echo(f"Agent:         {agent_text(report.agent)}")
+        click.echo(f"Host settings: {report.settings}")
+        click.echo("")
+        emit(fmt, rows, headers, columns)
+        for problem in report.problems:
+            click.echo(f"problem: {problem}")
+    elif fmt == "json" and not columns:
+        click.echo(json.dumps(report.as_json(), indent=2, default=str))
+    else:
+        emit(fmt, rows, headers, columns)
+    if report.problems:
+        sys.exit(1)

@@ -29,18 +29,19 @@ def _cloud(ctx: Context, enforcing: bool = True) -> Cloud:
     from guestwall.cloud.service import Cloud
 
     if not enforcing:
-        return Cloud(ctx.store(), None)
-    return Cloud(ctx.store(), ctx.engine(), ConntrackTool(ctx.netns))
+        return Cloud(ctx.store(create=False), None)
+    # another host's connections are that host's business: only a kernel here gets its flows killed
+    return Cloud(ctx.store(), ctx.engine(), None if ctx.remote else ConntrackTool(ctx.netns))
 
 
 def _format_option(function: F) -> F:
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(["table", "json"]),
+        type=click.Choice(["table", "json", "yaml", "value"]),
         default="table",
         show_default=True,
-        help="Output as a table or as JSON.",
+        help="Output as a table, JSON, YAML or bare values.",
     )(function)
 
 
@@ -52,16 +53,38 @@ def _after(cloud: Cloud) -> None:
         click.echo(f"killed {len(cloud.last.killed)} connection(s) that the rules no longer allow", err=True)
 
 
+def _columns() -> tuple[str, ...]:
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(Context) if ctx is not None else None
+    return obj.columns if obj is not None else ()
+
+
 def _emit(fmt: str, data: Any, table: Callable[[], Any]) -> None:
-    if fmt == "json":
+    columns = _columns()
+    if fmt == "json" and not columns:
         click.echo(json.dumps(data, indent=2))
         return
-    import sys
+    if fmt != "table" or columns:
+        from guestwall.cli.output import emit
 
+        emit(fmt, data, [], columns)
+        return
     from rich.console import Console
 
-    # ids must stay whole (they are what other commands take): wide when not on a terminal, folded on one
-    Console(width=None if sys.stdout.isatty() else 200).print(table())
+    # an address, a MAC or an id is never broken over two lines: the table is as wide as it needs; and
+    # cells are text, not markup or emoji codes (rich turned fd77::1:1234:5678 into an emoji)
+    Console(width=10_000, emoji=False, markup=False, highlight=False).print(table())
+
+
+def _done(ctx: Context, lines: Sequence[str], data: list[dict[str, Any]]) -> None:
+    """What a delete or unblock did: virsh-like lines, or ``data`` in the --format asked for."""
+    if ctx.fmt != "table" or ctx.columns:
+        from guestwall.cli.output import emit
+
+        emit(ctx.fmt, data, [], ctx.columns)
+        return
+    for line in lines:
+        click.echo(line)
 
 
 def _table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Any:
@@ -122,6 +145,7 @@ def rule_json(rule: SecurityGroupRule, names: dict[str, str]) -> dict[str, Any]:
         "remote_group_id": rule.remote_group_id,
         "remote_group": names.get(rule.remote_group_id or ""),
         "description": rule.description,
+        "log": rule.log,
     }
 
 
@@ -146,6 +170,7 @@ def block_json(block: ProviderBlock) -> dict[str, Any]:
         "port_range_min": block.port_min,
         "port_range_max": block.port_max,
         "description": block.description,
+        "log": block.log,
     }
 
 
@@ -396,17 +421,127 @@ def port_update(
     _show_port(fmt, updated, names)
 
 
+def _port_edit(
+    ctx: Context, port_ref: str, fmt: str, edit: Callable[[Port, Callable[[str], str]], dict[str, Any]]
+) -> None:
+    """Apply ``edit`` (the port, a group resolver -> changed fields) and show the port."""
+    from guestwall.cloud.service import resolve_group
+    from guestwall.store.cloudrepo import CloudRepo
+
+    with reported():
+        cloud = _cloud(ctx)
+        current = cloud.get_port(port_ref)
+        with cloud.store.read() as reader:
+            repo = CloudRepo(reader)
+            changes = edit(current, lambda g: resolve_group(repo, g, current.project).id)
+        updated = cloud.update_port(port_ref, **changes)
+        names = _group_names(cloud)
+    _after(cloud)
+    _show_port(fmt, updated, names)
+
+
+@port.command("set")
+@click.argument("port_ref", metavar="PORT")
+@click.option("--fixed-ip", "fixed_ips", multiple=True, metavar="IP", help="Add a fixed address.")
+@click.option("--no-fixed-ip", is_flag=True, help="Remove all fixed addresses first.")
+@click.option("--allowed-address-pair", "pairs", multiple=True, metavar="CIDR", help="Add an address pair.")
+@click.option("--no-allowed-address-pair", "no_pairs", is_flag=True, help="Remove all address pairs first.")
+@click.option("--security-group", "groups", multiple=True, metavar="GROUP", help="Add to a group.")
+@click.option("--no-security-group", "no_groups", is_flag=True, help="Remove from all groups first.")
+@click.option("--port-security/--no-port-security", default=None)
+@click.option("--dhcp-server/--no-dhcp-server", default=None)
+@click.option("--mac", default=None)
+@click.option("--name", default=None)
+@_format_option
+@click.pass_obj
+def port_set(
+    ctx: Context,
+    port_ref: str,
+    fixed_ips: tuple[str, ...],
+    no_fixed_ip: bool,
+    pairs: tuple[str, ...],
+    no_pairs: bool,
+    groups: tuple[str, ...],
+    no_groups: bool,
+    port_security: bool | None,
+    dhcp_server: bool | None,
+    mac: str | None,
+    name: str | None,
+    fmt: str,
+) -> None:
+    """Change a port as OpenStack's port set does: lists are added to (--no-X empties them first)."""
+    from guestwall.cloud import validate as v
+
+    def edit(port: Port, group_id: Callable[[str], str]) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if fixed_ips or no_fixed_ip:
+            base = () if no_fixed_ip else port.fixed_ips
+            changes["fixed_ips"] = tuple(dict.fromkeys((*base, *(v.fixed_ip(a) for a in fixed_ips))))
+        if pairs or no_pairs:
+            kept = () if no_pairs else port.allowed_address_pairs
+            new = (v.network(n, "allowed address pair") for n in pairs)
+            changes["allowed_address_pairs"] = tuple(dict.fromkeys((*kept, *new)))
+        if groups or no_groups:
+            current = () if no_groups else port.security_groups
+            changes["security_groups"] = tuple(dict.fromkeys((*current, *(group_id(g) for g in groups))))
+        fields = {"port_security": port_security, "dhcp_server": dhcp_server, "name": name}
+        changes.update({k: value for k, value in fields.items() if value is not None})
+        if mac is not None:
+            changes["mac"] = v.mac(mac)
+        return changes
+
+    _port_edit(ctx, port_ref, fmt, edit)
+
+
+@port.command("unset")
+@click.argument("port_ref", metavar="PORT")
+@click.option("--fixed-ip", "fixed_ips", multiple=True, metavar="IP", help="Remove a fixed address.")
+@click.option("--allowed-address-pair", "pairs", multiple=True, metavar="CIDR", help="Remove a pair.")
+@click.option("--security-group", "groups", multiple=True, metavar="GROUP", help="Remove from a group.")
+@_format_option
+@click.pass_obj
+def port_unset(
+    ctx: Context,
+    port_ref: str,
+    fixed_ips: tuple[str, ...],
+    pairs: tuple[str, ...],
+    groups: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Remove addresses, address pairs or groups from a port, as OpenStack's port unset."""
+    from guestwall.cloud import validate as v
+
+    def edit(port: Port, group_id: Callable[[str], str]) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if fixed_ips:
+            gone = {v.fixed_ip(a) for a in fixed_ips}
+            changes["fixed_ips"] = tuple(a for a in port.fixed_ips if a not in gone)
+        if pairs:
+            dropped = {v.network(n, "allowed address pair") for n in pairs}
+            kept = port.allowed_address_pairs
+            changes["allowed_address_pairs"] = tuple(n for n in kept if n not in dropped)
+        if groups:
+            removed = {group_id(g) for g in groups}
+            changes["security_groups"] = tuple(g for g in port.security_groups if g not in removed)
+        return changes
+
+    _port_edit(ctx, port_ref, fmt, edit)
+
+
 @port.command("delete")
 @click.argument("port_refs", nargs=-1, required=True, metavar="PORT...")
 @click.pass_obj
 def port_delete(ctx: Context, port_refs: tuple[str, ...]) -> None:
     """Delete ports and their filters."""
+    lines, data = [], []
     with reported():
         cloud = _cloud(ctx)
         for ref in port_refs:
             gone = cloud.delete_port(ref)
             _after(cloud)
-            click.echo(f"Port {gone.device} ({gone.id}) deleted")
+            lines.append(f"Port {gone.device} ({gone.id}) deleted")
+            data.append({"id": gone.id, "device": gone.device, "deleted": True})
+    _done(ctx, lines, data)
 
 
 # ---- secgroup -------------------------------------------------------------------------------------------
@@ -467,17 +602,22 @@ def secgroup_show(ctx: Context, group_ref: str, project: str | None, fmt: str) -
 @click.pass_obj
 def secgroup_delete(ctx: Context, group_refs: tuple[str, ...], project: str | None) -> None:
     """Delete groups that no port is in (rules naming them as remote go with them)."""
+    lines, data = [], []
     with reported():
         cloud = _cloud(ctx)
         for ref in group_refs:
             gone = cloud.delete_group(ref, project)
             _after(cloud)
-            click.echo(f"Security group {gone.name} ({gone.id}) deleted")
+            lines.append(f"Security group {gone.name} ({gone.id}) deleted")
+            data.append({"id": gone.id, "name": gone.name, "deleted": True})
+    _done(ctx, lines, data)
 
 
 @secgroup.command("rule-create")
 @click.argument("group_ref", metavar="GROUP")
-@click.option("--direction", default="ingress", show_default=True, help="ingress or egress.")
+@click.option("--direction", default=None, help="ingress or egress (default: ingress).")
+@click.option("--ingress", "ingress", is_flag=True, help="As --direction ingress (OpenStack's flag).")
+@click.option("--egress", "egress", is_flag=True, help="As --direction egress (OpenStack's flag).")
 @click.option("--ethertype", default=None, help="IPv4 or IPv6 (default: the remote IP's, else IPv4).")
 @click.option(
     "--protocol", default=None, help="tcp, udp, icmp, icmpv6, sctp, ... a number, or any (default)."
@@ -495,13 +635,16 @@ def secgroup_delete(ctx: Context, group_refs: tuple[str, ...], project: str | No
 @click.option("--remote-ip", default=None, metavar="CIDR", help="Remote addresses (default: anywhere).")
 @click.option("--remote-group", default=None, metavar="GROUP", help="Remote group: its members' addresses.")
 @click.option("--description", default="")
+@click.option("--log", is_flag=True, help="Log what this rule accepts (new connections; docs/logging.md).")
 @click.option("--project", default=None, help="Look group names up in this project.")
 @_format_option
 @click.pass_obj
 def secgroup_rule_create(
     ctx: Context,
     group_ref: str,
-    direction: str,
+    direction: str | None,
+    ingress: bool,
+    egress: bool,
     ethertype: str | None,
     protocol: str | None,
     port_range: str | None,
@@ -510,6 +653,7 @@ def secgroup_rule_create(
     remote_ip: str | None,
     remote_group: str | None,
     description: str,
+    log: bool,
     project: str | None,
     fmt: str,
 ) -> None:
@@ -518,6 +662,10 @@ def secgroup_rule_create(
     from guestwall.cloud.service import RuleSpec
     from guestwall.model.cloud import Ethertype
 
+    given = {d for d, on in (("ingress", ingress), ("egress", egress), (direction or "", direction)) if on}
+    if len(given) > 1:
+        raise click.UsageError(f"conflicting directions: {' and '.join(sorted(given))}")
+    chosen = given.pop() if given else "ingress"
     with reported():
         cidr = v.network(remote_ip, "remote IP prefix") if remote_ip is not None else None
         ether = (
@@ -527,7 +675,7 @@ def secgroup_rule_create(
         )
         proto = v.protocol(protocol, ether)
         spec = RuleSpec(
-            direction=v.direction(direction),
+            direction=v.direction(chosen),
             ethertype=ether,
             protocol=proto,
             ports=v.port_range(port_range) if port_range is not None else None,
@@ -536,6 +684,7 @@ def secgroup_rule_create(
             remote_cidr=cidr,
             remote_group=remote_group,
             description=description,
+            log=log,
         )
         cloud = _cloud(ctx)
         rule = cloud.create_rule(group_ref, spec, project)
@@ -543,17 +692,53 @@ def secgroup_rule_create(
     _emit(fmt, rule_json(rule, names), lambda: _table(None, _RULE_HEADERS, [_rule_cells(rule, names)]))
 
 
+@secgroup.command("rule-list")
+@click.argument("group_ref", metavar="GROUP")
+@click.option("--project", default=None, help="Look the name up in this project.")
+@_format_option
+@click.pass_obj
+def secgroup_rule_list(ctx: Context, group_ref: str, project: str | None, fmt: str) -> None:
+    """List a group's rules."""
+    with reported():
+        cloud = _cloud(ctx, enforcing=False)
+        group = cloud.get_group(group_ref, project)
+        names = _group_names(cloud)
+    rows = [_rule_cells(r, names) for r in group.rules]
+    _emit(fmt, [rule_json(r, names) for r in group.rules], lambda: _table(None, _RULE_HEADERS, rows))
+
+
+@secgroup.command("set")
+@click.argument("group_ref", metavar="GROUP")
+@click.option("--name", default=None, help="A new name.")
+@click.option("--description", default=None, help="A new description.")
+@click.option("--project", default=None, help="Look the name up in this project.")
+@_format_option
+@click.pass_obj
+def secgroup_set(
+    ctx: Context, group_ref: str, name: str | None, description: str | None, project: str | None, fmt: str
+) -> None:
+    """Rename a group or change its description."""
+    with reported():
+        cloud = _cloud(ctx, enforcing=False)
+        group = cloud.update_group(group_ref, project, name=name, description=description)
+        names = _group_names(cloud)
+    _show_group(fmt, group, names)
+
+
 @secgroup.command("rule-delete")
 @click.argument("rule_refs", nargs=-1, required=True, metavar="RULE...")
 @click.pass_obj
 def secgroup_rule_delete(ctx: Context, rule_refs: tuple[str, ...]) -> None:
     """Delete rules (by id or a unique start of it); connections they allowed are killed."""
+    lines, data = [], []
     with reported():
         cloud = _cloud(ctx)
         for ref in rule_refs:
             gone = cloud.delete_rule(ref)
             _after(cloud)
-            click.echo(f"Security group rule {gone.id} deleted")
+            lines.append(f"Security group rule {gone.id} deleted")
+            data.append({"id": gone.id, "deleted": True})
+    _done(ctx, lines, data)
 
 
 # ---- provider -------------------------------------------------------------------------------------------
@@ -587,10 +772,19 @@ def _block_args(protocol: str | None, port_range: str | None) -> tuple[str | Non
     help="Destination ports (tcp, udp).",
 )
 @click.option("--description", default="")
+@click.option("--force", is_flag=True, help="Allow blocking every address (0.0.0.0/0 or ::/0).")
+@click.option("--log", is_flag=True, help="Log what this block drops (docs/logging.md).")
 @_format_option
 @click.pass_obj
 def provider_block(
-    ctx: Context, cidr: str, protocol: str | None, port_range: str | None, description: str, fmt: str
+    ctx: Context,
+    cidr: str,
+    protocol: str | None,
+    port_range: str | None,
+    description: str,
+    force: bool,
+    log: bool,
+    fmt: str,
 ) -> None:
     """Block CIDR for every guest on every host; connections from it are killed."""
     from guestwall.cloud import validate as v
@@ -599,7 +793,7 @@ def provider_block(
         net = v.network(cidr)
         proto, ports = _block_args(protocol, port_range)
         cloud = _cloud(ctx)
-        block = cloud.block(net, proto, ports, description)
+        block = cloud.block(net, proto, ports, description, force=force, log=log)
     _after(cloud)
     _emit(fmt, block_json(block), lambda: _blocks_table([block]))
 
@@ -615,8 +809,11 @@ def provider_unblock(ctx: Context, ref: str, protocol: str | None, port_range: s
         proto, ports = _block_args(protocol, port_range)
         cloud = _cloud(ctx)
         gone = cloud.unblock(ref, proto, ports)
-    for block in gone:
-        click.echo(f"Unblocked {block.cidr} ({block.id})")
+    _done(
+        ctx,
+        [f"Unblocked {block.cidr} ({block.id})" for block in gone],
+        [{"id": block.id, "cidr": str(block.cidr), "unblocked": True} for block in gone],
+    )
 
 
 @provider.command("list")

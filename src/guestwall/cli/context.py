@@ -7,7 +7,7 @@ with the informational messages and table headers; ``Context.done`` and ``report
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -29,6 +29,11 @@ class Context:
     db_url: str | None
     netns: str | None
     quiet: bool
+    fmt: str = "table"  # --format of commands that have no own (set by the common options, cli.app)
+    columns: tuple[str, ...] = ()  # -c
+    host: str | None = None  # None: this machine (records.this_host())
+    wait: bool = False
+    wait_timeout: float = 10.0
     _engine: Engine | None = field(default=None, init=False, repr=False)
     _store: Store | None = field(default=None, init=False, repr=False)
     _reader: ReadableStore | None = field(default=None, init=False, repr=False)
@@ -37,22 +42,27 @@ class Context:
     def url(self) -> str:
         return self.db_url or DEFAULT_DB_URL
 
-    def store(self) -> Store:
-        """The full (read-write) store, opened on first use."""
+    def engine(self) -> Engine:
+        """The one way to the kernel: this namespace's (or --netns); for another host (--host) with no
+        --netns none (the change is validated and written; that host's agent enforces it). The backend is
+        opened when first used; the host settings are the store's."""
+        if self._engine is None:
+            from guestwall.dataplane.backend import LazyBackend, NoKernel
+            from guestwall.engine import Engine
+
+            self._engine = Engine(NoKernel() if self.remote else LazyBackend(self.netns))
+        return self._engine
+
+    def store(self, create: bool = True) -> Store:
+        """The full store, opened on first use; only commands that write may create it (``create``)."""
         if self._store is None:
             from guestwall.store import open_store
 
-            self._store = open_store(self.url)
+            self._store = open_store(self.url, self.host, create=create)
             _close_on_exit(self)
+            if self.wait:
+                _on_exit(self.wait_for_hosts)  # runs before the close above (last registered, first run)
         return self._store
-
-    def engine(self) -> Engine:
-        """The one way to the kernel of the target namespace (its backend is opened when first used)."""
-        if self._engine is None:
-            from guestwall.engine import open_engine
-
-            self._engine = open_engine(self.netns)
-        return self._engine
 
     def reader(self) -> ReadableStore:
         """A read-only store: the fast sqlite3 path when possible (see store/fastread.py)."""
@@ -61,9 +71,39 @@ class Context:
         if self._reader is None:
             from guestwall.store import open_reader
 
-            self._reader = open_reader(self.url)
+            self._reader = open_reader(self.url, self.host)
             _close_on_exit(self)
         return self._reader
+
+    @property
+    def remote(self) -> bool:
+        """Acting for another host, with no namespace here standing for it: write only, its agent enforces."""
+        from guestwall.store.records import this_host
+
+        return self.host is not None and self.host != this_host() and self.netns is None
+
+    def wait_for_hosts(self) -> None:
+        """--wait: after the command's last committed write, wait for the hosts it concerns."""
+        from guestwall.store.hosts import wait_applied
+        from guestwall.store.sqlstore import SqlStore
+
+        store = self._store
+        if not isinstance(store, SqlStore) or store.last_revision is None:
+            return
+        try:
+            waited = wait_applied(store, store.last_revision, self.wait_timeout)
+        except GuestwallError as e:
+            click.echo(f"error: cannot wait for the hosts: {e}", err=True)
+            sys.exit(1)
+        if waited.down:
+            click.echo(f"warning: not waited for (down or never seen): {', '.join(waited.down)}", err=True)
+        if waited.late:
+            click.echo(
+                f"error: revision {waited.revision} not enforced after {self.wait_timeout:g} s on: "
+                f"{', '.join(waited.late)}",
+                err=True,
+            )
+            sys.exit(1)
 
     def close(self) -> None:
         for opened in (self._reader, self._store):
@@ -71,8 +111,14 @@ class Context:
                 opened.close()
         self._reader = self._store = None
 
-    def info(self, message: str) -> None:
-        """A success message as virsh prints it: the line, then an empty line; nothing with ``-q``."""
+    def info(self, message: str, data: dict[str, object] | None = None) -> None:
+        """A success message as virsh prints it: the line, then an empty line; nothing with ``-q``.
+        With ``--format`` json, yaml or value: ``data`` (what the command did), or the message."""
+        if self.fmt != "table":
+            from guestwall.cli.output import emit
+
+            emit(self.fmt, data if data is not None else {"message": message}, [], self.columns)
+            return
         if not self.quiet:
             click.echo(message)
             click.echo("")
@@ -84,9 +130,13 @@ class Context:
 
 
 def _close_on_exit(context: Context) -> None:
+    _on_exit(context.close)
+
+
+def _on_exit(callback: Callable[[], None]) -> None:
     click_context = click.get_current_context(silent=True)
     if click_context is not None:
-        click_context.call_on_close(context.close)
+        click_context.call_on_close(callback)
 
 
 def _quiet() -> bool:

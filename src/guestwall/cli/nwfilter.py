@@ -6,10 +6,10 @@ path and import neither SQLAlchemy nor the XML layer (``nwfilter-list`` has a 15
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -24,12 +24,21 @@ class _ReadError(GuestwallError):
     code = ""  # virsh prints system errors without an error-code phrase
 
 
-def read_input_file(path: str) -> bytes:
-    """The bytes of a file named on the command line; errors worded as virsh's virFileReadAll."""
+# What the XML parser accepts (nwfilter.safexml.MAX_XML_BYTES; not imported: lxml stays unloaded here).
+MAX_INPUT_BYTES = 4 * 1024 * 1024
+
+
+def read_input_file(path: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of a file named on the command line, at most ``limit`` (as virsh's virFileReadAll, so
+    that /dev/zero or a huge file cannot exhaust memory); errors worded as virsh's."""
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
     except OSError as e:
         raise _ReadError(f"Failed to open file '{path}': {e.strerror}") from e
+    if len(data) > limit:
+        raise _ReadError(f"File '{path}' is too large: the limit is {limit} bytes")
+    return data
 
 
 def required(command: str, option: str, positional: str | None, named: str | None) -> str:
@@ -71,7 +80,19 @@ def define(ctx: Context, file: str | None, file_named: str | None, validate: boo
         xml = read_input_file(path)
     with reported(f"Failed to define network filter from {path}"):
         result = define_filter(ctx.store(), xml, validate=validate, engine=ctx.engine())
-    ctx.info(f"Network filter {result.name} defined from {path}")
+    warn_ignored(xml)
+    ctx.info(
+        f"Network filter {result.name} defined from {path}",
+        {"name": result.name, "uuid": str(result.uuid), "changed": result.changed},
+    )
+
+
+def warn_ignored(xml: str | bytes) -> None:
+    """libvirt silently ignores unknown attributes (a typo then widens the rule); we say so on stderr."""
+    from guestwall.nwfilter.ignored import ignored_attributes
+
+    for line in ignored_attributes(xml):
+        click.echo(f"warning: {line}", err=True)
 
 
 @click.command("nwfilter-undefine")
@@ -84,7 +105,8 @@ def undefine(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> 
     name = required("nwfilter-undefine", "nwfilter", nwfilter, nwfilter_named)
     with reported(f"Failed to undefine network filter {name}", not_found=_not_found(name)):
         undefine_filter(ctx.store(), name, engine=ctx.engine())
-    ctx.info(f"Network filter {name} undefined")  # as virsh: the argument as typed, even a UUID
+    # as virsh: the argument as typed, even a UUID
+    ctx.info(f"Network filter {name} undefined", {"name": name, "undefined": True})
 
 
 @click.command("nwfilter-dumpxml")
@@ -97,6 +119,11 @@ def dumpxml(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> N
     name = required("nwfilter-dumpxml", "nwfilter", nwfilter, nwfilter_named)
     with reported(not_found=_not_found(name)):
         record = find_filter(ctx.reader(), name)
+    if ctx.fmt != "table" or ctx.columns:
+        from guestwall.cli.output import emit
+
+        emit(ctx.fmt, {"name": record.name, "uuid": str(record.uuid), "xml": record.xml}, [], ctx.columns)
+        return
     click.echo(record.xml, nl=not record.xml.endswith("\n"))
     ctx.done()
 
@@ -110,6 +137,12 @@ def list_(ctx: Context) -> None:
 
     with reported("Failed to list network filters"):
         records = list_filters(ctx.reader())
+    if ctx.fmt != "table" or ctx.columns:
+        from guestwall.cli.output import emit
+
+        data = [{"uuid": str(record.uuid), "name": record.name} for record in records]
+        emit(ctx.fmt, data, ["uuid", "name"], ctx.columns)
+        return
     rows = [(str(record.uuid), record.name) for record in records]
     click.echo(virsh_table(("UUID", "Name"), rows, header=not ctx.quiet), nl=False)
     ctx.done()
@@ -130,10 +163,12 @@ def edit(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> None
     import tempfile
 
     from guestwall.services.filters import define_filter, find_filter
+    from guestwall.services.ownership import check_filter_change
 
     name = required("nwfilter-edit", "nwfilter", nwfilter, nwfilter_named)
     with reported(not_found=_not_found(name)):
-        original = find_filter(ctx.store(), name)
+        original = find_filter(ctx.store(create=False), name)
+        check_filter_change(original.name, "nwfilter-edit")
     handle, path = tempfile.mkstemp(prefix="guestwall", suffix=".xml")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -163,6 +198,7 @@ def edit(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> None
                     click.echo(f"error: {e.virsh_text()}", err=True)
                     message = "Failed."
                 else:
+                    warn_ignored(edited)
                     ctx.info(f"Network filter {result.name} XML configuration edited.")
                     return
             answer = _ask_reedit(message)
@@ -172,7 +208,8 @@ def edit(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> None
             reedit = answer == "y"
             validate = validate and answer != "i"
     finally:
-        os.unlink(path)
+        with contextlib.suppress(OSError):  # the editor may have removed or renamed it
+            os.unlink(path)
 
 
 def _run_editor(path: str) -> None:

@@ -26,6 +26,8 @@ ARP_MAC = "gw-arp-mac"
 ARP = "gw-arp"
 ARP_UNADDRESSED = "gw-arp-unaddressed"
 IPV6 = "gw-ipv6"
+IPV6_NA = "gw-ipv6-na"
+RARP = "gw-rarp"
 NO_DHCP_SERVER = "gw-no-dhcp-server"
 NO_DHCPV6_SERVER = "gw-no-dhcpv6-server"
 STATEFUL = "gw-stateful"
@@ -58,6 +60,12 @@ XML: dict[str, str] = {
   </rule>
   <rule action='accept' direction='inout' priority='-450'>
     <mac protocolid='arp'/>
+  </rule>
+  <!-- qemu's announcement after live migration moves the guest's MAC in the switches: as clean-traffic
+       (qemu-announce-self), its RARP frame and the old, wrong ethertype 0x0835 -->
+  <filterref filter='gw-rarp'/>
+  <rule action='accept' direction='out' priority='-350'>
+    <mac protocolid='0x835'/>
   </rule>
   <rule action='drop' direction='inout' priority='1000'/>
 </filter>
@@ -136,6 +144,31 @@ XML: dict[str, str] = {
     <ipv6 srcipaddr='$IPV6' srcipmask='$IPV6MASK'/>
   </rule>
   <rule action='drop' direction='out' priority='1000'/>
+</filter>
+""",
+    RARP: """<filter name='gw-rarp' chain='rarp' priority='-400'>
+  <rule action='accept' direction='out' priority='500'>
+    <rarp srcmacaddr='$MAC' dstmacaddr='ff:ff:ff:ff:ff:ff' opcode='Request_Reverse'
+          arpsrcmacaddr='$MAC' arpdstmacaddr='$MAC' arpsrcipaddr='0.0.0.0' arpdstipaddr='0.0.0.0'/>
+  </rule>
+  <rule action='accept' direction='in' priority='500'>
+    <rarp dstmacaddr='ff:ff:ff:ff:ff:ff' opcode='Request_Reverse'
+          arpsrcmacaddr='$MAC' arpdstmacaddr='$MAC' arpsrcipaddr='0.0.0.0' arpdstipaddr='0.0.0.0'/>
+  </rule>
+  <rule action='drop' direction='inout' priority='1000'/>
+</filter>
+""",
+    IPV6_NA: """<filter name='gw-ipv6-na' chain='ipv6-na' priority='-610'>
+  <!-- neighbour advertisements only for the port's own addresses (else IPv6's ARP spoofing): those go on to
+       the source check of gw-ipv6, any other is dropped (ndtargetaddr is guestwall's own attribute) -->
+  <rule action='return' direction='out' priority='100'>
+    <ipv6 protocol='icmpv6' type='136' ndtargetaddr='$IPV6' ndtargetmask='$IPV6MASK'/>
+  </rule>
+  <rule action='drop' direction='out' priority='200'>
+    <ipv6 protocol='icmpv6' type='136'/>
+  </rule>
+  <!-- everything else: on to gw-ipv6 (a sub-chain that ends accepts, as ebtables' user chains) -->
+  <rule action='return' direction='out' priority='300'/>
 </filter>
 """,
     NO_DHCPV6_SERVER: """<filter name='gw-no-dhcpv6-server' chain='ipv6' priority='-600'>

@@ -35,6 +35,14 @@ from guestwall.store.records import Store
 log = logging.getLogger(__name__)
 
 
+def _instance_uuid(instance: Instance) -> str:
+    """The instance's UUID, which must not be empty: an empty one matched every port without an owner."""
+    uuid = instance.uuid.strip() if isinstance(instance.uuid, str) else ""
+    if not uuid:
+        raise validate.CloudInputError(f"instance '{instance.name}' has no UUID")
+    return uuid
+
+
 @dataclass(frozen=True)
 class Vif:
     """One virtual interface of an instance (Nova's network_info entry): host-side device, MAC, fixed
@@ -68,10 +76,9 @@ class FirewallDriver:
     serialise operations on one instance, as Nova's compute manager does."""
 
     def __init__(self, store: Store, backend: Backend, conntrack: Conntrack | None = None) -> None:
-        from guestwall.config import load_config
         from guestwall.engine import Engine
 
-        engine = Engine(backend, load_config())
+        engine = Engine(backend)  # the store's host settings
         self.cloud = Cloud(
             store, engine, conntrack if conntrack is not None else ConntrackTool(backend.netns)
         )
@@ -90,14 +97,14 @@ class FirewallDriver:
         """Called at spawn, before ``prepare_instance_filter``: every VIF gets anti-spoofing (MAC, IPv4, ARP,
         IPv6 with its link-local address and NDP), the DHCP client allowance, the provider blocks and the
         default drop, at once. VIFs that already have a port keep their security groups."""
-        self.cloud.put_ports([self._port(instance, vif, groups=()) for vif in network_info], keep_groups=True)
+        ports = self._ports(instance, network_info, groups=())
+        self.cloud.put_ports(ports, keep_groups=True)
 
     def prepare_instance_filter(self, instance: Instance, network_info: NetworkInfo) -> None:
         """Everything the instance needs, before it runs: its VIFs' ports with the instance's security
         groups. Idempotent: preparing again (compute restart, live-migration destination) changes nothing
         unless something differs."""
-        ports = [self._port(instance, vif, groups=instance.security_groups) for vif in network_info]
-        self.cloud.put_ports(ports)
+        self.cloud.put_ports(self._ports(instance, network_info, groups=instance.security_groups))
 
     def apply_instance_filter(self, instance: Instance, network_info: NetworkInfo) -> None:
         """After the domain starts. A no-op: ``prepare_instance_filter`` already enforced everything (the
@@ -107,8 +114,9 @@ class FirewallDriver:
         """Stop filtering the instance: its ports, bindings and rules go, and its addresses leave the groups'
         sets (so flows other instances allowed only because of it are killed). Unknown instances: nothing
         happens (logged), as in Nova."""
-        devices = {vif.devname for vif in network_info}
-        known = [p for p in self.cloud.list_ports() if p.device in devices or p.device_id == instance.uuid]
+        uuid = _instance_uuid(instance)
+        devices = {validate.device(vif.devname) for vif in network_info}
+        known = [p for p in self.cloud.list_ports() if p.device in devices or p.device_id == uuid]
         if not known:
             log.info("unfilter_instance: instance %s has no filtered ports", instance.uuid)
             return
@@ -139,7 +147,7 @@ class FirewallDriver:
     def refresh_instance_security_rules(self, instance: Instance) -> None:
         """The instance's ports changed (groups, addresses): their bindings and their groups' sets are
         rewritten from the store, and what they lost is revoked."""
-        ports = self.cloud.ports_of_device(instance.uuid)
+        ports = self.cloud.ports_of_device(_instance_uuid(instance))
         if ports:
             self.cloud.refresh_ports(ports)
 
@@ -150,11 +158,26 @@ class FirewallDriver:
 
     # ---- helpers --------------------------------------------------------------------------------------
 
+    def _ports(self, instance: Instance, network_info: NetworkInfo, groups: Sequence[str]) -> list[Port]:
+        """The VIFs as ports; two VIFs with one device or one port id are an error (the second would
+        silently replace the first)."""
+        _instance_uuid(instance)
+        ports = [self._port(instance, vif, groups) for vif in network_info]
+        for what, values in (("device", [p.device for p in ports]), ("port id", [p.id for p in ports])):
+            twice = sorted({value for value in values if values.count(value) > 1})
+            if twice:
+                raise validate.CloudInputError(
+                    f"instance {instance.uuid}: two VIFs have the same {what} '{twice[0]}'"
+                )
+        return ports
+
     def _port(self, instance: Instance, vif: Vif, groups: Sequence[str]) -> Port:
         mac = validate.mac(vif.mac)
+        device = validate.device(vif.devname)
+        # by device too: Neutron allows one MAC on two networks, and the MAC alone made both VIFs one port
         return Port(
-            id=vif.id or str(uuid5(NAMESPACE_OID, f"{instance.uuid}/{mac}")),
-            device=validate.device(vif.devname),
+            id=vif.id or str(uuid5(NAMESPACE_OID, f"{instance.uuid}/{mac}/{device}")),
+            device=device,
             mac=mac,
             project=instance.project,
             name=instance.name,

@@ -9,12 +9,13 @@ group removed, a block added), the tracked connections the new rules no longer a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 from uuid import uuid4
 
 from guestwall.cloud import translate as tr
+from guestwall.cloud import validate as v
 from guestwall.cloud.conntrack import Conntrack, kill_disallowed
 from guestwall.cloud.policy import Flow, Policy
 from guestwall.cloud.sync import Scope, load_filters, sync
@@ -26,10 +27,14 @@ from guestwall.cloud.validate import (
     checked_rule_fields,
 )
 from guestwall.dataplane.apply import ApplyResult
+from guestwall.dataplane.backend import Backend
 from guestwall.engine import Change, Engine, FilterEdit, bound_port
 from guestwall.engine.desired import load_address_sets
-from guestwall.errors import DataplaneError
+from guestwall.errors import DataplaneError, RevisionMismatch
+from guestwall.model import Filter
 from guestwall.model.cloud import (
+    DEFAULT_GROUP_NAME,
+    AddressGroup,
     Ethertype,
     Network,
     Port,
@@ -58,6 +63,8 @@ class RuleSpec:
     remote_cidr: Network | None = None
     remote_group: str | None = None  # id or name
     description: str = ""
+    remote_address_group: str | None = None  # id
+    log: bool = False  # the drop log records what it accepts
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,15 @@ class Outcome:
 
 
 class Cloud:
-    """Use cases on one store, enforced through one engine (a network namespace's nftables)."""
+    """Use cases on one store, enforced through one backend (a network namespace's nftables)."""
 
-    def __init__(self, store: Store, engine: Engine | None, conntrack: Conntrack | None = None) -> None:
-        """``engine`` None: reads only (changes raise)."""
+    def __init__(
+        self, store: Store, engine: Engine | Backend | None, conntrack: Conntrack | None = None
+    ) -> None:
+        """``engine`` None: reads only (changes raise); a bare backend gets an engine with the store's host
+        settings."""
         self.store = store
-        self.engine = engine
+        self.engine = engine if engine is None or isinstance(engine, Engine) else Engine(engine)
         self.conntrack = conntrack
         self.last = Outcome(None)
 
@@ -126,38 +136,133 @@ class Cloud:
 
     # ---- security groups ------------------------------------------------------------------------------
 
-    def create_group(self, name: str, project: str = DEFAULT_PROJECT, description: str = "") -> SecurityGroup:
-        """A new group allows all egress and ingress from its own members (as Neutron's default group)."""
-        if not name.strip():
-            raise CloudInputError("a security group needs a name")
+    def create_group(
+        self,
+        name: str,
+        project: str = DEFAULT_PROJECT,
+        description: str = "",
+        *,
+        member_ingress: bool = True,
+        shared: bool = False,
+    ) -> SecurityGroup:
+        """A new group allows all egress and, with ``member_ingress``, ingress from its own members (as
+        Neutron's default group; without it, only Neutron's two egress rules, as a new group in Neutron).
+        The project's ``default`` group is created first if it does not exist yet."""
+        made = self.create_groups(
+            [(name, description)], project, member_ingress=member_ingress, shared=shared
+        )
+        return made[0]
+
+    def create_groups(
+        self,
+        groups: Sequence[tuple[str, str]],
+        project: str = DEFAULT_PROJECT,
+        *,
+        member_ingress: bool = True,
+        shared: bool = False,
+    ) -> list[SecurityGroup]:
+        """Several groups (name, description) in one store and one kernel transaction: all or none."""
+        for name, _ in groups:
+            if not name.strip():
+                raise CloudInputError("a security group needs a name")
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            group_id = _new_id({tr.group_key(g.id) for g in repo.groups()})
-            rules = tuple(
-                SecurityGroupRule(
-                    str(uuid4()),
-                    group_id,
-                    direction,
-                    ether,
-                    remote_group_id=group_id if direction is RuleDirection.INGRESS else None,
-                )
-                for direction in (RuleDirection.EGRESS, RuleDirection.INGRESS)
-                for ether in Ethertype
-            )
-            group = SecurityGroup(group_id, name, project, description, rules)
-            repo.add_group(group)
-            applied = self._commit(writer, repo, Scope(groups={group_id}))
+            made: list[SecurityGroup] = []
+            created: list[SecurityGroup] = []
+            for name, description in groups:
+                if name == DEFAULT_GROUP_NAME:
+                    # asking for ``default`` is creating it: once per project, always Neutron's rules
+                    default = self._ensure_default(repo, project, description)
+                    if default is None:
+                        raise CloudConflict(f"project '{project}' already has its default security group")
+                    created.append(default)
+                    continue
+                group = _new_group(repo, name, project, description, member_ingress, shared)
+                repo.add_group(group)
+                created.append(group)
+            default = self._ensure_default(repo, project)
+            if default is not None:
+                made.append(default)
+            applied = self._commit(writer, repo, Scope(groups={g.id for g in (*made, *created)}))
+            stored = [repo.group(g.id) for g in created]
+        self.last = Outcome(applied)
+        return [g for g in stored if g is not None]
+
+    def ensure_default_group(self, project: str) -> SecurityGroup:
+        """The project's ``default`` group, created as Neutron creates it when it does not exist yet: egress
+        allowed, ingress from its own members (IPv4 and IPv6). Neutron does this when a project lists its
+        groups or creates a port; so do the API and the cloud layer."""
+        with self.store.read() as reader:
+            found = _default_of(CloudRepo(reader), project)
+        if found is not None:
+            return found
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            group = self._ensure_default(repo, project)
+            if group is None:  # another writer was quicker
+                existing = _default_of(repo, project)
+                assert existing is not None
+                return existing
+            applied = self._commit(writer, repo, Scope(groups={group.id}))
         self.last = Outcome(applied)
         return group
 
-    def delete_group(self, ref: str, project: str | None = None) -> SecurityGroup:
+    @staticmethod
+    def _ensure_default(
+        repo: CloudRepo, project: str, description: str = "Default security group"
+    ) -> SecurityGroup | None:
+        """Add the project's default group in the caller's transaction when missing; the new group or None."""
+        if _default_of(repo, project) is not None:
+            return None
+        group = _new_group(repo, DEFAULT_GROUP_NAME, project, description, True, False)
+        repo.add_group(group)
+        return group
+
+    def update_group(
+        self,
+        ref: str,
+        project: str | None = None,
+        *,
+        expect_revision: int | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        shared: bool | None = None,
+    ) -> SecurityGroup:
+        """Rename a group, change its description or sharing; nothing in the kernel changes."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            group = resolve_group(repo, ref, project)
+            check_revision("security group", group.id, group.revision, expect_revision)
+            fields: dict[str, object] = {}
+            if name is not None:
+                if not name.strip():
+                    raise CloudInputError("a security group needs a name")
+                if group.is_default and name != group.name:
+                    raise CloudConflict("the default security group cannot be renamed")
+                if name == DEFAULT_GROUP_NAME and not group.is_default:
+                    raise CloudConflict(f"project '{group.project}' already has its default security group")
+                fields["name"] = name
+            if description is not None:
+                fields["description"] = description
+            if shared is not None:
+                fields["shared"] = shared
+            repo.update_group(group.id, **fields)
+            updated = repo.group(group.id)
+        assert updated is not None
+        return updated
+
+    def delete_group(
+        self, ref: str, project: str | None = None, *, expect_revision: int | None = None
+    ) -> SecurityGroup:
         """Remove a group no port is in; rules of other groups that name it as remote go with it."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             group = resolve_group(repo, ref, project)
+            check_revision("security group", group.id, group.revision, expect_revision)
             users = repo.group_in_use(group.id)
             if users:
                 raise CloudInUse(f"security group '{group.name}' is in use by port(s) {', '.join(users)}")
+            _refuse_if_filters_use(writer, group)
             referencing = {r.group_id for r in repo.rules_with_remote(group.id)} - {group.id}
             affected = [p for g in referencing for p in repo.ports_in_group(g)]
             repo.delete_group(group.id)
@@ -175,43 +280,76 @@ class Cloud:
             return CloudRepo(reader).groups(project)
 
     def create_rule(self, group_ref: str, spec: RuleSpec, project: str | None = None) -> SecurityGroupRule:
+        return self.create_rules([(group_ref, spec)], project)[0]
+
+    def create_rules(
+        self, specs: Sequence[tuple[str, RuleSpec]], project: str | None = None
+    ) -> list[SecurityGroupRule]:
+        """Several rules (group, spec) in one store and one kernel transaction: all or none."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            group = resolve_group(repo, group_ref, project)
-            remote = resolve_group(repo, spec.remote_group, group.project).id if spec.remote_group else None
-            checked_rule_fields(
-                spec.protocol,
-                spec.ports,
-                spec.icmp_type,
-                spec.icmp_code,
-                spec.remote_cidr,
-                remote,
-                spec.ethertype,
-            )
-            lo, hi = spec.ports if spec.ports is not None else (None, None)
-            rule = SecurityGroupRule(
-                str(uuid4()),
-                group.id,
-                spec.direction,
-                spec.ethertype,
-                spec.protocol,
-                lo,
-                hi,
-                spec.icmp_type,
-                spec.icmp_code,
-                spec.remote_cidr,
-                remote,
-                spec.description,
-            )
-            for existing in group.rules:
-                if existing.same_match(rule):
-                    raise CloudConflict(
-                        f"security group '{group.name}' already has this rule ({existing.id})"
-                    )
-            repo.add_rule(rule)
-            applied = self._commit(writer, repo, Scope(groups={group.id}))
+            made: list[SecurityGroupRule] = []
+            for group_ref, spec in specs:
+                made.append(self._add_rule(repo, resolve_group(repo, group_ref, project), spec))
+            applied = self._commit(writer, repo, Scope(groups={r.group_id for r in made}))
+            stored = [repo.rule(r.id) or r for r in made]
         self.last = Outcome(applied)
+        return stored
+
+    @staticmethod
+    def _add_rule(repo: CloudRepo, group: SecurityGroup, spec: RuleSpec) -> SecurityGroupRule:
+        spec = checked_spec(spec)
+        remote = resolve_group(repo, spec.remote_group, group.project).id if spec.remote_group else None
+        address_group = None
+        if spec.remote_address_group is not None:
+            found = repo.address_group(spec.remote_address_group)
+            if found is None:
+                raise CloudNotFound(f"unknown address group '{spec.remote_address_group}'")
+            address_group = found.id
+        checked_rule_fields(
+            spec.protocol,
+            spec.ports,
+            spec.icmp_type,
+            spec.icmp_code,
+            spec.remote_cidr,
+            remote,
+            spec.ethertype,
+        )
+        if address_group is not None and (remote is not None or spec.remote_cidr is not None):
+            raise CloudInputError(
+                "a rule has one remote side: an IP prefix, a remote group or an address group"
+            )
+        lo, hi = spec.ports if spec.ports is not None else (None, None)
+        rule = SecurityGroupRule(
+            str(uuid4()),
+            group.id,
+            spec.direction,
+            spec.ethertype,
+            spec.protocol,
+            lo,
+            hi,
+            spec.icmp_type,
+            spec.icmp_code,
+            spec.remote_cidr,
+            remote,
+            spec.description,
+            remote_address_group_id=address_group,
+            log=spec.log,
+        )
+        current = repo.group(group.id)
+        for existing in current.rules if current is not None else group.rules:
+            if existing.same_match(rule):
+                raise CloudConflict(f"security group '{group.name}' already has this rule ({existing.id})")
+        repo.add_rule(rule)
         return rule
+
+    def get_rule(self, ident: str) -> SecurityGroupRule:
+        """A rule by its exact id."""
+        with self.store.read() as reader:
+            found = CloudRepo(reader).rule(ident)
+        if found is None:
+            raise CloudNotFound(f"unknown security group rule '{ident}'")
+        return found
 
     def delete_rule(self, ref: str) -> SecurityGroupRule:
         with self.store.write() as writer:
@@ -228,28 +366,59 @@ class Cloud:
 
     # ---- ports ----------------------------------------------------------------------------------------
 
-    def create_port(self, port: Port) -> Port:
+    def create_port(self, port: Port, *, default_group: bool = False) -> Port:
         """Store and enforce a port (its ``id`` may be empty: one is allocated). Groups are ids or names
-        (of the port's project)."""
+        (of the port's project). With ``default_group``, a port without groups (and with port security) is
+        put in its project's ``default`` group, as Neutron does when a port is created without any."""
+        return self.create_ports([port], default_group=default_group)[0]
+
+    def create_ports(
+        self, ports: Sequence[Port], *, default_group: bool | Collection[str] = False
+    ) -> list[Port]:
+        """Several new ports in one store and one kernel transaction: all or none (a device or id that
+        exists already is refused). The ports' projects get their ``default`` group if they have none.
+        ``default_group``: True for every port, or the ids of the ports that go into it when they have no
+        group (Neutron: a port created without ``security_groups``)."""
+        ports = [v.checked_port(p) for p in ports]
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            port = replace(port, id=port.id or str(uuid4()), name=port.name or port.device)
-            if repo.port_by_device(port.device) is not None:
-                raise CloudConflict(f"port with device '{port.device}' already exists")
-            if repo.port(port.id) is not None:
-                raise CloudConflict(f"port '{port.id}' already exists")
-            if writer.binding(port.device) is not None:
-                raise CloudConflict(f"device '{port.device}' already has a filter binding (not a cloud port)")
-            port = self._checked_port(repo, port)
-            repo.put_port(port)
-            applied = self._commit(
-                writer, repo, Scope(ports={port.id}, member_sets=set(port.security_groups))
-            )
+            made_groups: set[str] = set()
+            for project in sorted({p.project for p in ports}):
+                default = self._ensure_default(repo, project)
+                if default is not None:
+                    made_groups.add(default.id)
+            done: list[Port] = []
+            devices: set[str] = set()
+            for port in ports:
+                port = replace(port, id=port.id or str(uuid4()), name=port.name or port.device)
+                if port.device in devices or repo.port_by_device(port.device) is not None:
+                    raise CloudConflict(f"port with device '{port.device}' already exists")
+                if repo.port(port.id) is not None:
+                    raise CloudConflict(f"port '{port.id}' already exists")
+                if writer.binding(port.device) is not None:
+                    raise CloudConflict(
+                        f"device '{port.device}' already has a filter binding (not a cloud port)"
+                    )
+                wants_default = default_group is True or (
+                    not isinstance(default_group, bool) and port.id in default_group
+                )
+                if wants_default and not port.security_groups and port.port_security:
+                    default = _default_of(repo, port.project)
+                    assert default is not None
+                    port = replace(port, security_groups=(default.id,))
+                devices.add(port.device)
+                done.append(self._checked_port(repo, port))
+            repo.put_ports(done)
+            touched = {g for p in done for g in p.security_groups}
+            scope = Scope(groups=made_groups, ports={p.id for p in done}, member_sets=touched)
+            applied = self._commit(writer, repo, scope)
             state = self._policy(repo)
-        self._kill(applied, state, [port])
-        return port
+            stored = repo.ports_by_id([p.id for p in done])
+        self._kill(applied, state, done)
+        by_id = {p.id: p for p in stored}
+        return [by_id[p.id] for p in done]
 
-    def update_port(self, ref: str, **changes: object) -> Port:
+    def update_port(self, ref: str, *, expect_revision: int | None = None, **changes: object) -> Port:
         """Change a port's fields (``fixed_ips``, ``allowed_address_pairs``, ``security_groups``, ``mac``,
         ``port_security``, ``dhcp_server``, ``name``); access it loses is revoked at once."""
         allowed = {
@@ -260,6 +429,10 @@ class Cloud:
             "port_security",
             "dhcp_server",
             "name",
+            "device_id",
+            "device_owner",
+            "network_id",
+            "host",
         }
         unknown = set(changes) - allowed
         if unknown:
@@ -267,20 +440,23 @@ class Cloud:
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             old = resolve_port(repo, ref)
-            new = self._checked_port(repo, replace(old, **changes))  # type: ignore[arg-type]
+            check_revision("port", old.id, old.revision, expect_revision)
+            new = self._checked_port(repo, v.checked_port(replace(old, **changes)))  # type: ignore[arg-type]
             repo.put_port(new)
             touched = set(old.security_groups) | set(new.security_groups)
             applied = self._commit(writer, repo, Scope(ports={new.id}, member_sets=touched))
             revokes = _revokes(old, new)
             affected = [new, old, *self._referencing_ports(repo, touched)] if revokes else []
             state = self._policy(repo) if revokes else None
+            stored = repo.port(new.id)
         self._kill(applied, state, affected)
-        return new
+        return stored or new
 
-    def delete_port(self, ref: str) -> Port:
+    def delete_port(self, ref: str, *, expect_revision: int | None = None) -> Port:
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             port = resolve_port(repo, ref)
+            check_revision("port", port.id, port.revision, expect_revision)
             repo.delete_port(port.id)
             scope = Scope(removed_devices={port.device}, member_sets=set(port.security_groups))
             applied = self._commit(writer, repo, scope)
@@ -292,6 +468,7 @@ class Cloud:
     def put_ports(self, ports: Sequence[Port], keep_groups: bool = False) -> list[Port]:
         """Create or update several ports (matched by device) in one store and one kernel transaction.
         With ``keep_groups`` an existing port keeps its groups (the given ones apply to new ports only)."""
+        ports = [v.checked_port(p) for p in ports]
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             by_device = {p.device: p for p in repo.ports()}
@@ -357,9 +534,11 @@ class Cloud:
         resolve = resolve or _GroupResolver(repo)
         groups = tuple(sorted({resolve(g, port.project) for g in port.security_groups}))
         if not port.port_security and (groups or port.allowed_address_pairs):
+            blocking = [f"security group '{_group_name(repo, g)}'" for g in groups]
+            blocking += [f"allowed address pair {pair}" for pair in port.allowed_address_pairs]
             raise CloudInputError(
-                f"port '{port.device}' has port security off: it cannot have security groups or allowed "
-                "address pairs (remove them first, as in Neutron)"
+                f"port '{port.device}' cannot be without port security while it has {', '.join(blocking)}: "
+                "remove them first (--no-security-group, --no-allowed-address-pair), as in Neutron"
             )
         other = by_device.get(port.device) if by_device is not None else repo.port_by_device(port.device)
         if other is not None and other.id != port.id:
@@ -380,8 +559,21 @@ class Cloud:
         protocol: str | None = None,
         ports: tuple[int, int] | None = None,
         description: str = "",
+        *,
+        force: bool = False,
+        log: bool = False,
     ) -> ProviderBlock:
-        """Block a CIDR (optionally one protocol and port range) for every guest, ahead of all groups."""
+        """Block a CIDR (optionally one protocol and port range) for every guest, ahead of all groups.
+        Blocking every address (0.0.0.0/0, ::/0) cuts every guest off: it needs ``force``."""
+        cidr = v.checked_network(cidr, "CIDR")
+        if cidr.prefixlen == 0 and not force:
+            raise CloudInputError(
+                f"blocking {cidr} cuts every guest off from every address: give --force if that is meant"
+            )
+        ports = v.checked_ports(ports)
+        if protocol is not None and not isinstance(protocol, str):
+            raise CloudInputError(f"invalid protocol {protocol!r} for a provider block")
+        protocol = protocol.lower() if protocol is not None and protocol.lower() not in ("any", "") else None
         if ports is not None and protocol not in ("tcp", "udp"):
             raise CloudInputError(
                 f"a port range needs protocol tcp or udp (the block's protocol is {protocol or 'any'})"
@@ -391,18 +583,28 @@ class Cloud:
                 f"invalid protocol '{protocol}' for a provider block: expected any, tcp, udp or icmp"
             )
         lo, hi = ports if ports is not None else (None, None)
-        block = ProviderBlock(str(uuid4()), cidr, protocol, lo, hi, description)
+        block = ProviderBlock(str(uuid4()), cidr, protocol, lo, hi, description, log)
         with self.store.write() as writer:
             repo = CloudRepo(writer)
             for existing in repo.provider_blocks(cidr):
                 if existing.kind == block.kind:
                     raise CloudConflict(f"{_describe_block(existing)} is already blocked ({existing.id})")
+            covered = tuple(
+                f"{_describe_block(block)} is already covered by the block of {_describe_block(other)} "
+                f"({other.id}); it takes effect if that one goes"
+                for other in repo.provider_blocks()
+                if other.kind == block.kind
+                and other.cidr.version == cidr.version
+                and other.cidr != cidr
+                and cidr.subnet_of(other.cidr)  # type: ignore[arg-type]
+            )
             repo.add_provider_block(block)
             applied = self._commit(writer, repo, Scope(provider=True))
             ports_now = repo.ports()
             # only flows with an end in the new block's CIDR are looked at: the new block decides them
             state = Policy(ports_now, repo.groups(), [block])
         self._kill(applied, state, ports_now, peers=cidr)
+        self.last = replace(self.last, warnings=covered + self.last.warnings)
         return block
 
     def unblock(
@@ -421,6 +623,94 @@ class Cloud:
     def list_blocks(self) -> list[ProviderBlock]:
         with self.store.read() as reader:
             return CloudRepo(reader).provider_blocks()
+
+    # ---- address groups (Neutron's: CIDRs a rule names as its remote side; a kernel set) ----------------
+
+    def create_address_group(
+        self,
+        name: str,
+        project: str = DEFAULT_PROJECT,
+        description: str = "",
+        addresses: Sequence[Network] = (),
+    ) -> AddressGroup:
+        group = AddressGroup(str(uuid4()), name, project, description, tuple(dict.fromkeys(addresses)))
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            repo.put_address_group(group)
+            applied = self._commit(writer, repo, Scope(address_groups={group.id}))
+            stored = repo.address_group(group.id)
+        self.last = Outcome(applied)
+        assert stored is not None
+        return stored
+
+    def get_address_group(self, ident: str) -> AddressGroup:
+        with self.store.read() as reader:
+            found = CloudRepo(reader).address_group(ident)
+        if found is None:
+            raise CloudNotFound(f"unknown address group '{ident}'")
+        return found
+
+    def list_address_groups(self, project: str | None = None) -> list[AddressGroup]:
+        with self.store.read() as reader:
+            return CloudRepo(reader).address_groups(project)
+
+    def update_address_group(
+        self,
+        ident: str,
+        *,
+        expect_revision: int | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        add: Sequence[Network] = (),
+        remove: Sequence[Network] = (),
+    ) -> AddressGroup:
+        """Rename, describe, add or remove addresses (Neutron's ``add_addresses``/``remove_addresses``);
+        connections that removed addresses were allowed by are killed."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            group = repo.address_group(ident)
+            if group is None:
+                raise CloudNotFound(f"unknown address group '{ident}'")
+            check_revision("address group", group.id, group.revision, expect_revision)
+            missing = [str(n) for n in remove if n not in group.addresses]
+            if missing:
+                raise CloudNotFound(
+                    f"address group {group.id} does not have address(es) {', '.join(missing)}"
+                )
+            gone = set(remove)
+            addresses = tuple(n for n in dict.fromkeys((*group.addresses, *add)) if n not in gone)
+            new = replace(
+                group,
+                name=group.name if name is None else name,
+                description=group.description if description is None else description,
+                addresses=addresses,
+            )
+            repo.put_address_group(new)
+            applied = self._commit(writer, repo, Scope(address_groups={group.id}))
+            users = {r.group_id for r in repo.rules_with_remote_address_group(group.id)}
+            affected = [p for g in sorted(users) for p in repo.ports_in_group(g)] if gone else []
+            state = self._policy(repo) if affected else None
+            stored = repo.address_group(group.id)
+        self._kill(applied, state, affected)
+        assert stored is not None
+        return stored
+
+    def delete_address_group(self, ident: str, *, expect_revision: int | None = None) -> AddressGroup:
+        """Remove an address group that no rule names (Neutron: AddressGroupInUse)."""
+        with self.store.write() as writer:
+            repo = CloudRepo(writer)
+            group = repo.address_group(ident)
+            if group is None:
+                raise CloudNotFound(f"unknown address group '{ident}'")
+            check_revision("address group", group.id, group.revision, expect_revision)
+            users = repo.rules_with_remote_address_group(group.id)
+            if users:
+                rules = ", ".join(r.id for r in users)
+                raise CloudInUse(f"address group '{group.name}' is in use by security group rule(s) {rules}")
+            repo.delete_address_group(group.id)
+            applied = self._commit(writer, repo, Scope(address_groups={group.id}))
+        self.last = Outcome(applied)
+        return group
 
     # ---- refreshes: make store and kernel follow cloud objects changed elsewhere (another host, SQL) ----
 
@@ -490,6 +780,58 @@ class _GroupResolver:
         return self.known[key]
 
 
+def checked_spec(spec: RuleSpec) -> RuleSpec:
+    """A rule spec with every field checked as the CLI checks its options (any way in gets the same)."""
+    ether = v.checked_enum(spec.ethertype, Ethertype, "ethertype")
+    remote = spec.remote_group
+    if remote is not None and (not isinstance(remote, str) or not remote.strip()):
+        raise CloudInputError(f"invalid remote group {remote!r}: expected a group id or name")
+    if not isinstance(spec.description, str):
+        raise CloudInputError(f"invalid description {spec.description!r}: expected a string")
+    return replace(
+        spec,
+        direction=v.checked_enum(spec.direction, RuleDirection, "direction"),
+        ethertype=ether,
+        protocol=v.checked_protocol(spec.protocol, ether),
+        ports=v.checked_ports(spec.ports),
+        icmp_type=v.checked_icmp(spec.icmp_type, "type"),
+        icmp_code=v.checked_icmp(spec.icmp_code, "code"),
+        remote_cidr=None
+        if spec.remote_cidr is None
+        else v.checked_network(spec.remote_cidr, "remote IP prefix"),
+    )
+
+
+def _refuse_if_filters_use(reader: Writer, group: SecurityGroup) -> None:
+    """A user filter that names the group's address set (``ipset='gw-sg-KEY'``) keeps the group: without
+    the set no full apply could succeed, and after a flush or reboot nothing would be restored."""
+    set_name = tr.group_set_name(group.id)
+    users = sorted(
+        name
+        for name, definition in load_filters(reader).items()
+        if not name.startswith(tr.DERIVED_PREFIX) and set_name in _ipsets_of(definition)
+    )
+    if users:
+        raise CloudInUse(
+            f"security group '{group.name}' is in use by filter(s) {', '.join(users)} "
+            f"(ipset '{set_name}'): change them first"
+        )
+
+
+def _ipsets_of(definition: Filter) -> set[str]:
+    out = set()
+    for rule in definition.rules:
+        value = rule.match.as_dict().get("ipset") if rule.match is not None else None
+        if value is not None and isinstance(value.value, str):
+            out.add(value.value)
+    return out
+
+
+def _group_name(repo: CloudRepo, group_id: str) -> str:
+    group = repo.group(group_id)
+    return group.name if group is not None else group_id
+
+
 def _revokes(old: Port, new: Port) -> bool:
     """Whether changing ``old`` into ``new`` can take access away from anyone (else no flow needs killing)."""
     return bool(
@@ -499,6 +841,38 @@ def _revokes(old: Port, new: Port) -> bool:
         or old.mac != new.mac
         or (old.dhcp_server and not new.dhcp_server)
     )
+
+
+def check_revision(what: str, ident: str, current: int, expected: int | None) -> None:
+    """Neutron's If-Match: a change conditioned on a revision the object no longer has is refused."""
+    if expected is not None and expected != current:
+        raise RevisionMismatch(
+            f"{what} {ident} is at revision {current}, not {expected} as the request requires (If-Match)"
+        )
+
+
+def _default_of(repo: CloudRepo, project: str) -> SecurityGroup | None:
+    defaults = [g for g in repo.groups(project) if g.is_default]
+    return defaults[0] if defaults else None
+
+
+def _new_group(
+    repo: CloudRepo, name: str, project: str, description: str, member_ingress: bool, shared: bool
+) -> SecurityGroup:
+    group_id = _new_id({tr.group_key(ident) for ident in repo.group_ids()})
+    directions = (RuleDirection.EGRESS, RuleDirection.INGRESS) if member_ingress else (RuleDirection.EGRESS,)
+    rules = tuple(
+        SecurityGroupRule(
+            str(uuid4()),
+            group_id,
+            direction,
+            ether,
+            remote_group_id=group_id if direction is RuleDirection.INGRESS else None,
+        )
+        for direction in directions
+        for ether in Ethertype
+    )
+    return SecurityGroup(group_id, name, project, description, rules, shared=shared)
 
 
 def _new_id(taken_keys: set[str]) -> str:

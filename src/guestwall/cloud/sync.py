@@ -34,6 +34,7 @@ class Scope:
     ports: set[str] = field(default_factory=set)  # port ids: binding (and top filter)
     removed_devices: set[str] = field(default_factory=set)  # bindings of deleted ports
     provider: bool = False
+    address_groups: set[str] = field(default_factory=set)  # address group ids: their address sets
     everything: bool = False
 
 
@@ -148,6 +149,12 @@ def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
             sets.delete(tr.group_set_name(group_id))
             continue
         filters.put(name, tr.group_filter_xml(group))
+    for ag_id in sorted(scope.address_groups):
+        address_group = repo.address_group(ag_id)
+        if address_group is None:
+            sets.delete(tr.address_group_set_name(ag_id))
+        else:
+            sets.put(tr.address_group_set(address_group))
     for group_id in sorted(scope.groups | scope.member_sets):
         if repo.group(group_id) is not None:
             if all_ports is not None:
@@ -169,12 +176,20 @@ def _everything(repo: CloudRepo, filters: _Filters, sets: _Sets, ports: list[Por
     for name in [n for n in sets.names if n.startswith(tr.GROUP_PREFIX)]:
         if name[len(tr.GROUP_PREFIX) :] not in groups:
             sets.delete(name)
+    address_groups = {tr.group_key(g.id): g.id for g in repo.address_groups()}
+    for name in [n for n in sets.names if n.startswith(tr.ADDRESS_GROUP_PREFIX)]:
+        if name[len(tr.ADDRESS_GROUP_PREFIX) :] not in address_groups:
+            sets.delete(name)
     devices = {p.device for p in ports}
     stale = {
-        dev for dev, name in repo.bound_devices().items() if name.startswith(tr.DERIVED_PREFIX)
+        dev for (_, dev), name in repo.bound_ports().items() if name.startswith(tr.DERIVED_PREFIX)
     } - devices
     return Scope(
-        groups=set(groups.values()), ports={p.id for p in ports}, removed_devices=stale, provider=True
+        groups=set(groups.values()),
+        ports={p.id for p in ports},
+        removed_devices=stale,
+        provider=True,
+        address_groups=set(address_groups.values()),
     )
 
 
@@ -186,42 +201,60 @@ def _sync_bindings(
     all_ports: list[Port] | None,
     changes: Changes,
 ) -> bool:
-    """Write the ports' bindings; whether any was added, changed or removed (noted in ``changes``)."""
+    """Write the ports' bindings, each on its port's host (``binding:host_id``; a port without one stays
+    where it is bound, else goes to the writing host); whether any was added, changed or removed. Only
+    this host's bindings are noted in ``changes`` (this kernel's incremental paths): other hosts' agents
+    follow the change log."""
     from guestwall.nwfilter import format_binding, parse_binding
     from guestwall.services.bindings import with_mac_parameter
 
     ports = all_ports if all_ports is not None else repo.ports_by_id(scope.ports)
-    bound = repo.bound_devices()
+    bound = repo.bound_ports()
+    local = writer.host
     changed = False
+
+    def unbind(host: str, device: str) -> None:
+        on = writer.on(host)
+        old = on.binding(device)
+        if old is not None and host == local:
+            changes.gone.append(old)
+        on.delete_binding(device)
+        del bound[(host, device)]
+
     for device in sorted(scope.removed_devices):
-        if device in bound:
-            old = writer.binding(device)
-            if old is not None:
-                changes.gone.append(old)
-            writer.delete_binding(device)
-            del bound[device]
+        for host in sorted(h for h, d in list(bound) if d == device):
+            unbind(host, device)
             changed = True
-    new: list[tuple[str, str, str]] = []
+    new: dict[str, list[tuple[str, str, str]]] = {}
     for port in ports:
         if port.port_security:
             prof = tr.profile(port)
             filters.put(prof.filter_name, tr.port_filter_xml(prof))
         filter_name = tr.port_filter_name(port)
         text = format_binding(with_mac_parameter(parse_binding(tr.binding_xml(port))))
-        if port.device not in bound:
-            new.append((port.device, filter_name, text))
-        else:
-            record = writer.binding(port.device)
-            if record is None or record.xml != text or record.filter != filter_name:
-                if record is not None:
-                    changes.gone.append(record)
-                writer.update_binding(port.device, filter_name, text)
-                changes.come.append(port.device)
+        where = sorted(h for h, d in bound if d == port.device)
+        host = port.host or (local if local in where or not where else where[0])
+        for other in where:  # the port moved: its derived binding on the old host goes
+            if other != host and bound[(other, port.device)].startswith(tr.DERIVED_PREFIX):
+                unbind(other, port.device)
                 changed = True
-        bound[port.device] = filter_name
-    if new:
-        writer.add_bindings(new)  # one existence check and one port-id allocation for all
-        changes.come += [device for device, _, _ in new]
+        if (host, port.device) not in bound:
+            new.setdefault(host, []).append((port.device, filter_name, text))
+        else:
+            on = writer.on(host)
+            record = on.binding(port.device)
+            if record is None or record.xml != text or record.filter != filter_name:
+                if record is not None and host == local:
+                    changes.gone.append(record)
+                on.update_binding(port.device, filter_name, text)
+                if host == local:
+                    changes.come.append(port.device)
+                changed = True
+        bound[(host, port.device)] = filter_name
+    for host, rows in sorted(new.items()):
+        writer.on(host).add_bindings(rows)  # one existence check and one port-id allocation for all
+        if host == local:
+            changes.come += [device for device, _, _ in rows]
         changed = True
     used = set(bound.values())
     for name in [n for n in filters.records if n.startswith(tr.PORT_PREFIX) and n not in used]:

@@ -20,8 +20,10 @@ from uuid import UUID
 from xml.sax.saxutils import escape
 
 from guestwall.cloud import basefilters as base
+from guestwall.compile.droplog import LOG_COMMENT
 from guestwall.model.addressset import AddressSet
 from guestwall.model.cloud import (
+    AddressGroup,
     Network,
     Port,
     ProviderBlock,
@@ -31,10 +33,12 @@ from guestwall.model.cloud import (
 )
 
 GROUP_PREFIX = "gw-sg-"
+ADDRESS_GROUP_PREFIX = "gw-ag-"
 PORT_PREFIX = "gw-port-"
 PROVIDER = "gw-provider"
 PROVIDER_SET_PREFIX = "gw-provider-"
 PROVIDER_ANY = "gw-provider-any"
+PROVIDER_LOG_SUFFIX = "-log"
 # every filter and address set the cloud layer derives has one of these names (user filters must not)
 DERIVED_PREFIX = "gw-"
 
@@ -78,6 +82,15 @@ def group_set_name(group_id: str) -> str:
     return GROUP_PREFIX + group_key(group_id)
 
 
+def address_group_set_name(address_group_id: str) -> str:
+    """The kernel set of an address group's CIDRs (rules naming it look it up, as a remote group's)."""
+    return ADDRESS_GROUP_PREFIX + group_key(address_group_id)
+
+
+def address_group_set(group: AddressGroup) -> AddressSet:
+    return AddressSet(address_group_set_name(group.id), group.addresses)
+
+
 # ---- security groups ----------------------------------------------------------------------------------
 
 
@@ -96,12 +109,16 @@ def rule_element(rule: SecurityGroupRule) -> str:
         ]
     if rule.remote_group_id is not None:
         attrs += [("ipset", group_set_name(rule.remote_group_id)), ("ipsetflags", side)]
+    if rule.remote_address_group_id is not None:
+        attrs += [("ipset", address_group_set_name(rule.remote_address_group_id)), ("ipsetflags", side)]
     if rule.port_min is not None:
         attrs += [("dstportstart", str(rule.port_min)), ("dstportend", str(rule.port_max or rule.port_min))]
     if rule.icmp_type is not None:
         attrs.append(("type", str(rule.icmp_type)))
         if rule.icmp_code is not None:
             attrs.append(("code", str(rule.icmp_code)))
+    if rule.log:  # the compiler logs rules with this comment (compile.droplog.LOG_COMMENT)
+        attrs.append(("comment", f"{LOG_COMMENT} security group rule {rule.id}"))
     return f"<{element}{_attrs(attrs)}/>"
 
 
@@ -171,7 +188,7 @@ def port_filter_name(port: Port) -> str:
 def port_filter_xml(prof: Profile) -> str:
     refs = [base.L2]
     refs += [base.IPV4, base.ARP] if prof.ipv4 else [base.IPV4_UNADDRESSED, base.ARP_UNADDRESSED]
-    refs.append(base.IPV6)
+    refs += [base.IPV6_NA, base.IPV6]
     if not prof.dhcp_server:
         refs += [base.NO_DHCP_SERVER, base.NO_DHCPV6_SERVER]
     refs += [base.STATEFUL, base.CLIENT]
@@ -248,13 +265,15 @@ def _text(value: str) -> str:
 # ---- provider blocks ------------------------------------------------------------------------------------
 
 
-def provider_set_name(kind: tuple[str | None, int | None, int | None]) -> str:
+def provider_set_name(kind: tuple[str | None, int | None, int | None], log: bool = False) -> str:
+    """The address set of one kind of block; logged blocks have sets (and rules) of their own."""
     protocol, lo, hi = kind
+    suffix = PROVIDER_LOG_SUFFIX if log else ""
     if protocol is None:
-        return PROVIDER_ANY
+        return PROVIDER_ANY + suffix
     if lo is None:
-        return f"{PROVIDER_SET_PREFIX}{protocol}"
-    return f"{PROVIDER_SET_PREFIX}{protocol}-{lo}-{hi if hi is not None else lo}"
+        return f"{PROVIDER_SET_PREFIX}{protocol}{suffix}"
+    return f"{PROVIDER_SET_PREFIX}{protocol}-{lo}-{hi if hi is not None else lo}{suffix}"
 
 
 def provider_sets(blocks: Sequence[ProviderBlock]) -> dict[str, AddressSet]:
@@ -262,12 +281,12 @@ def provider_sets(blocks: Sequence[ProviderBlock]) -> dict[str, AddressSet]:
     up stays, so the first block and the last unblock are element updates only)."""
     nets: dict[str, dict[Network, None]] = {PROVIDER_ANY: {}}
     for block in blocks:
-        nets.setdefault(provider_set_name(block.kind), {})[block.cidr] = None
+        nets.setdefault(provider_set_name(block.kind, block.log), {})[block.cidr] = None
     return {name: AddressSet(name, tuple(members)) for name, members in sorted(nets.items())}
 
 
 def provider_filter_xml(blocks: Sequence[ProviderBlock]) -> str:
-    kinds = {provider_set_name(b.kind): b.kind for b in blocks}
+    kinds = {provider_set_name(b.kind, b.log): b.kind for b in blocks}
     kinds.setdefault(PROVIDER_ANY, (None, None, None))
     lines = [f"<filter name='{PROVIDER}' chain='root'>"]
     for name in sorted(kinds, key=lambda n: (n != PROVIDER_ANY, n)):
@@ -275,6 +294,8 @@ def provider_filter_xml(blocks: Sequence[ProviderBlock]) -> str:
         attrs = [("ipset", name), ("ipsetflags", "src")]
         if lo is not None:
             attrs += [("dstportstart", str(lo)), ("dstportend", str(hi if hi is not None else lo))]
+        if name.endswith(PROVIDER_LOG_SUFFIX):
+            attrs.append(("comment", f"{LOG_COMMENT} provider blocks {name}"))
         for table in (_V4_ELEMENT, _V6_ELEMENT):
             lines.append(f"  <rule action='drop' direction='in' priority='{base.PROVIDER_PRIORITY}'>")
             lines.append(f"    <{table[protocol]}{_attrs(attrs)}/>")

@@ -5,7 +5,9 @@ wrong and what is expected. Nothing here touches the store: services validate be
 from __future__ import annotations
 
 import re
-from ipaddress import IPv4Network, ip_address, ip_network
+from dataclasses import replace
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from typing import Any
 
 from guestwall.errors import CloudError, ConflictError, InUseError, NotFoundError
 from guestwall.model.cloud import (
@@ -15,8 +17,10 @@ from guestwall.model.cloud import (
     Address,
     Ethertype,
     Network,
+    Port,
     RuleDirection,
 )
+from guestwall.model.ifname import ifname_problem
 
 
 class CloudInputError(CloudError):
@@ -38,7 +42,6 @@ class CloudInUse(InUseError):
 
 
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$")
-_DEVICE_RE = re.compile(r"^[^\s/:]{1,15}$")
 _PROTOCOL_ALIASES = {"ipv6-icmp": "icmpv6", "icmp6": "icmpv6"}
 
 
@@ -87,11 +90,12 @@ def mac(text: str) -> str:
     return canonical
 
 
-def device(text: str) -> str:
-    if not _DEVICE_RE.match(text):
-        raise CloudInputError(
-            f"invalid device name '{text}': expected an interface name (1-15 characters, no space, '/', ':')"
-        )
+def device(text: object) -> str:
+    if not isinstance(text, str):
+        raise CloudInputError(f"invalid device name {text!r}: expected an interface name (a string)")
+    problem = ifname_problem(text)
+    if problem:
+        raise CloudInputError(f"invalid device name '{text}': not an interface name ({problem})")
     return text
 
 
@@ -195,3 +199,102 @@ def checked_rule_fields(
         raise CloudInputError(
             f"remote IP prefix {remote_cidr} is {family} but the rule's ethertype is {ether.value}"
         )
+
+
+# ---- whole objects: what every way in (CLI, Python API, REST) passes through before the store ----------
+
+
+def _text(value: object, what: str, *, empty: bool = True) -> str:
+    if not isinstance(value, str):
+        raise CloudInputError(f"invalid {what} {value!r}: expected a string")
+    if not empty and not value.strip():
+        raise CloudInputError(f"invalid {what}: it is empty")
+    return value
+
+
+def _typed_address(value: object) -> Address:
+    if isinstance(value, IPv4Address | IPv6Address):
+        return fixed_ip(str(value))
+    if isinstance(value, str):
+        return fixed_ip(value)
+    raise CloudInputError(f"invalid fixed IP {value!r}: expected an IPv4 or IPv6 address")
+
+
+def checked_network(value: object, what: str) -> Network:
+    if isinstance(value, IPv4Network | IPv6Network):
+        return value
+    if isinstance(value, str):
+        return network(value, what)
+    raise CloudInputError(f"invalid {what} {value!r}: expected an IPv4 or IPv6 network")
+
+
+def _sequence(value: object, what: str) -> tuple[object, ...]:
+    if isinstance(value, str) or not isinstance(value, tuple | list | frozenset | set):
+        raise CloudInputError(f"invalid {what} {value!r}: expected a list")
+    return tuple(value)
+
+
+def _flag(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise CloudInputError(f"invalid {what} {value!r}: expected true or false")
+    return value
+
+
+def checked_port(port: Port) -> Port:
+    """A port with every field checked and made canonical (MAC lowercase, addresses typed), as the CLI
+    parses them; raises CloudInputError naming the field. Groups are resolved later, against the store."""
+    return replace(
+        port,
+        id=_text(port.id, "port id"),
+        device=device(port.device),
+        mac=mac(_text(port.mac, "MAC address")),
+        project=_text(port.project, "project", empty=False),
+        name=_text(port.name, "port name"),
+        fixed_ips=tuple(_typed_address(a) for a in _sequence(port.fixed_ips, "fixed IPs")),
+        allowed_address_pairs=tuple(
+            checked_network(n, "allowed address pair")
+            for n in _sequence(port.allowed_address_pairs, "allowed address pairs")
+        ),
+        security_groups=tuple(
+            _text(g, "security group", empty=False)
+            for g in _sequence(port.security_groups, "security groups")
+        ),
+        port_security=_flag(port.port_security, "port security"),
+        dhcp_server=_flag(port.dhcp_server, "dhcp server"),
+        device_id=_text(port.device_id, "device id"),
+    )
+
+
+def checked_ports(value: object, what: str = "port range") -> tuple[int, int] | None:
+    """A port range given as a (min, max) pair of ints or as text; None stays None (any port)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return port_range(value)
+    if (
+        not isinstance(value, tuple | list)
+        or len(value) != 2
+        or not all(isinstance(p, int) and not isinstance(p, bool) for p in value)
+    ):
+        raise CloudInputError(f"invalid {what} {value!r}: expected (min, max) with ports 1 to 65535")
+    return port_range(f"{value[0]}:{value[1]}")
+
+
+def checked_icmp(value: object, what: str) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | str | None):
+        raise CloudInputError(f"invalid ICMP {what} {value!r}: expected 0 to 255 or any")
+    return icmp_value(value, what)
+
+
+def checked_enum(value: object, kind: type[RuleDirection] | type[Ethertype], what: str) -> Any:
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str):
+        return direction(value) if kind is RuleDirection else ethertype(value)
+    raise CloudInputError(f"invalid {what} {value!r}")
+
+
+def checked_protocol(value: object, ether: Ethertype) -> str | None:
+    if value is not None and not isinstance(value, str | int):
+        raise CloudInputError(f"invalid protocol {value!r}: expected a name or a number")
+    return protocol(None if value is None else str(value), ether)

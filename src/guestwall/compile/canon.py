@@ -99,6 +99,8 @@ def _scalar_operand(value: object, kind: Kind) -> object:
         return mac_int(value) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
     if kind is Kind.RAW_IPV4:
         return int(IPv4Address(value))  # type: ignore[arg-type]
+    if kind is Kind.RAW_IPV6:
+        return int(IPv6Address(value))  # type: ignore[arg-type]
     if kind in (Kind.IPV4, Kind.IPV6):
         return value if isinstance(value, IPv4Address | IPv6Address) else ip_address(value)  # type: ignore[arg-type]
     return int(value)  # type: ignore[call-overload]
@@ -119,5 +121,56 @@ def from_operand(op: Operand, kind: Kind) -> object:
             return _interval(int_mac(lo), int_mac(hi))
         base = _scalar_operand(op.addr, kind)
         assert isinstance(base, int)
-        return _interval(*prefix_bounds(base, op.length, 48 if kind is Kind.RAW_MAC else 32))
+        width = 48 if kind is Kind.RAW_MAC else 128 if kind is Kind.RAW_IPV6 else 32
+        return _interval(*prefix_bounds(base, op.length, width))
     raise ValueError(f"{op} cannot be a set element")
+
+
+def _bounds(component: object) -> tuple[int, int] | None:
+    """A component as numeric (lo, hi), or None when it is not a number, an address or an interval of them."""
+    lo, hi = component if isinstance(component, tuple) else (component, component)
+    if isinstance(lo, int | IPv4Address | IPv6Address) and type(lo) is type(hi):
+        return int(lo), int(hi)  # type: ignore[arg-type]
+    return None
+
+
+def _from_bounds(lo: int, hi: int, like: object) -> object:
+    sample = like[0] if isinstance(like, tuple) else like
+    if isinstance(sample, IPv4Address | IPv6Address):
+        return _interval(type(sample)(lo), type(sample)(hi))
+    return _interval(lo, hi)
+
+
+def _put(rest: tuple[object, ...], position: int, component: object) -> tuple[object, ...]:
+    return (*rest[:position], component, *rest[position:])
+
+
+def merged(elements: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """One port's elements with overlapping intervals merged (an allowed address pair covering the port's
+    own address, 0.0.0.0/0 next to anything): the kernel refuses overlaps in an interval set. Elements are
+    merged along the one component in which they differ; others are left as they are."""
+    out = list(dict.fromkeys(elements))
+    for position in range(1, max((len(e) for e in out), default=0)):
+        groups: dict[tuple[object, ...], list[tuple[object, ...]]] = {}
+        for element in out:
+            groups.setdefault(element[:position] + element[position + 1 :], []).append(element)
+        result: list[tuple[object, ...]] = []
+        for rest, members in groups.items():
+            spans = [_bounds(m[position]) for m in members]
+            if len(members) == 1 or any(s is None for s in spans):
+                result.extend(members)
+                continue
+            ordered = sorted(zip(spans, members, strict=True), key=lambda pair: pair[0])  # type: ignore[arg-type,return-value]
+            lo, hi = ordered[0][0]  # type: ignore[misc]
+            for span, _ in ordered[1:]:
+                assert span is not None
+                if span[0] <= hi:
+                    hi = max(hi, span[1])
+                    continue
+                result.append(
+                    (*rest[:position], _from_bounds(lo, hi, members[0][position]), *rest[position:])
+                )
+                lo, hi = span
+            result.append((*rest[:position], _from_bounds(lo, hi, members[0][position]), *rest[position:]))
+        out = result
+    return out

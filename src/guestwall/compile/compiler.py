@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from guestwall.compile import names
+from guestwall.compile.droplog import LogOptions, LogRule, marked, with_counter, with_log
 from guestwall.compile.matches import constant_match
 from guestwall.compile.rules import (
     PortKey,
@@ -59,12 +60,15 @@ class Options:
     guest_patterns: tuple[str, ...] = ()
     # False compiles every port into chains of its own, libvirt-style (a baseline for benchmarks)
     share: bool = True
+    log: LogOptions = field(default_factory=LogOptions)  # logged ports' group and rate limit (droplog)
+    counters: bool = False  # a counter in every filter rule (per rule, summed over the ports sharing it)
 
 
 @dataclass
 class Compiled:
     ruleset: Ruleset
     fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    log_rules: dict[str, LogRule] = field(default_factory=dict)  # logged rules by the id in their prefix
 
 
 def compile_ruleset(
@@ -75,9 +79,10 @@ def compile_ruleset(
     """The desired state for these ports; ``address_sets`` are the sets that ``ipset`` attributes name."""
     ruleset = skeleton(options)
     out = Compiled(ruleset)
-    state = _State(ruleset, address_sets or {}, options.share)
+    state = _State(ruleset, address_sets or {}, options.share, options.log, options.counters)
     for port in sorted(ports, key=lambda p: p.program.portdev):
         _compile_port(port, state, out.fallbacks)
+    out.log_rules = state.log_rules
     return out
 
 
@@ -88,6 +93,9 @@ class _State:
     ruleset: Ruleset
     address_sets: Mapping[str, AddressSet]
     share: bool = True
+    log: LogOptions = field(default_factory=LogOptions)
+    counters: bool = False
+    log_rules: dict[str, LogRule] = field(default_factory=dict)
     stages: dict[tuple[str, Stage], _StageInfo] = field(default_factory=dict)
     rendered: dict[str, list[Rendered]] = field(default_factory=dict)  # shared chain name -> its rules
     uses: dict[str, list[tuple[int, tuple[SetUse, ...]]]] = field(default_factory=dict)  # ... -> set lookups
@@ -207,7 +215,7 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
             if rendered is None:
                 is_private = chain.name in private
                 rendered = _render_chain(
-                    chain, stage, table, name, chain_names, is_private, state.address_sets
+                    chain, stage, table, name, chain_names, is_private, state, program.log
                 )
                 table.chains[name] = ChainSpec(name, [r.rule for r in rendered])
                 if not is_private:
@@ -232,7 +240,8 @@ def _render_chain(
     name: str,
     chain_names: dict[str, str],
     private: bool,
-    address_sets: Mapping[str, AddressSet],
+    state: _State,
+    log_mode: str = "",
 ) -> list[Rendered]:
     key = _KEYS[stage]
     l3 = stage not in _L2
@@ -246,7 +255,14 @@ def _render_chain(
             continue
         for program_rule in expand(entry) if private else [entry]:
             ctx = context_of(program_rule.checks, l3)
-            out.append(render(program_rule, ctx, key, table, name, address_sets))
+            rendered = render(program_rule, ctx, key, table, name, state.address_sets)
+            if state.counters:
+                rendered = with_counter(rendered)
+            if log_mode or marked(program_rule):
+                rendered = with_log(
+                    rendered, program_rule, stage, table, name, len(out), log_mode, state.log, state.log_rules
+                )
+            out.append(rendered)
     if chain.fallthrough is Fallthrough.ACCEPT:
         out.append(Rendered(_fixed(ir.Verdict(ir.VerdictKind.ACCEPT))))
     return out

@@ -33,6 +33,7 @@ class Kind(enum.Enum):
     INT = "integer"  # plain numbers; held in sets only through typeof
     RAW_MAC = "raw-mac"  # MAC address in a raw payload field (RARP): written as an integer
     RAW_IPV4 = "raw-ipv4"
+    RAW_IPV6 = "raw-ipv6"  # IPv6 address in a raw payload field (ND target): written as an integer
     STATES = "ct_state"
     FLAGS = "tcp_flag"
     NAME = "name"  # ct direction
@@ -55,7 +56,15 @@ class Target:
     @property
     def set_type(self) -> str | None:
         """``type X`` for a set keyed by this field, or None when only ``typeof`` can declare it."""
-        if self.kind in (Kind.INT, Kind.RAW_MAC, Kind.RAW_IPV4, Kind.STATES, Kind.FLAGS, Kind.NAME):
+        if self.kind in (
+            Kind.INT,
+            Kind.RAW_MAC,
+            Kind.RAW_IPV4,
+            Kind.RAW_IPV6,
+            Kind.STATES,
+            Kind.FLAGS,
+            Kind.NAME,
+        ):
             return None
         return str(self.kind.value)
 
@@ -143,6 +152,8 @@ def target(field: Field, ctx: Context) -> Target:
             return Target(ir.Raw("nh", offset, length), kind)
         name, kind = _ARP_NAMED[field]
         return Target(ir.Payload("arp", name), kind)
+    if field is Field.ND_TARGET:  # nft 1.0.6 has no name for it: 8 bytes into the ICMPv6 header
+        return Target(ir.Raw("th", 64, 128), Kind.RAW_IPV6)
     if field is Field.TCP_OPTION:
         return Target(ir.TcpOption(0), Kind.NAME)  # only as a constant (see constant_match)
     if field in _STP_RAW:
@@ -181,7 +192,12 @@ def prefix_bounds(base: int, length: int, width: int) -> tuple[int, int]:
     return lo, lo | host
 
 
-_STYLE = {Kind.ETHERTYPE: ir.Style.ETHERTYPE, Kind.RAW_MAC: ir.Style.HEX, Kind.RAW_IPV4: ir.Style.HEX}
+_STYLE = {
+    Kind.ETHERTYPE: ir.Style.ETHERTYPE,
+    Kind.RAW_MAC: ir.Style.HEX,
+    Kind.RAW_IPV4: ir.Style.HEX,
+    Kind.RAW_IPV6: ir.Style.HEX,
+}
 
 
 def scalar(value: object, kind: Kind) -> ir.Scalar:
@@ -190,9 +206,9 @@ def scalar(value: object, kind: Kind) -> ir.Scalar:
         return str(value).lower()
     if kind is Kind.NAME:
         return {4: "ipv4", 6: "ipv6"}.get(value, str(value)) if isinstance(value, int) else str(value)
-    if kind in (Kind.IPV4, Kind.IPV6, Kind.RAW_IPV4):
+    if kind in (Kind.IPV4, Kind.IPV6, Kind.RAW_IPV4, Kind.RAW_IPV6):
         addr = ip_address(value if isinstance(value, int | str | IPv4Address | IPv6Address) else str(value))
-        return int(addr) if kind is Kind.RAW_IPV4 else addr
+        return int(addr) if kind in (Kind.RAW_IPV4, Kind.RAW_IPV6) else addr
     return mac_int(value) if isinstance(value, str) and kind is Kind.RAW_MAC else int(str(value), 0)
 
 
@@ -204,8 +220,11 @@ def _prefix_range(op: Prefix, kind: Kind) -> ir.Const:
     """A prefix: ``a/len`` for IP addresses, a range for MAC and raw fields."""
     if kind in (Kind.IPV4, Kind.IPV6):
         return ir.Const(ip_network(f"{op.addr}/{op.length}", strict=False))
-    width = 48 if kind in (Kind.MAC, Kind.RAW_MAC) else 32
-    base = mac_int(op.addr) if isinstance(op.addr, str) else int(op.addr)
+    width = 48 if kind in (Kind.MAC, Kind.RAW_MAC) else 128 if kind is Kind.RAW_IPV6 else 32
+    if kind is Kind.RAW_IPV6:
+        base = int(ip_address(str(op.addr)))
+    else:
+        base = mac_int(op.addr) if isinstance(op.addr, str) else int(op.addr)
     lo, hi = prefix_bounds(base, op.length, width)
     if kind is Kind.MAC:
         return ir.Const((int_mac(lo), int_mac(hi)))

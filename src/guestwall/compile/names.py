@@ -23,6 +23,40 @@ BASE_CHAINS = (
     (INET, "forward", "forward", 0),  # packets to guests
 )
 
+# The network layer (virtual networks, floating IPs) has its own tables, one per family as libvirt's
+# ``ip/ip6 libvirt_network``: filters and networks are applied by the same dataplane, each diffing only
+# its own tables.
+IP = "ip"
+IP6 = "ip6"
+NET_FAMILIES = (IP, IP6)
+
+# network base chains: (name, type, hook, priority)
+NET_BASE_CHAINS = (
+    ("forward", "filter", "forward", 0),
+    ("input", "filter", "input", 0),
+    ("output", "filter", "output", 0),
+    ("mangle_post", "filter", "postrouting", 0),  # the DHCP checksum fix
+    ("nat_pre", "nat", "prerouting", -100),  # floating IPs, metadata
+    ("nat_out", "nat", "output", -100),  # floating IPs from the host itself
+    ("nat_post", "nat", "postrouting", 100),  # masquerade, floating IP source NAT, hairpin
+)
+NET_IN_MAP = "net_in"  # oifname : verdict (packets to a network's bridge)
+NET_OUT_MAP = "net_out"  # iifname : verdict (packets from a network's bridge)
+NET_NAT_MAP = "net_nat"  # source subnet : verdict
+NET_CROSS = "net_cross"  # iifname . oifname: guest to guest on one bridge
+NET_BRIDGES = "net_bridges"  # bridges of active networks: DHCP/DNS accepted, checksums fixed
+FIP_DNAT = "fip_dnat"  # floating -> fixed
+FIP_SNAT = "fip_snat"  # fixed -> floating
+FIP_SNAT_DEV = "fip_snat_dev"  # fixed . interface -> floating
+FIP_FIXED = "fip_fixed"  # fixed addresses that have a floating IP
+NET_LOCAL = "net_local"  # subnet . subnet of every network (no NAT inside a network; hairpin)
+
+
+def net_chain(kind: str, network: str) -> str:
+    """A network's own chain: ``kind`` is in, out or nat; e.g. ``nin.default.1a2b3c4d``."""
+    return f"n{kind}.{_clean(network, 32)}.{short_hash(network)}"
+
+
 # dispatch maps
 L2_OUT_MAP = "l2out"  # ifname : verdict
 L2_IN_MAP = "l2in"  # ifname : verdict
@@ -78,6 +112,19 @@ def value_set(kind: str, identity: str) -> str:
 
 def connlimit_set(identity: str) -> str:
     return f"cl.{short_hash(identity, length=12)}"
+
+
+LOG_PREFIX = "gw:"  # log prefix of our rules: "gw:<rule id>"
+
+
+def log_rule_id(chain: str, position: int) -> str:
+    """The id of a logged rule (its position in one of our chains): in the log prefix and in records."""
+    return short_hash(chain, position, length=10)
+
+
+def log_chain(rule_id: str) -> str:
+    """The chain a logged rule jumps to: rate limit, log, then the rule's own verdict."""
+    return f"log.{rule_id}"
 
 
 def ipset_set(name: str, kind: str) -> str:

@@ -222,4 +222,4 @@ def elements(
     for row in rows:
         values = (canon.from_operand(row[i], k) for i, k in zip(use.holes, use.kinds, strict=True))
         out.append((port_value, *values))
-    return out
+    return canon.merged(out) if len(out) > 1 else out

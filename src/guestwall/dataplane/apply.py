@@ -59,7 +59,7 @@ def _lock_name(netns: str | None) -> str:
 
 def plan(desired: Ruleset, backend: Backend) -> Transaction:
     """What apply would run now (without running it)."""
-    return diff(desired, read_state(backend))
+    return diff(desired, read_state(backend, families=tuple(desired.tables)))
 
 
 def apply(desired: Ruleset, backend: Backend, *, locked: bool = False) -> ApplyResult:
@@ -68,7 +68,7 @@ def apply(desired: Ruleset, backend: Backend, *, locked: bool = False) -> ApplyR
         with kernel_lock(backend.netns):
             return apply(desired, backend, locked=True)
     t0 = time.perf_counter()
-    tx = diff(desired, read_state(backend))
+    tx = diff(desired, read_state(backend, families=tuple(desired.tables)))
     t1 = time.perf_counter()
     if tx:
         try:

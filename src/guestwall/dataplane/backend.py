@@ -37,6 +37,19 @@ class Backend(Protocol):
         """``nft -j list <what>`` (``-t``: without set elements); None when the object does not exist."""
 
 
+class NoKernel:
+    """No kernel at all: for a command acting for another host, whose agent enforces. Every change is still
+    compiled (a change that cannot be enforced is refused at write time); nothing is run."""
+
+    netns: str | None = None
+
+    def run(self, tx: Transaction) -> None:
+        return None
+
+    def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
+        return None
+
+
 class LibNftables:
     """libnftables through ctypes. The context's netlink socket is opened inside the target namespace
     and stays bound to it, so later calls from any thread act there."""
@@ -94,11 +107,34 @@ class LibNftables:
         return rc, out, err
 
     def run(self, tx: Transaction) -> None:
-        rc, _, err = self._call(self._ctx, render_transaction(tx))
+        commands = render_transaction(tx)
+        rc, _, err = self._call(self._ctx, commands)
         if rc != 0:
             # a failed batch can leave libnftables' cache inconsistent: start the next call afresh
             self._ctx = self._new_ctx(0)
-            raise DataplaneError(f"the kernel refused the nftables transaction: {_first_error(err)}")
+            raise DataplaneError(
+                f"the kernel refused the nftables transaction: {self._located(commands, err)}"
+            )
+
+    def _located(self, commands: str, err: str) -> str:
+        """nft's error with the command it is about. libnftables 1.0.6 quotes the first line of a buffer
+        whatever command failed; a dry run of the same text read as a file names the right line."""
+        lib = self._lib
+        lib.nft_ctx_set_dry_run.argtypes = [ctypes.c_void_p, ctypes.c_bool]
+        lib.nft_run_cmd_from_filename.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        ctx = self._new_ctx(0)
+        fd = os.memfd_create("guestwall-nft")
+        try:
+            os.write(fd, commands.encode())
+            lib.nft_ctx_set_dry_run(ctx, True)
+            with self._lock:
+                lib.nft_run_cmd_from_filename(ctx, f"/proc/self/fd/{fd}".encode())
+                located = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode()
+        finally:
+            os.close(fd)
+            lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+            lib.nft_ctx_free(ctx)
+        return _with_command(located, commands) or _first_error(err).split(" | ")[0]
 
     def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
         text = listing(what)
@@ -126,9 +162,11 @@ class NftCommand:
         return subprocess.run([*self._argv, *args], input=stdin, capture_output=True, text=True, check=False)
 
     def run(self, tx: Transaction) -> None:
-        proc = self._exec(["-f", "-"], render_transaction(tx))
+        commands = render_transaction(tx)
+        proc = self._exec(["-f", "-"], commands)
         if proc.returncode != 0:
-            raise DataplaneError(f"the kernel refused the nftables transaction: {_first_error(proc.stderr)}")
+            what = _with_command(proc.stderr, commands) or _first_error(proc.stderr)
+            raise DataplaneError(f"the kernel refused the nftables transaction: {what}")
 
     def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
         text = listing(what)
@@ -175,6 +213,19 @@ class RecordingBackend:
 
     def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
         return self.listings.get(listing(what))
+
+
+def _with_command(text: str, commands: str) -> str | None:
+    """``FILE:LINE:COLS: Error: what`` as "what (in: the command)"; None when nft named no line."""
+    for line in text.splitlines():
+        head, sep, what = line.partition(" Error: ")
+        parts = head.split(":")
+        if sep and len(parts) >= 3 and parts[-3].isdigit():
+            number = int(parts[-3])
+            lines = commands.splitlines()
+            command = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+            return f"{what} (in: {command[:200]})" if command else what
+    return None
 
 
 def _first_error(text: str) -> str:

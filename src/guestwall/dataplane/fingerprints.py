@@ -31,6 +31,7 @@ from guestwall.nft.commands import (
     Object,
     SetDecl,
     Table,
+    Verbatim,
     add,
     delete,
     transaction,
@@ -44,6 +45,13 @@ TAMPERED = "tampered"
 SCRATCH = f"{names.TABLE}_verify"
 
 
+def _without_counts(expr: Any) -> Any:
+    """A counter's packets and bytes change with traffic, not with the rule (drop-log chains count)."""
+    if isinstance(expr, dict) and "counter" in expr:
+        return {"counter": None}
+    return expr
+
+
 def _expression_hashes(listing: dict[str, Any]) -> dict[str, str]:
     """Per chain of one table listing: a hash of its rules' expressions and comments, in order."""
     exprs: dict[str, list[str]] = {}
@@ -52,7 +60,8 @@ def _expression_hashes(listing: dict[str, Any]) -> dict[str, str]:
             exprs.setdefault(obj["chain"]["name"], [])
         rule: dict[str, Any] | None = obj.get("rule")
         if rule is not None:
-            text = json.dumps(rule.get("expr"), sort_keys=True) + "\x1f" + str(rule.get("comment", ""))
+            expr = [_without_counts(e) for e in rule.get("expr", [])]
+            text = json.dumps(expr, sort_keys=True) + "\x1f" + str(rule.get("comment", ""))
             exprs.setdefault(rule["chain"], []).append(text)
     return {name: hashlib.sha256("\n".join(texts).encode()).hexdigest() for name, texts in exprs.items()}
 
@@ -83,6 +92,8 @@ def _to_scratch(obj: Object) -> Object:
         return replace(obj, table=Table(obj.table.family, SCRATCH))
     if isinstance(obj, Elements):
         return replace(obj, set=replace(obj.set, table=Table(obj.set.table.family, SCRATCH)))
+    if isinstance(obj, Verbatim):
+        raise ValueError("the desired state has no verbatim commands")
     return ChainRule(Chain(Table(obj.chain.table.family, SCRATCH), obj.chain.name), obj.rule)
 
 

@@ -35,11 +35,14 @@ class ActualTable:
     sets: dict[str, ActualSet] = field(default_factory=dict)
 
 
-def read_state(backend: Backend, terse: bool = False) -> dict[str, ActualTable]:
+def read_state(
+    backend: Backend, terse: bool = False, families: tuple[str, ...] = names.FAMILIES
+) -> dict[str, ActualTable]:
     """Our tables as they are in the kernel now (absent tables are missing from the result); ``terse``
-    leaves set elements out, so reading costs what the rules cost, not what the ports do."""
+    leaves set elements out, so reading costs what the rules cost, not what the ports do. ``families``:
+    the filter tables by default; the network layer's are ``names.NET_FAMILIES``."""
     out: dict[str, ActualTable] = {}
-    for family in names.FAMILIES:
+    for family in families:
         what = ListTable(Table(family, names.TABLE))
         listing = backend.list_json(what, terse=True) if terse else backend.list_json(what)
         if listing is not None:
@@ -82,6 +85,8 @@ def _map_value(value: Any, map_type: str) -> object:
             verdict = next(iter(value))
             return (verdict, None)
         return (str(value), None)
+    if map_type in ("ipv4_addr", "ipv6_addr"):
+        return canon.from_json(value, map_type)
     return int(value) if not isinstance(value, str) else int(value, 0)
 
 
@@ -97,7 +102,11 @@ def parse_table(family: str, listing: dict[str, Any]) -> ActualTable:
     for obj in listing.get("nftables", []):
         if "chain" in obj:
             c = obj["chain"]
-            base = BaseHook(c["hook"], int(c["prio"]), c.get("policy", "accept")) if "hook" in c else None
+            base = (
+                BaseHook(c["hook"], int(c["prio"]), c.get("policy", "accept"), c.get("type", "filter"))
+                if "hook" in c
+                else None
+            )
             table.chains[c["name"]] = ActualChain(Chain(Table(family, c["table"]), c["name"], base))
         elif "rule" in obj:
             r = obj["rule"]

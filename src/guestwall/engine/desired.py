@@ -9,6 +9,7 @@ Settings and the namespace's interfaces are passed in; nothing here reads the ho
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from guestwall.instantiate.program import PortProgram
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Binding, Filter, FilterRef, make_params
 from guestwall.model.binding import Owner
+from guestwall.model.ifname import ifname_problem
 from guestwall.store.records import BindingRecord, Reader
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 # (allocated from 1 upwards).
 IMPLICIT_PORT_IDS = (0x8000, names.MAX_PORT_ID)
 IMPLICIT_OWNER = Owner("guestwall-default", UUID(int=0))
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,11 @@ def build_desired(
     planner = Planner(filters)  # plans each group's structure once
     for port in ports:
         dev = port.record.portdev
+        problem = ifname_problem(dev)
+        if problem is not None:  # stored before names were checked: never let it stop the other ports
+            failures[dev] = InstantiationError(f"port {dev!r} cannot be matched: its name is {problem}")
+            _warn_once(f"binding {dev!r} not enforced: {failures[dev]}")
+            continue
         try:
             program, learns = _program(planner, port)
         except InstantiationError as e:
@@ -195,6 +203,12 @@ def implicit_ports(config: HostConfig, bound: Iterable[BoundPort], links: Iterab
     for link in sorted(links, key=lambda link: link.name):
         if link.name in bound_names or not config.is_guest_port(link.name) or not link.mac:
             continue
+        problem = ifname_problem(link.name)
+        if problem is not None:
+            # anyone who can name a tap could otherwise break every apply: this one stays dropped by the
+            # fail-closed rule of its pattern, the others are filtered as usual
+            _warn_once(f"guest port {link.name!r} left under the fail-closed drop: its name is {problem}")
+            continue
         mac = config.guest_mac_of(link.mac)
         port_params = {"MAC": (mac,), **params}
         binding = Binding(
@@ -205,6 +219,17 @@ def implicit_ports(config: HostConfig, bound: Iterable[BoundPort], links: Iterab
         record = BindingRecord(link.name, port_id, config.default_filter, "", datetime.fromtimestamp(0, UTC))
         out.append(BoundPort(record, binding, (), implicit=True))
     return out
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        if len(_warned) > 10_000:
+            _warned.clear()
+        _warned.add(message)
+        log.warning("%s", message)
 
 
 def _implicit_port_id(name: str, taken: set[int]) -> int:

@@ -39,13 +39,15 @@ class Engine:
     def __init__(
         self,
         backend: Backend,
-        settings: HostConfig,
+        settings: HostConfig | None = None,
         *,
         links: Callable[[], Iterable[Link]] | None = None,
         watch: bool = False,
     ) -> None:
-        """``links``: the namespace's interfaces as the caller knows them (the agent follows them); by
-        default they are listed when the settings need them (unbound guest ports under a default filter)."""
+        """``settings``: the host's, or None for those the store holds for this host (read in each
+        transaction: services.hostsettings). ``links``: the namespace's interfaces as the caller knows them
+        (the agent follows them); by default they are listed when the settings need them (unbound guest
+        ports under a default filter)."""
         self.backend = backend
         self.settings = settings
         self.watch = watch
@@ -68,10 +70,19 @@ class Engine:
     ) -> Desired:
         """What the kernel should hold by the store as ``txn`` sees it. ``strict``: a bound port that cannot
         be instantiated raises (a front end's change); else it is reported and dropped (the agent)."""
-        return desired_state(txn, self.settings, self.links(), filters=filters, strict=strict)
+        settings = self.settings_in(txn)
+        return desired_state(txn, settings, self.links(settings), filters=filters, strict=strict)
 
-    def links(self) -> Iterable[Link]:
-        if not self.settings.default_filtered:
+    def settings_in(self, txn: Reader) -> HostConfig:
+        """The host settings that apply in ``txn``."""
+        if self.settings is not None:
+            return self.settings
+        from guestwall.services.hostsettings import host_config
+
+        return host_config(txn)
+
+    def links(self, settings: HostConfig) -> Iterable[Link]:
+        if not settings.default_filtered:
             return ()
         if self._links is not None:
             return self._links()
@@ -93,7 +104,7 @@ class Engine:
             if self.watch or verify:
                 state, prints = read_kernel(self.backend)
             else:
-                state, prints = read_state(self.backend), {}
+                state, prints = read_state(self.backend, families=tuple(desired.compiled.ruleset.tables)), {}
             tampered = mark_tampered(state, self.trusted, prints)
             if verify:
                 wrong = [
@@ -131,13 +142,14 @@ class Engine:
 
     def _incremental(self, txn: Reader, change: Change) -> ApplyResult | None:
         """Only what ``change`` touches, built against terse listings; None when only the full path does."""
-        if self.settings.default_filtered:
+        settings = self.settings_in(txn)
+        if settings.default_filtered:
             return None  # unbound guest ports under the default filter may change with anything
         if len(change.added) > ADD_ALONE_LIMIT:
             return None
         if change.filters and not (change.added or change.removed or change.sets) and not txn.bound_filters():
             return ApplyResult(Transaction(), 0.0, 0.0, incremental=True)  # no port uses any filter
-        options = self.settings.options()
+        options = settings.options()
         address_sets = load_address_sets(txn)
         edit = change.filters
         plan = None
@@ -196,8 +208,7 @@ class Engine:
 
 def open_engine(netns: str | None = None, settings: HostConfig | None = None) -> Engine:
     """An engine for a front end: the namespace's backend (opened when first used) and the host's settings
-    (read from the configuration file unless given)."""
-    from guestwall.config import load_config
+    (the store's, unless given)."""
     from guestwall.dataplane.backend import LazyBackend
 
-    return Engine(LazyBackend(netns), settings if settings is not None else load_config())
+    return Engine(LazyBackend(netns), settings)

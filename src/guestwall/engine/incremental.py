@@ -114,6 +114,7 @@ def plan_filter_change(
             before = plan.before.setdefault(family, TableSpec(family, names.TABLE))
             if was is not None:
                 before.chains.update(_group_chains(was.ruleset.table(family)))
+                before.sets.update(was.ruleset.table(family).sets)
             table = plan.after.setdefault(family, TableSpec(family, names.TABLE))
             table.chains.update(_group_chains(now.ruleset.table(family)))
             table.sets.update(now.ruleset.table(family).sets)
@@ -167,7 +168,8 @@ def _chain_changes(
 ) -> bool:
     """Commands for a family's changed group chains, into ``out`` (declarations first); False when only a
     full apply can do it."""
-    if have is None:
+    if have is None or was.sets.keys() - now.sets.keys():
+        # sets the groups no longer use may be unused by anyone: the full path deletes exactly those
         return False
     for name, spec in now.sets.items():
         if name in have.sets:

@@ -16,6 +16,8 @@ from guestwall.errors import InstantiationError
 from guestwall.instantiate.checks import Built, Recipe, build_checks, rows_for
 from guestwall.instantiate.fields import L4_PROTOCOL, SUBCHAIN_PREFIXES, SWAP, Field
 from guestwall.instantiate.program import (
+    LOG_MODES,
+    LOG_PARAMETER,
     ChainProgram,
     Check,
     Entry,
@@ -81,6 +83,7 @@ class Plan:
     group: str
     stages: dict[Stage, tuple[ChainProgram, ...]]
     recipes: dict[tuple[Stage, str, int], Recipe]  # (stage, chain, entry index) -> recipe
+    log: str = ""
 
 
 class Planner:
@@ -103,7 +106,9 @@ class Planner:
 
     def instantiate(self, binding: Binding, learned: Sequence[str] = ()) -> PortProgram:
         values = top_values(binding, learned)
-        plan = self.plan(binding.filterref.filter, frozenset(values), values)
+        # the log mode is part of the group: logged ports share chains that carry log statements
+        names = frozenset(values) | {f"{LOG_PARAMETER}={m}" for m in values.get(LOG_PARAMETER, ())}
+        plan = self.plan(binding.filterref.filter, names, values)
         return _fill(plan, binding, values)
 
 
@@ -122,8 +127,22 @@ def _plan(filter_name: str, filters: Mapping[str, Filter], values: Mapping[str, 
         Stage.L3_IN: _l3_stage(l3, False, Stage.L3_IN, recipes),
     }
     # the names a binding provides decide which rules are shared and which are per-port expansions
-    names_hash = hashlib.sha256(" ".join(sorted(values)).encode()).hexdigest()[:6]
-    return Plan(filter_name, f"{filter_name}~{names_hash}", stages, recipes)
+    log = log_mode(values)
+    provided = sorted(values) + ([f"{LOG_PARAMETER}={log}"] if log else [])
+    names_hash = hashlib.sha256(" ".join(provided).encode()).hexdigest()[:6]
+    return Plan(filter_name, f"{filter_name}~{names_hash}", stages, recipes, log)
+
+
+def log_mode(values: Mapping[str, tuple[str, ...]]) -> str:
+    """The binding's drop-log mode (LOG_PARAMETER), or "" when it has none."""
+    given = values.get(LOG_PARAMETER, ())
+    if not given:
+        return ""
+    if len(given) != 1 or given[0] not in LOG_MODES:
+        raise InstantiationError(
+            f"parameter {LOG_PARAMETER} must be one of {', '.join(LOG_MODES)}, not {', '.join(given)}"
+        )
+    return given[0]
 
 
 def _fill(plan: Plan, binding: Binding, values: Mapping[str, tuple[str, ...]]) -> PortProgram:
@@ -147,7 +166,7 @@ def _fill(plan: Plan, binding: Binding, values: Mapping[str, tuple[str, ...]]) -
                 chain = ChainProgram(chain.name, tuple(entries), chain.fallthrough)
             filled.append(chain)
         stages[stage] = tuple(filled)
-    return PortProgram(binding.portdev, binding.mac, plan.filter, plan.group, stages)
+    return PortProgram(binding.portdev, binding.mac, plan.filter, plan.group, stages, plan.log)
 
 
 def _check_missing(instances: list[RuleInstance], filter_name: str) -> None:

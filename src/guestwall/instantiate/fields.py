@@ -50,6 +50,7 @@ class Field(enum.StrEnum):
     TCP_OPTION = "tcp.option"
     ICMP_TYPE = "icmp.type"
     ICMP_CODE = "icmp.code"
+    ND_TARGET = "icmpv6.nd-target"  # guestwall's own: target address of a neighbour solicitation/advert
     CT_STATE = "ct.state"
     CT_DIRECTION = "ct.direction"
     CONNLIMIT = "ct.count"
@@ -161,6 +162,7 @@ COMPOSITES: dict[str, tuple[Composite, ...]] = {
         *_PORTS,
         _c(Field.ICMP_TYPE, "type", "typeend", Shape.RANGE),
         _c(Field.ICMP_CODE, "code", "codeend", Shape.RANGE),
+        _c(Field.ND_TARGET, "ndtargetaddr", "ndtargetmask"),
     ),
     "tcp": (*_V4, *_PORTS, *_TCP_EXTRA),
     "udp": (*_V4, *_PORTS),

@@ -87,6 +87,12 @@ class Verdict(enum.StrEnum):
     CONTINUE = "continue"
 
 
+# The binding parameter that switches the drop log on for a port (a guestwall extension; libvirt ignores a
+# parameter no rule uses): "drop" logs drops and rejects, "all" accepts too (new connections, for L3).
+LOG_PARAMETER = "GUESTWALL_LOG"
+LOG_MODES = ("drop", "all")
+
+
 @dataclass(frozen=True)
 class Origin:
     """Where a program rule comes from, for explanations: filter name, rule number (1-based), priority."""
@@ -164,6 +170,7 @@ class PortProgram:
     filter: str
     group: str  # ports of one group have programs of identical structure (they can share chains)
     stages: dict[Stage, tuple[ChainProgram, ...]] = field(default_factory=dict)
+    log: str = ""  # which verdicts the kernel logs for this port: "" (none), "drop" or "all" (LOG_PARAMETER)
 
     def chains(self, stage: Stage) -> tuple[ChainProgram, ...]:
         return self.stages.get(stage, ())

@@ -7,6 +7,7 @@ updates, never rule rewrites.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 
@@ -19,4 +20,17 @@ class AddressSet:
     networks: tuple[Network, ...] = ()
 
     def of_family(self, family: int) -> tuple[Network, ...]:
-        return tuple(n for n in self.networks if n.version == family)
+        """The networks of one IP version, merged: the kernel's interval sets refuse overlapping elements
+        (a member's address inside another member's allowed 0.0.0.0/0, a /25 blocked inside a /24)."""
+        return without_covered(n for n in self.networks if n.version == family)
+
+
+def without_covered(networks: Iterable[Network]) -> tuple[Network, ...]:
+    """The networks without those inside another (CIDRs either nest or are disjoint, so this removes every
+    overlap); adjacent ones stay apart, so that one change stays a small element delta."""
+    out: list[Network] = []
+    for net in sorted(set(networks), key=lambda n: (n.version, n.network_address, n.prefixlen)):
+        if out and out[-1].version == net.version and net.subnet_of(out[-1]):  # type: ignore[arg-type]
+            continue
+        out.append(net)
+    return tuple(out)

@@ -8,7 +8,8 @@ input. Semantics are Neutron's: rules only accept, a port's groups add up, anyth
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 Address = IPv4Address | IPv6Address
@@ -43,6 +44,7 @@ PROTOCOL_NUMBERS: dict[str, int] = {
     "ah": 51,
     "igmp": 2,
 }
+DEFAULT_GROUP_NAME = "default"
 PORT_PROTOCOLS = frozenset({"tcp", "udp", "sctp"})
 ICMP_PROTOCOLS = frozenset({"icmp", "icmpv6"})
 
@@ -65,6 +67,9 @@ class SecurityGroupRule:
     remote_cidr: Network | None = None
     remote_group_id: str | None = None
     description: str = ""
+    remote_address_group_id: str | None = None  # an address group's CIDRs (Neutron's address groups)
+    created_at: datetime | None = field(default=None, compare=False)
+    log: bool = False  # the drop log records what this rule accepts (new connections; docs/logging.md)
 
     def same_match(self, other: SecurityGroupRule) -> bool:
         """Whether both rules allow exactly the same traffic (Neutron refuses such duplicates)."""
@@ -78,6 +83,7 @@ class SecurityGroupRule:
             "icmp_code",
             "remote_cidr",
             "remote_group_id",
+            "remote_address_group_id",
         )
         return all(getattr(self, f) == getattr(other, f) for f in fields)
 
@@ -89,6 +95,16 @@ class SecurityGroup:
     project: str
     description: str = ""
     rules: tuple[SecurityGroupRule, ...] = ()
+    shared: bool = False  # visible to (and usable by) every project; only its own project changes it
+    # bookkeeping for the REST API (revision_number, If-Match): not part of what the group means
+    revision: int = field(default=0, compare=False)
+    created_at: datetime | None = field(default=None, compare=False)
+    updated_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def is_default(self) -> bool:
+        """Neutron's per-project ``default`` group (created on demand: guestwall.cloud.service)."""
+        return self.name == DEFAULT_GROUP_NAME
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,13 @@ class Port:
     port_security: bool = True
     dhcp_server: bool = False
     device_id: str = ""
+    # Neutron's port fields guestwall keeps but does not enforce anything with
+    network_id: str = ""
+    device_owner: str = ""
+    host: str = ""  # binding:host_id, the host the port lives on
+    revision: int = field(default=0, compare=False)
+    created_at: datetime | None = field(default=None, compare=False)
+    updated_at: datetime | None = field(default=None, compare=False)
 
     def networks(self, version: int | None = None) -> tuple[Network, ...]:
         """Fixed addresses (as host networks) and allowed address pairs, of one IP version or both."""
@@ -131,7 +154,23 @@ class ProviderBlock:
     port_min: int | None = None
     port_max: int | None = None
     description: str = ""
+    log: bool = False  # the drop log records what this block drops (docs/logging.md)
 
     @property
     def kind(self) -> tuple[str | None, int | None, int | None]:
         return (self.protocol, self.port_min, self.port_max)
+
+
+@dataclass(frozen=True)
+class AddressGroup:
+    """Neutron's address group: named CIDRs a rule can name as its remote side (a kernel set, as the
+    members of a remote security group)."""
+
+    id: str
+    name: str
+    project: str
+    description: str = ""
+    addresses: tuple[Network, ...] = ()
+    revision: int = field(default=0, compare=False)
+    created_at: datetime | None = field(default=None, compare=False)
+    updated_at: datetime | None = field(default=None, compare=False)

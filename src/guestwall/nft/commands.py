@@ -29,6 +29,7 @@ class BaseHook:
     hook: str
     priority: int
     policy: str = "accept"
+    type: str = "filter"  # "nat" for the network layer's address translation chains
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,15 @@ class ChainRule:
     rule: Rule
 
 
-Object = Table | Chain | SetDecl | Elements | ChainRule
+@dataclass(frozen=True)
+class Verbatim:
+    """A command already written as nft text, run as is. Only for what a user is shown and asked to run
+    (``networks.doctor``'s fixes to other tools' tables); guestwall's own tables never get one."""
+
+    text: str
+
+
+Object = Table | Chain | SetDecl | Elements | ChainRule | Verbatim
 
 
 class Verb(enum.StrEnum):
@@ -88,6 +97,8 @@ class Command:
     @property
     def kind(self) -> str:
         """``add rule``, ``delete element``, ... (what ``Transaction.counts`` counts)."""
+        if isinstance(self.obj, Verbatim):
+            return " ".join(self.obj.text.split()[:2])
         noun = {Table: "table", Chain: "chain", Elements: "element", ChainRule: "rule"}.get(type(self.obj))
         if noun is None:
             assert isinstance(self.obj, SetDecl)
@@ -163,4 +174,9 @@ class ListSets:
     maps: bool = False
 
 
-Listing = ListTable | ListSet | ListSets
+@dataclass(frozen=True)
+class ListRuleset:
+    """Every table, ours and others' (for checks of coexistence with other tools)."""
+
+
+Listing = ListTable | ListSet | ListSets | ListRuleset

@@ -101,7 +101,16 @@ class SetRef:
     name: str
 
 
-Expr = Payload | Raw | Meta | Ct | Masked | Concat | TcpOption | Const | AnonSet | Exists | SetRef
+@dataclass(frozen=True)
+class Literal:
+    """Already written nft text. Only the network layer (guestwall.networks) still builds these, for its
+    NAT targets and port lists; everything else is typed. Rendered as is: never put a value from outside
+    into one."""
+
+    text: str
+
+
+Expr = Payload | Raw | Meta | Ct | Masked | Concat | TcpOption | Const | AnonSet | Exists | SetRef | Literal
 
 # ---- statements ------------------------------------------------------------------------------------------
 
@@ -154,7 +163,47 @@ class CtCountOver:
     limit: int
 
 
-Statement = Match | Verdict | VMap | SetMark | CtCountOver
+@dataclass(frozen=True)
+class Limit:
+    """A token bucket in packets per second; ``over`` matches the packets beyond it."""
+
+    rate: int
+    burst: int
+    over: bool = False
+
+
+@dataclass(frozen=True)
+class Counter:
+    pass
+
+
+@dataclass(frozen=True)
+class Log:
+    """To nfnetlink_log group ``group`` (read by the agent), with a prefix that names the rule."""
+
+    prefix: str
+    group: int
+
+
+@dataclass(frozen=True)
+class Nat:
+    """Address translation: ``masquerade [to :ports]``, ``snat|dnat [ip] to <target>``; ``to`` is nft text
+    written by the network layer (``1.2.3.4``, ``1.2.3.4-1.2.3.9:1024-65535``, ``ip daddr map @m``)."""
+
+    kind: str
+    to: str = ""
+    family: str = ""
+
+
+@dataclass(frozen=True)
+class PayloadSet:
+    """``<field> set <value>``, e.g. ``udp checksum set 0``."""
+
+    field: Payload
+    value: Const | Literal
+
+
+Statement = Match | Verdict | VMap | SetMark | CtCountOver | Nat | PayloadSet | Limit | Counter | Log
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-from guestwall.errors import RenderError
+from guestwall.errors import InstantiationError, RenderError
+from guestwall.model.ifname import ifname_problem
 from guestwall.nft import ir
 from guestwall.nft.commands import (
     Chain,
@@ -22,6 +23,7 @@ from guestwall.nft.commands import (
     Command,
     Elements,
     Listing,
+    ListRuleset,
     ListSet,
     ListSets,
     ListTable,
@@ -29,6 +31,7 @@ from guestwall.nft.commands import (
     Table,
     Transaction,
     Verb,
+    Verbatim,
 )
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,254}$")
@@ -60,6 +63,15 @@ def _family(family: str) -> str:
     if family not in _FAMILIES:
         raise RenderError(f"{family!r} is not an nftables family")
     return family
+
+
+def _ifname(name: str) -> str:
+    """An interface name that matches exactly that name. Names come in checked (guestwall.model.ifname);
+    one that slipped through is refused here rather than written as text meaning something else."""
+    problem = ifname_problem(name)
+    if problem is not None:
+        raise InstantiationError(f"interface name {name!r} cannot be matched: it is {problem}")
+    return quoted(name)
 
 
 # ---- constants and set element components ----------------------------------------------------------------
@@ -102,7 +114,7 @@ def component(value: object, type_name: str) -> str:
     if isinstance(value, tuple):
         return f"{component(value[0], type_name)}-{component(value[1], type_name)}"
     if type_name == "ifname":
-        return quoted(str(value))
+        return _ifname(str(value))
     if isinstance(value, IPv4Address | IPv6Address):
         return str(value)
     if isinstance(value, int):
@@ -126,6 +138,7 @@ _EXPR: dict[type, Callable[[Any], str]] = {
     ir.AnonSet: lambda e: "{ " + ", ".join(keyword(i) for i in e.items) + " }",
     ir.Exists: lambda e: "exists" if e.present else "missing",
     ir.SetRef: lambda e: f"@{identifier(e.name)}",
+    ir.Literal: lambda e: e.text,
 }
 
 
@@ -143,6 +156,19 @@ def _set_mark(s: ir.SetMark) -> str:
     return f"meta mark set {source}"
 
 
+def _nat(n: ir.Nat) -> str:
+    kind = keyword(n.kind)
+    if kind == "masquerade":
+        return f"masquerade to {n.to}" if n.to else "masquerade"
+    family = f"{keyword(n.family)} " if n.family else ""
+    return f"{kind} {family}to {n.to}"
+
+
+def _limit(n: ir.Limit) -> str:
+    over = "over " if n.over else ""
+    return f"limit rate {over}{_number(n.rate)}/second burst {_number(n.burst)} packets"
+
+
 _STATEMENT: dict[type, Callable[[Any], str]] = {
     ir.Match: lambda s: f"{expr(s.left)} {'!= ' if s.negated else ''}{expr(s.right)}",
     ir.Verdict: _verdict,
@@ -151,6 +177,11 @@ _STATEMENT: dict[type, Callable[[Any], str]] = {
     ir.CtCountOver: lambda s: (
         f"add @{identifier(s.set)} {{ {expr(s.key)} ct count over {_number(s.limit)} }}"
     ),
+    ir.Nat: _nat,
+    ir.PayloadSet: lambda s: f"{expr(s.field)} set {expr(s.value)}",
+    ir.Limit: _limit,
+    ir.Counter: lambda s: "counter",
+    ir.Log: lambda s: f"log prefix {quoted(s.prefix)} group {_number(s.group)}",
 }
 
 
@@ -192,6 +223,8 @@ def _map_value(value: object, map_type: str) -> str:
         assert isinstance(value, tuple)
         verdict, chain = value
         return _verdict(ir.Verdict(ir.VerdictKind(verdict), chain))
+    if map_type in ("ipv4_addr", "ipv6_addr"):  # address maps (the network layer's NAT)
+        return component(value, map_type)
     return hex(value) if isinstance(value, int) else keyword(str(value))
 
 
@@ -209,7 +242,8 @@ def _render_chain(verb: Verb, c: Chain) -> str:
     if c.base is None or (verb is not Verb.ADD and verb is not Verb.CREATE):
         return head
     b = c.base
-    hook = f"type filter hook {keyword(b.hook)} priority {_number(b.priority)}; policy {keyword(b.policy)};"
+    hook = f"type {keyword(b.type)} hook {keyword(b.hook)} priority {_number(b.priority)};"
+    hook += f" policy {keyword(b.policy)};"
     return f"{head} {{ {hook} }}"
 
 
@@ -235,6 +269,7 @@ _COMMAND: dict[type, Callable[[Verb, Any], str]] = {
     SetDecl: _render_set,
     Elements: _render_elements,
     ChainRule: _render_rule,
+    Verbatim: lambda verb, v: v.text,
 }
 
 
@@ -251,6 +286,7 @@ _LISTING: dict[type, Callable[[Any], str]] = {
     ListTable: lambda x: f"table {_table(x.table)}",
     ListSet: lambda x: f"{'map' if x.map else 'set'} {_table(x.table)} {identifier(x.name)}",
     ListSets: lambda x: f"{'maps' if x.maps else 'sets'} {_family(x.family)}",
+    ListRuleset: lambda x: "ruleset",
 }
 
 

@@ -9,12 +9,11 @@ from lxml import etree
 from guestwall.errors import BindingError, FilterError
 from guestwall.model.binding import Binding, Owner
 from guestwall.model.filter import FilterRef
+from guestwall.model.ifname import ifname_problem
 from guestwall.nwfilter.addresses import parse_mac
 from guestwall.nwfilter.format import escape, format_params
 from guestwall.nwfilter.parse import parse_params, parse_uuid
 from guestwall.nwfilter.safexml import local_name, parse_xml, string_value, xpath_attr
-
-IFNAMSIZ = 16
 
 
 def _error(message: str, code: str | None = None) -> BindingError:
@@ -45,15 +44,9 @@ def _first_attr(node: etree._Element, element: str, attr: str) -> str | None:
 
 
 def check_ifname(what: str, name: str) -> None:
-    """guestwall's own rule: a port (or link) device is a Linux interface name (libvirt accepts anything
-    and then finds no such device)."""
-    problem = None
-    if len(name.encode()) >= IFNAMSIZ:
-        problem = f"longer than {IFNAMSIZ - 1} bytes"
-    elif name in (".", ".."):
-        problem = "not allowed"
-    elif any(c in "/:" or c.isspace() or ord(c) < 0x20 for c in name):
-        problem = "containing '/', ':', blanks or control characters"
+    """guestwall's own rule (guestwall.model.ifname): a port (or link) device is a Linux interface name that
+    nftables can match (libvirt accepts anything and then finds no such device)."""
+    problem = ifname_problem(name)
     if problem:
         raise _error(f"{what} '{name}' is not a valid interface name ({problem})", code="invalid argument")
 

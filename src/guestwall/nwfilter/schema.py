@@ -239,6 +239,14 @@ def _vlan() -> ProtocolSpec:
     return ProtocolSpec("vlan", "eb", attrs)
 
 
+# guestwall's own (not libvirt's, so not in its schema): the target address of a neighbour solicitation or
+# advertisement, which nwfilter cannot test; the cloud layer drops advertisements for addresses a port does
+# not own with it (docs/compatibility.md).
+ND_TARGET = (
+    _a("ndtargetaddr", (D.IPV6ADDR,), None),
+    _a("ndtargetmask", (D.IPV6MASK,), None, negation_source="ndtargetaddr"),
+)
+
 # ip and ipv6 fix up the negation of their IP masks only; their MAC masks keep their own flag.
 MACPROPS_OWN_NEGATION = tuple(replace(a, negation_source=None) for a in MACPROPS)
 
@@ -258,6 +266,7 @@ def _ipv6() -> ProtocolSpec:
         _a("typeend", U8, "uint8", negation_source="type"),
         _a("code", U8, "uint8", negation_source="type"),
         _a("codeend", U8, "uint8", negation_source="type"),
+        *ND_TARGET,
         COMMENT,
     )
     return ProtocolSpec("ipv6", "eb", attrs, ipset_fixup=True)

@@ -15,6 +15,7 @@ from guestwall.engine import Change, Engine, bound_port, converge
 from guestwall.engine.desired import stored_binding
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
+from guestwall.services.ownership import check_binding_change, check_binding_filter
 from guestwall.store.records import BindingRecord, ReadableStore, Store
 
 
@@ -35,7 +36,9 @@ def create_binding(store: Store, xml: str | bytes, engine: Engine) -> tuple[Bind
     from guestwall.nwfilter import format_binding, parse_binding
 
     binding = with_mac_parameter(parse_binding(xml))
+    check_binding_filter(binding.filterref.filter, binding.portdev)
     with store.write() as writer:
+        check_binding_change(writer, binding.portdev, "nwfilter-binding-create")
         if writer.binding(binding.portdev) is not None:
             raise ConflictError(f"binding '{binding.portdev}' already exists")
         if writer.filter_by_name(binding.filterref.filter) is None:
@@ -51,7 +54,11 @@ def create_bindings(
     from guestwall.nwfilter import format_binding, parse_binding
 
     bindings = [with_mac_parameter(parse_binding(xml)) for xml in xmls]
+    for binding in bindings:
+        check_binding_filter(binding.filterref.filter, binding.portdev)
     with store.write() as writer:
+        for binding in bindings:
+            check_binding_change(writer, binding.portdev, "nwfilter-binding-create")
         for name in sorted({b.filterref.filter for b in bindings}):
             if writer.filter_by_name(name) is None:
                 raise InstantiationError(f"referenced filter '{name}' is missing")
@@ -69,9 +76,20 @@ def delete_binding(store: Store, portdev: str, engine: Engine) -> ApplyResult:
         record = writer.binding(portdev)
         if record is None:
             raise _not_found(portdev)
+        check_binding_change(writer, portdev, "nwfilter-binding-delete")
         gone = bound_port(writer, record)  # as it is enforced now, learned addresses included
         writer.delete_binding(portdev)
         return engine.apply(writer, Change(removed=(gone,)))
+
+
+def move_binding(store: Store, portdev: str, host: str, engine: Engine) -> str:
+    """Give a binding to ``host``; returns its old host. When it leaves or joins the host this store acts
+    for, that kernel is updated in the same transaction; every other host's agent follows the change log."""
+    with store.write() as writer:
+        old = writer.move_binding(portdev, host)
+        if store.host in (old, host) and old != host:
+            engine.apply(writer, converge())
+        return old
 
 
 def get_binding(store: ReadableStore, portdev: str) -> BindingRecord:
@@ -88,15 +106,31 @@ def list_bindings(store: ReadableStore) -> list[BindingRecord]:
         return sorted(reader.bindings(), key=lambda r: (r.portdev.lower(), r.portdev))
 
 
-def reapply(store: Store, engine: Engine) -> ApplyResult:
-    """Make the kernel equal to the store (drift repair, or after a restart).
+def reapply(store: Store, engine: Engine, *, allow_empty: bool = False) -> ApplyResult:
+    """Make the kernel equal to the store (drift repair, or after a restart). A store without bindings
+    may not remove ports the kernel enforces unless ``allow_empty`` (services.emptystore).
 
     Inside a write transaction although nothing is written: the store's write lock, then the kernel lock, as
     every enforcing use case and the agent take them, so a command that has applied its change but not yet
     committed it cannot be undone by this older read of the store.
     """
-    with store.write() as reader:
-        return engine.apply(reader, converge())
+    return reapply_restoring(store, engine, allow_empty=allow_empty)[0]
+
+
+def reapply_restoring(
+    store: Store, engine: Engine, *, allow_empty: bool = False
+) -> tuple[ApplyResult, list[str]]:
+    """``reapply``, first restoring what the cloud objects derive and the store lacks (a cloud port's
+    binding, a generated filter); returns what was restored too."""
+    from guestwall.cloud.integrity import restore
+    from guestwall.services.emptystore import refuse_emptying
+
+    with store.write() as writer:
+        restored = restore(writer)
+        desired = engine.desired(writer)
+        if not allow_empty:
+            refuse_emptying(writer, desired, engine.backend, store.url)
+        return engine.converge(desired), restored
 
 
 def _not_found(portdev: str) -> BindingNotFound:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
-from guestwall.errors import ConflictError, InUseError, NotFoundError
+from guestwall.errors import ConflictError, FilterError, InUseError, NotFoundError, Where
 from guestwall.instantiate.tree import reachable_filters
+from guestwall.services.ownership import check_filter_change
 from guestwall.store.records import FilterRecord, ReadableStore, Reader, Store
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ def define_filter(
     from guestwall.nwfilter import format_filter, parse_filter
 
     new = parse_filter(xml, validate=validate)  # input errors leave before the store is touched
+    check_filter_change(new.name, "nwfilter-define")
+    check_ranges(new)
     with store.write() as writer:
         if new.uuid is not None:
             same_uuid = writer.filter_by_uuid(new.uuid)
@@ -50,6 +53,7 @@ def define_filter(
         uuid = existing.uuid if existing is not None else (new.uuid or uuid4())
         new = replace(new, uuid=uuid)
         text = format_filter(new)
+        _refuse_unreadable(new.name, text)
 
         if existing is not None and existing.xml == text:
             # Identical (libvirt compares the formatted XML too); it was loop-free when it was defined.
@@ -70,6 +74,7 @@ def undefine_filter(store: Store, name_or_uuid: str, engine: Engine | None = Non
     """
     with store.write() as writer:
         record = _find(writer, name_or_uuid)
+        check_filter_change(record.name, "nwfilter-undefine")
         before = load_filters(writer)
         if record.name in reachable_filters(before, writer.bound_filters()):
             raise InUseError("nwfilter is in use")
@@ -154,6 +159,52 @@ def has_loop(filters: Mapping[str, Filter], start: str) -> bool:
             on_path.add(ref.filter)
             stack.append((ref.filter, iter(filters[ref.filter].refs)))
     return False
+
+
+def check_ranges(definition: Filter) -> None:
+    """A range whose end is below its start (ports 90 to 80, addresses .9 to .1, ICMP types) matches
+    nothing in libvirt and cannot be written for nftables: refused at define time, saying where."""
+    from ipaddress import ip_address
+
+    from guestwall.instantiate.fields import COMPOSITES, Shape
+
+    for number, rule in enumerate(definition.rules, start=1):
+        if rule.match is None:
+            continue
+        attrs = rule.match.as_dict()
+        for composite in COMPOSITES.get(rule.match.protocol, ()):
+            low, high = attrs.get(composite.base), attrs.get(composite.extra or "")
+            if composite.shape is not Shape.RANGE or low is None or high is None or low.is_var or high.is_var:
+                continue
+            try:
+                a, b = (
+                    (int(ip_address(str(low.value))), int(ip_address(str(high.value))))
+                    if not isinstance(low.value, int)
+                    else (low.value, int(high.value))  # type: ignore[arg-type]
+                )
+            except (TypeError, ValueError):
+                continue
+            if a > b:
+                raise FilterError(
+                    f"{composite.extra} '{high.value}' is below {composite.base} '{low.value}': "
+                    "a range must not end before it starts",
+                    Where(rule=number, element=rule.match.protocol, attribute=composite.extra),
+                    code="invalid argument",
+                )
+
+
+def _refuse_unreadable(name: str, text: str) -> None:
+    """What is stored must parse again: the canonical format can be larger than the input (indentation,
+    quoting), and a stored filter above the parser's limit would wedge every later read of the store."""
+    from guestwall.nwfilter.safexml import MAX_XML_BYTES
+
+    size = len(text.encode())
+    if size > MAX_XML_BYTES:
+        raise FilterError(
+            f"filter '{name}' would be stored as {size} bytes (its canonical format), above the limit of "
+            f"{MAX_XML_BYTES} bytes: make it smaller",
+            code="XML error",
+        )
 
 
 def _find(reader: Reader, name_or_uuid: str) -> FilterRecord:

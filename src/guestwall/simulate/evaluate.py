@@ -7,6 +7,7 @@ the chain says so; the root chain's end accepts). A hole matches if any of its p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_network
 
@@ -28,6 +29,7 @@ from guestwall.instantiate.program import (
     Value,
     Verdict,
 )
+from guestwall.model import AddressSet
 from guestwall.simulate.packet import Packet
 
 STAGES = {"out": (Stage.L2_OUT, Stage.L3_OUT), "in": (Stage.L3_IN, Stage.L2_IN)}
@@ -48,6 +50,7 @@ class Outcome:
     stage: Stage | None
     trace: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sets: Mapping[str, AddressSet] = field(default_factory=dict)  # address sets by name (``ipset``)
 
     def explain(self) -> str:
         if self.decided_by is None:
@@ -90,7 +93,39 @@ def operand_matches(op: Operand, value: object) -> bool:
     return False
 
 
-def check_matches(check: Check, packet: Packet, operand: Operand | None, notes: list[str]) -> bool:
+_SET_FIELDS = {
+    ("src", 4): Field.IP4_SRC,
+    ("dst", 4): Field.IP4_DST,
+    ("src", 6): Field.IP6_SRC,
+    ("dst", 6): Field.IP6_DST,
+}
+
+
+def in_address_set(
+    ref: IPSetRef, packet: Packet, sets: Mapping[str, AddressSet], notes: list[str]
+) -> bool | None:
+    """Whether the packet's address (the set's one dimension, src or dst) is a member; None when unknown."""
+    aset = sets.get(ref.name)
+    if aset is None:
+        notes.append(f"address set {ref.name} does not exist; assumed not to match")
+        return None
+    version = 6 if packet.get(Field.ETHER_TYPE) == 0x86DD else 4
+    addr = packet.get(_SET_FIELDS[(ref.flags[0], version)]) if ref.flags else None
+    if not isinstance(addr, IPv4Address | IPv6Address):
+        return None  # no such address in the packet: no match, negated or not
+    return any(addr.version == net.version and addr in net for net in aset.networks)
+
+
+def check_matches(
+    check: Check,
+    packet: Packet,
+    operand: Operand | None,
+    notes: list[str],
+    sets: Mapping[str, AddressSet] | None = None,
+) -> bool:
+    if isinstance(operand, IPSetRef) and sets is not None:
+        member = in_address_set(operand, packet, sets, notes)
+        return member is not None and member != check.negated
     if check.field is Field.IPSET or check.field is Field.CONNLIMIT or isinstance(operand, IPSetRef):
         notes.append(f"{check.field.value} cannot be simulated; assumed not to match")
         return False
@@ -101,8 +136,10 @@ def check_matches(check: Check, packet: Packet, operand: Operand | None, notes: 
     return operand_matches(operand, value) != check.negated
 
 
-def rule_matches(rule: ProgramRule, packet: Packet, notes: list[str]) -> bool:
-    constant = all(check_matches(c, packet, c.operand, notes) for c in rule.checks if not c.is_hole)
+def rule_matches(
+    rule: ProgramRule, packet: Packet, notes: list[str], sets: Mapping[str, AddressSet] | None = None
+) -> bool:
+    constant = all(check_matches(c, packet, c.operand, notes, sets) for c in rule.checks if not c.is_hole)
     if not constant:
         return False
     holes = rule.holes
@@ -110,7 +147,7 @@ def rule_matches(rule: ProgramRule, packet: Packet, notes: list[str]) -> bool:
         return True
     # libvirt's expansion: one rule per combination of values, consecutive with the same verdict
     return any(
-        all(check_matches(h, packet, op, notes) for h, op in zip(holes, row, strict=True))
+        all(check_matches(h, packet, op, notes, sets) for h, op in zip(holes, row, strict=True))
         for row in rule.rows
     )
 
@@ -128,12 +165,12 @@ def _run_chain(
     chain = chains[name]
     for entry in chain.entries:
         if isinstance(entry, Jump):
-            hit = all(check_matches(c, packet, c.operand, out.notes) for c in entry.checks)
+            hit = all(check_matches(c, packet, c.operand, out.notes, out.sets) for c in entry.checks)
             out.trace.append(Step(stage, name, f"jump {entry.chain}", hit))
             if hit:
                 _run_chain(chains, entry.chain, stage, packet, out)
             continue
-        hit = rule_matches(entry, packet, out.notes)
+        hit = rule_matches(entry, packet, out.notes, out.sets)
         out.trace.append(Step(stage, name, str(entry.origin), hit))
         if not hit or entry.verdict is Verdict.CONTINUE:
             continue
@@ -151,9 +188,12 @@ def _fallthrough_origin(chain: str):  # type: ignore[no-untyped-def]
     return Origin(f"(end of chain {chain})", 0, 0, chain)
 
 
-def simulate(program: PortProgram, direction: str, packet: Packet) -> Outcome:
-    """The verdict the port's rules give a packet sent by the guest (``out``) or delivered to it (``in``)."""
-    out = Outcome("accept", None, None)
+def simulate(
+    program: PortProgram, direction: str, packet: Packet, sets: Mapping[str, AddressSet] | None = None
+) -> Outcome:
+    """The verdict the port's rules give a packet sent by the guest (``out``) or delivered to it (``in``).
+    ``sets``: the address sets that ``ipset`` attributes name (a set not given matches nothing)."""
+    out = Outcome("accept", None, None, sets=sets if sets is not None else {})
     for stage in STAGES[direction]:
         chains = {c.name: c for c in program.chains(stage)}
         if not chains:
@@ -163,9 +203,11 @@ def simulate(program: PortProgram, direction: str, packet: Packet) -> Outcome:
         try:
             _run_chain(chains, "root", stage, packet, out)
         except _Decided as d:
-            out.stage = stage
-            out.decided_by = d.rule
             if d.verdict == "drop":
-                out.verdict = "drop"
+                out.stage, out.decided_by, out.verdict = stage, d.rule, "drop"
                 return out
+            # an IP packet's acceptance is explained by its layer-3 rules (groups, filters on addresses
+            # and ports), not by the layer-2 rules that let it on to them (or follow them, inbound)
+            if out.stage not in (Stage.L3_OUT, Stage.L3_IN):
+                out.stage, out.decided_by = stage, d.rule
     return out

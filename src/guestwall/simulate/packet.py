@@ -2,7 +2,8 @@
 
 Tokens are ``key=value`` pairs or a bare protocol word (arp, rarp, ip, ip6, tcp, udp, icmp, icmpv6, ...).
 Keys: smac dmac type vlan vlantype | op sha spa tha tpa (ARP) | src dst proto dscp | sport dport flags |
-type/code of ICMP via icmptype icmpcode | state (new|established|related|invalid) dir (original|reply).
+type/code of ICMP via icmptype icmpcode, ndtarget (neighbour discovery target) |
+state (new|established|related|invalid) dir (original|reply).
 Missing header fields stay absent: a check on an absent field does not match (as in nftables).
 """
 
@@ -99,7 +100,11 @@ def _ip(text: str) -> IPv4Address | IPv6Address:
 def parse_packet(text: str) -> Packet:
     """Parse a description; fills in what is implied (ether type from addresses, IP protocol from ports)."""
     f: dict[Field, object] = {}
-    for token in shlex.split(text):
+    try:
+        tokens = shlex.split(text)
+    except ValueError as e:  # an unclosed quote
+        raise PacketError(f"cannot read the packet description: {e}") from None
+    for token in tokens:
         key, _, value = token.partition("=")
         key = key.lower()
         if not value:
@@ -117,6 +122,17 @@ def parse_packet(text: str) -> Packet:
     return Packet(f)
 
 
+# Widths of the numeric keys, in bits: values outside them cannot be in a packet.
+_WIDTH = {"vlan": 12, "sport": 16, "dport": 16, "dscp": 6, "icmptype": 8, "icmpcode": 8}
+
+
+def _bounded(key: str, text: str, value: object, bits: int) -> int:
+    assert isinstance(value, int)
+    if not 0 <= value < 1 << bits:
+        raise PacketError(f"{key}={text} is out of range: expected 0 to {(1 << bits) - 1}")
+    return value
+
+
 def _set(f: dict[Field, object], key: str, value: str) -> None:
     simple = {
         "smac": (Field.ETHER_SRC, _mac),
@@ -131,14 +147,18 @@ def _set(f: dict[Field, object], key: str, value: str) -> None:
         "dscp": (Field.IP_DSCP, _int),
         "icmptype": (Field.ICMP_TYPE, _int),
         "icmpcode": (Field.ICMP_CODE, _int),
+        "ndtarget": (Field.ND_TARGET, _ip),
     }
     if key in simple:
         fld, conv = simple[key]
         f[fld] = conv(value)  # type: ignore[operator]
+        bits = _WIDTH.get(key)
+        if bits is not None:
+            _bounded(key, value, f[fld], bits)
     elif key == "type":
-        f[Field.ETHER_TYPE] = _int(value, _ETHERTYPES)
+        f[Field.ETHER_TYPE] = _bounded(key, value, _int(value, _ETHERTYPES), 16)
     elif key == "vlantype":
-        f[Field.VLAN_TYPE] = _int(value, _ETHERTYPES)
+        f[Field.VLAN_TYPE] = _bounded(key, value, _int(value, _ETHERTYPES), 16)
     elif key == "op":
         f[Field.ARP_OP] = _int(value, _ARP_OPS)
     elif key in ("src", "dst"):
@@ -153,7 +173,7 @@ def _set(f: dict[Field, object], key: str, value: str) -> None:
             }[(key, six)]
         ] = addr
     elif key == "proto":
-        f[Field.IP_PROTO] = _int(value, _PROTOS)
+        f[Field.IP_PROTO] = _bounded(key, value, _int(value, _PROTOS), 8)
     elif key == "flags":
         f[Field.TCP_FLAGS] = sum(_int(x, _TCP_FLAGS) for x in value.replace("|", ",").split(",") if x)
     elif key == "state":

@@ -34,22 +34,27 @@ __all__ = [
 ]
 
 
-def open_store(url: str = DEFAULT_URL) -> Store:
-    """Open (creating, migrating and seeding as needed) the store at an SQLAlchemy URL. Raises StoreError."""
+def open_store(url: str = DEFAULT_URL, host: str | None = None, *, create: bool = True) -> Store:
+    """Open (migrating and seeding as needed) the store at an SQLAlchemy URL, acting for ``host``
+    (default: records.this_host()). Raises StoreError.
+
+    Only what writes may create a store (``create``): a read of a missing store, a typo in the URL, is an
+    error rather than a new, empty store."""
     from guestwall.store.migrate import prepare_store
     from guestwall.store.sqlstore import SqlStore, create_store_engine
 
-    store = SqlStore(create_store_engine(url), url)
+    store = SqlStore(create_store_engine(url, create=create), url, host)
     try:
-        prepare_store(store)
+        prepare_store(store, create=create)
     except BaseException:
         store.close()
         raise
     return store
 
 
-def open_reader(url: str = DEFAULT_URL) -> ReadableStore:
-    """A read-only view of the store: the sqlite3 fast path if possible, else the full store."""
+def open_reader(url: str = DEFAULT_URL, host: str | None = None) -> ReadableStore:
+    """A read-only view of the store: the sqlite3 fast path if possible, else the full store (never
+    created here)."""
     from guestwall.store.fastread import open_fast
 
-    return open_fast(url) or open_store(url)
+    return open_fast(url, host) or open_store(url, host, create=False)

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 
 from guestwall.errors import NotFoundError, StoreError
 from guestwall.model.cloud import (
+    AddressGroup,
     Ethertype,
     Network,
     Port,
@@ -25,6 +26,7 @@ from guestwall.model.cloud import (
     SecurityGroupRule,
 )
 from guestwall.store.cloudtables import (
+    AddressGroupRow,
     PortRow,
     PortSecurityGroupRow,
     ProviderBlockRow,
@@ -53,11 +55,37 @@ def _rule(row: SecurityGroupRuleRow) -> SecurityGroupRule:
         remote_cidr=ip_network(row.remote_cidr) if row.remote_cidr else None,
         remote_group_id=row.remote_group_id,
         description=row.description,
+        remote_address_group_id=row.remote_address_group_id,
+        created_at=row.created_at,
+        log=row.log,
     )
 
 
 def _group(row: SecurityGroupRow, rules: Iterable[SecurityGroupRule]) -> SecurityGroup:
-    return SecurityGroup(row.id, row.name, row.project, row.description, tuple(rules))
+    return SecurityGroup(
+        row.id,
+        row.name,
+        row.project,
+        row.description,
+        tuple(rules),
+        shared=row.shared,
+        revision=row.revision_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at or row.created_at,
+    )
+
+
+def _address_group(row: AddressGroupRow) -> AddressGroup:
+    return AddressGroup(
+        row.id,
+        row.name,
+        row.project,
+        row.description,
+        tuple(_network(text) for text in _split(row.addresses)),
+        revision=row.revision_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at or row.created_at,
+    )
 
 
 def _split(text: str) -> list[str]:
@@ -77,6 +105,12 @@ def _port(row: PortRow, groups: Iterable[str]) -> Port:
         port_security=row.port_security,
         dhcp_server=row.dhcp_server,
         device_id=row.device_id,
+        network_id=row.network_id,
+        device_owner=row.device_owner,
+        host=row.host,
+        revision=row.revision_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at or row.created_at,
     )
 
 
@@ -93,6 +127,7 @@ _BLOCK_COLUMNS = (
     ProviderBlockRow.port_min,
     ProviderBlockRow.port_max,
     ProviderBlockRow.description,
+    ProviderBlockRow.log,
 )
 
 
@@ -121,6 +156,9 @@ class CloudRepo:
         rows = list(self.session.scalars(query))
         rules = self._rules_of([row.id for row in rows] if project is not None else None)
         return [_group(row, rules.get(row.id, ())) for row in rows]
+
+    def group_ids(self) -> list[str]:
+        return list(self.session.scalars(select(SecurityGroupRow.id)))
 
     def group(self, group_id: str) -> SecurityGroup | None:
         row = self.session.get(SecurityGroupRow, group_id)
@@ -155,12 +193,38 @@ class CloudRepo:
                 name=group.name,
                 project=group.project,
                 description=group.description,
+                shared=group.shared,
+                revision_number=0,
                 created_at=_now(),
             )
         )
         self.session.flush()
         for rule in group.rules:
-            self.add_rule(rule)
+            self.add_rule(rule, bump=False)
+        self._changed()
+
+    def update_group(self, group_id: str, **fields: object) -> None:
+        """Change a group's own fields (name, description, shared); its revision goes up by one."""
+        row = self.session.get(SecurityGroupRow, group_id)
+        if row is None:
+            raise NotFoundError(f"no security group '{group_id}'")
+        for name, value in fields.items():
+            setattr(row, name, value)
+        self._bump(row)
+
+    def _bump(self, row: SecurityGroupRow | PortRow | AddressGroupRow) -> None:
+        """Neutron's revision_number: one more per change of the object (a group's rules included)."""
+        row.revision_number = (row.revision_number or 0) + 1
+        row.updated_at = _now()
+        self.session.flush()
+        self._changed()
+
+    def rename_group(self, group_id: str, name: str, description: str) -> None:
+        row = self.session.get(SecurityGroupRow, group_id)
+        if row is None:
+            raise NotFoundError(f"no security group '{group_id}'")
+        row.name, row.description = name, description
+        self.session.flush()
         self._changed()
 
     def delete_group(self, group_id: str) -> None:
@@ -176,7 +240,8 @@ class CloudRepo:
         self.session.flush()
         self._changed()
 
-    def add_rule(self, rule: SecurityGroupRule) -> None:
+    def add_rule(self, rule: SecurityGroupRule, bump: bool = True) -> None:
+        """Add a rule; its group's revision goes up (not when the group is being created with it)."""
         self.session.add(
             SecurityGroupRuleRow(
                 id=rule.id,
@@ -190,20 +255,34 @@ class CloudRepo:
                 icmp_code=rule.icmp_code,
                 remote_cidr=None if rule.remote_cidr is None else str(rule.remote_cidr),
                 remote_group_id=rule.remote_group_id,
+                remote_address_group_id=rule.remote_address_group_id,
                 description=rule.description,
+                log=rule.log,
                 created_at=_now(),
             )
         )
         self.session.flush()
+        group = self.session.get(SecurityGroupRow, rule.group_id)
+        if bump and group is not None:
+            self._bump(group)
         self._changed()
 
     def delete_rule(self, rule_id: str) -> None:
         row = self.session.get(SecurityGroupRuleRow, rule_id)
         if row is None:
             raise NotFoundError(f"no security group rule '{rule_id}'")
+        group = self.session.get(SecurityGroupRow, row.group_id)
         self.session.delete(row)
         self.session.flush()
+        if group is not None:
+            self._bump(group)
         self._changed()
+
+    def rules_with_remote_address_group(self, address_group_id: str) -> list[SecurityGroupRule]:
+        query = select(SecurityGroupRuleRow).where(
+            SecurityGroupRuleRow.remote_address_group_id == address_group_id
+        )
+        return [_rule(row) for row in self.session.scalars(query)]
 
     # ---- ports --------------------------------------------------------------------------------------
 
@@ -272,13 +351,17 @@ class CloudRepo:
         for port in ports:
             row = existing.get(port.id)
             if row is None:
-                row = existing[port.id] = PortRow(id=port.id, created_at=_now())
+                row = existing[port.id] = PortRow(id=port.id, created_at=_now(), revision_number=0)
                 self.session.add(row)
+            else:
+                row.revision_number = (row.revision_number or 0) + 1
+                row.updated_at = _now()
             row.device, row.name, row.mac, row.project = port.device, port.name, port.mac, port.project
             row.fixed_ips = " ".join(str(a) for a in port.fixed_ips)
             row.allowed_address_pairs = " ".join(str(n) for n in port.allowed_address_pairs)
             row.port_security, row.dhcp_server = port.port_security, port.dhcp_server
             row.device_id = port.device_id
+            row.network_id, row.device_owner, row.host = port.network_id, port.device_owner, port.host
         self.session.flush()
         self.session.execute(delete(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id.in_(ids)))
         self.session.add_all(
@@ -300,14 +383,19 @@ class CloudRepo:
             memberships.setdefault(link.port_id, []).append(link.group_id)
         return [_port(row, memberships.get(row.id, ())) for row in rows]
 
-    def bound_devices(self) -> dict[str, str]:
-        """Device -> filter name of every binding in the store (without reading their XML)."""
+    def bound_ports(self) -> dict[tuple[str, str], str]:
+        """(host, device) -> filter name of every binding of every host (without reading their XML)."""
         from guestwall.store.tables import BindingRow
 
-        return {
-            dev: name
-            for dev, name in self.session.execute(select(BindingRow.portdev, BindingRow.filter_name))
-        }
+        query = select(BindingRow.host, BindingRow.portdev, BindingRow.filter_name)
+        return {(host, dev): name for host, dev, name in self.session.execute(query)}
+
+    def bound_devices(self) -> dict[str, str]:
+        """Device -> filter name of every binding of the writing host (without reading their XML)."""
+        from guestwall.store.tables import BindingRow
+
+        query = select(BindingRow.portdev, BindingRow.filter_name).where(BindingRow.host == self._reader.host)
+        return {dev: name for dev, name in self.session.execute(query)}
 
     def address_set_texts(self, names: Iterable[str]) -> dict[str, str]:
         """The stored text of some address sets (comparing texts avoids parsing thousands of networks)."""
@@ -344,8 +432,8 @@ class CloudRepo:
         if cidr is not None:
             query = query.where(ProviderBlockRow.cidr == str(cidr))
         return [
-            ProviderBlock(ident, _network(text), protocol, lo, hi, description)
-            for ident, text, protocol, lo, hi, description in self.session.execute(query)
+            ProviderBlock(ident, _network(text), protocol, lo, hi, description, log)
+            for ident, text, protocol, lo, hi, description, log in self.session.execute(query)
         ]
 
     def provider_block(self, block_id: str) -> ProviderBlock | None:
@@ -365,6 +453,7 @@ class CloudRepo:
                 port_min=block.port_min,
                 port_max=block.port_max,
                 description=block.description,
+                log=block.log,
                 created_at=_now(),
             )
         )
@@ -375,6 +464,44 @@ class CloudRepo:
         row = self.session.get(ProviderBlockRow, block_id)
         if row is None:
             raise NotFoundError(f"no provider block '{block_id}'")
+        self.session.delete(row)
+        self.session.flush()
+        self._changed()
+
+    # ---- address groups -----------------------------------------------------------------------------
+
+    def address_groups(self, project: str | None = None) -> list[AddressGroup]:
+        query = select(AddressGroupRow).order_by(
+            AddressGroupRow.project, AddressGroupRow.name, AddressGroupRow.id
+        )
+        if project is not None:
+            query = query.where(AddressGroupRow.project == project)
+        return [_address_group(row) for row in self.session.scalars(query)]
+
+    def address_group(self, group_id: str) -> AddressGroup | None:
+        row = self.session.get(AddressGroupRow, group_id)
+        return None if row is None else _address_group(row)
+
+    def put_address_group(self, group: AddressGroup) -> None:
+        """Insert, or update the stored one with the same id (its revision goes up by one)."""
+        row = self.session.get(AddressGroupRow, group.id)
+        if row is None:
+            row = AddressGroupRow(id=group.id, created_at=_now(), revision_number=0)
+            self.session.add(row)
+            bump = False
+        else:
+            bump = True
+        row.name, row.project, row.description = group.name, group.project, group.description
+        row.addresses = " ".join(str(n) for n in group.addresses)
+        self.session.flush()
+        if bump:
+            self._bump(row)
+        self._changed()
+
+    def delete_address_group(self, group_id: str) -> None:
+        row = self.session.get(AddressGroupRow, group_id)
+        if row is None:
+            raise NotFoundError(f"no address group '{group_id}'")
         self.session.delete(row)
         self.session.flush()
         self._changed()

@@ -19,14 +19,21 @@ from urllib.parse import quote
 from uuid import UUID
 
 from guestwall.errors import StoreError
-from guestwall.store.records import SCHEMA_REVISION, BindingRecord, FilterRecord, LearnedAddress
+from guestwall.store.records import (
+    SCHEMA_REVISION,
+    BindingRecord,
+    Change,
+    FilterRecord,
+    LearnedAddress,
+    this_host,
+)
 
 if TYPE_CHECKING:
     from guestwall.model.addressset import AddressSet
 
 _FILTER = "SELECT uuid, name, xml, updated_at FROM filters"
-_BINDING = "SELECT portdev, port_id, filter_name, xml, created_at FROM bindings"
-_ADDRESS = "SELECT portdev, ip, source, learned_at, expires_at FROM learned_addresses"
+_BINDING = "SELECT portdev, port_id, filter_name, xml, created_at, host FROM bindings WHERE host = ?"
+_ADDRESS = "SELECT portdev, ip, source, learned_at, expires_at FROM learned_addresses WHERE host = ?"
 
 
 def sqlite_path(url: str) -> str | None:
@@ -39,7 +46,7 @@ def sqlite_path(url: str) -> str | None:
     return None
 
 
-def open_fast(url: str) -> FastStore | None:
+def open_fast(url: str, host: str | None = None) -> FastStore | None:
     path = sqlite_path(url)
     if path is None or not os.path.isfile(path):
         return None
@@ -57,22 +64,23 @@ def open_fast(url: str) -> FastStore | None:
     if revision != SCHEMA_REVISION or row is None or row[0] is None:
         connection.close()
         return None
-    return FastStore(connection, path)
+    return FastStore(connection, path, host if host is not None else this_host())
 
 
 class FastStore:
     """A read-only store over one sqlite3 connection (implements records.ReadableStore)."""
 
-    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: str, host: str) -> None:
         self.connection = connection
         self.path = path
+        self.host = host
 
     @contextmanager
     def read(self) -> Iterator[FastReader]:
         try:
             self.connection.execute("BEGIN")  # one snapshot for all reads of the block
             try:
-                yield FastReader(self.connection)
+                yield FastReader(self.connection, self.host)
             finally:
                 self.connection.execute("ROLLBACK")
         except sqlite3.Error as e:
@@ -83,8 +91,22 @@ class FastStore:
 
 
 class FastReader:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    """Bindings and learned addresses of host ``host`` only, as SqlReader."""
+
+    def __init__(self, connection: sqlite3.Connection, host: str) -> None:
         self.connection = connection
+        self.host = host
+
+    def log_floor(self) -> int:
+        row = self.connection.execute("SELECT log_floor FROM store_state WHERE id = 1").fetchone()
+        return int(row[0])
+
+    def changes_after(self, revision: int) -> list[Change]:
+        rows = self.connection.execute(
+            "SELECT revision, entity, key, host FROM store_changes WHERE revision > ? ORDER BY revision, seq",
+            (revision,),
+        )
+        return [Change(r[0], r[1], r[2], r[3]) for r in rows]
 
     def generation(self) -> int:
         row = self.connection.execute("SELECT generation FROM store_state WHERE id = 1").fetchone()
@@ -102,35 +124,40 @@ class FastReader:
         return None if row is None else _filter(row)
 
     def bindings(self) -> list[BindingRecord]:
-        return [_binding(row) for row in self.connection.execute(f"{_BINDING} ORDER BY portdev")]
+        rows = self.connection.execute(f"{_BINDING} ORDER BY portdev", (self.host,))
+        return [_binding(row) for row in rows]
 
     def bound_filters(self) -> set[str]:
-        return {row[0] for row in self.connection.execute("SELECT DISTINCT filter_name FROM bindings")}
+        rows = self.connection.execute(
+            "SELECT DISTINCT filter_name FROM bindings WHERE host = ?", (self.host,)
+        )
+        return {row[0] for row in rows}
 
     def binding_groups(self, filter_names: Sequence[str]) -> list[tuple[str, str, str, int, str]]:
         marks = ", ".join("?" for _ in filter_names)
         query = (
             "SELECT b.filter_name, b.params, b.portdev, b.port_id, b.xml FROM bindings b JOIN "
-            f"(SELECT MIN(port_id) AS port_id FROM bindings WHERE filter_name IN ({marks}) "
+            f"(SELECT MIN(port_id) AS port_id FROM bindings WHERE host = ? AND filter_name IN ({marks}) "
             "GROUP BY filter_name, params) g ON b.port_id = g.port_id"
         )
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in self.connection.execute(query, tuple(filter_names))]
+        rows = self.connection.execute(query, (self.host, *filter_names))
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def count_bindings(self, filter_name: str) -> int:
         row = self.connection.execute(
-            "SELECT COUNT(*) FROM bindings WHERE filter_name = ?", (filter_name,)
+            "SELECT COUNT(*) FROM bindings WHERE host = ? AND filter_name = ?", (self.host, filter_name)
         ).fetchone()
         return int(row[0])
 
     def binding(self, portdev: str) -> BindingRecord | None:
-        row = self.connection.execute(f"{_BINDING} WHERE portdev = ?", (portdev,)).fetchone()
+        row = self.connection.execute(f"{_BINDING} AND portdev = ?", (self.host, portdev)).fetchone()
         return None if row is None else _binding(row)
 
     def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]:
         if portdev is None:
-            rows = self.connection.execute(f"{_ADDRESS} ORDER BY portdev, ip")
+            rows = self.connection.execute(f"{_ADDRESS} ORDER BY portdev, ip", (self.host,))
         else:
-            rows = self.connection.execute(f"{_ADDRESS} WHERE portdev = ? ORDER BY ip", (portdev,))
+            rows = self.connection.execute(f"{_ADDRESS} AND portdev = ? ORDER BY ip", (self.host, portdev))
         return [
             LearnedAddress(
                 portdev, ip_address(ip), source, _time(learned), _time(expires) if expires else None
@@ -154,5 +181,7 @@ def _filter(row: tuple[str, str, str, str]) -> FilterRecord:
     return FilterRecord(uuid=UUID(row[0]), name=row[1], xml=row[2], updated_at=_time(row[3]))
 
 
-def _binding(row: tuple[str, int, str, str, str]) -> BindingRecord:
-    return BindingRecord(portdev=row[0], port_id=row[1], filter=row[2], xml=row[3], created_at=_time(row[4]))
+def _binding(row: tuple[str, int, str, str, str, str]) -> BindingRecord:
+    return BindingRecord(
+        portdev=row[0], port_id=row[1], filter=row[2], xml=row[3], created_at=_time(row[4]), host=row[5]
+    )

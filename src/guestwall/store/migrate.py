@@ -23,9 +23,12 @@ from guestwall.store.tables import StateRow
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def prepare_store(store: SqlStore) -> None:
-    if _probe(store) == (SCHEMA_REVISION, True):
+def prepare_store(store: SqlStore, create: bool = True) -> None:
+    probed = _probe(store)
+    if probed == (SCHEMA_REVISION, True):
         return
+    if probed[0] is None and not create:
+        raise StoreError(f"there is no guestwall store at {store.url} (check --db or GUESTWALL_DB)")
     with store.write() as writer:
         connection = writer.session.connection()
         revision = current_revision(connection)  # again, now that we hold the lock

@@ -6,8 +6,10 @@ SQLAlchemy, ``fastread`` implements the read side with the stdlib sqlite3 module
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
+import socket
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,16 +22,24 @@ if TYPE_CHECKING:  # the model package costs start-up time the read-only CLI com
 
 # The Alembic head revision this code expects. The fast read path accepts a database only at this revision;
 # a test checks that it equals the head of store/migrations/versions.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0009"
 
 DEFAULT_URL = "sqlite:////var/lib/guestwall/guestwall.db"
 
 _PARAM = re.compile(r"<parameter name='([^']*)'")
+_LOG = re.compile(r"<parameter name='GUESTWALL_LOG' value='([^']*)'")
+
+
+def this_host() -> str:
+    """The host this process acts for by default: $GUESTWALL_HOST, else this machine's host name."""
+    return os.environ.get("GUESTWALL_HOST") or socket.gethostname()
 
 
 def binding_params(xml: str) -> str:
-    """The sorted, comma-separated parameter names of a stored binding (our own canonical XML)."""
-    return ",".join(sorted(set(_PARAM.findall(xml))))
+    """The sorted, comma-separated parameter names of a stored binding (our own canonical XML); the drop-log
+    mode (instantiate.program.LOG_PARAMETER) counts with its value, since it changes the chains too."""
+    names = set(_PARAM.findall(xml)) | {f"GUESTWALL_LOG={m}" for m in _LOG.findall(xml)}
+    return ",".join(sorted(names))
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,41 @@ class BindingRecord:
     filter: str  # name of the binding's top filter (its <filterref filter=...>)
     xml: str
     created_at: datetime
+    host: str = ""  # the host whose agent enforces it
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object a committed revision changed. ``host``: the host it belongs to (bindings and their
+    learned addresses), None for objects any host may use (filters, address sets)."""
+
+    revision: int
+    entity: str  # 'binding', 'address', 'filter', 'set'
+    key: str
+    host: str | None
+
+    def concerns(self, host: str) -> bool:
+        return self.host is None or self.host == host
+
+
+# A notification's payload: "<revision> <hosts>", hosts comma-separated, "*" for every host (PostgreSQL
+# limits payloads to 8000 bytes: a longer list becomes "*").
+_PAYLOAD_LIMIT = 7000
+
+
+def notify_payload(revision: int, hosts: Iterable[str | None]) -> str:
+    """What a commit notifies: its revision and the hosts its changes concern."""
+    names = set(hosts)
+    text = "*" if None in names else ",".join(sorted(n for n in names if n is not None))
+    return f"{revision} {text if len(text) <= _PAYLOAD_LIMIT else '*'}"
+
+
+def parse_payload(payload: str) -> tuple[int, frozenset[str] | None] | None:
+    """(revision, concerned hosts or None for every host), or None for a payload not of this form."""
+    revision, _, hosts = payload.partition(" ")
+    if not revision.isdigit():
+        return None
+    return int(revision), None if hosts == "*" else frozenset(h for h in hosts.split(",") if h)
 
 
 @dataclass(frozen=True)
@@ -63,7 +108,9 @@ class LearnedAddress:
 
 
 class Reader(Protocol):
-    """A consistent read view of the store (one transaction)."""
+    """A consistent read view of the store (one transaction), as host ``host`` sees it."""
+
+    host: str
 
     def generation(self) -> int: ...
     def filters(self) -> list[FilterRecord]: ...
@@ -86,6 +133,13 @@ class Reader(Protocol):
     def binding(self, portdev: str) -> BindingRecord | None: ...
     def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]: ...
     def address_sets(self) -> list[AddressSet]: ...
+    def log_floor(self) -> int:
+        """Every change after this revision is in the change log (older ones were pruned)."""
+        ...
+
+    def changes_after(self, revision: int) -> list[Change]:
+        """The logged changes of revisions after ``revision``, in commit order."""
+        ...
 
 
 class Writer(Reader, Protocol):
@@ -103,6 +157,11 @@ class Writer(Reader, Protocol):
 
     def update_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord: ...
     def delete_binding(self, portdev: str) -> None: ...
+    def on(self, host: str) -> Writer:
+        """The same transaction acting for another host's bindings."""
+        ...
+
+    def move_binding(self, portdev: str, host: str) -> str: ...
     def learn_address(
         self,
         portdev: str,
@@ -125,6 +184,9 @@ class ReadableStore(Protocol):
 
 class Store(ReadableStore, Protocol):
     url: str
+    host: str
+    last_revision: int | None
 
     def write(self) -> AbstractContextManager[Writer]: ...
+    def guarded_read(self) -> AbstractContextManager[Reader]: ...
     def generation(self) -> int: ...

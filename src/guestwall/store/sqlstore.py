@@ -19,20 +19,38 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, create_engine, delete, event, exc, func, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, exc, func, insert, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from guestwall.errors import ConflictError, GuestwallError, NotFoundError, StoreError
 from guestwall.model.addressset import AddressSet, Network
 from guestwall.store.addresssets import format_networks, parse_address_set
-from guestwall.store.records import BindingRecord, FilterRecord, LearnedAddress, binding_params
-from guestwall.store.tables import AddressSetRow, BindingRow, FilterRow, LearnedAddressRow, StateRow
+from guestwall.store.records import (
+    BindingRecord,
+    Change,
+    FilterRecord,
+    LearnedAddress,
+    binding_params,
+    notify_payload,
+    this_host,
+)
+from guestwall.store.tables import (
+    AddressSetRow,
+    BindingRow,
+    ChangeRow,
+    FilterRow,
+    LearnedAddressRow,
+    StateRow,
+)
 
 LOCK_WAIT_SECONDS = 30
+DEFAULT_PATH = "/var/lib/guestwall/guestwall.db"  # records.DEFAULT_URL's file
 _WRITE_OPTION = "guestwall_write"
 # Key of the PostgreSQL advisory lock that serialises writers (any fixed 64-bit number; 'gwal' in ASCII).
 _PG_LOCK_KEY = 0x6777616C
+# The channel a commit notifies (payload: its revision); agents LISTEN on it, as a wake-up only.
+NOTIFY_CHANNEL = "guestwall"
 
 
 MAX_BINDINGS = 0x7FFF
@@ -53,6 +71,7 @@ def _binding_record(row: BindingRow) -> BindingRecord:
         filter=row.filter_name,
         xml=row.xml,
         created_at=row.created_at,
+        host=row.host,
     )
 
 
@@ -67,10 +86,24 @@ def _address_record(row: LearnedAddressRow) -> LearnedAddress:
 
 
 class SqlReader:
-    """Reads inside one session (implements records.Reader)."""
+    """Reads inside one session (implements records.Reader). Bindings and learned addresses are those of
+    host ``host`` (default: records.this_host()); filters and address sets are everyone's."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, host: str | None = None) -> None:
         self.session = session
+        self.host = host if host is not None else this_host()
+
+    def _mine(self, query: Any) -> Any:
+        return query.where(BindingRow.host == self.host)
+
+    def log_floor(self) -> int:
+        return int(self.session.execute(select(StateRow.log_floor).where(StateRow.id == 1)).scalar_one())
+
+    def changes_after(self, revision: int) -> list[Change]:
+        query = (
+            select(ChangeRow).where(ChangeRow.revision > revision).order_by(ChangeRow.revision, ChangeRow.seq)
+        )
+        return [Change(r.revision, r.entity, r.key, r.host) for r in self.session.scalars(query)]
 
     def generation(self) -> int:
         return int(self.session.execute(select(StateRow.generation).where(StateRow.id == 1)).scalar_one())
@@ -94,15 +127,15 @@ class SqlReader:
         return None if row is None else _filter_record(row)
 
     def bindings(self) -> list[BindingRecord]:
-        rows = self.session.scalars(select(BindingRow).order_by(BindingRow.portdev))
+        rows = self.session.scalars(self._mine(select(BindingRow).order_by(BindingRow.portdev)))
         return [_binding_record(row) for row in rows]
 
     def bound_filters(self) -> set[str]:
-        return set(self.session.scalars(select(BindingRow.filter_name).distinct()))
+        return set(self.session.scalars(self._mine(select(BindingRow.filter_name).distinct())))
 
     def binding_groups(self, filter_names: Sequence[str]) -> list[tuple[str, str, str, int, str]]:
         first = (
-            select(func.min(BindingRow.port_id).label("port_id"))
+            self._mine(select(func.min(BindingRow.port_id).label("port_id")))
             .where(BindingRow.filter_name.in_(list(filter_names)))
             .group_by(BindingRow.filter_name, BindingRow.params)
             .subquery()
@@ -113,7 +146,9 @@ class SqlReader:
         return [(r[0], r[1], r[2], r[3], r[4]) for r in self.session.execute(query)]
 
     def count_bindings(self, filter_name: str) -> int:
-        query = select(func.count()).select_from(BindingRow).where(BindingRow.filter_name == filter_name)
+        query = self._mine(
+            select(func.count()).select_from(BindingRow).where(BindingRow.filter_name == filter_name)
+        )
         return int(self.session.scalar(query) or 0)
 
     def binding(self, portdev: str) -> BindingRecord | None:
@@ -122,6 +157,7 @@ class SqlReader:
 
     def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]:
         query = select(LearnedAddressRow).order_by(LearnedAddressRow.portdev, LearnedAddressRow.ip)
+        query = query.where(LearnedAddressRow.host == self.host)
         if portdev is not None:
             query = query.where(LearnedAddressRow.portdev == portdev)
         return [_address_record(row) for row in self.session.scalars(query)]
@@ -130,17 +166,39 @@ class SqlReader:
         rows = self.session.scalars(select(AddressSetRow).order_by(AddressSetRow.name))
         return [parse_address_set(row.name, row.networks) for row in rows]
 
-    def _binding_row(self, portdev: str) -> BindingRow | None:
-        return self.session.scalars(select(BindingRow).where(BindingRow.portdev == portdev)).one_or_none()
+    def _binding_row(self, portdev: str, host: str | None = None) -> BindingRow | None:
+        query = select(BindingRow).where(
+            BindingRow.host == (host or self.host), BindingRow.portdev == portdev
+        )
+        return self.session.scalars(query).one_or_none()
 
 
 class SqlWriter(SqlReader):
     """Writes inside the locked session (implements records.Writer); ``changed`` says whether to bump the
-    generation at commit."""
+    generation at commit, ``log`` what goes into the change log with it. New bindings belong to ``host``
+    (the writing host when None)."""
 
-    def __init__(self, session: Session) -> None:
-        super().__init__(session)
+    def __init__(self, session: Session, host: str | None = None) -> None:
+        super().__init__(session, host)
         self.changed = False
+        self.log: dict[tuple[str, str, str | None], None] = {}  # ordered, without duplicates
+        self._root = self
+
+    def on(self, host: str) -> SqlWriter:
+        """The same transaction acting for ``host`` (its bindings); what it changes is logged and committed
+        with this writer's changes."""
+        if host == self.host:
+            return self
+        view = SqlWriter(self.session, host)
+        view.log, view._root = self.log, self._root
+        return view
+
+    def _note(self, entity: str, key: str, host: str | None = None) -> None:
+        self.log[(entity, key, host)] = None
+        self._root.changed = True
+
+    def _taken(self, portdev: str, host: str | None = None) -> ConflictError:
+        return ConflictError(f"binding '{portdev}' already exists on host '{host or self.host}'")
 
     def put_filter(self, uuid: UUID, name: str, xml: str) -> FilterRecord:
         row = self.session.get(FilterRow, str(uuid))
@@ -150,7 +208,7 @@ class SqlWriter(SqlReader):
         else:
             row.name, row.xml, row.updated_at = name, xml, now_utc()
         self.session.flush()
-        self.changed = True
+        self._note("filter", name)
         return _filter_record(row)
 
     def delete_filter(self, uuid: UUID) -> None:
@@ -159,11 +217,11 @@ class SqlWriter(SqlReader):
             raise NotFoundError(f"no nwfilter with matching uuid '{uuid}'")
         self.session.delete(row)
         self.session.flush()
-        self.changed = True
+        self._note("filter", row.name)
 
     def add_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord:
         if self._binding_row(portdev) is not None:
-            raise ConflictError(f"binding '{portdev}' already exists")
+            raise self._taken(portdev)
         row = BindingRow(
             port_id=self._free_port_ids(1)[0],
             portdev=portdev,
@@ -171,19 +229,22 @@ class SqlWriter(SqlReader):
             xml=xml,
             created_at=now_utc(),
             params=binding_params(xml),
+            host=self.host,
         )
         self.session.add(row)
         self.session.flush()
-        self.changed = True
+        self._note("binding", portdev, row.host)
         return _binding_record(row)
 
     def add_bindings(self, rows: Sequence[tuple[str, str, str]]) -> list[BindingRecord]:
         names = [portdev for portdev, _, _ in rows]
-        taken = set(self.session.scalars(select(BindingRow.portdev).where(BindingRow.portdev.in_(names))))
+        taken = set(
+            self.session.scalars(self._mine(select(BindingRow.portdev).where(BindingRow.portdev.in_(names))))
+        )
         seen: set[str] = set()
         for portdev in names:
             if portdev in taken or portdev in seen:
-                raise ConflictError(f"binding '{portdev}' already exists")
+                raise self._taken(portdev)
             seen.add(portdev)
         added = []
         for port_id, (portdev, filter_name, xml) in zip(self._free_port_ids(len(rows)), rows, strict=True):
@@ -194,11 +255,13 @@ class SqlWriter(SqlReader):
                 xml=xml,
                 created_at=now_utc(),
                 params=binding_params(xml),
+                host=self.host,
             )
             self.session.add(row)
             added.append(row)
         self.session.flush()
-        self.changed = self.changed or bool(added)
+        for row in added:
+            self._note("binding", row.portdev, row.host)
         return [_binding_record(row) for row in added]
 
     def update_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord:
@@ -207,18 +270,38 @@ class SqlWriter(SqlReader):
             raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
         row.filter_name, row.xml, row.params = filter, xml, binding_params(xml)
         self.session.flush()
-        self.changed = True
+        self._note("binding", portdev, row.host)
         return _binding_record(row)
+
+    def move_binding(self, portdev: str, host: str) -> str:
+        """Give a binding (wherever it is) to ``host``: its old host removes it, the new one enforces it.
+        Returns the old host."""
+        row = self._binding_row(portdev)
+        if row is None:
+            raise NotFoundError(f"no nwfilter binding for port dev '{portdev}' on host '{self.host}'")
+        old = row.host
+        if old != host:
+            if self._binding_row(portdev, host) is not None:
+                raise self._taken(portdev, host)
+            # learned addresses stay behind (the new host learns them again): they are keyed by host
+            self._forget(portdev, None)
+            self._note("binding", portdev, row.host)
+            self._note("address", portdev, row.host)
+            row.host = host
+            self.session.flush()
+            self._note("binding", portdev, host)
+            self._note("address", portdev, host)
+        return old
 
     def delete_binding(self, portdev: str) -> None:
         row = self._binding_row(portdev)
         if row is None:
             raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
         # Explicit, so that it does not depend on the backend enforcing ON DELETE CASCADE.
-        self.session.execute(delete(LearnedAddressRow).where(LearnedAddressRow.portdev == portdev))
+        self._forget(portdev, None)
         self.session.delete(row)
         self.session.flush()
-        self.changed = True
+        self._note("binding", portdev, row.host)
 
     def learn_address(
         self,
@@ -227,28 +310,45 @@ class SqlWriter(SqlReader):
         source: str,
         expires_at: datetime | None = None,
     ) -> LearnedAddress:
-        if self._binding_row(portdev) is None:
+        binding = self._binding_row(portdev)
+        if binding is None:
             raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
-        row = self.session.get(LearnedAddressRow, (portdev, str(ip)))
+        row = self.session.get(LearnedAddressRow, (self.host, portdev, str(ip)))
         if row is None:
-            row = LearnedAddressRow(portdev=portdev, ip=str(ip))
+            row = LearnedAddressRow(host=self.host, portdev=portdev, ip=str(ip))
             self.session.add(row)
         row.source, row.learned_at, row.expires_at = source, now_utc(), expires_at
         self.session.flush()
-        self.changed = True
+        self._note("address", portdev, binding.host)
         return _address_record(row)
 
     def forget_addresses(self, portdev: str, ips: Sequence[IPv4Address | IPv6Address] | None = None) -> int:
-        query = delete(LearnedAddressRow).where(LearnedAddressRow.portdev == portdev)
+        count = self._forget(portdev, ips)
+        if count:
+            self._note("address", portdev, self.host)
+        return count
+
+    def _forget(self, portdev: str, ips: Sequence[IPv4Address | IPv6Address] | None) -> int:
+        query = delete(LearnedAddressRow).where(
+            LearnedAddressRow.host == self.host, LearnedAddressRow.portdev == portdev
+        )
         if ips is not None:
             query = query.where(LearnedAddressRow.ip.in_([str(ip) for ip in ips]))
         return self._count_deleted(query)
 
     def expire_addresses(self, now: datetime | None = None) -> int:
+        """Remove the (scoped) learned addresses whose lease ended by ``now``."""
         limit = now or now_utc()
         if limit.tzinfo is not None:
             limit = limit.astimezone(UTC).replace(tzinfo=None)
-        return self._count_deleted(delete(LearnedAddressRow).where(LearnedAddressRow.expires_at <= limit))
+        mine = (LearnedAddressRow.host == self.host, LearnedAddressRow.expires_at <= limit)
+        ports = sorted(set(self.session.scalars(select(LearnedAddressRow.portdev).where(*mine))))
+        if not ports:
+            return 0
+        count = self._count_deleted(delete(LearnedAddressRow).where(*mine))
+        for portdev in ports:
+            self._note("address", portdev, self.host)
+        return count
 
     def put_address_set(self, name: str, networks: Sequence[Network]) -> None:
         text = format_networks(networks)
@@ -260,7 +360,7 @@ class SqlWriter(SqlReader):
         else:
             return
         self.session.flush()
-        self.changed = True
+        self._note("set", name)
 
     def delete_address_set(self, name: str) -> None:
         row = self.session.get(AddressSetRow, name)
@@ -268,16 +368,14 @@ class SqlWriter(SqlReader):
             raise NotFoundError(f"no address set '{name}'")
         self.session.delete(row)
         self.session.flush()
-        self.changed = True
+        self._note("set", name)
 
     def mark_builtins_seeded(self) -> None:
         self.session.execute(update(StateRow).where(StateRow.id == 1).values(builtins_seeded_at=now_utc()))
         self.changed = True
 
     def _count_deleted(self, query: Any) -> int:
-        count = int(self.session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
-        self.changed = self.changed or count > 0
-        return count
+        return int(self.session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
 
     def _free_port_ids(self, count: int) -> list[int]:
         """The ``count`` smallest positive ids no binding uses (we hold the write lock: no one races us)."""
@@ -296,8 +394,11 @@ class SqlWriter(SqlReader):
 class SqlStore:
     """The store (implements records.Store). Create it with ``guestwall.store.open_store``."""
 
-    def __init__(self, engine: Engine, url: str | None = None) -> None:
+    def __init__(self, engine: Engine, url: str | None = None, host: str | None = None) -> None:
         self.engine = engine
+        # the host this process acts for: its bindings are the ones read and enforced, new ones are its
+        self.host = host if host is not None else this_host()
+        self.last_revision: int | None = None  # the revision this process's last write committed
         # As the user gave it (the engine's may name a driver the user did not), without the password.
         self.url = (make_url(url) if url else engine.url).render_as_string(hide_password=True)
         self._is_sqlite = engine.dialect.name == "sqlite"
@@ -306,25 +407,74 @@ class SqlStore:
         self._reader_engine = (
             engine.execution_options(isolation_level="REPEATABLE READ") if self._is_postgres else engine
         )
+        self._guarded_engine = (
+            engine.execution_options(isolation_level="READ COMMITTED")
+            if self._is_postgres
+            else self._writer_engine
+        )
+
+    @property
+    def is_postgres(self) -> bool:
+        return self._is_postgres
 
     @contextmanager
     def read(self) -> Iterator[SqlReader]:
         with self.translated(), Session(self._reader_engine) as session, session.begin():
-            yield SqlReader(session)
+            yield SqlReader(session, self.host)
+
+    @contextmanager
+    def guarded_read(self) -> Iterator[SqlReader]:
+        """A read during which no writer commits: what an agent applies cannot be replaced half-way by a
+        command that has enforced a newer state but not committed it. PostgreSQL: the writers' advisory
+        lock taken shared (agents of different hosts do not wait for each other), READ COMMITTED so the
+        reads see everything committed before the lock was granted; SQLite: a writer's transaction."""
+        with self.translated(), Session(self._guarded_engine) as session, session.begin():
+            if self._is_postgres:
+                session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
+                session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _PG_LOCK_KEY})
+            yield SqlReader(session, self.host)
 
     @contextmanager
     def write(self) -> Iterator[SqlWriter]:
-        """A write transaction under the store-wide lock; the generation is bumped if anything changed."""
+        """A write transaction under the store-wide lock. If anything changed, the generation is bumped
+        and becomes the revision of the change-log rows written in the same transaction: writers hold the
+        lock (and the state row's lock) until they commit, so revisions become visible in commit order and
+        a reader of "revision > last applied" can never pass one that commits later (a sequence could)."""
+        revision = None
         with self.translated(), Session(self._writer_engine, autoflush=True) as session, session.begin():
             if self._is_postgres:
                 session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-            writer = SqlWriter(session)
+            writer = SqlWriter(session, self.host)
             yield writer
             if writer.changed:
-                session.execute(
-                    update(StateRow).where(StateRow.id == 1).values(generation=StateRow.generation + 1)
-                )
+                revision = self._log(session, writer)
+        if revision is not None:
+            self.last_revision = revision
+
+    def _log(self, session: Session, writer: SqlWriter) -> int:
+        bump = (
+            update(StateRow)
+            .where(StateRow.id == 1)
+            .values(generation=StateRow.generation + 1)
+            .returning(StateRow.generation)
+        )
+        revision = int(session.execute(bump).scalar_one())
+        rows = [
+            {"revision": revision, "seq": seq, "entity": entity, "key": key, "host": host}
+            for seq, (entity, key, host) in enumerate(writer.log)
+        ]
+        if rows:
+            session.execute(insert(ChangeRow), rows)
+        if self._is_postgres:
+            session.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {
+                    "channel": NOTIFY_CHANNEL,
+                    "payload": notify_payload(revision, (h for _, _, h in writer.log)),
+                },
+            )
+        return revision
 
     def generation(self) -> int:
         with self.read() as reader:
@@ -381,8 +531,9 @@ def _why_sqlite_path_fails(path: str, detail: str) -> str:
     return detail
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine for ``url`` with the hooks that make writers exclusive; the SQLite directory is created."""
+def create_store_engine(url: str, create: bool = True) -> Engine:
+    """An engine for ``url`` with the hooks that make writers exclusive. A new SQLite store (``create``)
+    gets its directory (mode 0700) and its file (0600): it holds every tenant's addresses and filters."""
     try:
         parsed = make_url(url)
     except exc.ArgumentError as e:
@@ -395,14 +546,7 @@ def create_store_engine(url: str) -> Engine:
     if is_sqlite:
         options["connect_args"] = {"timeout": LOCK_WAIT_SECONDS}
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            directory = Path(parsed.database).parent
-            try:
-                directory.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise StoreError(
-                    f"cannot open the store database file {parsed.database}: "
-                    f"cannot create directory {directory}: {e.strerror}"
-                ) from e
+            _prepare_sqlite_file(Path(parsed.database), create)
     try:
         engine = create_engine(parsed, **options)
     except (exc.NoSuchModuleError, exc.ArgumentError, ImportError) as e:
@@ -410,6 +554,41 @@ def create_store_engine(url: str) -> Engine:
     if is_sqlite:
         _install_sqlite_hooks(engine)
     return engine
+
+
+def _prepare_sqlite_file(path: Path, create: bool) -> None:
+    """The store file exists afterwards, private to its owner; or StoreError (missing and not ``create``)."""
+    if not path.exists():
+        if not create:
+            raise StoreError(f"there is no guestwall store at {path} (check --db or GUESTWALL_DB)")
+        directory = path.parent
+        try:
+            if not directory.exists():
+                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(
+                f"cannot open the store database file {path}: "
+                f"cannot create directory {directory}: {e.strerror}"
+            ) from e
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as e:
+            raise StoreError(f"cannot create the store database file {path}: {e.strerror}") from e
+        return
+    # made by an older guestwall with the umask's mode: no longer readable by others
+    if path.is_file():
+        _make_private(path, 0o600)
+        if str(path) == DEFAULT_PATH:
+            _make_private(path.parent, 0o700)
+
+
+def _make_private(path: Path, mode: int) -> None:
+    try:
+        status = path.stat()
+        if status.st_mode & 0o077 and status.st_uid == os.getuid():
+            path.chmod(status.st_mode & mode & 0o777)
+    except OSError:
+        pass
 
 
 _EXAMPLE = "sqlite:////var/lib/guestwall/guestwall.db or postgresql://user:password@host/dbname"

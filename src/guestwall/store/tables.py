@@ -12,12 +12,13 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
-    ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     MetaData,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -60,6 +61,8 @@ class StateRow(Base):
     generation: Mapped[int] = mapped_column(BigInteger, nullable=False)
     # Set once when the builtin filters were added; never cleared, so undefined builtins stay undefined.
     builtins_seeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Every change after this revision is in store_changes (older ones were pruned, or never logged).
+    log_floor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
 
 
 class FilterRow(Base):
@@ -72,24 +75,36 @@ class FilterRow(Base):
 
 
 class BindingRow(Base):
+    """A bound port of a host. Device names are unique per host (libvirt's vnetN repeat on every host)."""
+
     __tablename__ = "bindings"
+    __table_args__ = (UniqueConstraint("host", "portdev", name="uq_bindings_host_portdev"),)
 
     # The port id is what the kernel dispatch keys on: small, allocated by the store, unique while bound.
     port_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    portdev: Mapped[str] = mapped_column(String, nullable=False, unique=True)
+    portdev: Mapped[str] = mapped_column(String, nullable=False)
     filter_name: Mapped[str] = mapped_column(String, nullable=False, index=True)
     xml: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     # sorted names of its parameters: with filter_name, the group of ports that share kernel chains
     params: Mapped[str] = mapped_column(String, nullable=False, default="", server_default="")
+    # the host whose agent enforces it (its host name, or what --host said)
+    host: Mapped[str] = mapped_column(String, nullable=False, default="", server_default="", index=True)
 
 
 class LearnedAddressRow(Base):
     __tablename__ = "learned_addresses"
-
-    portdev: Mapped[str] = mapped_column(
-        String, ForeignKey("bindings.portdev", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["host", "portdev"],
+            ["bindings.host", "bindings.portdev"],
+            name="fk_learned_addresses_host_bindings",
+            ondelete="CASCADE",
+        ),
     )
+
+    host: Mapped[str] = mapped_column(String, primary_key=True)
+    portdev: Mapped[str] = mapped_column(String, primary_key=True)
     ip: Mapped[str] = mapped_column(String(45), primary_key=True)  # compressed text form
     source: Mapped[str] = mapped_column(String(16), nullable=False)
     learned_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -106,5 +121,45 @@ class AddressSetRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class HostSettingRow(Base):
+    """One host setting that changes enforcement (guest port patterns, what unbound guest ports get, DHCP
+    snooping rates): its TOML key (``ports.unbound``) and its value as JSON. Created by migration 0005."""
+
+    __tablename__ = "host_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class ChangeRow(Base):
+    """One changed object of one revision (the generation its transaction committed). ``host``: the host
+    the object belongs to (a binding, its learned addresses), or None for what every host may use."""
+
+    __tablename__ = "store_changes"
+
+    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entity: Mapped[str] = mapped_column(String(16), nullable=False)
+    key: Mapped[str] = mapped_column(String, nullable=False)
+    host: Mapped[str | None] = mapped_column(String, nullable=True)
+
+
+class HostRow(Base):
+    """What a host's agent last reported (written by the agent only, outside the store's write lock)."""
+
+    __tablename__ = "hosts"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    applied_revision: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_repair_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    repairs: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+
+
 # The cloud layer's tables live in their own module; importing it registers them in Base.metadata.
 from guestwall.store import cloudtables as _cloudtables  # noqa: E402, F401
+from guestwall.store import nettables as _nettables  # noqa: E402, F401

@@ -2831,6 +2831,35 @@ def build_rules() -> None:
         },
         binding_xml("vnet0", "rs-state", []),
     )
+    # match='no' negates the addresses and ports, not the state (issue 10)
+    R["negated-state"] = RulesCase(
+        {
+            "rs-negstate.xml": filter_xml(
+                "rs-negstate",
+                [
+                    rule(
+                        el(
+                            "udp",
+                            [("srcipaddr", "10.99.0.99"), ("dstipaddr", "$IP"), ("state", "ESTABLISHED,RELATED,INVALID")],
+                            match="no",
+                        ),
+                        direction="in",
+                    ),
+                    rule(
+                        el(
+                            "tcp-ipv6",
+                            [("srcipaddr", "ff02::1:2"), ("dstportstart", "80"), ("state", "NEW,RELATED")],
+                            match="no",
+                        ),
+                        action="drop",
+                        direction="out",
+                    ),
+                ],
+                uuid=_ru(90),
+            )
+        },
+        binding_xml("vnet0", "rs-negstate", [("IP", "10.0.0.5")]),
+    )
     R["reject"] = RulesCase(
         {
             "rs-reject.xml": filter_xml(

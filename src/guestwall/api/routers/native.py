@@ -1,0 +1,239 @@
+"""guestwall's own resources under ``/guestwall/v1``, for administrators only: provider blocks, network
+filters (libvirt XML in and out, validated as ``nwfilter-define``), bindings, and hosts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import Field
+
+from guestwall.api import shapes
+from guestwall.api.app import ApiState
+from guestwall.api.auth import AdminDep
+from guestwall.api.common import Body, listed, state
+from guestwall.api.errors import WRITE_RESPONSES, ApiError, not_found
+from guestwall.cloud import validate as v
+from guestwall.engine import Engine
+from guestwall.model.cloud import ProviderBlock
+
+router = APIRouter(prefix="/guestwall/v1", tags=["guestwall (admin)"])
+BLOCK_ATTRS = set(shapes.provider_block(ProviderBlock("", v.network("0.0.0.0/0"))))
+XML_BODY = {"requestBody": {"required": True, "content": {"application/xml": {"schema": {"type": "string"}}}}}
+XML_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/xml": {"schema": {"type": "string"}}}, "description": "the XML"}
+}
+Text = Annotated[str, Field(max_length=255)]
+
+
+class BlockIn(Body):
+    cidr: Annotated[str, Field(max_length=64)]
+    protocol: Annotated[str, Field(max_length=8)] | None = None
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    description: Text = ""
+    force: bool = False  # blocking every address (0.0.0.0/0, ::/0) must be meant
+
+
+class BlockCreate(Body):
+    provider_block: BlockIn
+
+
+# ---- provider blocks ---------------------------------------------------------------------------------
+
+
+@router.get("/provider-blocks", summary="List provider blocks")
+def list_blocks(request: Request, who: AdminDep) -> dict[str, Any]:
+    blocks = [shapes.provider_block(b) for b in state(request).cloud.list_blocks()]
+    return listed(request, blocks, "provider_blocks", BLOCK_ATTRS)
+
+
+@router.post("/provider-blocks", status_code=201, responses=WRITE_RESPONSES, summary="Block a CIDR")
+def create_block(request: Request, who: AdminDep, body: BlockCreate) -> dict[str, Any]:
+    data = body.provider_block
+    protocol = None if data.protocol in (None, "", "any") else (data.protocol or "").lower()
+    low, high = data.port_range_min, data.port_range_max
+    ports = None
+    if low is not None or high is not None:
+        first = low if low is not None else high
+        ports = v.port_range(f"{first}:{high if high is not None else low}")
+    block = state(request).cloud.block(
+        v.network(data.cidr), protocol, ports, data.description, force=data.force
+    )
+    return {"provider_block": shapes.provider_block(block)}
+
+
+@router.get("/provider-blocks/{block_id}", summary="Show a provider block")
+def show_block(request: Request, who: AdminDep, block_id: str) -> dict[str, Any]:
+    for block in state(request).cloud.list_blocks():
+        if block.id == block_id:
+            return {"provider_block": shapes.provider_block(block)}
+    raise not_found("provider block", block_id)
+
+
+@router.delete("/provider-blocks/{block_id}", status_code=204, responses=WRITE_RESPONSES, summary="Unblock")
+def delete_block(request: Request, who: AdminDep, block_id: str) -> None:
+    cloud = state(request).cloud
+    if block_id not in {b.id for b in cloud.list_blocks()}:
+        raise not_found("provider block", block_id)
+    cloud.unblock(block_id)
+
+
+# ---- network filters (libvirt XML) -------------------------------------------------------------------
+
+
+def _enforcing(api: ApiState) -> Engine:
+    """The engine changes are enforced through, before commit (as the CLI's), with the store's host
+    settings."""
+    return Engine(api.backend)
+
+
+@router.get("/filters", summary="List network filters")
+def list_filters(request: Request, who: AdminDep) -> dict[str, Any]:
+    from guestwall.services.filters import list_filters as listing
+
+    items = [{"name": r.name, "uuid": str(r.uuid)} for r in listing(state(request).store)]
+    return listed(request, items, "filters", {"name", "uuid"})
+
+
+@router.get("/filters/{name}", responses=XML_ANSWER, response_class=Response, summary="A filter's XML")
+def filter_xml(request: Request, who: AdminDep, name: str) -> Response:
+    from guestwall.services.filters import find_filter
+
+    return Response(find_filter(state(request).store, name).xml, media_type="application/xml")
+
+
+async def _define(request: Request, name: str | None) -> dict[str, Any]:
+    """``nwfilter-define``: the same parsing, validation, messages, and re-enforcement of its users."""
+    from starlette.concurrency import run_in_threadpool
+
+    xml = await request.body()
+    api = state(request)
+
+    def define() -> Any:
+        from guestwall.nwfilter import parse_filter
+        from guestwall.services.filters import define_filter as define_use_case
+
+        if name is not None and parse_filter(xml).name != name:
+            raise ApiError(400, f"the XML defines another filter than '{name}'")
+        return define_use_case(api.store, xml, engine=_enforcing(api))
+
+    result = await run_in_threadpool(define)
+    return {"filter": {"name": result.name, "uuid": str(result.uuid), "changed": result.changed}}
+
+
+@router.post(
+    "/filters", status_code=201, responses=WRITE_RESPONSES, openapi_extra=XML_BODY, summary="Define a filter"
+)
+async def define_filter(request: Request, who: AdminDep) -> dict[str, Any]:
+    return await _define(request, None)
+
+
+@router.put("/filters/{name}", responses=WRITE_RESPONSES, openapi_extra=XML_BODY, summary="Redefine a filter")
+async def redefine_filter(request: Request, who: AdminDep, name: str) -> dict[str, Any]:
+    from guestwall.services.filters import find_filter
+
+    find_filter(state(request).store, name)  # 404 when there is none to redefine
+    return await _define(request, name)
+
+
+@router.delete("/filters/{name}", status_code=204, responses=WRITE_RESPONSES, summary="Undefine a filter")
+def undefine_filter(request: Request, who: AdminDep, name: str) -> None:
+    from guestwall.services.filters import undefine_filter as undefine
+
+    api = state(request)
+    undefine(api.store, name, engine=_enforcing(api))
+
+
+# ---- bindings ----------------------------------------------------------------------------------------
+
+
+@router.get("/bindings", summary="List filter bindings")
+def list_bindings(request: Request, who: AdminDep) -> dict[str, Any]:
+    from guestwall.services.bindings import list_bindings as listing
+
+    items = [
+        {"id": r.portdev, "portdev": r.portdev, "filter": r.filter} for r in listing(state(request).store)
+    ]
+    return listed(request, items, "bindings", {"id", "portdev", "filter"})
+
+
+@router.get("/bindings/{portdev}", responses=XML_ANSWER, response_class=Response, summary="A binding's XML")
+def binding_xml(request: Request, who: AdminDep, portdev: str) -> Response:
+    from guestwall.services.bindings import get_binding
+
+    return Response(get_binding(state(request).store, portdev).xml, media_type="application/xml")
+
+
+@router.post(
+    "/bindings", status_code=201, responses=WRITE_RESPONSES, openapi_extra=XML_BODY, summary="Bind a port"
+)
+async def create_binding(request: Request, who: AdminDep) -> dict[str, Any]:
+    from starlette.concurrency import run_in_threadpool
+
+    from guestwall.services.bindings import create_binding as create
+
+    xml = await request.body()
+    api = state(request)
+    record, _ = await run_in_threadpool(create, api.store, xml, _enforcing(api))
+    return {"binding": {"id": record.portdev, "portdev": record.portdev, "filter": record.filter}}
+
+
+@router.delete("/bindings/{portdev}", status_code=204, responses=WRITE_RESPONSES, summary="Unbind a port")
+def delete_binding(request: Request, who: AdminDep, portdev: str) -> None:
+    from guestwall.services.bindings import delete_binding as delete
+
+    api = state(request)
+    delete(api.store, portdev, _enforcing(api))
+
+
+# ---- hosts -------------------------------------------------------------------------------------------
+
+
+def _hosts(api: ApiState) -> dict[str, int]:
+    """Host name -> ports on it: the hosts ports name (``binding:host_id``) and this server's own."""
+    import socket
+
+    counts: dict[str, int] = {socket.gethostname(): 0}
+    for port in api.cloud.list_ports():
+        if port.host:
+            counts[port.host] = counts.get(port.host, 0) + 1
+    return counts
+
+
+@router.get("/hosts", summary="Hosts: this server's and those ports name, with their port counts")
+def list_hosts(request: Request, who: AdminDep) -> dict[str, Any]:
+    items = [{"id": host, "host": host, "ports": n} for host, n in sorted(_hosts(state(request)).items())]
+    return listed(request, items, "hosts", {"id", "host", "ports"})
+
+
+@router.get("/hosts/{host}", summary="A host's status: whether its kernel holds what the store says")
+def show_host(request: Request, who: AdminDep, host: str) -> dict[str, Any]:
+    """For the host this server enforces on: the store's generation and the changes ``guestwall apply``
+    would make now (none: the kernel is in step). Other hosts' agents do not report here (yet)."""
+    import socket
+
+    from guestwall.dataplane.apply import plan
+    from guestwall.engine import Engine
+
+    api = state(request)
+    hosts = _hosts(api)
+    if host not in hosts:
+        raise not_found("host", host)
+    body: dict[str, Any] = {"id": host, "host": host, "ports": hosts[host]}
+    if host != socket.gethostname():
+        return {"host": {**body, "status": "unknown", "detail": "no status is reported for other hosts"}}
+    with api.store.read() as reader:
+        generation = reader.generation()
+        desired = Engine(api.backend).desired(reader, strict=False)
+    pending = plan(desired.compiled.ruleset, api.backend)
+    return {
+        "host": {
+            **body,
+            "netns": api.settings.netns,
+            "store_generation": generation,
+            "status": "in step" if not pending else "drifted",
+            "pending_changes": pending.counts(),
+            "not_enforced": dict(desired.failures),
+        }
+    }

@@ -1,0 +1,90 @@
+"""Which cloud object decided a simulated packet: the security group and rule (with its id) or the provider
+block behind a rule of a generated filter. ``guestwall simulate`` adds this line to its explanation.
+
+A group's filter ``gw-sg-<key>`` has one rule per group rule, in the group's order
+(translate.group_filter_xml); the provider filter drops by address sets, one per protocol and port range.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv6Address
+
+from sqlalchemy import select
+
+from guestwall.cloud import basefilters as base
+from guestwall.cloud import translate as tr
+from guestwall.instantiate.fields import Field
+from guestwall.instantiate.program import Origin
+from guestwall.model.cloud import ProviderBlock, SecurityGroupRule
+from guestwall.simulate.packet import Packet
+from guestwall.store.cloudrepo import CloudRepo
+from guestwall.store.cloudtables import SecurityGroupRow
+
+_PURPOSE = {
+    base.DEFAULT_DROP: "no security group rule allows it (what no rule accepts is dropped)",
+    base.MAC: "anti-spoofing: the source MAC is not the port's",
+    base.IPV4: "anti-spoofing: the source IPv4 address is not one of the port's",
+    base.IPV6: "anti-spoofing: the source IPv6 address is not one of the port's",
+    base.ARP: "anti-spoofing: the ARP sender is not one of the port's addresses",
+    base.NO_DHCP_SERVER: "the port may not answer DHCP (it is no DHCP server)",
+    base.NO_DHCPV6_SERVER: "the port may not answer DHCPv6 (it is no DHCP server)",
+    base.STATEFUL: "replies of tracked connections",
+}
+
+
+def describe(repo: CloudRepo, origin: Origin, packet: Packet) -> str | None:
+    """One line naming the cloud object behind ``origin``, or None for a filter of the user's."""
+    name = origin.filter
+    if name.startswith(tr.GROUP_PREFIX):
+        key = name[len(tr.GROUP_PREFIX) :]
+        # ids only, then the one group: reading every group's rules costs ~0.6 s with 1000 groups
+        group_id = next(
+            (i for i in repo.session.scalars(select(SecurityGroupRow.id)) if tr.group_key(i) == key), None
+        )
+        group = repo.group(group_id) if group_id is not None else None
+        if group is None or not 1 <= origin.rule <= len(group.rules):
+            return f"a rule of a security group that no longer exists ({name})"
+        rule = group.rules[origin.rule - 1]
+        remote = repo.group(rule.remote_group_id) if rule.remote_group_id is not None else None
+        names = {remote.id: remote.name} if remote is not None else {}
+        return f"security group '{group.name}' ({group.id}) rule {rule.id}: {_rule_text(rule, names)}"
+    if name == tr.PROVIDER:
+        blocks = _blocks_for(repo, packet)
+        if not blocks:
+            return "a provider block"
+        return "provider block " + ", ".join(f"{b.cidr} ({b.id})" for b in blocks)
+    return _PURPOSE.get(name)
+
+
+def _rule_text(rule: SecurityGroupRule, names: dict[str, str]) -> str:
+    parts = [rule.direction.value, rule.ethertype.value, rule.protocol or "any protocol"]
+    if rule.port_min is not None:
+        end = rule.port_max if rule.port_max not in (None, rule.port_min) else None
+        parts.append(f"port {rule.port_min}" + (f":{end}" if end is not None else ""))
+    side = "from" if rule.direction.value == "ingress" else "to"
+    if rule.remote_group_id is not None:
+        parts.append(f"{side} members of group {names.get(rule.remote_group_id, rule.remote_group_id)}")
+    elif rule.remote_cidr is not None:
+        parts.append(f"{side} {rule.remote_cidr}")
+    return " ".join(parts)
+
+
+def _blocks_for(repo: CloudRepo, packet: Packet) -> list[ProviderBlock]:
+    source = packet.get(Field.IP4_SRC) or packet.get(Field.IP6_SRC)
+    if not isinstance(source, IPv4Address | IPv6Address):
+        return []
+    proto = packet.get(Field.IP_PROTO)
+    dport = packet.get(Field.L4_DPORT)
+    names = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp"}
+    out: list[ProviderBlock] = []
+    for block in repo.provider_blocks():
+        if source.version != block.cidr.version or source not in block.cidr:
+            continue
+        if block.protocol is not None and names.get(proto) != block.protocol:  # type: ignore[call-overload]
+            continue
+        if block.port_min is not None and not (
+            isinstance(dport, int) and block.port_min <= dport <= (block.port_max or block.port_min)
+        ):
+            continue
+        out.append(block)
+    return out

@@ -1,0 +1,50 @@
+"""The guard against an empty store wiping the kernel: a typo in ``--db``, or a store deleted by mistake,
+followed by ``apply`` or an agent start would otherwise remove every guest's rules.
+
+``apply`` and the agent's first converge call ``refuse_emptying``: a store without bindings may not take
+ports away that the kernel enforces, unless the caller says so (``--allow-empty``).
+"""
+
+from __future__ import annotations
+
+from guestwall.compile import names
+from guestwall.dataplane.backend import Backend
+from guestwall.engine.desired import Desired
+from guestwall.errors import ConflictError
+from guestwall.nft.commands import ListSet, Table
+from guestwall.store.records import Reader
+
+
+class EmptyStoreError(ConflictError):
+    code = ""
+
+
+def kernel_ports(backend: Backend) -> set[str]:
+    """The ports our bridge table dispatches (the keys of its outbound verdict map); empty without it."""
+    listing = backend.list_json(ListSet(Table(names.BRIDGE, names.TABLE), names.L2_OUT_MAP, map=True))
+    ports: set[str] = set()
+    for item in (listing or {}).get("nftables", []):
+        for element in item.get("map", {}).get("elem", []) if isinstance(item, dict) else []:
+            key = element[0] if isinstance(element, list) else element
+            if isinstance(key, str):
+                ports.add(key)
+    return ports
+
+
+def refuse_emptying(reader: Reader, desired: Desired, backend: Backend, where: str) -> None:
+    """Raise EmptyStoreError when the store has no binding but applying ``desired`` would remove ports
+    the kernel enforces now."""
+    if reader.bindings():
+        return
+    keep = {
+        key[0]
+        for key in desired.compiled.ruleset.table(names.BRIDGE).sets[names.L2_OUT_MAP].elements
+        if isinstance(key, tuple)
+    }
+    lost = sorted(kernel_ports(backend) - keep)
+    if lost:
+        shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+        raise EmptyStoreError(
+            f"the store {where} has no bindings, but the kernel enforces rules for {shown}: applying it "
+            "would leave them unfiltered. Check --db (or GUESTWALL_DB); give --allow-empty if that is meant"
+        )

@@ -1,0 +1,1 @@
+"""libvirt: domains followed by the agent (watcher); filters and bindings imported from libvirt."""
