@@ -37,6 +37,7 @@ class ApiServer:
     port: int = field(default_factory=free_port)
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)  # (project, role) -> token
     process: subprocess.Popen[bytes] | None = None
+    store_url: str | None = None  # another store than the SQLite file ``db`` (e.g. PostgreSQL)
 
     @property
     def url(self) -> str:
@@ -44,7 +45,7 @@ class ApiServer:
 
     @property
     def db_url(self) -> str:
-        return f"sqlite:///{self.db}"
+        return self.store_url or f"sqlite:///{self.db}"
 
     def start(self) -> ApiServer:
         create_netns(self.netns)

@@ -3,7 +3,9 @@ every refused request leaves the store as it was. And Neutron's list conventions
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +34,20 @@ def _refused(server: ApiServer, call: Any, status: int) -> dict[str, Any]:
     return error
 
 
-def test_fifty_concurrent_writers_lose_no_update(server: ApiServer) -> None:
+@pytest.fixture
+def store_server(store_url: str, tmp_path: Path) -> Iterator[ApiServer]:
+    """A server of its own on each store backend (SQLite, and PostgreSQL when GUESTWALL_TEST_PG is set)."""
+    from netns_fixtures import new_prefix
+
+    api = ApiServer(tmp_path / "unused.db", f"{new_prefix('a')}-api", store_url=store_url)
+    try:
+        yield api.start()
+    finally:
+        api.stop()
+
+
+def test_fifty_concurrent_writers_lose_no_update(store_server: ApiServer) -> None:
+    server = store_server
     group = _group(server.client(), "busy")
     ag = server.client().post("/v2.0/address-groups", json={"address_group": {"name": "busy"}}).json()
     ag_id = ag["address_group"]["id"]
@@ -227,11 +242,14 @@ def test_address_group_as_remote_is_a_kernel_set(server: ApiServer) -> None:
 
 
 def test_host_status_tells_whether_the_kernel_is_in_step(server: ApiServer) -> None:
-    import socket
     import subprocess
 
+    from guestwall.store import open_store
+    from guestwall.store.hosts import Report, report
+    from guestwall.store.records import this_host
+
     admin = server.client("admin", "admin")
-    me = socket.gethostname()
+    me = this_host()
     port = server.client().post("/v2.0/ports", json={"port": {"fixed_ips": [{"ip_address": "10.62.0.5"}]}})
     assert port.status_code == 201
     assert me in {h["host"] for h in admin.get("/guestwall/v1/hosts").json()["hosts"]}
@@ -242,11 +260,18 @@ def test_host_status_tells_whether_the_kernel_is_in_step(server: ApiServer) -> N
 
     # ``apply`` makes the kernel equal to the store (incremental paths may leave an unused set behind)
     subprocess.run([*server.cli(), "apply"], check=True, capture_output=True, env=server.env())
-    assert status()["status"] == "in step" and status()["pending_changes"] == {}
+    assert status()["kernel"] == "in step" and status()["pending_changes"] == {}
     subprocess.run(["ip", "netns", "exec", server.netns, "nft", "flush", "ruleset"], check=True)
     drifted = status()
-    assert drifted["status"] == "drifted" and drifted["pending_changes"]
+    assert drifted["kernel"] == "drifted" and drifted["pending_changes"]
     subprocess.run([*server.cli(), "apply"], check=True, capture_output=True, env=server.env())
-    assert status()["status"] == "in step"
+    assert status()["kernel"] == "in step" and status()["state"] == "no agent reports"
     assert admin.get("/guestwall/v1/hosts/no-such-host").status_code == 404
+    store = open_store(server.db_url)  # an agent on another host reports to the same store
+    try:
+        report(store, "far-host", Report(applied_revision=1, started=True))  # type: ignore[arg-type]
+    finally:
+        store.close()
+    far = admin.get("/guestwall/v1/hosts/far-host").json()["host"]
+    assert (far["state"], far["applied_revision"]) == ("up", 1) and far["lag"] > 0 and "kernel" not in far
     assert server.client("p1", "member").get(f"/guestwall/v1/hosts/{me}").status_code == 403

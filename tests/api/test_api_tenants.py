@@ -263,3 +263,25 @@ def test_no_token_and_revoked_token_answer_401(server: ApiServer) -> None:
     )
     assert bad.status_code == 401 and bad.json()["NeutronError"]["type"] == "NotAuthenticated"
     assert server.snapshot() == before
+
+
+def test_rbac_policy_shares_a_group_with_every_project(server: ApiServer) -> None:
+    owner, other = server.client("p2", "member"), server.client("p1", "member")
+    group = _ok(owner.post("/v2.0/security-groups", json={"security_group": {"name": "to-share"}}))["security_group"]
+    assert other.get(f"/v2.0/security-groups/{group['id']}").status_code == 404
+    policy = {"object_type": "security_group", "object_id": group["id"], "action": "access_as_shared"}
+    before = server.snapshot()
+    for bad in ({**policy, "target_tenant": "p1"}, {**policy, "object_type": "network", "target_tenant": "*"}):
+        assert owner.post("/v2.0/rbac-policies", json={"rbac_policy": bad}).status_code == 400
+    assert other.post("/v2.0/rbac-policies", json={"rbac_policy": {**policy, "target_tenant": "*"}}).status_code == 404
+    assert server.snapshot() == before
+    made = _ok(owner.post("/v2.0/rbac-policies", json={"rbac_policy": {**policy, "target_tenant": "*"}}))["rbac_policy"]
+    shown = _ok(other.get(f"/v2.0/security-groups/{group['id']}"))["security_group"]
+    assert shown["shared"] is True
+    assert made["id"] in [p["id"] for p in _ok(owner.get("/v2.0/rbac-policies"))["rbac_policies"]]
+    assert _ok(other.get("/v2.0/rbac-policies"))["rbac_policies"] == []  # not its policy to see
+    port = _ok(other.post("/v2.0/ports", json={"port": {"security_groups": [group["id"]]}}))["port"]
+    assert owner.delete(f"/v2.0/rbac-policies/{made['id']}").status_code == 409  # in use by p1's port
+    assert other.delete(f"/v2.0/ports/{port['id']}").status_code == 204
+    assert owner.delete(f"/v2.0/rbac-policies/{made['id']}").status_code == 204
+    assert other.get(f"/v2.0/security-groups/{group['id']}").status_code == 404

@@ -80,6 +80,7 @@ def test_low_level_commands_refuse_cloud_objects(gw: Run, lab: Lab, tmp_path: Pa
     assert "owned by the cloud layer" in gw("nwfilter-binding-create", str(binding), ok=False).stderr
     code, report = _status(gw)
     assert code == 0 and report["in_sync"] and report["problems"] == []
+    assert gw("apply", "--dry-run").stdout == "Nothing to change: the kernel equals the store\n\n"
 
 
 def test_apply_restores_a_missing_cloud_binding(gw: Run, lab: Lab) -> None:

@@ -4,7 +4,7 @@ served by uvicorn, enforcing in a namespace lab, driven by a headless Chromium (
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -12,50 +12,14 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
+from uisite import Site, make_site
 
 from guestwall.cloud.service import Cloud
-from guestwall.dataplane.backend import Backend, RecordingBackend
+from guestwall.dataplane.backend import RecordingBackend
 from guestwall.lab import Lab, lab_down
 from guestwall.model.cloud import Port
-from guestwall.services.tokens import Role
-from guestwall.store import Store, open_store
+from guestwall.store import open_store
 from netns_fixtures import build_lab
-
-# label -> (project, role): the tenants every test meets; tokens are made for them in each store
-TOKENS: dict[str, tuple[str, Role]] = {
-    "tok-admin": ("admin", Role.ADMIN),
-    "tok-acme": ("acme", Role.MEMBER),
-    "tok-acme-reader": ("acme", Role.READER),
-    "tok-other": ("other", Role.MEMBER),
-}
-
-
-@dataclass
-class Site:
-    """The API app (dashboard included) on a store, enforcing through ``backend``; ``tokens`` maps the
-    labels above to real token secrets of this store."""
-
-    app: FastAPI
-    store: Store
-    backend: Backend
-    netns: str | None
-    tokens: dict[str, str]
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def cloud(self) -> Cloud:
-        from guestwall.cloud.conntrack import ConntrackTool
-
-        return Cloud(self.store, self.backend, ConntrackTool(self.netns) if self.netns else None)
-
-
-def make_site(store: Store, backend: Backend, netns: str | None) -> Site:
-    from guestwall.api.app import ApiState, Settings, create_app
-    from guestwall.services.tokens import create_token
-
-    settings = Settings(store.url, netns)
-    state = ApiState(settings, store, backend, Cloud(store, backend))
-    tokens = {label: create_token(store, project, role).secret for label, (project, role) in TOKENS.items()}
-    return Site(create_app(settings, state), store, backend, netns, tokens, state.extra)
 
 
 @pytest.fixture

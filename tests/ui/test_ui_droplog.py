@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from harness import Ui, browser_unavailable, chromium, screenshot_dir, serve
 from selenium.webdriver.common.by import By
+from uisite import Site, make_site
 
-from conftest import Site, make_site
 from guestwall.cloud.conntrack import ConntrackTool
 from guestwall.cloud.service import Cloud
 from guestwall.dataplane.backend import open_backend

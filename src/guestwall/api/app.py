@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from guestwall.api import errors
 from guestwall.api.middleware import BodyLimit, JsonBodies
+from guestwall.api.waiting import install_wait
 from guestwall.cloud.service import Cloud
 from guestwall.dataplane.backend import Backend
 from guestwall.store.records import Store
@@ -49,7 +50,7 @@ def open_state(settings: Settings) -> ApiState:
 
 
 def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
-    from guestwall.api.routers import address_groups, meta, native, ports, rules, security_groups
+    from guestwall.api.routers import address_groups, meta, native, ports, rbac, rules, security_groups
     from guestwall.api.ui import ui_router
 
     app = FastAPI(
@@ -61,12 +62,13 @@ def create_app(settings: Settings, state: ApiState | None = None) -> FastAPI:
     )
     app.state.api = state or open_state(settings)
     errors.install(app)
-    for module in (meta, security_groups, rules, ports, address_groups, native):
+    for module in (meta, security_groups, rules, ports, address_groups, rbac, native):
         app.include_router(module.router)
     app.include_router(ui_router())  # the web dashboard under /ui (guestwall.api.ui)
     _document(app)
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit, limit=settings.max_body)
+    install_wait(app)
     return app
 
 

@@ -271,14 +271,13 @@ def dhcp_leases(ctx: Context, network: str | None, network_named: str | None, ma
     name = required("net-dhcp-leases", "network", network, network_named)
     with reported(f"Failed to get leases info for {name}", not_found=_not_found(name)):
         net, leases = service.dhcp_leases(ctx.store(create=False), name, ctx.netns)
-    ip4 = net.ipv4()
-    prefix = ip4.address.network.prefixlen if ip4 else 32
+    prefixes = {ip.version: ip.address.network.prefixlen for ip in reversed(net.ips)}
     rows = [
         (
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(lease.expiry)),
             lease.mac,
-            "ipv4",
-            f"{lease.ip}/{prefix}",
+            f"ipv{lease.version}",
+            f"{lease.ip}/{prefixes.get(lease.version, 32 if lease.version == 4 else 128)}",
             lease.hostname or "-",
             lease.client_id or "-",
         )

@@ -60,7 +60,7 @@ def paths(netns: str | None, network: str) -> Paths:
 def needs_dnsmasq(net: Network) -> bool:
     """libvirt starts dnsmasq for an IPv4 network unless DNS is off and no DHCP is configured."""
     has_dhcp = any((ip.dhcp and ip.dhcp.ranges) or (ip.dhcp and ip.dhcp.hosts) for ip in net.ips)
-    return net.ipv4() is not None and (net.dns.enable is not False or has_dhcp)
+    return bool(net.ips) and (net.dns.enable is not False or has_dhcp)
 
 
 def conf_text(net: Network, p: Paths) -> str:
@@ -84,7 +84,15 @@ def conf_text(net: Network, p: Paths) -> str:
         lines.append(f"dhcp-option-force=26,{net.mtu}")
     lease_max = 0
     for ip in net.ips:
-        if ip.version != 4 or ip.dhcp is None:
+        if ip.version == 6:
+            # router advertisements for every IPv6 subnet; DHCPv6 where it has ranges (libvirt)
+            ranges = ip.dhcp.ranges if ip.dhcp else ()
+            lines += [f"dhcp-range={r.start},{r.end},{ip.address.network.prefixlen}" for r in ranges]
+            if not ranges:
+                lines.append(f"dhcp-range={ip.address.ip},ra-only")
+            lease_max += sum(min(int(r.end) - int(r.start) + 1, 2**16) for r in ranges)  # type: ignore[arg-type]
+            continue
+        if ip.dhcp is None:
             continue
         for r in ip.dhcp.ranges:
             lines.append(f"dhcp-range={r.start},{r.end},{ip.address.netmask}")
@@ -93,6 +101,8 @@ def conf_text(net: Network, p: Paths) -> str:
             lines.append(f"dhcp-range={ip.address.network.network_address},static,{ip.address.netmask}")
     if lease_max or any(ip.dhcp for ip in net.ips):
         lines += ["dhcp-no-override", "dhcp-authoritative", f"dhcp-lease-max={max(lease_max, 1)}"]
+    if any(ip.version == 6 for ip in net.ips):
+        lines.append("enable-ra")
     lines += [
         f"dhcp-hostsdir={p.hostsdir}",
         f"dhcp-leasefile={p.leases}",
@@ -225,9 +235,14 @@ class Lease:
     hostname: str | None
     client_id: str | None
 
+    @property
+    def version(self) -> int:
+        return 6 if ":" in self.ip else 4
+
 
 def leases(p: Paths) -> list[Lease]:
-    """dnsmasq's lease file: ``expiry mac ip hostname client-id`` (``*`` for none)."""
+    """dnsmasq's lease file: ``expiry mac ip hostname client-id`` (``*`` for none); DHCPv6 leases have the
+    IAID where the MAC is (no MAC: "-") and the client's DUID last."""
     out = []
     try:
         text = p.leases.read_text()
@@ -238,7 +253,8 @@ def leases(p: Paths) -> list[Lease]:
         if len(parts) >= 4 and parts[0].isdigit():
             name = None if parts[3] == "*" else parts[3]
             cid = parts[4] if len(parts) > 4 and parts[4] != "*" else None
-            out.append(Lease(int(parts[0]), parts[1].lower(), parts[2], name, cid))
+            mac = parts[1].lower() if ":" in parts[1] else "-"
+            out.append(Lease(int(parts[0]), mac, parts[2], name, cid))
     return out
 
 

@@ -122,10 +122,12 @@ class Waited:
     down: tuple[str, ...]  # concerned but down (or never seen): not waited for; a write never waits for them
 
 
-def concerned_hosts(store: SqlStore, revision: int) -> set[str] | None:
-    """The hosts a revision's changes belong to; None when some change concerns every host."""
+def concerned_hosts(store: SqlStore, revision: int, since: int | None = None) -> set[str] | None:
+    """The hosts the changes of revisions ``since`` (exclusive; default: the one before) to ``revision``
+    belong to; None when some change concerns every host."""
+    first = revision - 1 if since is None else since
     with store.read() as reader:
-        changes = [c for c in reader.changes_after(revision - 1) if c.revision == revision]
+        changes = [c for c in reader.changes_after(first) if c.revision <= revision]
     hosts: set[str] = set()
     for change in changes:
         if change.host is None:
@@ -135,12 +137,18 @@ def concerned_hosts(store: SqlStore, revision: int) -> set[str] | None:
 
 
 def wait_applied(
-    store: SqlStore, revision: int, timeout: float, down_after: float = DOWN_AFTER, interval: float = 0.02
+    store: SqlStore,
+    revision: int,
+    timeout: float,
+    down_after: float = DOWN_AFTER,
+    interval: float = 0.02,
+    since: int | None = None,
 ) -> Waited:
-    """Wait until every live host concerned by ``revision`` has applied it (or ``timeout`` seconds pass)."""
+    """Wait until every live host concerned by ``revision`` (or by the revisions after ``since`` up to it)
+    has applied it, or ``timeout`` seconds pass."""
     import time
 
-    concerned = concerned_hosts(store, revision)
+    concerned = concerned_hosts(store, revision, since)
     deadline = time.monotonic() + timeout
     while True:
         _, statuses = host_statuses(store)

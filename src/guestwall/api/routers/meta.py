@@ -26,6 +26,8 @@ EXTENSIONS = (
     ("port-security", "Port Security", "port_security_enabled on ports."),
     ("allowed-address-pairs", "Allowed Address Pairs", "Extra addresses a port may use."),
     ("binding", "Port Binding", "binding:host_id on ports."),
+    ("rbac-policies", "RBAC Policies", "Sharing security groups with every project."),
+    ("rbac-security-groups", "Add RBAC support to security groups", "access_as_shared to '*'."),
 )
 
 

@@ -190,39 +190,71 @@ def delete_binding(request: Request, who: AdminDep, portdev: str) -> None:
 # ---- hosts -------------------------------------------------------------------------------------------
 
 
-def _hosts(api: ApiState) -> dict[str, int]:
-    """Host name -> ports on it: the hosts ports name (``binding:host_id``) and this server's own."""
-    import socket
+def _hosts(api: ApiState) -> dict[str, dict[str, Any]]:
+    """Every host: those whose agents report to the store (``guestwall host list``), those ports name
+    (``binding:host_id``) and this server's own, with their port counts and what their agents reported."""
+    from guestwall.store.hosts import DOWN_AFTER, host_statuses
+    from guestwall.store.records import this_host
+    from guestwall.store.sqlstore import SqlStore, now_utc
 
-    counts: dict[str, int] = {socket.gethostname(): 0}
+    rows: dict[str, dict[str, Any]] = {this_host(): {"ports": 0}}
     for port in api.cloud.list_ports():
         if port.host:
-            counts[port.host] = counts.get(port.host, 0) + 1
-    return counts
+            rows.setdefault(port.host, {"ports": 0})["ports"] += 1
+    if isinstance(api.store, SqlStore):
+        revision, statuses = host_statuses(api.store)
+        now = now_utc()
+        for status in statuses:
+            rows.setdefault(status.name, {"ports": 0}).update(
+                state="down" if status.is_down(now, DOWN_AFTER) else "up",
+                applied_revision=status.applied_revision,
+                lag=revision - status.applied_revision,
+                heartbeat_at=shapes.timestamp(status.heartbeat_at),
+                last_error=status.last_error,
+                last_repair_at=shapes.timestamp(status.last_repair_at),
+                repairs=status.repairs,
+            )
+    for name, row in rows.items():
+        row.setdefault("state", "no agent reports")
+        row.update(id=name, host=name)
+    return rows
 
 
-@router.get("/hosts", summary="Hosts: this server's and those ports name, with their port counts")
+HOST_ATTRS = {
+    "id",
+    "host",
+    "ports",
+    "state",
+    "applied_revision",
+    "lag",
+    "heartbeat_at",
+    "last_error",
+    "last_repair_at",
+    "repairs",
+}
+
+
+@router.get("/hosts", summary="Hosts, their ports and what their agents report (as guestwall host list)")
 def list_hosts(request: Request, who: AdminDep) -> dict[str, Any]:
-    items = [{"id": host, "host": host, "ports": n} for host, n in sorted(_hosts(state(request)).items())]
-    return listed(request, items, "hosts", {"id", "host", "ports"})
+    items = [row for _, row in sorted(_hosts(state(request)).items())]
+    return listed(request, items, "hosts", HOST_ATTRS)
 
 
-@router.get("/hosts/{host}", summary="A host's status: whether its kernel holds what the store says")
+@router.get("/hosts/{host}", summary="A host's status; for this server's host, whether its kernel is in step")
 def show_host(request: Request, who: AdminDep, host: str) -> dict[str, Any]:
-    """For the host this server enforces on: the store's generation and the changes ``guestwall apply``
-    would make now (none: the kernel is in step). Other hosts' agents do not report here (yet)."""
-    import socket
-
+    """What the host's agent reported; for the host this server enforces on, also the store's generation
+    and the changes ``guestwall apply`` would make now (none: the kernel is in step)."""
     from guestwall.dataplane.apply import plan
     from guestwall.engine import Engine
+    from guestwall.store.records import this_host
 
     api = state(request)
     hosts = _hosts(api)
     if host not in hosts:
         raise not_found("host", host)
-    body: dict[str, Any] = {"id": host, "host": host, "ports": hosts[host]}
-    if host != socket.gethostname():
-        return {"host": {**body, "status": "unknown", "detail": "no status is reported for other hosts"}}
+    body = hosts[host]
+    if host != this_host():
+        return {"host": body}
     with api.store.read() as reader:
         generation = reader.generation()
         desired = Engine(api.backend).desired(reader, strict=False)
@@ -232,7 +264,7 @@ def show_host(request: Request, who: AdminDep, host: str) -> dict[str, Any]:
             **body,
             "netns": api.settings.netns,
             "store_generation": generation,
-            "status": "in step" if not pending else "drifted",
+            "kernel": "in step" if not pending else "drifted",
             "pending_changes": pending.counts(),
             "not_enforced": dict(desired.failures),
         }

@@ -1,8 +1,9 @@
 """What the dashboard shows only when the installation has it: per-host status and the drop log.
 
-Both come from other features (the agents' host status, the agents' per-rule log). The app factory plugs a
-source in through ``UiDeps.extras`` under ``HOSTS`` or ``DROP_LOG``; without one, the pages say clearly that
-it is not available rather than showing an empty table that would look like "nothing wrong".
+Both come from other features (the agents' host status, the agents' per-rule log), read by
+guestwall.api.ui.sources when installed; an application may plug its own source into ``ApiState.extra``
+under ``HOSTS`` or ``DROP_LOG`` (it wins). Without either, the pages say clearly that it is not available
+rather than showing an empty table that would look like "nothing wrong".
 """
 
 from __future__ import annotations
