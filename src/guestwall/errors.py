@@ -17,6 +17,7 @@
     ├── InstantiationError              a binding cannot become rules (missing variable or filter, ...)
     ├── StoreError                      the database failed (translated from SQLAlchemy)
     ├── DataplaneError                  the kernel or nft refused or is missing (from libnftables/nft)
+    │   └── RenderError                 a value nftables' syntax cannot carry (a name with quotes ...)
     ├── LabError                        the namespace lab could not be built or removed
     └── LibvirtError                    libvirt is unreachable, refused a call, or libvirt-python is missing
 
@@ -133,6 +134,10 @@ class DataplaneError(GuestwallError):
 
 
 class LabError(GuestwallError):
+    code = "internal error"
+
+
+class RenderError(DataplaneError):
     code = "internal error"
 
 
