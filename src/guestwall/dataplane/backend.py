@@ -73,6 +73,7 @@ class LibNftables:
             getattr(lib, fn).argtypes = [ctypes.c_void_p]
             getattr(lib, fn).restype = ctypes.c_char_p
         lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+        lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
         self._lib = lib
         self._ctx = self._new_ctx(0)
         self._json_ctx = self._new_ctx(_NFT_CTX_OUTPUT_JSON)
@@ -99,6 +100,23 @@ class LibNftables:
             lib.nft_ctx_output_set_flags(ctx, flags)
         return int(ctx)
 
+    def _free(self, *contexts: int) -> None:
+        with self._lock:
+            for ctx in contexts:
+                self._lib.nft_ctx_free(ctx)
+
+    def close(self) -> None:
+        """Free the contexts (each holds a netlink socket); the backend is unusable afterwards."""
+        contexts = [getattr(self, name, 0) for name in ("_ctx", "_json_ctx", "_terse_ctx")]
+        self._ctx = self._json_ctx = self._terse_ctx = 0
+        self._free(*(ctx for ctx in contexts if ctx))
+
+    def __del__(self) -> None:
+        # long-lived processes (the agent, the API, a test run) open many backends: a context that is
+        # never freed keeps a netlink socket and libnftables' cache for the life of the process
+        if getattr(self, "_lib", None) is not None:
+            self.close()
+
     def _call(self, ctx: int, text: str) -> tuple[int, str, str]:
         with self._lock:
             rc = self._lib.nft_run_cmd_from_buffer(ctx, text.encode())
@@ -111,7 +129,8 @@ class LibNftables:
         rc, _, err = self._call(self._ctx, commands)
         if rc != 0:
             # a failed batch can leave libnftables' cache inconsistent: start the next call afresh
-            self._ctx = self._new_ctx(0)
+            failed, self._ctx = self._ctx, self._new_ctx(0)
+            self._free(failed)
             raise DataplaneError(
                 f"the kernel refused the nftables transaction: {self._located(commands, err)}"
             )
@@ -132,8 +151,7 @@ class LibNftables:
                 located = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode()
         finally:
             os.close(fd)
-            lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
-            lib.nft_ctx_free(ctx)
+            self._free(ctx)
         return _with_command(located, commands) or _first_error(err).split(" | ")[0]
 
     def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
