@@ -121,11 +121,12 @@ def measure_cloud(
 ) -> dict[str, Any]:
     from guestwall.cloud.conntrack import ConntrackTool
     from guestwall.cloud.service import Cloud, RuleSpec
+    from guestwall.config import HostConfig
     from guestwall.dataplane.apply import apply
     from guestwall.dataplane.backend import open_backend
+    from guestwall.engine import Engine
     from guestwall.lab import LabSpec, lab_down, lab_up
     from guestwall.model.cloud import ProviderBlock, RuleDirection
-    from guestwall.services.enforce import desired_state
     from guestwall.store import open_store
     from guestwall.store.cloudrepo import CloudRepo
 
@@ -135,7 +136,8 @@ def measure_cloud(
     backend = open_backend(lab.host_netns)
     results: dict[str, Any] = {"members": members, "blocks": blocks, "rounds": rounds}
     try:
-        cloud = Cloud(store, backend, ConntrackTool(lab.host_netns))
+        engine = Engine(backend, HostConfig())
+        cloud = Cloud(store, engine, ConntrackTool(lab.host_netns))
         alice, bob = lab["alice"], lab["bob"]
         cloud.create_group("members", "bench")
         cloud.create_group("web", "bench")
@@ -200,7 +202,7 @@ def measure_cloud(
 
         # per-packet cost
         with store.read() as reader:
-            guestwall_ruleset = desired_state(reader, netns=lab.host_netns).compiled.ruleset
+            guestwall_ruleset = engine.desired(reader).compiled.ruleset
         linear_text = _linear_baseline(cloud, lab)
         path = str(work / "linear.nft")
         plan: list[tuple[str, Callable[[], object] | None]] = [

@@ -171,6 +171,7 @@ def _counted(engine: Any) -> Iterator[list[int]]:
 def measure_latency_and_load(pg: Any, sizes: Sizes, workdir: Path) -> dict[str, Any]:
     from guestwall.cloud.service import Cloud
     from guestwall.dataplane.backend import NoKernel
+    from guestwall.engine import Engine
     from guestwall.store import open_store
 
     url = pg.new_database()
@@ -187,7 +188,7 @@ def measure_latency_and_load(pg: Any, sizes: Sizes, workdir: Path) -> dict[str, 
         for name, lab in zip(hosts.names, hosts.labs, strict=True):
             host_store = open_store(url, name)
             xmls = [BINDING.format(dev=g.portdev, n=i, mac=g.mac) for i, g in enumerate(lab.guests)]
-            create_bindings(host_store, xmls, NoKernel())
+            create_bindings(host_store, xmls, Engine(NoKernel()))
             host_store.close()
         _wait_all(store, hosts.names, store.generation(), timeout=120)
 

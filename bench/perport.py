@@ -52,29 +52,25 @@ def port_add_text(ruleset_one_port: Any) -> str:
 
 def port_remove_text(ruleset_one_port: Any) -> str:
     """What a per-port tool sends to remove one port: its dispatch entries, then its chains."""
-    from guestwall.compile import canon, names
+    from guestwall.dataplane.diff import element_cmds
+    from guestwall.nft.commands import delete, flush, transaction
 
     base = _base_chains()
-    lines = []
+    commands = []
     for family, table in ruleset_one_port.tables.items():
         for spec in table.sets.values():
             if spec.elements:
-                keys = ", ".join(
-                    " . ".join(canon.render(c, t) for c, t in zip(e, spec.key_types, strict=True))
-                    for e in spec.elements
-                )
-                lines.append(f"delete element {family} {names.TABLE} {spec.name} {{ {keys} }}")
-        own = [name for name in table.chains if (family, name) not in base]
-        lines += [f"flush chain {family} {names.TABLE} {name}" for name in own]
-        lines += [f"delete chain {family} {names.TABLE} {name}" for name in own]
-    return "\n".join(lines) + "\n"
+                commands += element_cmds("delete", family, spec, spec.elements, chunk=1 << 30)
+        own = [chain.decl(family) for name, chain in table.chains.items() if (family, name) not in base]
+        commands += [flush(c) for c in own] + [delete(c) for c in own]
+    return transaction(commands).text()
 
 
 def linear_dispatch(ruleset: Any, last: Sequence[str]) -> Any:
     """The same ruleset with every dispatch verdict map replaced by one rule per port in the base chain
     (ports in ``last`` at the end); the maps stay declared, empty."""
-    from guestwall.compile import nftir as ir
     from guestwall.compile.ruleset import ChainSpec
+    from guestwall.nft import ir
 
     def order(item: tuple[Any, Any]) -> tuple[int, str]:
         key = item[0][0]
@@ -93,8 +89,9 @@ def linear_dispatch(ruleset: Any, last: Sequence[str]) -> Any:
                     continue
                 spec = table.sets[vmap.map]
                 for (key,), (kind, target) in sorted(spec.elements.items(), key=order):
-                    literal = ir.quote(key) if isinstance(key, str) else hex(key)
-                    rules.append(ir.Rule((ir.Match(vmap.key, ir.Literal(literal)), ir.Verdict(kind, target))))
+                    style = ir.Style.IFNAME if isinstance(key, str) else ir.Style.HEX
+                    verdict = ir.Verdict(ir.VerdictKind(kind), target)
+                    rules.append(ir.Rule((ir.Match(vmap.key, ir.Const(key, style)), verdict)))
                 spec.elements.clear()
             table.chains[chain.name] = ChainSpec(chain.name, rules, chain.base)
     return ruleset
@@ -112,20 +109,9 @@ def measured_marks(inputs: Sequence[Any], portdevs: Sequence[str]) -> list[Any]:
 def as_actual(ruleset: Any) -> dict[str, Any]:
     """What the kernel holds after loading ``ruleset``, in the dataplane's read-back form: a per-port tool
     knows what it loaded, so its changes are diffed against that instead of listing 200k rules back."""
-    from guestwall.compile.ruleset import rule_digest
-    from guestwall.dataplane.state import ActualChain, ActualSet, ActualTable
+    from guestwall.dataplane.state import actual_of
 
-    out = {}
-    for family, table in ruleset.tables.items():
-        actual = ActualTable(family)
-        for name, chain in table.chains.items():
-            actual.chains[name] = ActualChain(name, chain.base, [rule_digest(r) for r in chain.rules])
-        for name, spec in table.sets.items():
-            actual.sets[name] = ActualSet(
-                name, spec.key_types, spec.flags, spec.map_type, dict(spec.elements)
-            )
-        out[family] = actual
-    return out
+    return actual_of(ruleset)
 
 
 def ruleset_size(ruleset: Any) -> dict[str, Any]:

@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         from bench.netns import free_backend, scratch_netns
         from bench.programming import FilterHook
         from bench.timing import TimedBackend
+        from guestwall.config import HostConfig
         from guestwall.dataplane.backend import open_backend
+        from guestwall.engine import Engine
         from guestwall.services import bindings as svc
         from guestwall.services.filters import define_filter
         from guestwall.store import open_store
@@ -45,20 +47,21 @@ def main(argv: list[str] | None = None) -> int:
         extra = workload.binding_xml(workload.extra_port())
         with scratch_netns("prof") as ns:
             backend = TimedBackend(open_backend(ns))
+            engine = Engine(backend, HostConfig())
             try:
                 if args.op != "first":
-                    svc.create_bindings(store, xmls, backend)
+                    svc.create_bindings(store, xmls, engine)
                 if args.op == "remove":
-                    svc.create_binding(store, extra, backend)
+                    svc.create_binding(store, extra, engine)
 
-                hook = FilterHook(store, backend)  # nwfilter-define's path, incremental where it can be
+                hook = FilterHook(store, engine)  # nwfilter-define's path, incremental where it can be
 
                 call: Callable[[], Any] = {
-                    "first": lambda: svc.create_bindings(store, xmls, backend),
-                    "reapply": lambda: svc.reapply(store, backend),
+                    "first": lambda: svc.create_bindings(store, xmls, engine),
+                    "reapply": lambda: svc.reapply(store, engine),
                     "edit": lambda: hook.define(workload.filter_xml(1)),
-                    "add": lambda: svc.create_binding(store, extra, backend),
-                    "remove": lambda: svc.delete_binding(store, workload.EXTRA_PORT, backend),
+                    "add": lambda: svc.create_binding(store, extra, engine),
+                    "remove": lambda: svc.delete_binding(store, workload.EXTRA_PORT, engine),
                 }[args.op]
                 profiler = Profiler(interval=0.0005)
                 profiler.start()

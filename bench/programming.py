@@ -73,51 +73,27 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class FilterHook:
-    """Redefine a filter as ``guestwall nwfilter-define`` does: with the CLI's enforcement hook (the
-    incremental filter-edit path where guestwall has one), on our store and backend."""
+    """Redefine a filter as ``guestwall nwfilter-define`` does: through the engine (its incremental
+    filter-edit path where it has one), on our store and backend."""
 
-    def __init__(self, store: Any, backend: Any) -> None:
-        self.store, self.backend = store, backend
-        self.path = "cli hook"
+    def __init__(self, store: Any, engine: Any) -> None:
+        self.store, self.engine = store, engine
+        self.path = "engine"
 
     def define(self, xml: str) -> Any:
-        import importlib
-
         from guestwall.services.filters import define_filter
 
-        cli_binding: Any = importlib.import_module("guestwall.cli.binding")
-        if not hasattr(cli_binding, "enforce_filters"):
-            self.path = "enforce_from"
-            define_filter(self.store, xml, on_change=self._full)
-            return _Applied(self.backend)
-        from guestwall.cli.context import Context
-
-        ctx = Context(db_url=self.store.url, netns=self.backend.netns, quiet=True)
-        ctx._store = self.store  # the CLI's context holds the store it opened; ours is already open
-        original = cli_binding.backend_for
-        cli_binding.backend_for = lambda _ctx: self.backend
-        try:
-            define_filter(
-                self.store, xml, on_change=lambda filters: cli_binding.enforce_filters(ctx, filters)
-            )
-        finally:
-            cli_binding.backend_for = original
-        return _Applied(self.backend)
-
-    def _full(self, filters: dict[str, Any]) -> None:
-        from guestwall.services.enforce import enforce_from
-
-        with self.store.read() as reader:
-            enforce_from(reader, filters, self.backend)
+        define_filter(self.store, xml, engine=self.engine)
+        return _Applied(self.engine.backend)
 
 
 class _Applied:
     """The hook returns nothing: the transaction is what the backend ran."""
 
     def __init__(self, backend: Any) -> None:
-        from guestwall.dataplane.diff import Transaction
+        from guestwall.nft.commands import Transaction
 
-        self.transaction = Transaction(list(backend.commands))
+        self.transaction = Transaction(tuple(backend.commands))
 
 
 def store_inputs(store: Any, only: str | None = None, variant: int | None = None) -> tuple[list[Any], Any]:
@@ -131,8 +107,8 @@ def store_inputs_from(
     reader: Any, only: str | None = None, variant: int | None = None
 ) -> tuple[list[Any], Any]:
     from guestwall.compile.compiler import Options, PortInput
+    from guestwall.engine.desired import build_desired, load_ports
     from guestwall.nwfilter import parse_filter
-    from guestwall.services.enforce import build_desired, load_ports
     from guestwall.services.filters import load_filters
 
     filters = load_filters(reader)
@@ -206,7 +182,9 @@ def measure_here(
 ) -> tuple[dict[str, Any], InProcessState]:
     """guestwall's service calls at N ports, in a new namespace or in ``netns`` (a data-path lab's host,
     which keeps the final state loaded)."""
+    from guestwall.config import HostConfig
     from guestwall.dataplane.backend import open_backend
+    from guestwall.engine import Engine
     from guestwall.services import bindings as svc
     from guestwall.services.filters import define_filter
     from guestwall.store import open_store
@@ -223,6 +201,7 @@ def measure_here(
         where = contextlib.nullcontext(netns) if netns else scratch_netns(f"gw{n}")
         with where as ns:
             backend = TimedBackend(open_backend(ns))
+            engine = Engine(backend, HostConfig())
 
             def timed(call: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
                 clock.reset()
@@ -234,17 +213,17 @@ def measure_here(
 
             try:
                 log(f"  guestwall in-process, N={n}: first apply (bulk)")
-                _, record = timed(lambda: svc.create_bindings(store, xmls, backend))
+                _, record = timed(lambda: svc.create_bindings(store, xmls, engine))
                 out["first_apply"] = summarize([record])
                 state.instantiate_s = record["instantiate_s"]
                 out["kernel_size"] = kernel_size(ns, TABLES).as_dict()
 
                 out["reapply"] = summarize(
-                    [timed(lambda: svc.reapply(store, backend))[1] for _ in range(reps)]
+                    [timed(lambda: svc.reapply(store, engine))[1] for _ in range(reps)]
                 )
 
                 log(f"  guestwall in-process, N={n}: shared filter edit x{reps}")
-                hook = FilterHook(store, backend)
+                hook = FilterHook(store, engine)
                 runs = []
                 for rep in range(reps):  # variants 1, 0, 1: ends with the edited filter
                     _, record = timed(functools.partial(hook.define, workload.filter_xml(rep + 1)))
@@ -255,13 +234,13 @@ def measure_here(
                 log(f"  guestwall in-process, N={n}: add/remove one port x{reps}")
                 adds, removes = [], []
                 for _ in range(reps):
-                    adds.append(timed(lambda: svc.create_binding(store, extra_xml, backend))[1])
-                    removes.append(timed(lambda: svc.delete_binding(store, workload.EXTRA_PORT, backend))[1])
+                    adds.append(timed(lambda: svc.create_binding(store, extra_xml, engine))[1])
+                    removes.append(timed(lambda: svc.delete_binding(store, workload.EXTRA_PORT, engine))[1])
                 out["add"] = summarize(adds)
                 out["remove"] = summarize(removes)
                 out["kernel_size_final"] = kernel_size(ns, TABLES).as_dict()
                 # after all operations the kernel must hold exactly the store's state
-                out["final_check_tx_commands"] = len(svc.reapply(store, backend).transaction.commands)
+                out["final_check_tx_commands"] = len(svc.reapply(store, engine).transaction.commands)
             finally:
                 free_backend(backend.backend)
         # The programs for the per-port baseline, computed by guestwall's pipeline after the timed calls (so

@@ -33,16 +33,12 @@ def stopwatch() -> Iterator[list[float]]:
 # (module, attribute) -> phase. Whatever a refactoring removed is simply not timed; a service call's total
 # and kernel time (TimedBackend) never depend on these.
 PHASES = {
-    ("guestwall.services.enforce", "build_desired"): "build",  # instantiate all ports + compile
-    ("guestwall.services.enforce", "compile_ruleset"): "build.compile",  # (inside build)
-    ("guestwall.services.enforce", "load_ports"): "load",
-    ("guestwall.services.bindings", "load_filters"): "load",
-    ("guestwall.services.bindings", "enforced_program"): "instantiate",  # one port's program
-    ("guestwall.services.bindings", "compile_ruleset"): "compile",  # one port's rules
-    ("guestwall.services.incremental", "_compile_one"): "one",  # one group representative, both
-    ("guestwall.services.incremental", "compile_ruleset"): "one.compile",  # (inside one, or one port's)
-    ("guestwall.services.incremental", "enforced_program"): "instantiate",  # one port's program
-    ("guestwall.services.enforce", "enforced_program"): "instantiate",  # (imported where it is called)
+    ("guestwall.engine.desired", "build_desired"): "build",  # instantiate all ports + compile
+    ("guestwall.engine.desired", "compile_ruleset"): "build.compile",  # (inside build)
+    ("guestwall.engine.desired", "load_ports"): "load",
+    ("guestwall.engine.incremental", "_compile_one"): "one",  # one group representative, both
+    ("guestwall.engine.incremental", "compile_ruleset"): "one.compile",  # (inside one, or one port's)
+    ("guestwall.engine.incremental", "port_program"): "instantiate",  # one port's program
     ("guestwall.services.filters", "load_filters"): "load",  # parse every stored filter
     ("guestwall.services.filters", "load_filter_tree"): "load",  # parse one filter tree
 }
@@ -57,17 +53,17 @@ class TimedBackend:
         self.netns = backend.netns
         self.read_s = 0.0
         self.run_s = 0.0
-        self.commands: list[str] = []  # every command run since the last reset
+        self.commands: list[Any] = []  # every command run since the last reset
 
     def reset(self) -> None:
         self.read_s = self.run_s = 0.0
         self.commands = []
 
-    def run(self, commands: str) -> None:
-        self.commands += [line for line in commands.splitlines() if line.strip()]
+    def run(self, tx: Any) -> None:
+        self.commands += list(tx.commands)
         t0 = time.perf_counter()
         try:
-            self.backend.run(commands)
+            self.backend.run(tx)
         finally:
             self.run_s += time.perf_counter() - t0
 

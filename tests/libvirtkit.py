@@ -66,6 +66,12 @@ def _cgroup_mounts() -> list[tuple[str, str, str]]:
     return mounts
 
 
+def _machine_cgroups() -> list[Path]:
+    """libvirt's machine partitions: /sys/fs/cgroup/<controller>/machine (v1), /sys/fs/cgroup/machine (v2)."""
+    root = Path("/sys/fs/cgroup")
+    return [p for p in [*root.glob("*/machine"), root / "machine"] if p.is_dir()]
+
+
 @dataclass
 class Nic:
     dev: str  # host-side name (not vnet*: libvirt drops those as generated)
@@ -126,13 +132,16 @@ class PrivateLibvirt:
         )
         # remember which machine cgroups exist, so teardown removes only the ones this daemon created
         if self.proc is None:
-            self.cgroup_dirs = [p for p in Path("/sys/fs/cgroup").glob("*/machine") if p.is_dir()]
+            self.cgroup_dirs = _machine_cgroups()
         lines = ["set -e"]
         for sub, target in STATE_DIRS.items():
             lines.append(f"mkdir -p {target} && mount --bind {shlex.quote(str(self.state / sub))} {target}")
         for fstype, options, path in _cgroup_mounts():
             lines.append(f"mkdir -p {path} && mount -t {fstype} -o {shlex.quote(options)} {fstype} {path}")
         lines += self._account_mounts()
+        # no D-Bus for this daemon (as on the machine the recipe was checked on): with systemd-machined
+        # reachable it would register the guests there instead of making its own cgroups
+        lines.append("if [ -d /run/dbus ]; then mount -t tmpfs tmpfs /run/dbus; fi")
         lines.append(f"exec {LIBVIRTD} -p /run/libvirt/libvirtd.pid")
         log = open(self.state / "daemon.log", "wb")  # noqa: SIM115 (handed to the child)
         self.proc = subprocess.Popen(
@@ -195,8 +204,8 @@ class PrivateLibvirt:
                 self.proc.kill()
                 self.proc.wait()
         self._kill_controllers()
-        for path in Path("/sys/fs/cgroup").glob("*/machine"):
-            if path.is_dir() and path not in self.cgroup_dirs:
+        for path in _machine_cgroups():
+            if path not in self.cgroup_dirs:
                 for child in sorted(path.glob("**/"), key=lambda p: -len(p.parts)):
                     with contextlib.suppress(OSError):
                         child.rmdir()

@@ -18,6 +18,7 @@
     ├── StoreError                      the database failed (translated from SQLAlchemy)
     │   └── MissingStoreError           there is no store at the URL (only commands that write create one)
     ├── DataplaneError                  the kernel or nft refused or is missing (from libnftables/nft)
+    │   └── RenderError                 a value nftables' syntax cannot carry (a name with quotes ...)
     ├── LabError                        the namespace lab could not be built or removed
     └── LibvirtError                    libvirt is unreachable, refused a call, or libvirt-python is missing
 
@@ -138,6 +139,10 @@ class DataplaneError(GuestwallError):
 
 
 class LabError(GuestwallError):
+    code = "internal error"
+
+
+class RenderError(DataplaneError):
     code = "internal error"
 
 

@@ -12,10 +12,10 @@ from agentkit import Host, wait_until
 
 from guestwall.compile import names
 from guestwall.config import load_config
-from guestwall.dataplane.apply import plan
 from guestwall.dataplane.backend import open_backend
+from guestwall.engine import Engine
 from guestwall.lab.traffic import frames, probe
-from guestwall.services.enforce import desired_state
+from guestwall.nft.commands import ListSet, Table
 from guestwall.store import open_store
 from netns_fixtures import needs_netns
 
@@ -30,10 +30,9 @@ def in_sync(host: Host) -> bool:
     store = open_store(host.url)
     try:
         with store.read() as reader:
-            desired = desired_state(reader, config=load_config(str(host.config_path)), netns=host.netns)
+            return not Engine(open_backend(host.netns), load_config(str(host.config_path))).plan(reader)
     finally:
         store.close()
-    return not plan(desired.compiled.ruleset, open_backend(host.netns))
 
 
 def forged(host: Host) -> list[Any]:
@@ -56,7 +55,7 @@ def test_flush_ruleset_is_repaired_within_one_second(make_host: Callable[..., Ho
         t0 = time.monotonic()
         host.nft("flush", "ruleset")
         wait_until(
-            lambda: backend.list_json(f"map bridge {names.TABLE} {names.L2_OUT_MAP}"), 1.0, 0.002, "repair"
+            lambda: backend.list_json(ListSet(Table("bridge", names.TABLE), names.L2_OUT_MAP, map=True)), 1.0, 0.002, "repair"
         )
         latencies.append(time.monotonic() - t0)
         time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))

@@ -9,12 +9,12 @@ from uuid import UUID
 
 import pytest
 
+from guestwall.engine.desired import BoundPort, build_desired
 from guestwall.errors import InstantiationError
 from guestwall.instantiate.learning import LearningMode, drop_all_program, interim_program, learning_mode
 from guestwall.model import Binding, FilterRef, make_params
 from guestwall.model.binding import Owner
 from guestwall.nwfilter import builtin_filters
-from guestwall.services.enforce import BoundPort, build_desired
 from guestwall.simulate import parse_packet, simulate
 from guestwall.store.records import BindingRecord
 

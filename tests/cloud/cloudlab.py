@@ -12,7 +12,9 @@ from ipaddress import ip_address
 
 from guestwall.cloud.conntrack import ConntrackTool
 from guestwall.cloud.service import Cloud
+from guestwall.config import HostConfig
 from guestwall.dataplane.backend import open_backend
+from guestwall.engine import Engine
 from guestwall.lab import Lab, netns_socket
 from guestwall.model.cloud import Port
 from guestwall.store import Store
@@ -27,7 +29,8 @@ class CloudLab:
     @classmethod
     def open(cls, lab: Lab, store: Store) -> CloudLab:
         flush_conntrack(lab)
-        return cls(lab, Cloud(store, open_backend(lab.host_netns), ConntrackTool(lab.host_netns)))
+        engine = Engine(open_backend(lab.host_netns), HostConfig())
+        return cls(lab, Cloud(store, engine, ConntrackTool(lab.host_netns)))
 
     def port(self, guest: str, groups: Sequence[str] = (), **fields: object) -> Port:
         """Make the lab guest a cloud port (its IPv4 and IPv6 addresses fixed), in ``groups``."""

@@ -16,6 +16,7 @@ from guestwall.dataplane.backend import JSON, Backend, open_backend
 from guestwall.lab import Guest, Lab
 from guestwall.lab.traffic import ping, tcp_connect, tcp_server
 from guestwall.model.cloud import RuleDirection
+from guestwall.nft.commands import Listing, Transaction
 from guestwall.store import Store
 from guestwall.store.cloudrepo import CloudRepo
 from netns_fixtures import needs_netns
@@ -31,11 +32,11 @@ class CountingBackend:
         self.netns: str | None = inner.netns
         self.transactions: list[str] = []
 
-    def run(self, commands: str) -> None:
-        self.transactions.append(commands)
-        self.inner.run(commands)
+    def run(self, tx: Transaction) -> None:
+        self.transactions.append(tx.text())
+        self.inner.run(tx)
 
-    def list_json(self, what: str, terse: bool = False) -> JSON | None:
+    def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
         return self.inner.list_json(what, terse)
 
 
@@ -78,7 +79,7 @@ def test_instance_lifecycle(lab: Lab, driver: FirewallDriver) -> None:
     )
 
     # preparing again (compute restart) changes nothing in the kernel
-    backend = driver.cloud.backend
+    backend = driver.cloud.engine.backend
     assert isinstance(backend, CountingBackend)
     before = len(backend.transactions)
     driver.prepare_instance_filter(web, [vif(bob)])
@@ -104,7 +105,7 @@ def test_refreshes_follow_changes_made_elsewhere(lab: Lab, driver: FirewallDrive
     bob, alice = lab["bob"], lab["alice"]
     driver.prepare_instance_filter(instance(bob, "web"), [vif(bob)])
     driver.prepare_instance_filter(instance(alice), [vif(alice)])
-    backend = driver.cloud.backend
+    backend = driver.cloud.engine.backend
     assert isinstance(backend, CountingBackend)
 
     # membership written elsewhere: alice's port joins frontends (store only), then the casts arrive

@@ -258,7 +258,7 @@ def test_overlapping_elements_are_merged() -> None:
 
 
 def test_simulate_explains_spoofed_neighbour_advertisements(cloud: Cloud, store: Store) -> None:
-    from guestwall.services.enforce import enforced_program
+    from guestwall.engine.desired import enforced_program
     from guestwall.services.filters import load_filters
     from guestwall.simulate import parse_packet, simulate
 

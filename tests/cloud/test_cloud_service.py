@@ -10,11 +10,13 @@ import pytest
 from guestwall.cloud import translate as tr
 from guestwall.cloud.service import Cloud, RuleSpec
 from guestwall.cloud.validate import CloudConflict, CloudInputError, CloudInUse, CloudNotFound
+from guestwall.config import HostConfig
 from guestwall.dataplane.backend import RecordingBackend
+from guestwall.engine import Engine
+from guestwall.engine.desired import build_desired, load_address_sets, load_ports
 from guestwall.errors import GuestwallError
 from guestwall.model.cloud import Ethertype, Port, RuleDirection
 from guestwall.services.bindings import get_binding
-from guestwall.services.enforce import build_desired, load_address_sets, load_ports
 from guestwall.services.filters import load_filters
 from guestwall.store import Store
 from guestwall.store.cloudrepo import CloudRepo
@@ -24,7 +26,7 @@ IN, OUT = RuleDirection.INGRESS, RuleDirection.EGRESS
 
 @pytest.fixture
 def cloud(store: Store, recording: RecordingBackend) -> Cloud:
-    return Cloud(store, recording)
+    return Cloud(store, Engine(recording, HostConfig()))
 
 
 def port(device: str, n: int, *groups: str, **fields: object) -> Port:
@@ -152,7 +154,7 @@ def test_kernel_refusal_stores_nothing(store: Store) -> None:
 
             raise DataplaneError("the kernel refused the nftables transaction: test")
 
-    cloud = Cloud(store, Refusing())
+    cloud = Cloud(store, Engine(Refusing(), HostConfig()))
     cloud.create_group("web")  # nothing bound uses it yet: no kernel change needed
     before = generation(store)
     with pytest.raises(GuestwallError, match="kernel refused"):
@@ -211,7 +213,7 @@ def test_device_with_a_plain_binding_is_not_taken_over(cloud: Cloud) -> None:
     xml = """<filterbinding><owner><name>x</name><uuid>00000000-0000-4000-8000-000000000001</uuid></owner>
       <portdev name='vnet0'/><mac address='52:54:00:00:00:01'/><filterref filter='clean-traffic'>
       <parameter name='IP' value='10.0.0.1'/></filterref></filterbinding>"""
-    create_binding(cloud.store, xml, cloud.backend)  # type: ignore[arg-type]
+    create_binding(cloud.store, xml, cloud.engine)  # type: ignore[arg-type]
     with pytest.raises(CloudConflict, match="already has a filter binding"):
         cloud.create_port(port("vnet0", 1))
 

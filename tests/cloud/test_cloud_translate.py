@@ -12,9 +12,8 @@ import pytest
 from guestwall.cloud import basefilters as base
 from guestwall.cloud import translate as tr
 from guestwall.compile.compiler import Compiled, PortInput, compile_ruleset
-from guestwall.compile.ruleset import Ruleset, rule_digest
 from guestwall.dataplane.diff import diff
-from guestwall.dataplane.state import ActualChain, ActualSet, ActualTable
+from guestwall.dataplane.state import actual_of
 from guestwall.instantiate.build import Planner
 from guestwall.model.cloud import (
     Ethertype,
@@ -24,6 +23,7 @@ from guestwall.model.cloud import (
     SecurityGroup,
     SecurityGroupRule,
 )
+from guestwall.nft import render
 from guestwall.nwfilter import parse_binding, parse_filter
 
 G1 = "11111111-2222-4333-8444-555555555555"
@@ -217,21 +217,6 @@ def test_ports_of_one_profile_share_every_chain() -> None:
     assert not more.fallbacks
 
 
-def actual_of(ruleset: Ruleset) -> dict[str, ActualTable]:
-    """The kernel as it would be after applying ``ruleset`` (what read_state would return)."""
-    out = {}
-    for family, table in ruleset.tables.items():
-        actual = ActualTable(family)
-        for name, chain in table.chains.items():
-            actual.chains[name] = ActualChain(chain.name, chain.base, [rule_digest(r) for r in chain.rules])
-        for name, spec in table.sets.items():
-            actual.sets[name] = ActualSet(
-                name, spec.key_types, spec.flags, spec.map_type, dict(spec.elements)
-            )
-        out[family] = actual
-    return out
-
-
 def test_membership_change_is_element_updates_only() -> None:
     groups = web_groups()
     ports = many_ports(30, (G1,)) + many_ports(60, (G2,))[30:]
@@ -262,10 +247,10 @@ def test_ten_thousand_blocks_are_one_lookup() -> None:
     blocks[0] = ProviderBlock("0", ip_network("172.16.0.0/12"))
     result = compiled(web_groups(), many_ports(3, (G1,)), blocks)
     inet = result.ruleset.table("inet")
-    provider_rules = [r for c in inet.chains.values() for r in c.rules if "gw-provider" in r.render()]
+    provider_rules = [r for c in inet.chains.values() for r in c.rules if "gw-provider" in render.rule(r)]
     # one rule per family and direction chain, each a single lookup in one interval set
     assert len(provider_rules) == 4
-    assert all(r.render().count("@ipset.gw-provider-any") == 1 for r in provider_rules)
+    assert all(render.rule(r).count("@ipset.gw-provider-any") == 1 for r in provider_rules)
     assert len(inet.sets["ipset.gw-provider-any.v4"].elements) == 10_000
 
 

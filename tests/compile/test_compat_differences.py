@@ -10,6 +10,7 @@ import pytest
 from guestwall.compile.compiler import Options, PortInput, compile_ruleset
 from guestwall.dataplane.backend import RecordingBackend
 from guestwall.dataplane.diff import diff
+from guestwall.engine import Engine
 from guestwall.errors import InstantiationError
 from guestwall.instantiate import instantiate
 from guestwall.model import Binding, FilterRef, Owner, make_params
@@ -80,7 +81,7 @@ def test_binding_errors_keep_the_code_phrase_and_say_where(tmp_path: pytest.Temp
             "<filterref filter='needs-port'/></filterbinding>"
         )
         with pytest.raises(InstantiationError) as caught:
-            create_binding(store, xml, RecordingBackend())
+            create_binding(store, xml, Engine(RecordingBackend()))
     finally:
         store.close()
     text = caught.value.virsh_text()

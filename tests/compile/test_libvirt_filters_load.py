@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from guestwall.compile import names
 from guestwall.compile.compiler import PortInput, compile_ruleset
 from guestwall.dataplane.diff import diff
 from guestwall.errors import GuestwallError
 from guestwall.instantiate import instantiate
 from guestwall.model import AddressSet, Binding, DataType, Filter, FilterRef, Owner, VarRef, make_params
+from guestwall.nft.commands import Table, Transaction, add, delete, transaction
 from guestwall.nwfilter import builtin_filters, parse_filter
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "libvirt" / "filters"
@@ -63,7 +65,7 @@ def _params(f: Filter) -> dict[str, tuple[str, ...]] | None:
     return {name: (samples[name],) * sizes[name] for name in samples}
 
 
-def load_case(name: str) -> str | None:
+def load_case(name: str) -> Transaction | None:
     """The nft transaction for the case's filter bound to one port, or None if it has dangling references."""
     try:
         f = parse_filter((GOLDEN / name / "input.xml").read_bytes())
@@ -83,7 +85,7 @@ def load_case(name: str) -> str | None:
     program = instantiate(binding, defs)
     sets = {name: AddressSet(name) for name in ("someset", "myset", "x", "tck_test", "a", "set")}
     compiled = compile_ruleset([PortInput(program, 1)], address_sets=sets)
-    return diff(compiled.ruleset, {}).text()
+    return diff(compiled.ruleset, {})
 
 
 @pytest.mark.netns
@@ -101,14 +103,15 @@ def test_every_libvirt_filter_compiles_and_loads() -> None:
         backend = open_backend(ns)
         for name in CASES:
             try:
-                text = load_case(name)
+                tx = load_case(name)
             except GuestwallError as e:
                 refused[name] = str(e)
                 continue
-            if text is None:
+            if tx is None:
                 continue
             try:
-                backend.run("flush ruleset\n" + text)
+                tables = [Table(family, names.TABLE) for family in names.FAMILIES]
+                backend.run(transaction(c for t in tables for c in (add(t), delete(t))) + tx)
             except GuestwallError as e:
                 failed[name] = str(e)
     finally:

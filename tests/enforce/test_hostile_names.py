@@ -16,6 +16,7 @@ from guestwall.cloud.driver import FirewallDriver, Instance, Vif
 from guestwall.cloud.service import Cloud
 from guestwall.config import ConfigError, parse_config
 from guestwall.dataplane.backend import RecordingBackend
+from guestwall.engine import Engine
 from guestwall.errors import BindingError, CloudError
 from guestwall.lab import Lab
 from guestwall.lab.traffic import ping
@@ -47,7 +48,7 @@ def test_refused_at_every_way_in(name: str, tmp_path: Path) -> None:
     try:
         xml = binding_xml_for(name)
         with pytest.raises(BindingError, match="not a valid interface name"):
-            create_binding(store, xml, RecordingBackend())
+            create_binding(store, xml, Engine(RecordingBackend()))
         with pytest.raises(CloudError, match="invalid device name"):
             Cloud(store, RecordingBackend()).create_port(Port("", name, "52:54:00:00:00:01", "default"))
         with pytest.raises(CloudError, match="invalid device name"):

@@ -9,16 +9,16 @@ from ipaddress import ip_network
 import pytest
 from gw import Guestwall
 
-from guestwall.dataplane.apply import plan
+from guestwall.config import HostConfig
+from guestwall.dataplane.apply import ApplyResult
 from guestwall.dataplane.backend import open_backend
+from guestwall.engine import Change, Engine, filter_edit
 from guestwall.errors import InstantiationError
 from guestwall.lab import Lab
 from guestwall.lab.traffic import tcp_connect, tcp_server
 from guestwall.model import AddressSet
 from guestwall.nwfilter import parse_filter
-from guestwall.services.enforce import desired_state, load_address_sets
 from guestwall.services.filters import load_filters
-from guestwall.services.incremental import apply_filter_change, refresh_address_sets
 from guestwall.store import Store, open_store
 from netns_fixtures import needs_netns
 
@@ -47,23 +47,22 @@ def setup(lab_factory, tmp_path) -> Iterator[tuple[Guestwall, Store]]:  # type: 
     store.close()
 
 
-def edit(store: Store, g: Guestwall, xml: str) -> object:
-    """Redefine through the incremental path (as the CLI's hook does), then check nothing else is due."""
-    backend = open_backend(g.lab.host_netns)
+def engine(g: Guestwall) -> Engine:
+    return Engine(open_backend(g.lab.host_netns), HostConfig())
+
+
+def edit(store: Store, g: Guestwall, xml: str) -> ApplyResult:
+    """Redefine through the engine (as the CLI does)."""
     new = parse_filter(xml)
-    with store.read() as reader:
-        old = load_filters(reader)
-        filters = dict(old) | {new.name: new}
-        result = apply_filter_change(reader, old, filters, backend, load_address_sets(reader))
     with store.write() as writer:
+        old = load_filters(writer)
         writer.put_filter(old[new.name].uuid, new.name, xml)  # type: ignore[arg-type]
-    return result
+        return engine(g).apply(writer, filter_edit(old, old | {new.name: new}))
 
 
 def settled(store: Store, g: Guestwall) -> bool:
     with store.read() as reader:
-        desired = desired_state(reader, netns=g.lab.host_netns)
-    return not plan(desired.compiled.ruleset, open_backend(g.lab.host_netns))
+        return not engine(g).plan(reader)
 
 
 def test_an_edit_rewrites_only_the_changed_chains(setup: tuple[Guestwall, Store]) -> None:
@@ -73,8 +72,8 @@ def test_an_edit_rewrites_only_the_changed_chains(setup: tuple[Guestwall, Store]
     with tcp_server(lab, "bob", 80):
         assert not tcp_connect(lab, "alice", lab["bob"].ipv4, 80)
     result = edit(store, g, WEB.replace("dstportstart='22'", "dstportstart='80'"))
-    assert result is not None
-    tx = result.transaction.text()  # type: ignore[attr-defined]
+    assert result.incremental
+    tx = result.transaction.text()
     assert "element" not in tx and "l2o." not in tx  # only the layer-3 chains changed
     assert settled(store, g)
     with tcp_server(lab, "bob", 80):
@@ -84,13 +83,15 @@ def test_an_edit_rewrites_only_the_changed_chains(setup: tuple[Guestwall, Store]
 def test_an_edit_needing_new_per_port_values_falls_back(setup: tuple[Guestwall, Store]) -> None:
     g, store = setup
     xml = WEB.replace("<tcp dstportstart='22'/>", "<tcp dstportstart='22' srcipaddr='$IP' srcipmask='24'/>")
-    assert edit(store, g, xml) is None
+    assert not edit(store, g, xml).incremental
+    assert settled(store, g)
 
 
 def test_an_edit_that_cannot_be_instantiated_names_the_binding(setup: tuple[Guestwall, Store]) -> None:
     g, store = setup
     with pytest.raises(InstantiationError, match=r"binding vnet1: .*NOPE"):
         edit(store, g, WEB.replace("dstportstart='22'", "dstportstart='$NOPE'"))
+    assert settled(store, g)  # nothing was committed, nothing changed in the kernel
 
 
 def test_an_address_set_change_is_an_element_delta(setup: tuple[Guestwall, Store]) -> None:
@@ -98,9 +99,8 @@ def test_an_address_set_change_is_an_element_delta(setup: tuple[Guestwall, Store
     lab = g.lab
     with store.write() as writer:
         writer.put_address_set("admins", (ip_network(f"{lab['alice'].ipv4}/32"),))
-    with store.read() as reader:
-        result = refresh_address_sets(reader, ["admins"], open_backend(lab.host_netns))
-    assert result is not None
+        result = engine(g).apply(writer, Change(sets=frozenset({"admins"})))
+    assert result.incremental
     assert set(result.transaction.counts()) == {"delete element", "add element"}
     assert settled(store, g)
     with tcp_server(lab, "bob", 5000):

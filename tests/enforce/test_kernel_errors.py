@@ -3,6 +3,7 @@ quotes the first line of its input whatever failed; both backends must name the 
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
@@ -11,15 +12,22 @@ from gw import Guestwall, binding_xml
 from guestwall.dataplane.backend import LibNftables, NftCommand
 from guestwall.errors import DataplaneError
 from guestwall.lab import Lab
+from guestwall.nft.commands import Elements, SetDecl, Table, add, transaction
 from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
-FAILING = """add table inet gwtest
-add set inet gwtest s { type ipv4_addr; flags interval; }
-add element inet gwtest s { 10.0.0.0/24 }
-add element inet gwtest s { 10.0.0.5 }
-"""
+TABLE = Table("inet", "gwtest")
+SET = SetDecl(TABLE, "s", ("ipv4_addr",), flags=("interval",))
+RANGE = (ip_address("10.0.0.0"), ip_address("10.0.0.255"))
+FAILING = transaction(
+    [
+        add(TABLE),
+        add(SET),
+        add(Elements(SET, (((RANGE,), None),))),
+        add(Elements(SET, (((ip_address("10.0.0.5"),), None),))),
+    ]
+)
 
 
 @pytest.mark.parametrize("backend", [LibNftables, NftCommand])

@@ -11,10 +11,12 @@ import pytest
 from gw import Guestwall, binding_xml
 
 from guestwall.compile.names import port_mark
+from guestwall.config import HostConfig
 from guestwall.dataplane.backend import open_backend
+from guestwall.engine import Engine
 from guestwall.lab import Lab
 from guestwall.lab.traffic import frames, probe, tcp_connect, tcp_server
-from guestwall.services.enforce import enforce_from
+from guestwall.nft.commands import Listing, Transaction
 from guestwall.services.filters import define_filter
 from guestwall.store import open_store
 from netns_fixtures import needs_netns
@@ -33,11 +35,11 @@ class CountingBackend:
         self.netns = netns
         self.transactions: list[str] = []
 
-    def run(self, commands: str) -> None:
-        self.transactions.append(commands)
-        self.inner.run(commands)
+    def run(self, tx: Transaction) -> None:
+        self.transactions.append(tx.text())
+        self.inner.run(tx)
 
-    def list_json(self, what: str, terse: bool = False):  # type: ignore[no-untyped-def]
+    def list_json(self, what: Listing, terse: bool = False):  # type: ignore[no-untyped-def]
         return self.inner.list_json(what, terse)
 
 
@@ -59,12 +61,7 @@ def test_redefine_while_bound_applies_to_every_port_in_one_transaction(gw: Guest
     redefined = clean.replace("</filter>", "  <filterref filter='no-spamming'/>\n</filter>")
     store = open_store(gw.url)
     backend = CountingBackend(lab.host_netns)
-
-    def hook(filters):  # type: ignore[no-untyped-def]
-        with store.read() as reader:
-            enforce_from(reader, filters, backend)
-
-    result = define_filter(store, redefined, on_change=hook)
+    result = define_filter(store, redefined, engine=Engine(backend, HostConfig()))
     store.close()
     assert result.changed
     assert len(backend.transactions) == 1
@@ -123,7 +120,7 @@ def test_adding_a_port_touches_only_its_elements_and_repairs_a_flushed_kernel(gw
 
         from guestwall.services.bindings import create_binding
 
-        record, result = create_binding(store, Path(extra).read_text(), backend)
+        record, result = create_binding(store, Path(extra).read_text(), Engine(backend, HostConfig()))
         mark = str(port_mark(record.port_id))
         added = {name: elems - before.get(name, set()) for name, elems in _elements(gw).items()}
         assert all(all("vnet99" in e or mark in e for e in new) for new in added.values()), added
@@ -132,7 +129,7 @@ def test_adding_a_port_touches_only_its_elements_and_repairs_a_flushed_kernel(gw
         subprocess.run(["ip", "netns", "exec", lab.host_netns, "nft", "flush", "ruleset"], check=True)
         from guestwall.services.bindings import delete_binding
 
-        delete_binding(store, "vnet99", backend)
+        delete_binding(store, "vnet99", Engine(backend, HostConfig()))
     finally:
         store.close()
     assert _elements(gw) == before

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from guestwall.compile import names
 from guestwall.dataplane.diff import diff
-from guestwall.dataplane.state import ActualChain, ActualSet, ActualTable
+from guestwall.dataplane.state import ActualTable, actual_of
 from guestwall.networks.dnsmasq import Paths, conf_text, host_files
 from guestwall.networks.model import FloatingIP
 from guestwall.networks.rules import compile_networks
 from guestwall.networks.xml import parse_network
+from guestwall.nft import render
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "libvirt" / "networks" / "commands"
 
@@ -23,7 +24,7 @@ def _bodies(net_xml: str) -> dict[str, list[str]]:
     table = compile_networks([net]).tables[names.IP]
     return {
         kind: [
-            r.render().rsplit(" comment ", 1)[0] for r in table.chains[names.net_chain(kind, net.name)].rules
+            render.rule(r).rsplit(" comment ", 1)[0] for r in table.chains[names.net_chain(kind, net.name)].rules
         ]
         for kind in ("in", "out", "nat")
         if names.net_chain(kind, net.name) in table.chains
@@ -68,18 +69,10 @@ def test_modes() -> None:
 
 def _as_kernel(ruleset: object) -> dict[str, ActualTable]:
     """What the kernel would list after applying ``ruleset`` (digests and elements)."""
-    from guestwall.compile.ruleset import Ruleset, rule_digest
+    from guestwall.compile.ruleset import Ruleset
 
     assert isinstance(ruleset, Ruleset)
-    out = {}
-    for family, table in ruleset.tables.items():
-        actual = ActualTable(family)
-        for c in table.chains.values():
-            actual.chains[c.name] = ActualChain(c.name, c.base, [rule_digest(r) for r in c.rules])
-        for s in table.sets.values():
-            actual.sets[s.name] = ActualSet(s.name, s.key_types, s.flags, s.map_type, dict(s.elements))
-        out[family] = actual
-    return out
+    return actual_of(ruleset)
 
 
 def test_starting_one_network_costs_the_same_with_100_running() -> None:

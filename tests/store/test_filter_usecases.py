@@ -6,6 +6,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from guestwall.engine import Change
 from guestwall.errors import ConflictError, InputError, InUseError, NotFoundError
 from guestwall.instantiate.tree import reachable_filters
 from guestwall.model import Filter
@@ -13,7 +14,6 @@ from guestwall.nwfilter import format_filter, parse_filter
 from guestwall.services.filters import (
     define_filter,
     find_filter,
-    get_filter,
     has_loop,
     list_filters,
     undefine_filter,
@@ -40,12 +40,15 @@ def snapshot(store: Store) -> tuple[int, list[tuple[UUID, str, str]]]:
 
 
 class Recorder:
+    """Stands in for the engine: records the filter edits it is asked to enforce."""
+
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[dict[str, Filter]] = []
         self.fail = fail
 
-    def __call__(self, filters: dict[str, Filter]) -> None:
-        self.calls.append(filters)
+    def apply(self, txn: object, change: Change) -> None:
+        assert change.filters is not None and not change.full
+        self.calls.append(dict(change.filters.after))
         if self.fail:
             raise RuntimeError("enforcement failed")
 
@@ -56,8 +59,6 @@ def test_define_new_filter(store: Store) -> None:
     record = find_filter(store, "web")
     assert record.uuid == result.uuid
     assert record.xml == format_filter(parse_filter(xml("web", uuid=result.uuid)))
-    uuid, definition = get_filter(store, "web")
-    assert uuid == result.uuid and definition.name == "web" and definition.uuid == uuid
 
 
 def test_define_keeps_a_given_uuid(store: Store) -> None:
@@ -83,7 +84,7 @@ def test_identical_redefine_changes_nothing(store: Store) -> None:
     before = snapshot(store)
     hook = Recorder()
     for again in (xml("web", uuid=U1), xml("web"), find_filter(store, "web").xml):
-        result = define_filter(store, again, on_change=hook)
+        result = define_filter(store, again, engine=hook)
         assert (result.name, result.uuid, result.changed) == ("web", U1, False)
     assert snapshot(store) == before
     assert hook.calls == []
@@ -181,9 +182,9 @@ def test_undefine_a_filter_a_binding_uses(store: Store, name: str) -> None:
 
 def test_hook_gets_the_complete_new_set(store: Store) -> None:
     hook = Recorder()
-    define_filter(store, xml("web", "clean-traffic"), on_change=hook)
-    define_filter(store, xml("web", "allow-arp"), on_change=hook)
-    undefine_filter(store, "web", on_change=hook)
+    define_filter(store, xml("web", "clean-traffic"), engine=hook)
+    define_filter(store, xml("web", "allow-arp"), engine=hook)
+    undefine_filter(store, "web", engine=hook)
     added, changed, removed = hook.calls
     assert len(added) == 25 and added["web"].refs[0].filter == "clean-traffic"
     assert changed["web"].refs[0].filter == "allow-arp" and changed["web"].uuid == added["web"].uuid
@@ -197,11 +198,11 @@ def test_failing_hook_rolls_everything_back(store: Store, case: str) -> None:
     before = snapshot(store)
     with pytest.raises(RuntimeError, match="enforcement failed"):
         if case == "new":
-            define_filter(store, xml("db"), on_change=Recorder(fail=True))
+            define_filter(store, xml("db"), engine=Recorder(fail=True))
         elif case == "redefine":
-            define_filter(store, xml("web", port=80), on_change=Recorder(fail=True))
+            define_filter(store, xml("web", port=80), engine=Recorder(fail=True))
         else:
-            undefine_filter(store, "web", on_change=Recorder(fail=True))
+            undefine_filter(store, "web", engine=Recorder(fail=True))
     assert snapshot(store) == before
 
 
@@ -253,9 +254,9 @@ def test_graph_helpers() -> None:
     assert not has_loop(filters, "missing")
 
 
-def test_get_filter_of_missing(store: Store) -> None:
+def test_find_filter_of_missing(store: Store) -> None:
     with pytest.raises(NotFoundError):
-        get_filter(store, str(uuid4()))
+        find_filter(store, str(uuid4()))
 
 
 def test_loop_search_handles_long_chains() -> None:

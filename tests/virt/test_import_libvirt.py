@@ -15,7 +15,6 @@ from click.testing import CliRunner, Result
 from guestwall.cli.app import cli
 from guestwall.lab import Lab
 from guestwall.nwfilter.builtins import builtin_names
-from guestwall.store import open_store
 from libvirtkit import Nic, PrivateLibvirt, libvirt_unavailable
 from netns_fixtures import needs_netns
 
@@ -82,10 +81,10 @@ def test_import_from_connection_and_directory(libvirt: tuple[Lab, PrivateLibvirt
     binding_before = lv.virsh("nwfilter-binding-dumpxml", "lxf5").stdout
 
     db = f"sqlite:///{tmp_path}/gw.db"
-    open_store(db).close()  # reads do not create a store
-    builtin_uuid = gw(db, lab.host_netns, "nwfilter-dumpxml", "clean-traffic").stdout
     dry = gw(db, lab.host_netns, "import-libvirt", "--connect", lv.uri, "--dry-run")
     assert dry.exit_code == 0, dry.output
+    builtin_uuid = gw(db, lab.host_netns, "nwfilter-dumpxml", "clean-traffic").stdout
+    assert "<name" not in builtin_uuid and "clean-traffic" in builtin_uuid
     assert "Would import 2, update 1; 23 already equal; 0 cannot be imported" in dry.output
     assert gw(db, lab.host_netns, "nwfilter-list").stdout.count("web") == 0  # a dry run changes nothing
 

@@ -13,7 +13,9 @@ from typing import Any
 
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
-from guestwall.agent.links import (
+from guestwall.compile import names
+from guestwall.dataplane.backend import Backend
+from guestwall.dataplane.links import (
     _HEADER,
     _IFINFO,
     NLM_F_DUMP,
@@ -24,8 +26,7 @@ from guestwall.agent.links import (
     RTM_NEWLINK,
     _open,
 )
-from guestwall.compile import names
-from guestwall.dataplane.backend import Backend
+from guestwall.nft.commands import ListTable, Table
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def read_rules(backend: Backend) -> tuple[list[RuleCounter], Sizes]:
     counters: list[RuleCounter] = []
     chains = rules = sets = elements = 0
     for family in names.FAMILIES:
-        listing = backend.list_json(f"table {family} {names.TABLE}") or {}
+        listing = backend.list_json(ListTable(Table(family, names.TABLE))) or {}
         positions: dict[str, int] = {}
         for obj in listing.get("nftables", []):
             if "chain" in obj:

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING
 from guestwall.agent.changelog import LISTENING_POLL, RECONNECT, Listener
 from guestwall.agent.droplog import DropLog
 from guestwall.agent.learner import Learner
-from guestwall.agent.links import LinkWatcher, list_links
 from guestwall.agent.metrics import MetricsServer, Tallies, render
 from guestwall.agent.monitor import NftMonitor
 from guestwall.agent.reconcile import Outcome, Reconciler
@@ -36,6 +35,7 @@ from guestwall.agent.status import StatusReporter
 from guestwall.config import HostConfig, config_path, load_config
 from guestwall.dataplane.apply import LOCK_DIR
 from guestwall.dataplane.backend import Backend
+from guestwall.dataplane.links import LinkWatcher, list_links
 from guestwall.errors import DataplaneError, GuestwallError
 from guestwall.store.records import Store
 

@@ -22,6 +22,7 @@ from guestwall.compile import names
 from guestwall.compile.droplog import LogRule
 from guestwall.config import HostConfig
 from guestwall.dataplane.backend import Backend
+from guestwall.nft.commands import ListTable, Table
 
 COUNT_INTERVAL = 1.0
 
@@ -100,7 +101,7 @@ def skipped_counts(backend: Backend) -> dict[str, int]:
     """Packets beyond the limit so far, per logged rule id (the counter in each log chain's first rule)."""
     counts: dict[str, int] = {}
     for family in names.FAMILIES:
-        listing = backend.list_json(f"table {family} {names.TABLE}") or {}
+        listing = backend.list_json(ListTable(Table(family, names.TABLE))) or {}
         for obj in listing.get("nftables", []):
             rule = obj.get("rule")
             if rule is None or not str(rule.get("chain", "")).startswith("log."):

@@ -13,8 +13,8 @@ from guestwall.agent.observe import Watch
 from guestwall.agent.reconcile import Reconciler
 from guestwall.agent.snoop import Snooper
 from guestwall.config import HostConfig
+from guestwall.engine.desired import Learning
 from guestwall.errors import GuestwallError
-from guestwall.services.enforce import Learning
 
 log = logging.getLogger("guestwall.agent")
 

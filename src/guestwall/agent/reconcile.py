@@ -17,18 +17,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from guestwall.agent.kernel import ChainKey, Fingerprints, mark, mark_tampered, read_kernel
-from guestwall.agent.kernel import verify as verify_chains
-from guestwall.agent.links import Link
 from guestwall.agent.observe import Observation
 from guestwall.cloud.integrity import missing, restore
 from guestwall.config import HostConfig
-from guestwall.dataplane.apply import kernel_lock
 from guestwall.dataplane.backend import Backend
-from guestwall.dataplane.diff import Transaction, diff
-from guestwall.errors import DataplaneError
+from guestwall.dataplane.fingerprints import ChainKey
+from guestwall.dataplane.links import Link
+from guestwall.engine import Desired, Engine
 from guestwall.instantiate.learning import LearningMode
-from guestwall.services.enforce import Desired, desired_state
+from guestwall.nft.commands import Transaction
 from guestwall.services.hostsettings import host_config
 from guestwall.store.records import Reader, Store, parse_payload
 
@@ -65,7 +62,8 @@ class Reconciler:
         self.desired: Desired | None = None
         self.generation: int | None = None  # the store revision ``desired`` (and the kernel) stand for
         self._implicit: tuple[tuple[str, str], ...] = ()
-        self.trusted: Fingerprints = {}
+        # the one way to the kernel; it remembers the chains it left (to notice edits in place)
+        self.engine = Engine(backend, config, links=lambda: self.links.values(), watch=True)
         self.restored: list[str] = []  # what the last rebuild restored from the cloud objects
         # until the first converge succeeds: the store's name, when an empty store may not wipe the kernel
         self.guard_empty: str | None = None
@@ -81,10 +79,8 @@ class Reconciler:
 
     def _build(self, reader: Reader) -> Desired:
         # the store's host settings with the file's agent timings (services.hostsettings)
-        self.config = host_config(reader, self.file_config)
-        return desired_state(
-            reader, config=self.config, links=self.links.values(), netns=self.netns, strict=False
-        )
+        self.config = self.engine.settings = host_config(reader, self.file_config)
+        return self.engine.desired(reader, strict=False)
 
     def set_config(self, config: HostConfig) -> None:
         self.config = self.file_config = config
@@ -98,27 +94,10 @@ class Reconciler:
     # ---- kernel ---------------------------------------------------------------------------------------
 
     def _apply(self, desired: Desired, verify: bool = False) -> tuple[Transaction, list[ChainKey]]:
-        """Make the kernel equal to ``desired`` (caller holds the kernel lock); remember what we left.
-        With ``verify`` every chain's rules are compared exactly with what ``desired`` renders to."""
-        state, prints = read_kernel(self.backend)
-        tampered = mark_tampered(state, self.trusted, prints)
-        if verify:
-            wrong = [
-                key
-                for key in verify_chains(self.backend, desired.compiled.ruleset, prints)
-                if key not in tampered
-            ]
-            mark(state, wrong)
-            tampered += wrong
-        tx = diff(desired.compiled.ruleset, state)
-        if tx:
-            try:
-                self.backend.run(tx.text())
-            except DataplaneError as e:
-                raise DataplaneError(f"{e} (nothing was changed)") from e
-            prints = read_kernel(self.backend)[1]
-        self.trusted = prints
-        return tx, tampered
+        """Make the kernel equal to ``desired`` through the engine (it takes the kernel lock). With
+        ``verify`` every chain's rules are compared exactly with what ``desired`` renders to."""
+        result = self.engine.converge(desired, verify=verify)
+        return result.transaction, list(result.tampered)
 
     def concerned(self, reader: Reader, since: int | None) -> bool:
         """Whether what was committed after revision ``since`` concerns this host. The log is read before its
@@ -175,13 +154,12 @@ class Reconciler:
                 self._implicit = implicit
             if not gaps:
                 assert self.desired is not None
-                with kernel_lock(self.netns):
-                    if self.guard_empty is not None:
-                        from guestwall.services.emptystore import refuse_emptying
+                if self.guard_empty is not None:
+                    from guestwall.services.emptystore import refuse_emptying
 
-                        refuse_emptying(txn, self.desired, self.backend, self.guard_empty)
-                    tx, tampered = self._apply(self.desired, verify)
-                    self.guard_empty = None
+                    refuse_emptying(txn, self.desired, self.backend, self.guard_empty)
+                tx, tampered = self._apply(self.desired, verify)
+                self.guard_empty = None
                 self.generation = generation  # only now: a failed build or apply is tried again
         if gaps:
             # a cloud port's binding or a generated filter gone missing: restore it (a write), then enforce
@@ -194,13 +172,7 @@ class Reconciler:
         """Why a converge is needed (the store moved on, the kernel differs), or None. Takes no lock."""
         if self.desired is None or self.store.generation() != self.generation:
             return "store changed"
-        state, prints = read_kernel(self.backend)
-        if mark_tampered(state, self.trusted, prints):
-            return "rules edited in place"
-        if diff(self.desired.compiled.ruleset, state):
-            return "kernel differs"
-        self.trusted = prints
-        return None
+        return self.engine.drift(self.desired)
 
     # ---- learned addresses ------------------------------------------------------------------------------
 
@@ -231,8 +203,7 @@ class Reconciler:
             if not applied:
                 return []
             desired = self._build(txn)
-            with kernel_lock(self.netns):
-                self._apply(desired)
+            self._apply(desired)
             self.desired, self.generation = desired, None  # the commit moves the generation on
         return applied
 
@@ -242,8 +213,7 @@ class Reconciler:
             count = txn.expire_addresses(now or datetime.now(UTC))
             if count:
                 desired = self._build(txn)
-                with kernel_lock(self.netns):
-                    self._apply(desired)
+                self._apply(desired)
                 self.desired, self.generation = desired, None
         return count
 

@@ -264,13 +264,6 @@ def cli(
     context = Context(
         db_url=db_url, netns=netns, quiet=quiet, host=host, wait=wait, wait_timeout=wait_timeout
     )
-
-    def on_filter_change(filters: dict[str, Any]) -> None:
-        from guestwall.cli.binding import enforce_filters  # imported only when a filter really changes
-
-        enforce_filters(context, filters)
-
-    context.on_filter_change = on_filter_change
     ctx.obj = context
 
 

@@ -18,7 +18,6 @@ from guestwall.cli.output import FORMATS, emit, virsh_table
 
 if TYPE_CHECKING:
     from guestwall.dataplane.backend import Backend
-    from guestwall.model import Filter
 
 
 def backend_for(ctx: Context) -> Backend:
@@ -36,13 +35,6 @@ def warn_if_bridged_l3_is_off(ctx: Context) -> None:
     warning = bridged_l3_warning(ctx.netns)
     if warning:
         click.echo(f"warning: {warning}", err=True)
-
-
-def enforce_filters(ctx: Context, filters: dict[str, Filter]) -> None:
-    """The hook run inside a filter define/undefine (see services.incremental.enforce_filter_change)."""
-    from guestwall.services.incremental import enforce_filter_change
-
-    enforce_filter_change(ctx.store(), filters, backend_for(ctx))
 
 
 def _not_found(portdev: str) -> str:
@@ -67,14 +59,14 @@ def create(ctx: Context, files: tuple[str, ...], file_named: str | None, validat
     warn_if_bridged_l3_is_off(ctx)
     if len(paths) == 1:
         with reported(f"Failed to create network filter from {paths[0]}"):
-            record, _ = create_binding(ctx.store(), xmls[0], backend_for(ctx))
+            record, _ = create_binding(ctx.store(), xmls[0], ctx.engine())
         ctx.info(
             f"Network filter binding on {record.portdev} created from {paths[0]}",
             {"portdev": record.portdev, "filter": record.filter, "created": True},
         )
         return
     with reported(f"Failed to create network filter bindings from {len(paths)} files"):
-        records, _ = create_bindings(ctx.store(), xmls, backend_for(ctx))
+        records, _ = create_bindings(ctx.store(), xmls, ctx.engine())
     for record, path in zip(records, paths, strict=True):
         click.echo(f"Network filter binding on {record.portdev} created from {path}")
     ctx.done()
@@ -90,7 +82,7 @@ def delete(ctx: Context, binding: str | None, binding_named: str | None) -> None
 
     portdev = required("nwfilter-binding-delete", "binding", binding, binding_named)
     with reported(f"Failed to delete network filter binding {portdev}", not_found=_not_found(portdev)):
-        delete_binding(ctx.store(), portdev, backend_for(ctx))
+        delete_binding(ctx.store(), portdev, ctx.engine())
     ctx.info(f"Network filter binding on {portdev} deleted", {"portdev": portdev, "deleted": True})
 
 
@@ -144,35 +136,33 @@ def dumpxml(ctx: Context, binding: str | None, binding_named: str | None) -> Non
 def apply(ctx: Context, dry_run: bool, allow_empty: bool) -> None:
     """Make the kernel equal to the store: repair drift, restore what cloud objects need."""
     from guestwall.cloud.integrity import missing
-    from guestwall.dataplane.apply import plan
     from guestwall.errors import MissingStoreError
     from guestwall.services.bindings import reapply_restoring
-    from guestwall.services.enforce import desired_state
 
     with reported():
         if dry_run:
             store = ctx.store(create=False)
             with store.read() as reader:
                 gaps = missing(reader)
-                desired = desired_state(reader, netns=ctx.netns)
+                text = ctx.engine().plan(reader).text()
             for gap in gaps:
                 click.echo(f"# would restore {gap}")
-            text = plan(desired.compiled.ruleset, backend_for(ctx)).text()
             if text:
                 click.echo(text, nl=False)
             elif not gaps:
                 ctx.info("Nothing to change: the kernel equals the store")
             return
         warn_if_bridged_l3_is_off(ctx)
-        backend = backend_for(ctx)
+        engine = ctx.engine()
         try:
             store = ctx.store(create=False)
         except MissingStoreError:
             from guestwall.services.emptystore import open_for_enforcing
 
-            open_for_enforcing(ctx.url, ctx.host, backend, allow_empty).close()
+            # created only on a host whose kernel enforces no port, or when told to
+            open_for_enforcing(ctx.url, ctx.host, engine.backend, allow_empty).close()
             store = ctx.store()
-        result, restored = reapply_restoring(store, backend, allow_empty=allow_empty)
+        result, restored = reapply_restoring(store, engine, allow_empty=allow_empty)
     for gap in restored:
         click.echo(f"Restored {gap}")
     counts = result.transaction.counts()
@@ -207,11 +197,11 @@ def status(ctx: Context, fmt: str, columns: tuple[str, ...], counters: bool) -> 
 
         show_counters(ctx, "json" if fmt == "json" else "table")
         return
-    from guestwall.agent.links import list_links
     from guestwall.agent.statefile import read_agent
     from guestwall.cloud.integrity import missing
     from guestwall.dataplane.apply import plan
-    from guestwall.services.enforce import desired_state
+    from guestwall.dataplane.links import list_links
+    from guestwall.engine.desired import desired_state
     from guestwall.services.hostsettings import host_config, stored_settings
     from guestwall.services.status import agent_text, build_report, port_row
 
@@ -221,9 +211,7 @@ def status(ctx: Context, fmt: str, columns: tuple[str, ...], counters: bool) -> 
             config = host_config(reader)
             settings = "store" if stored_settings(reader) is not None else (config.source or "defaults")
             links = list_links(ctx.netns)
-            desired = desired_state(
-                reader, config=config, links=links.values(), netns=ctx.netns, strict=False
-            )
+            desired = desired_state(reader, config, links.values(), strict=False)
             report = build_report(
                 records=reader.bindings(),
                 learned=reader.learned_addresses(),

@@ -30,10 +30,8 @@ def _cloud(ctx: Context, enforcing: bool = True) -> Cloud:
 
     if not enforcing:
         return Cloud(ctx.store(create=False), None)
-    from guestwall.cli.binding import backend_for
-
     # another host's connections are that host's business: only a kernel here gets its flows killed
-    return Cloud(ctx.store(), backend_for(ctx), None if ctx.remote else ConntrackTool(ctx.netns))
+    return Cloud(ctx.store(), ctx.engine(), None if ctx.remote else ConntrackTool(ctx.netns))
 
 
 def _format_option(function: F) -> F:

@@ -18,7 +18,7 @@ from guestwall.errors import GuestwallError, NotFoundError
 from guestwall.store.records import DEFAULT_URL
 
 if TYPE_CHECKING:
-    from guestwall.services.filters import OnChange
+    from guestwall.engine import Engine
     from guestwall.store.records import ReadableStore, Store
 
 DEFAULT_DB_URL = DEFAULT_URL
@@ -34,14 +34,24 @@ class Context:
     host: str | None = None  # None: this machine (records.this_host())
     wait: bool = False
     wait_timeout: float = 10.0
-    # Called inside filter-changing transactions with the new filter set (the enforcement engine's hook).
-    on_filter_change: OnChange | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, init=False, repr=False)
     _store: Store | None = field(default=None, init=False, repr=False)
     _reader: ReadableStore | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
         return self.db_url or DEFAULT_DB_URL
+
+    def engine(self) -> Engine:
+        """The one way to the kernel: this namespace's (or --netns); for another host (--host) with no
+        --netns none (the change is validated and written; that host's agent enforces it). The backend is
+        opened when first used; the host settings are the store's."""
+        if self._engine is None:
+            from guestwall.dataplane.backend import LazyBackend, NoKernel
+            from guestwall.engine import Engine
+
+            self._engine = Engine(NoKernel() if self.remote else LazyBackend(self.netns))
+        return self._engine
 
     def store(self, create: bool = True) -> Store:
         """The full store, opened on first use; only commands that write may create it (``create``)."""

@@ -24,18 +24,19 @@ def doctor(ctx: Context, fix: bool) -> None:
     from guestwall.networks import service
     from guestwall.networks.dnsmasq import _enter
     from guestwall.networks.xml import parse_network
+    from guestwall.nft.commands import ListRuleset
 
     with reported("Failed to examine the host"):
         nets = [parse_network(r.live_xml) for r in service.records(ctx.store(create=False)) if r.live_xml]
         backend = open_backend(ctx.netns)
-        findings = checks.coexistence(backend.list_json("ruleset") or {}, nets)
+        findings = checks.coexistence(backend.list_json(ListRuleset()) or {}, nets)
         findings += checks.kernel_settings(ctx.netns, nets)
         if fix and findings:
             netns = ctx.netns
             for command in checks.apply_fixes(backend, findings):
                 if command.startswith("iptables") and shutil.which("iptables"):
                     subprocess.run(command.split(), preexec_fn=lambda: _enter(netns), check=False)
-            findings = checks.coexistence(backend.list_json("ruleset") or {}, nets)
+            findings = checks.coexistence(backend.list_json(ListRuleset()) or {}, nets)
             findings += checks.kernel_settings(ctx.netns, nets)
     if not findings:
         click.echo(f"ok: {len(nets)} running network(s); every table accepts their traffic")

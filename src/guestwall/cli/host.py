@@ -92,9 +92,8 @@ def list_(ctx: Context, fmt: str, down_after: float | None) -> None:
 @click.pass_obj
 def move(ctx: Context, portdev: str, to_host: str) -> None:
     """Give the binding of PORTDEV to HOST: its agent enforces it, the old host's agent removes it."""
-    from guestwall.cli.binding import backend_for
     from guestwall.services.bindings import move_binding
 
     with reported(f"failed to move binding '{portdev}'"):
-        old = move_binding(ctx.store(), portdev, to_host, backend_for(ctx))
+        old = move_binding(ctx.store(), portdev, to_host, ctx.engine())
     ctx.info(f"Binding {portdev} moved from host {old} to host {to_host}")

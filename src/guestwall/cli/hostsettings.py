@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from guestwall.cli.binding import backend_for
 from guestwall.cli.context import Context, reported
 from guestwall.cli.output import FORMATS, emit
 
@@ -101,7 +100,7 @@ def set_(
     if not updates:
         raise click.UsageError("nothing to set (see --help)")
     with reported("Failed to change the host settings"):
-        changed, _ = update_settings(ctx.store(), backend_for(ctx), updates)
+        changed, _ = update_settings(ctx.store(), ctx.engine(), updates)
     _report(ctx, changed)
 
 
@@ -113,7 +112,7 @@ def import_(ctx: Context, path: str) -> None:
     from guestwall.services.hostsettings import import_file
 
     with reported(f"Failed to import the host settings of {path}"):
-        changed, _ = import_file(ctx.store(), backend_for(ctx), path)
+        changed, _ = import_file(ctx.store(), ctx.engine(), path)
     _report(ctx, changed)
 
 

@@ -79,7 +79,7 @@ def define(ctx: Context, file: str | None, file_named: str | None, validate: boo
     with reported():
         xml = read_input_file(path)
     with reported(f"Failed to define network filter from {path}"):
-        result = define_filter(ctx.store(), xml, validate=validate, on_change=ctx.on_filter_change)
+        result = define_filter(ctx.store(), xml, validate=validate, engine=ctx.engine())
     warn_ignored(xml)
     ctx.info(
         f"Network filter {result.name} defined from {path}",
@@ -104,7 +104,7 @@ def undefine(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> 
 
     name = required("nwfilter-undefine", "nwfilter", nwfilter, nwfilter_named)
     with reported(f"Failed to undefine network filter {name}", not_found=_not_found(name)):
-        undefine_filter(ctx.store(), name, on_change=ctx.on_filter_change)
+        undefine_filter(ctx.store(), name, engine=ctx.engine())
     # as virsh: the argument as typed, even a UUID
     ctx.info(f"Network filter {name} undefined", {"name": name, "undefined": True})
 
@@ -192,7 +192,7 @@ def edit(ctx: Context, nwfilter: str | None, nwfilter_named: str | None) -> None
             else:
                 try:
                     result = define_filter(
-                        ctx.store(), edited, validate=validate, on_change=ctx.on_filter_change
+                        ctx.store(), edited, validate=validate, engine=ctx.engine()
                     )
                 except GuestwallError as e:
                     click.echo(f"error: {e.virsh_text()}", err=True)

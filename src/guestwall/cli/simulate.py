@@ -43,8 +43,8 @@ def simulate(ctx: Context, portdev: str, direction: str, packet_text: str, trace
     \b
     Exit status: 0 accepted, 2 dropped, 1 an error (unknown port, bad packet description).
     """
+    from guestwall.engine.desired import enforced_program, load_address_sets
     from guestwall.services.bindings import get_binding
-    from guestwall.services.enforce import enforced_program, load_address_sets
     from guestwall.services.filters import load_filters
     from guestwall.simulate import parse_packet
     from guestwall.simulate import simulate as run

@@ -55,9 +55,8 @@ def import_libvirt(
     with reported("Failed to import from libvirt"):
         items = plan_import(ctx.store(), filters, bindings)
         if not dry_run:
-            from guestwall.cli.binding import backend_for
 
-            items = run_import(ctx.store(), items, backend_for(ctx), ctx.on_filter_change) + [
+            items = run_import(ctx.store(), items, ctx.engine()) + [
                 i for i in items if i.action not in ("import", "update")
             ]
     items = unreadable + sorted(items, key=lambda i: (i.kind != "filter", i.name))

@@ -76,8 +76,11 @@ class FirewallDriver:
     serialise operations on one instance, as Nova's compute manager does."""
 
     def __init__(self, store: Store, backend: Backend, conntrack: Conntrack | None = None) -> None:
+        from guestwall.engine import Engine
+
+        engine = Engine(backend)  # the store's host settings
         self.cloud = Cloud(
-            store, backend, conntrack if conntrack is not None else ConntrackTool(backend.netns)
+            store, engine, conntrack if conntrack is not None else ConntrackTool(backend.netns)
         )
 
     @classmethod

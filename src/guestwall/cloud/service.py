@@ -18,7 +18,7 @@ from guestwall.cloud import translate as tr
 from guestwall.cloud import validate as v
 from guestwall.cloud.conntrack import Conntrack, kill_disallowed
 from guestwall.cloud.policy import Flow, Policy
-from guestwall.cloud.sync import Changes, Scope, load_filters, sync
+from guestwall.cloud.sync import Scope, load_filters, sync
 from guestwall.cloud.validate import (
     CloudConflict,
     CloudInputError,
@@ -28,9 +28,10 @@ from guestwall.cloud.validate import (
 )
 from guestwall.dataplane.apply import ApplyResult
 from guestwall.dataplane.backend import Backend
-from guestwall.dataplane.diff import Transaction
+from guestwall.engine import Change, Engine, FilterEdit, bound_port
+from guestwall.engine.desired import load_address_sets
 from guestwall.errors import DataplaneError, RevisionMismatch
-from guestwall.model import AddressSet, Filter
+from guestwall.model import Filter
 from guestwall.model.cloud import (
     DEFAULT_GROUP_NAME,
     AddressGroup,
@@ -42,7 +43,6 @@ from guestwall.model.cloud import (
     SecurityGroup,
     SecurityGroupRule,
 )
-from guestwall.services.enforce import enforce_from, load_address_sets
 from guestwall.store.cloudrepo import CloudRepo
 from guestwall.store.records import Store, Writer
 
@@ -79,10 +79,13 @@ class Outcome:
 class Cloud:
     """Use cases on one store, enforced through one backend (a network namespace's nftables)."""
 
-    def __init__(self, store: Store, backend: Backend | None, conntrack: Conntrack | None = None) -> None:
-        """``backend`` None: reads only (changes raise)."""
+    def __init__(
+        self, store: Store, engine: Engine | Backend | None, conntrack: Conntrack | None = None
+    ) -> None:
+        """``engine`` None: reads only (changes raise); a bare backend gets an engine with the store's host
+        settings."""
         self.store = store
-        self.backend = backend
+        self.engine = engine if engine is None or isinstance(engine, Engine) else Engine(engine)
         self.conntrack = conntrack
         self.last = Outcome(None)
 
@@ -91,60 +94,26 @@ class Cloud:
     def _commit(
         self, writer: Writer, repo: CloudRepo, scope: Scope, *, full: bool = False, sets: Iterable[str] = ()
     ) -> ApplyResult:
-        """Write what ``scope`` derives, then enforce it through the engine: by its incremental paths when
-        only filters (no binding) or only address sets changed, else by a full apply. ``full`` forces the
-        full apply (a refresh: the kernel may lag the store, whatever this transaction wrote); ``sets``
-        are address sets to bring in step with the store in any case (element deltas)."""
-        if self.backend is None:
+        """Write what ``scope`` derives, then enforce it through the engine. ``full`` forces the full apply
+        (a refresh: the kernel may lag the store, whatever this transaction wrote); ``sets`` are address
+        sets to bring in step with the store in any case (element deltas against the kernel's copy)."""
+        if self.engine is None:
             raise DataplaneError("no kernel backend to enforce the change with")
         before = load_filters(writer)
         previous = {} if full else load_address_sets(writer)  # what the kernel holds, if it is in step
         changes = sync(writer, repo, scope)
-        result = None if full else self._incremental(writer, changes, before, set(sets), previous)
-        return result if result is not None else enforce_from(writer, load_filters(writer), self.backend)
-
-    def _incremental(
-        self,
-        writer: Writer,
-        changes: Changes,
-        before: dict[str, Filter],
-        sets: set[str],
-        previous: dict[str, AddressSet],
-    ) -> ApplyResult | None:
-        """The engine's incremental paths (services.incremental), all in one kernel transaction: changed
-        filters rewrite their groups' chains, ports that go or come change only their own elements, address
-        sets change by element deltas. None when only a full apply will do."""
-        from guestwall.services.incremental import Part, apply_changes, plan_filter_change, port_part
-
-        assert self.backend is not None
-        after = load_filters(writer) if changes.filters or changes.bindings else before
-        plan = None
-        if changes.filters:
-            plan = plan_filter_change(writer, before, after, load_address_sets(writer))
-            if plan is None:
-                return None
-        removed: list[Part | None] = [port_part(writer, old, before) for old in changes.gone]
-        added: list[Part | None] = []
-        for device in changes.come:
-            record = writer.binding(device)
-            added.append(port_part(writer, record, after) if record is not None else None)
-        if any(part is None for part in removed + added):
-            return None
-        gone = [p for p in removed if p is not None]
-        # a group no port uses any more takes its chains along
-        unused = [writer.count_bindings(old.filter) == 0 for old in changes.gone]
-        retired = [part for part, last in zip(gone, unused, strict=True) if last]
-        return apply_changes(
-            writer,
-            self.backend,
-            filters=plan,
-            removed=gone,
-            added=[p for p in added if p is not None],
-            sets=changes.sets | sets,
-            retired=retired,
+        after = load_filters(writer) if changes.filters else before
+        change = Change(
+            filters=FilterEdit(before, after) if changes.filters else None,
+            added=tuple(changes.come),
+            # learned addresses of cloud ports are not kept: the records alone say what they held
+            removed=tuple(bound_port(writer, old) for old in changes.gone),
+            sets=frozenset(changes.sets | set(sets)),
             # sets written by this change were in step before it; ``sets`` may lag: those are read back
-            previous={name: aset for name, aset in previous.items() if name not in sets},
+            previous={name: aset for name, aset in previous.items() if name not in set(sets)},
+            full=full,
         )
+        return self.engine.apply(writer, change)
 
     def _kill(
         self, applied: ApplyResult, state: Policy | None, ports: Iterable[Port], peers: Network | None = None
@@ -856,16 +825,6 @@ def _ipsets_of(definition: Filter) -> set[str]:
         if value is not None and isinstance(value.value, str):
             out.add(value.value)
     return out
-
-
-def _merged(results: Sequence[ApplyResult]) -> ApplyResult:
-    """Several transactions reported as one (the commands of all, the times added up)."""
-    commands = [c for r in results for c in r.transaction.commands]
-    return ApplyResult(
-        Transaction(commands),
-        sum(r.read_seconds for r in results),
-        sum(r.apply_seconds for r in results),
-    )
 
 
 def _group_name(repo: CloudRepo, group_id: str) -> str:

@@ -11,9 +11,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from typing import Any
 
 from guestwall.compile.matches import Kind, int_mac, mac_int, prefix_bounds
-from guestwall.errors import InstantiationError
 from guestwall.instantiate.program import Operand, Prefix, Range, Value
-from guestwall.model.ifname import ifname_problem
 
 _ETHER_TYPES = {"ip": 0x0800, "arp": 0x0806, "ip6": 0x86DD, "8021q": 0x8100, "vlan": 0x8100, "8021ad": 0x88A8}
 _ICMP_TYPES = {
@@ -176,36 +174,3 @@ def merged(elements: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
             result.append((*rest[:position], _from_bounds(lo, hi, members[0][position]), *rest[position:]))
         out = result
     return out
-
-
-def ifname_literal(name: str) -> str:
-    """An interface name as an nft string that matches exactly that name. Names come in checked
-    (guestwall.model.ifname); one that slipped through is refused here rather than written as nft text
-    that would mean something else (a wildcard) or break the whole transaction."""
-    problem = ifname_problem(name)
-    if problem is not None:
-        raise InstantiationError(f"interface name {name!r} cannot be matched: it is {problem}")
-    return '"' + name + '"'
-
-
-def render(component: object, type_name: str) -> str:
-    """A canonical component in nft syntax (for ``add element``)."""
-    if isinstance(component, tuple):
-        return f"{render(component[0], type_name)}-{render(component[1], type_name)}"
-    if type_name == "ifname":
-        return ifname_literal(str(component))
-    if isinstance(component, IPv4Address | IPv6Address):
-        return str(component)
-    if isinstance(component, int):
-        return (
-            f"0x{component:04x}"
-            if type_name == "ether_type"
-            else hex(component)
-            if type_name
-            in (
-                "integer",
-                "mark",
-            )
-            else str(component)
-        )
-    return str(component)

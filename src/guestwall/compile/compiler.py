@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from guestwall.compile import names
-from guestwall.compile import nftir as ir
 from guestwall.compile.droplog import LogOptions, LogRule, marked, with_counter, with_log
 from guestwall.compile.matches import constant_match
 from guestwall.compile.rules import (
@@ -30,6 +29,7 @@ from guestwall.compile.rules import (
 from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec, rule_digest
 from guestwall.instantiate.program import ChainProgram, Fallthrough, Jump, PortProgram, ProgramRule, Stage
 from guestwall.model import AddressSet
+from guestwall.nft import ir
 
 _L2 = (Stage.L2_OUT, Stage.L2_IN)
 _KEYS = {
@@ -114,20 +114,18 @@ def skeleton(options: Options) -> Ruleset:
     inet.sets[names.L3_OUT_MAP] = SetSpec(names.L3_OUT_MAP, ("mark",), map_type="verdict")
     inet.sets[names.L3_IN_MAP] = SetSpec(names.L3_IN_MAP, ("mark",), map_type="verdict")
     iif, oif, mark = ir.Meta("iifname"), ir.Meta("oifname"), ir.Meta("mark")
-    fail_closed_in = [
-        _fixed(ir.Match(iif, ir.Literal(ir.quote(p))), ir.Verdict("drop")) for p in options.guest_patterns
-    ]
-    fail_closed_out = [
-        _fixed(ir.Match(oif, ir.Literal(ir.quote(p))), ir.Verdict("drop")) for p in options.guest_patterns
-    ]
+    drop = ir.Verdict(ir.VerdictKind.DROP)
+    patterns = [ir.Const(p, ir.Style.IFNAME) for p in options.guest_patterns]
+    fail_closed_in = [_fixed(ir.Match(iif, p), drop) for p in patterns]
+    fail_closed_out = [_fixed(ir.Match(oif, p), drop) for p in patterns]
     bridge.chains["pre"].rules = [
         _fixed(ir.SetMark(iif, names.PORT_MARK_MAP)),
         _fixed(ir.VMap(iif, names.L2_OUT_MAP)),
         *fail_closed_in,
     ]
-    tag = ir.Masked(mark, ir.Literal(hex(names.MARK_TAG_MASK)))
+    tag = ir.Masked(mark, ir.Const(names.MARK_TAG_MASK, ir.Style.HEX))
     bridge.chains["forward"].rules = [
-        _fixed(ir.Match(tag, ir.Literal(hex(names.MARK_TAG))), ir.SetMark(ir.Literal("0x0"))),
+        _fixed(ir.Match(tag, ir.Const(names.MARK_TAG, ir.Style.HEX)), ir.SetMark(ir.Const(0, ir.Style.HEX))),
         _fixed(ir.SetMark(oif, names.PORT_MARK_MAP)),
     ]
     bridge.chains["post"].rules = [_fixed(ir.VMap(oif, names.L2_IN_MAP)), *fail_closed_out]
@@ -252,7 +250,7 @@ def _render_chain(
         if isinstance(entry, Jump):
             ctx = context_of(entry.checks, l3)
             stmts = [constant_match(c, ctx) for c in entry.checks]
-            rule = _fixed(*stmts, ir.Verdict("jump", chain_names[entry.chain]))
+            rule = _fixed(*stmts, ir.Verdict(ir.VerdictKind.JUMP, chain_names[entry.chain]))
             out.append(Rendered(rule))
             continue
         for program_rule in expand(entry) if private else [entry]:
@@ -266,5 +264,5 @@ def _render_chain(
                 )
             out.append(rendered)
     if chain.fallthrough is Fallthrough.ACCEPT:
-        out.append(Rendered(_fixed(ir.Verdict("accept"))))
+        out.append(Rendered(_fixed(ir.Verdict(ir.VerdictKind.ACCEPT))))
     return out

@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from guestwall.compile import names
-from guestwall.compile import nftir as ir
 from guestwall.compile.rules import Rendered
 from guestwall.compile.ruleset import ChainSpec, TableSpec, rule_digest
 from guestwall.instantiate.program import ProgramRule, Stage
+from guestwall.nft import ir
 
 LOGGED = {"drop": ("drop", "reject"), "all": ("drop", "reject", "accept")}
 # A filter rule whose comment starts with this is logged for every port: security-group rules and provider
@@ -90,10 +90,11 @@ def with_log(
     rule_id = names.log_rule_id(scope, position)
     chain = names.log_chain(rule_id)
     if chain not in table.chains:
-        final = ir.Verdict(verdict)
+        final = ir.Verdict(ir.VerdictKind(verdict))
         body = []
         if verdict == "accept" and stage in (Stage.L3_OUT, Stage.L3_IN):
-            body.append(_fixed(ir.Match(ir.Ct("state"), ir.Literal("new"), negated=True), final))
+            not_new = ir.Match(ir.Ct("state"), ir.Const("new", ir.Style.SYMBOL), negated=True)
+            body.append(_fixed(not_new, final))
         body += [
             _fixed(ir.Limit(options.rate, options.burst, over=True), ir.Counter(), final),
             _fixed(ir.Log(f"{names.LOG_PREFIX}{rule_id}", options.group), final),
@@ -112,7 +113,7 @@ def with_log(
         scope,
         rule.comment or "",
     )
-    stmts = (*rendered.rule.statements[:-1], ir.Verdict("jump", chain))
+    stmts = (*rendered.rule.statements[:-1], ir.Verdict(ir.VerdictKind.JUMP, chain))
     digest = rule_digest(ir.Rule(stmts))
     comment = ir.safe_comment(f"{digest} {origin.filter}#{origin.rule}")
     return Rendered(ir.Rule(stmts, comment), rendered.uses)

@@ -1,5 +1,5 @@
 """From program checks to nftables matches: the table of packet field -> nft expression, set key type and
-literal syntax, per context (layer 2 frame, RARP frame, layer 3 IPv4 or IPv6 packet).
+constant values, per context (layer 2 frame, RARP frame, layer 3 IPv4 or IPv6 packet).
 
 Every Field of the program has a row here or an explicit, reasoned entry in UNSUPPORTED.
 """
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 
-from guestwall.compile import nftir as ir
 from guestwall.errors import InstantiationError
 from guestwall.instantiate.fields import Field
 from guestwall.instantiate.program import Check, Flags, IPSetRef, Operand, Prefix, Range, States, Value
+from guestwall.nft import ir
 
 
 class Kind(enum.Enum):
@@ -106,7 +106,7 @@ _STP_RAW = {
     Field.STP_HELLO: (384, 16),
     Field.STP_FWD_DELAY: (400, 16),
 }
-STP_LLC = ir.Match(ir.Raw("ll", 112, 24), ir.Literal("0x424203"))
+STP_LLC = ir.Match(ir.Raw("ll", 112, 24), ir.Const(0x424203, ir.Style.HEX))
 _STP_CONFIG_FIELDS = frozenset(_STP_RAW) - {Field.STP_TYPE}
 
 
@@ -155,7 +155,7 @@ def target(field: Field, ctx: Context) -> Target:
     if field is Field.ND_TARGET:  # nft 1.0.6 has no name for it: 8 bytes into the ICMPv6 header
         return Target(ir.Raw("th", 64, 128), Kind.RAW_IPV6)
     if field is Field.TCP_OPTION:
-        return Target(ir.Literal("tcp option"), Kind.NAME)  # only as a constant (see constant_match)
+        return Target(ir.TcpOption(0), Kind.NAME)  # only as a constant (see constant_match)
     if field in _STP_RAW:
         offset, length = _STP_RAW[field]
         return Target(ir.Raw("ll", offset, length), Kind.RAW_MAC if length == 48 else Kind.INT)
@@ -169,7 +169,7 @@ def stp_prefix(checks: tuple[Check, ...]) -> list[ir.Match]:
         return []
     out = [STP_LLC]
     if fields & _STP_CONFIG_FIELDS:
-        out.append(ir.Match(ir.Raw("ll", 160, 8), ir.Literal("0")))
+        out.append(ir.Match(ir.Raw("ll", 160, 8), ir.Const(0)))
     return out
 
 
@@ -192,25 +192,34 @@ def prefix_bounds(base: int, length: int, width: int) -> tuple[int, int]:
     return lo, lo | host
 
 
-def scalar(value: object, kind: Kind) -> str:
-    """One value as nft writes it."""
+_STYLE = {
+    Kind.ETHERTYPE: ir.Style.ETHERTYPE,
+    Kind.RAW_MAC: ir.Style.HEX,
+    Kind.RAW_IPV4: ir.Style.HEX,
+    Kind.RAW_IPV6: ir.Style.HEX,
+}
+
+
+def scalar(value: object, kind: Kind) -> ir.Scalar:
+    """One value as the kind holds it: a lowercase MAC, an address, a keyword, or a number."""
     if kind is Kind.MAC:
         return str(value).lower()
     if kind is Kind.NAME:
         return {4: "ipv4", 6: "ipv6"}.get(value, str(value)) if isinstance(value, int) else str(value)
     if kind in (Kind.IPV4, Kind.IPV6, Kind.RAW_IPV4, Kind.RAW_IPV6):
         addr = ip_address(value if isinstance(value, int | str | IPv4Address | IPv6Address) else str(value))
-        return hex(int(addr)) if kind in (Kind.RAW_IPV4, Kind.RAW_IPV6) else str(addr)
-    number = mac_int(value) if isinstance(value, str) and kind is Kind.RAW_MAC else int(str(value), 0)
-    if kind is Kind.RAW_MAC:
-        return hex(number)
-    return f"0x{number:04x}" if kind is Kind.ETHERTYPE else str(number)
+        return int(addr) if kind in (Kind.RAW_IPV4, Kind.RAW_IPV6) else addr
+    return mac_int(value) if isinstance(value, str) and kind is Kind.RAW_MAC else int(str(value), 0)
 
 
-def _prefix_range(op: Prefix, kind: Kind) -> tuple[str, str] | str:
-    """A prefix as nft text: ``a/len`` for IP addresses, a range for MAC and raw fields."""
+def _style(kind: Kind) -> ir.Style:
+    return ir.Style.SYMBOL if kind is Kind.NAME else _STYLE.get(kind, ir.Style.PLAIN)
+
+
+def _prefix_range(op: Prefix, kind: Kind) -> ir.Const:
+    """A prefix: ``a/len`` for IP addresses, a range for MAC and raw fields."""
     if kind in (Kind.IPV4, Kind.IPV6):
-        return str(ip_network(f"{op.addr}/{op.length}", strict=False))
+        return ir.Const(ip_network(f"{op.addr}/{op.length}", strict=False))
     width = 48 if kind in (Kind.MAC, Kind.RAW_MAC) else 128 if kind is Kind.RAW_IPV6 else 32
     if kind is Kind.RAW_IPV6:
         base = int(ip_address(str(op.addr)))
@@ -218,21 +227,20 @@ def _prefix_range(op: Prefix, kind: Kind) -> tuple[str, str] | str:
         base = mac_int(op.addr) if isinstance(op.addr, str) else int(op.addr)
     lo, hi = prefix_bounds(base, op.length, width)
     if kind is Kind.MAC:
-        return (int_mac(lo), int_mac(hi))
-    return (hex(lo), hex(hi))
+        return ir.Const((int_mac(lo), int_mac(hi)))
+    return ir.Const((lo, hi), ir.Style.HEX)
 
 
-def operand_text(op: Operand, kind: Kind) -> str:
-    """An operand as an nft right-hand side or a set element component."""
+def operand_const(op: Operand, kind: Kind) -> ir.Const | ir.AnonSet:
+    """An operand as an nft right-hand side."""
     if isinstance(op, Value):
-        return scalar(op.value, kind)
+        return ir.Const(scalar(op.value, kind), _style(kind))
     if isinstance(op, Prefix):
-        pr = _prefix_range(op, kind)
-        return pr if isinstance(pr, str) else f"{pr[0]}-{pr[1]}"
+        return _prefix_range(op, kind)
     if isinstance(op, Range):
-        return f"{scalar(op.lo, kind)}-{scalar(op.hi, kind)}"
+        return ir.Const((scalar(op.lo, kind), scalar(op.hi, kind)), _style(kind))
     if isinstance(op, States):
-        return "{ " + ", ".join(op.names) + " }"
+        return ir.AnonSet(tuple(op.names))
     raise InstantiationError(f"operand {op} cannot be written for {kind.value}")
 
 
@@ -242,16 +250,16 @@ def constant_match(check: Check, ctx: Context) -> ir.Match:
     assert op is not None
     t = target(check.field, ctx)
     if isinstance(op, Flags):
-        return ir.Match(ir.Masked(t.expr, ir.Literal(hex(op.mask))), ir.Literal(hex(op.set)), check.negated)
+        flags = ir.Masked(t.expr, ir.Const(op.mask, ir.Style.HEX))
+        return ir.Match(flags, ir.Const(op.set, ir.Style.HEX), check.negated)
     if isinstance(op, Prefix) and t.kind is Kind.MAC:
-        mask = int_mac(((1 << op.length) - 1) << (48 - op.length))
+        mac_mask = int_mac(((1 << op.length) - 1) << (48 - op.length))
         base = int_mac(prefix_bounds(mac_int(str(op.addr)), op.length, 48)[0])
-        return ir.Match(ir.Masked(t.expr, ir.Literal(mask)), ir.Literal(base), check.negated)
+        return ir.Match(ir.Masked(t.expr, ir.Const(mac_mask)), ir.Const(base), check.negated)
     if isinstance(op, IPSetRef):
         raise InstantiationError("ipset matches are compiled by the rule compiler")
     if check.field is Field.TCP_OPTION:  # presence of a TCP option kind
-        return ir.Match(
-            ir.Literal(f"tcp option {operand_text(op, Kind.INT)}"),
-            ir.Literal("missing" if check.negated else "exists"),
-        )
-    return ir.Match(t.expr, ir.Literal(operand_text(op, t.kind)), check.negated)
+        if not isinstance(op, Value):
+            raise InstantiationError(f"a TCP option is one kind number, not {op}")
+        return ir.Match(ir.TcpOption(int(str(op.value), 0)), ir.Exists(not check.negated))
+    return ir.Match(t.expr, operand_const(op, t.kind), check.negated)

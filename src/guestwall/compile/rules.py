@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from guestwall.compile import canon, names
-from guestwall.compile import nftir as ir
 from guestwall.compile.matches import Context, Kind, constant_match, stp_prefix, target
 from guestwall.compile.ruleset import SetSpec, TableSpec, rule_digest
 from guestwall.errors import InstantiationError
@@ -16,6 +15,8 @@ from guestwall.instantiate.checks import template_is_interval
 from guestwall.instantiate.fields import Field
 from guestwall.instantiate.program import Check, IPSetRef, Operand, ProgramRule, Value, Verdict
 from guestwall.model import AddressSet
+from guestwall.nft import ir
+from guestwall.nft.render import expr as render_expr
 
 _NOT_SETTABLE = (Kind.STATES, Kind.FLAGS, Kind.NAME)
 
@@ -87,7 +88,7 @@ def expand(rule: ProgramRule) -> list[ProgramRule]:
 
 
 def _verdict(verdict: Verdict) -> ir.Verdict:
-    return ir.Verdict(verdict.value)
+    return ir.Verdict(ir.VerdictKind(verdict.value))
 
 
 def _set_for(table: TableSpec, key: PortKey, holes: list[Check], ctx: Context) -> SetUse:
@@ -99,7 +100,7 @@ def _set_for(table: TableSpec, key: PortKey, holes: list[Check], ctx: Context) -
     identity = (
         key.type_name,
         tuple(
-            (t.kind.value, t.expr.render() if needs_typeof else "", h.template)
+            (t.kind.value, render_expr(t.expr) if needs_typeof else "", h.template)
             for t, h in zip(targets, holes, strict=True)
         ),
     )
@@ -109,7 +110,7 @@ def _set_for(table: TableSpec, key: PortKey, holes: list[Check], ctx: Context) -
         table.sets[name] = SetSpec(
             name,
             tuple(type_names),
-            (key.expr.render(), *(t.expr.render() for t in targets)) if needs_typeof else None,
+            (key.expr, *(t.expr for t in targets)) if needs_typeof else None,
             ("interval",) if interval else (),
         )
     return SetUse(name, (), tuple(t.kind for t in targets), tuple(type_names[1:]))

@@ -1,27 +1,20 @@
 """The desired kernel state: our two tables with their chains, rules, sets and maps, as plain data.
 
-The compiler produces a Ruleset; the dataplane reads the kernel into the same shape and diffs the two.
-Set elements are canonical Python values (see ``canon``), so both sides compare exactly.
+The compiler produces a Ruleset; the dataplane reads the kernel's declarations into the same values
+(``nft.commands``) and diffs the two. Set elements are canonical Python values (see ``canon``), so both
+sides compare exactly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from guestwall.compile import nftir as ir
-from guestwall.compile.names import short_hash
+from guestwall.compile.names import TABLE, short_hash
+from guestwall.nft import ir
+from guestwall.nft.commands import BaseHook, Chain, Component, Element, SetDecl, Table
+from guestwall.nft.render import statements
 
-# A canonical element component: int, str (ifname or MAC), an ip address, or a (lo, hi) interval of those.
-Component = object
-Element = tuple[Component, ...]
-
-
-@dataclass(frozen=True)
-class BaseHook:
-    hook: str
-    priority: int
-    policy: str = "accept"
-    type: str = "filter"  # "nat" for the network layer's address translation chains
+__all__ = ["BaseHook", "ChainSpec", "Component", "Element", "Ruleset", "SetSpec", "TableSpec", "rule_digest"]
 
 
 @dataclass
@@ -30,32 +23,30 @@ class ChainSpec:
     rules: list[ir.Rule] = field(default_factory=list)
     base: BaseHook | None = None
 
+    def decl(self, family: str) -> Chain:
+        return Chain(Table(family, TABLE), self.name, self.base)
+
 
 def rule_digest(rule: ir.Rule) -> str:
-    """The content hash we keep in each rule's comment, so a kernel chain can be compared cheaply."""
-    return short_hash(" ".join(s.render() for s in rule.statements), length=10)
+    """The content hash we keep in each rule's comment, so a kernel chain can be compared cheaply. Taken
+    over the rule's nft form: two rules are the same exactly when the kernel gets the same statements."""
+    return short_hash(statements(rule.statements), length=10)
 
 
 @dataclass
 class SetSpec:
-    """A set or map. ``key`` is the declaration's key: ``type a . b`` parts, or ``typeof`` expressions."""
+    """A set or map with its elements (see ``nft.commands.SetDecl`` for the declaration's fields)."""
 
     name: str
     key_types: tuple[str, ...]  # nft type names; "integer" where only typeof can declare the component
-    typeof: tuple[str, ...] | None = None  # rendered expressions, when any component needs typeof
+    typeof: tuple[ir.Expr, ...] | None = None  # when any component needs typeof
     flags: tuple[str, ...] = ()
     map_type: str | None = None  # "verdict", "mark", or None for a plain set
     elements: dict[Element, object] = field(default_factory=dict)  # element -> map value (None for sets)
 
-    def declaration(self) -> str:
-        if self.typeof is not None:
-            key = "typeof " + " . ".join(self.typeof)
-        else:
-            key = "type " + " . ".join(self.key_types)
-        if self.map_type:
-            key += f" : {self.map_type}"
-        flags = f" flags {', '.join(self.flags)};" if self.flags else ""
-        return f"{key};{flags}"
+    def decl(self, family: str) -> SetDecl:
+        table = Table(family, TABLE)
+        return SetDecl(table, self.name, self.key_types, self.typeof, self.flags, self.map_type)
 
     @property
     def kind(self) -> str:

@@ -28,6 +28,8 @@ class ApplyResult:
     transaction: Transaction
     read_seconds: float
     apply_seconds: float
+    tampered: tuple[tuple[str, str], ...] = ()  # (family, chain) found edited in place and refilled
+    incremental: bool = False  # built from the change alone (else: the whole desired state, diffed)
 
     @property
     def changed(self) -> bool:
@@ -70,7 +72,7 @@ def apply(desired: Ruleset, backend: Backend, *, locked: bool = False) -> ApplyR
     t1 = time.perf_counter()
     if tx:
         try:
-            backend.run(tx.text())
+            backend.run(tx)
         except DataplaneError as e:
             raise DataplaneError(f"{e} (nothing was changed)") from e
     return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)

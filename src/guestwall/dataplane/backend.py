@@ -1,7 +1,8 @@
-"""The one I/O seam to the kernel's nftables: run a transaction (nft syntax), list our tables (JSON).
+"""The one I/O seam to the kernel's nftables: run a transaction of typed commands, list our tables (JSON).
 
 Two real backends: libnftables in-process through ctypes (fast: no process per change) and the ``nft``
-command as a fallback. Both can work in a named network namespace. A recording fake serves pure tests.
+command as a fallback. Both can work in a named network namespace, and both render a transaction once,
+here, with ``nft.render`` (why text and not JSON: see there). A recording fake serves pure tests.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any, Protocol
 
 from guestwall.dataplane.netns import call_in_netns, netns_path
 from guestwall.errors import DataplaneError
+from guestwall.nft.commands import Listing, Transaction
+from guestwall.nft.render import listing, render_transaction
 
 JSON = dict[str, Any]
 
@@ -27,10 +30,10 @@ _NFT_CTX_OUTPUT_TERSE = 1 << 11  # leave set elements out of listings
 class Backend(Protocol):
     netns: str | None
 
-    def run(self, commands: str) -> None:
-        """Run nft commands as one atomic transaction; raise DataplaneError with nft's message."""
+    def run(self, tx: Transaction) -> None:
+        """Run the commands as one atomic transaction; raise DataplaneError with nft's message."""
 
-    def list_json(self, what: str, terse: bool = False) -> JSON | None:
+    def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
         """``nft -j list <what>`` (``-t``: without set elements); None when the object does not exist."""
 
 
@@ -40,10 +43,10 @@ class NoKernel:
 
     netns: str | None = None
 
-    def run(self, commands: str) -> None:
+    def run(self, tx: Transaction) -> None:
         return None
 
-    def list_json(self, what: str, terse: bool = False) -> JSON | None:
+    def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
         return None
 
 
@@ -70,6 +73,7 @@ class LibNftables:
             getattr(lib, fn).argtypes = [ctypes.c_void_p]
             getattr(lib, fn).restype = ctypes.c_char_p
         lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+        lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
         self._lib = lib
         self._ctx = self._new_ctx(0)
         self._json_ctx = self._new_ctx(_NFT_CTX_OUTPUT_JSON)
@@ -96,6 +100,23 @@ class LibNftables:
             lib.nft_ctx_output_set_flags(ctx, flags)
         return int(ctx)
 
+    def _free(self, *contexts: int) -> None:
+        with self._lock:
+            for ctx in contexts:
+                self._lib.nft_ctx_free(ctx)
+
+    def close(self) -> None:
+        """Free the contexts (each holds a netlink socket); the backend is unusable afterwards."""
+        contexts = [getattr(self, name, 0) for name in ("_ctx", "_json_ctx", "_terse_ctx")]
+        self._ctx = self._json_ctx = self._terse_ctx = 0
+        self._free(*(ctx for ctx in contexts if ctx))
+
+    def __del__(self) -> None:
+        # long-lived processes (the agent, the API, a test run) open many backends: a context that is
+        # never freed keeps a netlink socket and libnftables' cache for the life of the process
+        if getattr(self, "_lib", None) is not None:
+            self.close()
+
     def _call(self, ctx: int, text: str) -> tuple[int, str, str]:
         with self._lock:
             rc = self._lib.nft_run_cmd_from_buffer(ctx, text.encode())
@@ -103,11 +124,13 @@ class LibNftables:
             err = (self._lib.nft_ctx_get_error_buffer(ctx) or b"").decode()
         return rc, out, err
 
-    def run(self, commands: str) -> None:
+    def run(self, tx: Transaction) -> None:
+        commands = render_transaction(tx)
         rc, _, err = self._call(self._ctx, commands)
         if rc != 0:
             # a failed batch can leave libnftables' cache inconsistent: start the next call afresh
-            self._ctx = self._new_ctx(0)
+            failed, self._ctx = self._ctx, self._new_ctx(0)
+            self._free(failed)
             raise DataplaneError(
                 f"the kernel refused the nftables transaction: {self._located(commands, err)}"
             )
@@ -127,17 +150,17 @@ class LibNftables:
                 lib.nft_run_cmd_from_filename(ctx, f"/proc/self/fd/{fd}".encode())
                 located = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode()
         finally:
-            # the context is not freed: nft_ctx_free tears down libnftables state that other contexts of
-            # this process still use (an abort at their next command); failures are rare, the leak small
             os.close(fd)
+            self._free(ctx)
         return _with_command(located, commands) or _first_error(err).split(" | ")[0]
 
-    def list_json(self, what: str, terse: bool = False) -> JSON | None:
-        rc, out, err = self._call(self._terse_ctx if terse else self._json_ctx, f"list {what}")
+    def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
+        text = listing(what)
+        rc, out, err = self._call(self._terse_ctx if terse else self._json_ctx, f"list {text}")
         if rc != 0:
             if "No such file or directory" in err:
                 return None
-            raise DataplaneError(f"nft list {what} failed: {_first_error(err)}")
+            raise DataplaneError(f"nft list {text} failed: {_first_error(err)}")
         return json.loads(out) if out.strip() else {"nftables": []}
 
 
@@ -156,35 +179,58 @@ class NftCommand:
     def _exec(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*self._argv, *args], input=stdin, capture_output=True, text=True, check=False)
 
-    def run(self, commands: str) -> None:
+    def run(self, tx: Transaction) -> None:
+        commands = render_transaction(tx)
         proc = self._exec(["-f", "-"], commands)
         if proc.returncode != 0:
             what = _with_command(proc.stderr, commands) or _first_error(proc.stderr)
             raise DataplaneError(f"the kernel refused the nftables transaction: {what}")
 
-    def list_json(self, what: str, terse: bool = False) -> JSON | None:
-        proc = self._exec(["-j", *(["-t"] if terse else []), "list", *what.split()])
+    def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
+        text = listing(what)
+        proc = self._exec(["-j", *(["-t"] if terse else []), "list", *text.split()])
         if proc.returncode != 0:
             if "No such file or directory" in proc.stderr:
                 return None
-            raise DataplaneError(f"nft list {what} failed: {_first_error(proc.stderr)}")
+            raise DataplaneError(f"nft list {text} failed: {_first_error(proc.stderr)}")
         result: JSON = json.loads(proc.stdout)
         return result
 
 
-class RecordingBackend:
-    """A fake for pure tests: records transactions, lists nothing (as if the kernel were empty)."""
+class LazyBackend:
+    """The namespace's real backend (``open_backend``), opened when first used: a command that turns out to
+    change nothing never loads libnftables."""
 
-    def __init__(self, listing: dict[str, JSON] | None = None) -> None:
+    def __init__(self, netns: str | None = None) -> None:
+        self.netns = netns
+        self._backend: Backend | None = None
+
+    def _opened(self) -> Backend:
+        if self._backend is None:
+            self._backend = open_backend(self.netns)
+        return self._backend
+
+    def run(self, tx: Transaction) -> None:
+        self._opened().run(tx)
+
+    def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
+        return self._opened().list_json(what, terse)
+
+
+class RecordingBackend:
+    """A fake for pure tests: records transactions (rendered, as the kernel would get them), lists what it
+    is given by listing text (``table bridge guestwall``), else nothing (as if the kernel were empty)."""
+
+    def __init__(self, listings: dict[str, JSON] | None = None) -> None:
         self.netns: str | None = None
         self.transactions: list[str] = []
-        self.listing = listing or {}
+        self.listings = listings or {}
 
-    def run(self, commands: str) -> None:
-        self.transactions.append(commands)
+    def run(self, tx: Transaction) -> None:
+        self.transactions.append(render_transaction(tx))
 
-    def list_json(self, what: str, terse: bool = False) -> JSON | None:
-        return self.listing.get(what)
+    def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
+        return self.listings.get(listing(what))
 
 
 def _with_command(text: str, commands: str) -> str | None:

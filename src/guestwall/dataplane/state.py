@@ -1,7 +1,8 @@
-"""Read our tables back from the kernel (``nft -j list table``) into comparable data.
+"""Read our tables back from the kernel (``nft -j list table``) into the values the diff compares.
 
-Rules are compared by the content digest each of our rules carries in its comment; set elements are
-made canonical with compile.canon so they compare with what the compiler wants.
+Chains and sets come back as the same declarations the commands carry (``nft.commands.Chain``,
+``SetDecl``); rules are compared by the content digest each of our rules carries in its comment; set
+elements are made canonical with compile.canon so they compare with what the compiler wants.
 """
 
 from __future__ import annotations
@@ -10,23 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guestwall.compile import canon, names
-from guestwall.compile.ruleset import BaseHook, Element
+from guestwall.compile.ruleset import Ruleset, rule_digest
 from guestwall.dataplane.backend import Backend
+from guestwall.nft.commands import BaseHook, Chain, Element, ListSets, ListTable, SetDecl, Table
 
 
 @dataclass
 class ActualChain:
-    name: str
-    base: BaseHook | None
+    decl: Chain
     digests: list[str] = field(default_factory=list)  # first word of each rule's comment ("" if none)
 
 
 @dataclass
 class ActualSet:
-    name: str
-    key_types: tuple[str, ...]
-    flags: tuple[str, ...]
-    map_type: str | None
+    decl: SetDecl
     elements: dict[Element, object] = field(default_factory=dict)
 
 
@@ -45,7 +43,7 @@ def read_state(
     the filter tables by default; the network layer's are ``names.NET_FAMILIES``."""
     out: dict[str, ActualTable] = {}
     for family in families:
-        what = f"table {family} {names.TABLE}"
+        what = ListTable(Table(family, names.TABLE))
         listing = backend.list_json(what, terse=True) if terse else backend.list_json(what)
         if listing is not None:
             out[family] = parse_table(family, listing)
@@ -57,13 +55,12 @@ def read_sets(backend: Backend) -> dict[str, ActualTable]:
     out: dict[str, ActualTable] = {}
     for family in names.FAMILIES:
         table = ActualTable(family)
-        for kind in ("sets", "maps"):
-            listing = backend.list_json(f"{kind} {family}", terse=True) or {}
+        for maps in (False, True):
+            listing = backend.list_json(ListSets(family, maps), terse=True) or {}
             for obj in listing.get("nftables", []):
                 s = obj.get("set") or obj.get("map")
                 if s and s.get("table") == names.TABLE:
-                    flags = tuple(s.get("flags", ()))
-                    table.sets[s["name"]] = ActualSet(s["name"], _types(s["type"]), flags, s.get("map"))
+                    table.sets[s["name"]] = ActualSet(set_decl(family, s))
         if table.sets:
             out[family] = table
     return out
@@ -71,6 +68,12 @@ def read_sets(backend: Backend) -> dict[str, ActualTable]:
 
 def _types(value: Any) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, list) else (str(value),)
+
+
+def set_decl(family: str, s: dict[str, Any]) -> SetDecl:
+    """A set or map object of a JSON listing as its declaration (typeof is listed as the types it gives)."""
+    table = Table(family, str(s.get("table", names.TABLE)))
+    return SetDecl(table, s["name"], _types(s["type"]), None, tuple(s.get("flags", ())), s.get("map"))
 
 
 def _map_value(value: Any, map_type: str) -> object:
@@ -104,17 +107,19 @@ def parse_table(family: str, listing: dict[str, Any]) -> ActualTable:
                 if "hook" in c
                 else None
             )
-            table.chains[c["name"]] = ActualChain(c["name"], base)
+            table.chains[c["name"]] = ActualChain(Chain(Table(family, c["table"]), c["name"], base))
         elif "rule" in obj:
             r = obj["rule"]
-            chain = table.chains.setdefault(r["chain"], ActualChain(r["chain"], None))
+            chain = table.chains.setdefault(
+                r["chain"], ActualChain(Chain(Table(family, r["table"]), r["chain"]))
+            )
             comment = r.get("comment", "")
             chain.digests.append(comment.split(" ", 1)[0] if comment else "")
         elif "set" in obj or "map" in obj:
             s = obj.get("set") or obj["map"]
-            types = _types(s["type"])
-            map_type = s.get("map")
-            aset = ActualSet(s["name"], types, tuple(s.get("flags", ())), map_type)
+            decl = set_decl(family, s)
+            types, map_type = decl.key_types, decl.map_type
+            aset = ActualSet(decl)
             for raw in s.get("elem", ()):
                 if map_type is not None:
                     key, value = raw
@@ -123,3 +128,21 @@ def parse_table(family: str, listing: dict[str, Any]) -> ActualTable:
                     aset.elements[_element(raw, types)] = None
             table.sets[s["name"]] = aset
     return table
+
+
+def actual_of(ruleset: Ruleset) -> dict[str, ActualTable]:
+    """What reading the kernel back gives after ``ruleset`` was applied (for pure tests, and for tools that
+    know what they loaded)."""
+    out = {}
+    for family, table in ruleset.tables.items():
+        actual = ActualTable(family)
+        for name, chain in table.chains.items():
+            actual.chains[name] = ActualChain(chain.decl(family), [rule_digest(r) for r in chain.rules])
+        for name, spec in table.sets.items():
+            decl = spec.decl(family)
+            actual.sets[name] = ActualSet(
+                SetDecl(decl.table, decl.name, decl.key_types, None, decl.flags, decl.map_type),
+                dict(spec.elements),
+            )
+        out[family] = actual
+    return out

@@ -38,27 +38,38 @@ class RuleInstance:
 
 
 def walk(ref: FilterRef, filters: Mapping[str, Filter], env: Env) -> list[RuleInstance]:
-    """All rule instances of the tree under ``ref`` (whose parameters are already in ``env``)."""
+    """All rule instances of the tree under ``ref`` (whose parameters are already in ``env``).
+
+    Iterative (an explicit stack of open filters): a long user-made chain of filterrefs ends in a clear
+    error or a result, never in Python's recursion limit."""
     out: list[RuleInstance] = []
-    _walk(ref.filter, filters, env, (), out)
+    # one frame per open filter: its definition, its environment, the next entry, rules numbered so far
+    stack: list[tuple[Filter, Env, int, int]] = [(_open(ref.filter, filters, ()), env, 0, 0)]
+    path: list[str] = [ref.filter]
+    while stack:
+        f, here, index, number = stack.pop()
+        if index == len(f.entries):
+            path.pop()
+            continue
+        entry = f.entries[index]
+        if isinstance(entry, Rule):
+            number += 1
+            out.append(RuleInstance(entry, f.name, number, f.chain, f.priority, here, len(out)))
+            stack.append((f, here, index + 1, number))
+        else:
+            stack.append((f, here, index + 1, number))
+            stack.append((_open(entry.filter, filters, path), here.child(entry), 0, 0))
+            path.append(entry.filter)
     return out
 
 
-def _walk(
-    name: str, filters: Mapping[str, Filter], env: Env, path: tuple[str, ...], out: list[RuleInstance]
-) -> None:
+def _open(name: str, filters: Mapping[str, Filter], path: list[str] | tuple[str, ...]) -> Filter:
     if name in path:
         raise InstantiationError(f"filter '{name}' includes itself: {' -> '.join((*path, name))}")
     f = filters.get(name)
     if f is None:
         raise InstantiationError(f"referenced filter '{name}' is missing")
-    number = 0
-    for entry in f.entries:
-        if isinstance(entry, Rule):
-            number += 1
-            out.append(RuleInstance(entry, f.name, number, f.chain, f.priority, env, len(out)))
-        else:
-            _walk(entry.filter, filters, env.child(entry), (*path, name), out)
+    return f
 
 
 def reachable_filters(filters: Mapping[str, Filter], roots: Iterable[str]) -> set[str]:

@@ -116,7 +116,9 @@ def _binding_xml(lab: Lab, name: str) -> str:
 
 def run_demo(prefix: str = "gwdemo", progress: Callable[[str], None] = lambda _: None) -> Report:
     """Build the lab, try every attempt bare and filtered, and always remove the lab."""
+    from guestwall.config import HostConfig
     from guestwall.dataplane.backend import open_backend
+    from guestwall.engine import Engine
     from guestwall.services.bindings import create_bindings
     from guestwall.store import open_store
 
@@ -131,11 +133,10 @@ def run_demo(prefix: str = "gwdemo", progress: Callable[[str], None] = lambda _:
             try:
                 progress("binding clean-traffic to every guest")
                 start = time.perf_counter()
-                _, result = create_bindings(
-                    store, [_binding_xml(lab, g.name) for g in lab.guests], open_backend(lab.host_netns)
-                )
+                engine = Engine(open_backend(lab.host_netns), HostConfig())  # not this host's settings
+                _, result = create_bindings(store, [_binding_xml(lab, g.name) for g in lab.guests], engine)
                 report.bind_seconds = time.perf_counter() - start
-                report.kernel_rules = result.transaction.counts().get("add rule", 0)
+                report.kernel_rules = result.transaction.rules_added()
             finally:
                 store.close()
         progress("eve attacks again")

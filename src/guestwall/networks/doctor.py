@@ -17,6 +17,7 @@ from guestwall.compile import names
 from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.netns import call_in_netns
 from guestwall.networks.model import ForwardMode, Network
+from guestwall.nft.commands import Verbatim, add, transaction
 
 TAG = "guestwall-coexist"
 _XTABLES = ("filter", "nat", "mangle", "raw", "security")  # iptables-nft's table names
@@ -185,5 +186,5 @@ def apply_fixes(backend: Backend, findings: Sequence[Finding]) -> list[str]:
     """Run the nft fixes (one transaction); iptables fixes are returned for the caller to run or print."""
     nft = [f for finding in findings for f in finding.fixes if f.startswith("insert rule")]
     if nft:
-        backend.run("\n".join(nft) + "\n")
+        backend.run(transaction(add(Verbatim(fix)) for fix in nft))
     return [f for finding in findings for f in finding.fixes if not f.startswith("insert rule")]

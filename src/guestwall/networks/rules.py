@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from guestwall.compile import canon, names
-from guestwall.compile import nftir as ir
 from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec, rule_digest
 from guestwall.networks.model import FloatingIP, ForwardMode, HostOptions, IPConfig, Network
+from guestwall.nft import ir
 
 _ADDR = {names.IP: "ipv4_addr", names.IP6: "ipv6_addr"}
 _PROTO = {names.IP: "ip", names.IP6: "ip6"}
@@ -39,8 +39,8 @@ def _meta(key: str) -> ir.Meta:
     return ir.Meta(key)
 
 
-def _ifname(name: str) -> str:
-    return ir.quote(name)
+def _ifname(name: str) -> ir.Const:
+    return ir.Const(name, ir.Style.IFNAME)
 
 
 def _subnets(net: Network, family: str) -> list[IPConfig]:
@@ -66,11 +66,11 @@ def _net_in(net: Network, family: str) -> list[ir.Rule]:
             _m(ir.Payload(proto, "daddr"), str(ip_network(ip.address, strict=False)))
         ]
         if dev:
-            stmts.append(_m(_meta("iifname"), _ifname(dev)))
+            stmts.append(ir.Match(_meta("iifname"), _ifname(dev)))
         if mode is ForwardMode.NAT:
             stmts.append(_m(ir.Ct("state"), "established,related"))
-        rules.append(_rule(*stmts, ir.Verdict("accept"), note=net.name))
-    rules.append(_rule(ir.Verdict("reject"), note=net.name))
+        rules.append(_rule(*stmts, ir.Verdict(ir.VerdictKind.ACCEPT), note=net.name))
+    rules.append(_rule(ir.Verdict(ir.VerdictKind.REJECT), note=net.name))
     return rules
 
 
@@ -84,9 +84,9 @@ def _net_out(net: Network, family: str) -> list[ir.Rule]:
             _m(ir.Payload(proto, "saddr"), str(ip_network(ip.address, strict=False)))
         ]
         if dev:
-            stmts.append(_m(_meta("oifname"), _ifname(dev)))
-        rules.append(_rule(*stmts, ir.Verdict("accept"), note=net.name))
-    rules.append(_rule(ir.Verdict("reject"), note=net.name))
+            stmts.append(ir.Match(_meta("oifname"), _ifname(dev)))
+        rules.append(_rule(*stmts, ir.Verdict(ir.VerdictKind.ACCEPT), note=net.name))
+    rules.append(_rule(ir.Verdict(ir.VerdictKind.REJECT), note=net.name))
     return rules
 
 
@@ -109,10 +109,15 @@ def _net_nat(net: Network, family: str) -> list[ir.Rule]:
         sub = str(ip_network(ip.address, strict=False))
         head: list[ir.Statement] = [_m(ir.Payload(proto, "saddr"), sub)]
         if dev:
-            head.append(_m(_meta("oifname"), _ifname(dev)))
+            head.append(ir.Match(_meta("oifname"), _ifname(dev)))
         for exempt in _NO_MASQ[family]:
             rules.append(
-                _rule(*head, _m(ir.Payload(proto, "daddr"), exempt), ir.Verdict("return"), note=net.name)
+                _rule(
+                    *head,
+                    _m(ir.Payload(proto, "daddr"), exempt),
+                    ir.Verdict(ir.VerdictKind.RETURN),
+                    note=net.name,
+                )
             )
         away = _m(ir.Payload(proto, "daddr"), sub, negated=True)
         for l4 in ("tcp", "udp"):
@@ -151,14 +156,14 @@ def _base_rules(family: str, options: HostOptions) -> dict[str, list[ir.Rule]]:
             _rule(
                 _m(ir.Ct("status"), "dnat"),
                 ir.Match(ir.Payload(proto, "daddr"), ir.SetRef(names.FIP_FIXED)),
-                ir.Verdict("accept"),
+                ir.Verdict(ir.VerdictKind.ACCEPT),
                 note="floating ip in",
             )
         )
     forward += [
         _rule(
             ir.Match(ir.Concat((_meta("iifname"), _meta("oifname"))), ir.SetRef(names.NET_CROSS)),
-            ir.Verdict("accept"),
+            ir.Verdict(ir.VerdictKind.ACCEPT),
             note="guest to guest",
         ),
         _rule(ir.VMap(_meta("oifname"), names.NET_IN_MAP)),
@@ -171,7 +176,7 @@ def _base_rules(family: str, options: HostOptions) -> dict[str, list[ir.Rule]]:
             ir.Match(_meta("iifname"), bridges),
             _m(_meta("l4proto"), l4),
             _m(ir.Payload("th", "dport"), f"{{ 53, {dhcp_server} }}"),
-            ir.Verdict("accept"),
+            ir.Verdict(ir.VerdictKind.ACCEPT),
             note="dhcp dns",
         )
         for l4 in ("udp", "tcp")
@@ -181,7 +186,7 @@ def _base_rules(family: str, options: HostOptions) -> dict[str, list[ir.Rule]]:
             ir.Match(_meta("oifname"), bridges),
             _m(_meta("l4proto"), l4),
             _m(ir.Payload("th", "dport"), f"{{ 53, {dhcp_client} }}"),
-            ir.Verdict("accept"),
+            ir.Verdict(ir.VerdictKind.ACCEPT),
             note="dhcp dns",
         )
         for l4 in ("udp", "tcp")
@@ -192,7 +197,7 @@ def _base_rules(family: str, options: HostOptions) -> dict[str, list[ir.Rule]]:
             _rule(
                 ir.Match(_meta("oifname"), bridges),
                 _m(ir.Payload("udp", "dport"), dhcp_client),
-                ir.PayloadSet(ir.Payload("udp", "checksum"), ir.Literal("0")),
+                ir.PayloadSet(ir.Payload("udp", "checksum"), ir.Const(0)),
                 note="dhcp checksum",
             )
         )
@@ -219,7 +224,7 @@ def _base_rules(family: str, options: HostOptions) -> dict[str, list[ir.Rule]]:
         nat_post += [
             # hairpin: a guest reaching another guest of its network through a floating IP
             _rule(_m(ir.Ct("status"), "dnat"), local, ir.Nat("masquerade"), note="hairpin"),
-            _rule(local, ir.Verdict("return"), note="inside a network"),
+            _rule(local, ir.Verdict(ir.VerdictKind.RETURN), note="inside a network"),
             _rule(
                 ir.Nat("snat", f"{proto} saddr . oifname map @{names.FIP_SNAT_DEV}"), note="floating ip out"
             ),

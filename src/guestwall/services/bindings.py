@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from guestwall.dataplane.apply import ApplyResult, apply
-from guestwall.dataplane.backend import Backend
+from guestwall.dataplane.apply import ApplyResult
+from guestwall.engine import Change, Engine, bound_port, converge
+from guestwall.engine.desired import stored_binding
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
-from guestwall.services.enforce import enforce_from, stored_binding
-from guestwall.services.filters import load_filters
-from guestwall.services.incremental import apply_changes, port_part
 from guestwall.services.ownership import check_binding_change, check_binding_filter
 from guestwall.store.records import BindingRecord, ReadableStore, Store
 
@@ -34,7 +32,7 @@ def with_mac_parameter(binding: Binding) -> Binding:
     return replace(binding, filterref=FilterRef(binding.filterref.filter, make_params(params)))
 
 
-def create_binding(store: Store, xml: str | bytes, backend: Backend) -> tuple[BindingRecord, ApplyResult]:
+def create_binding(store: Store, xml: str | bytes, engine: Engine) -> tuple[BindingRecord, ApplyResult]:
     from guestwall.nwfilter import format_binding, parse_binding
 
     binding = with_mac_parameter(parse_binding(xml))
@@ -46,14 +44,11 @@ def create_binding(store: Store, xml: str | bytes, backend: Backend) -> tuple[Bi
         if writer.filter_by_name(binding.filterref.filter) is None:
             raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
         record = writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding))
-        # only this port's rules: the cost does not grow with the other ports (else everything)
-        part = port_part(writer, record)
-        result = apply_changes(writer, backend, added=[part]) if part is not None else None
-        return record, result or enforce_from(writer, load_filters(writer), backend)
+        return record, engine.apply(writer, Change(added=(record.portdev,)))
 
 
 def create_bindings(
-    store: Store, xmls: Sequence[str | bytes], backend: Backend
+    store: Store, xmls: Sequence[str | bytes], engine: Engine
 ) -> tuple[list[BindingRecord], ApplyResult]:
     """Create many bindings in one store transaction and one kernel transaction (all or nothing)."""
     from guestwall.nwfilter import format_binding, parse_binding
@@ -73,33 +68,27 @@ def create_bindings(
         records = writer.add_bindings(
             [(b.portdev, b.filterref.filter, t) for b, t in zip(bindings, texts, strict=True)]
         )
-        result = enforce_from(writer, load_filters(writer), backend)
-        return records, result
+        return records, engine.apply(writer, Change(added=tuple(r.portdev for r in records)))
 
 
-def delete_binding(store: Store, portdev: str, backend: Backend) -> ApplyResult:
+def delete_binding(store: Store, portdev: str, engine: Engine) -> ApplyResult:
     with store.write() as writer:
         record = writer.binding(portdev)
         if record is None:
             raise _not_found(portdev)
         check_binding_change(writer, portdev, "nwfilter-binding-delete")
-        part = port_part(writer, record)
+        gone = bound_port(writer, record)  # as it is enforced now, learned addresses included
         writer.delete_binding(portdev)
-        result = None
-        if part is not None:
-            # the port's shared chains stay while others use its filter; the last one takes them along
-            retired = [part] if writer.count_bindings(record.filter) == 0 else []
-            result = apply_changes(writer, backend, removed=[part], retired=retired)
-        return result or enforce_from(writer, load_filters(writer), backend)
+        return engine.apply(writer, Change(removed=(gone,)))
 
 
-def move_binding(store: Store, portdev: str, host: str, backend: Backend) -> str:
+def move_binding(store: Store, portdev: str, host: str, engine: Engine) -> str:
     """Give a binding to ``host``; returns its old host. When it leaves or joins the host this store acts
     for, that kernel is updated in the same transaction; every other host's agent follows the change log."""
     with store.write() as writer:
         old = writer.move_binding(portdev, host)
         if store.host in (old, host) and old != host:
-            enforce_from(writer, load_filters(writer), backend)
+            engine.apply(writer, converge())
         return old
 
 
@@ -117,7 +106,7 @@ def list_bindings(store: ReadableStore) -> list[BindingRecord]:
         return sorted(reader.bindings(), key=lambda r: (r.portdev.lower(), r.portdev))
 
 
-def reapply(store: Store, backend: Backend, *, allow_empty: bool = False) -> ApplyResult:
+def reapply(store: Store, engine: Engine, *, allow_empty: bool = False) -> ApplyResult:
     """Make the kernel equal to the store (drift repair, or after a restart). A store without bindings
     may not remove ports the kernel enforces unless ``allow_empty`` (services.emptystore).
 
@@ -125,26 +114,23 @@ def reapply(store: Store, backend: Backend, *, allow_empty: bool = False) -> App
     every enforcing use case and the agent take them, so a command that has applied its change but not yet
     committed it cannot be undone by this older read of the store.
     """
-    return reapply_restoring(store, backend, allow_empty=allow_empty)[0]
+    return reapply_restoring(store, engine, allow_empty=allow_empty)[0]
 
 
 def reapply_restoring(
-    store: Store, backend: Backend, *, allow_empty: bool = False
+    store: Store, engine: Engine, *, allow_empty: bool = False
 ) -> tuple[ApplyResult, list[str]]:
     """``reapply``, first restoring what the cloud objects derive and the store lacks (a cloud port's
     binding, a generated filter); returns what was restored too."""
     from guestwall.cloud.integrity import restore
     from guestwall.services.emptystore import refuse_emptying
-    from guestwall.services.enforce import desired_state
 
     with store.write() as writer:
         restored = restore(writer)
-        filters = load_filters(writer)
-        if allow_empty:
-            return enforce_from(writer, filters, backend), restored
-        desired = desired_state(writer, filters, netns=backend.netns)
-        refuse_emptying(writer, desired, backend, store.url)
-        return apply(desired.compiled.ruleset, backend), restored
+        desired = engine.desired(writer)
+        if not allow_empty:
+            refuse_emptying(writer, desired, engine.backend, store.url)
+        return engine.converge(desired), restored
 
 
 def _not_found(portdev: str) -> BindingNotFound:

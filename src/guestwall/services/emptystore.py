@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from guestwall.compile import names
 from guestwall.dataplane.backend import Backend
+from guestwall.engine.desired import Desired
 from guestwall.errors import ConflictError
-from guestwall.services.enforce import Desired
+from guestwall.nft.commands import ListSet, Table
 from guestwall.store.records import Reader, Store
 
 
@@ -21,7 +22,7 @@ class EmptyStoreError(ConflictError):
 
 def kernel_ports(backend: Backend) -> set[str]:
     """The ports our bridge table dispatches (the keys of its outbound verdict map); empty without it."""
-    listing = backend.list_json(f"map {names.BRIDGE} {names.TABLE} {names.L2_OUT_MAP}")
+    listing = backend.list_json(ListSet(Table(names.BRIDGE, names.TABLE), names.L2_OUT_MAP, map=True))
     ports: set[str] = set()
     for item in (listing or {}).get("nftables", []):
         for element in item.get("map", {}).get("elem", []) if isinstance(item, dict) else []:

@@ -8,7 +8,7 @@ The XML layer (lxml) is imported only by the use cases that parse, so that listi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
@@ -19,11 +19,8 @@ from guestwall.services.ownership import check_filter_change
 from guestwall.store.records import FilterRecord, ReadableStore, Reader, Store
 
 if TYPE_CHECKING:
+    from guestwall.engine import Engine
     from guestwall.model import Filter
-
-OnChange = Callable[[dict[str, "Filter"]], None]
-"""Called inside the write transaction, before commit, with every filter definition (by name) as it will be
-after the change; if it raises, nothing is committed and the error propagates."""
 
 
 @dataclass(frozen=True)
@@ -34,9 +31,10 @@ class DefineResult:
 
 
 def define_filter(
-    store: Store, xml: str | bytes, *, validate: bool = False, on_change: OnChange | None = None
+    store: Store, xml: str | bytes, *, validate: bool = False, engine: Engine | None = None
 ) -> DefineResult:
-    """Define a new filter or redefine an existing one (same name; same UUID or none given)."""
+    """Define a new filter or redefine an existing one (same name; same UUID or none given), enforced by
+    ``engine`` before commit (if it raises, nothing is committed); without an engine the store only."""
     from guestwall.nwfilter import format_filter, parse_filter
 
     new = parse_filter(xml, validate=validate)  # input errors leave before the store is touched
@@ -60,17 +58,16 @@ def define_filter(
         if existing is not None and existing.xml == text:
             # Identical (libvirt compares the formatted XML too); it was loop-free when it was defined.
             return DefineResult(new.name, uuid, changed=False)
-        filters = load_filters(writer)
-        filters[new.name] = new
+        before = load_filters(writer)
+        filters = {**before, new.name: new}
         if has_loop(filters, new.name):
             raise ConflictError("filter would introduce a loop")
         writer.put_filter(uuid, new.name, text)
-        if on_change is not None:
-            on_change(filters)
+        _enforce(engine, writer, before, filters)
         return DefineResult(new.name, uuid, changed=True)
 
 
-def undefine_filter(store: Store, name_or_uuid: str, on_change: OnChange | None = None) -> FilterRecord:
+def undefine_filter(store: Store, name_or_uuid: str, engine: Engine | None = None) -> FilterRecord:
     """Remove a filter that no binding uses, directly or through its filter tree; returns what was removed.
 
     As libvirt, a filter that only unbound filters reference can be removed; they keep a dangling reference.
@@ -78,27 +75,27 @@ def undefine_filter(store: Store, name_or_uuid: str, on_change: OnChange | None 
     with store.write() as writer:
         record = _find(writer, name_or_uuid)
         check_filter_change(record.name, "nwfilter-undefine")
-        filters = load_filters(writer)
-        if record.name in reachable_filters(filters, writer.bound_filters()):
+        before = load_filters(writer)
+        if record.name in reachable_filters(before, writer.bound_filters()):
             raise InUseError("nwfilter is in use")
         writer.delete_filter(record.uuid)
-        del filters[record.name]
-        if on_change is not None:
-            on_change(filters)
+        _enforce(engine, writer, before, {n: f for n, f in before.items() if n != record.name})
         return record
+
+
+def _enforce(
+    engine: Engine | None, writer: Reader, before: dict[str, Filter], after: dict[str, Filter]
+) -> None:
+    if engine is not None:
+        from guestwall.engine import filter_edit
+
+        engine.apply(writer, filter_edit(before, after))
 
 
 def find_filter(store: ReadableStore, name_or_uuid: str) -> FilterRecord:
     """The stored filter (canonical XML, unparsed) by UUID or name, as virsh looks it up."""
     with store.read() as reader:
         return _find(reader, name_or_uuid)
-
-
-def get_filter(store: ReadableStore, name_or_uuid: str) -> tuple[UUID, Filter]:
-    from guestwall.nwfilter import parse_filter
-
-    record = find_filter(store, name_or_uuid)
-    return record.uuid, parse_filter(record.xml)
 
 
 def list_filters(store: ReadableStore) -> list[FilterRecord]:

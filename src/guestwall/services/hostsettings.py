@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 
@@ -27,7 +27,6 @@ from guestwall.config import (
     with_settings,
 )
 from guestwall.dataplane.apply import ApplyResult
-from guestwall.dataplane.backend import Backend
 from guestwall.store.records import Reader, Store, Writer
 from guestwall.store.tables import HostSettingRow
 
@@ -35,6 +34,10 @@ log = logging.getLogger("guestwall.settings")
 SOURCE = "host settings in the store"
 _reported: set[tuple[str, str]] = set()
 
+
+
+if TYPE_CHECKING:
+    from guestwall.engine import Engine
 
 def stored_settings(reader: Reader) -> dict[str, Any] | None:
     """The stored settings by TOML key, or None when none were ever stored (or the reader cannot tell:
@@ -135,13 +138,12 @@ def _weakens(key: str, old: HostConfig, new: HostConfig) -> str | None:
 
 
 def update_settings(
-    store: Store, backend: Backend, updates: Mapping[str, Any], *, replace_all: bool = False
+    store: Store, engine: Engine, updates: Mapping[str, Any], *, replace_all: bool = False
 ) -> tuple[list[Change], ApplyResult]:
     """Change host settings (by TOML key; None resets one to its default) and enforce them in the same
     transaction: a change the kernel refuses is not stored. ``replace_all``: ``updates`` is the complete
     set (an imported file), keys it lacks go back to their defaults."""
-    from guestwall.services.enforce import enforce_from
-    from guestwall.services.filters import load_filters
+    from guestwall.engine import converge
 
     file_config = load_config()
     with store.write() as writer:
@@ -154,9 +156,9 @@ def update_settings(
             raise ConfigError(
                 f"the new host settings: ports.default_filter: no filter '{new.default_filter}'"
             )
-        return changes(old, new), enforce_from(writer, load_filters(writer), backend)
+        return changes(old, new), engine.apply(writer, converge())
 
 
-def import_file(store: Store, backend: Backend, path: str) -> tuple[list[Change], ApplyResult]:
+def import_file(store: Store, engine: Engine, path: str) -> tuple[list[Change], ApplyResult]:
     """Take a configuration file's enforcement settings as the host settings (its [agent] keys stay in it)."""
-    return update_settings(store, backend, enforcement_settings(load_config(path)), replace_all=True)
+    return update_settings(store, engine, enforcement_settings(load_config(path)), replace_all=True)

@@ -17,8 +17,8 @@ from typing import Any
 from guestwall.agent.statefile import AgentInfo
 from guestwall.compile import names
 from guestwall.config import HostConfig
-from guestwall.dataplane.diff import Transaction
-from guestwall.services.enforce import Desired
+from guestwall.engine.desired import Desired
+from guestwall.nft.commands import Chain, Elements, Table, Transaction, Verb
 from guestwall.services.ownership import cloud_owned_binding
 from guestwall.store.records import BindingRecord, LearnedAddress
 
@@ -76,11 +76,14 @@ def _mode(dev: str, desired: Desired) -> str:
 def _concerns(tx: Transaction, portdev: str, port_id: int | None) -> bool:
     """Whether a kernel change that is missing touches this port: the whole table or a base chain (every
     port), or an element keyed by its name or mark."""
-    marks = {hex(names.port_mark(port_id))} if port_id is not None else set()
+    keys: set[object] = {portdev} | ({names.port_mark(port_id)} if port_id is not None else set())
     for cmd in tx.commands:
-        if cmd.startswith("add table") or " hook " in cmd:
+        obj = cmd.obj
+        if cmd.verb is Verb.ADD and (
+            isinstance(obj, Table) or (isinstance(obj, Chain) and obj.base is not None)
+        ):
             return True
-        if f'"{portdev}"' in cmd or any(mark in cmd for mark in marks):
+        if isinstance(obj, Elements) and any(key and key[0] in keys for key, _ in obj.items):
             return True
     return False
 
@@ -132,7 +135,7 @@ def build_report(
             continue
         ports.append(PortStatus(dev, filter_name, "host", mode, True, not _concerns(drift, dev, None)))
     ports.sort(key=lambda p: (p.portdev.lower(), p.portdev))
-    shown = tuple(drift.commands[:SHOWN_COMMANDS])
+    shown = tuple(drift.text().splitlines()[:SHOWN_COMMANDS])
     if len(drift.commands) > SHOWN_COMMANDS:
         shown += (f"... {len(drift.commands)} commands in all (guestwall apply --dry-run lists them)",)
     failures = tuple(f"{dev}: {error}" for dev, error in sorted(desired.failures.items()) if dev in bound)

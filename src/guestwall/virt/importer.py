@@ -15,9 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from uuid import UUID
 
-from guestwall.dataplane.backend import Backend
+from guestwall.engine import Engine
 from guestwall.errors import GuestwallError, InputError
-from guestwall.services.filters import OnChange
 from guestwall.store.records import ReadableStore, Store
 
 # what happens to one item, and how the report says it
@@ -182,7 +181,7 @@ def plan_import(store: ReadableStore, filters: Sequence[Source], bindings: Seque
 
 
 def run_import(
-    store: Store, items: Sequence[Item], backend: Backend, on_change: OnChange | None
+    store: Store, items: Sequence[Item], engine: Engine
 ) -> list[Item]:
     """Define the planned filters, then create the planned bindings (each enforced at once); an item that
     fails now is reported as SKIP with the reason, the others go on."""
@@ -194,7 +193,7 @@ def run_import(
         if item.action not in (IMPORT, UPDATE) or item.kind != "filter":
             continue
         try:
-            define_filter(store, item.xml, on_change=on_change)
+            define_filter(store, item.xml, engine=engine)
             done.append(item)
         except GuestwallError as e:
             done.append(replace(item, action=SKIP, detail=str(e)))
@@ -202,7 +201,7 @@ def run_import(
         if item.action != IMPORT or item.kind != "binding":
             continue
         try:
-            create_binding(store, item.xml, backend)
+            create_binding(store, item.xml, engine)
             done.append(item)
         except GuestwallError as e:
             done.append(replace(item, action=SKIP, detail=str(e)))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from guestwall.dataplane.backend import Backend
+from guestwall.engine import Engine
 from guestwall.errors import GuestwallError
 from guestwall.model import Binding
 from guestwall.store.records import Store
@@ -53,6 +54,7 @@ class DomainWatcher:
         self.settings = settings
         self.store = store
         self.backend = backend
+        self.engine = Engine(backend)  # the store's host settings
         self.connection = Connection(settings.uri)
         self.domains: dict[UUID, Domain] = {}
         self.ours: set[UUID] = set()
@@ -186,10 +188,10 @@ class DomainWatcher:
             self._create(format_binding(binding), portdev, result)
         if result.created or result.deleted or result.failed:
             log.info(
-                "libvirt: bound %s, unbound %s%s",
-                ", ".join(result.created) or "nothing",
-                ", ".join(result.deleted) or "nothing",
-                f", failed {result.failed}" if result.failed else "",
+                "libvirt: bound %s; unbound %s%s",
+                " ".join(result.created) or "nothing",
+                " ".join(result.deleted) or "nothing",
+                f"; failed {result.failed}" if result.failed else "",
             )
         return result
 
@@ -197,7 +199,7 @@ class DomainWatcher:
         from guestwall.services.bindings import create_binding
 
         try:
-            create_binding(self.store, xml, self.backend)
+            create_binding(self.store, xml, self.engine)
             result.created.append(portdev)
         except GuestwallError as e:
             # the port stays fail-closed (guest_patterns); the next listing tries again
@@ -208,7 +210,7 @@ class DomainWatcher:
         from guestwall.services.bindings import delete_binding
 
         try:
-            delete_binding(self.store, portdev, self.backend)
+            delete_binding(self.store, portdev, self.engine)
             result.deleted.append(portdev)
         except GuestwallError as e:
             result.failed[portdev] = str(e)

@@ -14,9 +14,8 @@ from guestwall.api.auth import AdminDep
 from guestwall.api.common import Body, listed, state
 from guestwall.api.errors import WRITE_RESPONSES, ApiError, not_found
 from guestwall.cloud import validate as v
-from guestwall.model import Filter
+from guestwall.engine import Engine
 from guestwall.model.cloud import ProviderBlock
-from guestwall.services.filters import OnChange
 
 router = APIRouter(prefix="/guestwall/v1", tags=["guestwall (admin)"])
 BLOCK_ATTRS = set(shapes.provider_block(ProviderBlock("", v.network("0.0.0.0/0"))))
@@ -83,14 +82,10 @@ def delete_block(request: Request, who: AdminDep, block_id: str) -> None:
 # ---- network filters (libvirt XML) -------------------------------------------------------------------
 
 
-def _enforcing(api: ApiState) -> OnChange:
-    """The hook the CLI runs inside a filter change: re-enforce the bindings that use it, before commit."""
-    from guestwall.services.incremental import enforce_filter_change
-
-    def hook(filters: dict[str, Filter]) -> None:
-        enforce_filter_change(api.store, filters, api.backend)
-
-    return hook
+def _enforcing(api: ApiState) -> Engine:
+    """The engine changes are enforced through, before commit (as the CLI's), with the store's host
+    settings."""
+    return Engine(api.backend)
 
 
 @router.get("/filters", summary="List network filters")
@@ -121,7 +116,7 @@ async def _define(request: Request, name: str | None) -> dict[str, Any]:
 
         if name is not None and parse_filter(xml).name != name:
             raise ApiError(400, f"the XML defines another filter than '{name}'")
-        return define_use_case(api.store, xml, on_change=_enforcing(api))
+        return define_use_case(api.store, xml, engine=_enforcing(api))
 
     result = await run_in_threadpool(define)
     return {"filter": {"name": result.name, "uuid": str(result.uuid), "changed": result.changed}}
@@ -147,7 +142,7 @@ def undefine_filter(request: Request, who: AdminDep, name: str) -> None:
     from guestwall.services.filters import undefine_filter as undefine
 
     api = state(request)
-    undefine(api.store, name, on_change=_enforcing(api))
+    undefine(api.store, name, engine=_enforcing(api))
 
 
 # ---- bindings ----------------------------------------------------------------------------------------
@@ -180,7 +175,7 @@ async def create_binding(request: Request, who: AdminDep) -> dict[str, Any]:
 
     xml = await request.body()
     api = state(request)
-    record, _ = await run_in_threadpool(create, api.store, xml, api.backend)
+    record, _ = await run_in_threadpool(create, api.store, xml, _enforcing(api))
     return {"binding": {"id": record.portdev, "portdev": record.portdev, "filter": record.filter}}
 
 
@@ -189,7 +184,7 @@ def delete_binding(request: Request, who: AdminDep, portdev: str) -> None:
     from guestwall.services.bindings import delete_binding as delete
 
     api = state(request)
-    delete(api.store, portdev, api.backend)
+    delete(api.store, portdev, _enforcing(api))
 
 
 # ---- hosts -------------------------------------------------------------------------------------------
@@ -250,7 +245,7 @@ def show_host(request: Request, who: AdminDep, host: str) -> dict[str, Any]:
     """What the host's agent reported; for the host this server enforces on, also the store's generation
     and the changes ``guestwall apply`` would make now (none: the kernel is in step)."""
     from guestwall.dataplane.apply import plan
-    from guestwall.services.enforce import desired_state
+    from guestwall.engine import Engine
     from guestwall.store.records import this_host
 
     api = state(request)
@@ -262,7 +257,7 @@ def show_host(request: Request, who: AdminDep, host: str) -> dict[str, Any]:
         return {"host": body}
     with api.store.read() as reader:
         generation = reader.generation()
-        desired = desired_state(reader, netns=api.settings.netns, strict=False)
+        desired = Engine(api.backend).desired(reader, strict=False)
     pending = plan(desired.compiled.ruleset, api.backend)
     return {
         "host": {

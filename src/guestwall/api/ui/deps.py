@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from guestwall.api.ui.optional import DropLogSource, HostsSource
     from guestwall.cloud.service import Cloud
     from guestwall.dataplane.backend import Backend
-    from guestwall.services.filters import OnChange
+    from guestwall.engine import Engine
     from guestwall.store.records import Store
 
 STATE_KEY = "guestwall_ui"
@@ -56,13 +56,13 @@ Authenticate = Callable[[str], "Viewer | None"]
 
 @dataclass(frozen=True)
 class UiDeps:
-    """``cloud()`` gives the use cases enforcing in the API's namespace; ``on_filter_change`` is the
-    engine's hook for filter definitions (see services.filters.OnChange)."""
+    """``cloud()`` gives the use cases enforcing in the API's namespace; ``engine`` enforces filter
+    definitions there."""
 
     store: Store
     authenticate: Authenticate
     cloud: Callable[[], Cloud]
-    on_filter_change: OnChange | None = None
+    engine: Engine | None = None
     netns: str | None = None  # the network namespace changes are enforced in (None: the API's own)
     extras: dict[str, Any] = field(default_factory=dict)
     # what the installation has beyond the API (guestwall.api.ui.sources); None: "not available"
@@ -91,7 +91,7 @@ def from_api_state(api: ApiState) -> UiDeps:
     store. Each change gets its own ``Cloud`` (its ``last`` outcome is per request)."""
     from guestwall.cloud.conntrack import ConntrackTool
     from guestwall.cloud.service import Cloud
-    from guestwall.services.incremental import enforce_filter_change
+    from guestwall.engine import Engine
     from guestwall.services.tokens import authenticate as token_info
 
     store, backend, netns = api.store, api.backend, api.settings.netns
@@ -103,16 +103,13 @@ def from_api_state(api: ApiState) -> UiDeps:
     def cloud() -> Cloud:
         return Cloud(store, backend, ConntrackTool(netns))
 
-    def on_filter_change(filters: dict[str, Any]) -> None:
-        enforce_filter_change(store, filters, backend)
-
     from guestwall.api.ui.sources import drop_log_source, hosts_source
 
     return UiDeps(
         store,
         authenticate,
         cloud,
-        on_filter_change,
+        Engine(backend),
         netns,
         api.extra,
         hosts_source(store),

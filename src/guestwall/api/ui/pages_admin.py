@@ -95,7 +95,7 @@ def _define(call: Call, xml: str) -> str:
 
     if len(xml) > MAX_XML:
         raise InputError(f"the XML is too large ({len(xml)} characters, at most {MAX_XML})")
-    result = define_filter(call.deps.store, xml, on_change=call.deps.on_filter_change)
+    result = define_filter(call.deps.store, xml, engine=call.deps.engine)
     return result.name
 
 
@@ -145,7 +145,7 @@ def undefine(call: Call) -> Response:
     _visible_filter(call)
     try:
         _refuse_derived(name)
-        undefine_filter(call.deps.store, name, on_change=call.deps.on_filter_change)
+        undefine_filter(call.deps.store, name, engine=call.deps.engine)
     except GuestwallError as e:
         return filter_page(call, [f"Failed to undefine network filter {name}: {e}"], _form_status(e) or 400)
     return changed(call, "/ui/filters", f"Network filter {name} undefined")

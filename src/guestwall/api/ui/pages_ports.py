@@ -31,7 +31,7 @@ def page_of(call: Call) -> queries.Page:
 
 def present_devices(netns: str | None) -> set[str] | None:
     """Interface names in the enforcing namespace, or None when they cannot be read."""
-    from guestwall.agent.links import list_links
+    from guestwall.dataplane.links import list_links
 
     try:
         return set(list_links(netns))
@@ -62,7 +62,7 @@ def _visible_port(call: Call, device: str) -> Port | None:
 
 
 def port(call: Call) -> Response:
-    from guestwall.services.enforce import enforced_program
+    from guestwall.engine.desired import enforced_program
     from guestwall.services.filters import load_filter_tree
 
     device = call.arg("device")

@@ -1,39 +1,40 @@
-"""Filter edits and address-set changes without recomputing every port.
+"""The engine's incremental plans: filter edits, ports that come and go, address-set deltas, as one
+transaction built against terse listings of the kernel (no rules, no elements read back).
 
 A filter edit changes the chains of the groups (top filter + provided variable names) whose tree holds
 it; every port of a group shares them, so the edit is planned once per group with one representative
-binding and the transaction rewrites only the chains that differ. Per-port data is untouched unless the
-edit needs values no set holds yet, or per-port chains (fallbacks) are involved: then ``None`` tells the
-caller to apply everything. An address-set change is a set-element delta.
+binding and the transaction rewrites only the chains that differ. A port that comes or goes changes its own
+set elements and re-asserts its group's chains. An address-set change is a set-element delta. Every plan
+returns None when only the full path can do it (per-port chains, values no set holds yet, a kernel that is
+not as expected); the engine then applies everything. Nothing here takes a lock or runs a transaction.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from guestwall.compile import canon, names
 from guestwall.compile.compiler import Compiled, Options, PortInput, compile_ruleset
 from guestwall.compile.ruleset import ChainSpec, Element, Ruleset, SetSpec, TableSpec, rule_digest
-from guestwall.dataplane.apply import ApplyResult, kernel_lock
 from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.diff import (
-    Transaction,
     chain_decl,
     decl_matches,
     element_cmds,
     port_additions,
     port_removals,
+    rule_cmds,
 )
-from guestwall.dataplane.state import ActualTable, parse_table, read_sets
-from guestwall.errors import DataplaneError, InstantiationError
+from guestwall.dataplane.state import ActualTable, parse_table
+from guestwall.engine.desired import BoundPort, port_program
+from guestwall.errors import InstantiationError
 from guestwall.instantiate.build import Planner
 from guestwall.instantiate.tree import reachable_filters
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
-from guestwall.services.hostsettings import host_config
-from guestwall.store.records import BindingRecord, Reader, Store
+from guestwall.nft.commands import Command, ListSet, Table, Transaction, add, delete, flush
+from guestwall.store.records import Reader
 
 
 def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, str], tuple[str, int, str]] | None:
@@ -75,15 +76,13 @@ def plan_filter_change(
     old: Mapping[str, Filter],
     new: Mapping[str, Filter],
     address_sets: Mapping[str, AddressSet],
+    options: Options,
 ) -> FilterPlan | None:
     """Plan new filter definitions for the bound groups they touch (no kernel access).
 
     Raises InstantiationError naming a binding when a group cannot be instantiated with the new
     definitions; None when only a full apply can do it.
     """
-    config = host_config(reader)
-    if config.default_filtered:
-        return None
     changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
     tops = sorted(
         t
@@ -98,11 +97,11 @@ def plan_filter_change(
         was: Compiled | None = None
         if top in old:  # a top filter new with this change (a new group) had no chains before
             try:
-                was = _compile_one(old, xml, port_id, address_sets, config.options())
+                was = _compile_one(old, xml, port_id, address_sets, options)
             except InstantiationError:
                 return None  # the kernel may not hold what the old definitions say
         try:
-            now = _compile_one(new, xml, port_id, address_sets, config.options())
+            now = _compile_one(new, xml, port_id, address_sets, options)
         except MissingVariables as e:
             if e.missing == ["IP"]:
                 return None  # the port would learn its address: the full path gives it interim rules
@@ -122,136 +121,90 @@ def plan_filter_change(
     return plan
 
 
-def apply_filter_change(
-    reader: Reader,
-    old: Mapping[str, Filter],
-    new: Mapping[str, Filter],
-    backend: Backend,
-    address_sets: Mapping[str, AddressSet],
-) -> ApplyResult | None:
-    """Enforce new filter definitions on the bound groups they touch, rewriting only changed chains."""
-    plan = plan_filter_change(reader, old, new, address_sets)
-    return None if plan is None else apply_changes(reader, backend, filters=plan)
-
-
-def enforce_filter_change(
-    store: Store, filters: Mapping[str, Filter], backend: Backend
-) -> ApplyResult | None:
-    """Enforce new filter definitions, as the on_change hook of define/undefine (services.filters).
-
-    The hook runs before the change commits, so a separate read still sees the old definitions: the
-    incremental path rewrites only the chains the edit changes; otherwise everything is applied. Raises
-    (and so aborts the define) when a bound port cannot be instantiated with the new definitions."""
-    from guestwall.services.enforce import enforce_from, load_address_sets
-    from guestwall.services.filters import load_filters
-
-    with store.read() as reader:
-        if not reader.bound_filters() and not host_config(reader).default_filtered:
-            return None  # nothing uses any filter (unbound guest ports may use the default filter)
-        old = load_filters(reader)
-        result = apply_filter_change(reader, old, filters, backend, load_address_sets(reader))
-        return result if result is not None else enforce_from(reader, filters, backend)
-
-
-def apply_changes(
+def transaction(
     reader: Reader,
     backend: Backend,
+    existing: dict[str, ActualTable],
     *,
     filters: FilterPlan | None = None,
     removed: Sequence[Part] = (),
     added: Sequence[Part] = (),
-    sets: Iterable[str] = (),
+    sets: Sequence[str] = (),
     retired: Sequence[Part] = (),
     previous: Mapping[str, AddressSet] | None = None,
-) -> ApplyResult | None:
-    """One kernel transaction for a filter edit, ports that go (their old share of the ruleset), ports that
-    come and address sets to bring in step, built against terse listings only. ``retired`` are parts of
-    groups no port uses any more: their chains are deleted; ``previous`` are the address sets as they were
-    before the change (their deltas then need no listing). None when only a full apply can do it (the
-    kernel is not as expected)."""
-    with kernel_lock(backend.netns):
-        t0 = time.perf_counter()
-        existing = read_sets(backend)
-        tx = Transaction()
-        if filters is not None:
-            for family, table in filters.after.items():
-                if _chain_changes(family, filters.before[family], table, existing.get(family), tx) is None:
-                    return None
-        for part in removed:
-            tx.commands += port_removals(part.ruleset, part.keys).commands
-        keep = {c for part in added for t in part.ruleset.tables.values() for c in t.chains}
-        for part in retired:
-            tx.commands += _retire_chains(part.ruleset, keep).commands
-        for part in added:
-            more = port_additions(part.ruleset, existing, part.keys)
-            if more is None:
+) -> Transaction | None:
+    """One transaction for a filter edit, ports that go (their old share of the ruleset), ports that come
+    and address sets to bring in step; ``existing`` is the terse listing of the kernel's set declarations.
+    ``retired`` are parts of groups no port uses any more: their chains are deleted; ``previous`` are the
+    address sets as they were before the change (their deltas then need no listing). None when only a full
+    apply can do it (the kernel is not as expected)."""
+    out: list[Command] = []
+    if filters is not None:
+        for family, table in filters.after.items():
+            if not _chain_changes(family, filters.before[family], table, existing.get(family), out):
                 return None
-            tx.commands += more.commands
-        names_ = sorted(set(sets))
-        if names_:
-            delta = _address_set_delta(reader, names_, backend, existing, previous)
-            if delta is None:
-                return None
-            tx.commands += delta.commands
-        t1 = time.perf_counter()
-        if tx:
-            try:
-                backend.run(tx.text())
-            except DataplaneError:
-                return None
-        return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)
+    for part in removed:
+        out += port_removals(part.ruleset, part.keys)
+    keep = {c for part in added for t in part.ruleset.tables.values() for c in t.chains}
+    for part in retired:
+        out += _retire_chains(part.ruleset, keep)
+    asserted: set[tuple[str, str]] = set()
+    for part in added:
+        more = port_additions(part.ruleset, existing, part.keys, asserted)
+        if more is None:
+            return None
+        out += more
+    names_ = sorted(set(sets))
+    if names_:
+        delta = _address_set_delta(reader, names_, backend, existing, previous)
+        if delta is None:
+            return None
+        out += delta
+    return Transaction(tuple(out))
 
 
 def _chain_changes(
-    family: str, was: TableSpec, now: TableSpec, have: ActualTable | None, tx: Transaction
-) -> Transaction | None:
-    where = f"{family} {names.TABLE}"
+    family: str, was: TableSpec, now: TableSpec, have: ActualTable | None, out: list[Command]
+) -> bool:
+    """Commands for a family's changed group chains, into ``out`` (declarations first); False when only a
+    full apply can do it."""
     if have is None or was.sets.keys() - now.sets.keys():
         # sets the groups no longer use may be unused by anyone: the full path deletes exactly those
-        return None
+        return False
     for name, spec in now.sets.items():
         if name in have.sets:
-            if not decl_matches(spec, have.sets[name]):
-                return None
+            if not decl_matches(spec, have.sets[name].decl):
+                return False
         elif name.startswith("v."):
-            return None  # new per-port values: every port contributes
+            return False  # new per-port values: every port contributes
         else:  # connlimit sets start empty; address sets hold what the store says
-            tx.commands.insert(0, f"add {spec.kind} {where} {name} {{ {spec.declaration()} }}")
+            out.insert(0, add(spec.decl(family)))
             if spec.elements:
-                tx.commands += element_cmds("add", family, spec, spec.elements)
-    gone = [n for n in was.chains if n not in now.chains]
+                out += element_cmds("add", family, spec, spec.elements)
+    gone = [c for n, c in was.chains.items() if n not in now.chains]
     new = [c for n, c in now.chains.items() if n not in was.chains]
     edited = [c for n, c in now.chains.items() if n in was.chains and _digests(c) != _digests(was.chains[n])]
-    tx.commands[:0] = [chain_decl(family, c) for c in new]
-    tx.commands += [f"flush chain {where} {c.name}" for c in edited] + [
-        f"flush chain {where} {n}" for n in gone
-    ]
-    tx.commands += [f"delete chain {where} {n}" for n in gone]
+    out[:0] = [chain_decl(family, c) for c in new]
+    out += [flush(c.decl(family)) for c in edited] + [flush(c.decl(family)) for c in gone]
+    out += [delete(c.decl(family)) for c in gone]
     for chain in new + edited:
-        tx.commands += [f"add rule {where} {chain.name} {r.render()}" for r in chain.rules]
-    return tx
+        out += rule_cmds(family, chain)
+    return True
 
 
-def _retire_chains(part: Ruleset, keep: set[str]) -> Transaction:
+def _retire_chains(part: Ruleset, keep: set[str]) -> list[Command]:
     """Delete a group's chains (not the base chains, not chains still wanted): flushed first, then
     deleted, so jumps between them never block a delete."""
-    tx = Transaction()
+    out: list[Command] = []
     for family, table in part.tables.items():
-        where = f"{family} {names.TABLE}"
-        gone = [n for n, c in table.chains.items() if c.base is None and n not in keep]
-        tx.commands += [f"flush chain {where} {n}" for n in gone]
-        tx.commands += [f"delete chain {where} {n}" for n in gone]
-    return tx
+        gone = [c.decl(family) for n, c in table.chains.items() if c.base is None and n not in keep]
+        out += [flush(c) for c in gone]
+        out += [delete(c) for c in gone]
+    return out
 
 
 def _digests(chain: ChainSpec) -> list[str]:
     return [rule_digest(r) for r in chain.rules]
-
-
-def refresh_address_sets(reader: Reader, changed: Iterable[str], backend: Backend) -> ApplyResult | None:
-    """Bring the kernel copies of the named address sets to the store's contents: element additions and
-    deletions only. None when a set is not in the kernel in the expected shape (a full apply settles it)."""
-    return apply_changes(reader, backend, sets=changed)
 
 
 def _address_set_delta(
@@ -260,26 +213,26 @@ def _address_set_delta(
     backend: Backend,
     existing: dict[str, ActualTable],
     previous: Mapping[str, AddressSet] | None,
-) -> Transaction | None:
+) -> list[Command] | None:
     """Element deltas for address sets. With ``previous`` (the sets as the store held them before this
     change, and so the kernel) nothing is read back: a 10,000-block set costs what the change costs; a
     kernel that is not as expected makes the transaction fail and the caller apply everything."""
     wanted = {a.name: a for a in reader.address_sets() if a.name in set(changed)}
     declared = existing.get(names.INET)
-    tx = Transaction()
+    out: list[Command] = []
     for name in changed:
         for family in (4, 6):
             set_name = names.ipset_set(name, f"v{family}")
             spec = SetSpec(set_name, ("ipv6_addr" if family == 6 else "ipv4_addr",), None, ("interval",))
             if declared is None or set_name not in declared.sets:
                 continue  # no rule refers to it: nothing in the kernel to keep in step
-            if not decl_matches(spec, declared.sets[set_name]):
+            if not decl_matches(spec, declared.sets[set_name].decl):
                 return None
             if previous is not None and name in previous:
                 before = previous[name].of_family(family)
                 actual_elements: dict[Element, object] = {(canon.network(n),): None for n in before}
             else:
-                listing = backend.list_json(f"set {names.INET} {names.TABLE} {set_name}")
+                listing = backend.list_json(ListSet(Table(names.INET, names.TABLE), set_name))
                 actual = parse_table(names.INET, listing).sets.get(set_name) if listing else None
                 if actual is None:
                     return None
@@ -289,10 +242,10 @@ def _address_set_delta(
             stale = {e: v for e, v in actual_elements.items() if e not in desired}
             missing = {e: v for e, v in desired.items() if e not in actual_elements}
             if stale:
-                tx.commands += element_cmds("delete", names.INET, spec, stale)
+                out += element_cmds("delete", names.INET, spec, stale)
             if missing:
-                tx.commands += element_cmds("add", names.INET, spec, missing)
-    return tx
+                out += element_cmds("add", names.INET, spec, missing)
+    return out
 
 
 @dataclass(frozen=True)
@@ -304,22 +257,16 @@ class Part:
 
 
 def port_part(
-    reader: Reader, record: BindingRecord, filters: Mapping[str, Filter] | None = None
-) -> Part | None:
-    """One bound port compiled alone (its filters from the store unless given). None when one port cannot
-    be handled alone (unbound guest ports under a default filter may change with it)."""
-    from guestwall.services.enforce import enforced_program, load_address_sets
-    from guestwall.services.filters import load_filter_tree
-
-    config = host_config(reader)
-    if config.default_filtered:
-        return None
-    tree = filters if filters is not None else load_filter_tree(reader, record.filter)
+    port: BoundPort, filters: Mapping[str, Filter], address_sets: Mapping[str, AddressSet], options: Options
+) -> Part:
+    """One bound port compiled alone (``filters`` holds at least its filter tree)."""
     try:
-        program = enforced_program(reader, record, tree)
+        program = port_program(port, filters)
     except InstantiationError as e:
-        raise InstantiationError(f"binding {record.portdev}: {e}") from e
-    compiled = compile_ruleset(
-        [PortInput(program, record.port_id)], config.options(), load_address_sets(reader)
-    )
-    return Part(compiled.ruleset, {names.BRIDGE: record.portdev, names.INET: names.port_mark(record.port_id)})
+        raise InstantiationError(f"binding {port.record.portdev}: {e}") from e
+    compiled = compile_ruleset([PortInput(program, port.record.port_id)], options, address_sets)
+    keys: dict[str, object] = {
+        names.BRIDGE: port.record.portdev,
+        names.INET: names.port_mark(port.record.port_id),
+    }
+    return Part(compiled.ruleset, keys)

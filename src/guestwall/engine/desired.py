@@ -1,10 +1,9 @@
-"""Enforcement: the store's filters and bindings -> rule programs -> desired nftables state -> kernel.
+"""The desired state: the store's filters and bindings -> rule programs -> the desired nftables ruleset.
 
-Every use case that changes what is enforced (binding create/delete, filter define/undefine, learning)
-computes the complete desired state from the store and lets the dataplane apply only the difference.
-The CLI and the agent build it the same way (``desired_state``): the host configuration (guest port
-patterns, the default filter of unbound guest ports), IP learning (interim rules until an address is
-learned, then the learned addresses as ``$IP``) and the store's learned addresses all enter here.
+The engine's full path builds it (``desired_state``) for the CLI and the agent alike: the host settings
+(guest port patterns, the default filter of unbound guest ports), IP learning (interim rules until an
+address is learned, then the learned addresses as ``$IP``) and the store's learned addresses all enter here.
+Settings and the namespace's interfaces are passed in; nothing here reads the host configuration.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from uuid import UUID
 
 from guestwall.compile import names
 from guestwall.compile.compiler import Compiled, Options, PortInput, compile_ruleset
-from guestwall.dataplane.apply import ApplyResult, apply
-from guestwall.dataplane.backend import Backend
 from guestwall.errors import GuestwallError, InstantiationError
 from guestwall.instantiate.build import Planner
 from guestwall.instantiate.learning import (
@@ -38,8 +35,8 @@ from guestwall.model.ifname import ifname_problem
 from guestwall.store.records import BindingRecord, Reader
 
 if TYPE_CHECKING:
-    from guestwall.agent.links import Link
     from guestwall.config import HostConfig
+    from guestwall.dataplane.links import Link
 
 # Port ids of unbound guest ports under the default filter: the upper half, so they never meet the store's
 # (allocated from 1 upwards).
@@ -179,8 +176,12 @@ def _learning(binding: Binding, mode: LearningMode, learned: tuple[str, ...], in
 def enforced_program(reader: Reader, record: BindingRecord, filters: Mapping[str, Filter]) -> PortProgram:
     """The program a bound port is enforced with: its filter's, or its interim rules while its IP address
     is learned. Raises InstantiationError when it has neither (the kernel then drops its traffic)."""
-    learned = tuple(str(a.ip) for a in reader.learned_addresses(record.portdev))
-    return _program(Planner(filters), BoundPort(record, stored_binding(record.xml), learned))[0]
+    return port_program(bound_port(reader, record), filters)
+
+
+def port_program(port: BoundPort, filters: Mapping[str, Filter]) -> PortProgram:
+    """``enforced_program`` of a port already loaded (see ``bound_port``)."""
+    return _program(Planner(filters), port)[0]
 
 
 def load_address_sets(reader: Reader) -> dict[str, AddressSet]:
@@ -242,43 +243,27 @@ def _implicit_port_id(name: str, taken: set[int]) -> int:
     raise InstantiationError("no free port id for an unbound guest port")
 
 
+def bound_port(reader: Reader, record: BindingRecord) -> BoundPort:
+    """One stored binding as enforcement sees it: parsed, with its learned addresses (take it before the
+    binding is deleted, to remove what it had in the kernel)."""
+    learned = tuple(str(a.ip) for a in reader.learned_addresses(record.portdev))
+    return BoundPort(record, stored_binding(record.xml), learned)
+
+
 def desired_state(
     reader: Reader,
-    filters: Mapping[str, Filter] | None = None,
+    settings: HostConfig,
+    links: Iterable[Link] = (),
     *,
-    config: HostConfig | None = None,
-    links: Iterable[Link] | None = None,
-    netns: str | None = None,
+    filters: Mapping[str, Filter] | None = None,
     strict: bool = True,
 ) -> Desired:
-    """What the kernel of ``netns`` should hold according to the store (as ``reader`` sees it) and the host
-    configuration (the store's host settings: services.hostsettings). ``links`` are the namespace's
-    interfaces, listed when needed and not given."""
+    """What the kernel should hold according to the store (as ``reader`` sees it) and the host settings;
+    ``links`` are the namespace's interfaces (they matter only when unbound guest ports are filtered)."""
     from guestwall.services.filters import load_filters
-    from guestwall.services.hostsettings import host_config
 
-    config = config if config is not None else host_config(reader)
     filters = filters if filters is not None else load_filters(reader)
     ports = load_ports(reader)
-    if config.default_filtered:
-        if links is None:
-            from guestwall.agent.links import list_links
-
-            links = list_links(netns).values()
-        ports += implicit_ports(config, ports, links)
-    return build_desired(filters, ports, config.options(), strict, address_sets=load_address_sets(reader))
-
-
-def enforce_from(
-    reader: Reader, filters: Mapping[str, Filter], backend: Backend, options: Options | None = None
-) -> ApplyResult:
-    """Apply what the store (as seen by ``reader``, with ``filters``) says; raises if any bound port fails.
-
-    Without ``options`` the host configuration decides them (as the agent does), including unbound guest
-    ports under the default filter; with ``options`` only the store's bindings count.
-    """
-    if options is None:
-        desired = desired_state(reader, filters, netns=backend.netns)
-    else:
-        desired = build_desired(filters, load_ports(reader), options, address_sets=load_address_sets(reader))
-    return apply(desired.compiled.ruleset, backend)
+    if settings.default_filtered:
+        ports += implicit_ports(settings, ports, links)
+    return build_desired(filters, ports, settings.options(), strict, address_sets=load_address_sets(reader))

@@ -1,18 +1,20 @@
-"""The agent's view of our tables in the kernel: what the diff compares, plus a fingerprint of each chain.
+"""Our tables in the kernel as the engine's watch mode sees them: what the diff compares, plus a
+fingerprint of each chain.
 
 The diff compares rules by the content digest in their comments. A rule edited in place that kept its
-comment would pass that comparison, so the agent also remembers a hash of every chain's rule expressions as
-it left them after its last apply; a chain whose digests are unchanged but whose expressions differ was
-edited by someone else and is refilled. Right after a start nothing is trusted yet: the first reading is the
-reference. ``verify`` trusts nothing: it loads the desired state into a scratch table without hooks (so it
-sees no packet), lets the kernel render it, and compares every chain's expressions with ours (SIGHUP).
+comment would pass that comparison, so the engine (in the agent) also remembers a hash of every chain's
+rule expressions as it left them after its last apply; a chain whose digests are unchanged but whose
+expressions differ was edited by someone else and is refilled. Right after a start nothing is trusted
+yet: the first reading is the reference. ``verify`` trusts nothing: it loads the desired state into a
+scratch table without hooks (so it sees no packet), lets the kernel render it, and compares every chain's
+expressions with ours (SIGHUP).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
+from dataclasses import replace
 from typing import Any
 
 from guestwall.compile import names
@@ -20,6 +22,20 @@ from guestwall.compile.ruleset import Ruleset
 from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.diff import diff
 from guestwall.dataplane.state import ActualTable, parse_table
+from guestwall.nft.commands import (
+    Chain,
+    ChainRule,
+    Command,
+    Elements,
+    ListTable,
+    Object,
+    SetDecl,
+    Table,
+    Verbatim,
+    add,
+    delete,
+    transaction,
+)
 
 ChainKey = tuple[str, str]  # (family, chain)
 Fingerprints = dict[ChainKey, tuple[tuple[str, ...], str]]  # -> (rule digests, hash of the rule expressions)
@@ -27,8 +43,6 @@ TAMPERED = "tampered"
 
 
 SCRATCH = f"{names.TABLE}_verify"
-_COMMAND = re.compile(rf"^(add \w+ (?:{'|'.join(names.FAMILIES)})) {re.escape(names.TABLE)}(?=\s|$)")
-_HOOK = re.compile(r" \{ type filter hook .*\}$")
 
 
 def _without_counts(expr: Any) -> Any:
@@ -57,7 +71,7 @@ def read_kernel(backend: Backend) -> tuple[dict[str, ActualTable], Fingerprints]
     state: dict[str, ActualTable] = {}
     prints: Fingerprints = {}
     for family in names.FAMILIES:
-        listing = backend.list_json(f"table {family} {names.TABLE}")
+        listing = backend.list_json(ListTable(Table(family, names.TABLE)))
         if listing is None:
             continue
         table = parse_table(family, listing)
@@ -68,24 +82,37 @@ def read_kernel(backend: Backend) -> tuple[dict[str, ActualTable], Fingerprints]
     return state, prints
 
 
+def _to_scratch(obj: Object) -> Object:
+    """The same object in the scratch table; chains without hooks, so no packet ever sees them."""
+    if isinstance(obj, Table):
+        return Table(obj.family, SCRATCH)
+    if isinstance(obj, Chain):
+        return Chain(Table(obj.table.family, SCRATCH), obj.name)
+    if isinstance(obj, SetDecl):
+        return replace(obj, table=Table(obj.table.family, SCRATCH))
+    if isinstance(obj, Elements):
+        return replace(obj, set=replace(obj.set, table=Table(obj.set.table.family, SCRATCH)))
+    if isinstance(obj, Verbatim):
+        raise ValueError("the desired state has no verbatim commands")
+    return ChainRule(Chain(Table(obj.chain.table.family, SCRATCH), obj.chain.name), obj.rule)
+
+
 def verify(backend: Backend, desired: Ruleset, current: Fingerprints) -> list[ChainKey]:
     """Chains whose rules are not exactly what ``desired`` renders to in this kernel, whatever their
     comments say. Loads ``desired`` into scratch tables (no hooks: no packet ever sees them), reads them
     back, removes them."""
-    commands = []
-    for command in diff(desired, {}).commands:
-        scratch = _COMMAND.sub(rf"\1 {SCRATCH}", command, count=1)
-        commands.append(_HOOK.sub("", scratch) if scratch.startswith("add chain") else scratch)
-    reset = [f"add table {family} {SCRATCH}\ndelete table {family} {SCRATCH}" for family in names.FAMILIES]
-    backend.run("\n".join(reset + commands) + "\n")
+    scratch = [Table(family, SCRATCH) for family in names.FAMILIES]
+    reset: list[Command] = [c for t in scratch for c in (add(t), delete(t))]
+    load = [Command(c.verb, _to_scratch(c.obj)) for c in diff(desired, {}).commands]
+    backend.run(transaction(reset + load))
     try:
         expected: dict[ChainKey, str] = {}
-        for family in names.FAMILIES:
-            listing = backend.list_json(f"table {family} {SCRATCH}")
+        for table in scratch:
+            listing = backend.list_json(ListTable(table))
             for name, digest in _expression_hashes(listing or {}).items():
-                expected[(family, name)] = digest
+                expected[(table.family, name)] = digest
     finally:
-        backend.run("\n".join(f"delete table {family} {SCRATCH}" for family in names.FAMILIES) + "\n")
+        backend.run(transaction(delete(t) for t in scratch))
     return [key for key, (_, digest) in current.items() if key in expected and expected[key] != digest]
 
 

@@ -1,0 +1,214 @@
+"""The one entry point from a change in the store to the kernel: ``Engine(backend, settings).apply(txn, c)``.
+
+Every front end (CLI, cloud layer, agent, API) describes what it changed (``engine.changes``) inside its
+store transaction and calls the engine before committing; the engine picks the incremental path or the full
+one, holds the namespace's kernel lock, diffs, runs one transaction and falls back to the full path by
+itself. A kernel refusal or a port that cannot be instantiated raises, so the caller's transaction aborts and
+store and kernel stay as they were. The store transaction is the caller's (the order of locks is the store's
+first, then the kernel's, everywhere), which is why it is an argument of ``apply`` and not of the engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from guestwall.config import HostConfig
+from guestwall.dataplane.apply import ApplyResult, kernel_lock
+from guestwall.dataplane.backend import Backend
+from guestwall.dataplane.diff import Transaction, diff
+from guestwall.dataplane.fingerprints import Fingerprints, mark, mark_tampered, read_kernel
+from guestwall.dataplane.fingerprints import verify as verify_chains
+from guestwall.dataplane.links import Link
+from guestwall.dataplane.state import read_sets, read_state
+from guestwall.engine.changes import Change
+from guestwall.engine.desired import Desired, bound_port, desired_state, load_address_sets
+from guestwall.engine.incremental import Part, plan_filter_change, port_part, transaction
+from guestwall.errors import DataplaneError
+from guestwall.model import Filter
+from guestwall.store.records import Reader
+
+# Beyond this many ports added at once, one full compile costs less than compiling each port alone.
+ADD_ALONE_LIMIT = 64
+
+
+class Engine:
+    """Enforcement for one network namespace. State it guards: in ``watch`` mode (the agent, long-lived),
+    the fingerprints of the chains it left, to notice rules edited in place (``dataplane.fingerprints``)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        settings: HostConfig | None = None,
+        *,
+        links: Callable[[], Iterable[Link]] | None = None,
+        watch: bool = False,
+    ) -> None:
+        """``settings``: the host's, or None for those the store holds for this host (read in each
+        transaction: services.hostsettings). ``links``: the namespace's interfaces as the caller knows them
+        (the agent follows them); by default they are listed when the settings need them (unbound guest
+        ports under a default filter)."""
+        self.backend = backend
+        self.settings = settings
+        self.watch = watch
+        self.trusted: Fingerprints = {}
+        self._links = links
+
+    # ---- the entry point ------------------------------------------------------------------------------
+
+    def apply(self, txn: Reader, change: Change) -> ApplyResult:
+        """Enforce ``change``, written in ``txn`` and not yet committed: incrementally when it can, else
+        everything (``txn`` as it is now is the desired state)."""
+        if not change.full:
+            result = self._incremental(txn, change)
+            if result is not None:
+                return result
+        return self.converge(self.desired(txn, filters=change.filters.after if change.filters else None))
+
+    def desired(
+        self, txn: Reader, *, filters: Mapping[str, Filter] | None = None, strict: bool = True
+    ) -> Desired:
+        """What the kernel should hold by the store as ``txn`` sees it. ``strict``: a bound port that cannot
+        be instantiated raises (a front end's change); else it is reported and dropped (the agent)."""
+        settings = self.settings_in(txn)
+        return desired_state(txn, settings, self.links(settings), filters=filters, strict=strict)
+
+    def settings_in(self, txn: Reader) -> HostConfig:
+        """The host settings that apply in ``txn``."""
+        if self.settings is not None:
+            return self.settings
+        from guestwall.services.hostsettings import host_config
+
+        return host_config(txn)
+
+    def links(self, settings: HostConfig) -> Iterable[Link]:
+        if not settings.default_filtered:
+            return ()
+        if self._links is not None:
+            return self._links()
+        from guestwall.dataplane.links import list_links
+
+        return list_links(self.backend.netns).values()
+
+    def plan(self, txn: Reader) -> Transaction:
+        """What converging would run now (without running it)."""
+        return diff(self.desired(txn).compiled.ruleset, read_state(self.backend))
+
+    # ---- the full path ----------------------------------------------------------------------------------
+
+    def converge(self, desired: Desired, *, verify: bool = False) -> ApplyResult:
+        """Make the kernel equal to ``desired``: read our tables, diff, one transaction. ``verify``: compare
+        every chain's rules exactly with what ``desired`` renders to (see ``fingerprints.verify``)."""
+        with kernel_lock(self.backend.netns):
+            t0 = time.perf_counter()
+            if self.watch or verify:
+                state, prints = read_kernel(self.backend)
+            else:
+                state, prints = read_state(self.backend, families=tuple(desired.compiled.ruleset.tables)), {}
+            tampered = mark_tampered(state, self.trusted, prints)
+            if verify:
+                wrong = [
+                    k
+                    for k in verify_chains(self.backend, desired.compiled.ruleset, prints)
+                    if k not in tampered
+                ]
+                mark(state, wrong)
+                tampered += wrong
+            tx = diff(desired.compiled.ruleset, state)
+            t1 = time.perf_counter()
+            if tx:
+                try:
+                    self.backend.run(tx)
+                except DataplaneError as e:
+                    raise DataplaneError(f"{e} (nothing was changed)") from e
+                if self.watch:
+                    prints = read_kernel(self.backend)[1]
+            if self.watch:
+                self.trusted = prints
+            return ApplyResult(tx, t1 - t0, time.perf_counter() - t1, tuple(tampered))
+
+    def drift(self, desired: Desired) -> str | None:
+        """Why the kernel is not ``desired`` (rules edited in place, a difference), or None. Takes no lock:
+        it only reads, and a difference leads to a converge, which takes it."""
+        state, prints = read_kernel(self.backend)
+        if mark_tampered(state, self.trusted, prints):
+            return "rules edited in place"
+        if diff(desired.compiled.ruleset, state):
+            return "kernel differs"
+        self.trusted = prints
+        return None
+
+    # ---- the incremental path ------------------------------------------------------------------------------
+
+    def _incremental(self, txn: Reader, change: Change) -> ApplyResult | None:
+        """Only what ``change`` touches, built against terse listings; None when only the full path does."""
+        settings = self.settings_in(txn)
+        if settings.default_filtered:
+            return None  # unbound guest ports under the default filter may change with anything
+        if len(change.added) > ADD_ALONE_LIMIT:
+            return None
+        if change.filters and not (change.added or change.removed or change.sets) and not txn.bound_filters():
+            return ApplyResult(Transaction(), 0.0, 0.0, incremental=True)  # no port uses any filter
+        options = settings.options()
+        address_sets = load_address_sets(txn)
+        edit = change.filters
+        plan = None
+        if edit is not None:
+            plan = plan_filter_change(txn, edit.before, edit.after, address_sets, options)
+            if plan is None:
+                return None
+        from guestwall.services.filters import load_filter_tree
+
+        removed: list[Part] = [
+            port_part(
+                port,
+                edit.before if edit else load_filter_tree(txn, port.record.filter),
+                address_sets,
+                options,
+            )
+            for port in change.removed
+        ]
+        added: list[Part] = []
+        for device in change.added:
+            record = txn.binding(device)
+            if record is None:
+                return None
+            tree = edit.after if edit else load_filter_tree(txn, record.filter)
+            added.append(port_part(bound_port(txn, record), tree, address_sets, options))
+        # a group no port uses any more takes its chains along
+        retired = [
+            part
+            for port, part in zip(change.removed, removed, strict=True)
+            if txn.count_bindings(port.record.filter) == 0
+        ]
+        with kernel_lock(self.backend.netns):
+            t0 = time.perf_counter()
+            existing = read_sets(self.backend)
+            tx = transaction(
+                txn,
+                self.backend,
+                existing,
+                filters=plan,
+                removed=removed,
+                added=added,
+                sets=sorted(change.sets),
+                retired=retired,
+                previous=change.previous,
+            )
+            if tx is None:
+                return None
+            t1 = time.perf_counter()
+            if tx:
+                try:
+                    self.backend.run(tx)
+                except DataplaneError:
+                    return None  # the kernel is not as expected: the full path settles it
+            return ApplyResult(tx, t1 - t0, time.perf_counter() - t1, incremental=True)
+
+
+def open_engine(netns: str | None = None, settings: HostConfig | None = None) -> Engine:
+    """An engine for a front end: the namespace's backend (opened when first used) and the host's settings
+    (the store's, unless given)."""
+    from guestwall.dataplane.backend import LazyBackend
+
+    return Engine(LazyBackend(netns), settings)

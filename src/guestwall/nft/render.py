@@ -1,0 +1,295 @@
+"""The only place that writes nftables syntax: typed commands, rules and expressions -> nft text.
+
+Text, not nftables JSON: nft 1.0.6 (Debian 12) cannot declare a set keyed by a raw payload field in JSON
+(``typeof`` is not accepted there, and an ``integer`` component has no size), and one batch is either all
+text or all JSON. Every string that reaches the syntax is a value checked here: an identifier must be one
+of ours, an interface name is quoted and refused if the quoting cannot hold it, a keyword must be a word.
+So no value can inject syntax, whatever its origin. Dispatch is by type, through tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any
+
+from guestwall.errors import InstantiationError, RenderError
+from guestwall.model.ifname import ifname_problem
+from guestwall.nft import ir
+from guestwall.nft.commands import (
+    Chain,
+    ChainRule,
+    Command,
+    Elements,
+    Listing,
+    ListRuleset,
+    ListSet,
+    ListSets,
+    ListTable,
+    SetDecl,
+    Table,
+    Transaction,
+    Verb,
+    Verbatim,
+)
+
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,254}$")
+_KEYWORD = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_FAMILIES = frozenset({"bridge", "inet", "ip", "ip6", "arp", "netdev"})
+
+
+def identifier(name: str) -> str:
+    """A table, chain or set name (ours: letters, digits, ``_ . / -``)."""
+    if not _IDENTIFIER.match(name):
+        raise RenderError(f"{name!r} cannot be an nftables name")
+    return name
+
+
+def keyword(word: str) -> str:
+    if not _KEYWORD.match(word):
+        raise RenderError(f"{word!r} is not an nftables keyword")
+    return word
+
+
+def quoted(text: str) -> str:
+    """A string (an interface name or pattern, a comment) in nft's quotes, which have no escapes."""
+    if any(ch in '"\\' or not ch.isprintable() for ch in text):
+        raise RenderError(f"{text!r} cannot be written in nftables syntax (quotes, backslashes, controls)")
+    return f'"{text}"'
+
+
+def _family(family: str) -> str:
+    if family not in _FAMILIES:
+        raise RenderError(f"{family!r} is not an nftables family")
+    return family
+
+
+def _ifname(name: str) -> str:
+    """An interface name that matches exactly that name. Names come in checked (guestwall.model.ifname);
+    one that slipped through is refused here rather than written as text meaning something else."""
+    problem = ifname_problem(name)
+    if problem is not None:
+        raise InstantiationError(f"interface name {name!r} cannot be matched: it is {problem}")
+    return quoted(name)
+
+
+# ---- constants and set element components ----------------------------------------------------------------
+
+
+def _number(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RenderError(f"{value!r} is not a number")
+    return value
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):  # a MAC address: hex digits and colons only
+        if not re.match(r"^[0-9a-f:]+$", value):
+            raise RenderError(f"{value!r} is not a MAC address")
+        return value
+    return str(value)  # an ipaddress value renders itself
+
+
+_SCALAR: dict[ir.Style, Callable[[Any], str]] = {
+    ir.Style.PLAIN: _plain,
+    ir.Style.HEX: lambda v: hex(_number(v)),
+    ir.Style.ETHERTYPE: lambda v: f"0x{_number(v):04x}",
+    ir.Style.IFNAME: lambda v: quoted(str(v)),
+    ir.Style.SYMBOL: lambda v: keyword(str(v)),
+}
+
+
+def _const(c: ir.Const) -> str:
+    scalar = _SCALAR[c.style]
+    if isinstance(c.value, tuple):
+        return f"{scalar(c.value[0])}-{scalar(c.value[1])}"
+    return scalar(c.value)
+
+
+def component(value: object, type_name: str) -> str:
+    """A canonical set element component (see compile.canon) in nft syntax, by the set's key type."""
+    if isinstance(value, tuple):
+        return f"{component(value[0], type_name)}-{component(value[1], type_name)}"
+    if type_name == "ifname":
+        return _ifname(str(value))
+    if isinstance(value, IPv4Address | IPv6Address):
+        return str(value)
+    if isinstance(value, int):
+        if type_name == "ether_type":
+            return f"0x{value:04x}"
+        return hex(value) if type_name in ("integer", "mark") else str(value)
+    return _plain(value)
+
+
+# ---- expressions and statements ----------------------------------------------------------------------------
+
+_EXPR: dict[type, Callable[[Any], str]] = {
+    ir.Payload: lambda e: f"{keyword(e.proto)} {' '.join(keyword(w) for w in e.field.split())}",
+    ir.Raw: lambda e: f"@{keyword(e.base)},{_number(e.offset)},{_number(e.length)}",
+    ir.Meta: lambda e: keyword(e.key) if e.key in ("iifname", "oifname") else f"meta {keyword(e.key)}",
+    ir.Ct: lambda e: f"ct {keyword(e.key)}",
+    ir.Masked: lambda e: f"{expr(e.expr)} & {_const(e.mask)}",
+    ir.Concat: lambda e: " . ".join(expr(i) for i in e.items),
+    ir.TcpOption: lambda e: f"tcp option {_number(e.kind)}",
+    ir.Const: _const,
+    ir.AnonSet: lambda e: "{ " + ", ".join(keyword(i) for i in e.items) + " }",
+    ir.Exists: lambda e: "exists" if e.present else "missing",
+    ir.SetRef: lambda e: f"@{identifier(e.name)}",
+    ir.Literal: lambda e: e.text,
+}
+
+
+def expr(e: ir.Expr) -> str:
+    return _EXPR[type(e)](e)
+
+
+def _verdict(v: ir.Verdict) -> str:
+    kind = ir.VerdictKind(v.kind).value
+    return f"{kind} {identifier(v.target)}" if v.target else kind
+
+
+def _set_mark(s: ir.SetMark) -> str:
+    source = f"{expr(s.value)} map @{identifier(s.map)}" if s.map else expr(s.value)
+    return f"meta mark set {source}"
+
+
+def _nat(n: ir.Nat) -> str:
+    kind = keyword(n.kind)
+    if kind == "masquerade":
+        return f"masquerade to {n.to}" if n.to else "masquerade"
+    family = f"{keyword(n.family)} " if n.family else ""
+    return f"{kind} {family}to {n.to}"
+
+
+def _limit(n: ir.Limit) -> str:
+    over = "over " if n.over else ""
+    return f"limit rate {over}{_number(n.rate)}/second burst {_number(n.burst)} packets"
+
+
+_STATEMENT: dict[type, Callable[[Any], str]] = {
+    ir.Match: lambda s: f"{expr(s.left)} {'!= ' if s.negated else ''}{expr(s.right)}",
+    ir.Verdict: _verdict,
+    ir.VMap: lambda s: f"{expr(s.key)} vmap @{identifier(s.map)}",
+    ir.SetMark: _set_mark,
+    ir.CtCountOver: lambda s: (
+        f"add @{identifier(s.set)} {{ {expr(s.key)} ct count over {_number(s.limit)} }}"
+    ),
+    ir.Nat: _nat,
+    ir.PayloadSet: lambda s: f"{expr(s.field)} set {expr(s.value)}",
+    ir.Limit: _limit,
+    ir.Counter: lambda s: "counter",
+    ir.Log: lambda s: f"log prefix {quoted(s.prefix)} group {_number(s.group)}",
+}
+
+
+def statements(stmts: tuple[ir.Statement, ...]) -> str:
+    """A rule's statements (what a rule's digest is computed from)."""
+    return " ".join(_STATEMENT[type(s)](s) for s in stmts)
+
+
+def rule(r: ir.Rule) -> str:
+    body = statements(r.statements)
+    return f"{body} comment {quoted(r.comment)}" if r.comment else body
+
+
+# ---- commands ----------------------------------------------------------------------------------------------
+
+
+def _table(t: Table) -> str:
+    return f"{_family(t.family)} {identifier(t.name)}"
+
+
+def _chain_head(c: Chain) -> str:
+    return f"{_table(c.table)} {identifier(c.name)}"
+
+
+def declaration(s: SetDecl) -> str:
+    """A set's key, map type and flags, as inside its braces."""
+    if s.typeof is not None:
+        key = "typeof " + " . ".join(expr(e) for e in s.typeof)
+    else:
+        key = "type " + " . ".join(keyword(t) for t in s.key_types)
+    if s.map_type:
+        key += f" : {keyword(s.map_type)}"
+    flags = f" flags {', '.join(keyword(f) for f in s.flags)};" if s.flags else ""
+    return f"{key};{flags}"
+
+
+def _map_value(value: object, map_type: str) -> str:
+    if map_type == "verdict":
+        assert isinstance(value, tuple)
+        verdict, chain = value
+        return _verdict(ir.Verdict(ir.VerdictKind(verdict), chain))
+    if map_type in ("ipv4_addr", "ipv6_addr"):  # address maps (the network layer's NAT)
+        return component(value, map_type)
+    return hex(value) if isinstance(value, int) else keyword(str(value))
+
+
+def _element(key: tuple[object, ...], value: object, s: SetDecl, with_value: bool) -> str:
+    text = " . ".join(component(c, t) for c, t in zip(key, s.key_types, strict=True))
+    return f"{text} : {_map_value(value, s.map_type)}" if with_value and s.map_type else text
+
+
+def _render_table(verb: Verb, t: Table) -> str:
+    return f"{verb.value} table {_table(t)}"
+
+
+def _render_chain(verb: Verb, c: Chain) -> str:
+    head = f"{verb.value} chain {_chain_head(c)}"
+    if c.base is None or (verb is not Verb.ADD and verb is not Verb.CREATE):
+        return head
+    b = c.base
+    hook = f"type {keyword(b.type)} hook {keyword(b.hook)} priority {_number(b.priority)};"
+    hook += f" policy {keyword(b.policy)};"
+    return f"{head} {{ {hook} }}"
+
+
+def _render_set(verb: Verb, s: SetDecl) -> str:
+    head = f"{verb.value} {s.kind} {_table(s.table)} {identifier(s.name)}"
+    return f"{head} {{ {declaration(s)} }}" if verb in (Verb.ADD, Verb.CREATE) else head
+
+
+def _render_elements(verb: Verb, e: Elements) -> str:
+    items = ", ".join(_element(k, v, e.set, verb is not Verb.DELETE) for k, v in e.items)
+    return f"{verb.value} element {_table(e.set.table)} {identifier(e.set.name)} {{ {items} }}"
+
+
+def _render_rule(verb: Verb, r: ChainRule) -> str:
+    if verb is not Verb.ADD:
+        raise RenderError(f"rules are only added (and chains flushed), not '{verb.value}'")
+    return f"add rule {_chain_head(r.chain)} {rule(r.rule)}"
+
+
+_COMMAND: dict[type, Callable[[Verb, Any], str]] = {
+    Table: _render_table,
+    Chain: _render_chain,
+    SetDecl: _render_set,
+    Elements: _render_elements,
+    ChainRule: _render_rule,
+    Verbatim: lambda verb, v: v.text,
+}
+
+
+def command(c: Command) -> str:
+    return _COMMAND[type(c.obj)](c.verb, c.obj)
+
+
+def render_transaction(tx: Transaction) -> str:
+    """One batch for libnftables or ``nft -f -``: one command a line."""
+    return "".join(command(c) + "\n" for c in tx.commands)
+
+
+_LISTING: dict[type, Callable[[Any], str]] = {
+    ListTable: lambda x: f"table {_table(x.table)}",
+    ListSet: lambda x: f"{'map' if x.map else 'set'} {_table(x.table)} {identifier(x.name)}",
+    ListSets: lambda x: f"{'maps' if x.maps else 'sets'} {_family(x.family)}",
+    ListRuleset: lambda x: "ruleset",
+}
+
+
+def listing(what: Listing) -> str:
+    """What ``nft list`` is asked for (``table bridge guestwall``, ``sets inet`` ...)."""
+    return _LISTING[type(what)](what)
