@@ -141,10 +141,6 @@ def _from_bounds(lo: int, hi: int, like: object) -> object:
     return _interval(lo, hi)
 
 
-def _put(rest: tuple[object, ...], position: int, component: object) -> tuple[object, ...]:
-    return (*rest[:position], component, *rest[position:])
-
-
 def merged(elements: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
     """One port's elements with overlapping intervals merged (an allowed address pair covering the port's
     own address, 0.0.0.0/0 next to anything): the kernel refuses overlaps in an interval set. Elements are

@@ -26,7 +26,3 @@ def ifname_problem(name: str) -> str | None:
     if any(c in NFT_UNSAFE for c in name):
         return "containing '\"', '*' or '\\', which nftables cannot match as part of a name"
     return None
-
-
-def is_matchable(name: str) -> bool:
-    return ifname_problem(name) is None

@@ -17,7 +17,6 @@ from ipaddress import (
     IPv6Interface,
     NetmaskValueError,
     ip_address,
-    ip_network,
 )
 
 from lxml import etree
@@ -412,7 +411,3 @@ def format_network(n: Network) -> str:
         lines += ["  " + line for line in render(n)]
     lines.append("</network>")
     return "\n".join(lines) + "\n"
-
-
-def subnet_text(ip: IPConfig) -> str:
-    return str(ip_network(ip.address, strict=False))

@@ -219,14 +219,6 @@ class CloudRepo:
         self.session.flush()
         self._changed()
 
-    def rename_group(self, group_id: str, name: str, description: str) -> None:
-        row = self.session.get(SecurityGroupRow, group_id)
-        if row is None:
-            raise NotFoundError(f"no security group '{group_id}'")
-        row.name, row.description = name, description
-        self.session.flush()
-        self._changed()
-
     def delete_group(self, group_id: str) -> None:
         row = self.session.get(SecurityGroupRow, group_id)
         if row is None:

@@ -199,16 +199,6 @@ class Connection:
             raise LibvirtError(f"libvirt at {self.uri}: reading a domain: {e.get_error_message()}") from None
         return DomainXML(UUID(dom.UUIDString()), dom.name(), active, xml)
 
-    # ---- import (read-only as well) ----------------------------------------------------------------------
-
-    def nwfilter_xmls(self) -> list[str]:
-        filters = self._call("listing nwfilters", self._conn.listAllNWFilters, 0)
-        return [self._call("nwfilter XML", f.XMLDesc, 0) for f in filters]
-
-    def binding_xmls(self) -> list[str]:
-        bindings = self._call("listing nwfilter bindings", self._conn.listAllNWFilterBindings, 0)
-        return [self._call("binding XML", b.XMLDesc, 0) for b in bindings]
-
 
 def read_nwfilters(uri: str) -> tuple[list[str], list[str]]:
     """Every nwfilter definition and binding of a libvirt (read-only, no events), for import-libvirt."""
