@@ -59,6 +59,16 @@ class LogWriter:
         self.file.close()
 
 
+def log_files(path: str) -> list[str]:
+    """The log and its rotated copies (path.1 is the newest of those), oldest first."""
+    rotated = []
+    n = 1
+    while os.path.exists(f"{path}.{n}"):
+        rotated.append(f"{path}.{n}")
+        n += 1
+    return [*reversed(rotated), *([path] if os.path.exists(path) else [])]
+
+
 def rule_fields(rule: LogRule | None, rule_id: str) -> dict[str, Any]:
     if rule is None:  # logged just before a change took the rule away
         return {"rule_id": rule_id}

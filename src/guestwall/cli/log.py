@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from guestwall.agent.droplog import log_files
 from guestwall.cli.context import reported
 from guestwall.errors import InputError
 
@@ -41,15 +42,6 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
             f"--since '{text}': expected 10m, 2h, 1d, an ISO 8601 time or epoch seconds"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def log_files(path: str) -> list[str]:
-    rotated = []
-    n = 1
-    while os.path.exists(f"{path}.{n}"):
-        rotated.append(f"{path}.{n}")
-        n += 1
-    return [*reversed(rotated), *([path] if os.path.exists(path) else [])]
 
 
 def _records(lines: Iterator[str]) -> Iterator[dict[str, Any]]:

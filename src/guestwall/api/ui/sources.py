@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -92,19 +91,11 @@ def _projects(store: Store) -> Callable[[str], str]:
     return lambda device: str(known.get(device, ""))
 
 
-def log_files(path: str) -> list[str]:
-    """The log and its rotated copies (path.1 is the newest of those), oldest first."""
-    rotated = []
-    n = 1
-    while os.path.exists(f"{path}.{n}"):
-        rotated.append(f"{path}.{n}")
-        n += 1
-    return [*reversed(rotated), *([path] if os.path.exists(path) else [])]
-
-
 def read_log(path: str, query: LogQuery, project_of: Callable[[str], str]) -> list[DropRecord]:
     """The newest records matching ``query``, newest first. ``seq`` is a record's line number counted
     from the oldest file kept (a rotation renumbers them; the live view then shows a few twice at most)."""
+    from guestwall.agent.droplog import log_files
+
     lines: deque[tuple[int, str]] = deque(maxlen=TAIL_LINES)
     number = 0
     for name in log_files(path):
