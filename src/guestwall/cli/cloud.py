@@ -388,10 +388,8 @@ def port_update(
 ) -> None:
     """Change a port; access it loses is revoked at once (open connections included)."""
     from guestwall.cloud import validate as v
-    from guestwall.cloud.service import resolve_group
-    from guestwall.store.cloudrepo import CloudRepo
 
-    with reported():
+    def edit(current: Port, group_id: Callable[[str], str]) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         if fixed_ips or no_fixed_ip:
             changes["fixed_ips"] = tuple(v.fixed_ip(a) for a in fixed_ips)
@@ -399,26 +397,17 @@ def port_update(
             changes["allowed_address_pairs"] = tuple(v.network(n, "allowed address pair") for n in pairs)
         if mac is not None:
             changes["mac"] = v.mac(mac)
-        if port_security is not None:
-            changes["port_security"] = port_security
-        if dhcp_server is not None:
-            changes["dhcp_server"] = dhcp_server
-        if name is not None:
-            changes["name"] = name
-        cloud = _cloud(ctx)
+        fields = {"port_security": port_security, "dhcp_server": dhcp_server, "name": name}
+        changes.update({k: value for k, value in fields.items() if value is not None})
         if groups or no_groups or add_groups or remove_groups:
-            current = cloud.get_port(port_ref)
-            with cloud.store.read() as reader:
-                repo = CloudRepo(reader)
-                wanted = [resolve_group(repo, g, current.project).id for g in groups]
-                base = wanted if (groups or no_groups) else list(current.security_groups)
-                added = [resolve_group(repo, g, current.project).id for g in add_groups]
-                removed = {resolve_group(repo, g, current.project).id for g in remove_groups}
+            wanted = [group_id(g) for g in groups]
+            base = wanted if (groups or no_groups) else list(current.security_groups)
+            added = [group_id(g) for g in add_groups]
+            removed = {group_id(g) for g in remove_groups}
             changes["security_groups"] = tuple(g for g in dict.fromkeys([*base, *added]) if g not in removed)
-        updated = cloud.update_port(port_ref, **changes)
-        names = _group_names(cloud)
-    _after(cloud)
-    _show_port(fmt, updated, names)
+        return changes
+
+    _port_edit(ctx, port_ref, fmt, edit)
 
 
 def _port_edit(
