@@ -30,6 +30,16 @@ def _not_found(name: str) -> str:
     return f"failed to get network '{name}'"
 
 
+def _lifecycle(ctx: Context, verb: str, given: tuple[str | None, str | None], done: str) -> None:
+    """net-undefine, -start, -destroy: ``service.<verb>`` on the named network, then say ``done``."""
+    from guestwall.networks import service
+
+    name = required(f"net-{verb}", "network", *given)
+    with reported(f"Failed to {verb} network {name}", not_found=_not_found(name)):
+        result = getattr(service, verb)(ctx.store(), name, ctx.netns)
+    ctx.info(done.format(result))
+
+
 @click.command("net-define")
 @click.argument("file", required=False, metavar="FILE")
 @click.option("--file", "file_named", metavar="FILE", help="File containing an XML network description.")
@@ -52,12 +62,7 @@ def define(ctx: Context, file: str | None, file_named: str | None, validate: boo
 @click.pass_obj
 def undefine(ctx: Context, network: str | None, network_named: str | None) -> None:
     """Undefine a persistent network (an active one becomes transient)."""
-    from guestwall.networks import service
-
-    name = required("net-undefine", "network", network, network_named)
-    with reported(f"Failed to undefine network {name}", not_found=_not_found(name)):
-        done = service.undefine(ctx.store(), name, ctx.netns)
-    ctx.info(f"Network {done} has been undefined")
+    _lifecycle(ctx, "undefine", (network, network_named), "Network {} has been undefined")
 
 
 @click.command("net-start")
@@ -65,12 +70,7 @@ def undefine(ctx: Context, network: str | None, network_named: str | None) -> No
 @click.pass_obj
 def start(ctx: Context, network: str | None, network_named: str | None) -> None:
     """Start an inactive network: bridge, dnsmasq, host rules."""
-    from guestwall.networks import service
-
-    name = required("net-start", "network", network, network_named)
-    with reported(f"Failed to start network {name}", not_found=_not_found(name)):
-        done = service.start(ctx.store(), name, ctx.netns)
-    ctx.info(f"Network {done} started")
+    _lifecycle(ctx, "start", (network, network_named), "Network {} started")
 
 
 @click.command("net-destroy")
@@ -78,12 +78,7 @@ def start(ctx: Context, network: str | None, network_named: str | None) -> None:
 @click.pass_obj
 def destroy(ctx: Context, network: str | None, network_named: str | None) -> None:
     """Stop an active network."""
-    from guestwall.networks import service
-
-    name = required("net-destroy", "network", network, network_named)
-    with reported(f"Failed to destroy network {name}", not_found=_not_found(name)):
-        done = service.destroy(ctx.store(), name, ctx.netns)
-    ctx.info(f"Network {done} destroyed")
+    _lifecycle(ctx, "destroy", (network, network_named), "Network {} destroyed")
 
 
 @click.command("net-autostart")
