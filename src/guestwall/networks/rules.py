@@ -58,33 +58,26 @@ def _routes(net: Network, family: str) -> ForwardMode:
 
 def _net_in(net: Network, family: str) -> list[ir.Rule]:
     """Packets delivered to the network's bridge (libvirt's guest_input / LIBVIRT_FWI)."""
-    proto, dev = _PROTO[family], net.forward.dev
-    mode = _routes(net, family)
-    rules = []
-    for ip in _subnets(net, family) if mode in (ForwardMode.NAT, ForwardMode.ROUTE) else []:
-        stmts: list[ir.Statement] = [
-            _m(ir.Payload(proto, "daddr"), str(ip_network(ip.address, strict=False)))
-        ]
-        if dev:
-            stmts.append(ir.Match(_meta("iifname"), _ifname(dev)))
-        if mode is ForwardMode.NAT:
-            stmts.append(_m(ir.Ct("state"), "established,related"))
-        rules.append(_rule(*stmts, ir.Verdict(ir.VerdictKind.ACCEPT), note=net.name))
-    rules.append(_rule(ir.Verdict(ir.VerdictKind.REJECT), note=net.name))
-    return rules
+    return _net_side(net, family, "daddr", "iifname", established_only=True)
 
 
 def _net_out(net: Network, family: str) -> list[ir.Rule]:
     """Packets sent from the network's bridge (libvirt's guest_output / LIBVIRT_FWO)."""
+    return _net_side(net, family, "saddr", "oifname", established_only=False)
+
+
+def _net_side(net: Network, family: str, addr: str, ifmeta: str, established_only: bool) -> list[ir.Rule]:
+    """Accept the network's subnets by ``addr`` (on ``ifmeta`` = the forward dev, if any; for a NAT network
+    only established/related ones when ``established_only``), reject the rest."""
     proto, dev = _PROTO[family], net.forward.dev
     mode = _routes(net, family)
     rules = []
     for ip in _subnets(net, family) if mode in (ForwardMode.NAT, ForwardMode.ROUTE) else []:
-        stmts: list[ir.Statement] = [
-            _m(ir.Payload(proto, "saddr"), str(ip_network(ip.address, strict=False)))
-        ]
+        stmts: list[ir.Statement] = [_m(ir.Payload(proto, addr), str(ip_network(ip.address, strict=False)))]
         if dev:
-            stmts.append(ir.Match(_meta("oifname"), _ifname(dev)))
+            stmts.append(ir.Match(_meta(ifmeta), _ifname(dev)))
+        if established_only and mode is ForwardMode.NAT:
+            stmts.append(_m(ir.Ct("state"), "established,related"))
         rules.append(_rule(*stmts, ir.Verdict(ir.VerdictKind.ACCEPT), note=net.name))
     rules.append(_rule(ir.Verdict(ir.VerdictKind.REJECT), note=net.name))
     return rules
