@@ -61,6 +61,15 @@ def _networks(texts: list[str]) -> list[Network]:
     return [v.network(t, "address") for t in texts]
 
 
+def _updated(request: Request, who: Caller, group_id: str, **changes: Any) -> dict[str, Any]:
+    """Change a group the caller may change (If-Match honoured); the group as the API shows it."""
+    group = find(request, who, group_id)
+    changeable(who, "address group", group_id, group.project)
+    cloud = state(request).cloud
+    updated = cloud.update_address_group(group.id, expect_revision=if_match(request), **changes)
+    return {"address_group": shapes.address_group(updated)}
+
+
 @router.get("", summary="List address groups")
 def list_address_groups(request: Request, who: CallerDep) -> dict[str, Any]:
     groups = state(request).cloud.list_address_groups(None if who.is_admin else who.project)
@@ -86,33 +95,18 @@ def show_address_group(request: Request, who: CallerDep, group_id: str) -> dict[
 def update_address_group(
     request: Request, who: WriterDep, group_id: str, body: AddressGroupUpdate
 ) -> dict[str, Any]:
-    group = find(request, who, group_id)
-    changeable(who, "address group", group_id, group.project)
     change = body.address_group
-    updated = state(request).cloud.update_address_group(
-        group.id, expect_revision=if_match(request), name=change.name, description=change.description
-    )
-    return {"address_group": shapes.address_group(updated)}
+    return _updated(request, who, group_id, name=change.name, description=change.description)
 
 
 @router.put("/{group_id}/add_addresses", responses=WRITE_RESPONSES, summary="Add addresses")
 def add_addresses(request: Request, who: WriterDep, group_id: str, body: AddressList) -> dict[str, Any]:
-    group = find(request, who, group_id)
-    changeable(who, "address group", group_id, group.project)
-    updated = state(request).cloud.update_address_group(
-        group.id, expect_revision=if_match(request), add=_networks(body.addresses)
-    )
-    return {"address_group": shapes.address_group(updated)}
+    return _updated(request, who, group_id, add=_networks(body.addresses))
 
 
 @router.put("/{group_id}/remove_addresses", responses=WRITE_RESPONSES, summary="Remove addresses")
 def remove_addresses(request: Request, who: WriterDep, group_id: str, body: AddressList) -> dict[str, Any]:
-    group = find(request, who, group_id)
-    changeable(who, "address group", group_id, group.project)
-    updated = state(request).cloud.update_address_group(
-        group.id, expect_revision=if_match(request), remove=_networks(body.addresses)
-    )
-    return {"address_group": shapes.address_group(updated)}
+    return _updated(request, who, group_id, remove=_networks(body.addresses))
 
 
 @router.delete("/{group_id}", status_code=204, responses=WRITE_RESPONSES, summary="Delete an address group")
