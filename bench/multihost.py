@@ -106,15 +106,10 @@ class Hosts:
 
     def close(self) -> None:
         from guestwall.lab import lab_down
+        from guestwall.lab.netns import stop_process
 
         for agent in self.agents:
-            if agent.poll() is None:
-                agent.terminate()
-                try:
-                    agent.wait(10)
-                except subprocess.TimeoutExpired:
-                    agent.kill()
-                    agent.wait()
+            stop_process(agent, 10)
         for log in self.logs:
             log.close()
         for lab in self.labs:

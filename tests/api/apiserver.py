@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from guestwall.lab.netns import create_netns, remove_netns
+from guestwall.lab.netns import create_netns, remove_netns, stop_process
 from guestwall.services.tokens import Role, create_token
 from guestwall.store import open_store
 
@@ -75,12 +75,7 @@ class ApiServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process, 10)
         remove_netns(self.netns)
 
     def env(self) -> dict[str, str]:

@@ -24,6 +24,7 @@ from guestwall.cloud.conntrack import ConntrackTool
 from guestwall.cloud.service import Cloud
 from guestwall.dataplane.backend import open_backend
 from guestwall.lab import Lab, lab_down
+from guestwall.lab.netns import stop_process
 from guestwall.lab.traffic import tcp_connect, tcp_server
 from guestwall.model.cloud import Port
 from guestwall.store import open_store
@@ -100,12 +101,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedSite]:
             yield LoggedSite(lab, site, running.base, log)
     finally:
         if agent is not None:
-            agent.terminate()
-            try:
-                agent.wait(10)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                agent.wait()
+            stop_process(agent, 10)
         store.close()
         lab_down(lab.prefix)
         if saved is None:
