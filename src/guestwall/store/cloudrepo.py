@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from ipaddress import ip_address, ip_network
+from typing import TypeVar
 
 from sqlalchemy import delete, select
 
@@ -35,6 +36,8 @@ from guestwall.store.cloudtables import (
 )
 from guestwall.store.records import Reader
 from guestwall.store.sqlstore import SqlReader, SqlWriter
+
+_Row = TypeVar("_Row")
 
 
 def _now() -> datetime:
@@ -145,6 +148,13 @@ class CloudRepo:
             raise StoreError("cloud objects can only be changed in a write transaction")
         self._reader.changed = True
 
+    def _existing(self, table: type[_Row], ident: str, what: str) -> _Row:
+        """The stored row of ``table`` with this id; NotFoundError naming ``what`` when there is none."""
+        row = self.session.get(table, ident)
+        if row is None:
+            raise NotFoundError(f"no {what} '{ident}'")
+        return row
+
     # ---- security groups and rules ------------------------------------------------------------------
 
     def groups(self, project: str | None = None) -> list[SecurityGroup]:
@@ -205,9 +215,7 @@ class CloudRepo:
 
     def update_group(self, group_id: str, **fields: object) -> None:
         """Change a group's own fields (name, description, shared); its revision goes up by one."""
-        row = self.session.get(SecurityGroupRow, group_id)
-        if row is None:
-            raise NotFoundError(f"no security group '{group_id}'")
+        row = self._existing(SecurityGroupRow, group_id, "security group")
         for name, value in fields.items():
             setattr(row, name, value)
         self._bump(row)
@@ -220,9 +228,7 @@ class CloudRepo:
         self._changed()
 
     def delete_group(self, group_id: str) -> None:
-        row = self.session.get(SecurityGroupRow, group_id)
-        if row is None:
-            raise NotFoundError(f"no security group '{group_id}'")
+        row = self._existing(SecurityGroupRow, group_id, "security group")
         # explicit, so that it does not depend on the backend enforcing ON DELETE CASCADE
         self.session.execute(
             delete(SecurityGroupRuleRow).where(SecurityGroupRuleRow.remote_group_id == group_id)
@@ -260,9 +266,7 @@ class CloudRepo:
         self._changed()
 
     def delete_rule(self, rule_id: str) -> None:
-        row = self.session.get(SecurityGroupRuleRow, rule_id)
-        if row is None:
-            raise NotFoundError(f"no security group rule '{rule_id}'")
+        row = self._existing(SecurityGroupRuleRow, rule_id, "security group rule")
         group = self.session.get(SecurityGroupRow, row.group_id)
         self.session.delete(row)
         self.session.flush()
@@ -403,9 +407,7 @@ class CloudRepo:
         return list(self.session.scalars(select(AddressSetRow.name)))
 
     def delete_port(self, port_id: str) -> None:
-        row = self.session.get(PortRow, port_id)
-        if row is None:
-            raise NotFoundError(f"no port '{port_id}'")
+        row = self._existing(PortRow, port_id, "port")
         self.session.execute(delete(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id == port_id))
         self.session.delete(row)
         self.session.flush()
@@ -453,9 +455,7 @@ class CloudRepo:
         self._changed()
 
     def delete_provider_block(self, block_id: str) -> None:
-        row = self.session.get(ProviderBlockRow, block_id)
-        if row is None:
-            raise NotFoundError(f"no provider block '{block_id}'")
+        row = self._existing(ProviderBlockRow, block_id, "provider block")
         self.session.delete(row)
         self.session.flush()
         self._changed()
@@ -491,9 +491,7 @@ class CloudRepo:
         self._changed()
 
     def delete_address_group(self, group_id: str) -> None:
-        row = self.session.get(AddressGroupRow, group_id)
-        if row is None:
-            raise NotFoundError(f"no address group '{group_id}'")
+        row = self._existing(AddressGroupRow, group_id, "address group")
         self.session.delete(row)
         self.session.flush()
         self._changed()
