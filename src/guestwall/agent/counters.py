@@ -6,26 +6,13 @@ Prometheus endpoint (agent/metrics.py).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-
 from guestwall.compile import names
 from guestwall.dataplane.backend import Backend
-from guestwall.dataplane.links import (
-    _HEADER,
-    _IFINFO,
-    NLM_F_DUMP,
-    NLM_F_REQUEST,
-    NLMSG_DONE,
-    NLMSG_ERROR,
-    RTM_GETLINK,
-    RTM_NEWLINK,
-    _open,
-)
+from guestwall.dataplane.links import dump_links
 from guestwall.nft.commands import ListTable, Table
 
 
@@ -101,37 +88,18 @@ def read_rules(backend: Backend) -> tuple[list[RuleCounter], Sizes]:
 def read_ports(netns: str | None, ports: Iterable[str]) -> list[PortCounter]:
     """Link statistics of the given ports that exist in the namespace."""
     wanted = set(ports)
-    sock = _open(netns, 0)
     out: list[PortCounter] = []
-    try:
-        request = _HEADER.pack(_HEADER.size + _IFINFO.size, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 7, 0)
-        sock.send(request + _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0, 0))
-        done = False
-        while not done:
-            data = sock.recv(1 << 16)
-            offset = 0
-            while offset + _HEADER.size <= len(data):
-                length, kind = _HEADER.unpack_from(data, offset)[:2]
-                if length < _HEADER.size:
-                    break
-                if kind == RTM_NEWLINK:
-                    msg = ifinfmsg(data[offset : offset + length])
-                    msg.decode()
-                    name = msg.get_attr("IFLA_IFNAME")
-                    stats = msg.get_attr("IFLA_STATS64")
-                    if name in wanted and stats is not None:
-                        out.append(
-                            PortCounter(
-                                str(name),
-                                int(stats["rx_packets"]),
-                                int(stats["rx_bytes"]),
-                                int(stats["tx_packets"]),
-                                int(stats["tx_bytes"]),
-                            )
-                        )
-                elif kind in (NLMSG_ERROR, NLMSG_DONE):
-                    done = True
-                offset += (length + 3) & ~3
-    finally:
-        sock.close()
+    for msg in dump_links(netns):
+        name = msg.get_attr("IFLA_IFNAME")
+        stats = msg.get_attr("IFLA_STATS64")
+        if name in wanted and stats is not None:
+            out.append(
+                PortCounter(
+                    str(name),
+                    int(stats["rx_packets"]),
+                    int(stats["rx_bytes"]),
+                    int(stats["tx_packets"]),
+                    int(stats["tx_bytes"]),
+                )
+            )
     return sorted(out, key=lambda p: p.port)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import socket
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
@@ -61,47 +62,63 @@ def _open(netns: str | None, groups: int) -> socket.socket:
         ) from e
 
 
-def parse_messages(data: bytes) -> tuple[list[LinkEvent], bool]:
-    """Link events in one netlink datagram, and whether it ended a dump."""
-    events: list[LinkEvent] = []
-    done = False
+def _messages(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(type, bytes) of each netlink message in one datagram."""
     offset = 0
     while offset + _HEADER.size <= len(data):
         length, kind = _HEADER.unpack_from(data, offset)[:2]
         if length < _HEADER.size:
             break
+        yield kind, data[offset : offset + length]
+        offset += (length + 3) & ~3
+
+
+def _link(msg: ifinfmsg) -> Link | None:
+    name = msg.get_attr("IFLA_IFNAME")
+    if not name:
+        return None
+    return Link(int(msg["index"]), str(name), str(msg.get_attr("IFLA_ADDRESS") or "").lower())
+
+
+def parse_messages(data: bytes) -> tuple[list[LinkEvent], bool]:
+    """Link events in one netlink datagram, and whether it ended a dump."""
+    events: list[LinkEvent] = []
+    done = False
+    for kind, raw in _messages(data):
         if kind in (RTM_NEWLINK, RTM_DELLINK):
-            msg = ifinfmsg(data[offset : offset + length])
+            msg = ifinfmsg(raw)
             msg.decode()
-            name = msg.get_attr("IFLA_IFNAME")
-            if name:
-                link = Link(int(msg["index"]), str(name), str(msg.get_attr("IFLA_ADDRESS") or "").lower())
+            link = _link(msg)
+            if link is not None:
                 events.append(LinkEvent("new" if kind == RTM_NEWLINK else "del", link))
         elif kind in (NLMSG_DONE, NLMSG_ERROR):
             done = True
-        offset += (length + 3) & ~3
     return events, done
 
 
-def _dump(sock: socket.socket) -> dict[str, Link]:
-    request = _HEADER.pack(_HEADER.size + _IFINFO.size, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
-    sock.send(request + _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0, 0))
-    links: dict[str, Link] = {}
-    done = False
-    while not done:
-        events, done = parse_messages(sock.recv(1 << 16))
-        for event in events:
-            links[event.link.name] = event.link
-    return links
+def dump_links(netns: str | None = None) -> Iterator[ifinfmsg]:
+    """The decoded RTM_NEWLINK message of every interface in the namespace (one dump)."""
+    sock = _open(netns, 0)
+    try:
+        request = _HEADER.pack(_HEADER.size + _IFINFO.size, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+        sock.send(request + _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0, 0))
+        done = False
+        while not done:
+            for kind, raw in _messages(sock.recv(1 << 16)):
+                if kind == RTM_NEWLINK:
+                    msg = ifinfmsg(raw)
+                    msg.decode()
+                    yield msg
+                elif kind in (NLMSG_DONE, NLMSG_ERROR):
+                    done = True
+    finally:
+        sock.close()
 
 
 def list_links(netns: str | None = None) -> dict[str, Link]:
     """Every interface in the namespace, by name."""
-    sock = _open(netns, 0)
-    try:
-        return _dump(sock)
-    finally:
-        sock.close()
+    links = (_link(msg) for msg in dump_links(netns))
+    return {link.name: link for link in links if link is not None}
 
 
 class LinkWatcher:
