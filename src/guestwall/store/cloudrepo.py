@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from sqlalchemy import delete, select
 
-from guestwall.errors import NotFoundError, StoreError
+from guestwall.errors import NotFoundError
 from guestwall.model.cloud import (
     AddressGroup,
     Ethertype,
@@ -34,8 +34,7 @@ from guestwall.store.cloudtables import (
     SecurityGroupRow,
     SecurityGroupRuleRow,
 )
-from guestwall.store.records import Reader
-from guestwall.store.sqlstore import SqlReader, SqlWriter
+from guestwall.store.sqlstore import SqlRepo
 
 _Row = TypeVar("_Row")
 
@@ -134,19 +133,11 @@ _BLOCK_COLUMNS = (
 )
 
 
-class CloudRepo:
+class CloudRepo(SqlRepo):
     """The cloud tables as seen by one transaction. Writing needs a writer; each write marks it changed."""
 
-    def __init__(self, reader: Reader) -> None:
-        if not isinstance(reader, SqlReader):
-            raise StoreError("the cloud layer needs the SQL store (open it with guestwall.store.open_store)")
-        self._reader = reader
-        self.session = reader.session
-
-    def _changed(self) -> None:
-        if not isinstance(self._reader, SqlWriter):
-            raise StoreError("cloud objects can only be changed in a write transaction")
-        self._reader.changed = True
+    NEEDS_SQL = "the cloud layer needs the SQL store (open it with guestwall.store.open_store)"
+    WRITE_ONLY = "cloud objects can only be changed in a write transaction"
 
     def _existing(self, table: type[_Row], ident: str, what: str) -> _Row:
         """The stored row of ``table`` with this id; NotFoundError naming ``what`` when there is none."""

@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from guestwall.errors import NetworkNotFoundError, StoreError
+from guestwall.errors import NetworkNotFoundError
 from guestwall.store.nettables import FloatingIPRow, NetworkRow
-from guestwall.store.records import Reader
-from guestwall.store.sqlstore import SqlReader, SqlWriter
+from guestwall.store.sqlstore import SqlRepo
 
 
 @dataclass(frozen=True)
@@ -51,17 +50,9 @@ def _record(row: NetworkRow) -> NetworkRecord:
     return NetworkRecord(row.name, row.uuid, row.bridge, row.xml, row.live_xml, row.autostart)
 
 
-class NetRepo:
-    def __init__(self, reader: Reader) -> None:
-        if not isinstance(reader, SqlReader):
-            raise StoreError("networks need the SQL store (open it with guestwall.store.open_store)")
-        self._reader = reader
-        self.session = reader.session
-
-    def _changed(self) -> None:
-        if not isinstance(self._reader, SqlWriter):
-            raise StoreError("networks can only be changed in a write transaction")
-        self._reader.changed = True
+class NetRepo(SqlRepo):
+    NEEDS_SQL = "networks need the SQL store (open it with guestwall.store.open_store)"
+    WRITE_ONLY = "networks can only be changed in a write transaction"
 
     # ---- networks ---------------------------------------------------------------------------------------
 

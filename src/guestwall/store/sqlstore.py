@@ -31,6 +31,7 @@ from guestwall.store.records import (
     Change,
     FilterRecord,
     LearnedAddress,
+    Reader,
     binding_params,
     notify_payload,
     this_host,
@@ -389,6 +390,25 @@ class SqlWriter(SqlReader):
                 free.append(candidate)
             candidate += 1
         return free
+
+
+class SqlRepo:
+    """Base of the repositories over SQL-only tables (cloud, networks): they need the SQL store, and a write
+    transaction to change anything (each change marks it changed). Subclasses say what, in the messages."""
+
+    NEEDS_SQL = "this needs the SQL store (open it with guestwall.store.open_store)"
+    WRITE_ONLY = "this can only be changed in a write transaction"
+
+    def __init__(self, reader: Reader) -> None:
+        if not isinstance(reader, SqlReader):
+            raise StoreError(self.NEEDS_SQL)
+        self._reader = reader
+        self.session = reader.session
+
+    def _changed(self) -> None:
+        if not isinstance(self._reader, SqlWriter):
+            raise StoreError(self.WRITE_ONLY)
+        self._reader.changed = True
 
 
 class SqlStore:
