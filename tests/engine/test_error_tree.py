@@ -5,9 +5,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
+
+import pytest
 
 import guestwall
-from guestwall.errors import GuestwallError
+from guestwall.errors import DataplaneError, GuestwallError
 
 # class (module.qualname) -> why it is not a GuestwallError (the same list is drawn in errors.py)
 OUTSIDE = {
@@ -55,11 +58,25 @@ def test_the_outsiders_are_drawn_in_the_docstring() -> None:
 
 
 def test_nft_output_that_is_not_json_is_a_dataplane_error() -> None:
-    import pytest
-
     from guestwall.dataplane.backend import _parsed
-    from guestwall.errors import DataplaneError
 
     assert _parsed('{"nftables": []}', "ruleset") == {"nftables": []}
     with pytest.raises(DataplaneError, match="nft list ruleset printed output that is not JSON"):
         _parsed("Error: oops", "ruleset")
+
+
+def test_dnsmasq_files_that_cannot_be_written_are_a_dataplane_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guestwall.networks import dnsmasq, runtime
+    from guestwall.networks.xml import parse_network
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setattr(dnsmasq, "paths", lambda netns, name: dnsmasq.Paths(blocker / name))
+    net = parse_network(
+        "<network><name>n1</name><bridge name='gwbr-t1'/><ip address='10.9.0.1' prefix='24'>"
+        "<dhcp><range start='10.9.0.10' end='10.9.0.20'/></dhcp></ip></network>"
+    )
+    with pytest.raises(DataplaneError, match="cannot write dnsmasq's files of network n1"):
+        runtime.ensure_dnsmasq(None, net)

@@ -14,7 +14,7 @@ from ipaddress import IPv4Address, ip_address
 from guestwall.dataplane.apply import ApplyResult, apply
 from guestwall.dataplane.backend import Backend, open_backend
 from guestwall.dataplane.netns import call_in_netns
-from guestwall.errors import NetworkError
+from guestwall.errors import DataplaneError, NetworkError
 from guestwall.networks import dnsmasq, links
 from guestwall.networks.model import FloatingIP, ForwardMode, HostOptions, Network
 from guestwall.networks.rules import compile_networks
@@ -114,10 +114,14 @@ def ensure_dnsmasq(netns: str | None, net: Network, restart: bool = False) -> bo
     if not dnsmasq.needs_dnsmasq(net):
         return False
     p = dnsmasq.paths(netns, net.name)
-    conf_before = p.conf.read_text() if p.conf.exists() else None
-    dnsmasq.write_files(net, p)
+    try:
+        conf_before = p.conf.read_text() if p.conf.exists() else None
+        dnsmasq.write_files(net, p)
+        conf_after = p.conf.read_text()
+    except OSError as e:
+        raise DataplaneError(f"cannot write dnsmasq's files of network {net.name} in {p.dir}: {e}") from None
     pid = dnsmasq.running(p)
-    if pid is not None and conf_before == p.conf.read_text() and not restart:
+    if pid is not None and conf_before == conf_after and not restart:
         return False
     if pid is not None:
         dnsmasq.stop(p)
