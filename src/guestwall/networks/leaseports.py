@@ -55,7 +55,9 @@ def follow_ports(netns: str | None, net: Network, bound: Mapping[str, str]) -> l
     p = dnsmasq.paths(netns, net.name)
     ipv4 = net.ipv4()
     current = [lease for lease in dnsmasq.leases(p) if lease.version == 4 and lease.mac != "-"]
-    if ipv4 is None or not p.dir.exists():
+    if ipv4 is None or not current:  # nothing leased: nothing to look up in the kernel
+        if not current:
+            owners_path(p).unlink(missing_ok=True)
         return []
     server = ipv4.address.ip
     assert isinstance(server, IPv4Address)
