@@ -108,3 +108,27 @@ def test_agent_starts_and_keeps_an_autostart_network(make_host: Callable[..., Ho
     again = _dhcp(host, guest)
     assert again is not None and again.startswith("10.79.0.1")
     assert agent.stop() == 0
+
+
+def test_a_removed_port_releases_its_lease_at_the_link_event(
+    make_host: Callable[..., Host], net_dir: Path
+) -> None:
+    """No periodic check in sight (one a minute): the link event alone runs the network step."""
+    host = make_host(guests=1, config="[agent]\ncheck_interval = 60\n")
+    guest = host.lab.guests[0]
+    host.run("net-define", host.write("agnet.xml", NET))
+    host.run("net-start", "agnet")
+    agent = host.start_agent()
+    p = dnsmasq.paths(host.netns, "agnet")
+    _move_port(host, guest, "gwag0")
+    leased = _dhcp(host, guest)
+    assert leased is not None
+    agent.signal(signal.SIGHUP)  # a convergence, which records the lease's owner
+    wait_until(lambda: guest.portdev in str(leaseports.load_owners(p)), 10, what="the lease's owner")
+
+    mark = len(agent.log())
+    run_in_netns(host.netns, ["ip", "link", "del", guest.portdev])
+    agent.wait_log(rf"networks: released lease {leased} \(\S+\) of {guest.portdev} \(port gone\)", after=mark)
+    wait_until(lambda: dnsmasq.leases(p) == [], 5, what="the released lease to leave the lease file")
+    assert "periodic check" not in agent.log()[mark:]
+    assert agent.stop() == 0
