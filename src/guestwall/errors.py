@@ -22,7 +22,16 @@
     ├── LabError                        the namespace lab could not be built or removed
     └── LibvirtError                    libvirt is unreachable, refused a call, or libvirt-python is missing
 
-Foreign exceptions (lxml, SQLAlchemy, subprocess, pyroute2) are translated where they enter.
+Foreign exceptions (lxml, SQLAlchemy, subprocess, pyroute2, OSError from file reads, json) are translated
+where they enter. Classes defined elsewhere subclass one of these nodes (e.g. ``ConfigError(InputError)``,
+``BindingNotFound(NotFoundError)``). Outside the tree, on purpose (listed in tests/engine/test_error_tree.py):
+
+    api.errors.ApiError, api.ui.session.Refused   an HTTP answer the API or dashboard decides itself (401,
+                                                  403, ...); kept apart so no ``except GuestwallError``
+                                                  around a page or the tree's status table intercepts it
+    api.ui.session.LoginRequired                  a Refused (401)
+    api.middleware._TooLarge                      must be starlette's HTTPException for FastAPI to route it
+    simulate.evaluate._Decided                    control flow inside the simulator; never leaves it
 """
 
 from __future__ import annotations

@@ -136,6 +136,14 @@ def test_log_command_filters_by_port_and_time(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "--since 'yesterday'" in bad.output
 
 
+def test_log_command_names_a_log_it_cannot_read(tmp_path: Path) -> None:
+    unreadable = tmp_path / "a-directory"
+    unreadable.mkdir()
+    result = CliRunner().invoke(log, ["--file", str(unreadable)])
+    assert result.exit_code == 1 and not isinstance(result.exception, OSError)
+    assert f"cannot read the drop log {unreadable}: Is a directory" in result.output
+
+
 def test_since_forms() -> None:
     now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
     assert parse_since("10m", now) == datetime(2026, 12, 6, 11, 50, tzinfo=UTC)

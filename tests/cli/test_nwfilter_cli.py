@@ -513,3 +513,36 @@ def test_libvirt_sequence(sequence: str, tmp_path: Path, monkeypatch: pytest.Mon
             assert got[:2] == wanted[:2] and got[2].startswith(first + second.split(": ")[0] + ": "), where
         else:
             assert got == wanted, where
+
+
+BINDING_EXTRA = """<filterbinding>
+  <owner><name>vm1</name><uuid>00000000-0000-0000-0000-0000000000aa</uuid></owner>
+  <portdev name='vnet7'/>
+  <mac address='52:54:00:00:00:07'/>
+  <filterref filter='clean-traffic'/>
+  <extra/>
+</filterbinding>
+"""
+
+
+def test_binding_create_validate_refuses_what_the_schema_does_and_stores_nothing(gw: Guestwall) -> None:
+    # --host elsewhere: written for that host's agent, so no kernel is touched here
+    path = gw.file("b.xml", BINDING_EXTRA)
+    gw.fails(
+        "--host",
+        "elsewhere",
+        "nwfilter-binding-create",
+        "--validate",
+        path,
+        stderr="error: Failed to create network filter from b.xml\n"
+        "error: XML document failed to validate against schema: Element filterbinding has extra content: extra\n",
+    )
+    gw.ok(
+        "--host",
+        "elsewhere",
+        "nwfilter-binding-create",
+        "--validate",
+        gw.file("ok.xml", BINDING_EXTRA.replace("  <extra/>\n", "")),
+        stdout="Network filter binding on vnet7 created from ok.xml\n\n",
+    )
+    gw.ok("-q", "--host", "elsewhere", "nwfilter-binding-list", stdout=" vnet7   clean-traffic\n")

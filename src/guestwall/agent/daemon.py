@@ -478,8 +478,10 @@ class Agent:
         if events and self.virt is not None:
             self.virt.on_ports_changed()
         if self.reconciler.set_links(links.values()):
-            self.converge("guest ports changed")
+            self.converge("guest ports changed")  # converges the networks too
         else:
+            if any(e.kind != "new" for e in events):
+                self._converge_networks("port removed")  # a lease whose port went is released
             self.learner.sync()
 
     def _interesting(self, name: str) -> bool:

@@ -44,7 +44,7 @@ def _not_found(portdev: str) -> str:
 @click.command("nwfilter-binding-create")
 @click.argument("files", nargs=-1, metavar="FILE...")
 @click.option("--file", "file_named", metavar="FILE", help="File containing an XML filter binding.")
-@click.option("--validate", is_flag=True, help="Validate the XML against the schema.")
+@click.option("--validate", is_flag=True, help="Validate the XML against libvirt's binding schema.")
 @click.pass_obj
 def create(ctx: Context, files: tuple[str, ...], file_named: str | None, validate: bool) -> None:
     """Create a network filter binding from an XML FILE and enforce it at once.
@@ -59,14 +59,14 @@ def create(ctx: Context, files: tuple[str, ...], file_named: str | None, validat
     warn_if_bridged_l3_is_off(ctx)
     if len(paths) == 1:
         with reported(f"Failed to create network filter from {paths[0]}"):
-            record, _ = create_binding(ctx.store(), xmls[0], ctx.engine())
+            record, _ = create_binding(ctx.store(), xmls[0], ctx.engine(), validate=validate)
         ctx.info(
             f"Network filter binding on {record.portdev} created from {paths[0]}",
             {"portdev": record.portdev, "filter": record.filter, "created": True},
         )
         return
     with reported(f"Failed to create network filter bindings from {len(paths)} files"):
-        records, _ = create_bindings(ctx.store(), xmls, ctx.engine())
+        records, _ = create_bindings(ctx.store(), xmls, ctx.engine(), validate=validate)
     for record, path in zip(records, paths, strict=True):
         click.echo(f"Network filter binding on {record.portdev} created from {path}")
     ctx.done()

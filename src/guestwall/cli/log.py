@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -111,11 +111,20 @@ def log(follow: bool, port: str | None, since: str | None, fmt: str, path: str |
             click.echo(json.dumps(row, separators=(",", ":")) if fmt == "json" else format_text(row))
 
     for name in log_files(path):
-        with open(name, encoding="utf-8", errors="replace") as f:
+        with reported():
+            f = _opened(name)
+        with f:
             for row in _records(iter(f)):
                 emit(row)
     if follow:
         _follow(path, emit)
+
+
+def _opened(name: str) -> TextIO:
+    try:
+        return open(name, encoding="utf-8", errors="replace")  # the caller closes it
+    except OSError as e:
+        raise InputError(f"cannot read the drop log {name}: {e.strerror}") from None
 
 
 def _follow(path: str, emit: Any) -> None:

@@ -39,6 +39,11 @@ class SetUse:
     type_names: tuple[str, ...]
 
 
+# Fields compiled to a statement of their own (``ct count over``, a lookup in an address set), not through
+# matches.target: every other field of the program goes through target or is refused there (UNSUPPORTED).
+OWN_STATEMENT = frozenset({Field.CONNLIMIT, Field.IPSET})
+
+
 @dataclass(frozen=True)
 class Rendered:
     rule: ir.Rule
@@ -65,7 +70,7 @@ def private_reasons(rule: ProgramRule, ctx: Context) -> list[str]:
     """Why this rule, with these per-port values, cannot be one shared rule (empty if it can)."""
     reasons = []
     for check in rule.holes:
-        if check.field in (Field.CONNLIMIT, Field.IPSET):
+        if check.field in OWN_STATEMENT:
             reasons.append(f"variable in {check.field.value}")
             continue
         if target(check.field, ctx).kind in _NOT_SETTABLE:

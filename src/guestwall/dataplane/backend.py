@@ -161,7 +161,16 @@ class LibNftables:
             if "No such file or directory" in err:
                 return None
             raise DataplaneError(f"nft list {text} failed: {_first_error(err)}")
-        return json.loads(out) if out.strip() else {"nftables": []}
+        return _parsed(out, text) if out.strip() else {"nftables": []}
+
+
+def _parsed(out: str, what: str) -> JSON:
+    """nft's JSON listing; output that is not JSON is nft's failure, not a crash of the caller."""
+    try:
+        result: JSON = json.loads(out)
+    except ValueError as e:
+        raise DataplaneError(f"nft list {what} printed output that is not JSON: {e}") from None
+    return result
 
 
 class NftCommand:
@@ -177,7 +186,12 @@ class NftCommand:
             netns_path(netns)
 
     def _exec(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self._argv, *args], input=stdin, capture_output=True, text=True, check=False)
+        try:
+            return subprocess.run(
+                [*self._argv, *args], input=stdin, capture_output=True, text=True, check=False
+            )
+        except OSError as e:
+            raise DataplaneError(f"cannot run nft: {e}") from e
 
     def run(self, tx: Transaction) -> None:
         commands = render_transaction(tx)
@@ -193,8 +207,7 @@ class NftCommand:
             if "No such file or directory" in proc.stderr:
                 return None
             raise DataplaneError(f"nft list {text} failed: {_first_error(proc.stderr)}")
-        result: JSON = json.loads(proc.stdout)
-        return result
+        return _parsed(proc.stdout, text)
 
 
 class LazyBackend:

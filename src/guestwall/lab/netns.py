@@ -115,6 +115,8 @@ def run_in_netns(
         )
     except subprocess.TimeoutExpired:
         raise LabError(f"{' '.join(argv)} in {name} did not finish within {timeout:g} s") from None
+    except OSError as e:  # ip(8) missing or not executable
+        raise LabError(f"cannot run {' '.join(argv)} in {name}: {e}") from None
     if check and proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         raise LabError(

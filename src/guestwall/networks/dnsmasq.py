@@ -185,14 +185,17 @@ def start(netns: str | None, p: Paths) -> int:
         raise DataplaneError(f"{DNSMASQ} is missing (Debian package dnsmasq-base)")
     netns_path(netns) if netns else None
     for _ in range(50):  # a predecessor killed just now may still hold its sockets for a moment
-        proc = subprocess.run(
-            [DNSMASQ, f"--conf-file={p.conf}"],
-            preexec_fn=lambda: _enter(netns),  # only setns(2) runs there
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                [DNSMASQ, f"--conf-file={p.conf}"],
+                preexec_fn=lambda: _enter(netns),  # only setns(2) runs there
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as e:
+            raise DataplaneError(f"dnsmasq could not be started: {e}") from e
         if proc.returncode == 0 or "Address already in use" not in proc.stderr:
             break
         time.sleep(0.05)

@@ -169,3 +169,27 @@ def unbind_address(netns: str | None, interface: str, address: str) -> None:
         have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index)}
         if address in have:
             ipr.addr("del", index=index, address=address, prefixlen=32)
+
+
+NUD_PERMANENT = 0x80
+
+
+def bridge_ports(netns: str | None, bridge: str) -> tuple[set[str], dict[str, str]]:
+    """The ports enslaved to ``bridge`` and the guest MACs it learned on them (dynamic FDB entries:
+    MAC → port name). Empty when the bridge is missing."""
+    with _ipr(netns) as ipr:
+        br = _index(ipr, bridge)
+        if br is None:
+            return set(), {}
+        ports = {
+            int(link["index"]): str(link.get_attr("IFLA_IFNAME"))
+            for link in ipr.get_links()
+            if link.get_attr("IFLA_MASTER") == br
+        }
+        learned = {}
+        for entry in ipr.fdb("dump"):
+            port = ports.get(int(entry["ifindex"]))
+            mac = entry.get_attr("NDA_LLADDR")
+            if port is not None and mac and not entry["state"] & NUD_PERMANENT:
+                learned[str(mac).lower()] = port
+    return set(ports.values()), learned

@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, ip_address
 
 from guestwall.dataplane.apply import ApplyResult, apply
 from guestwall.dataplane.backend import Backend, open_backend
 from guestwall.dataplane.netns import call_in_netns
-from guestwall.errors import NetworkError
-from guestwall.networks import dnsmasq, links
+from guestwall.errors import DataplaneError, GuestwallError, NetworkError
+from guestwall.networks import dnsmasq, leaseports, links
 from guestwall.networks.model import FloatingIP, ForwardMode, HostOptions, Network
 from guestwall.networks.rules import compile_networks
 from guestwall.networks.xml import format_network, parse_network
+from guestwall.nwfilter.binding_xml import parse_binding
 from guestwall.store.netrepo import FloatingIPRecord, NetRepo, NetworkRecord
-from guestwall.store.records import Store
+from guestwall.store.records import Reader, Store
 
 METADATA_ENV = "GUESTWALL_METADATA"  # host:port that 169.254.169.254:80 is forwarded to
 
@@ -114,10 +115,14 @@ def ensure_dnsmasq(netns: str | None, net: Network, restart: bool = False) -> bo
     if not dnsmasq.needs_dnsmasq(net):
         return False
     p = dnsmasq.paths(netns, net.name)
-    conf_before = p.conf.read_text() if p.conf.exists() else None
-    dnsmasq.write_files(net, p)
+    try:
+        conf_before = p.conf.read_text() if p.conf.exists() else None
+        dnsmasq.write_files(net, p)
+        conf_after = p.conf.read_text()
+    except OSError as e:
+        raise DataplaneError(f"cannot write dnsmasq's files of network {net.name} in {p.dir}: {e}") from None
     pid = dnsmasq.running(p)
-    if pid is not None and conf_before == p.conf.read_text() and not restart:
+    if pid is not None and conf_before == conf_after and not restart:
         return False
     if pid is not None:
         dnsmasq.stop(p)
@@ -139,10 +144,17 @@ class Converged:
 
 
 def converge(
-    repo: NetRepo, netns: str | None, *, autostart: bool = False, backend: Backend | None = None
+    repo: NetRepo,
+    netns: str | None,
+    *,
+    autostart: bool = False,
+    backend: Backend | None = None,
+    bound: Mapping[str, str] | None = None,
 ) -> Converged:
     """Make the host match the store: every active network's bridge and dnsmasq present, the rules applied;
-    with ``autostart`` (agent start-up, as libvirtd at boot) inactive autostart networks are started."""
+    with ``autostart`` (agent start-up, as libvirtd at boot) inactive autostart networks are started. With
+    ``bound`` (MAC → port device of the store's bindings) the leases of guests whose port went are
+    released (networks.leaseports)."""
     actions: list[str] = []
     records: list[NetworkRecord] = repo.networks()
     for rec in records:
@@ -160,6 +172,9 @@ def converge(
             actions.append(f"recreated bridge {net.bridge_name} of network {net.name}")
         if ensure_dnsmasq(netns, net, restart=recreated):
             actions.append(f"started dnsmasq of network {net.name}")
+        if bound is not None and dnsmasq.needs_dnsmasq(net):
+            gone = leaseports.follow_ports(netns, net, bound)
+            actions += [f"released lease {what} (port gone) in network {net.name}" for what in gone]
     result = apply_rules(repo, backend or open_backend(netns))
     if result.changed:
         actions.append(f"repaired host rules ({len(result.transaction.commands)} commands)")
@@ -177,8 +192,20 @@ def converge_store(store: Store, netns: str | None, *, autostart: bool = False) 
         repo = NetRepo(r)
         if not repo.networks() and not repo.floating_ips():
             return ()
+        bound = bound_macs(r)
         pending = autostart and any(n.autostart and not n.active for n in repo.networks())
         if not pending:
-            return converge(repo, netns).actions
+            return converge(repo, netns, bound=bound).actions
     with store.write() as w:
-        return converge(NetRepo(w), netns, autostart=True).actions
+        return converge(NetRepo(w), netns, autostart=True, bound=bound).actions
+
+
+def bound_macs(reader: Reader) -> dict[str, str]:
+    """MAC → port device of every binding (libvirt's and the cloud ports')."""
+    out = {}
+    for b in reader.bindings():
+        try:
+            out[parse_binding(b.xml).mac] = b.portdev
+        except GuestwallError:
+            continue  # a binding the engine reports on its own
+    return out

@@ -51,9 +51,14 @@ def check_ifname(what: str, name: str) -> None:
         raise _error(f"{what} '{name}' is not a valid interface name ({problem})", code="invalid argument")
 
 
-def parse_binding(xml: str | bytes) -> Binding:
-    """A ``<filterbinding>``, or XMLError / BindingError with libvirt's messages."""
+def parse_binding(xml: str | bytes, *, validate: bool = False) -> Binding:
+    """A ``<filterbinding>``, or XMLError / BindingError with libvirt's messages. ``validate`` also applies
+    the checks of libvirt's binding schema (``virsh nwfilter-binding-create --validate``)."""
     root = parse_xml(xml, "filter binding XML")
+    if validate:
+        from guestwall.nwfilter.validate_binding import validate_binding
+
+        validate_binding(root)
     root_name = local_name(root)
     if root_name != "filterbinding":
         raise _error(f"expecting root element of 'filterbinding', not '{root_name}'", code="XML error")

@@ -32,10 +32,13 @@ def with_mac_parameter(binding: Binding) -> Binding:
     return replace(binding, filterref=FilterRef(binding.filterref.filter, make_params(params)))
 
 
-def create_binding(store: Store, xml: str | bytes, engine: Engine) -> tuple[BindingRecord, ApplyResult]:
+def create_binding(
+    store: Store, xml: str | bytes, engine: Engine, *, validate: bool = False
+) -> tuple[BindingRecord, ApplyResult]:
+    """``validate``: also the checks of libvirt's binding schema (nwfilter-binding-create --validate)."""
     from guestwall.nwfilter import format_binding, parse_binding
 
-    binding = with_mac_parameter(parse_binding(xml))
+    binding = with_mac_parameter(parse_binding(xml, validate=validate))
     check_binding_filter(binding.filterref.filter, binding.portdev)
     with store.write() as writer:
         check_binding_change(writer, binding.portdev, "nwfilter-binding-create")
@@ -48,12 +51,12 @@ def create_binding(store: Store, xml: str | bytes, engine: Engine) -> tuple[Bind
 
 
 def create_bindings(
-    store: Store, xmls: Sequence[str | bytes], engine: Engine
+    store: Store, xmls: Sequence[str | bytes], engine: Engine, *, validate: bool = False
 ) -> tuple[list[BindingRecord], ApplyResult]:
     """Create many bindings in one store transaction and one kernel transaction (all or nothing)."""
     from guestwall.nwfilter import format_binding, parse_binding
 
-    bindings = [with_mac_parameter(parse_binding(xml)) for xml in xmls]
+    bindings = [with_mac_parameter(parse_binding(xml, validate=validate)) for xml in xmls]
     for binding in bindings:
         check_binding_filter(binding.filterref.filter, binding.portdev)
     with store.write() as writer:

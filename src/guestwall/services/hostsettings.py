@@ -27,6 +27,7 @@ from guestwall.config import (
     with_settings,
 )
 from guestwall.dataplane.apply import ApplyResult
+from guestwall.errors import StoreError
 from guestwall.store.records import Reader, Store, Writer
 from guestwall.store.tables import HostSettingRow
 
@@ -49,7 +50,10 @@ def stored_settings(reader: Reader) -> dict[str, Any] | None:
     rows = reader.session.execute(select(HostSettingRow.name, HostSettingRow.value)).all()
     if not rows:
         return None
-    return {name: json.loads(value) for name, value in rows}
+    try:
+        return {name: json.loads(value) for name, value in rows}
+    except ValueError as e:
+        raise StoreError(f"the stored host settings are not valid JSON: {e}") from None
 
 
 def write_settings(writer: Writer, settings: Mapping[str, Any]) -> None:
