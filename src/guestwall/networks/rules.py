@@ -139,6 +139,20 @@ def _sets(family: str) -> dict[str, SetSpec]:
     return {s.name: s for s in specs}
 
 
+def _dhcp_dns(ifmeta: str, dhcp_port: str) -> list[ir.Rule]:
+    """Accept DNS and DHCP (to ``dhcp_port``) over UDP and TCP on our bridges (by ``ifmeta``)."""
+    return [
+        _rule(
+            ir.Match(_meta(ifmeta), ir.SetRef(names.NET_BRIDGES)),
+            _m(_meta("l4proto"), l4),
+            _m(ir.Payload("th", "dport"), f"{{ 53, {dhcp_port} }}"),
+            ir.Verdict(ir.VerdictKind.ACCEPT),
+            note="dhcp dns",
+        )
+        for l4 in ("udp", "tcp")
+    ]
+
+
 def _base_rules(family: str, options: HostOptions) -> dict[str, list[ir.Rule]]:
     proto = _PROTO[family]
     bridges = ir.SetRef(names.NET_BRIDGES)
@@ -164,26 +178,8 @@ def _base_rules(family: str, options: HostOptions) -> dict[str, list[ir.Rule]]:
     ]
     # explicit accepts for DHCP and DNS from guests to the host (and back): our table's policy is accept,
     # but another table's drop is reported by ``guestwall doctor``
-    host_in = [
-        _rule(
-            ir.Match(_meta("iifname"), bridges),
-            _m(_meta("l4proto"), l4),
-            _m(ir.Payload("th", "dport"), f"{{ 53, {dhcp_server} }}"),
-            ir.Verdict(ir.VerdictKind.ACCEPT),
-            note="dhcp dns",
-        )
-        for l4 in ("udp", "tcp")
-    ]
-    host_out = [
-        _rule(
-            ir.Match(_meta("oifname"), bridges),
-            _m(_meta("l4proto"), l4),
-            _m(ir.Payload("th", "dport"), f"{{ 53, {dhcp_client} }}"),
-            ir.Verdict(ir.VerdictKind.ACCEPT),
-            note="dhcp dns",
-        )
-        for l4 in ("udp", "tcp")
-    ]
+    host_in = _dhcp_dns("iifname", dhcp_server)
+    host_out = _dhcp_dns("oifname", dhcp_client)
     mangle = []
     if family == names.IP:  # virtio guests drop DHCP replies whose checksum the host left unfilled
         mangle.append(
