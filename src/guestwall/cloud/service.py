@@ -302,10 +302,7 @@ class Cloud:
         remote = resolve_group(repo, spec.remote_group, group.project).id if spec.remote_group else None
         address_group = None
         if spec.remote_address_group is not None:
-            found = repo.address_group(spec.remote_address_group)
-            if found is None:
-                raise CloudNotFound(f"unknown address group '{spec.remote_address_group}'")
-            address_group = found.id
+            address_group = _address_group(repo, spec.remote_address_group).id
         checked_rule_fields(
             spec.protocol,
             spec.ports,
@@ -645,10 +642,7 @@ class Cloud:
 
     def get_address_group(self, ident: str) -> AddressGroup:
         with self.store.read() as reader:
-            found = CloudRepo(reader).address_group(ident)
-        if found is None:
-            raise CloudNotFound(f"unknown address group '{ident}'")
-        return found
+            return _address_group(CloudRepo(reader), ident)
 
     def list_address_groups(self, project: str | None = None) -> list[AddressGroup]:
         with self.store.read() as reader:
@@ -668,9 +662,7 @@ class Cloud:
         connections that removed addresses were allowed by are killed."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            group = repo.address_group(ident)
-            if group is None:
-                raise CloudNotFound(f"unknown address group '{ident}'")
+            group = _address_group(repo, ident)
             check_revision("address group", group.id, group.revision, expect_revision)
             missing = [str(n) for n in remove if n not in group.addresses]
             if missing:
@@ -699,9 +691,7 @@ class Cloud:
         """Remove an address group that no rule names (Neutron: AddressGroupInUse)."""
         with self.store.write() as writer:
             repo = CloudRepo(writer)
-            group = repo.address_group(ident)
-            if group is None:
-                raise CloudNotFound(f"unknown address group '{ident}'")
+            group = _address_group(repo, ident)
             check_revision("address group", group.id, group.revision, expect_revision)
             users = repo.rules_with_remote_address_group(group.id)
             if users:
@@ -911,6 +901,14 @@ def resolve_group(repo: CloudRepo, ref: str, project: str | None = None) -> Secu
         return found
     groups = repo.groups(project) if project is not None else repo.groups()
     return _resolve(ref, groups, lambda g: g.id, "security group", lambda g: g.name)
+
+
+def _address_group(repo: CloudRepo, ident: str) -> AddressGroup:
+    """An address group by its exact id."""
+    found = repo.address_group(ident)
+    if found is None:
+        raise CloudNotFound(f"unknown address group '{ident}'")
+    return found
 
 
 def resolve_port(repo: CloudRepo, ref: str) -> Port:
