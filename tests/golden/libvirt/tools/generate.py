@@ -310,8 +310,9 @@ exec libvirtd -d --pid-file {WORK}/libvirtd.pid
     print(f"setup: libvirtd {sh('libvirtd', '--version').stdout.decode().strip()} pid {libvirtd_pid()}")
 
 
-def cmd_teardown() -> None:
-    pidfile = WORK / "libvirtd.pid"
+def stop_private_libvirtd(work: Path, netns: str) -> None:
+    """Stop the private libvirtd whose pid file is in ``work``, remove its namespace and state."""
+    pidfile = work / "libvirtd.pid"
     if pidfile.exists():
         pid = int(pidfile.read_text().strip())
         try:
@@ -322,10 +323,13 @@ def cmd_teardown() -> None:
                 time.sleep(0.1)
         except ProcessLookupError:
             pass
-    if NETNS in sh("ip", "netns", "list").stdout.decode().split():
-        sh("ip", "netns", "del", NETNS)
-    if WORK.exists():
-        shutil.rmtree(WORK)
+    if netns in sh("ip", "netns", "list").stdout.decode().split():
+        sh("ip", "netns", "del", netns)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def cmd_teardown() -> None:
+    stop_private_libvirtd(WORK, NETNS)
     print("teardown: done")
 
 

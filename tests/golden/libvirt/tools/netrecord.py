@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import netcases
+from generate import stop_private_libvirtd
 
 OUT = Path(__file__).resolve().parents[1] / "networks"
 WORK = Path(os.environ.get("GOLDEN_NET_WORKDIR", "/tmp/guestwall-golden-net13"))
@@ -85,20 +86,7 @@ def setup() -> None:
 
 
 def teardown() -> None:
-    f = WORK / "libvirtd.pid"
-    if f.exists():
-        p = int(f.read_text().strip())
-        try:
-            os.kill(p, 15)
-            for _ in range(50):
-                if not Path(f"/proc/{p}").exists():
-                    break
-                time.sleep(0.1)
-        except ProcessLookupError:
-            pass
-    if NETNS in sh("ip", "netns", "list").stdout.decode().split():
-        sh("ip", "netns", "del", NETNS)
-    shutil.rmtree(WORK, ignore_errors=True)
+    stop_private_libvirtd(WORK, NETNS)
 
 
 def write(path: Path, data: bytes | str) -> None:
