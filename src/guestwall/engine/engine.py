@@ -20,12 +20,14 @@ from guestwall.dataplane.diff import Transaction, diff
 from guestwall.dataplane.fingerprints import Fingerprints, mark, mark_tampered, read_kernel
 from guestwall.dataplane.fingerprints import verify as verify_chains
 from guestwall.dataplane.links import Link
-from guestwall.dataplane.state import read_sets, read_state
+from guestwall.compile import names
+from guestwall.compile.compiler import Options
+from guestwall.dataplane.state import ActualTable, read_sets, read_state
 from guestwall.engine.changes import Change
 from guestwall.engine.desired import Desired, bound_port, desired_state, load_address_sets
 from guestwall.engine.incremental import Part, plan_filter_change, port_part, transaction
 from guestwall.errors import DataplaneError
-from guestwall.model import Filter
+from guestwall.model import AddressSet, Filter
 from guestwall.store.records import Reader
 
 # Beyond this many ports added at once, one full compile costs less than compiling each port alone.
@@ -152,38 +154,19 @@ class Engine:
         options = settings.options()
         address_sets = load_address_sets(txn)
         edit = change.filters
-        plan = None
-        if edit is not None:
-            plan = plan_filter_change(txn, edit.before, edit.after, address_sets, options)
-            if plan is None:
-                return None
-        from guestwall.services.filters import load_filter_tree
-
-        removed: list[Part] = [
-            port_part(
-                port,
-                edit.before if edit else load_filter_tree(txn, port.record.filter),
-                address_sets,
-                options,
-            )
-            for port in change.removed
-        ]
-        added: list[Part] = []
-        for device in change.added:
-            record = txn.binding(device)
-            if record is None:
-                return None
-            tree = edit.after if edit else load_filter_tree(txn, record.filter)
-            added.append(port_part(bound_port(txn, record), tree, address_sets, options))
-        # a group no port uses any more takes its chains along
-        retired = [
-            part
-            for port, part in zip(change.removed, removed, strict=True)
-            if txn.count_bindings(port.record.filter) == 0
-        ]
         with kernel_lock(self.backend.netns):
             t0 = time.perf_counter()
             existing = read_sets(self.backend)
+            sets = hollow_sets(address_sets, existing.get(names.INET))
+            plan = None
+            if edit is not None:
+                plan = plan_filter_change(txn, edit.before, edit.after, sets, options)
+                if plan is None:
+                    return None
+            parts = self._parts(txn, change, sets, options)
+            if parts is None:
+                return None
+            removed, added, retired = parts
             tx = transaction(
                 txn,
                 self.backend,
@@ -204,6 +187,57 @@ class Engine:
                 except DataplaneError:
                     return None  # the kernel is not as expected: the full path settles it
             return ApplyResult(tx, t1 - t0, time.perf_counter() - t1, incremental=True)
+
+    @staticmethod
+    def _parts(
+        txn: Reader,
+        change: Change,
+        sets: Mapping[str, AddressSet],
+        options: Options,
+    ) -> tuple[list[Part], list[Part], list[Part]] | None:
+        """The parts of the ports that go, that come, and of the groups no port uses any more; None when a
+        port that comes is not in the store. ``sets``: see ``hollow_sets``."""
+        from guestwall.services.filters import load_filter_tree
+
+        edit = change.filters
+        removed = [
+            port_part(port, edit.before if edit else load_filter_tree(txn, port.record.filter), sets, options)
+            for port in change.removed
+        ]
+        added: list[Part] = []
+        for device in change.added:
+            record = txn.binding(device)
+            if record is None:
+                return None
+            tree = edit.after if edit else load_filter_tree(txn, record.filter)
+            added.append(port_part(bound_port(txn, record), tree, sets, options))
+        # a group no port uses any more takes its chains along
+        retired = [
+            part
+            for port, part in zip(change.removed, removed, strict=True)
+            if txn.count_bindings(port.record.filter) == 0
+        ]
+        return removed, added, retired
+
+
+def hollow_sets(
+    address_sets: Mapping[str, AddressSet], declared: ActualTable | None
+) -> dict[str, AddressSet]:
+    """The address sets without the networks of the families whose kernel set is declared already: what the
+    incremental plans compile with. A port or a group's chains bring no element of a set the kernel holds
+    (its elements follow the store as deltas), so 10,000 provider blocks are not the cost of every change."""
+    if declared is None:
+        return dict(address_sets)
+    out: dict[str, AddressSet] = {}
+    for name, aset in address_sets.items():
+        have = {f for f in (4, 6) if names.ipset_set(name, f"v{f}") in declared.sets}
+        if have == {4, 6}:
+            out[name] = AddressSet(name)
+        elif have:
+            out[name] = AddressSet(name, tuple(n for n in aset.networks if n.version not in have))
+        else:
+            out[name] = aset
+    return out
 
 
 def open_engine(netns: str | None = None, settings: HostConfig | None = None) -> Engine:
