@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from ipaddress import ip_address, ip_network
-from typing import TypeVar
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 
@@ -94,15 +94,16 @@ def _split(text: str) -> list[str]:
     return [item for item in text.split(" ") if item]
 
 
-def _port(row: PortRow, groups: Iterable[str]) -> Port:
+def _port(row: Any, groups: Iterable[str]) -> Port:
+    """A port from its row (a PortRow, or a result row of ``_PORT_COLUMNS``: no ORM object per port)."""
     return Port(
         id=row.id,
         device=row.device,
         mac=row.mac,
         project=row.project,
         name=row.name,
-        fixed_ips=tuple(ip_address(a) for a in _split(row.fixed_ips)),
-        allowed_address_pairs=tuple(ip_network(n) for n in _split(row.allowed_address_pairs)),
+        fixed_ips=tuple(_address(a) for a in _split(row.fixed_ips)),
+        allowed_address_pairs=tuple(_network(n) for n in _split(row.allowed_address_pairs)),
         security_groups=tuple(sorted(groups)),
         port_security=row.port_security,
         dhcp_server=row.dhcp_server,
@@ -121,6 +122,14 @@ def _network(text: str) -> Network:
     """Parsed once per distinct text: thousands of provider blocks are read by every change of them."""
     return ip_network(text)
 
+
+@lru_cache(maxsize=1 << 16)
+def _address(text: str) -> IPv4Address | IPv6Address:
+    return ip_address(text)
+
+
+_PORT_COLUMNS = tuple(getattr(PortRow, c.key) for c in PortRow.__table__.columns)
+_MEMBERSHIP = (PortSecurityGroupRow.port_id, PortSecurityGroupRow.group_id)
 
 _BLOCK_COLUMNS = (
     ProviderBlockRow.id,
@@ -274,13 +283,18 @@ class CloudRepo(SqlRepo):
     # ---- ports --------------------------------------------------------------------------------------
 
     def ports(self, project: str | None = None) -> list[Port]:
-        query = select(PortRow).order_by(PortRow.device)
+        query = select(*_PORT_COLUMNS).order_by(PortRow.device)
         if project is not None:
             query = query.where(PortRow.project == project)
-        rows = list(self.session.scalars(query))
+        return self._ports(query, select(*_MEMBERSHIP))
+
+    def _ports(self, query: Any, links: Any) -> list[Port]:
+        """Ports from plain rows (``query`` of _PORT_COLUMNS) with their groups (``links`` of _MEMBERSHIP):
+        building ORM objects for a thousand ports costs more than the rest of a change."""
+        rows = list(self.session.execute(query))
         memberships: dict[str, list[str]] = {}
-        for link in self.session.scalars(select(PortSecurityGroupRow)):
-            memberships.setdefault(link.port_id, []).append(link.group_id)
+        for port_id, group_id in self.session.execute(links):
+            memberships.setdefault(port_id, []).append(group_id)
         return [_port(row, memberships.get(row.id, ())) for row in rows]
 
     def port(self, port_id: str) -> Port | None:
@@ -301,16 +315,9 @@ class CloudRepo(SqlRepo):
         return [_port(row, self._groups_of(row.id)) for row in rows]
 
     def ports_in_group(self, group_id: str) -> list[Port]:
-        query = select(PortSecurityGroupRow.port_id).where(PortSecurityGroupRow.group_id == group_id)
-        ids = list(self.session.scalars(query))
-        if not ids:
-            return []
-        rows = list(self.session.scalars(select(PortRow).where(PortRow.id.in_(ids)).order_by(PortRow.device)))
-        memberships: dict[str, list[str]] = {}
-        links = select(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id.in_(ids))
-        for link in self.session.scalars(links):
-            memberships.setdefault(link.port_id, []).append(link.group_id)
-        return [_port(row, memberships.get(row.id, ())) for row in rows]
+        members = select(PortSecurityGroupRow.port_id).where(PortSecurityGroupRow.group_id == group_id)
+        query = select(*_PORT_COLUMNS).where(PortRow.id.in_(members)).order_by(PortRow.device)
+        return self._ports(query, select(*_MEMBERSHIP).where(PortSecurityGroupRow.port_id.in_(members)))
 
     def member_networks(self, group_id: str) -> list[str]:
         """The address texts (fixed addresses and pairs) of a group's members, without building ports."""
@@ -361,14 +368,8 @@ class CloudRepo(SqlRepo):
 
     def ports_by_id(self, ids: Iterable[str]) -> list[Port]:
         wanted = list(ids)
-        rows = list(
-            self.session.scalars(select(PortRow).where(PortRow.id.in_(wanted)).order_by(PortRow.device))
-        )
-        memberships: dict[str, list[str]] = {}
-        links = select(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id.in_(wanted))
-        for link in self.session.scalars(links):
-            memberships.setdefault(link.port_id, []).append(link.group_id)
-        return [_port(row, memberships.get(row.id, ())) for row in rows]
+        query = select(*_PORT_COLUMNS).where(PortRow.id.in_(wanted)).order_by(PortRow.device)
+        return self._ports(query, select(*_MEMBERSHIP).where(PortSecurityGroupRow.port_id.in_(wanted)))
 
     def bound_ports(self) -> dict[tuple[str, str], str]:
         """(host, device) -> filter name of every binding of every host (without reading their XML)."""
