@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -102,7 +103,9 @@ class _Ops:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile_cloud", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile_cloud", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--blocks", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
@@ -127,20 +130,24 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"setup: {t[0]:.1f} s ({args.members} members, {args.blocks} blocks)")
                 ops = _Ops(cloud, args.members, args.blocks)
                 for op in OPS:
-                    times = []
+                    times, cpu = [], []
                     for _ in range(args.rounds):
                         if op in ("join", "create", "block"):
                             pass
                         else:
                             ops.before(op)
+                        c0 = time.process_time()
                         with stopwatch() as t:
                             ops.call(op)()
+                        cpu.append((time.process_time() - c0) * 1000)
                         times.append(t[0] * 1000)
                         if op == "join":
                             ops.call("leave")()
                     applied = cloud.last.applied
                     size = len(applied.transaction.commands) if applied is not None else 0
-                    print(f"{op:8} {median(times):8.1f} ms  ({size} kernel commands)")
+                    print(
+                        f"{op:8} {median(times):8.1f} ms wall {median(cpu):8.1f} ms cpu  ({size} kernel cmds)"
+                    )
                 if args.profile:
                     from pyinstrument import Profiler
 

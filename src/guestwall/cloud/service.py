@@ -29,7 +29,6 @@ from guestwall.cloud.validate import (
 from guestwall.dataplane.apply import ApplyResult
 from guestwall.dataplane.backend import Backend
 from guestwall.engine import Change, Engine, FilterEdit, bound_port
-from guestwall.engine.desired import load_address_sets
 from guestwall.errors import DataplaneError, RevisionMismatch
 from guestwall.model import Filter
 from guestwall.model.cloud import (
@@ -100,7 +99,6 @@ class Cloud:
         if self.engine is None:
             raise DataplaneError("no kernel backend to enforce the change with")
         before = load_filters(writer)
-        previous = {} if full else load_address_sets(writer)  # what the kernel holds, if it is in step
         changes = sync(writer, repo, scope)
         after = load_filters(writer) if changes.filters else before
         change = Change(
@@ -109,8 +107,8 @@ class Cloud:
             # learned addresses of cloud ports are not kept: the records alone say what they held
             removed=tuple(bound_port(writer, old) for old in changes.gone),
             sets=frozenset(changes.sets | set(sets)),
-            # sets written by this change were in step before it; ``sets`` may lag: those are read back
-            previous={name: aset for name, aset in previous.items() if name not in set(sets)},
+            # the store knows how this change moved the sets it wrote; ``sets`` may lag: read back
+            lagging=frozenset(sets),
             full=full,
         )
         return self.engine.apply(writer, change)
@@ -589,14 +587,11 @@ class Cloud:
             covered = tuple(
                 f"{_describe_block(block)} is already covered by the block of {_describe_block(other)} "
                 f"({other.id}); it takes effect if that one goes"
-                for other in repo.provider_blocks()
+                for other in repo.provider_blocks_around(cidr)
                 if other.kind == block.kind
-                and other.cidr.version == cidr.version
-                and other.cidr != cidr
-                and cidr.subnet_of(other.cidr)  # type: ignore[arg-type]
             )
             repo.add_provider_block(block)
-            applied = self._commit(writer, repo, Scope(provider=True))
+            applied = self._commit(writer, repo, Scope(provider=True, blocks_added=[block]))
             ports_now = repo.ports()
             # only flows with an end in the new block's CIDR are looked at: the new block decides them
             state = Policy(ports_now, repo.groups(), [block])
@@ -613,7 +608,7 @@ class Cloud:
             gone = _blocks_matching(repo, ref, protocol, ports)
             for block in gone:
                 repo.delete_provider_block(block.id)
-            applied = self._commit(writer, repo, Scope(provider=True))
+            applied = self._commit(writer, repo, Scope(provider=True, blocks_removed=gone))
         self.last = Outcome(applied)
         return gone
 

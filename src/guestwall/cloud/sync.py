@@ -8,6 +8,7 @@ the kernel transaction that follows contains only real changes. Unused top filte
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from ipaddress import ip_network
@@ -17,7 +18,7 @@ from guestwall.cloud import basefilters as base
 from guestwall.cloud import translate as tr
 from guestwall.model import Filter
 from guestwall.model.addressset import AddressSet
-from guestwall.model.cloud import Port
+from guestwall.model.cloud import Network, Port, ProviderBlock
 from guestwall.store.cloudrepo import CloudRepo
 from guestwall.store.records import BindingRecord, FilterRecord, Reader, Writer
 
@@ -36,6 +37,10 @@ class Scope:
     provider: bool = False
     address_groups: set[str] = field(default_factory=set)  # address group ids: their address sets
     everything: bool = False
+    # provider blocks this change added or removed: their sets change by these networks alone, unless a
+    # kind of block comes or goes (then the provider filter and sets are derived again from every block)
+    blocks_added: Sequence[ProviderBlock] = ()
+    blocks_removed: Sequence[ProviderBlock] = ()
 
 
 @dataclass
@@ -98,7 +103,7 @@ def load_filters(reader: Reader) -> dict[str, Filter]:
 
 
 class _Sets:
-    """The stored address sets, compared by text and only for the sets a change touches."""
+    """The stored address sets; the store writes only those that differ."""
 
     def __init__(self, writer: Writer, repo: CloudRepo, changes: Changes) -> None:
         self.writer = writer
@@ -107,11 +112,7 @@ class _Sets:
         self.names = set(repo.address_set_names())
 
     def put(self, aset: AddressSet) -> None:
-        from guestwall.store.addresssets import format_networks
-
-        old = self.repo.address_set_texts([aset.name]).get(aset.name)
-        if old != format_networks(aset.networks):
-            self.writer.put_address_set(aset.name, aset.networks)
+        if self.writer.put_address_set(aset.name, aset.networks):
             self.names.add(aset.name)
             self.changes.sets.add(aset.name)
 
@@ -133,7 +134,9 @@ def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
     if scope.everything:
         all_ports = repo.ports()
         scope = _everything(repo, filters, sets, all_ports)
-    if scope.provider or tr.PROVIDER not in filters.records:
+    if (scope.provider or tr.PROVIDER not in filters.records) and not _provider_delta(
+        writer, repo, filters, sets, scope
+    ):
         blocks = repo.provider_blocks()
         filters.put(tr.PROVIDER, tr.provider_filter_xml(blocks))
         wanted = tr.provider_sets(blocks)
@@ -165,6 +168,30 @@ def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
     if scope.ports or scope.removed_devices:
         changes.bindings = _sync_bindings(writer, repo, filters, scope, all_ports, changes)
     return changes
+
+
+def _provider_delta(writer: Writer, repo: CloudRepo, filters: _Filters, sets: _Sets, scope: Scope) -> bool:
+    """The provider sets edited by the blocks that came and went, when no kind of block came or went (the
+    provider filter stays as it is); False when everything must be derived again."""
+    if scope.everything or tr.PROVIDER not in filters.records:
+        return False
+    if not (scope.blocks_added or scope.blocks_removed):
+        return False
+    edits: dict[str, tuple[list[Network], list[Network]]] = {}
+    for block in scope.blocks_added:
+        name = tr.provider_set_name(block.kind, block.log)
+        if name not in sets.names:
+            return False  # the first block of its kind: the filter gets a rule for it
+        edits.setdefault(name, ([], []))[0].append(block.cidr)
+    for block in scope.blocks_removed:
+        name = tr.provider_set_name(block.kind, block.log)
+        if name != tr.PROVIDER_ANY and not repo.has_provider_kind(block.kind, block.log):
+            return False  # the last block of its kind: its rule goes
+        edits.setdefault(name, ([], []))[1].append(block.cidr)
+    for name, (add, remove) in sorted(edits.items()):
+        if writer.edit_address_set(name, add, remove):
+            sets.changes.sets.add(name)
+    return True
 
 
 def _everything(repo: CloudRepo, filters: _Filters, sets: _Sets, ports: list[Port]) -> Scope:

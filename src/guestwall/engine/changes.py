@@ -36,6 +36,7 @@ class Change:
     sets: frozenset[str] = frozenset()
     previous: Mapping[str, AddressSet] = field(default_factory=dict)
     full: bool = False
+    lagging: frozenset[str] = frozenset()  # sets the kernel may not hold as the store did: read back
 
     def __bool__(self) -> bool:
         return bool(self.filters or self.added or self.removed or self.sets or self.full)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 
+from guestwall.compile import names
+from guestwall.compile.compiler import Options
 from guestwall.config import HostConfig
 from guestwall.dataplane.apply import ApplyResult, kernel_lock
 from guestwall.dataplane.backend import Backend
@@ -20,11 +22,9 @@ from guestwall.dataplane.diff import Transaction, diff
 from guestwall.dataplane.fingerprints import Fingerprints, mark, mark_tampered, read_kernel
 from guestwall.dataplane.fingerprints import verify as verify_chains
 from guestwall.dataplane.links import Link
-from guestwall.compile import names
-from guestwall.compile.compiler import Options
 from guestwall.dataplane.state import ActualTable, read_sets, read_state
 from guestwall.engine.changes import Change
-from guestwall.engine.desired import Desired, bound_port, desired_state, load_address_sets
+from guestwall.engine.desired import Desired, bound_port, desired_state
 from guestwall.engine.incremental import Part, plan_filter_change, port_part, transaction
 from guestwall.errors import DataplaneError
 from guestwall.model import AddressSet, Filter
@@ -152,12 +152,11 @@ class Engine:
         if change.filters and not (change.added or change.removed or change.sets) and not txn.bound_filters():
             return ApplyResult(Transaction(), 0.0, 0.0, incremental=True)  # no port uses any filter
         options = settings.options()
-        address_sets = load_address_sets(txn)
         edit = change.filters
         with kernel_lock(self.backend.netns):
             t0 = time.perf_counter()
             existing = read_sets(self.backend)
-            sets = hollow_sets(address_sets, existing.get(names.INET))
+            sets = hollow_sets(txn, existing.get(names.INET))
             plan = None
             if edit is not None:
                 plan = plan_filter_change(txn, edit.before, edit.after, sets, options)
@@ -177,6 +176,7 @@ class Engine:
                 sets=sorted(change.sets),
                 retired=retired,
                 previous=change.previous,
+                lagging=change.lagging,
             )
             if tx is None:
                 return None
@@ -220,23 +220,20 @@ class Engine:
         return removed, added, retired
 
 
-def hollow_sets(
-    address_sets: Mapping[str, AddressSet], declared: ActualTable | None
-) -> dict[str, AddressSet]:
+def hollow_sets(txn: Reader, declared: ActualTable | None) -> dict[str, AddressSet]:
     """The address sets without the networks of the families whose kernel set is declared already: what the
     incremental plans compile with. A port or a group's chains bring no element of a set the kernel holds
-    (its elements follow the store as deltas), so 10,000 provider blocks are not the cost of every change."""
-    if declared is None:
-        return dict(address_sets)
-    out: dict[str, AddressSet] = {}
-    for name, aset in address_sets.items():
-        have = {f for f in (4, 6) if names.ipset_set(name, f"v{f}") in declared.sets}
-        if have == {4, 6}:
-            out[name] = AddressSet(name)
-        elif have:
-            out[name] = AddressSet(name, tuple(n for n in aset.networks if n.version not in have))
-        else:
-            out[name] = aset
+    (its elements follow the store as deltas), so 10,000 provider blocks are not the cost of every change:
+    such a set is not even read."""
+    have: dict[str, set[int]] = {}
+    for name in txn.address_set_names():
+        have[name] = set()
+        if declared is not None:
+            have[name] = {f for f in (4, 6) if names.ipset_set(name, f"v{f}") in declared.sets}
+    out = {name: AddressSet(name) for name, families in have.items() if families == {4, 6}}
+    for aset in txn.address_sets([name for name, families in have.items() if families != {4, 6}]):
+        kept = tuple(n for n in aset.networks if n.version not in have[aset.name])
+        out[aset.name] = aset if len(kept) == len(aset.networks) else AddressSet(aset.name, kept)
     return out
 
 

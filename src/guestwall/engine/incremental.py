@@ -132,6 +132,7 @@ def transaction(
     sets: Sequence[str] = (),
     retired: Sequence[Part] = (),
     previous: Mapping[str, AddressSet] | None = None,
+    lagging: frozenset[str] = frozenset(),
 ) -> Transaction | None:
     """One transaction for a filter edit, ports that go (their old share of the ruleset), ports that come
     and address sets to bring in step; ``existing`` is the terse listing of the kernel's set declarations.
@@ -156,7 +157,7 @@ def transaction(
         out += more
     names_ = sorted(set(sets))
     if names_:
-        delta = _address_set_delta(reader, names_, backend, existing, previous)
+        delta = _address_set_delta(reader, names_, backend, existing, previous, lagging)
         if delta is None:
             return None
         out += delta
@@ -213,11 +214,16 @@ def _address_set_delta(
     backend: Backend,
     existing: dict[str, ActualTable],
     previous: Mapping[str, AddressSet] | None,
+    lagging: frozenset[str] = frozenset(),
 ) -> list[Command] | None:
-    """Element deltas for address sets. With ``previous`` (the sets as the store held them before this
-    change, and so the kernel) nothing is read back: a 10,000-block set costs what the change costs; a
-    kernel that is not as expected makes the transaction fail and the caller apply everything."""
-    wanted = {a.name: a for a in reader.address_sets() if a.name in set(changed)}
+    """Element deltas for address sets. A set this transaction wrote (and the kernel does not lag) has its
+    change from the store (``Reader.address_set_delta``); with ``previous`` (the sets as the store held them
+    before this change, and so the kernel) nothing is read back either: a 10,000-block set costs what the
+    change costs; a kernel that is not as expected makes the transaction fail and the caller apply
+    everything."""
+    known = {n: d for n in changed if n not in lagging and (d := reader.address_set_delta(n)) is not None}
+    unknown = [n for n in changed if n not in known]
+    wanted = {a.name: a for a in reader.address_sets(unknown)} if unknown else {}
     declared = existing.get(names.INET)
     out: list[Command] = []
     for name in changed:
@@ -228,6 +234,15 @@ def _address_set_delta(
                 continue  # no rule refers to it: nothing in the kernel to keep in step
             if not decl_matches(spec, declared.sets[set_name].decl):
                 return None
+            if name in known:
+                added, removed = known[name].of_family(family)
+                if removed:
+                    out += element_cmds(
+                        "delete", names.INET, spec, {(canon.network(n),): None for n in removed}
+                    )
+                if added:
+                    out += element_cmds("add", names.INET, spec, {(canon.network(n),): None for n in added})
+                continue
             if previous is not None and name in previous:
                 before = previous[name].of_family(family)
                 actual_elements: dict[Element, object] = {(canon.network(n),): None for n in before}

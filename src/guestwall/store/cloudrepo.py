@@ -422,6 +422,28 @@ class CloudRepo(SqlRepo):
             for ident, text, protocol, lo, hi, description, log in self.session.execute(query)
         ]
 
+    def provider_blocks_around(self, cidr: Network) -> list[ProviderBlock]:
+        """The blocks of the networks strictly containing ``cidr`` (one indexed lookup, not a scan)."""
+        wider = [str(cidr.supernet(new_prefix=p)) for p in range(cidr.prefixlen)]
+        query = select(*_BLOCK_COLUMNS).where(ProviderBlockRow.cidr.in_(wider))
+        return [
+            ProviderBlock(ident, _network(text), protocol, lo, hi, description, log)
+            for ident, text, protocol, lo, hi, description, log in self.session.execute(query)
+        ]
+
+    def has_provider_kind(self, kind: tuple[str | None, int | None, int | None], log: bool) -> bool:
+        """Whether a block of this protocol and port range (and logging) exists."""
+        protocol, lo, hi = kind
+        query = select(ProviderBlockRow.id).where(
+            ProviderBlockRow.protocol.is_(None)
+            if protocol is None
+            else ProviderBlockRow.protocol == protocol,
+            ProviderBlockRow.port_min.is_(None) if lo is None else ProviderBlockRow.port_min == lo,
+            ProviderBlockRow.port_max.is_(None) if hi is None else ProviderBlockRow.port_max == hi,
+            ProviderBlockRow.log == log,
+        )
+        return self.session.execute(query.limit(1)).first() is not None
+
     def provider_block(self, block_id: str) -> ProviderBlock | None:
         query = select(*_BLOCK_COLUMNS).where(ProviderBlockRow.id == block_id)
         row = self.session.execute(query).one_or_none()

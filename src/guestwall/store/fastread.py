@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from ipaddress import ip_address
@@ -30,6 +30,7 @@ from guestwall.store.records import (
 
 if TYPE_CHECKING:
     from guestwall.model.addressset import AddressSet
+    from guestwall.store.addresssets import SetDelta
 
 _FILTER = "SELECT uuid, name, xml, updated_at FROM filters"
 _BINDING = "SELECT portdev, port_id, filter_name, xml, created_at, host FROM bindings WHERE host = ?"
@@ -165,10 +166,20 @@ class FastReader:
             for portdev, ip, source, learned, expires in rows
         ]
 
-    def address_sets(self) -> list[AddressSet]:
+    def address_set_names(self) -> list[str]:
+        return [row[0] for row in self.connection.execute("SELECT name FROM address_sets ORDER BY name")]
+
+    def address_set_delta(self, name: str) -> SetDelta | None:
+        return None  # read only: no transaction here writes
+
+    def address_sets(self, names: Collection[str] | None = None) -> list[AddressSet]:
         from guestwall.store.addresssets import parse_address_set  # imports the model: not at start-up
 
-        rows = self.connection.execute("SELECT name, networks FROM address_sets ORDER BY name")
+        query = "SELECT name, networks FROM address_sets"
+        wanted = sorted(names) if names is not None else []
+        if names is not None:
+            query += f" WHERE name IN ({', '.join('?' for _ in wanted)})"
+        rows = self.connection.execute(f"{query} ORDER BY name", wanted)
         return [parse_address_set(name, networks) for name, networks in rows]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +19,7 @@ from uuid import UUID
 
 if TYPE_CHECKING:  # the model package costs start-up time the read-only CLI commands do not have
     from guestwall.model.addressset import AddressSet, Network
+    from guestwall.store.addresssets import SetDelta
 
 # The Alembic head revision this code expects. The fast read path accepts a database only at this revision;
 # a test checks that it equals the head of store/migrations/versions.
@@ -132,7 +133,19 @@ class Reader(Protocol):
 
     def binding(self, portdev: str) -> BindingRecord | None: ...
     def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]: ...
-    def address_sets(self) -> list[AddressSet]: ...
+    def address_sets(self, names: Collection[str] | None = None) -> list[AddressSet]:
+        """Every named address set, or those of ``names`` (by name)."""
+        ...
+
+    def address_set_names(self) -> list[str]:
+        """The names of every address set (reading none of their networks)."""
+        ...
+
+    def address_set_delta(self, name: str) -> SetDelta | None:
+        """How this transaction changed the kernel's copy of address set ``name`` (the networks added and
+        removed, covered ones left out); None if it did not write it."""
+        ...
+
     def log_floor(self) -> int:
         """Every change after this revision is in the change log (older ones were pruned)."""
         ...
@@ -173,7 +186,16 @@ class Writer(Reader, Protocol):
         self, portdev: str, ips: Sequence[IPv4Address | IPv6Address] | None = None
     ) -> int: ...
     def expire_addresses(self, now: datetime | None = None) -> int: ...
-    def put_address_set(self, name: str, networks: Sequence[Network]) -> None: ...
+    def put_address_set(self, name: str, networks: Sequence[Network]) -> bool:
+        """Store a set's networks; whether that changed it."""
+        ...
+
+    def edit_address_set(
+        self, name: str, add: Sequence[Network] = (), remove: Sequence[Network] = ()
+    ) -> bool:
+        """Add and remove some networks of a set (created if missing), reading none of the others."""
+        ...
+
     def delete_address_set(self, name: str) -> None: ...
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib.util import find_spec
@@ -25,7 +25,14 @@ from sqlalchemy.orm import Session
 
 from guestwall.errors import ConflictError, GuestwallError, MissingStoreError, NotFoundError, StoreError
 from guestwall.model.addressset import AddressSet, Network
-from guestwall.store.addresssets import format_networks, parse_address_set
+from guestwall.store.addresssets import (
+    SetDelta,
+    canonical_networks,
+    delta_between,
+    edit_text,
+    parse_address_set,
+    text_delta,
+)
 from guestwall.store.records import (
     BindingRecord,
     Change,
@@ -163,9 +170,25 @@ class SqlReader:
             query = query.where(LearnedAddressRow.portdev == portdev)
         return [_address_record(row) for row in self.session.scalars(query)]
 
-    def address_sets(self) -> list[AddressSet]:
-        rows = self.session.scalars(select(AddressSetRow).order_by(AddressSetRow.name))
-        return [parse_address_set(row.name, row.networks) for row in rows]
+    def address_sets(self, names: Collection[str] | None = None) -> list[AddressSet]:
+        query = select(AddressSetRow.name, AddressSetRow.networks).order_by(AddressSetRow.name)
+        if names is not None:
+            query = query.where(AddressSetRow.name.in_(list(names)))
+        written = self._sets_written
+        return [
+            written.get(name) or parse_address_set(name, text) for name, text in self.session.execute(query)
+        ]
+
+    def address_set_names(self) -> list[str]:
+        return list(self.session.scalars(select(AddressSetRow.name).order_by(AddressSetRow.name)))
+
+    @property
+    def _sets_written(self) -> dict[str, AddressSet]:
+        return {}
+
+    def address_set_delta(self, name: str) -> SetDelta | None:
+        """How this transaction changed the kernel's copy of set ``name`` (None: it did not write it)."""
+        return None
 
     def _binding_row(self, portdev: str, host: str | None = None) -> BindingRow | None:
         query = select(BindingRow).where(
@@ -184,6 +207,14 @@ class SqlWriter(SqlReader):
         self.changed = False
         self.log: dict[tuple[str, str, str | None], None] = {}  # ordered, without duplicates
         self._root = self
+        # the address sets this transaction wrote, as written: reading them back parses nothing
+        self._written: dict[str, AddressSet] = {}
+        # how this transaction changed the kernel's copy of each set it wrote (see addresssets.SetDelta)
+        self._set_deltas: dict[str, SetDelta] = {}
+
+    @property
+    def _sets_written(self) -> dict[str, AddressSet]:
+        return self._root._written
 
     def on(self, host: str) -> SqlWriter:
         """The same transaction acting for ``host`` (its bindings); what it changes is logged and committed
@@ -351,25 +382,59 @@ class SqlWriter(SqlReader):
             self._note("address", portdev, self.host)
         return count
 
-    def put_address_set(self, name: str, networks: Sequence[Network]) -> None:
-        text = format_networks(networks)
+    def put_address_set(self, name: str, networks: Sequence[Network]) -> bool:
+        canonical = canonical_networks(networks)
+        text = "\n".join(str(n) for n in canonical)
         row = self.session.get(AddressSetRow, name)
         if row is None:
             self.session.add(AddressSetRow(name=name, networks=text, updated_at=now_utc()))
+            delta = delta_between((), canonical)
         elif row.networks != text:
+            delta = text_delta(row.networks, text)
             row.networks, row.updated_at = text, now_utc()
         else:
-            return
+            return False
         self.session.flush()
-        self._note("set", name)
+        self._sets_written[name] = AddressSet(name, canonical)
+        self._set_changed(name, delta)
+        return True
+
+    def edit_address_set(
+        self, name: str, add: Sequence[Network] = (), remove: Sequence[Network] = ()
+    ) -> bool:
+        """Add and remove some networks of a set (created if missing), without reading the others: a set of
+        thousands of provider blocks costs what the change costs. Whether that changed it."""
+        row = self.session.get(AddressSetRow, name)
+        old = "" if row is None else row.networks
+        text, delta = edit_text(old, add, remove)
+        if row is None:
+            self.session.add(AddressSetRow(name=name, networks=text, updated_at=now_utc()))
+        elif text != old:
+            row.networks, row.updated_at = text, now_utc()
+        else:
+            return False
+        self.session.flush()
+        self._sets_written.pop(name, None)
+        self._set_changed(name, delta)
+        return True
 
     def delete_address_set(self, name: str) -> None:
         row = self.session.get(AddressSetRow, name)
         if row is None:
             raise NotFoundError(f"no address set '{name}'")
+        delta = delta_between(parse_address_set(name, row.networks).networks, ())
         self.session.delete(row)
         self.session.flush()
+        self._sets_written.pop(name, None)
+        self._set_changed(name, delta)
+
+    def _set_changed(self, name: str, delta: SetDelta) -> None:
+        deltas = self._root._set_deltas
+        deltas[name] = deltas[name].then(delta) if name in deltas else delta
         self._note("set", name)
+
+    def address_set_delta(self, name: str) -> SetDelta | None:
+        return self._root._set_deltas.get(name)
 
     def mark_builtins_seeded(self) -> None:
         self.session.execute(update(StateRow).where(StateRow.id == 1).values(builtins_seeded_at=now_utc()))
