@@ -24,7 +24,8 @@ from guestwall.model.cloud import (
     SecurityGroupRule,
 )
 from guestwall.nft import render
-from guestwall.nwfilter import parse_binding, parse_filter
+from guestwall.model import Filter
+from guestwall.nwfilter import format_binding, format_filter, parse_binding, parse_filter
 
 G1 = "11111111-2222-4333-8444-555555555555"
 G2 = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
@@ -68,23 +69,37 @@ def rule(direction: RuleDirection = IN, ether: Ethertype = V4, **fields: object)
         (rule(protocol="esp"), "<esp/>"),
     ],
 )
-def test_rule_elements(r: SecurityGroupRule, element: str) -> None:
-    assert tr.rule_element(r) == element
+def test_rule_matches(r: SecurityGroupRule, element: str) -> None:
+    """Built as the parser reads the element libvirt's language writes for it (equal by value)."""
+    rule_xml = f"<filter name='x'><rule action='accept' direction='in'>{element}</rule></filter>"
+    assert tr.rule_match(r) == parse_filter(rule_xml).rules[0].match
+
+
+def _round_trip(definition: Filter) -> Filter:
+    return parse_filter(format_filter(definition))
 
 
 def test_group_filter_is_valid_nwfilter_with_accept_rules_in_the_right_direction() -> None:
-    group = SecurityGroup(G1, "web", "p", rules=(rule(protocol="tcp", port_min=443, port_max=443), rule(OUT)))
-    parsed = parse_filter(tr.group_filter_xml(group), validate=False)
+    logged = rule(OUT, protocol="udp", remote_cidr=ip_network("192.0.2.0/24"), log=True)
+    group = SecurityGroup(
+        G1, "web", "p", rules=(rule(protocol="tcp", port_min=443, port_max=443), rule(OUT), logged)
+    )
+    parsed = tr.group_filter(group)
+    assert _round_trip(parsed) == parsed  # what the store reads back compares equal: nothing rewritten
     assert parsed.name == "gw-sg-1111111122224333"
     assert [(r.action.value, r.direction.value, r.priority) for r in parsed.rules] == [
         ("accept", "in", base.GROUP_RULE_PRIORITY),
         ("accept", "out", base.GROUP_RULE_PRIORITY),
+        ("accept", "out", base.GROUP_RULE_PRIORITY),
     ]
 
 
-def test_every_base_filter_parses_and_is_named_as_its_key() -> None:
-    for name, xml in base.XML.items():
-        assert parse_filter(xml).name == name
+def test_every_base_filter_is_a_data_file_named_as_its_key() -> None:
+    filters = base.filters()
+    assert list(filters) == list(base.NAMES)
+    for name, definition in filters.items():
+        assert definition.name == name
+        assert parse_filter(base.xml(name)) == definition
 
 
 def port(device: str = "vnet0", mac: str = "52:54:00:00:00:01", **fields: object) -> Port:
@@ -114,8 +129,9 @@ def test_port_parameters() -> None:
 def test_port_filter_variants() -> None:
     plain = tr.profile(port(security_groups=(G2, G1)))
     assert plain == tr.profile(port("vnet1", "52:54:00:00:00:02", security_groups=(G1, G2)))
-    xml = tr.port_filter_xml(plain)
-    refs = [r.filter for r in parse_filter(xml).refs]
+    definition = tr.port_filter(plain)
+    assert _round_trip(definition) == definition
+    refs = [r.filter for r in definition.refs]
     assert refs == [
         base.L2,
         base.IPV4,
@@ -135,17 +151,18 @@ def test_port_filter_variants() -> None:
     dhcp = tr.profile(port(dhcp_server=True))
     names = {plain.filter_name, unaddressed.filter_name, dhcp.filter_name, tr.profile(port()).filter_name}
     assert len(names) == 4
-    assert base.IPV4_UNADDRESSED in tr.port_filter_xml(unaddressed)
-    assert base.DHCP_SERVER in tr.port_filter_xml(dhcp) and base.NO_DHCP_SERVER not in tr.port_filter_xml(
-        dhcp
-    )
+    assert base.IPV4_UNADDRESSED in {r.filter for r in tr.port_filter(unaddressed).refs}
+    dhcp_refs = {r.filter for r in tr.port_filter(dhcp).refs}
+    assert base.DHCP_SERVER in dhcp_refs and base.NO_DHCP_SERVER not in dhcp_refs
     assert tr.port_filter_name(port(port_security=False)) == base.OPEN
 
 
-def test_binding_xml_round_trips() -> None:
-    p = port(name="web-1", device_id="00000000-0000-4000-8000-000000000042")
-    binding = parse_binding(tr.binding_xml(p))
-    assert binding.portdev == "vnet0" and binding.mac == "52:54:00:00:00:01"
+def test_binding_round_trips() -> None:
+    p = port(name="web-1", device_id="00000000-0000-4000-8000-000000000042", mac="52:54:00:00:00:0A")
+    binding = tr.binding(p)
+    assert parse_binding(format_binding(binding)) == binding
+    assert binding.portdev == "vnet0" and binding.mac == "52:54:00:00:00:0a"
+    assert binding.filterref.param_dict()["MAC"] == ("52:54:00:00:00:0A",)
     assert binding.owner.name == "web-1" and str(binding.owner.uuid) == "00000000-0000-4000-8000-000000000042"
     assert binding.filterref.filter == tr.port_filter_name(p)
     assert dict(binding.filterref.params)["IPV6MASK"] == ("128", "128")
@@ -167,9 +184,12 @@ def test_provider_sets_one_per_kind() -> None:
         "gw-provider-tcp-22-22": 2,
         "gw-provider-udp": 1,
     }
-    parsed = parse_filter(tr.provider_filter_xml(blocks))
+    parsed = tr.provider_filter([*blocks, ProviderBlock("7", ip_network("192.0.2.0/24"), log=True)])
+    assert _round_trip(parsed) == parsed
     protocols = [r.match.protocol for r in parsed.rules if r.match is not None]
-    assert protocols == ["all", "all-ipv6", "icmp", "icmpv6", "tcp", "tcp-ipv6", "udp", "udp-ipv6"]
+    assert protocols == [
+        *("all", "all-ipv6", "all", "all-ipv6", "icmp", "icmpv6", "tcp", "tcp-ipv6", "udp", "udp-ipv6")
+    ]
     assert all(r.action.value == "drop" and r.priority == base.PROVIDER_PRIORITY for r in parsed.rules)
     # no blocks: the whole-CIDR rule and set exist already, so the first block is an element update
     assert list(tr.provider_sets([])) == ["gw-provider-any"]
@@ -177,10 +197,9 @@ def test_provider_sets_one_per_kind() -> None:
 
 def compiled(groups: list[SecurityGroup], ports: list[Port], blocks: list[ProviderBlock]) -> Compiled:
     derived = tr.derive(groups, ports, blocks)
-    filters = {n: parse_filter(x) for n, x in derived.filters.items()}
-    planner = Planner(filters)
+    planner = Planner(derived.filters)
     inputs = [  # port ids in the order given, as the store allocates them
-        PortInput(planner.instantiate(parse_binding(derived.bindings[p.device][1])), i + 1)
+        PortInput(planner.instantiate(derived.bindings[p.device]), i + 1)
         for i, p in enumerate(ports)
     ]
     return compile_ruleset(inputs, address_sets=derived.address_sets)
@@ -259,7 +278,7 @@ def test_derive_everything() -> None:
     ports = [port(security_groups=(G1,)), port("vnet1", "52:54:00:00:00:02", port_security=False)]
     derived = tr.derive(groups, ports, [])
     assert set(derived.bindings) == {"vnet0", "vnet1"}
-    assert derived.bindings["vnet1"][0] == base.OPEN
+    assert derived.bindings["vnet1"].filterref.filter == base.OPEN
     assert derived.address_sets[tr.group_set_name(G1)].networks == (
         ip_network("10.0.0.5/32"),
         ip_network("2001:db8::5/128"),

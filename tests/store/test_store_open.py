@@ -222,5 +222,12 @@ def test_migration_0004_fills_binding_parameter_names(tmp_path: Path) -> None:
     engine.dispose()
     store = open_store(url)
     with store.read() as reader:
-        assert reader.binding_groups(["clean-traffic"]) == [("clean-traffic", "IP,MAC", "vnet0", 1, xml)]
+        [group] = reader.binding_groups(["clean-traffic"])
+        assert (group.filter, group.params, group.record.portdev, group.record.port_id) == (
+            "clean-traffic",
+            "IP,MAC",
+            "vnet0",
+            1,
+        )
+        assert group.record.xml == xml
     store.close()

@@ -2,7 +2,7 @@
 block behind a rule of a generated filter. ``guestwall simulate`` adds this line to its explanation.
 
 A group's filter ``gw-sg-<key>`` has one rule per group rule, in the group's order
-(translate.group_filter_xml); the provider filter drops by address sets, one per protocol and port range.
+(translate.group_filter); the provider filter drops by address sets, one per protocol and port range.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from guestwall.cloud import translate as tr
 from guestwall.cloud import validate as v
 from guestwall.cloud.conntrack import Conntrack, kill_disallowed
 from guestwall.cloud.policy import Flow, Policy
-from guestwall.cloud.sync import Scope, load_filters, sync
+from guestwall.cloud.sync import Scope, sync
 from guestwall.cloud.validate import (
     CloudConflict,
     CloudInputError,
@@ -42,6 +42,7 @@ from guestwall.model.cloud import (
     SecurityGroup,
     SecurityGroupRule,
 )
+from guestwall.services.filters import load_filters
 from guestwall.store.cloudrepo import CloudRepo
 from guestwall.store.records import Store, Writer
 

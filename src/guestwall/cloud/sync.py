@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from ipaddress import ip_network
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from guestwall.cloud import basefilters as base
 from guestwall.cloud import translate as tr
-from guestwall.model import Filter
+from guestwall.model import Binding, Filter
 from guestwall.model.addressset import AddressSet
 from guestwall.model.cloud import Network, Port, ProviderBlock
 from guestwall.store.cloudrepo import CloudRepo
-from guestwall.store.records import BindingRecord, FilterRecord, Reader, Writer
+from guestwall.store.records import BindingRecord, FilterRecord, Writer, remember_binding
 
 # Derived filters get stable UUIDs from their names (a filter redefined elsewhere keeps its own UUID).
 _FILTER_NS = uuid5(NAMESPACE_URL, "https://guestwall.invalid/cloud/filters")
@@ -59,19 +58,22 @@ class Changes:
 
 
 class _Filters:
-    """The stored filters, read once, written only when their canonical text differs."""
+    """The stored filters, read once, written only when their definition differs (compared by value)."""
 
     def __init__(self, writer: Writer, changes: Changes) -> None:
         self.writer = writer
         self.changes = changes
         self.records: dict[str, FilterRecord] = {r.name: r for r in writer.filters()}
 
-    def put(self, name: str, xml: str) -> None:
+    def put(self, definition: Filter) -> None:
+        from guestwall.nwfilter import format_filter
+
+        name = definition.name
         existing = self.records.get(name)
         uuid: UUID = existing.uuid if existing is not None else uuid5(_FILTER_NS, name)
-        text = canonical_filter(xml, uuid)
-        if existing is None or existing.xml != text:
-            self.records[name] = self.writer.put_filter(uuid, name, text)
+        definition = replace(definition, uuid=uuid)
+        if existing is None or existing.definition != definition:
+            self.records[name] = self.writer.put_filter(uuid, name, format_filter(definition))
             self.changes.filters.add(name)
 
     def delete(self, name: str) -> None:
@@ -79,27 +81,6 @@ class _Filters:
         if existing is not None:
             self.writer.delete_filter(existing.uuid)
             self.changes.filters.add(name)
-
-
-@lru_cache(maxsize=4096)
-def canonical_filter(xml: str, uuid: UUID) -> str:
-    """The text a filter is stored as (format_filter's), computed once per distinct definition."""
-    from guestwall.nwfilter import format_filter, parse_filter
-
-    return format_filter(replace(parse_filter(xml), uuid=uuid))
-
-
-@lru_cache(maxsize=4096)
-def parsed_filter(xml: str) -> Filter:
-    """A stored filter's definition (immutable, so one parse serves every transaction that reads it)."""
-    from guestwall.nwfilter import parse_filter
-
-    return parse_filter(xml)
-
-
-def load_filters(reader: Reader) -> dict[str, Filter]:
-    """Every stored filter by name, as services.filters.load_filters, but parsing each text only once."""
-    return {record.name: parsed_filter(record.xml) for record in reader.filters()}
 
 
 class _Sets:
@@ -128,8 +109,8 @@ def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
     changes = Changes()
     filters = _Filters(writer, changes)
     sets = _Sets(writer, repo, changes)
-    for name, xml in base.XML.items():
-        filters.put(name, xml)
+    for definition in base.filters().values():
+        filters.put(definition)
     all_ports: list[Port] | None = None
     if scope.everything:
         all_ports = repo.ports()
@@ -138,7 +119,7 @@ def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
         writer, repo, filters, sets, scope
     ):
         blocks = repo.provider_blocks()
-        filters.put(tr.PROVIDER, tr.provider_filter_xml(blocks))
+        filters.put(tr.provider_filter(blocks))
         wanted = tr.provider_sets(blocks)
         for aset in wanted.values():
             sets.put(aset)
@@ -151,7 +132,7 @@ def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
             filters.delete(name)
             sets.delete(tr.group_set_name(group_id))
             continue
-        filters.put(name, tr.group_filter_xml(group))
+        filters.put(tr.group_filter(group))
     for ag_id in sorted(scope.address_groups):
         address_group = repo.address_group(ag_id)
         if address_group is None:
@@ -232,8 +213,7 @@ def _sync_bindings(
     where it is bound, else goes to the writing host); whether any was added, changed or removed. Only
     this host's bindings are noted in ``changes`` (this kernel's incremental paths): other hosts' agents
     follow the change log."""
-    from guestwall.nwfilter import format_binding, parse_binding
-    from guestwall.services.bindings import with_mac_parameter
+    from guestwall.nwfilter import format_binding
 
     ports = all_ports if all_ports is not None else repo.ports_by_id(scope.ports)
     bound = repo.bound_ports()
@@ -252,13 +232,13 @@ def _sync_bindings(
         for host in sorted(h for h, d in list(bound) if d == device):
             unbind(host, device)
             changed = True
-    new: dict[str, list[tuple[str, str, str]]] = {}
+    new: dict[str, list[Binding]] = {}
     for port in ports:
         if port.port_security:
             prof = tr.profile(port)
-            filters.put(prof.filter_name, tr.port_filter_xml(prof))
+            filters.put(tr.port_filter(prof))
         filter_name = tr.port_filter_name(port)
-        text = format_binding(with_mac_parameter(parse_binding(tr.binding_xml(port))))
+        binding = tr.binding(port)
         where = sorted(h for h, d in bound if d == port.device)
         host = port.host or (local if local in where or not where else where[0])
         for other in where:  # the port moved: its derived binding on the old host goes
@@ -266,22 +246,26 @@ def _sync_bindings(
                 unbind(other, port.device)
                 changed = True
         if (host, port.device) not in bound:
-            new.setdefault(host, []).append((port.device, filter_name, text))
+            new.setdefault(host, []).append(binding)
         else:
             on = writer.on(host)
             record = on.binding(port.device)
-            if record is None or record.xml != text or record.filter != filter_name:
+            if record is None or record.binding != binding:
                 if record is not None and host == local:
                     changes.gone.append(record)
-                on.update_binding(port.device, filter_name, text)
+                text = format_binding(binding)
+                remember_binding(on.update_binding(port.device, filter_name, text), binding)
                 if host == local:
                     changes.come.append(port.device)
                 changed = True
         bound[(host, port.device)] = filter_name
-    for host, rows in sorted(new.items()):
-        writer.on(host).add_bindings(rows)  # one existence check and one port-id allocation for all
+    for host, bindings in sorted(new.items()):
+        rows = [(b.portdev, b.filterref.filter, format_binding(b)) for b in bindings]
+        records = writer.on(host).add_bindings(rows)  # one existence check and one port-id allocation
+        for record, binding in zip(records, bindings, strict=True):
+            remember_binding(record, binding)
         if host == local:
-            changes.come += [device for device, _, _ in rows]
+            changes.come += [b.portdev for b in bindings]
         changed = True
     used = set(bound.values())
     for name in [n for n in filters.records if n.startswith(tr.PORT_PREFIX) and n not in used]:

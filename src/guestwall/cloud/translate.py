@@ -1,4 +1,5 @@
-"""Compile cloud objects into the engine's own inputs: nwfilter filters, address sets and bindings. Pure.
+"""Compile cloud objects into the engine's own inputs: filters, address sets and bindings, as model objects
+(``guestwall.model``; the store formats them). Pure.
 
 - a security group -> filter ``gw-sg-<key>`` of layer-3 accept rules (ingress = direction in, egress = out;
   libvirt's default connection tracking lets the replies through), and address set ``gw-sg-<key>`` holding
@@ -17,11 +18,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 from uuid import UUID
-from xml.sax.saxutils import escape
 
 from guestwall.cloud import basefilters as base
 from guestwall.compile.droplog import LOG_COMMENT
+from guestwall.model import Action, Binding, Direction, Filter, FilterRef, Match, Rule, make_params
 from guestwall.model.addressset import AddressSet
+from guestwall.model.binding import Owner
 from guestwall.model.cloud import (
     AddressGroup,
     Network,
@@ -31,6 +33,10 @@ from guestwall.model.cloud import (
     SecurityGroup,
     SecurityGroupRule,
 )
+from guestwall.nwfilter.addresses import parse_mac
+from guestwall.nwfilter.rules import apply_fixups
+from guestwall.nwfilter.schema import PROTOCOLS
+from guestwall.nwfilter.values import typed_value
 
 GROUP_PREFIX = "gw-sg-"
 ADDRESS_GROUP_PREFIX = "gw-ag-"
@@ -94,9 +100,18 @@ def address_group_set(group: AddressGroup) -> AddressSet:
 # ---- security groups ----------------------------------------------------------------------------------
 
 
-def rule_element(rule: SecurityGroupRule) -> str:
-    """The protocol element of one rule, e.g. ``<tcp srcipaddr='10.0.0.0' srcipmask='8' dstportstart='22'
-    dstportend='22'/>``."""
+def match(element: str, pairs: Sequence[tuple[str, str]] = ()) -> Match:
+    """A protocol match from attribute values as nwfilter XML writes them, typed and ordered as the parser
+    makes them (so that a definition built here equals the one read back from the store)."""
+    spec = PROTOCOLS[element]
+    attrs = {name: typed_value(element, name, text) for name, text in pairs}
+    fixed = apply_fixups(spec, attrs)
+    return Match(element, tuple((a.name, fixed[a.name]) for a in spec.attrs if a.name in fixed))
+
+
+def rule_match(rule: SecurityGroupRule) -> Match:
+    """The protocol match of one rule, e.g. ``tcp`` with srcipaddr 10.0.0.0, srcipmask 8, dstportstart and
+    dstportend 22."""
     v6 = rule.ethertype.version == 6
     element = (_V6_ELEMENT if v6 else _V4_ELEMENT)[rule.protocol]
     ingress = rule.direction is RuleDirection.INGRESS
@@ -119,29 +134,20 @@ def rule_element(rule: SecurityGroupRule) -> str:
             attrs.append(("code", str(rule.icmp_code)))
     if rule.log:  # the compiler logs rules with this comment (compile.droplog.LOG_COMMENT)
         attrs.append(("comment", f"{LOG_COMMENT} security group rule {rule.id}"))
-    return f"<{element}{_attrs(attrs)}/>"
+    return match(element, attrs)
 
 
-def quoteattr(value: str) -> str:
-    """An XML attribute value in single quotes, as libvirt writes them."""
-    return "'" + escape(value, {"'": "&apos;", '"': "&quot;"}) + "'"
-
-
-def _attrs(pairs: Iterable[tuple[str, str]]) -> str:
-    return "".join(f" {name}={quoteattr(value)}" for name, value in pairs)
-
-
-def group_filter_xml(group: SecurityGroup) -> str:
-    lines = [f"<filter name={quoteattr(group_filter_name(group.id))} chain='root'>"]
-    for rule in group.rules:
-        direction = "in" if rule.direction is RuleDirection.INGRESS else "out"
-        lines.append(
-            f"  <rule action='accept' direction='{direction}' priority='{base.GROUP_RULE_PRIORITY}'>"
+def group_filter(group: SecurityGroup) -> Filter:
+    rules = tuple(
+        Rule(
+            Action.ACCEPT,
+            Direction.IN if rule.direction is RuleDirection.INGRESS else Direction.OUT,
+            base.GROUP_RULE_PRIORITY,
+            match=rule_match(rule),
         )
-        lines.append(f"    {rule_element(rule)}")
-        lines.append("  </rule>")
-    lines.append("</filter>")
-    return "\n".join(lines) + "\n"
+        for rule in group.rules
+    )
+    return Filter(group_filter_name(group.id), entries=rules)
 
 
 def group_members(group_id: str, ports: Iterable[Port]) -> tuple[Network, ...]:
@@ -185,7 +191,7 @@ def port_filter_name(port: Port) -> str:
     return base.OPEN if not port.port_security else profile(port).filter_name
 
 
-def port_filter_xml(prof: Profile) -> str:
+def port_filter(prof: Profile) -> Filter:
     refs = [base.L2]
     refs += [base.IPV4, base.ARP] if prof.ipv4 else [base.IPV4_UNADDRESSED, base.ARP_UNADDRESSED]
     refs += [base.IPV6_NA, base.IPV6]
@@ -197,8 +203,7 @@ def port_filter_xml(prof: Profile) -> str:
     refs.append(PROVIDER)
     refs += [GROUP_PREFIX + key for key in prof.groups]
     refs.append(base.DEFAULT_DROP)
-    body = "".join(f"  <filterref filter={quoteattr(r)}/>\n" for r in refs)
-    return f"<filter name={quoteattr(prof.filter_name)} chain='root'>\n{body}</filter>\n"
+    return Filter(prof.filter_name, entries=tuple(FilterRef(r) for r in refs))
 
 
 def link_local(mac: str) -> IPv6Address:
@@ -229,24 +234,17 @@ def port_parameters(port: Port) -> dict[str, tuple[str, ...]]:
     return params
 
 
-def binding_xml(port: Port) -> str:
-    """The port's filter binding as libvirt's <filterbinding> XML. Its owner is what the port belongs to
-    (the instance: ``name`` and ``device_id``), else the port itself."""
+def binding(port: Port) -> Binding:
+    """The port's filter binding. Its owner is what the port belongs to (the instance: ``name`` and
+    ``device_id``), else the port itself. MAC is among its parameters, as libvirt adds it."""
     owner = port.device_id if _is_uuid(port.device_id) else port.id
-    owner_uuid = owner if _is_uuid(owner) else str(UUID(hashlib.sha256(owner.encode()).hexdigest()[:32]))
-    params = "".join(
-        f"    <parameter name='{name}' value={quoteattr(value)}/>\n"
-        for name, values in port_parameters(port).items()
-        for value in values
-    )
-    return (
-        "<filterbinding>\n"
-        f"  <owner>\n    <name>{_text(port.name or port.device)}</name>\n"
-        f"    <uuid>{owner_uuid}</uuid>\n  </owner>\n"
-        f"  <portdev name={quoteattr(port.device)}/>\n"
-        f"  <mac address={quoteattr(port.mac)}/>\n"
-        f"  <filterref filter={quoteattr(port_filter_name(port))}>\n{params}  </filterref>\n"
-        "</filterbinding>\n"
+    owner_uuid = UUID(owner) if _is_uuid(owner) else UUID(hashlib.sha256(owner.encode()).hexdigest()[:32])
+    params = [(name, value) for name, values in port_parameters(port).items() for value in values]
+    return Binding(
+        Owner(port.name or port.device, owner_uuid),
+        port.device,
+        parse_mac(port.mac) or port.mac,  # the cloud layer validated it; canonical form as a parsed binding
+        FilterRef(port_filter_name(port), make_params(params)),
     )
 
 
@@ -256,10 +254,6 @@ def _is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _text(value: str) -> str:
-    return escape(value)
 
 
 # ---- provider blocks ------------------------------------------------------------------------------------
@@ -285,10 +279,10 @@ def provider_sets(blocks: Sequence[ProviderBlock]) -> dict[str, AddressSet]:
     return {name: AddressSet(name, tuple(members)) for name, members in sorted(nets.items())}
 
 
-def provider_filter_xml(blocks: Sequence[ProviderBlock]) -> str:
+def provider_filter(blocks: Sequence[ProviderBlock]) -> Filter:
     kinds = {provider_set_name(b.kind, b.log): b.kind for b in blocks}
     kinds.setdefault(PROVIDER_ANY, (None, None, None))
-    lines = [f"<filter name='{PROVIDER}' chain='root'>"]
+    rules: list[Rule] = []
     for name in sorted(kinds, key=lambda n: (n != PROVIDER_ANY, n)):
         protocol, lo, hi = kinds[name]
         attrs = [("ipset", name), ("ipsetflags", "src")]
@@ -297,11 +291,10 @@ def provider_filter_xml(blocks: Sequence[ProviderBlock]) -> str:
         if name.endswith(PROVIDER_LOG_SUFFIX):
             attrs.append(("comment", f"{LOG_COMMENT} provider blocks {name}"))
         for table in (_V4_ELEMENT, _V6_ELEMENT):
-            lines.append(f"  <rule action='drop' direction='in' priority='{base.PROVIDER_PRIORITY}'>")
-            lines.append(f"    <{table[protocol]}{_attrs(attrs)}/>")
-            lines.append("  </rule>")
-    lines.append("</filter>")
-    return "\n".join(lines) + "\n"
+            rules.append(
+                Rule(Action.DROP, Direction.IN, base.PROVIDER_PRIORITY, match=match(table[protocol], attrs))
+            )
+    return Filter(PROVIDER, entries=tuple(rules))
 
 
 # ---- everything ---------------------------------------------------------------------------------------
@@ -309,28 +302,28 @@ def provider_filter_xml(blocks: Sequence[ProviderBlock]) -> str:
 
 @dataclass(frozen=True)
 class Derived:
-    """What the engine needs for a set of cloud objects: filters (XML by name), address sets and bindings
-    (portdev -> (filter, XML))."""
+    """What the engine needs for a set of cloud objects: filters and address sets by name, bindings by port
+    device."""
 
-    filters: dict[str, str]
+    filters: dict[str, Filter]
     address_sets: dict[str, AddressSet]
-    bindings: dict[str, tuple[str, str]]
+    bindings: dict[str, Binding]
 
 
 def derive(
     groups: Sequence[SecurityGroup], ports: Sequence[Port], blocks: Sequence[ProviderBlock]
 ) -> Derived:
     """Everything at once (tests, and a full resynchronisation); services derive only what changed."""
-    filters = dict(base.XML)
+    filters = dict(base.filters())
     sets: dict[str, AddressSet] = dict(provider_sets(blocks))
-    filters[PROVIDER] = provider_filter_xml(blocks)
+    filters[PROVIDER] = provider_filter(blocks)
     for group in groups:
-        filters[group_filter_name(group.id)] = group_filter_xml(group)
+        filters[group_filter_name(group.id)] = group_filter(group)
         sets[group_set_name(group.id)] = group_set(group.id, ports)
-    bindings: dict[str, tuple[str, str]] = {}
+    bindings: dict[str, Binding] = {}
     for port in ports:
         if port.port_security:
             prof = profile(port)
-            filters.setdefault(prof.filter_name, port_filter_xml(prof))
-        bindings[port.device] = (port_filter_name(port), binding_xml(port))
+            filters.setdefault(prof.filter_name, port_filter(prof))
+        bindings[port.device] = binding(port)
     return Derived(filters, sets, bindings)

@@ -82,32 +82,12 @@ class Desired:
     implicit: tuple[str, ...] = ()  # unbound guest ports given the default filter
 
 
-_parsed: dict[str, Binding] = {}
-
-
-def stored_binding(xml: str, known: Binding | None = None) -> Binding:
-    """A stored binding's text parsed (the store keeps our own canonical format), remembered by its text:
-    a long-running agent, or enforcement right after creation, does not parse the same text again."""
-    from guestwall.nwfilter import parse_binding
-
-    binding = _parsed.get(xml)
-    if binding is None:
-        binding = known if known is not None else parse_binding(xml)
-        if len(_parsed) > 100_000:
-            _parsed.clear()
-        _parsed[xml] = binding
-    return binding
-
-
 def load_ports(reader: Reader) -> list[BoundPort]:
     """Every binding in the store, parsed, with its learned addresses."""
     learned: dict[str, list[str]] = {}
     for addr in reader.learned_addresses():
         learned.setdefault(addr.portdev, []).append(str(addr.ip))
-    return [
-        BoundPort(rec, stored_binding(rec.xml), tuple(learned.get(rec.portdev, ())))
-        for rec in reader.bindings()
-    ]
+    return [BoundPort(rec, rec.binding, tuple(learned.get(rec.portdev, ()))) for rec in reader.bindings()]
 
 
 def build_desired(
@@ -247,7 +227,7 @@ def bound_port(reader: Reader, record: BindingRecord) -> BoundPort:
     """One stored binding as enforcement sees it: parsed, with its learned addresses (take it before the
     binding is deleted, to remove what it had in the kernel)."""
     learned = tuple(str(a.ip) for a in reader.learned_addresses(record.portdev))
-    return BoundPort(record, stored_binding(record.xml), learned)
+    return BoundPort(record, record.binding, learned)
 
 
 def desired_state(

@@ -34,15 +34,13 @@ from guestwall.instantiate.tree import reachable_filters
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
 from guestwall.nft.commands import Command, ListSet, Table, Transaction, add, delete, flush
-from guestwall.store.records import Reader
+from guestwall.store.records import BindingRecord, Reader
 
 
-def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, str], tuple[str, int, str]] | None:
-    """One representative (portdev, port_id, xml) per group (top filter, parameter names) of the bindings
-    of ``tops``; None if one of them learns its address (its group changes with what it learns)."""
-    groups = {
-        (top, params): (dev, port_id, xml) for top, params, dev, port_id, xml in reader.binding_groups(tops)
-    }
+def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, str], BindingRecord] | None:
+    """One representative binding per group (top filter, parameter names) of the bindings of ``tops``;
+    None if one of them learns its address (its group changes with what it learns)."""
+    groups = {(g.filter, g.params): g.record for g in reader.binding_groups(tops)}
     for device in {a.portdev for a in reader.learned_addresses()}:
         record = reader.binding(device)
         if record is not None and record.filter in tops:
@@ -51,12 +49,10 @@ def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, str], tuple[str,
 
 
 def _compile_one(
-    filters: Mapping[str, Filter], xml: str, port_id: int, sets: Mapping[str, AddressSet], options: Options
+    filters: Mapping[str, Filter], record: BindingRecord, sets: Mapping[str, AddressSet], options: Options
 ) -> Compiled:
-    from guestwall.nwfilter import parse_binding
-
-    program = Planner(filters).instantiate(parse_binding(xml))
-    return compile_ruleset([PortInput(program, port_id)], options, sets)
+    program = Planner(filters).instantiate(record.binding)
+    return compile_ruleset([PortInput(program, record.port_id)], options, sets)
 
 
 def _group_chains(table: TableSpec) -> dict[str, ChainSpec]:
@@ -93,15 +89,16 @@ def plan_filter_change(
     if groups is None:
         return None
     plan = FilterPlan({}, {})
-    for (top, _), (portdev, port_id, xml) in sorted(groups.items(), key=lambda kv: kv[1][0]):
+    for (top, _), record in sorted(groups.items(), key=lambda kv: kv[1].portdev):
+        portdev = record.portdev
         was: Compiled | None = None
         if top in old:  # a top filter new with this change (a new group) had no chains before
             try:
-                was = _compile_one(old, xml, port_id, address_sets, options)
+                was = _compile_one(old, record, address_sets, options)
             except InstantiationError:
                 return None  # the kernel may not hold what the old definitions say
         try:
-            now = _compile_one(new, xml, port_id, address_sets, options)
+            now = _compile_one(new, record, address_sets, options)
         except MissingVariables as e:
             if e.missing == ["IP"]:
                 return None  # the port would learn its address: the full path gives it interim rules

@@ -12,11 +12,10 @@ from dataclasses import replace
 
 from guestwall.dataplane.apply import ApplyResult
 from guestwall.engine import Change, Engine, bound_port, converge
-from guestwall.engine.desired import stored_binding
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
 from guestwall.services.ownership import check_binding_change, check_binding_filter
-from guestwall.store.records import BindingRecord, ReadableStore, Store
+from guestwall.store.records import BindingRecord, ReadableStore, Store, remember_binding
 
 
 class BindingNotFound(NotFoundError):
@@ -47,6 +46,7 @@ def create_binding(
         if writer.filter_by_name(binding.filterref.filter) is None:
             raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
         record = writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding))
+        remember_binding(record, binding)  # enforcement below reads it back: no second parse
         return record, engine.apply(writer, Change(added=(record.portdev,)))
 
 
@@ -65,12 +65,9 @@ def create_bindings(
         for name in sorted({b.filterref.filter for b in bindings}):
             if writer.filter_by_name(name) is None:
                 raise InstantiationError(f"referenced filter '{name}' is missing")
-        texts = [format_binding(b) for b in bindings]
-        for text, binding in zip(texts, bindings, strict=True):
-            stored_binding(text, binding)  # enforcement below reads them back: no second parse
-        records = writer.add_bindings(
-            [(b.portdev, b.filterref.filter, t) for b, t in zip(bindings, texts, strict=True)]
-        )
+        records = writer.add_bindings([(b.portdev, b.filterref.filter, format_binding(b)) for b in bindings])
+        for record, binding in zip(records, bindings, strict=True):
+            remember_binding(record, binding)  # enforcement below reads them back: no second parse
         return records, engine.apply(writer, Change(added=tuple(r.portdev for r in records)))
 
 

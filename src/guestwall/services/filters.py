@@ -93,7 +93,7 @@ def _enforce(
 
 
 def find_filter(store: ReadableStore, name_or_uuid: str) -> FilterRecord:
-    """The stored filter (canonical XML, unparsed) by UUID or name, as virsh looks it up."""
+    """The stored filter by UUID or name, as virsh looks it up."""
     with store.read() as reader:
         return _find(reader, name_or_uuid)
 
@@ -104,25 +104,9 @@ def list_filters(store: ReadableStore) -> list[FilterRecord]:
         return sorted(reader.filters(), key=lambda r: (r.name.encode().lower(), r.name))
 
 
-_parsed: dict[str, Filter] = {}
-
-
-def stored_filter(xml: str) -> Filter:
-    """A stored filter's canonical text, parsed; remembered by its text, so one process (a command that
-    reads the filters twice, the agent, the API) parses each definition once."""
-    from guestwall.nwfilter import parse_filter
-
-    parsed = _parsed.get(xml)
-    if parsed is None:
-        if len(_parsed) > 10_000:
-            _parsed.clear()
-        parsed = _parsed[xml] = parse_filter(xml)
-    return parsed
-
-
 def load_filters(reader: Reader) -> dict[str, Filter]:
-    """Every stored filter definition, parsed, by name (what instantiation and enforcement need)."""
-    return {record.name: stored_filter(record.xml) for record in reader.filters()}
+    """Every stored filter definition by name (what instantiation and enforcement need)."""
+    return {record.name: record.definition for record in reader.filters()}
 
 
 def load_filter_tree(reader: Reader, name: str) -> dict[str, Filter]:
@@ -134,7 +118,7 @@ def load_filter_tree(reader: Reader, name: str) -> dict[str, Filter]:
         current = pending.pop()
         record = reader.filter_by_name(current) if current not in out else None
         if record is not None:
-            out[current] = stored_filter(record.xml)
+            out[current] = record.definition
             pending.extend(ref.filter for ref in out[current].refs)
     return out
 

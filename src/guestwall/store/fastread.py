@@ -21,6 +21,7 @@ from uuid import UUID
 from guestwall.errors import StoreError
 from guestwall.store.records import (
     SCHEMA_REVISION,
+    BindingGroup,
     BindingRecord,
     Change,
     FilterRecord,
@@ -134,15 +135,16 @@ class FastReader:
         )
         return {row[0] for row in rows}
 
-    def binding_groups(self, filter_names: Sequence[str]) -> list[tuple[str, str, str, int, str]]:
+    def binding_groups(self, filter_names: Sequence[str]) -> list[BindingGroup]:
         marks = ", ".join("?" for _ in filter_names)
         query = (
-            "SELECT b.filter_name, b.params, b.portdev, b.port_id, b.xml FROM bindings b JOIN "
-            f"(SELECT MIN(port_id) AS port_id FROM bindings WHERE host = ? AND filter_name IN ({marks}) "
-            "GROUP BY filter_name, params) g ON b.port_id = g.port_id"
+            "SELECT b.portdev, b.port_id, b.filter_name, b.xml, b.created_at, b.host, b.params "
+            "FROM bindings b JOIN (SELECT MIN(port_id) AS port_id FROM bindings "
+            f"WHERE host = ? AND filter_name IN ({marks}) GROUP BY filter_name, params) g "
+            "ON b.port_id = g.port_id"
         )
         rows = self.connection.execute(query, (self.host, *filter_names))
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [BindingGroup(r[2], r[6], _binding(r[:6])) for r in rows]
 
     def count_bindings(self, filter_name: str) -> int:
         row = self.connection.execute(

@@ -14,11 +14,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 if TYPE_CHECKING:  # the model package costs start-up time the read-only CLI commands do not have
     from guestwall.model.addressset import AddressSet, Network
+    from guestwall.model.binding import Binding
+    from guestwall.model.filter import Filter
     from guestwall.store.addresssets import SetDelta
 
 # The Alembic head revision this code expects. The fast read path accepts a database only at this revision;
@@ -45,17 +47,24 @@ def binding_params(xml: str) -> str:
 
 @dataclass(frozen=True)
 class FilterRecord:
-    """One filter definition; ``xml`` is its canonical text as ``format_filter`` prints it (with the UUID)."""
+    """One filter definition: ``definition`` is the model object; ``xml`` its canonical text as
+    ``format_filter`` prints it (with the UUID), kept for dumpxml, which must reproduce it."""
 
     uuid: UUID
     name: str
     xml: str
     updated_at: datetime
 
+    @property
+    def definition(self) -> Filter:
+        """The parsed definition (parsed once per process and stored version, see ``_Parsed``)."""
+        return _PARSED.filter(self)
+
 
 @dataclass(frozen=True)
 class BindingRecord:
-    """One bound port. ``port_id`` is small, allocated by the store, and unique while the binding exists."""
+    """One bound port: ``binding`` is the model object; ``xml`` its canonical text (binding-dumpxml).
+    ``port_id`` is small, allocated by the store, and unique while the binding exists."""
 
     portdev: str
     port_id: int
@@ -63,6 +72,66 @@ class BindingRecord:
     xml: str
     created_at: datetime
     host: str = ""  # the host whose agent enforces it
+
+    @property
+    def binding(self) -> Binding:
+        """The parsed binding (parsed once per process and stored version, see ``_Parsed``)."""
+        return _PARSED.binding(self)
+
+
+@dataclass(frozen=True)
+class BindingGroup:
+    """The bindings of one top filter with the same parameter names share every kernel chain; ``record``
+    is one of them (the one with the smallest port id), standing for the group."""
+
+    filter: str
+    params: str  # sorted parameter names (``binding_params``)
+    record: BindingRecord
+
+
+class _Parsed:
+    """The model objects of stored definitions, parsed once per process: remembered by what they belong to
+    (a filter's UUID, a binding's host and device) for as long as its stored text is the same. The agent,
+    the API and the cloud layer read every definition in every transaction; most never change."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self.filters: dict[UUID, tuple[str, Filter]] = {}
+        self.bindings: dict[tuple[str, str], tuple[str, Binding]] = {}
+
+    def filter(self, record: FilterRecord) -> Filter:
+        known = self.filters.get(record.uuid)
+        if known is not None and known[0] == record.xml:
+            return known[1]
+        from guestwall.nwfilter import parse_filter
+
+        definition = parse_filter(record.xml)
+        self._keep(self.filters, record.uuid, (record.xml, definition))
+        return definition
+
+    def binding(self, record: BindingRecord) -> Binding:
+        known = self.bindings.get((record.host, record.portdev))
+        if known is not None and known[0] == record.xml:
+            return known[1]
+        from guestwall.nwfilter import parse_binding
+
+        binding = parse_binding(record.xml)
+        self.remember(record, binding)
+        return binding
+
+    def remember(self, record: BindingRecord, binding: Binding) -> None:
+        """``binding`` is what ``record`` stores (its writer formatted it): no parse when it is read back."""
+        self._keep(self.bindings, (record.host, record.portdev), (record.xml, binding))
+
+    def _keep(self, table: dict[Any, Any], key: object, value: object) -> None:
+        if len(table) >= self.LIMIT:
+            table.clear()
+        table[key] = value
+
+
+_PARSED = _Parsed()
+remember_binding = _PARSED.remember
 
 
 @dataclass(frozen=True)
@@ -126,9 +195,9 @@ class Reader(Protocol):
         """The top filters of all bindings."""
         ...
 
-    def binding_groups(self, filter_names: Sequence[str]) -> list[tuple[str, str, str, int, str]]:
-        """One binding per (top filter, parameter names) among these top filters, as
-        (filter, names, portdev, port_id, xml): a query whose result does not grow with the ports."""
+    def binding_groups(self, filter_names: Sequence[str]) -> list[BindingGroup]:
+        """One binding per (top filter, parameter names) among these top filters: a query whose result
+        does not grow with the ports."""
         ...
 
     def binding(self, portdev: str) -> BindingRecord | None: ...

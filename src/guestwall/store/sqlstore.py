@@ -34,6 +34,7 @@ from guestwall.store.addresssets import (
     text_delta,
 )
 from guestwall.store.records import (
+    BindingGroup,
     BindingRecord,
     Change,
     FilterRecord,
@@ -141,17 +142,18 @@ class SqlReader:
     def bound_filters(self) -> set[str]:
         return set(self.session.scalars(self._mine(select(BindingRow.filter_name).distinct())))
 
-    def binding_groups(self, filter_names: Sequence[str]) -> list[tuple[str, str, str, int, str]]:
+    def binding_groups(self, filter_names: Sequence[str]) -> list[BindingGroup]:
         first = (
             self._mine(select(func.min(BindingRow.port_id).label("port_id")))
             .where(BindingRow.filter_name.in_(list(filter_names)))
             .group_by(BindingRow.filter_name, BindingRow.params)
             .subquery()
         )
-        query = select(
-            BindingRow.filter_name, BindingRow.params, BindingRow.portdev, BindingRow.port_id, BindingRow.xml
-        ).join(first, BindingRow.port_id == first.c.port_id)
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in self.session.execute(query)]
+        query = select(BindingRow).join(first, BindingRow.port_id == first.c.port_id)
+        return [
+            BindingGroup(row.filter_name, row.params, _binding_record(row))
+            for row in self.session.scalars(query)
+        ]
 
     def count_bindings(self, filter_name: str) -> int:
         query = self._mine(
