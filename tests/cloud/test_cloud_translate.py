@@ -15,6 +15,7 @@ from guestwall.compile.compiler import Compiled, PortInput, compile_ruleset
 from guestwall.dataplane.diff import diff
 from guestwall.dataplane.state import actual_of
 from guestwall.instantiate.build import Planner
+from guestwall.model import Filter
 from guestwall.model.cloud import (
     Ethertype,
     Port,
@@ -24,7 +25,6 @@ from guestwall.model.cloud import (
     SecurityGroupRule,
 )
 from guestwall.nft import render
-from guestwall.model import Filter
 from guestwall.nwfilter import format_binding, format_filter, parse_binding, parse_filter
 
 G1 = "11111111-2222-4333-8444-555555555555"
