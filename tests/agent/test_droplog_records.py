@@ -189,5 +189,6 @@ def test_log_mode_is_part_of_the_group_and_checked() -> None:
     assert len({plain.group, drop.group, every.group}) == 3
     with pytest.raises(InstantiationError, match="GUESTWALL_LOG must be one of drop, all, not loud"):
         program(IP="10.0.0.1", GUESTWALL_LOG="loud")
-    xml = "<parameter name='GUESTWALL_LOG' value='all'/><parameter name='IP' value='1.2.3.4'/>"
-    assert binding_params(xml) == "GUESTWALL_LOG,GUESTWALL_LOG=all,IP"
+    ref = FilterRef("clean-traffic", make_params({"GUESTWALL_LOG": ("all",), "IP": ("1.2.3.4",)}))
+    stored = Binding(Owner("vm", UUID(int=1)), "vnet0", "52:54:00:00:00:01", ref)
+    assert binding_params(stored) == "GUESTWALL_LOG,GUESTWALL_LOG=all,IP"

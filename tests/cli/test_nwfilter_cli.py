@@ -17,6 +17,12 @@ import pytest
 
 from guestwall.store import open_store
 
+BINDING_XML = (
+    "<filterbinding><owner><name>vm</name><uuid>00000000-0000-4000-8000-000000000001</uuid></owner>"
+    "<portdev name='vnet0'/><mac address='52:54:00:00:00:01'/>"
+    "<filterref filter='clean-traffic'><parameter name='IP' value='10.0.0.1'/></filterref></filterbinding>"
+)
+
 U1 = "00000000-0000-0000-0000-000000000001"
 U2 = "00000000-0000-0000-0000-000000000002"
 
@@ -211,7 +217,7 @@ def test_undefine(gw: Guestwall) -> None:
 def test_undefine_in_use(gw: Guestwall) -> None:
     store = open_store(gw.url)
     with store.write() as writer:
-        writer.add_binding("vnet0", "clean-traffic", "<filterbinding/>")
+        writer.add_binding("vnet0", "clean-traffic", BINDING_XML)
     store.close()
     gw.fails(
         "nwfilter-undefine",

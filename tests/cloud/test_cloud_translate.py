@@ -199,8 +199,7 @@ def compiled(groups: list[SecurityGroup], ports: list[Port], blocks: list[Provid
     derived = tr.derive(groups, ports, blocks)
     planner = Planner(derived.filters)
     inputs = [  # port ids in the order given, as the store allocates them
-        PortInput(planner.instantiate(derived.bindings[p.device]), i + 1)
-        for i, p in enumerate(ports)
+        PortInput(planner.instantiate(derived.bindings[p.device]), i + 1) for i, p in enumerate(ports)
     ]
     return compile_ruleset(inputs, address_sets=derived.address_sets)
 

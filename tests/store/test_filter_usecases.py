@@ -20,6 +20,12 @@ from guestwall.services.filters import (
 )
 from guestwall.store import Store
 
+BINDING_XML = (
+    "<filterbinding><owner><name>vm</name><uuid>00000000-0000-4000-8000-000000000001</uuid></owner>"
+    "<portdev name='vnet0'/><mac address='52:54:00:00:00:01'/>"
+    "<filterref filter='clean-traffic'><parameter name='IP' value='10.0.0.1'/></filterref></filterbinding>"
+)
+
 U1 = UUID("00000000-0000-0000-0000-000000000001")
 U2 = UUID("00000000-0000-0000-0000-000000000002")
 
@@ -171,7 +177,7 @@ def test_undefine_a_filter_only_unbound_filters_use(store: Store) -> None:
 @pytest.mark.parametrize("name", ["clean-traffic", "no-mac-spoofing", "no-arp-ip-spoofing"])
 def test_undefine_a_filter_a_binding_uses(store: Store, name: str) -> None:
     with store.write() as writer:
-        writer.add_binding("vnet0", "clean-traffic", "<filterbinding/>")
+        writer.add_binding("vnet0", "clean-traffic", BINDING_XML)
     before = snapshot(store)
     with pytest.raises(InUseError) as info:
         undefine_filter(store, name)

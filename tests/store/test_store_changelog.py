@@ -19,7 +19,8 @@ from guestwall.store.records import Change
 from guestwall.store.sqlstore import SqlStore
 
 XML = (
-    "<filterbinding><portdev name='{dev}'/><mac address='52:54:00:00:00:01'/>"
+    "<filterbinding><owner><name>vm</name><uuid>00000000-0000-4000-8000-000000000001</uuid></owner>"
+    "<portdev name='{dev}'/><mac address='52:54:00:00:00:01'/>"
     "<filterref filter='clean-traffic'><parameter name='IP' value='10.0.0.1'/></filterref></filterbinding>"
 )
 

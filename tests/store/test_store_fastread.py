@@ -17,6 +17,12 @@ from guestwall.store import open_reader, open_store
 from guestwall.store.fastread import FastStore, open_fast, sqlite_path
 from guestwall.store.sqlstore import SqlStore
 
+BINDING_XML = (
+    "<filterbinding><owner><name>vm</name><uuid>00000000-0000-4000-8000-000000000001</uuid></owner>"
+    "<portdev name='vnet0'/><mac address='52:54:00:00:00:01'/>"
+    "<filterref filter='clean-traffic'><parameter name='IP' value='10.0.0.1'/></filterref></filterbinding>"
+)
+
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
@@ -26,8 +32,8 @@ def url(tmp_path: Path) -> str:
 def test_both_paths_read_the_same(url: str) -> None:
     store = open_store(url)
     with store.write() as writer:
-        writer.add_binding("vnet0", "clean-traffic", "<b0/>")
-        writer.add_binding("vnet1", "allow-arp", "<b1/>")
+        writer.add_binding("vnet0", "clean-traffic", BINDING_XML)
+        writer.add_binding("vnet1", "allow-arp", BINDING_XML.replace("clean-traffic", "allow-arp"))
         writer.learn_address("vnet0", ip_address("10.1.2.3"), "dhcp", datetime.now(UTC) + timedelta(hours=1))
         writer.learn_address("vnet1", ip_address("2001:db8::7"), "arp")
     fast = open_fast(url)

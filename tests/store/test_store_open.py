@@ -207,7 +207,9 @@ def test_migration_0004_fills_binding_parameter_names(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/guestwall.db"
     store = open_store(url)
     xml = (
-        "<filterbinding><filterref filter='clean-traffic'><parameter name='IP' value='10.0.0.1'/>"
+        "<filterbinding><owner><name>vm</name><uuid>00000000-0000-4000-8000-000000000001</uuid></owner>"
+        "<portdev name='vnet0'/><mac address='52:54:00:00:00:01'/>"
+        "<filterref filter='clean-traffic'><parameter name='IP' value='10.0.0.1'/>"
         "<parameter name='MAC' value='52:54:00:00:00:01'/></filterref></filterbinding>"
     )
     with store.write() as writer:

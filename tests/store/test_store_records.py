@@ -11,7 +11,13 @@ import pytest
 from guestwall.errors import ConflictError, NotFoundError, StoreError
 from guestwall.store import Store
 
-BINDING_XML = "<filterbinding>...</filterbinding>\n"  # the store keeps the text; it does not parse it
+# the store keeps the text as it is (and reads its parameter names from the binding it formats)
+BINDING_XML = (
+    "<filterbinding><owner><name>vm</name><uuid>00000000-0000-4000-8000-000000000001</uuid></owner>"
+    "<portdev name='vnet0'/><mac address='52:54:00:00:00:01'/>"
+    "<filterref filter='clean-traffic'><parameter name='IP' value='10.0.0.1'/></filterref></filterbinding>"
+)
+OTHER_XML = BINDING_XML.replace("clean-traffic", "allow-arp")
 
 
 def test_put_get_delete_filter(store: Store) -> None:
@@ -99,8 +105,8 @@ def test_binding_conflict_update_and_missing(store: Store) -> None:
     with pytest.raises(ConflictError, match="binding 'vnet0' already exists"), store.write() as writer:
         writer.add_binding("vnet0", "allow-arp", BINDING_XML)
     with store.write() as writer:
-        updated = writer.update_binding("vnet0", "allow-arp", "<other/>")
-    assert (updated.port_id, updated.filter, updated.xml) == (1, "allow-arp", "<other/>")
+        updated = writer.update_binding("vnet0", "allow-arp", OTHER_XML)
+    assert (updated.port_id, updated.filter, updated.xml) == (1, "allow-arp", OTHER_XML)
     with store.read() as reader:
         assert reader.binding("vnet0") == updated
         assert reader.binding("vnet9") is None

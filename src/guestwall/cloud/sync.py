@@ -19,7 +19,7 @@ from guestwall.model import Binding, Filter
 from guestwall.model.addressset import AddressSet
 from guestwall.model.cloud import Network, Port, ProviderBlock
 from guestwall.store.cloudrepo import CloudRepo
-from guestwall.store.records import BindingRecord, FilterRecord, Writer, remember_binding
+from guestwall.store.records import BindingRecord, FilterRecord, Writer
 
 # Derived filters get stable UUIDs from their names (a filter redefined elsewhere keeps its own UUID).
 _FILTER_NS = uuid5(NAMESPACE_URL, "https://guestwall.invalid/cloud/filters")
@@ -253,17 +253,14 @@ def _sync_bindings(
             if record is None or record.binding != binding:
                 if record is not None and host == local:
                     changes.gone.append(record)
-                text = format_binding(binding)
-                remember_binding(on.update_binding(port.device, filter_name, text), binding)
+                on.update_binding(port.device, filter_name, format_binding(binding), binding)
                 if host == local:
                     changes.come.append(port.device)
                 changed = True
         bound[(host, port.device)] = filter_name
     for host, bindings in sorted(new.items()):
         rows = [(b.portdev, b.filterref.filter, format_binding(b)) for b in bindings]
-        records = writer.on(host).add_bindings(rows)  # one existence check and one port-id allocation
-        for record, binding in zip(records, bindings, strict=True):
-            remember_binding(record, binding)
+        writer.on(host).add_bindings(rows, bindings)  # one existence check and one port-id allocation
         if host == local:
             changes.come += [b.portdev for b in bindings]
         changed = True

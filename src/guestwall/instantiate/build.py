@@ -61,12 +61,22 @@ def layer_of(rule: Rule) -> str:
     return PROTOCOLS[rule.match.protocol].layer
 
 
+def nic_parameters(binding: Binding) -> dict[str, tuple[str, ...]]:
+    """The binding's parameters with MAC from the NIC unless one is given: the one place MAC is added.
+    libvirt adds it when it instantiates a binding, and the binding keeps it (binding-dumpxml shows it), so
+    bindings are stored with it (services.bindings.with_mac_parameter) and instantiation finds it there."""
+    params = binding.filterref.param_dict()
+    params.setdefault("MAC", (str(binding.mac),))
+    return params
+
+
 def top_values(binding: Binding, learned: Sequence[str] = ()) -> dict[str, tuple[str, ...]]:
-    """The binding's variables: MAC from the NIC, IP if learned, then its parameters (which win)."""
-    values: dict[str, tuple[str, ...]] = {"MAC": (binding.mac,)}
+    """The binding's variables: MAC, IP if learned, then its parameters (which win)."""
+    params = nic_parameters(binding)
+    values: dict[str, tuple[str, ...]] = {"MAC": params.pop("MAC")}
     if learned:
         values["IP"] = tuple(learned)
-    values.update(binding.filterref.param_dict())
+    values.update(params)
     return values
 
 

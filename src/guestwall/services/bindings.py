@@ -15,7 +15,7 @@ from guestwall.engine import Change, Engine, bound_port, converge
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
 from guestwall.services.ownership import check_binding_change, check_binding_filter
-from guestwall.store.records import BindingRecord, ReadableStore, Store, remember_binding
+from guestwall.store.records import BindingRecord, ReadableStore, Store
 
 
 class BindingNotFound(NotFoundError):
@@ -23,11 +23,12 @@ class BindingNotFound(NotFoundError):
 
 
 def with_mac_parameter(binding: Binding) -> Binding:
-    """libvirt adds the NIC's MAC as parameter MAC when a binding is instantiated, unless one is given."""
-    params = binding.filterref.param_dict()
-    if "MAC" in params:
+    """The binding as it is stored: with parameter MAC (``instantiate.build.nic_parameters``)."""
+    from guestwall.instantiate.build import nic_parameters
+
+    params = nic_parameters(binding)
+    if len(params) == len(binding.filterref.params):
         return binding
-    params["MAC"] = (binding.mac,)
     return replace(binding, filterref=FilterRef(binding.filterref.filter, make_params(params)))
 
 
@@ -45,8 +46,9 @@ def create_binding(
             raise ConflictError(f"binding '{binding.portdev}' already exists")
         if writer.filter_by_name(binding.filterref.filter) is None:
             raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
-        record = writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding))
-        remember_binding(record, binding)  # enforcement below reads it back: no second parse
+        # given the binding, the store does not parse its text again, nor does enforcement below
+        text = format_binding(binding)
+        record = writer.add_binding(binding.portdev, binding.filterref.filter, text, binding)
         return record, engine.apply(writer, Change(added=(record.portdev,)))
 
 
@@ -65,9 +67,8 @@ def create_bindings(
         for name in sorted({b.filterref.filter for b in bindings}):
             if writer.filter_by_name(name) is None:
                 raise InstantiationError(f"referenced filter '{name}' is missing")
-        records = writer.add_bindings([(b.portdev, b.filterref.filter, format_binding(b)) for b in bindings])
-        for record, binding in zip(records, bindings, strict=True):
-            remember_binding(record, binding)  # enforcement below reads them back: no second parse
+        rows = [(b.portdev, b.filterref.filter, format_binding(b)) for b in bindings]
+        records = writer.add_bindings(rows, bindings)  # nothing parses their text again
         return records, engine.apply(writer, Change(added=tuple(r.portdev for r in records)))
 
 

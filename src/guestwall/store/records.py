@@ -7,7 +7,6 @@ SQLAlchemy, ``fastread`` implements the read side with the stdlib sqlite3 module
 from __future__ import annotations
 
 import os
-import re
 import socket
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -29,8 +28,6 @@ SCHEMA_REVISION = "0009"
 
 DEFAULT_URL = "sqlite:////var/lib/guestwall/guestwall.db"
 
-_PARAM = re.compile(r"<parameter name='([^']*)'")
-_LOG = re.compile(r"<parameter name='GUESTWALL_LOG' value='([^']*)'")
 
 
 def this_host() -> str:
@@ -38,10 +35,11 @@ def this_host() -> str:
     return os.environ.get("GUESTWALL_HOST") or socket.gethostname()
 
 
-def binding_params(xml: str) -> str:
-    """The sorted, comma-separated parameter names of a stored binding (our own canonical XML); the drop-log
-    mode (instantiate.program.LOG_PARAMETER) counts with its value, since it changes the chains too."""
-    names = set(_PARAM.findall(xml)) | {f"GUESTWALL_LOG={m}" for m in _LOG.findall(xml)}
+def binding_params(binding: Binding) -> str:
+    """The sorted, comma-separated parameter names of a binding; the drop-log mode
+    (instantiate.program.LOG_PARAMETER) counts with its value, since it changes the chains too."""
+    params = binding.filterref.param_dict()
+    names = set(params) | {f"GUESTWALL_LOG={v}" for v in params.get("GUESTWALL_LOG", ())}
     return ",".join(sorted(names))
 
 
@@ -131,7 +129,15 @@ class _Parsed:
 
 
 _PARSED = _Parsed()
-remember_binding = _PARSED.remember
+
+
+def stored_binding(record: BindingRecord, parsed: Binding | None) -> Binding:
+    """What a writer stores for ``record``: ``parsed`` if the caller gave it (remembered: reading it back
+    parses nothing), else ``record.xml`` parsed."""
+    if parsed is None:
+        return record.binding
+    _PARSED.remember(record, parsed)
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -232,12 +238,21 @@ class Writer(Reader, Protocol):
 
     def put_filter(self, uuid: UUID, name: str, xml: str) -> FilterRecord: ...
     def delete_filter(self, uuid: UUID) -> None: ...
-    def add_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord: ...
-    def add_bindings(self, rows: Sequence[tuple[str, str, str]]) -> list[BindingRecord]:
+    def add_binding(
+        self, portdev: str, filter: str, xml: str, parsed: Binding | None = None
+    ) -> BindingRecord:
+        """``parsed``: the binding ``xml`` formats, if the caller has it (else the store parses ``xml``)."""
+        ...
+
+    def add_bindings(
+        self, rows: Sequence[tuple[str, str, str]], parsed: Sequence[Binding] | None = None
+    ) -> list[BindingRecord]:
         """Several (portdev, filter, xml) at once: one existence check, one insert."""
         ...
 
-    def update_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord: ...
+    def update_binding(
+        self, portdev: str, filter: str, xml: str, parsed: Binding | None = None
+    ) -> BindingRecord: ...
     def delete_binding(self, portdev: str) -> None: ...
     def on(self, host: str) -> Writer:
         """The same transaction acting for another host's bindings."""

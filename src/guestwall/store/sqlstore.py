@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from guestwall.errors import ConflictError, GuestwallError, MissingStoreError, NotFoundError, StoreError
+from guestwall.model import Binding
 from guestwall.model.addressset import AddressSet, Network
 from guestwall.store.addresssets import (
     SetDelta,
@@ -42,6 +43,7 @@ from guestwall.store.records import (
     Reader,
     binding_params,
     notify_payload,
+    stored_binding,
     this_host,
 )
 from guestwall.store.tables import (
@@ -253,24 +255,14 @@ class SqlWriter(SqlReader):
         self.session.flush()
         self._note("filter", row.name)
 
-    def add_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord:
-        if self._binding_row(portdev) is not None:
-            raise self._taken(portdev)
-        row = BindingRow(
-            port_id=self._free_port_ids(1)[0],
-            portdev=portdev,
-            filter_name=filter,
-            xml=xml,
-            created_at=now_utc(),
-            params=binding_params(xml),
-            host=self.host,
-        )
-        self.session.add(row)
-        self.session.flush()
-        self._note("binding", portdev, row.host)
-        return _binding_record(row)
+    def add_binding(
+        self, portdev: str, filter: str, xml: str, parsed: Binding | None = None
+    ) -> BindingRecord:
+        return self.add_bindings([(portdev, filter, xml)], None if parsed is None else [parsed])[0]
 
-    def add_bindings(self, rows: Sequence[tuple[str, str, str]]) -> list[BindingRecord]:
+    def add_bindings(
+        self, rows: Sequence[tuple[str, str, str]], parsed: Sequence[Binding] | None = None
+    ) -> list[BindingRecord]:
         names = [portdev for portdev, _, _ in rows]
         taken = set(
             self.session.scalars(self._mine(select(BindingRow.portdev).where(BindingRow.portdev.in_(names))))
@@ -280,7 +272,7 @@ class SqlWriter(SqlReader):
             if portdev in taken or portdev in seen:
                 raise self._taken(portdev)
             seen.add(portdev)
-        added = []
+        added: list[BindingRow] = []
         for port_id, (portdev, filter_name, xml) in zip(self._free_port_ids(len(rows)), rows, strict=True):
             row = BindingRow(
                 port_id=port_id,
@@ -288,24 +280,31 @@ class SqlWriter(SqlReader):
                 filter_name=filter_name,
                 xml=xml,
                 created_at=now_utc(),
-                params=binding_params(xml),
                 host=self.host,
             )
             self.session.add(row)
             added.append(row)
+        records = [_binding_record(row) for row in added]
+        given = parsed if parsed is not None else [None] * len(records)
+        for row, record, binding in zip(added, records, given, strict=True):
+            row.params = binding_params(stored_binding(record, binding))
         self.session.flush()
         for row in added:
             self._note("binding", row.portdev, row.host)
-        return [_binding_record(row) for row in added]
+        return records
 
-    def update_binding(self, portdev: str, filter: str, xml: str) -> BindingRecord:
+    def update_binding(
+        self, portdev: str, filter: str, xml: str, parsed: Binding | None = None
+    ) -> BindingRecord:
         row = self._binding_row(portdev)
         if row is None:
             raise NotFoundError(f"no nwfilter binding for port dev '{portdev}'")
-        row.filter_name, row.xml, row.params = filter, xml, binding_params(xml)
+        row.filter_name, row.xml = filter, xml
+        record = _binding_record(row)
+        row.params = binding_params(stored_binding(record, parsed))
         self.session.flush()
         self._note("binding", portdev, row.host)
-        return _binding_record(row)
+        return record
 
     def move_binding(self, portdev: str, host: str) -> str:
         """Give a binding (wherever it is) to ``host``: its old host removes it, the new one enforces it.
