@@ -29,7 +29,6 @@ SCHEMA_REVISION = "0009"
 DEFAULT_URL = "sqlite:////var/lib/guestwall/guestwall.db"
 
 
-
 def this_host() -> str:
     """The host this process acts for by default: $GUESTWALL_HOST, else this machine's host name."""
     return os.environ.get("GUESTWALL_HOST") or socket.gethostname()
