@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from ipaddress import ip_network
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from guestwall.cloud import basefilters as base
@@ -144,7 +143,7 @@ def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
             if all_ports is not None:
                 sets.put(tr.group_set(group_id, all_ports))
             else:
-                nets = tuple(dict.fromkeys(ip_network(text) for text in repo.member_networks(group_id)))
+                nets = tuple(dict.fromkeys(repo.member_networks(group_id)))
                 sets.put(AddressSet(tr.group_set_name(group_id), nets))
     if scope.ports or scope.removed_devices:
         changes.bindings = _sync_bindings(writer, repo, filters, scope, all_ports, changes)
