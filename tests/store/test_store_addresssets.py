@@ -9,6 +9,7 @@ from ipaddress import ip_network
 import pytest
 
 from guestwall.model.addressset import Network
+from guestwall.store import Store
 from guestwall.store.addresssets import SetDelta, delta_between, edit_text, format_networks, text_delta
 
 
@@ -73,3 +74,29 @@ def test_many_changes_are_compared_whole() -> None:
     old = [ip_network(f"10.0.{i}.0/24") for i in range(200)]
     new = [ip_network(f"10.1.{i}.0/24") for i in range(100)] + [ip_network("10.0.0.0/16")]
     assert text_delta(format_networks(old), format_networks(new)) == delta_between(old, new)
+
+
+def test_a_write_transaction_knows_how_it_moved_each_set(store: Store) -> None:
+    """Within one transaction the store composes what its writes did to each set (what the engine turns into
+    element commands), whether a set was replaced whole, edited in place or deleted."""
+    with store.write() as w:
+        w.put_address_set("blocks", [_net("10.0.0.0/8"), _net("192.0.2.0/24")])
+        w.put_address_set("members", [_net("10.1.0.1/32")])
+    with store.write() as w:
+        assert w.address_set_delta("blocks") is None  # not written in this transaction
+        assert w.edit_address_set("blocks", add=[_net("10.9.0.0/16")]) is True  # covered: no kernel change
+        assert w.address_set_delta("blocks") == SetDelta()
+        assert w.edit_address_set("blocks", remove=[_net("10.0.0.0/8")]) is True
+        assert w.edit_address_set("blocks", add=[_net("10.9.0.0/16")]) is False  # already there
+        assert w.put_address_set("members", [_net("10.1.0.2/32")]) is True
+        w.delete_address_set("members")
+        assert w.address_set_delta("blocks") == SetDelta(
+            frozenset({_net("10.9.0.0/16")}), frozenset({_net("10.0.0.0/8")})
+        )
+        assert w.address_set_delta("members") == SetDelta(removed=frozenset({_net("10.1.0.1/32")}))
+        assert [(s.name, s.networks) for s in w.address_sets(["blocks"])] == [
+            ("blocks", (_net("10.9.0.0/16"), _net("192.0.2.0/24")))
+        ]
+    with store.read() as r:
+        assert r.address_set_names() == ["blocks"]
+        assert r.address_set_delta("blocks") is None
