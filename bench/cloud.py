@@ -120,7 +120,8 @@ def measure_cloud(
     traffic_rounds: int = 2,
 ) -> dict[str, Any]:
     from guestwall.cloud.conntrack import ConntrackTool
-    from guestwall.cloud.service import Cloud, RuleSpec
+    from guestwall.cloud.facade import Cloud
+    from guestwall.cloud.rules import RuleSpec
     from guestwall.config import HostConfig
     from guestwall.dataplane.apply import apply
     from guestwall.dataplane.backend import open_backend
@@ -128,7 +129,7 @@ def measure_cloud(
     from guestwall.lab import LabSpec, lab_down, lab_up
     from guestwall.model.cloud import ProviderBlock, RuleDirection
     from guestwall.store import open_store
-    from guestwall.store.cloudrepo import CloudRepo
+    from guestwall.store.cloudrepo import cloud_writer
 
     prefix = f"{RUN}c"
     lab = lab_up(LabSpec(prefix=prefix, guests=2), replace=True)
@@ -139,16 +140,16 @@ def measure_cloud(
         engine = Engine(backend, HostConfig())
         cloud = Cloud(store, engine, ConntrackTool(lab.host_netns))
         alice, bob = lab["alice"], lab["bob"]
-        cloud.create_group("members", "bench")
-        cloud.create_group("web", "bench")
+        cloud.create_group("members", "bench").value
+        cloud.create_group("web", "bench").value
         for proto in ("tcp", "udp"):
             spec = RuleSpec(
                 RuleDirection.INGRESS, protocol=proto, ports=(IPERF_PORT, IPERF_PORT), remote_group="members"
             )
-            cloud.create_rule("web", spec, "bench")
+            cloud.create_rule("web", spec, "bench").value
         log(f"  cloud: {members} member ports, {blocks} provider blocks")
         with stopwatch() as t:
-            cloud.put_ports([_member_port(i) for i in range(1, members)])
+            cloud.put_ports([_member_port(i) for i in range(1, members)]).value
         results["create_members_s"] = t[0]
         from guestwall.model.cloud import Port
 
@@ -164,40 +165,40 @@ def measure_cloud(
             )
             for g, grp in ((alice, "members"), (bob, "web"))
         ]
-        cloud.put_ports(lab_ports)
+        cloud.put_ports(lab_ports).value
         with stopwatch() as t:
             with store.write() as writer:
-                repo = CloudRepo(writer)
+                repo = cloud_writer(writer)
                 for i in range(blocks):
                     repo.add_provider_block(
                         ProviderBlock(f"00000000-0000-4000-8000-{i:012d}", _block_cidr(i))
                     )
-            cloud.refresh_provider()
+            cloud.refresh_provider().value
         results["load_blocks_s"] = t[0]
 
         extra = replace(_member_port(members + 1), security_groups=())
-        cloud.create_port(extra)
+        cloud.create_port(extra).value
         results["join"], results["leave"] = _split_toggle(cloud, extra.device, rounds)
         created: list[str] = []
 
         def create() -> None:
             port = _member_port(members + 10 + len(created))
             created.append(port.device)
-            cloud.create_port(port)
+            cloud.create_port(port).value
 
         results["create_member"] = _timed(rounds, create, cloud)
-        results["delete_member"] = _timed(rounds, lambda: cloud.delete_port(created.pop()), cloud)
+        results["delete_member"] = _timed(rounds, lambda: cloud.delete_port(created.pop()).value, cloud)
         cidrs = [_block_cidr(blocks + i) for i in range(rounds)]
         made: list[str] = []
 
         def block() -> None:
-            made.append(cloud.block(cidrs[len(made)]).id)
+            made.append(cloud.block(cidrs[len(made)]).value.id)
 
         results["block"] = _timed(rounds, block, cloud)
         results["block_transaction"] = (
             cloud.last.applied.transaction.text() if cloud.last.applied else ""
         ).splitlines()
-        results["unblock"] = _timed(rounds, lambda: cloud.unblock(made.pop()), cloud)
+        results["unblock"] = _timed(rounds, lambda: cloud.unblock(made.pop()).value, cloud)
         results["kernel_size"] = kernel_size(lab.host_netns).as_dict()
 
         # per-packet cost
@@ -229,7 +230,7 @@ def measure_cloud(
 
 
 def _toggle(cloud: Any, device: str, join: bool) -> None:
-    cloud.update_port(device, security_groups=("members",) if join else ())
+    cloud.update_port(device, security_groups=("members",) if join else ()).value
 
 
 def _split_toggle(cloud: Any, device: str, rounds: int) -> tuple[dict[str, Any], dict[str, Any]]:

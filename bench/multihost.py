@@ -164,7 +164,7 @@ def _counted(engine: Any) -> Iterator[list[int]]:
 
 
 def measure_latency_and_load(pg: Any, sizes: Sizes, workdir: Path) -> dict[str, Any]:
-    from guestwall.cloud.service import Cloud
+    from guestwall.cloud.facade import Cloud
     from guestwall.dataplane.backend import NoKernel
     from guestwall.engine import Engine
     from guestwall.store import open_store
@@ -175,7 +175,7 @@ def measure_latency_and_load(pg: Any, sizes: Sizes, workdir: Path) -> dict[str, 
     cloud = Cloud(store, NoKernel())
     hosts = Hosts(url, sizes.hosts, workdir)
     try:
-        cloud.block(ip_network("192.0.2.1/32"))
+        cloud.block(ip_network("192.0.2.1/32")).value
         from guestwall.services.bindings import create_bindings
         from guestwall.services.filters import define_filter
 
@@ -190,7 +190,7 @@ def measure_latency_and_load(pg: Any, sizes: Sizes, workdir: Path) -> dict[str, 
         api, api_first, api_write, cli, cli_first, cli_write = [], [], [], [], [], []
         for k in range(sizes.writes):
             t0 = time.monotonic()
-            cloud.block(ip_network(f"203.0.113.{k + 1}/32"))
+            cloud.block(ip_network(f"203.0.113.{k + 1}/32")).value
             t1 = time.monotonic()
             assert store.last_revision is not None
             first, last = _wait_all(store, hosts.names, store.last_revision)
@@ -243,7 +243,7 @@ def _load(pg: Any, database: str, store: Any, cloud: Any, hosts: Hosts, seconds:
     with _counted(store.engine) as own:
         while time.monotonic() - start < seconds:
             if changes % 10 == 9:
-                cloud.block(ip_network(f"100.64.{changes // 256 % 256}.{changes % 256}/32"))
+                cloud.block(ip_network(f"100.64.{changes // 256 % 256}.{changes % 256}/32")).value
             else:
                 name = rng.choice(hosts.names)
                 with stores[name].write() as w:
@@ -273,7 +273,7 @@ def measure_simulated(pg: Any, count: int, changes: int, notified: bool = True) 
     """``count`` reconcilers in this process (recording backends) following ``changes`` changes, woken
     with the notification's payload (``notified``) or by polling (each reads the change log)."""
     from guestwall.agent.reconcile import FOLLOWED_SKIPPED, Reconciler
-    from guestwall.cloud.service import Cloud
+    from guestwall.cloud.facade import Cloud
     from guestwall.config import HostConfig
     from guestwall.dataplane.backend import NoKernel, RecordingBackend
     from guestwall.services.filters import define_filter
@@ -284,7 +284,7 @@ def measure_simulated(pg: Any, count: int, changes: int, notified: bool = True) 
     url = pg.new_database()
     writer = open_store(url, "writer")
     cloud = Cloud(writer, NoKernel())
-    cloud.block(ip_network("192.0.2.1/32"))
+    cloud.block(ip_network("192.0.2.1/32")).value
     define_filter(writer, GUEST_FILTER)
     names = [f"s{i + 1}" for i in range(count)]
     stores = [open_store(url, name) for name in names]
@@ -302,7 +302,7 @@ def measure_simulated(pg: Any, count: int, changes: int, notified: bool = True) 
     concerned = 0
     for c in range(changes):
         if c % 10 == 9:
-            cloud.block(ip_network(f"100.64.0.{c % 256}/32"))
+            cloud.block(ip_network(f"100.64.0.{c % 256}/32")).value
             payload = notify_payload(writer.generation(), [None])
         else:
             s = rng.choice(stores)

@@ -94,7 +94,7 @@ def test_provider_block_written_once_is_enforced_on_every_host(cluster: Callable
 
 
 def test_agent_killed_during_100_changes_converges_with_nothing_lost(cluster: Callable[..., Cluster]) -> None:
-    from guestwall.cloud.service import Cloud
+    from guestwall.cloud.facade import Cloud
     from guestwall.dataplane.backend import NoKernel
     from guestwall.store import open_store
 
@@ -106,14 +106,14 @@ def test_agent_killed_during_100_changes_converges_with_nothing_lost(cluster: Ca
     victim = c.hosts[0].agents[0]
     try:
         for k in range(100):
-            cloud.block(ip_network(f"198.51.100.{k + 1}/32"))
+            cloud.block(ip_network(f"198.51.100.{k + 1}/32")).value
             if k == 30:
                 victim.proc.send_signal(signal.SIGKILL)
                 victim.proc.wait()
             if k == 70:
                 c.hosts[0].start_agent("--host", c.names[0], wait=False)
         alice = c.hosts[0].lab["alice"].ipv4
-        cloud.block(ip_network(f"{alice}/32"))
+        cloud.block(ip_network(f"{alice}/32")).value
         revision = store.last_revision
     finally:
         store.close()

@@ -13,7 +13,7 @@ from gw import Guestwall, binding_xml
 
 from guestwall.cloud import validate
 from guestwall.cloud.driver import FirewallDriver, Instance, Vif
-from guestwall.cloud.service import Cloud
+from guestwall.cloud.facade import Cloud
 from guestwall.config import ConfigError, parse_config
 from guestwall.dataplane.backend import RecordingBackend
 from guestwall.engine import Engine
@@ -50,7 +50,7 @@ def test_refused_at_every_way_in(name: str, tmp_path: Path) -> None:
         with pytest.raises(BindingError, match="not a valid interface name"):
             create_binding(store, xml, Engine(RecordingBackend()))
         with pytest.raises(CloudError, match="invalid device name"):
-            Cloud(store, RecordingBackend()).create_port(Port("", name, "52:54:00:00:00:01", "default"))
+            Cloud(store, RecordingBackend()).create_port(Port("", name, "52:54:00:00:00:01", "default")).value
         with pytest.raises(CloudError, match="invalid device name"):
             validate.device(name)
         driver = FirewallDriver(store, RecordingBackend(), conntrack=_NoConntrack())

@@ -1,21 +1,24 @@
 """Reading and writing the cloud layer's objects inside a store transaction (a repository over cloudtables).
 
-``CloudRepo(reader_or_writer)`` works in the caller's transaction: cloud objects and what the engine derives
-from them (filters, address sets, bindings) are committed together or not at all. It needs the SQLAlchemy
-store (the sqlite3 fast read path has no cloud tables reader).
+The cloud layer sees two interfaces: ``CloudReader`` (what a read transaction may ask) and ``CloudWriter``
+(reads plus changes). ``cloud_reader(reader)`` and ``cloud_writer(writer)`` give them for a store
+transaction: work happens in the caller's transaction, so cloud objects and what the engine derives from them
+(filters, address sets, bindings) are committed together or not at all. ``CloudRepo`` is the one
+implementation, over the SQLAlchemy store (the sqlite3 fast read path has no cloud tables reader).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from ipaddress import ip_address, ip_network
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from guestwall.errors import NotFoundError
+from guestwall.errors import NotFoundError, StoreError
 from guestwall.model.cloud import (
     AddressGroup,
     Ethertype,
@@ -34,7 +37,8 @@ from guestwall.store.cloudtables import (
     SecurityGroupRow,
     SecurityGroupRuleRow,
 )
-from guestwall.store.sqlstore import SqlRepo
+from guestwall.store.records import Reader, Writer
+from guestwall.store.sqlstore import SqlReader, SqlWriter
 
 _Row = TypeVar("_Row")
 
@@ -133,11 +137,97 @@ _BLOCK_COLUMNS = (
 )
 
 
-class CloudRepo(SqlRepo):
-    """The cloud tables as seen by one transaction. Writing needs a writer; each write marks it changed."""
+class CloudReader(Protocol):
+    """The cloud objects as one read transaction sees them."""
 
-    NEEDS_SQL = "the cloud layer needs the SQL store (open it with guestwall.store.open_store)"
-    WRITE_ONLY = "cloud objects can only be changed in a write transaction"
+    def groups(self, project: str | None = None) -> list[SecurityGroup]: ...
+    def group_ids(self) -> list[str]: ...
+    def group(self, group_id: str) -> SecurityGroup | None: ...
+    def rule(self, rule_id: str) -> SecurityGroupRule | None: ...
+    def rules_with_remote(self, group_id: str) -> list[SecurityGroupRule]: ...
+    def rules_with_remote_address_group(self, address_group_id: str) -> list[SecurityGroupRule]: ...
+    def ports(self, project: str | None = None) -> list[Port]: ...
+    def port(self, port_id: str) -> Port | None: ...
+    def port_by_device(self, device: str) -> Port | None: ...
+    def ports_of_device(self, device_id: str) -> list[Port]: ...
+    def ports_in_group(self, group_id: str) -> list[Port]: ...
+    def member_networks(self, group_id: str) -> list[str]: ...
+    def ports_by_id(self, ids: Iterable[str]) -> list[Port]: ...
+    def bound_ports(self) -> dict[tuple[str, str], str]: ...
+    def bound_devices(self) -> dict[str, str]: ...
+    def address_set_texts(self, names: Iterable[str]) -> dict[str, str]: ...
+    def address_set_names(self) -> list[str]: ...
+    def group_in_use(self, group_id: str) -> list[str]: ...
+    def provider_blocks(self, cidr: Network | None = None) -> list[ProviderBlock]: ...
+    def provider_block(self, block_id: str) -> ProviderBlock | None: ...
+    def provider_block_ids(self) -> list[str]: ...
+    def address_groups(self, project: str | None = None) -> list[AddressGroup]: ...
+    def address_group(self, group_id: str) -> AddressGroup | None: ...
+
+
+class CloudWriter(CloudReader, Protocol):
+    """A write transaction's view: reads, and changes committed with the transaction."""
+
+    def add_group(self, group: SecurityGroup) -> None: ...
+    def update_group(
+        self,
+        group_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        shared: bool | None = None,
+    ) -> None: ...
+    def delete_group(self, group_id: str) -> None: ...
+    def add_rule(self, rule: SecurityGroupRule, bump: bool = True) -> None: ...
+    def delete_rule(self, rule_id: str) -> None: ...
+    def put_port(self, port: Port) -> None: ...
+    def put_ports(self, ports: Sequence[Port]) -> None: ...
+    def delete_port(self, port_id: str) -> None: ...
+    def add_provider_block(self, block: ProviderBlock) -> None: ...
+    def delete_provider_block(self, block_id: str) -> None: ...
+    def put_address_group(self, group: AddressGroup) -> None: ...
+    def delete_address_group(self, group_id: str) -> None: ...
+
+
+_NEEDS_SQL = "the cloud layer needs the SQL store (open it with guestwall.store.open_store)"
+
+
+def cloud_reader(reader: Reader) -> CloudReader:
+    """The cloud objects in ``reader``'s transaction (a StoreError for a store without cloud tables)."""
+    if not isinstance(reader, SqlReader):
+        raise StoreError(_NEEDS_SQL)
+    return CloudRepo(reader.session, reader.host)
+
+
+def cloud_writer(writer: Writer) -> CloudWriter:
+    """The cloud objects in ``writer``'s transaction; each change marks the transaction changed (its
+    generation goes up at commit)."""
+    if not isinstance(writer, SqlWriter):
+        raise StoreError(_NEEDS_SQL if not isinstance(writer, SqlReader) else _WRITE_ONLY)
+    sql: SqlWriter = writer
+
+    def mark() -> None:
+        sql.changed = True
+
+    return CloudRepo(writer.session, writer.host, mark)
+
+
+_WRITE_ONLY = "cloud objects can only be changed in a write transaction"
+
+
+class CloudRepo:
+    """The cloud tables as seen by one SQL session (implements CloudReader, and CloudWriter when given
+    ``mark``, called after each change). Get one with cloud_reader or cloud_writer."""
+
+    def __init__(self, session: Session, host: str, mark: Callable[[], None] | None = None) -> None:
+        self.session = session
+        self.host = host
+        self._mark = mark
+
+    def _changed(self) -> None:
+        if self._mark is None:
+            raise StoreError(_WRITE_ONLY)
+        self._mark()
 
     def _existing(self, table: type[_Row], ident: str, what: str) -> _Row:
         """The stored row of ``table`` with this id; NotFoundError naming ``what`` when there is none."""
@@ -204,11 +294,22 @@ class CloudRepo(SqlRepo):
             self.add_rule(rule, bump=False)
         self._changed()
 
-    def update_group(self, group_id: str, **fields: object) -> None:
-        """Change a group's own fields (name, description, shared); its revision goes up by one."""
+    def update_group(
+        self,
+        group_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        shared: bool | None = None,
+    ) -> None:
+        """Change a group's own fields (those not None); its revision goes up by one."""
         row = self._existing(SecurityGroupRow, group_id, "security group")
-        for name, value in fields.items():
-            setattr(row, name, value)
+        if name is not None:
+            row.name = name
+        if description is not None:
+            row.description = description
+        if shared is not None:
+            row.shared = shared
         self._bump(row)
 
     def _bump(self, row: SecurityGroupRow | PortRow | AddressGroupRow) -> None:
@@ -381,7 +482,7 @@ class CloudRepo(SqlRepo):
         """Device -> filter name of every binding of the writing host (without reading their XML)."""
         from guestwall.store.tables import BindingRow
 
-        query = select(BindingRow.portdev, BindingRow.filter_name).where(BindingRow.host == self._reader.host)
+        query = select(BindingRow.portdev, BindingRow.filter_name).where(BindingRow.host == self.host)
         return {dev: name for dev, name in self.session.execute(query)}
 
     def address_set_texts(self, names: Iterable[str]) -> dict[str, str]:

@@ -66,7 +66,7 @@ def _updated(request: Request, who: Caller, group_id: str, **changes: Any) -> di
     group = find(request, who, group_id)
     changeable(who, "address group", group_id, group.project)
     cloud = state(request).cloud
-    updated = cloud.update_address_group(group.id, expect_revision=if_match(request), **changes)
+    updated = cloud.update_address_group(group.id, expect_revision=if_match(request), **changes).value
     return {"address_group": shapes.address_group(updated)}
 
 
@@ -82,7 +82,7 @@ def create_address_group(request: Request, who: WriterDep, body: AddressGroupCre
     project = project_for(who, data.project_id, data.tenant_id)
     made = state(request).cloud.create_address_group(
         data.name, project, data.description, _networks(data.addresses)
-    )
+    ).value
     return {"address_group": shapes.address_group(made)}
 
 
@@ -113,4 +113,4 @@ def remove_addresses(request: Request, who: WriterDep, group_id: str, body: Addr
 def delete_address_group(request: Request, who: WriterDep, group_id: str) -> None:
     group = find(request, who, group_id)
     changeable(who, "address group", group_id, group.project)
-    state(request).cloud.delete_address_group(group.id, expect_revision=if_match(request))
+    state(request).cloud.delete_address_group(group.id, expect_revision=if_match(request)).value

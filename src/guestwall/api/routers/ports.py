@@ -163,7 +163,7 @@ def create_ports(request: Request, who: WriterDep, body: PortCreate | PortsCreat
     new = [_new_port(request, who, p) for p in wanted]
     # a port created without security_groups goes into its project's default group, as in Neutron
     defaulted = {p.id for p, b in zip(new, wanted, strict=True) if b.security_groups is None}
-    made = state(request).cloud.create_ports(new, default_group=defaulted)
+    made = state(request).cloud.create_ports(new, default_group=defaulted).value
     by_id = {p.id: p for p in made}
     shaped = [shapes.port(by_id[p.id]) for p in new]
     return {"port": shaped[0]} if isinstance(body, PortCreate) else {"ports": shaped}
@@ -179,7 +179,7 @@ def update_port(request: Request, who: WriterDep, port_id: str, body: PortUpdate
     port = find(request, who, port_id)
     changeable(who, "port", port_id, port.project)
     changes = _changes(request, who, body.port, port)
-    updated = state(request).cloud.update_port(port.id, expect_revision=if_match(request), **changes)
+    updated = state(request).cloud.update_port(port.id, expect_revision=if_match(request), **changes).value
     return {"port": shapes.port(updated)}
 
 
@@ -187,4 +187,4 @@ def update_port(request: Request, who: WriterDep, port_id: str, body: PortUpdate
 def delete_port(request: Request, who: WriterDep, port_id: str) -> None:
     port = find(request, who, port_id)
     changeable(who, "port", port_id, port.project)
-    state(request).cloud.delete_port(port.id, expect_revision=if_match(request))
+    state(request).cloud.delete_port(port.id, expect_revision=if_match(request)).value

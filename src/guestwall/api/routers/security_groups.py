@@ -66,7 +66,7 @@ def find(request: Request, who: CallerDep, ident: str) -> SecurityGroup:
 @router.get("", summary="List security groups")
 def list_groups(request: Request, who: CallerDep) -> dict[str, Any]:
     cloud = state(request).cloud
-    cloud.ensure_default_group(who.project)
+    cloud.ensure_default_group(who.project).value
     groups = [shapes.group(g) for g in cloud.list_groups() if who.can_see(g.project, g.shared)]
     return listed(request, groups, "security_groups", ATTRS)
 
@@ -94,7 +94,7 @@ def create_groups(
         projects.pop(),
         member_ingress=False,
         shared=shared.pop(),
-    )
+    ).value
     if isinstance(body, SecurityGroupCreate):
         return {"security_group": shapes.group(made[0])}
     return {"security_groups": [shapes.group(g) for g in made]}
@@ -120,7 +120,7 @@ def update_group(
         name=change.name,
         description=change.description,
         shared=change.shared,
-    )
+    ).value
     return {"security_group": shapes.group(updated)}
 
 
@@ -132,4 +132,4 @@ def delete_group(request: Request, who: WriterDep, group_id: str) -> None:
         raise ApiError(
             409, "the default security group cannot be removed", "SecurityGroupCannotRemoveDefault"
         )
-    state(request).cloud.delete_group(group.id, expect_revision=if_match(request))
+    state(request).cloud.delete_group(group.id, expect_revision=if_match(request)).value
