@@ -93,6 +93,7 @@ def measure(
     import httpx
 
     from guestwall.cloud.facade import Cloud
+    from guestwall.cloud.ports import PortChanges
     from guestwall.cloud.rules import RuleSpec
     from guestwall.dataplane.backend import open_backend
     from guestwall.lab.netns import create_netns, remove_netns
@@ -124,7 +125,7 @@ def measure(
 
             def rule_in_process(i: int) -> None:
                 spec = RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(1 + i, 1 + i))
-                cloud.create_rule(ids[0], spec).value
+                cloud.create_rule(ids[0], spec)
 
             def rule_api(i: int) -> None:
                 body = {
@@ -141,7 +142,7 @@ def measure(
             mover = loaded[0]
 
             def member_in_process(i: int) -> None:
-                cloud.update_port(mover.id, security_groups=(ids[2 + i % 2],)).value
+                cloud.update_port(mover.id, PortChanges(security_groups=(ids[2 + i % 2],)))
 
             other = loaded[1]
 

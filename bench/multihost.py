@@ -175,7 +175,7 @@ def measure_latency_and_load(pg: Any, sizes: Sizes, workdir: Path) -> dict[str, 
     cloud = Cloud(store, NoKernel())
     hosts = Hosts(url, sizes.hosts, workdir)
     try:
-        cloud.block(ip_network("192.0.2.1/32")).value
+        cloud.block(ip_network("192.0.2.1/32"))
         from guestwall.services.bindings import create_bindings
         from guestwall.services.filters import define_filter
 
@@ -190,7 +190,7 @@ def measure_latency_and_load(pg: Any, sizes: Sizes, workdir: Path) -> dict[str, 
         api, api_first, api_write, cli, cli_first, cli_write = [], [], [], [], [], []
         for k in range(sizes.writes):
             t0 = time.monotonic()
-            cloud.block(ip_network(f"203.0.113.{k + 1}/32")).value
+            cloud.block(ip_network(f"203.0.113.{k + 1}/32"))
             t1 = time.monotonic()
             assert store.last_revision is not None
             first, last = _wait_all(store, hosts.names, store.last_revision)
@@ -243,7 +243,7 @@ def _load(pg: Any, database: str, store: Any, cloud: Any, hosts: Hosts, seconds:
     with _counted(store.engine) as own:
         while time.monotonic() - start < seconds:
             if changes % 10 == 9:
-                cloud.block(ip_network(f"100.64.{changes // 256 % 256}.{changes % 256}/32")).value
+                cloud.block(ip_network(f"100.64.{changes // 256 % 256}.{changes % 256}/32"))
             else:
                 name = rng.choice(hosts.names)
                 with stores[name].write() as w:
@@ -284,7 +284,7 @@ def measure_simulated(pg: Any, count: int, changes: int, notified: bool = True) 
     url = pg.new_database()
     writer = open_store(url, "writer")
     cloud = Cloud(writer, NoKernel())
-    cloud.block(ip_network("192.0.2.1/32")).value
+    cloud.block(ip_network("192.0.2.1/32"))
     define_filter(writer, GUEST_FILTER)
     names = [f"s{i + 1}" for i in range(count)]
     stores = [open_store(url, name) for name in names]
@@ -302,7 +302,7 @@ def measure_simulated(pg: Any, count: int, changes: int, notified: bool = True) 
     concerned = 0
     for c in range(changes):
         if c % 10 == 9:
-            cloud.block(ip_network(f"100.64.0.{c % 256}/32")).value
+            cloud.block(ip_network(f"100.64.0.{c % 256}/32"))
             payload = notify_payload(writer.generation(), [None])
         else:
             s = rng.choice(stores)

@@ -83,7 +83,7 @@ def populate(store: Any, ports: int, groups: int) -> dict[str, str]:
                 security_groups=chosen,
             )
         )
-    cloud.put_ports(new_ports).value
+    cloud.put_ports(new_ports)
     first = made[0]
     return {"device": "b00000", "group": first.id, "filter": f"gw-sg-{first.id.replace('-', '')[:16]}"}
 

@@ -153,12 +153,12 @@ def test_security_group_rule_and_provider_block_logging(make_host: Callable[...,
     store = open_store(host.url)
     try:
         cloud = Cloud(store, open_backend(lab.host_netns), ConntrackTool(lab.host_netns))
-        cloud.create_group("servers").value
-        cloud.create_group("clients").value  # a new group lets everything out (as Neutron's)
+        cloud.create_group("servers")
+        cloud.create_group("clients")  # a new group lets everything out (as Neutron's)
         ssh = cloud.create_rule(
             "servers", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(22, 22), log=True)
         ).value
-        cloud.create_rule("servers", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(25, 25))).value
+        cloud.create_rule("servers", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(25, 25)))
         for guest, groups in ((alice, ("clients",)), (carol, ("servers",))):
             port = Port(
                 "",
@@ -169,7 +169,7 @@ def test_security_group_rule_and_provider_block_logging(make_host: Callable[...,
                 security_groups=groups,
                 fixed_ips=(ip_address(guest.ipv4),),
             )
-            cloud.create_port(port).value
+            cloud.create_port(port)
         block = cloud.block(ip_network(f"{bob.ipv4}/32"), log=True).value
     finally:
         store.close()

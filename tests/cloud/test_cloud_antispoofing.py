@@ -14,6 +14,7 @@ from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.dhcp6 import DHCP6_Solicit
 from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6ND_RA, ICMPv6NDOptSrcLLAddr, IPv6
 
+from guestwall.cloud.ports import PortChanges
 from guestwall.cloud.rules import RuleSpec
 from guestwall.cloud.translate import link_local
 from guestwall.lab import Lab
@@ -31,7 +32,7 @@ ALL_NODES_MAC = "33:33:00:00:00:01"
 @pytest.fixture
 def cl(lab: Lab, store: Store) -> Iterator[CloudLab]:
     cl = CloudLab.open(lab, store)
-    cl.cloud.create_group("default").value  # all egress; ingress from members (IPv4 and IPv6)
+    cl.cloud.create_group("default")  # all egress; ingress from members (IPv4 and IPv6)
     yield cl
 
 
@@ -182,7 +183,7 @@ def test_port_security_off_is_unfiltered_for_that_port_only(cl: CloudLab) -> Non
     )
     assert got["br0"] == []
     # turning port security on again filters eve at once
-    cloud.update_port("eve", port_security=True).value
+    cloud.update_port("eve", PortChanges(port_security=True))
     got = probe(lab, "eve", spoofed, receivers=["br0"])
     assert got["br0"] == []
 
@@ -211,9 +212,9 @@ def test_allowed_address_pairs(cl: CloudLab) -> None:
 
 def test_ipv6_group_rules(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
-    cloud.create_group("web").value
-    cloud.create_rule("web", RuleSpec(IN, ethertype=Ethertype.IPV6, protocol="tcp", ports=(443, 443))).value
-    cloud.create_rule("web", RuleSpec(IN, ethertype=Ethertype.IPV6, protocol="icmp", icmp_type=128)).value
+    cloud.create_group("web")
+    cloud.create_rule("web", RuleSpec(IN, ethertype=Ethertype.IPV6, protocol="tcp", ports=(443, 443)))
+    cloud.create_rule("web", RuleSpec(IN, ethertype=Ethertype.IPV6, protocol="icmp", icmp_type=128))
     members(cl, "alice")
     cl.port("bob", ["web"])
     with tcp_server(lab, "bob", 443):

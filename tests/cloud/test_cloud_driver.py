@@ -56,9 +56,9 @@ def driver(lab: Lab, store: Store) -> Iterator[FirewallDriver]:
 
 def test_instance_lifecycle(lab: Lab, driver: FirewallDriver) -> None:
     cloud = driver.cloud
-    cloud.create_group("web", "demo").value
-    cloud.create_rule("web", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(80, 80)), "demo").value
-    cloud.create_group("clients", "demo").value
+    cloud.create_group("web", "demo")
+    cloud.create_rule("web", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(80, 80)), "demo")
+    cloud.create_group("clients", "demo")
     bob, alice = lab["bob"], lab["alice"]
     web, client = instance(bob, "web"), instance(alice, "clients")
     for inst, guest in ((web, bob), (client, alice)):
@@ -101,7 +101,7 @@ def test_refreshes_follow_changes_made_elsewhere(lab: Lab, driver: FirewallDrive
         "web",
         RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(8080, 8080), remote_group="frontends"),
         "demo",
-    ).value
+    )
     bob, alice = lab["bob"], lab["alice"]
     driver.prepare_instance_filter(instance(bob, "web"), [vif(bob)])
     driver.prepare_instance_filter(instance(alice), [vif(alice)])
@@ -144,7 +144,7 @@ def test_refreshes_follow_changes_made_elsewhere(lab: Lab, driver: FirewallDrive
     assert all(
         group_set_name(frontends.id) not in line for line in tx.splitlines() if line.startswith("add rule")
     )
-    cloud.unblock(f"{alice.ipv4}/32").value
+    cloud.unblock(f"{alice.ipv4}/32")
     with tcp_server(lab, "bob", 8080):
         assert not tcp_connect(lab, "alice", "bob", 8080)
     assert not ping(lab, "bob", "alice")  # alice's port has no group that accepts bob

@@ -10,6 +10,7 @@ from ipaddress import ip_network
 import pytest
 from cloudlab import CloudLab, listening, run_host
 
+from guestwall.cloud.ports import PortChanges
 from guestwall.cloud.rules import RuleSpec
 from guestwall.lab import Lab
 from guestwall.lab.traffic import ping, tcp_connect, tcp_server, udp_exchange
@@ -29,12 +30,12 @@ def cl(lab: Lab, store: Store) -> Iterator[CloudLab]:
 
 def test_ssh_from_a_cidr_only(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
-    cloud.create_group("clients").value
-    cloud.create_group("ssh").value
+    cloud.create_group("clients")
+    cloud.create_group("ssh")
     # alice .10 and bob .11 are in 10.77.0.8/30; carol .12 is not
     cloud.create_rule(
         "ssh", RuleSpec(IN, protocol="tcp", ports=(22, 22), remote_cidr=ip_network("10.77.0.8/30"))
-    ).value
+    )
     for guest in ("alice", "bob", "carol"):
         cl.port(guest, ["clients"])
     cl.port("dave", ["ssh"])
@@ -51,10 +52,10 @@ def test_ssh_from_a_cidr_only(cl: CloudLab) -> None:
 
 def test_group_grant_follows_membership_and_kills_revoked_connections(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
-    cloud.create_group("web").value
-    cloud.create_group("frontends").value
-    cloud.create_group("others").value
-    cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(8080, 8080), remote_group="frontends")).value
+    cloud.create_group("web")
+    cloud.create_group("frontends")
+    cloud.create_group("others")
+    cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(8080, 8080), remote_group="frontends"))
     cl.port("bob", ["web"])
     cl.port("alice", ["others"])
     cl.port("carol", ["frontends"])
@@ -65,34 +66,33 @@ def test_group_grant_follows_membership_and_kills_revoked_connections(cl: CloudL
             server.connect("alice")
 
         started = time.perf_counter()
-        cloud.update_port("alice", security_groups=("others", "frontends")).value
+        cloud.update_port("alice", PortChanges(security_groups=("others", "frontends")))
         alices = server.connect("alice")  # at once: the change is in the kernel when the call returns
         opened = time.perf_counter() - started
         assert alices.works()
         assert opened < 1.0, f"joining took {opened:.3f} s"
 
         started = time.perf_counter()
-        cloud.update_port("alice", security_groups=("others",)).value
+        left = cloud.update_port("alice", PortChanges(security_groups=("others",)))
         closed = time.perf_counter() - started
         assert not alices.works()  # killed, although established
         assert closed < 1.0, f"leaving took {closed:.3f} s"
         assert carols.works()  # carol is still a member: her connection stays
         with pytest.raises(OSError):
             server.connect("alice")
-    killed = cloud.last.killed
+    killed = left.killed
     assert [(str(f.src), f.dport) for f in killed] == [(lab["alice"].ipv4, 8080)]
 
 
 def test_membership_change_is_a_set_update_only(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
-    cloud.create_group("web").value
-    cloud.create_group("frontends").value
-    cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(80, 80), remote_group="frontends")).value
+    cloud.create_group("web")
+    cloud.create_group("frontends")
+    cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(80, 80), remote_group="frontends"))
     cl.port("bob", ["web"])
     cl.port("carol", ["frontends"])
     cl.port("alice")
-    cloud.update_port("alice", security_groups=("frontends",)).value
-    applied = cloud.last.applied
+    applied = cloud.update_port("alice", PortChanges(security_groups=("frontends",))).applied
     assert applied is not None
     commands = applied.transaction.text()
     # alice's own chains change (new groups), but the web group's rule is untouched: frontends' members
@@ -106,33 +106,35 @@ def test_membership_change_is_a_set_update_only(cl: CloudLab) -> None:
 
 def test_removing_a_rule_kills_the_connections_it_allowed(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
-    cloud.create_group("clients").value
-    cloud.create_group("db").value
-    rule = cloud.create_rule("db", RuleSpec(IN, protocol="tcp", ports=(5432, 5432), remote_group="clients")).value
-    cloud.create_rule("db", RuleSpec(IN, protocol="tcp", ports=(6379, 6379), remote_group="clients")).value
+    cloud.create_group("clients")
+    cloud.create_group("db")
+    rule = cloud.create_rule(
+        "db", RuleSpec(IN, protocol="tcp", ports=(5432, 5432), remote_group="clients")
+    ).value
+    cloud.create_rule("db", RuleSpec(IN, protocol="tcp", ports=(6379, 6379), remote_group="clients"))
     cl.port("alice", ["clients"])
     cl.port("carol", ["db"])
     with listening(lab, "carol", 5432) as pg, listening(lab, "carol", 6379) as redis:
         to_pg, to_redis = pg.connect("alice"), redis.connect("alice")
         assert to_pg.works() and to_redis.works()
-        cloud.delete_rule(rule.id).value
+        cloud.delete_rule(rule.id)
         assert not to_pg.works()
         assert to_redis.works()  # another rule still allows it
 
 
 def test_egress_rules(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
-    cloud.create_group("open").value  # all egress, ingress from members
+    cloud.create_group("open")  # all egress, ingress from members
     limited = cloud.create_group("limited").value
     for rule in limited.rules:
         if rule.direction is OUT:
-            cloud.delete_rule(rule.id).value
+            cloud.delete_rule(rule.id)
     cloud.create_rule(
         "limited", RuleSpec(OUT, protocol="tcp", ports=(80, 80), remote_cidr=ip_network("10.77.0.0/24"))
-    ).value
-    cloud.create_rule("limited", RuleSpec(OUT, protocol="udp", ports=(53, 53))).value
-    cloud.create_rule("open", RuleSpec(IN, protocol="tcp", ports=(80, 81))).value
-    cloud.create_rule("open", RuleSpec(IN, protocol="udp", ports=(53, 53))).value
+    )
+    cloud.create_rule("limited", RuleSpec(OUT, protocol="udp", ports=(53, 53)))
+    cloud.create_rule("open", RuleSpec(IN, protocol="tcp", ports=(80, 81)))
+    cloud.create_rule("open", RuleSpec(IN, protocol="udp", ports=(53, 53)))
     cl.port("alice", ["limited"])
     cl.port("bob", ["open"])
     with tcp_server(lab, "bob", 80):
@@ -143,13 +145,13 @@ def test_egress_rules(cl: CloudLab) -> None:
     assert udp_exchange(lab, "alice", "bob", 54) is None
     assert not ping(lab, "alice", "bob")
     # egress to a remote group: alice may reach members of "open" on 8443 only
-    cloud.create_rule("limited", RuleSpec(OUT, protocol="tcp", ports=(8443, 8443), remote_group="open")).value
-    cloud.create_rule("open", RuleSpec(IN, protocol="tcp", ports=(8443, 8443))).value
+    cloud.create_rule("limited", RuleSpec(OUT, protocol="tcp", ports=(8443, 8443), remote_group="open"))
+    cloud.create_rule("open", RuleSpec(IN, protocol="tcp", ports=(8443, 8443)))
     cl.port("carol", [])
     with tcp_server(lab, "bob", 8443):
         assert tcp_connect(lab, "alice", "bob", 8443)
     # IPv6 egress is separate: limited has no IPv6 egress rule left
-    cloud.create_rule("open", RuleSpec(IN, ethertype=Ethertype.IPV6, protocol="tcp", ports=(80, 80))).value
+    cloud.create_rule("open", RuleSpec(IN, ethertype=Ethertype.IPV6, protocol="tcp", ports=(80, 80)))
     with tcp_server(lab, "bob", 80):
         assert not tcp_connect(lab, "alice", "bob", 80, family=6)
         assert tcp_connect(lab, "alice", "bob", 80)
@@ -170,9 +172,9 @@ def _lines_for_port_filter(commands: str, cloud, guest: str) -> str:  # type: ig
 
 def test_conntrack_entries_are_gone_after_revocation(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
-    cloud.create_group("frontends").value
-    cloud.create_group("web").value
-    cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(8080, 8080), remote_group="frontends")).value
+    cloud.create_group("frontends")
+    cloud.create_group("web")
+    cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(8080, 8080), remote_group="frontends"))
     cl.port("bob", ["web"])
     cl.port("alice", ["frontends"])
     with listening(lab, "bob", 8080) as server:
@@ -180,7 +182,7 @@ def test_conntrack_entries_are_gone_after_revocation(cl: CloudLab) -> None:
         assert conn.works()
         listed = run_host(lab, "conntrack", "-L", "-p", "tcp", "--dport", "8080").stdout
         assert f"src={lab['alice'].ipv4}" in listed
-        cloud.delete_port("alice").value
+        cloud.delete_port("alice")
         listed = run_host(
             lab, "conntrack", "-L", "-p", "tcp", "--dport", "8080", "--state", "ESTABLISHED"
         ).stdout
@@ -193,21 +195,23 @@ def test_incremental_paths_end_where_a_full_apply_would(cl: CloudLab) -> None:
     from guestwall.services.bindings import reapply
 
     lab, cloud = cl.lab, cl.cloud
-    cloud.create_group("web").value
-    cloud.create_group("frontends").value
+    cloud.create_group("web")
+    cloud.create_group("frontends")
     cl.port("bob", ["web"])
     cl.port("alice", ["frontends"])
-    rule = cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(80, 80), remote_group="frontends")).value
-    assert cloud.last.applied is not None and "add element" not in cloud.last.applied.transaction.text()
-    block = cloud.block(ip_network("198.51.100.0/24")).value
-    assert cloud.last.applied is not None
-    assert cloud.last.applied.transaction.text().splitlines() == [
+    made = cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(80, 80), remote_group="frontends"))
+    rule = made.value
+    assert made.applied is not None and "add element" not in made.applied.transaction.text()
+    blocked = cloud.block(ip_network("198.51.100.0/24"))
+    block = blocked.value
+    assert blocked.applied is not None
+    assert blocked.applied.transaction.text().splitlines() == [
         "add element inet guestwall ipset.gw-provider-any.v4 { 198.51.100.0-198.51.100.255 }"
     ]
-    cloud.block(ip_network("203.0.113.0/24"), "tcp", (25, 25)).value  # a new kind: a new rule and set
+    cloud.block(ip_network("203.0.113.0/24"), "tcp", (25, 25))  # a new kind: a new rule and set
     with tcp_server(lab, "bob", 80):
         assert tcp_connect(lab, "alice", "bob", 80)
-        cloud.delete_rule(rule.id).value
+        cloud.delete_rule(rule.id)
         assert not tcp_connect(lab, "alice", "bob", 80)
-    cloud.unblock(block.id).value
+    cloud.unblock(block.id)
     assert not reapply(cloud.store, cloud.engine).transaction  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from guestwall.cloud import translate as tr
 from guestwall.cloud.conntrack import Flow
 from guestwall.cloud.driver import FirewallDriver, Instance, Vif
 from guestwall.cloud.facade import Cloud
+from guestwall.cloud.ports import PortChanges
 from guestwall.cloud.rules import RuleSpec
 from guestwall.cloud.validate import CloudInputError, CloudInUse
 from guestwall.dataplane.backend import RecordingBackend
@@ -55,10 +56,10 @@ def test_group_named_by_a_filter_is_in_use(cloud: Cloud, store: Store) -> None:
     group = cloud.create_group("admins").value
     define_filter(store, user_filter(tr.group_set_name(group.id)))
     with pytest.raises(CloudInUse, match="in use by filter\\(s\\) uses-group"):
-        cloud.delete_group("admins").value
+        cloud.delete_group("admins")
     assert cloud.get_group("admins").id == group.id  # nothing changed
     undefine_filter(store, "uses-group")
-    cloud.delete_group("admins").value
+    cloud.delete_group("admins")
 
 
 def test_cli_secgroup_delete_refuses_a_group_in_use(tmp_path: Path) -> None:
@@ -80,7 +81,7 @@ EMPTY_DEFAULT_DROP = "<filter name='gw-default-drop' chain='root'/>"
 
 
 def test_reserved_names_cannot_be_defined_or_undefined(cloud: Cloud, store: Store) -> None:
-    cloud.create_group("web").value
+    cloud.create_group("web")
     with store.read() as reader:
         before = reader.filter_by_name("gw-default-drop")
     assert before is not None
@@ -135,7 +136,7 @@ def test_an_instance_without_uuid_deletes_nothing(store: Store, recording: Recor
     for n in (1, 2):  # made by the CLI: no device id
         cloud.create_port(
             Port("", f"vnet{n}", f"52:54:00:00:00:0{n}", "default", fixed_ips=(ip_address(f"10.0.0.{n}"),))
-        ).value
+        )
     fw = driver(store, recording)
     with pytest.raises(CloudInputError, match="has no UUID"):
         fw.unfilter_instance(Instance("", "x"), [])
@@ -163,15 +164,15 @@ def test_an_instance_without_uuid_deletes_nothing(store: Store, recording: Recor
     ],
 )
 def test_api_rules_are_checked_like_the_cli(cloud: Cloud, spec: RuleSpec) -> None:
-    cloud.create_group("web").value
+    cloud.create_group("web")
     before = cloud.get_group("web").rules
     with pytest.raises(CloudInputError):
-        cloud.create_rule("web", spec).value
+        cloud.create_rule("web", spec)
     assert cloud.get_group("web").rules == before
 
 
 def test_api_rule_values_are_made_canonical(cloud: Cloud) -> None:
-    cloud.create_group("web").value
+    cloud.create_group("web")
     rule = cloud.create_rule("web", RuleSpec("ingress", "ipv6", "ICMP", icmp_type="128")).value  # type: ignore[arg-type]
     assert (rule.direction, rule.ethertype, rule.protocol, rule.icmp_type) == (
         IN,
@@ -206,20 +207,19 @@ def test_api_ports_are_checked_like_the_cli(cloud: Cloud, fields: dict[str, obje
     }
     values.update(fields)
     with pytest.raises(CloudInputError):
-        cloud.create_port(Port(**values)).value  # type: ignore[arg-type]
+        cloud.create_port(Port(**values))  # type: ignore[arg-type]
     assert cloud.list_ports() == []
-    cloud.create_port(Port("", "vnet1", "52:54:00:00:00:02", "default")).value
+    cloud.create_port(Port("", "vnet1", "52:54:00:00:00:02", "default"))
     with pytest.raises(CloudInputError):
-        cloud.update_port(
-            "vnet1", **{k: v for k, v in fields.items() if k not in ("device", "project")} or {"mac": 1}
-        ).value
+        changes = {k: v for k, v in fields.items() if k not in ("device", "project")} or {"mac": 1}
+        cloud.update_port("vnet1", PortChanges.of(changes))
 
 
 def test_api_blocks_are_checked_like_the_cli(cloud: Cloud) -> None:
     with pytest.raises(CloudInputError):
-        cloud.block("10.0.0.0/8", "tcp", (90, 80)).value  # type: ignore[arg-type]
+        cloud.block("10.0.0.0/8", "tcp", (90, 80))  # type: ignore[arg-type]
     with pytest.raises(CloudInputError):
-        cloud.block(ip_network("10.0.0.0/8"), "tcp", (0, 0)).value
+        cloud.block(ip_network("10.0.0.0/8"), "tcp", (0, 0))
     assert cloud.list_blocks() == []
 
 
@@ -229,9 +229,9 @@ def test_api_blocks_are_checked_like_the_cli(cloud: Cloud) -> None:
 @pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0"])
 def test_blocking_everything_needs_force(cloud: Cloud, cidr: str, tmp_path: Path) -> None:
     with pytest.raises(CloudInputError, match="--force"):
-        cloud.block(ip_network(cidr)).value
+        cloud.block(ip_network(cidr))
     assert cloud.list_blocks() == []
-    cloud.block(ip_network(cidr), force=True).value
+    cloud.block(ip_network(cidr), force=True)
     assert [str(b.cidr) for b in cloud.list_blocks()] == [cidr]
     url = f"sqlite:///{tmp_path}/cli.db"
     result = CliRunner().invoke(cli, ["--db", url, "provider", "block", cidr])
@@ -263,7 +263,7 @@ def test_simulate_explains_spoofed_neighbour_advertisements(cloud: Cloud, store:
     from guestwall.services.filters import load_filters
     from guestwall.simulate import parse_packet, simulate
 
-    cloud.create_group("default").value
+    cloud.create_group("default")
     own = Port(
         "",
         "vnet0",
@@ -272,7 +272,7 @@ def test_simulate_explains_spoofed_neighbour_advertisements(cloud: Cloud, store:
         fixed_ips=(ip_address("fd77::10"),),
         security_groups=("default",),
     )
-    cloud.create_port(own).value
+    cloud.create_port(own)
     with store.read() as reader:
         record = reader.binding("vnet0")
         assert record is not None

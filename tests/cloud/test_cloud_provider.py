@@ -27,11 +27,11 @@ SERVICES = (22, 25)
 def cl(lab: Lab, store: Store) -> Iterator[CloudLab]:
     cl = CloudLab.open(lab, store)
     cloud = cl.cloud
-    cloud.create_group("clients").value
-    cloud.create_group("servers").value
+    cloud.create_group("clients")
+    cloud.create_group("servers")
     for port in SERVICES:
-        cloud.create_rule("servers", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(port, port))).value
-    cloud.create_rule("servers", RuleSpec(RuleDirection.INGRESS, protocol="icmp")).value
+        cloud.create_rule("servers", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(port, port)))
+    cloud.create_rule("servers", RuleSpec(RuleDirection.INGRESS, protocol="icmp"))
     for guest in ("alice", "eve"):
         cl.port(guest, ["clients"])
     for guest in INSTANCES:
@@ -68,11 +68,11 @@ def test_alice_blocked_then_unblocked_other_sources_unaffected(cl: CloudLab) -> 
 
 def test_block_of_one_protocol_and_port(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
-    cloud.block(ip_network(f"{lab['alice'].ipv4}/32"), "tcp", (25, 25)).value
+    cloud.block(ip_network(f"{lab['alice'].ipv4}/32"), "tcp", (25, 25))
     got = reachable(lab, "alice")
     assert got == {("carol", 22): True, ("carol", 25): False, ("dave", 22): True, ("dave", 25): False}
     assert all(reachable(lab, "eve").values())
-    cloud.unblock(f"{lab['alice'].ipv4}/32", "tcp", (25, 25)).value
+    cloud.unblock(f"{lab['alice'].ipv4}/32", "tcp", (25, 25))
     assert all(reachable(lab, "alice").values())
 
 
@@ -81,20 +81,22 @@ def test_block_kills_open_connections_from_the_cidr_only(cl: CloudLab) -> None:
     with listening(lab, "carol", 22) as server:
         alices, eves = server.connect("alice"), server.connect("eve")
         assert alices.works() and eves.works()
-        cloud.block(ip_network(f"{lab['alice'].ipv4}/31")).value  # .10-.11: alice (and bob, who has no port)
+        blocked = cloud.block(
+            ip_network(f"{lab['alice'].ipv4}/31")
+        )  # .10-.11: alice (and bob, who has no port)
         assert not alices.works()
         assert eves.works()
-    assert any(f.src.exploded == lab["alice"].ipv4 for f in cloud.last.killed)
+    assert any(f.src.exploded == lab["alice"].ipv4 for f in blocked.killed)
 
 
 def test_ipv6_sources_are_blocked_too(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
     cloud.create_rule(
         "servers", RuleSpec(RuleDirection.INGRESS, ethertype=Ethertype.IPV6, protocol="tcp", ports=(22, 22))
-    ).value
+    )
     with tcp_server(lab, "carol", 22):
         assert tcp_connect(lab, "alice", "carol", 22, family=6)
-        cloud.block(ip_network(f"{lab['alice'].ipv6}/128")).value
+        cloud.block(ip_network(f"{lab['alice'].ipv6}/128"))
         assert not tcp_connect(lab, "alice", "carol", 22, family=6)
         assert tcp_connect(lab, "alice", "carol", 22)  # IPv4 was not blocked
         assert tcp_connect(lab, "eve", "carol", 22, family=6)

@@ -9,6 +9,7 @@ import pytest
 
 from guestwall.cloud import translate as tr
 from guestwall.cloud.facade import Cloud
+from guestwall.cloud.ports import PortChanges
 from guestwall.cloud.rules import RuleSpec
 from guestwall.cloud.validate import CloudConflict, CloudInputError, CloudInUse, CloudNotFound
 from guestwall.config import HostConfig
@@ -53,8 +54,8 @@ def test_new_group_allows_egress_and_ingress_from_its_members(cloud: Cloud) -> N
 
 
 def test_ports_share_one_top_filter_per_profile_and_unused_ones_go(cloud: Cloud) -> None:
-    cloud.create_group("web").value
-    cloud.create_group("db").value
+    cloud.create_group("web")
+    cloud.create_group("db")
     a = cloud.create_port(port("vnet0", 1, "web")).value
     b = cloud.create_port(port("vnet1", 2, "web")).value
     c = cloud.create_port(port("vnet2", 3, "web", "db")).value
@@ -66,7 +67,7 @@ def test_ports_share_one_top_filter_per_profile_and_unused_ones_go(cloud: Cloud)
         "vnet1": tr.port_filter_name(a),
         "vnet2": tr.port_filter_name(c),
     }
-    cloud.update_port("vnet2", security_groups=("web",)).value
+    cloud.update_port("vnet2", PortChanges(security_groups=("web",)))
     with cloud.store.read() as reader:
         assert not any(f.name == tr.port_filter_name(c) for f in reader.filters())
         members = {s.name: set(s.networks) for s in reader.address_sets()}
@@ -76,9 +77,9 @@ def test_ports_share_one_top_filter_per_profile_and_unused_ones_go(cloud: Cloud)
 
 
 def test_cloud_ports_work_with_the_engines_own_tools(cloud: Cloud) -> None:
-    cloud.create_group("web").value
-    cloud.create_port(port("vnet0", 1, "web", name="web-1")).value
-    cloud.create_port(port("vnet1", 2, port_security=False, fixed_ips=())).value
+    cloud.create_group("web")
+    cloud.create_port(port("vnet0", 1, "web", name="web-1"))
+    cloud.create_port(port("vnet1", 2, port_security=False, fixed_ips=()))
     record = get_binding(cloud.store, "vnet0")
     assert "<parameter name='IPV6' value='fe80::5054:ff:fe00:1'/>" in record.xml
     with cloud.store.read() as reader:
@@ -101,7 +102,11 @@ def generation(store: Store) -> int:
             CloudNotFound,
             "unknown security group 'nosuch'",
         ),
-        (lambda c: c.create_port(port("vnet0", 9)).value, CloudConflict, "port with device 'vnet0' already exists"),
+        (
+            lambda c: c.create_port(port("vnet0", 9)).value,
+            CloudConflict,
+            "port with device 'vnet0' already exists",
+        ),
         (
             lambda c: c.create_port(port("vnet9", 9, "web", port_security=False)).value,
             CloudInputError,
@@ -133,15 +138,23 @@ def generation(store: Store) -> int:
         ),
         (lambda c: c.block(ip_network("10.8.0.0/16")).value, CloudConflict, "already blocked"),
         (lambda c: c.unblock("10.7.0.0/16").value, CloudNotFound, "10.7.0.0/16 is not blocked"),
-        (lambda c: c.update_port("vnet0", device="vnet5").value, CloudInputError, "cannot change port field"),
-        (lambda c: c.update_port("vnet0", port_security=False).value, CloudInputError, "without port security"),
+        (
+            lambda c: c.update_port("vnet0", PortChanges.of({"device": "vnet5"})),
+            CloudInputError,
+            "cannot change port field",
+        ),
+        (
+            lambda c: c.update_port("vnet0", PortChanges(port_security=False)),
+            CloudInputError,
+            "without port security",
+        ),
     ],
 )
 def test_errors_store_nothing(cloud: Cloud, action, error: type[GuestwallError], message: str) -> None:  # type: ignore[no-untyped-def]
-    cloud.create_group("web").value
-    cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(22, 22))).value
-    cloud.create_port(port("vnet0", 1, "web")).value
-    cloud.block(ip_network("10.8.0.0/16")).value
+    cloud.create_group("web")
+    cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(22, 22)))
+    cloud.create_port(port("vnet0", 1, "web"))
+    cloud.block(ip_network("10.8.0.0/16"))
     before = generation(cloud.store)
     with pytest.raises(error, match=message):
         action(cloud)
@@ -156,18 +169,18 @@ def test_kernel_refusal_stores_nothing(store: Store) -> None:
             raise DataplaneError("the kernel refused the nftables transaction: test")
 
     cloud = Cloud(store, Engine(Refusing(), HostConfig()))
-    cloud.create_group("web").value  # nothing bound uses it yet: no kernel change needed
+    cloud.create_group("web")  # nothing bound uses it yet: no kernel change needed
     before = generation(store)
     with pytest.raises(GuestwallError, match="kernel refused"):
-        cloud.create_port(port("vnet0", 1, "web")).value
+        cloud.create_port(port("vnet0", 1, "web"))
     assert generation(store) == before and cloud.list_ports() == []
 
 
 def test_deleting_a_group_removes_rules_that_name_it(cloud: Cloud) -> None:
     web = cloud.create_group("web").value
-    cloud.create_group("frontends").value
-    cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(80, 80), remote_group="frontends")).value
-    cloud.delete_group("frontends").value
+    cloud.create_group("frontends")
+    cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(80, 80), remote_group="frontends"))
+    cloud.delete_group("frontends")
     rules = cloud.get_group("web").rules
     assert len(rules) == 4 and all(r.remote_group_id in (None, web.id) for r in rules)
     with cloud.store.read() as reader:
@@ -186,23 +199,25 @@ def test_groups_by_name_are_per_project(cloud: Cloud) -> None:
     with pytest.raises(CloudInputError, match="name 'default' is ambiguous"):
         cloud.get_group("default")
     assert cloud.get_group(one.id[:8]).id == one.id
-    created = cloud.create_port(Port("", "vnet0", "52:54:00:00:00:01", "p1", security_groups=("default",))).value
+    created = cloud.create_port(
+        Port("", "vnet0", "52:54:00:00:00:01", "p1", security_groups=("default",))
+    ).value
     assert created.security_groups == (one.id,)
 
 
 def test_resync_rewrites_only_what_differs(cloud: Cloud) -> None:
-    cloud.create_group("web").value
-    cloud.create_port(port("vnet0", 1, "web")).value
-    cloud.block(ip_network("192.0.2.0/24"), "tcp", (25, 25)).value
+    cloud.create_group("web")
+    cloud.create_port(port("vnet0", 1, "web"))
+    cloud.block(ip_network("192.0.2.0/24"), "tcp", (25, 25))
     before = generation(cloud.store)
-    cloud.resync().value
+    cloud.resync()
     assert generation(cloud.store) == before  # nothing differed: nothing written
     with cloud.store.write() as writer:  # someone removes a derived filter and a set behind our back
         record = writer.filter_by_name("gw-mac")
         assert record is not None
         writer.delete_filter(record.uuid)
         writer.delete_address_set("gw-provider-tcp-25-25")
-    cloud.resync().value
+    cloud.resync()
     with cloud.store.read() as reader:
         assert reader.filter_by_name("gw-mac") is not None
         assert "gw-provider-tcp-25-25" in {s.name for s in reader.address_sets()}
@@ -216,16 +231,16 @@ def test_device_with_a_plain_binding_is_not_taken_over(cloud: Cloud) -> None:
       <parameter name='IP' value='10.0.0.1'/></filterref></filterbinding>"""
     create_binding(cloud.store, xml, cloud.engine)  # type: ignore[arg-type]
     with pytest.raises(CloudConflict, match="already has a filter binding"):
-        cloud.create_port(port("vnet0", 1)).value
+        cloud.create_port(port("vnet0", 1))
 
 
 def test_ipv6_rules_and_remote_groups_in_filters(cloud: Cloud) -> None:
-    cloud.create_group("web").value
+    cloud.create_group("web")
     clients = cloud.create_group("clients").value
-    cloud.create_rule("web", RuleSpec(IN, Ethertype.IPV6, "tcp", (443, 443), remote_group="clients")).value
+    cloud.create_rule("web", RuleSpec(IN, Ethertype.IPV6, "tcp", (443, 443), remote_group="clients"))
     cloud.create_rule(
         "web", RuleSpec(OUT, Ethertype.IPV6, "icmpv6", icmp_type=128, remote_cidr=ip_network("2001:db8::/32"))
-    ).value
+    )
     with cloud.store.read() as reader:
         xml = next(
             f.xml for f in reader.filters() if f.name == tr.group_filter_name(cloud.get_group("web").id)

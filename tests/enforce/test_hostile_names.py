@@ -50,7 +50,7 @@ def test_refused_at_every_way_in(name: str, tmp_path: Path) -> None:
         with pytest.raises(BindingError, match="not a valid interface name"):
             create_binding(store, xml, Engine(RecordingBackend()))
         with pytest.raises(CloudError, match="invalid device name"):
-            Cloud(store, RecordingBackend()).create_port(Port("", name, "52:54:00:00:00:01", "default")).value
+            Cloud(store, RecordingBackend()).create_port(Port("", name, "52:54:00:00:00:01", "default"))
         with pytest.raises(CloudError, match="invalid device name"):
             validate.device(name)
         driver = FirewallDriver(store, RecordingBackend(), conntrack=_NoConntrack())

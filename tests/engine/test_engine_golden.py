@@ -15,6 +15,7 @@ from uuid import UUID
 import pytest
 
 from guestwall.cloud.facade import Cloud
+from guestwall.cloud.ports import PortChanges
 from guestwall.cloud.rules import RuleSpec
 from guestwall.config import HostConfig
 from guestwall.dataplane.backend import Backend, open_backend
@@ -128,10 +129,10 @@ def cloud(
         monkeypatch.setattr(f"guestwall.cloud.{module}.uuid4", fresh)
     store, backend, engine = kernel
     cloud = Cloud(store, engine)
-    cloud.create_group("web").value
-    cloud.create_group("frontends").value
-    cloud.create_port(port(1, "web")).value
-    cloud.create_port(port(2, "frontends")).value
+    cloud.create_group("web")
+    cloud.create_group("frontends")
+    cloud.create_port(port(1, "web"))
+    cloud.create_port(port(2, "frontends"))
     return cloud, backend
 
 
@@ -160,11 +161,15 @@ def test_port_remove(cloud: tuple[Cloud, Recording]) -> None:
 
 def test_member_join_and_leave(cloud: tuple[Cloud, Recording]) -> None:
     c, backend = cloud
-    check("member-join", backend, lambda: c.update_port("tap2", security_groups=("frontends", "web")).value)
-    check("member-leave", backend, lambda: c.update_port("tap2", security_groups=("frontends",)).value)
+    check(
+        "member-join",
+        backend,
+        lambda: c.update_port("tap2", PortChanges(security_groups=("frontends", "web"))),
+    )
+    check("member-leave", backend, lambda: c.update_port("tap2", PortChanges(security_groups=("frontends",))))
 
 
 def test_provider_block(cloud: tuple[Cloud, Recording]) -> None:
     c, backend = cloud
-    c.block(ip_network("198.51.100.0/24")).value
+    c.block(ip_network("198.51.100.0/24"))
     check("provider-block", backend, lambda: c.block(ip_network("203.0.113.0/24")).value)

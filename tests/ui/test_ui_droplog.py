@@ -95,7 +95,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedSite]:
         for guest, project, group in (("alice", "acme", web.id), ("bob", "other", out.id)):
             g = lab[guest]
             ips = (ip_address(g.ipv4), ip_address(g.ipv6))
-            cloud.create_port(Port("", g.portdev, g.mac, project, guest, ips, security_groups=(group,))).value
+            cloud.create_port(Port("", g.portdev, g.mac, project, guest, ips, security_groups=(group,)))
         agent = _agent(lab, url, {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, workdir)
         with serve(site.app) as running:
             yield LoggedSite(lab, site, running.base, log)

@@ -182,8 +182,8 @@ def test_reader_cannot_write(site: Any, as_user: Any) -> None:
 def test_tenants_see_only_their_project(site: Any, as_user: Any) -> None:
     cloud = site.cloud()
     acme = cloud.create_group("acme-web", "acme").value
-    cloud.create_rule(acme.id, RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(22, 22))).value
-    cloud.create_port(Port("", "vnet7", "52:54:00:00:00:07", "acme", security_groups=(acme.id,))).value
+    cloud.create_rule(acme.id, RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(22, 22)))
+    cloud.create_port(Port("", "vnet7", "52:54:00:00:00:07", "acme", security_groups=(acme.id,)))
     other = as_user("tok-other")
     assert "acme-web" not in other.get("/ui/groups").text
     assert "vnet7" not in other.get("/ui/ports").text
@@ -250,7 +250,7 @@ def test_pagination_and_filter_text(site: Any, as_user: Any) -> None:
     from guestwall.cloud.facade import Cloud
 
     cloud: Cloud = site.cloud()
-    cloud.put_ports([Port("", f"tap{i:03}", f"52:54:00:00:01:{i:02x}", "acme") for i in range(120)]).value
+    cloud.put_ports([Port("", f"tap{i:03}", f"52:54:00:00:01:{i:02x}", "acme") for i in range(120)])
     member = as_user("tok-acme")
     first = member.get("/ui/ports").text
     assert "1–50 of 120" in first and "tap049" in first and "tap050" not in first
@@ -268,12 +268,12 @@ def test_simulate_on_the_port_page(site: Any, as_user: Any) -> None:
     address = ip_address("10.0.0.3")
     cloud.create_port(
         Port("", "vnet3", "52:54:00:00:00:03", "acme", fixed_ips=(address,), security_groups=(web.id,))
-    ).value
+    )
     member = as_user("tok-acme")
     packet = "smac=52:54:00:00:00:09 src=10.0.0.9 dst=10.0.0.3 tcp dport=22"
     dropped = member.get("/ui/ports/vnet3", params={"direction": "in", "packet": packet}).text
     assert "DROP" in dropped and "gw-default-drop" in dropped
-    cloud.create_rule(web.id, RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(22, 22))).value
+    cloud.create_rule(web.id, RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(22, 22)))
     accepted = member.get("/ui/ports/vnet3", params={"direction": "in", "packet": packet}).text
     assert "ACCEPT" in accepted and "l3-in: accept: accept by filter gw-sg-" in accepted
     bad = member.get("/ui/ports/vnet3", params={"direction": "in", "packet": "tcp dport=banana"}).text

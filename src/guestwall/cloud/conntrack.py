@@ -122,4 +122,3 @@ def parse_flow(line: str) -> Flow | None:
         icmp_code=number("code"),
         icmp_id=number("id"),
     )
-

@@ -26,8 +26,8 @@ from uuid import NAMESPACE_OID, uuid5
 
 from guestwall.cloud import validate
 from guestwall.cloud.conntrack import Conntrack, ConntrackTool
-from guestwall.cloud.outcome import DEFAULT_PROJECT
 from guestwall.cloud.facade import Cloud
+from guestwall.cloud.outcome import DEFAULT_PROJECT
 from guestwall.dataplane.backend import Backend
 from guestwall.model.cloud import Port
 from guestwall.store.cloudrepo import cloud_reader

@@ -11,6 +11,7 @@ second copy of the group semantics: what the kernel would decide for a new packe
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+
 from guestwall.cloud.conntrack import Conntrack, Flow
 from guestwall.engine.desired import enforced_program, load_address_sets
 from guestwall.errors import InstantiationError
@@ -137,4 +138,3 @@ def flow_packet(flow: Flow, src: Port | None, dst: Port | None) -> Packet:
     }
     fields.update({key: value for key, value in optional.items() if value is not None})
     return Packet(fields)
-

@@ -80,9 +80,11 @@ def list_address_groups(request: Request, who: CallerDep) -> dict[str, Any]:
 def create_address_group(request: Request, who: WriterDep, body: AddressGroupCreate) -> dict[str, Any]:
     data = body.address_group
     project = project_for(who, data.project_id, data.tenant_id)
-    made = state(request).cloud.create_address_group(
-        data.name, project, data.description, _networks(data.addresses)
-    ).value
+    made = (
+        state(request)
+        .cloud.create_address_group(data.name, project, data.description, _networks(data.addresses))
+        .value
+    )
     return {"address_group": shapes.address_group(made)}
 
 
@@ -113,4 +115,4 @@ def remove_addresses(request: Request, who: WriterDep, group_id: str, body: Addr
 def delete_address_group(request: Request, who: WriterDep, group_id: str) -> None:
     group = find(request, who, group_id)
     changeable(who, "address group", group_id, group.project)
-    state(request).cloud.delete_address_group(group.id, expect_revision=if_match(request)).value
+    state(request).cloud.delete_address_group(group.id, expect_revision=if_match(request))

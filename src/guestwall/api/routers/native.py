@@ -57,9 +57,11 @@ def create_block(request: Request, who: AdminDep, body: BlockCreate) -> dict[str
     if low is not None or high is not None:
         first = low if low is not None else high
         ports = v.port_range(f"{first}:{high if high is not None else low}")
-    block = state(request).cloud.block(
-        v.network(data.cidr), protocol, ports, data.description, force=data.force
-    ).value
+    block = (
+        state(request)
+        .cloud.block(v.network(data.cidr), protocol, ports, data.description, force=data.force)
+        .value
+    )
     return {"provider_block": shapes.provider_block(block)}
 
 
@@ -76,7 +78,7 @@ def delete_block(request: Request, who: AdminDep, block_id: str) -> None:
     cloud = state(request).cloud
     if block_id not in {b.id for b in cloud.list_blocks()}:
         raise not_found("provider block", block_id)
-    cloud.unblock(block_id).value
+    cloud.unblock(block_id)
 
 
 # ---- network filters (libvirt XML) -------------------------------------------------------------------

@@ -18,6 +18,7 @@ from guestwall.api.common import Body, if_match, listed, shown, state
 from guestwall.api.errors import WRITE_RESPONSES, ApiError, not_found
 from guestwall.api.routers.security_groups import find as find_group
 from guestwall.cloud import validate as v
+from guestwall.cloud.ports import PortChanges
 from guestwall.model.cloud import Network, Port
 
 router = APIRouter(prefix="/v2.0/ports", tags=["ports"])
@@ -179,7 +180,11 @@ def update_port(request: Request, who: WriterDep, port_id: str, body: PortUpdate
     port = find(request, who, port_id)
     changeable(who, "port", port_id, port.project)
     changes = _changes(request, who, body.port, port)
-    updated = state(request).cloud.update_port(port.id, expect_revision=if_match(request), **changes).value
+    updated = (
+        state(request)
+        .cloud.update_port(port.id, PortChanges.of(changes), expect_revision=if_match(request))
+        .value
+    )
     return {"port": shapes.port(updated)}
 
 
@@ -187,4 +192,4 @@ def update_port(request: Request, who: WriterDep, port_id: str, body: PortUpdate
 def delete_port(request: Request, who: WriterDep, port_id: str) -> None:
     port = find(request, who, port_id)
     changeable(who, "port", port_id, port.project)
-    state(request).cloud.delete_port(port.id, expect_revision=if_match(request)).value
+    state(request).cloud.delete_port(port.id, expect_revision=if_match(request))

@@ -99,4 +99,4 @@ def delete_policy(request: Request, who: WriterDep, policy: str) -> None:
     users = [p.id for p in cloud.list_ports() if group.id in p.security_groups and p.project != group.project]
     if users:
         raise ApiError(409, f"security group {group.id} is used by other projects' ports", "RbacPolicyInUse")
-    cloud.update_group(group.id, shared=False).value
+    cloud.update_group(group.id, shared=False)

@@ -151,4 +151,4 @@ def show_rule(request: Request, who: CallerDep, rule_id: str) -> dict[str, Any]:
 def delete_rule(request: Request, who: WriterDep, rule_id: str) -> None:
     group, rule = _find(request, who, rule_id)
     changeable(who, "security group rule", rule_id, group.project, group.shared)
-    state(request).cloud.delete_rule(rule.id).value
+    state(request).cloud.delete_rule(rule.id)

@@ -66,7 +66,7 @@ def find(request: Request, who: CallerDep, ident: str) -> SecurityGroup:
 @router.get("", summary="List security groups")
 def list_groups(request: Request, who: CallerDep) -> dict[str, Any]:
     cloud = state(request).cloud
-    cloud.ensure_default_group(who.project).value
+    cloud.ensure_default_group(who.project)
     groups = [shapes.group(g) for g in cloud.list_groups() if who.can_see(g.project, g.shared)]
     return listed(request, groups, "security_groups", ATTRS)
 
@@ -89,12 +89,16 @@ def create_groups(
     shared = {g.shared for g in wanted}
     if len(shared) != 1:
         raise ApiError(400, "a bulk create makes groups that are all shared or all not")
-    made = state(request).cloud.create_groups(
-        [(g.name, g.description) for g in wanted],
-        projects.pop(),
-        member_ingress=False,
-        shared=shared.pop(),
-    ).value
+    made = (
+        state(request)
+        .cloud.create_groups(
+            [(g.name, g.description) for g in wanted],
+            projects.pop(),
+            member_ingress=False,
+            shared=shared.pop(),
+        )
+        .value
+    )
     if isinstance(body, SecurityGroupCreate):
         return {"security_group": shapes.group(made[0])}
     return {"security_groups": [shapes.group(g) for g in made]}
@@ -114,13 +118,17 @@ def update_group(
     change = body.security_group
     if change.shared is not None and not who.is_admin:
         raise ApiError(403, "only admins may share a security group")
-    updated = state(request).cloud.update_group(
-        group.id,
-        expect_revision=if_match(request),
-        name=change.name,
-        description=change.description,
-        shared=change.shared,
-    ).value
+    updated = (
+        state(request)
+        .cloud.update_group(
+            group.id,
+            expect_revision=if_match(request),
+            name=change.name,
+            description=change.description,
+            shared=change.shared,
+        )
+        .value
+    )
     return {"security_group": shapes.group(updated)}
 
 
@@ -132,4 +140,4 @@ def delete_group(request: Request, who: WriterDep, group_id: str) -> None:
         raise ApiError(
             409, "the default security group cannot be removed", "SecurityGroupCannotRemoveDefault"
         )
-    state(request).cloud.delete_group(group.id, expect_revision=if_match(request)).value
+    state(request).cloud.delete_group(group.id, expect_revision=if_match(request))
