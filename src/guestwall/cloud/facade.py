@@ -33,6 +33,10 @@ class Cloud:
     def store(self) -> Store:
         return self.ctx.store
 
+    @property
+    def engine(self) -> Engine | None:
+        return self.ctx.engine
+
     # ---- security groups and rules ------------------------------------------------------------------
 
     def create_group(
