@@ -80,11 +80,8 @@ def list_address_groups(request: Request, who: CallerDep) -> dict[str, Any]:
 def create_address_group(request: Request, who: WriterDep, body: AddressGroupCreate) -> dict[str, Any]:
     data = body.address_group
     project = project_for(who, data.project_id, data.tenant_id)
-    made = (
-        state(request)
-        .cloud.create_address_group(data.name, project, data.description, _networks(data.addresses))
-        .value
-    )
+    cloud = state(request).cloud
+    made = cloud.create_address_group(data.name, project, data.description, _networks(data.addresses)).value
     return {"address_group": shapes.address_group(made)}
 
 

@@ -180,11 +180,8 @@ def update_port(request: Request, who: WriterDep, port_id: str, body: PortUpdate
     port = find(request, who, port_id)
     changeable(who, "port", port_id, port.project)
     changes = _changes(request, who, body.port, port)
-    updated = (
-        state(request)
-        .cloud.update_port(port.id, PortChanges.of(changes), expect_revision=if_match(request))
-        .value
-    )
+    cloud = state(request).cloud
+    updated = cloud.update_port(port.id, PortChanges.of(changes), expect_revision=if_match(request)).value
     return {"port": shapes.port(updated)}
 
 
