@@ -4,7 +4,7 @@ anti-spoofing, security groups and provider blocks), as OpenStack's port command
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +23,7 @@ from guestwall.cli.cloudcommon import (
 from guestwall.cli.context import Context, reported
 
 if TYPE_CHECKING:
+    from guestwall.cloud.ports import PortChanges
     from guestwall.model.cloud import Port
 
 
@@ -174,34 +175,36 @@ def port_update(
 ) -> None:
     """Change a port; access it loses is revoked at once (open connections included)."""
     from guestwall.cloud import validate as v
+    from guestwall.cloud.ports import PortChanges
 
-    def edit(current: Port, group_id: Callable[[str], str]) -> dict[str, Any]:
-        changes: dict[str, Any] = {}
-        if fixed_ips or no_fixed_ip:
-            changes["fixed_ips"] = tuple(v.fixed_ip(a) for a in fixed_ips)
-        if pairs or no_pairs:
-            changes["allowed_address_pairs"] = tuple(v.network(n, "allowed address pair") for n in pairs)
-        if mac is not None:
-            changes["mac"] = v.mac(mac)
-        fields = {"port_security": port_security, "dhcp_server": dhcp_server, "name": name}
-        changes.update({k: value for k, value in fields.items() if value is not None})
+    def edit(current: Port, group_id: Callable[[str], str]) -> PortChanges:
+        members = None
         if groups or no_groups or add_groups or remove_groups:
             wanted = [group_id(g) for g in groups]
             base = wanted if (groups or no_groups) else list(current.security_groups)
             added = [group_id(g) for g in add_groups]
             removed = {group_id(g) for g in remove_groups}
-            changes["security_groups"] = tuple(g for g in dict.fromkeys([*base, *added]) if g not in removed)
-        return changes
+            members = tuple(g for g in dict.fromkeys([*base, *added]) if g not in removed)
+        return PortChanges(
+            fixed_ips=tuple(v.fixed_ip(a) for a in fixed_ips) if fixed_ips or no_fixed_ip else None,
+            allowed_address_pairs=tuple(v.network(n, "allowed address pair") for n in pairs)
+            if pairs or no_pairs
+            else None,
+            security_groups=members,
+            mac=v.mac(mac) if mac is not None else None,
+            port_security=port_security,
+            dhcp_server=dhcp_server,
+            name=name,
+        )
 
     _port_edit(ctx, port_ref, fmt, edit)
 
 
 def _port_edit(
-    ctx: Context, port_ref: str, fmt: str, edit: Callable[[Port, Callable[[str], str]], dict[str, Any]]
+    ctx: Context, port_ref: str, fmt: str, edit: Callable[[Port, Callable[[str], str]], PortChanges]
 ) -> None:
-    """Apply ``edit`` (the port, a group resolver -> changed fields) and show the port."""
+    """Apply ``edit`` (the port, a group resolver -> its changes) and show the port."""
     from guestwall.cloud.lookup import resolve_group
-    from guestwall.cloud.ports import PortChanges
     from guestwall.store.cloudrepo import cloud_reader
 
     with reported():
@@ -210,7 +213,7 @@ def _port_edit(
         with cloud.store.read() as reader:
             repo = cloud_reader(reader)
             changes = edit(current, lambda g: resolve_group(repo, g, current.project).id)
-        done = cloud.update_port(port_ref, PortChanges.of(changes))
+        done = cloud.update_port(port_ref, changes)
         updated = done.value
         names = group_names(cloud)
     after_change(done)
@@ -248,24 +251,29 @@ def port_set(
 ) -> None:
     """Change a port as OpenStack's port set does: lists are added to (--no-X empties them first)."""
     from guestwall.cloud import validate as v
+    from guestwall.cloud.ports import PortChanges
 
-    def edit(port: Port, group_id: Callable[[str], str]) -> dict[str, Any]:
-        changes: dict[str, Any] = {}
+    def edit(port: Port, group_id: Callable[[str], str]) -> PortChanges:
+        addresses = pairs_now = members = None
         if fixed_ips or no_fixed_ip:
             base = () if no_fixed_ip else port.fixed_ips
-            changes["fixed_ips"] = tuple(dict.fromkeys((*base, *(v.fixed_ip(a) for a in fixed_ips))))
+            addresses = tuple(dict.fromkeys((*base, *(v.fixed_ip(a) for a in fixed_ips))))
         if pairs or no_pairs:
             kept = () if no_pairs else port.allowed_address_pairs
             new = (v.network(n, "allowed address pair") for n in pairs)
-            changes["allowed_address_pairs"] = tuple(dict.fromkeys((*kept, *new)))
+            pairs_now = tuple(dict.fromkeys((*kept, *new)))
         if groups or no_groups:
             current = () if no_groups else port.security_groups
-            changes["security_groups"] = tuple(dict.fromkeys((*current, *(group_id(g) for g in groups))))
-        fields = {"port_security": port_security, "dhcp_server": dhcp_server, "name": name}
-        changes.update({k: value for k, value in fields.items() if value is not None})
-        if mac is not None:
-            changes["mac"] = v.mac(mac)
-        return changes
+            members = tuple(dict.fromkeys((*current, *(group_id(g) for g in groups))))
+        return PortChanges(
+            fixed_ips=addresses,
+            allowed_address_pairs=pairs_now,
+            security_groups=members,
+            mac=v.mac(mac) if mac is not None else None,
+            port_security=port_security,
+            dhcp_server=dhcp_server,
+            name=name,
+        )
 
     _port_edit(ctx, port_ref, fmt, edit)
 
@@ -287,20 +295,19 @@ def port_unset(
 ) -> None:
     """Remove addresses, address pairs or groups from a port, as OpenStack's port unset."""
     from guestwall.cloud import validate as v
+    from guestwall.cloud.ports import PortChanges
 
-    def edit(port: Port, group_id: Callable[[str], str]) -> dict[str, Any]:
-        changes: dict[str, Any] = {}
-        if fixed_ips:
-            gone = {v.fixed_ip(a) for a in fixed_ips}
-            changes["fixed_ips"] = tuple(a for a in port.fixed_ips if a not in gone)
-        if pairs:
-            dropped = {v.network(n, "allowed address pair") for n in pairs}
-            kept = port.allowed_address_pairs
-            changes["allowed_address_pairs"] = tuple(n for n in kept if n not in dropped)
-        if groups:
-            removed = {group_id(g) for g in groups}
-            changes["security_groups"] = tuple(g for g in port.security_groups if g not in removed)
-        return changes
+    def edit(port: Port, group_id: Callable[[str], str]) -> PortChanges:
+        gone = {v.fixed_ip(a) for a in fixed_ips}
+        dropped = {v.network(n, "allowed address pair") for n in pairs}
+        removed = {group_id(g) for g in groups}
+        return PortChanges(
+            fixed_ips=tuple(a for a in port.fixed_ips if a not in gone) if fixed_ips else None,
+            allowed_address_pairs=tuple(n for n in port.allowed_address_pairs if n not in dropped)
+            if pairs
+            else None,
+            security_groups=tuple(g for g in port.security_groups if g not in removed) if groups else None,
+        )
 
     _port_edit(ctx, port_ref, fmt, edit)
 
