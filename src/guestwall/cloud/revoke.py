@@ -37,13 +37,19 @@ def kill_revoked(
 ) -> list[Flow]:
     """Delete the flows of ``ports`` (with an end in ``peers``, if given) that the enforced programs no
     longer allow as new connections; returns them. The store is read only when there are such flows."""
-    addresses = [net for port in ports for net in port.networks()]
-    if not addresses:
+    nets = [net for port in ports for net in port.networks()]
+    if not nets:
         return []
+    hosts = {net.network_address for net in nets if net.prefixlen == net.max_prefixlen}
+    wide = [net for net in nets if net.prefixlen != net.max_prefixlen]
+
+    def ours(addr: Address) -> bool:
+        return addr in hosts or _within(addr, wide)
+
     candidates = [
         flow
         for flow in conntrack.flows()
-        if (_within(flow.src, addresses) or _within(flow.dst, addresses))
+        if (ours(flow.src) or ours(flow.dst))
         and (peers is None or _within(flow.src, [peers]) or _within(flow.dst, [peers]))
     ]
     if not candidates:
