@@ -141,3 +141,4 @@ def test_the_read_back_gives_the_same_values() -> None:
     assert {n: s.elements for n, s in table.sets.items()} == {n: s.elements for n, s in want.sets.items()}
     assert {n: c.decl for n, c in table.chains.items()} == {n: c.decl for n, c in want.chains.items()}
     assert isinstance(table, ActualTable)
+
