@@ -25,9 +25,10 @@ OPS = ("join", "leave", "create", "delete", "block", "unblock")
 
 def _setup(store: Any, engine: Any, members: int, blocks: int) -> Any:
     from bench.cloud import IPERF_PORT, _block_cidr, _member_port
-    from guestwall.cloud.service import Cloud, RuleSpec
+    from guestwall.cloud.facade import Cloud
+    from guestwall.cloud.rules import RuleSpec
     from guestwall.model.cloud import ProviderBlock, RuleDirection
-    from guestwall.store.cloudrepo import CloudRepo
+    from guestwall.store.cloudrepo import cloud_writer
 
     cloud = Cloud(store, engine)
     cloud.create_group("members", "bench")
@@ -39,7 +40,7 @@ def _setup(store: Any, engine: Any, members: int, blocks: int) -> Any:
         cloud.create_rule("web", spec, "bench")
     cloud.put_ports([_member_port(i) for i in range(1, members)])
     with store.write() as writer:
-        repo = CloudRepo(writer)
+        repo = cloud_writer(writer)
         for i in range(blocks):
             repo.add_provider_block(ProviderBlock(f"00000000-0000-4000-8000-{i:012d}", _block_cidr(i)))
     cloud.refresh_provider()
@@ -57,34 +58,38 @@ class _Ops:
         cloud.create_port(self.extra)
         self.created: list[str] = []
         self.made: list[str] = []
+        self.last: Any = None  # the Outcome of the last change
         self.next_port = members + 10
         self.next_block = blocks
         self.member_port, self.block_cidr = _member_port, _block_cidr
 
     def call(self, op: str) -> Callable[[], object]:
+        from guestwall.cloud.ports import PortChanges
+
         cloud = self.cloud
 
         def join() -> None:
-            cloud.update_port(self.extra.device, security_groups=("members",))
+            self.last = cloud.update_port(self.extra.device, PortChanges(security_groups=("members",)))
 
         def leave() -> None:
-            cloud.update_port(self.extra.device, security_groups=())
+            self.last = cloud.update_port(self.extra.device, PortChanges(security_groups=()))
 
         def create() -> None:
             port = self.member_port(self.next_port)
             self.next_port += 1
             self.created.append(port.device)
-            cloud.create_port(port)
+            self.last = cloud.create_port(port)
 
         def delete() -> None:
-            cloud.delete_port(self.created.pop())
+            self.last = cloud.delete_port(self.created.pop())
 
         def block() -> None:
-            self.made.append(cloud.block(self.block_cidr(self.next_block)).id)
+            self.last = cloud.block(self.block_cidr(self.next_block))
+            self.made.append(self.last.value.id)
             self.next_block += 1
 
         def unblock() -> None:
-            cloud.unblock(self.made.pop())
+            self.last = cloud.unblock(self.made.pop())
 
         return {
             "join": join,
@@ -130,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"setup: {t[0]:.1f} s ({args.members} members, {args.blocks} blocks)")
                 ops = _Ops(cloud, args.members, args.blocks)
                 for op in OPS:
-                    times, cpu = [], []
+                    times, cpu, size = [], [], 0
                     for _ in range(args.rounds):
                         if op in ("join", "create", "block"):
                             pass
@@ -141,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
                             ops.call(op)()
                         cpu.append((time.process_time() - c0) * 1000)
                         times.append(t[0] * 1000)
+                        applied = ops.last.applied
+                        size = len(applied.transaction.commands) if applied is not None else 0
                         if op == "join":
                             ops.call("leave")()
-                    applied = cloud.last.applied
-                    size = len(applied.transaction.commands) if applied is not None else 0
                     print(
                         f"{op:8} {median(times):8.1f} ms wall {median(cpu):8.1f} ms cpu  ({size} kernel cmds)"
                     )
