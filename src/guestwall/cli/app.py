@@ -282,6 +282,19 @@ def _warnings_to_stderr() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
+    """The command line: handed to a running agent when it can take it (cli.remote), else run here. The
+    ``guestwall`` script enters at ``cli.remote.main``, which decides before Click is even imported."""
+    if argv is None:
+        from guestwall.cli.remote import forward
+
+        code = forward(sys.argv[1:], os.environ)
+        if code is not None:
+            sys.exit(code)
+    return run_here(argv if argv is not None else sys.argv[1:])
+
+
+def run_here(argv: list[str]) -> Any:
+    """Run the command line in this process."""
     # One line per error and a non-zero exit code: commands raise GuestwallError, cli.context prints it.
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="guestwall")
+    return cli.main(args=argv, prog_name="guestwall")
