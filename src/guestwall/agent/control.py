@@ -60,7 +60,11 @@ class Reply:
 
     def encoded(self) -> bytes:
         return json.dumps(
-            {"code": self.code, "stdout": self.stdout.decode("latin-1"), "stderr": self.stderr.decode("latin-1")}
+            {
+                "code": self.code,
+                "stdout": self.stdout.decode("latin-1"),
+                "stderr": self.stderr.decode("latin-1"),
+            }
         ).encode()
 
 
@@ -130,7 +134,11 @@ def _as_client(request: Request, netns: str | None) -> Iterator[tuple[_Stream, _
     finally:
         sys.stdin, sys.stdout, sys.stderr = saved_streams
         for name, (handlers, propagate, level) in saved_loggers.items():
-            loggers[name].handlers[:], loggers[name].propagate, loggers[name].level = handlers, propagate, level
+            loggers[name].handlers[:], loggers[name].propagate, loggers[name].level = (
+                handlers,
+                propagate,
+                level,
+            )
         os.fchdir(saved_cwd)
         os.close(saved_cwd)
         os.environ.clear()
@@ -225,8 +233,13 @@ class ControlServer:
 
         for name in sorted(FORWARDED):
             LazyGroup._load(name)
-        for module in ("guestwall.services.bindings", "guestwall.services.filters", "guestwall.cloud.service"):
-            importlib.import_module(module)
+        for module in (
+            "guestwall.services.bindings",
+            "guestwall.services.filters",
+            "guestwall.cloud.service",
+        ):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
         assert COMMANDS
         try:
             self.store()
@@ -253,7 +266,9 @@ class ControlServer:
                 return False
 
     def _answer(self, conn: socket.socket) -> bool:
-        _pid, uid, _gid = PEER_UID.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER_UID.size))
+        _pid, uid, _gid = PEER_UID.unpack(
+            conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER_UID.size)
+        )
         if uid not in (0, os.geteuid()):
             conn.sendall(DECLINED)
             raise BadRequest(f"refused a command of uid {uid}")
@@ -305,7 +320,8 @@ class ControlServer:
 
 
 def _receive(conn: socket.socket) -> bytes:
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = conn.recv(1 << 16)
         if not chunk:

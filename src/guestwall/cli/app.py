@@ -209,6 +209,8 @@ def _accept_common(command: click.Command, structured: bool) -> None:
         "  GUESTWALL_CONFIG  the host configuration file (default /etc/guestwall/guestwall.toml):\n"
         "                    it seeds the host settings (guestwall host-settings) and holds the agent's\n"
         "                    timings\n"
+        "  GUESTWALL_LOCAL   set: run every command in its own process, even when an agent runs\n"
+        "                    for its namespace (by default the agent runs writing commands, warm)\n"
         "\b\nExit status: 0 success; 1 an error (one 'error:' line on stderr), or for 'status' something\n"
         "not enforced; 2 a usage error."
     ),

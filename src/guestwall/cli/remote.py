@@ -113,7 +113,13 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Line | None:
 
 
 def namespace_inode(netns: str | None) -> str | None:
-    path = "/proc/thread-self/ns/net" if netns is None else netns if netns.startswith("/") else f"/run/netns/{netns}"
+    path = (
+        "/proc/thread-self/ns/net"
+        if netns is None
+        else netns
+        if netns.startswith("/")
+        else f"/run/netns/{netns}"
+    )
     try:
         return str(os.stat(path).st_ino)
     except OSError:
@@ -139,7 +145,9 @@ def _connect(path: str) -> socket.socket | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
-        _pid, uid, _gid = PEER_UID.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER_UID.size))
+        _pid, uid, _gid = PEER_UID.unpack(
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER_UID.size)
+        )
     except OSError:
         sock.close()
         return None  # none listening (a stale socket of an agent that ended), or not ours to use
@@ -150,7 +158,7 @@ def _connect(path: str) -> socket.socket | None:
 
 
 def _read_all(sock: socket.socket) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         chunk = sock.recv(1 << 16)
         if not chunk:
@@ -161,6 +169,8 @@ def _read_all(sock: socket.socket) -> bytes:
 def forward(argv: Sequence[str], environ: Mapping[str, str]) -> int | None:
     """Run ``argv`` in the namespace's agent: its exit status once its output is written, or None to run
     the command here (no agent, or one that declined before doing anything)."""
+    if environ.get("GUESTWALL_LOCAL"):
+        return None
     line = parse(argv, environ)
     if line is None:
         return None
@@ -195,7 +205,11 @@ def forward(argv: Sequence[str], environ: Mapping[str, str]) -> int | None:
 def _write_reply(reply: bytes) -> int:
     try:
         answer = json.loads(reply)
-        out, err, code = answer["stdout"].encode("latin-1"), answer["stderr"].encode("latin-1"), answer["code"]
+        out, err, code = (
+            answer["stdout"].encode("latin-1"),
+            answer["stderr"].encode("latin-1"),
+            answer["code"],
+        )
     except (ValueError, KeyError, TypeError, AttributeError):
         sys.stderr.write(
             "error: the guestwall agent ended while it ran the command: the store has the change whole or "
