@@ -244,10 +244,11 @@ def measure_virsh(reps: int, work: Path, log: Log, bound: int = 5) -> dict[str, 
 
 
 def measure_cliwrite(
-    sizes: tuple[int, ...], reps: int, work: Path, log: Log, virsh: bool = True
+    sizes: tuple[int, ...], reps: int, work: Path, log: Log, virsh: bool = True, virsh_bound: int = 5
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"sizes": [measure_size(n, reps, work, log) for n in sizes]}
-    results["virsh"] = measure_virsh(reps, work, log) if virsh else {"available": False, "note": "skipped"}
+    skipped = {"available": False, "note": "skipped"}
+    results["virsh"] = measure_virsh(reps, work, log, virsh_bound) if virsh else skipped
     return results
 
 
