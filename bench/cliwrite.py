@@ -243,10 +243,21 @@ def measure_virsh(reps: int, work: Path, log: Log, bound: int = 5) -> dict[str, 
     return out
 
 
+def python_pass(runs: int) -> float:
+    """``python -c pass``: the floor of any command in a process of its own (the machine's load shows)."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - t0)
+    return median(times)
+
+
 def measure_cliwrite(
     sizes: tuple[int, ...], reps: int, work: Path, log: Log, virsh: bool = True, virsh_bound: int = 5
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"sizes": [measure_size(n, reps, work, log) for n in sizes]}
+    results["python_pass_s"] = python_pass(5)
     skipped = {"available": False, "note": "skipped"}
     results["virsh"] = measure_virsh(reps, work, log, virsh_bound) if virsh else skipped
     return results
@@ -271,6 +282,11 @@ def print_cliwrite(results: dict[str, Any], file: Any = None) -> None:
         )
     else:
         print(f"  virsh: {virsh.get('note', 'not measured')}", file=file)
+    if "python_pass_s" in results:
+        print(
+            f"  python -c pass {results['python_pass_s'] * 1000:.0f} ms (the floor; the machine's load)",
+            file=file,
+        )
     header = f"  {'command':26}" + "".join(f"{'N=' + str(s['n']):>24}" for s in sizes)
     print(header, file=file)
     for op in sizes[0]["process"]:
