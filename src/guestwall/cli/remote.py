@@ -192,9 +192,14 @@ def forward(argv: Sequence[str], environ: Mapping[str, str]) -> int | None:
             sock.sendall(request(argv, environ, inode, stdin))
             sock.shutdown(socket.SHUT_WR)
             first = sock.recv(1)
-            reply = _read_all(sock) if first == ACCEPTED else b""
         except OSError:
-            first, reply = b"", b""
+            first = b""
+        reply = b""
+        if first == ACCEPTED:  # from here on the command may be committed: never run it a second time
+            try:
+                reply = _read_all(sock)
+            except OSError:
+                reply = b""
     if first != ACCEPTED:  # declined, or ended before it started anything: run it here
         if stdin is not None:
             sys.stdin = _replayed(stdin)
