@@ -242,3 +242,54 @@ def test_agent_killed_during_a_command_leaves_it_whole_or_absent(make_host: Call
     restarted = host.start_agent()
     restarted.wait_log(r"converged \(start\)")
     assert host.plan() == ""  # the kernel equals the store, whichever it was
+
+
+def on_terminal(host: Host, *args: str, local: bool) -> tuple[int, bytes]:
+    """``guestwall ARGS`` with stdout on a pseudo-terminal (what a person sees, colours included)."""
+    import pty
+
+    env = {**host.env(), "TERM": "xterm-256color", "COLUMNS": "200"}
+    env.pop("NO_COLOR", None)
+    if local:
+        env["GUESTWALL_LOCAL"] = "1"
+    main, sub = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "guestwall", "--db", host.url, "--netns", host.netns, *args],
+            stdout=sub,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=host.workdir,
+        )
+        os.close(sub)
+        sub = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the terminal's last writer is gone
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return proc.wait(60), b"".join(chunks)
+    finally:
+        os.close(main)
+        if sub >= 0:
+            os.close(sub)
+
+
+def test_output_on_a_terminal_is_the_same(make_host: Callable[..., Host]) -> None:
+    """The agent's captured stdout says it is a terminal when the client's is: the same colours."""
+    host = make_host(guests=1)
+    agent = host.start_agent()
+    shown = {}
+    for local in (False, True):
+        status, out = on_terminal(host, "secgroup", "create", "ctl-tty", local=local)
+        assert status == 0, out
+        assert on_terminal(host, "secgroup", "delete", "ctl-tty", local=local)[0] == 0
+        shown[local] = IDS.sub("<id>", out.decode())
+    assert "\x1b[" in shown[True]  # a terminal gets colours: the comparison means something
+    assert shown[False] == shown[True]
+    assert agent.log().count(RAN) == 2
