@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from agentkit import Host, binding_xml
+from agentkit import STORES, Host, binding_xml
 
 from guestwall.cli.remote import ACCEPTED, socket_path
 from netns_fixtures import needs_netns
@@ -101,8 +101,9 @@ def masked(text: str) -> str:
     return IDS.sub("<id>", text)
 
 
-def test_forwarded_commands_print_and_exit_as_local_ones(make_host: Callable[..., Host]) -> None:
-    host = make_host(guests=3)
+@STORES
+def test_forwarded_commands_print_and_exit_as_local_ones(make_host: Callable[..., Host], store: str) -> None:
+    host = make_host(guests=3, store=store)
     lines = sequence(host)
     agent = host.start_agent()
     mark = len(agent.log())

@@ -300,8 +300,9 @@ class ControlServer:
                     return f"namespace {line.netns} is another one here"
             except (OSError, GuestwallError):
                 return f"no namespace {line.netns} here"
-        url = line.db or DEFAULT_URL
-        if url != self.url:
+        from guestwall.cli.context import same_url
+
+        if not same_url(line.db or DEFAULT_URL, self.url):
             return "another store"
         if (line.host or socket.gethostname()) != self.host:
             return "another host"

@@ -97,6 +97,7 @@ class Agent:
         self.tallies = Tallies()
         self.metrics: MetricsServer | None = None
         self.control: ControlServer | None = None  # runs CLI commands warm (agent.control)
+        self.db_url = store.url  # the store's URL as given (open_agent), password included
         self.hold_until: float | None = None  # no follow or check before (CONTROL_QUIET)
         self._hold_since = 0.0
         self.stopping = False
@@ -163,7 +164,7 @@ class Agent:
             self.selector.register(self.virt, selectors.EVENT_READ, self.virt.on_events)
         if self.listener is not None:
             self._listen()
-        self.control = open_control(LOCK_DIR, self.netns, self.store.url, self.store.host, log.warning)
+        self.control = open_control(LOCK_DIR, self.netns, self.db_url, self.store.host, log.warning)
         if self.control is not None:
             self.selector.register(self.control, selectors.EVENT_READ, self._on_control)
 
@@ -601,6 +602,7 @@ def open_agent(settings: AgentSettings, db_url: str) -> Agent:
     backend = open_backend(settings.netns)
     store = open_for_enforcing(db_url, settings.host, backend, settings.allow_empty)
     agent = Agent(settings, config, store, backend)
+    agent.db_url = db_url
     if not settings.allow_empty:
         agent.reconciler.guard_empty = store.url
     return agent

@@ -41,6 +41,19 @@ class Warm:
 _lent: list[Warm] = []  # at most one: set by agent.control around a command
 
 
+def same_url(a: str, b: str) -> bool:
+    """Whether two store URLs name the same store (however their query is spelt); only in the agent."""
+    if a == b:
+        return True
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(a) == make_url(b)
+    except ArgumentError:
+        return False
+
+
 @contextmanager
 def lent(warm: Warm) -> Iterator[None]:
     """Commands run meanwhile (in this thread) use ``warm`` where it fits."""
@@ -92,7 +105,7 @@ class Context:
         from guestwall.store.records import this_host
 
         warm = _lent[-1]
-        return warm if warm.url == self.url and warm.host == (self.host or this_host()) else None
+        return warm if same_url(warm.url, self.url) and warm.host == (self.host or this_host()) else None
 
     def _warm_namespace(self) -> Warm | None:
         """The agent's nftables context, when this command runs in the agent for the same namespace."""
