@@ -292,6 +292,8 @@ class ControlServer:
             return "not a forwarded command"
         if request.netns_inode != self.netns_inode:
             return "another network namespace"
+        if not os.path.isdir(request.cwd):
+            return f"no directory {request.cwd} here"  # another mount namespace
         if line.netns is not None:
             from guestwall.dataplane.netns import namespace_id
 
