@@ -236,7 +236,9 @@ class ControlServer:
         for module in (
             "guestwall.services.bindings",
             "guestwall.services.filters",
-            "guestwall.cloud.service",
+            "guestwall.cloud.facade",
+            "guestwall.cloud.conntrack",
+            "guestwall.cloud.validate",
         ):
             with contextlib.suppress(ImportError):
                 importlib.import_module(module)
