@@ -181,7 +181,9 @@ def enforced_program(reader: Reader, record: BindingRecord, filters: Mapping[str
 
 def port_program(port: BoundPort, filters: Mapping[str, Filter]) -> PortProgram:
     """``enforced_program`` of a port already loaded (see ``bound_port``)."""
-    return _program(Planner(filters), port)[0]
+    from guestwall.engine import memo
+
+    return _program(memo.planner(filters, port.binding.filterref.filter), port)[0]
 
 
 def load_address_sets(reader: Reader) -> dict[str, AddressSet]:

@@ -157,24 +157,17 @@ class Engine:
             plan = plan_filter_change(txn, edit.before, edit.after, address_sets, options)
             if plan is None:
                 return None
-        from guestwall.services.filters import load_filter_tree
+        from guestwall.services.filters import load_filters
 
-        removed: list[Part] = [
-            port_part(
-                port,
-                edit.before if edit else load_filter_tree(txn, port.record.filter),
-                address_sets,
-                options,
-            )
-            for port in change.removed
-        ]
+        # every definition in one query (each port's part reads only its own filter's tree)
+        stored = (edit.before, edit.after) if edit else (load_filters(txn),) * 2
+        removed = [port_part(port, stored[0], address_sets, options) for port in change.removed]
         added: list[Part] = []
         for device in change.added:
             record = txn.binding(device)
             if record is None:
                 return None
-            tree = edit.after if edit else load_filter_tree(txn, record.filter)
-            added.append(port_part(bound_port(txn, record), tree, address_sets, options))
+            added.append(port_part(bound_port(txn, record), stored[1], address_sets, options))
         # a group no port uses any more takes its chains along
         retired = [
             part

@@ -27,9 +27,9 @@ from guestwall.dataplane.diff import (
     rule_cmds,
 )
 from guestwall.dataplane.state import ActualTable, parse_table
-from guestwall.engine.desired import BoundPort, port_program
+from guestwall.engine import memo
+from guestwall.engine.desired import BoundPort, port_program, stored_binding
 from guestwall.errors import InstantiationError
-from guestwall.instantiate.build import Planner
 from guestwall.instantiate.tree import reachable_filters
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
@@ -53,10 +53,7 @@ def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, str], tuple[str,
 def _compile_one(
     filters: Mapping[str, Filter], xml: str, port_id: int, sets: Mapping[str, AddressSet], options: Options
 ) -> Compiled:
-    from guestwall.nwfilter import parse_binding
-
-    program = Planner(filters).instantiate(parse_binding(xml))
-    return compile_ruleset([PortInput(program, port_id)], options, sets)
+    return memo.compiled_alone(filters, stored_binding(xml), port_id, sets, options)
 
 
 def _group_chains(table: TableSpec) -> dict[str, ChainSpec]:

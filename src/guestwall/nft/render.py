@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
@@ -65,9 +66,11 @@ def _family(family: str) -> str:
     return family
 
 
+@lru_cache(maxsize=1 << 16)
 def _ifname(name: str) -> str:
     """An interface name that matches exactly that name. Names come in checked (guestwall.model.ifname);
-    one that slipped through is refused here rather than written as text meaning something else."""
+    one that slipped through is refused here rather than written as text meaning something else.
+    Remembered: every port's name is written into several sets of every full transaction."""
     problem = ifname_problem(name)
     if problem is not None:
         raise InstantiationError(f"interface name {name!r} cannot be matched: it is {problem}")
@@ -185,11 +188,19 @@ _STATEMENT: dict[type, Callable[[Any], str]] = {
 }
 
 
+# Rules are values, and the same few rules (a group's chains, the skeleton) are written again and again:
+# into digests while compiling, into every transaction that re-asserts them. Their text is remembered by
+# value (hashing a rule costs a fraction of writing it). Bounded: a long-running agent sees edits come and go.
+_MEMO = 1 << 14
+
+
+@lru_cache(maxsize=_MEMO)
 def statements(stmts: tuple[ir.Statement, ...]) -> str:
     """A rule's statements (what a rule's digest is computed from)."""
     return " ".join(_STATEMENT[type(s)](s) for s in stmts)
 
 
+@lru_cache(maxsize=_MEMO)
 def rule(r: ir.Rule) -> str:
     body = statements(r.statements)
     return f"{body} comment {quoted(r.comment)}" if r.comment else body
