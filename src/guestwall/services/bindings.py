@@ -18,7 +18,6 @@ from guestwall.model import Binding, FilterRef, make_params
 from guestwall.services.ownership import check_binding_change, check_binding_filter, check_binding_record
 from guestwall.store.records import BindingRecord, ReadableStore, Store
 
-
 # Beyond this many bindings created at once, reading every stored binding costs less than one look-up each.
 _ONE_BY_ONE = 32
 
@@ -69,7 +68,8 @@ def create_bindings(
         if len(bindings) > _ONE_BY_ONE:  # one query for all, not one per binding
             existing = {r.portdev: r for r in writer.bindings()}
             for binding in bindings:
-                check_binding_record(existing.get(binding.portdev), binding.portdev, "nwfilter-binding-create")
+                record = existing.get(binding.portdev)
+                check_binding_record(record, binding.portdev, "nwfilter-binding-create")
         else:
             for binding in bindings:
                 check_binding_change(writer, binding.portdev, "nwfilter-binding-create")
