@@ -86,11 +86,14 @@ def _number(value: object) -> int:
     return value
 
 
+_MAC_TEXT = re.compile(r"^[0-9a-f:]+$")
+
+
 def _plain(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str):  # a MAC address: hex digits and colons only
-        if not re.match(r"^[0-9a-f:]+$", value):
+        if not _MAC_TEXT.match(value):
             raise RenderError(f"{value!r} is not a MAC address")
         return value
     return str(value)  # an ipaddress value renders itself
@@ -232,15 +235,24 @@ def declaration(s: SetDecl) -> str:
 def _map_value(value: object, map_type: str) -> str:
     if map_type == "verdict":
         assert isinstance(value, tuple)
-        verdict, chain = value
-        return _verdict(ir.Verdict(ir.VerdictKind(verdict), chain))
+        return _verdict_value(*value)
     if map_type in ("ipv4_addr", "ipv6_addr"):  # address maps (the network layer's NAT)
         return component(value, map_type)
     return hex(value) if isinstance(value, int) else keyword(str(value))
 
 
+@lru_cache(maxsize=4096)
+def _verdict_value(verdict: str, chain: str | None) -> str:
+    """A verdict map's value: a group's few chains are every port's values (remembered)."""
+    return _verdict(ir.Verdict(ir.VerdictKind(verdict), chain))
+
+
 def _element(key: tuple[object, ...], value: object, s: SetDecl, with_value: bool) -> str:
-    text = " . ".join(component(c, t) for c, t in zip(key, s.key_types, strict=True))
+    types = s.key_types
+    if len(key) == 1 and len(types) == 1:  # most elements: no concatenation to write
+        text = component(key[0], types[0])
+    else:
+        text = " . ".join(component(c, t) for c, t in zip(key, types, strict=True))
     return f"{text} : {_map_value(value, s.map_type)}" if with_value and s.map_type else text
 
 
