@@ -144,6 +144,7 @@ def test_listings() -> None:
     assert render.listing(ListTable(T)) == "table bridge guestwall"
     assert render.listing(ListSet(T, "l2out", map=True)) == "map bridge guestwall l2out"
     assert render.listing(ListSets("inet", maps=False)) == "sets inet"
+    assert render.listing(ListSets(None, maps=True)) == "maps"
 
 
 # Fragments of nft syntax: a command (verb + object) or a statement only nft writes like this.

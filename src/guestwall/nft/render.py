@@ -308,7 +308,9 @@ def render_transaction(tx: Transaction) -> str:
 _LISTING: dict[type, Callable[[Any], str]] = {
     ListTable: lambda x: f"table {_table(x.table)}",
     ListSet: lambda x: f"{'map' if x.map else 'set'} {_table(x.table)} {identifier(x.name)}",
-    ListSets: lambda x: f"{'maps' if x.maps else 'sets'} {_family(x.family)}",
+    ListSets: lambda x: (
+        f"{'maps' if x.maps else 'sets'}{'' if x.family is None else ' ' + _family(x.family)}"
+    ),
     ListRuleset: lambda x: "ruleset",
 }
 
