@@ -147,14 +147,15 @@ class Engine:
             return None  # unbound guest ports under the default filter may change with anything
         if len(change.added) > ADD_ALONE_LIMIT:
             return None
-        if change.filters and not (change.added or change.removed or change.sets) and not txn.bound_filters():
+        bound = txn.bound_filters() if change.filters else set()
+        if change.filters and not (change.added or change.removed or change.sets) and not bound:
             return ApplyResult(Transaction(), 0.0, 0.0, incremental=True)  # no port uses any filter
         options = settings.options()
         address_sets = load_address_sets(txn)
         edit = change.filters
         plan = None
         if edit is not None:
-            plan = plan_filter_change(txn, edit.before, edit.after, address_sets, options)
+            plan = plan_filter_change(txn, edit.before, edit.after, address_sets, options, bound)
             if plan is None:
                 return None
         from guestwall.services.filters import load_filters
