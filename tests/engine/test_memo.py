@@ -43,7 +43,9 @@ def test_a_planner_is_kept_for_the_same_definitions_only() -> None:
     assert memo.planner(definitions(22), "web") is first  # equal values, parsed again: the same planner
     assert memo.planner(definitions(80), "web") is not first  # the top filter edited
     # a definition the top filter does not reach is not part of the key
-    unrelated = parse_filter("<filter name='other' chain='root'><rule action='drop' direction='in'/></filter>")
+    unrelated = parse_filter(
+        "<filter name='other' chain='root'><rule action='drop' direction='in'/></filter>"
+    )
     assert memo.planner(definitions(22, other=unrelated), "web") is first
 
 
@@ -60,7 +62,9 @@ def test_a_compiled_representative_follows_the_definitions() -> None:
 
         return [rule(r) for t in compiled.ruleset.tables.values() for c in t.chains.values() for r in c.rules]
 
-    assert any("th dport 22 " in r for r in rules(before)) and not any("th dport 22 " in r for r in rules(after))
+    assert any("th dport 22 " in r for r in rules(before)) and not any(
+        "th dport 22 " in r for r in rules(after)
+    )
     assert any("th dport 80 " in r for r in rules(after))
     # other inputs are part of the key too: options, port id
     assert memo.compiled_alone(definitions(22), binding, 2, sets, Options()) is not before
