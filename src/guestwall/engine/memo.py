@@ -46,9 +46,46 @@ class Memo(Generic[V]):
         self._values.clear()
 
 
-def tree_of(filters: Mapping[str, Filter], top: str) -> Tree:
+class TreeKey:
+    """The definitions instantiating a top filter reads, as a memo key: compared by value, hashed once per
+    definition object (parsed definitions are remembered, so the same objects come back on every change:
+    hashing a tree of frozen values anew each time would cost what the memo saves)."""
+
+    __slots__ = ("_hash", "tree")
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self._hash = hash(tuple((name, _hash_of(f)) for name, f in tree))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        # equal trees of the same objects compare by identity, element by element: cheap
+        return isinstance(other, TreeKey) and self._hash == other._hash and self.tree == other.tree
+
+
+# A definition object's hash, by its id; the object is held, so its id cannot be reused while here. A hash
+# found here for a new object with an old id is never wrong: ``_hash_of`` checks it is the same object.
+_hashes: dict[int, tuple[Filter, int]] = {}
+
+
+def _hash_of(definition: Filter | None) -> int:
+    if definition is None:
+        return hash(None)
+    hit = _hashes.get(id(definition))
+    if hit is not None and hit[0] is definition:
+        return hit[1]
+    if len(_hashes) > 4096:
+        _hashes.clear()
+    value = hash(definition)
+    _hashes[id(definition)] = (definition, value)
+    return value
+
+
+def tree_of(filters: Mapping[str, Filter], top: str) -> TreeKey:
     """The definitions instantiating ``top`` reads: its key in the memos."""
-    return tuple((name, filters.get(name)) for name in sorted(reachable_filters(filters, [top])))
+    return TreeKey(tuple((name, filters.get(name)) for name in sorted(reachable_filters(filters, [top]))))
 
 
 _planners: Memo[Planner] = Memo(64)
@@ -57,11 +94,13 @@ _planners: Memo[Planner] = Memo(64)
 def planner(filters: Mapping[str, Filter], top: str) -> Planner:
     """A planner for the bindings of ``top``: one per set of definitions, so each group (top filter and
     provided names) is planned once per definition, not once per port."""
-    tree = tree_of(filters, top)
-    return _planners.get(tree, lambda: Planner({n: f for n, f in tree if f is not None}))
+    key = tree_of(filters, top)
+    return _planners.get(key, lambda: Planner({n: f for n, f in key.tree if f is not None}))
 
 
 _representatives: Memo[Compiled] = Memo(64)
+# Address sets are part of the key: beyond this many networks in them, compiling is cheaper than the key.
+_KEYED_NETWORKS = 256
 
 
 def compiled_alone(
@@ -74,13 +113,14 @@ def compiled_alone(
     """One binding instantiated (with nothing learned) and compiled alone: a group's chains as a filter
     edit plans them. Raises what instantiation raises (nothing is remembered then)."""
     top = binding.filterref.filter
-    tree = tree_of(filters, top)
-    key = (tree, binding, port_id, options, tuple(sorted(address_sets.items())))
 
     def compute() -> Compiled:
         program = planner(filters, top).instantiate(binding)
         return compile_ruleset([PortInput(program, port_id)], options, address_sets)
 
+    if sum(len(a.networks) for a in address_sets.values()) > _KEYED_NETWORKS:
+        return compute()  # hashing 10,000 provider blocks costs more than compiling one port
+    key = (tree_of(filters, top), binding, port_id, options, tuple(sorted(address_sets.items())))
     return _representatives.get(key, compute)
 
 
@@ -88,3 +128,4 @@ def clear() -> None:
     """Forget everything (tests that count what is computed)."""
     _planners.clear()
     _representatives.clear()
+    _hashes.clear()
