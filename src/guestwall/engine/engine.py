@@ -147,17 +147,16 @@ class Engine:
             return None  # unbound guest ports under the default filter may change with anything
         if len(change.added) > ADD_ALONE_LIMIT:
             return None
-        bound = txn.bound_filters() if change.filters else set()
-        if change.filters and not (change.added or change.removed or change.sets) and not bound:
-            return ApplyResult(Transaction(), 0.0, 0.0, incremental=True)  # no port uses any filter
         options = settings.options()
         address_sets = load_address_sets(txn)
         edit = change.filters
         plan = None
         if edit is not None:
-            plan = plan_filter_change(txn, edit.before, edit.after, address_sets, options, bound)
+            plan = plan_filter_change(txn, edit.before, edit.after, address_sets, options)
             if plan is None:
                 return None
+            if not plan.after and not (change.added or change.removed or change.sets):
+                return ApplyResult(Transaction(), 0.0, 0.0, incremental=True)  # no port uses the edited ones
         from guestwall.services.filters import load_filters
 
         # every definition in one query (each port's part reads only its own filter's tree)

@@ -11,7 +11,7 @@ not as expected); the engine then applies everything. Nothing here takes a lock 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from guestwall.compile import canon, names
@@ -74,18 +74,18 @@ def plan_filter_change(
     new: Mapping[str, Filter],
     address_sets: Mapping[str, AddressSet],
     options: Options,
-    bound: Iterable[str] | None = None,
 ) -> FilterPlan | None:
-    """Plan new filter definitions for the bound groups they touch (no kernel access). ``bound``: the top
-    filters of the store's bindings, when the caller has them.
+    """Plan new filter definitions for the bound groups they touch (no kernel access); an empty plan when
+    no binding uses them.
 
     Raises InstantiationError naming a binding when a group cannot be instantiated with the new
     definitions; None when only a full apply can do it.
     """
     changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
+    # the top filters that reach an edited one, from the definitions; the store says which are bound
     tops = sorted(
         t
-        for t in (reader.bound_filters() if bound is None else bound)
+        for t in old.keys() | new.keys()
         if changed & (reachable_filters(old, [t]) | reachable_filters(new, [t]))
     )
     groups = _groups(reader, tops) if tops else {}
