@@ -42,6 +42,8 @@ PHASES = {
     ("guestwall.engine.incremental", "port_program"): "instantiate",  # one port's program
     ("guestwall.services.filters", "load_filters"): "load",  # parse every stored filter
     ("guestwall.services.filters", "load_filter_tree"): "load",  # parse one filter tree
+    ("guestwall.engine.desired", "load_definitions"): "load",  # the filter trees the bindings use
+    ("guestwall.engine.engine", "load_definitions"): "load",  # (the incremental path's)
 }
 
 
