@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from guestwall.compile import names
-from guestwall.compile.compiler import Options
 from guestwall.config import HostConfig
 from guestwall.dataplane.apply import ApplyResult, kernel_lock
 from guestwall.dataplane.backend import Backend
@@ -24,8 +23,8 @@ from guestwall.dataplane.fingerprints import verify as verify_chains
 from guestwall.dataplane.links import Link
 from guestwall.dataplane.state import ActualTable, read_sets, read_state
 from guestwall.engine.changes import Change
-from guestwall.engine.desired import Desired, bound_port, desired_state
-from guestwall.engine.incremental import Part, plan_filter_change, port_part, transaction
+from guestwall.engine.desired import Desired, bound_port, desired_state, load_definitions
+from guestwall.engine.incremental import plan_filter_change, port_part, transaction
 from guestwall.errors import DataplaneError
 from guestwall.model import AddressSet, Filter
 from guestwall.store.records import Reader
@@ -149,10 +148,17 @@ class Engine:
             return None  # unbound guest ports under the default filter may change with anything
         if len(change.added) > ADD_ALONE_LIMIT:
             return None
-        if change.filters and not (change.added or change.removed or change.sets) and not txn.bound_filters():
-            return ApplyResult(Transaction(), 0.0, 0.0, incremental=True)  # no port uses any filter
         options = settings.options()
         edit = change.filters
+        found = [txn.binding(device) for device in change.added]
+        records = [r for r in found if r is not None]
+        if len(records) != len(found):
+            return None
+        if edit:
+            stored = (edit.before, edit.after)
+        else:  # the trees of the ports' filters, in one query
+            tops = {p.record.filter for p in change.removed} | {r.filter for r in records}
+            stored = (load_definitions(txn, tops),) * 2
         with kernel_lock(self.backend.netns):
             t0 = time.perf_counter()
             existing = read_sets(self.backend)
@@ -162,10 +168,17 @@ class Engine:
                 plan = plan_filter_change(txn, edit.before, edit.after, sets, options)
                 if plan is None:
                     return None
-            parts = self._parts(txn, change, sets, options)
-            if parts is None:
-                return None
-            removed, added, retired = parts
+                if not plan.after and not (change.added or change.removed or change.sets):
+                    # no port uses the edited ones
+                    return ApplyResult(Transaction(), 0.0, 0.0, incremental=True)
+            removed = [port_part(port, stored[0], sets, options) for port in change.removed]
+            added = [port_part(bound_port(txn, record), stored[1], sets, options) for record in records]
+            # a group no port uses any more takes its chains along
+            retired = [
+                part
+                for port, part in zip(change.removed, removed, strict=True)
+                if txn.count_bindings(port.record.filter) == 0
+            ]
             tx = transaction(
                 txn,
                 self.backend,
@@ -187,37 +200,6 @@ class Engine:
                 except DataplaneError:
                     return None  # the kernel is not as expected: the full path settles it
             return ApplyResult(tx, t1 - t0, time.perf_counter() - t1, incremental=True)
-
-    @staticmethod
-    def _parts(
-        txn: Reader,
-        change: Change,
-        sets: Mapping[str, AddressSet],
-        options: Options,
-    ) -> tuple[list[Part], list[Part], list[Part]] | None:
-        """The parts of the ports that go, that come, and of the groups no port uses any more; None when a
-        port that comes is not in the store. ``sets``: see ``hollow_sets``."""
-        from guestwall.services.filters import load_filter_tree
-
-        edit = change.filters
-        removed = [
-            port_part(port, edit.before if edit else load_filter_tree(txn, port.record.filter), sets, options)
-            for port in change.removed
-        ]
-        added: list[Part] = []
-        for device in change.added:
-            record = txn.binding(device)
-            if record is None:
-                return None
-            tree = edit.after if edit else load_filter_tree(txn, record.filter)
-            added.append(port_part(bound_port(txn, record), tree, sets, options))
-        # a group no port uses any more takes its chains along
-        retired = [
-            part
-            for port, part in zip(change.removed, removed, strict=True)
-            if txn.count_bindings(port.record.filter) == 0
-        ]
-        return removed, added, retired
 
 
 def hollow_sets(txn: Reader, declared: ActualTable | None) -> dict[str, AddressSet]:

@@ -14,8 +14,11 @@ from guestwall.dataplane.apply import ApplyResult
 from guestwall.engine import Change, Engine, bound_port, converge
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
-from guestwall.services.ownership import check_binding_change, check_binding_filter
+from guestwall.services.ownership import check_binding_change, check_binding_filter, check_binding_record
 from guestwall.store.records import BindingRecord, ReadableStore, Store
+
+# Beyond this many bindings created at once, reading every stored binding costs less than one look-up each.
+_ONE_BY_ONE = 32
 
 
 class BindingNotFound(NotFoundError):
@@ -62,8 +65,14 @@ def create_bindings(
     for binding in bindings:
         check_binding_filter(binding.filterref.filter, binding.portdev)
     with store.write() as writer:
-        for binding in bindings:
-            check_binding_change(writer, binding.portdev, "nwfilter-binding-create")
+        if len(bindings) > _ONE_BY_ONE:  # one query for all, not one per binding
+            existing = {r.portdev: r for r in writer.bindings()}
+            for binding in bindings:
+                record = existing.get(binding.portdev)
+                check_binding_record(record, binding.portdev, "nwfilter-binding-create")
+        else:
+            for binding in bindings:
+                check_binding_change(writer, binding.portdev, "nwfilter-binding-create")
         for name in sorted({b.filterref.filter for b in bindings}):
             if writer.filter_by_name(name) is None:
                 raise InstantiationError(f"referenced filter '{name}' is missing")
