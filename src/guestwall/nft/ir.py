@@ -90,6 +90,13 @@ class AnonSet:
 
 
 @dataclass(frozen=True)
+class ConstSet:
+    """An anonymous set of constants, e.g. ``{ 22, 80, 443 }`` (rules folded into one lookup)."""
+
+    items: tuple[Const, ...]
+
+
+@dataclass(frozen=True)
 class Exists:
     """The right-hand side of a ``TcpOption`` match."""
 
@@ -110,7 +117,9 @@ class Literal:
     text: str
 
 
-Expr = Payload | Raw | Meta | Ct | Masked | Concat | TcpOption | Const | AnonSet | Exists | SetRef | Literal
+Expr = (
+    Payload | Raw | Meta | Ct | Masked | Concat | TcpOption | Const | AnonSet | ConstSet | Exists | SetRef
+) | Literal
 
 # ---- statements ------------------------------------------------------------------------------------------
 
@@ -144,6 +153,14 @@ class Verdict:
 class VMap:
     key: Expr
     map: str
+
+
+@dataclass(frozen=True)
+class AnonVMap:
+    """``key vmap { value : verdict, ... }``: one lookup dispatching to the verdict of the packet's value."""
+
+    key: Expr
+    entries: tuple[tuple[Const, Verdict], ...]
 
 
 @dataclass(frozen=True)
@@ -203,7 +220,9 @@ class PayloadSet:
     value: Const | Literal
 
 
-Statement = Match | Verdict | VMap | SetMark | CtCountOver | Nat | PayloadSet | Limit | Counter | Log
+Statement = (
+    Match | Verdict | VMap | AnonVMap | SetMark | CtCountOver | Nat | PayloadSet | Limit | Counter | Log
+)
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,7 @@ _EXPR: dict[type, Callable[[Any], str]] = {
     ir.TcpOption: lambda e: f"tcp option {_number(e.kind)}",
     ir.Const: _const,
     ir.AnonSet: lambda e: "{ " + ", ".join(keyword(i) for i in e.items) + " }",
+    ir.ConstSet: lambda e: "{ " + ", ".join(_const(i) for i in e.items) + " }",
     ir.Exists: lambda e: "exists" if e.present else "missing",
     ir.SetRef: lambda e: f"@{identifier(e.name)}",
     ir.Literal: lambda e: e.text,
@@ -173,6 +174,9 @@ _STATEMENT: dict[type, Callable[[Any], str]] = {
     ir.Match: lambda s: f"{expr(s.left)} {'!= ' if s.negated else ''}{expr(s.right)}",
     ir.Verdict: _verdict,
     ir.VMap: lambda s: f"{expr(s.key)} vmap @{identifier(s.map)}",
+    ir.AnonVMap: lambda s: (
+        f"{expr(s.key)} vmap {{ " + ", ".join(f"{_const(k)} : {_verdict(v)}" for k, v in s.entries) + " }"
+    ),
     ir.SetMark: _set_mark,
     ir.CtCountOver: lambda s: (
         f"add @{identifier(s.set)} {{ {expr(s.key)} ct count over {_number(s.limit)} }}"
