@@ -60,7 +60,7 @@ def fold(name: str, rules: list[ir.Rule], digest: Callable[[ir.Rule], str]) -> F
         if lead and _pays(key, run[lead:]):  # the first value's rules stay in line: no jump for them
             out += run[:lead]
             run = run[lead:]
-        out.append(_dispatch(name, key, run, subchains, digest))
+        out.append(_dispatch(name, len(out), key, run, subchains, digest))
         i = end
     return Folded(out, subchains)
 
@@ -213,6 +213,7 @@ def _best_run(rules: list[ir.Rule], start: int) -> tuple[ir.Expr | None, int]:
 
 def _dispatch(
     name: str,
+    position: int,
     key: ir.Expr,
     run: list[ir.Rule],
     subchains: dict[str, list[ir.Rule]],
@@ -235,7 +236,8 @@ def _dispatch(
         ):
             entries.append((value, only[0]))
             continue
-        sub = f"{name}.{short_hash(render_expr(key), render_expr(value), length=6)}"
+        # named by the map's place in the chain and the value: unique in the table, stable across ports
+        sub = f"{name}.{short_hash(position, render_expr(key), render_expr(value), length=6)}"
         subchains[sub] = merge(members, digest)
         entries.append((value, ir.Verdict(ir.VerdictKind.JUMP, sub)))
     stmts: tuple[ir.Statement, ...] = (ir.AnonVMap(key, tuple(entries)),)
