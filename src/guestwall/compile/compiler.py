@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from guestwall.compile import names
 from guestwall.compile.droplog import LogOptions, LogRule, marked, with_counter, with_log
 from guestwall.compile.fold import fold as fold_chain
+from guestwall.compile.inline import inline_jumps
 from guestwall.compile.matches import constant_match
 from guestwall.compile.rules import (
     PortKey,
@@ -91,6 +92,9 @@ def compile_ruleset(
     )
     for port in sorted(ports, key=lambda p: p.program.portdev):
         _compile_port(port, state, out.fallbacks)
+    if state.fold:
+        for table in ruleset.tables.values():
+            inline_jumps(table.chains, rule_digest)
     out.log_rules = state.log_rules
     return out
 
