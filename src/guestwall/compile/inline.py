@@ -70,12 +70,12 @@ def inline_jumps(chains: Mapping[str, ChainSpec], digest: Callable[[ir.Rule], st
 
 def _inlined(rule: ir.Rule, chains: Mapping[str, ChainSpec], digest: Callable[[ir.Rule], str]) -> ir.Rule:
     *matches, last = rule.statements or (None,)
-    if not isinstance(last, ir.Verdict) or last.kind is not ir.VerdictKind.JUMP or last.target not in chains:
+    if not isinstance(last, ir.Verdict) or last.kind is not ir.VerdictKind.JUMP or last.target is None:
         return rule
     if not all(isinstance(s, ir.Match) for s in matches):
         return rule
-    target = chains[last.target]
-    if target.base is not None:
+    target = chains.get(last.target)
+    if target is None or target.base is not None:
         return rule
     outcome = _outcome(target.rules)
     if outcome is None:
