@@ -23,6 +23,7 @@ from guestwall.model.cloud import (
     SecurityGroup,
     SecurityGroupRule,
 )
+from guestwall.model.mac import MacAddress
 from guestwall.nft import render
 from guestwall.nwfilter import parse_binding, parse_filter
 
@@ -94,8 +95,8 @@ def port(device: str = "vnet0", mac: str = "52:54:00:00:00:01", **fields: object
 
 
 def test_link_local_from_mac() -> None:
-    assert tr.link_local("52:54:00:12:34:56") == IPv6Address("fe80::5054:ff:fe12:3456")
-    assert tr.link_local("00:16:3e:00:00:01") == IPv6Address("fe80::216:3eff:fe00:1")
+    assert MacAddress(0x525400123456).link_local() == IPv6Address("fe80::5054:ff:fe12:3456")
+    assert MacAddress(0x00163E000001).link_local() == IPv6Address("fe80::216:3eff:fe00:1")
 
 
 def test_port_parameters() -> None:

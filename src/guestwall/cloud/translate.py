@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv6Network
 from uuid import UUID
 from xml.sax.saxutils import escape
 
@@ -201,18 +201,10 @@ def port_filter_xml(prof: Profile) -> str:
     return f"<filter name={quoteattr(prof.filter_name)} chain='root'>\n{body}</filter>\n"
 
 
-def link_local(mac: str) -> IPv6Address:
-    """The EUI-64 link-local address a guest derives from its MAC (RFC 4291 appendix A)."""
-    octets = [int(x, 16) for x in mac.split(":")]
-    octets[0] ^= 0x02
-    eui = [*octets[:3], 0xFF, 0xFE, *octets[3:]]
-    return IPv6Address(bytes([0xFE, 0x80, 0, 0, 0, 0, 0, 0, *eui]))
-
-
 def port_parameters(port: Port) -> dict[str, tuple[str, ...]]:
     """The binding parameters: MAC; IP/IPMASK (IPv4 networks, if any); IPV6/IPV6MASK (the link-local
     address first, then the port's IPv6 networks). Lists walk in parallel (address i with mask i)."""
-    params: dict[str, tuple[str, ...]] = {"MAC": (port.mac,)}
+    params: dict[str, tuple[str, ...]] = {"MAC": (str(port.mac),)}
     if not port.port_security:
         return params
     v4 = port.networks(4)
@@ -220,7 +212,7 @@ def port_parameters(port: Port) -> dict[str, tuple[str, ...]]:
         params["IP"] = tuple(str(n.network_address) for n in v4)
         params["IPMASK"] = tuple(str(n.prefixlen) for n in v4)
     v6 = [
-        IPv6Network(f"{link_local(port.mac)}/128"),
+        IPv6Network(f"{port.mac.link_local()}/128"),
         *(n for n in port.networks(6) if isinstance(n, IPv6Network)),
     ]
     v6 = list(dict.fromkeys(v6))
@@ -244,7 +236,7 @@ def binding_xml(port: Port) -> str:
         f"  <owner>\n    <name>{_text(port.name or port.device)}</name>\n"
         f"    <uuid>{owner_uuid}</uuid>\n  </owner>\n"
         f"  <portdev name={quoteattr(port.device)}/>\n"
-        f"  <mac address={quoteattr(port.mac)}/>\n"
+        f"  <mac address={quoteattr(str(port.mac))}/>\n"
         f"  <filterref filter={quoteattr(port_filter_name(port))}>\n{params}  </filterref>\n"
         "</filterbinding>\n"
     )

@@ -63,7 +63,7 @@ def layer_of(rule: Rule) -> str:
 
 def top_values(binding: Binding, learned: Sequence[str] = ()) -> dict[str, tuple[str, ...]]:
     """The binding's variables: MAC from the NIC, IP if learned, then its parameters (which win)."""
-    values: dict[str, tuple[str, ...]] = {"MAC": (binding.mac,)}
+    values: dict[str, tuple[str, ...]] = {"MAC": (str(binding.mac),)}
     if learned:
         values["IP"] = tuple(learned)
     values.update(binding.filterref.param_dict())

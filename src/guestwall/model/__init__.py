@@ -18,6 +18,7 @@ from guestwall.model.filter import (
     VarRef,
     make_params,
 )
+from guestwall.model.mac import MacAddress
 
 __all__ = [
     "Action",
@@ -29,6 +30,7 @@ __all__ = [
     "Entry",
     "Filter",
     "FilterRef",
+    "MacAddress",
     "Match",
     "Owner",
     "Params",

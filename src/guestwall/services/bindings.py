@@ -28,7 +28,7 @@ def with_mac_parameter(binding: Binding) -> Binding:
     params = binding.filterref.param_dict()
     if "MAC" in params:
         return binding
-    params["MAC"] = (binding.mac,)
+    params["MAC"] = (str(binding.mac),)
     return replace(binding, filterref=FilterRef(binding.filterref.filter, make_params(params)))
 
 

@@ -30,6 +30,7 @@ from guestwall.instantiate.program import (
     Verdict,
 )
 from guestwall.model import AddressSet
+from guestwall.model.mac import MacAddress
 from guestwall.simulate.packet import Packet
 
 STAGES = {"out": (Stage.L2_OUT, Stage.L3_OUT), "in": (Stage.L3_IN, Stage.L2_IN)}
@@ -59,10 +60,6 @@ class Outcome:
         return f"{self.verdict}: {r.verdict.value} by {r.origin} in {self.stage.value if self.stage else '?'}"
 
 
-def _mac_int(mac: str) -> int:
-    return int(mac.replace(":", ""), 16)
-
-
 def _scalar_eq(packet_value: object, value: object) -> bool:
     if isinstance(value, str) and isinstance(packet_value, str):
         return value.lower() == packet_value.lower()
@@ -75,13 +72,10 @@ def operand_matches(op: Operand, value: object) -> bool:
     if isinstance(op, Prefix):
         if isinstance(value, IPv4Address | IPv6Address):
             return value in ip_network(f"{op.addr}/{op.length}", strict=False)
-        if isinstance(value, str) and isinstance(op.addr, str):
-            shift = 48 - op.length
-            return _mac_int(value) >> shift == _mac_int(op.addr) >> shift
+        if isinstance(value, MacAddress) and isinstance(op.addr, MacAddress):
+            return value.same_prefix(op.addr, op.length)
         return False
     if isinstance(op, Range):
-        if isinstance(value, str) and isinstance(op.lo, str) and isinstance(op.hi, str):
-            return _mac_int(op.lo) <= _mac_int(value) <= _mac_int(op.hi)
         try:
             return op.lo <= value <= op.hi  # type: ignore[operator]
         except TypeError:

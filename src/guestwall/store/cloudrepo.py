@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from sqlalchemy import delete, select
 
-from guestwall.errors import NotFoundError
+from guestwall.errors import NotFoundError, StoreError
 from guestwall.model.cloud import (
     AddressGroup,
     Ethertype,
@@ -26,6 +26,7 @@ from guestwall.model.cloud import (
     SecurityGroup,
     SecurityGroupRule,
 )
+from guestwall.model.mac import MacAddress
 from guestwall.store.cloudtables import (
     AddressGroupRow,
     PortRow,
@@ -98,7 +99,7 @@ def _port(row: PortRow, groups: Iterable[str]) -> Port:
     return Port(
         id=row.id,
         device=row.device,
-        mac=row.mac,
+        mac=MacAddress.require(row.mac, f"stored port {row.id}", StoreError),
         project=row.project,
         name=row.name,
         fixed_ips=tuple(ip_address(a) for a in _split(row.fixed_ips)),
@@ -343,7 +344,7 @@ class CloudRepo(SqlRepo):
             else:
                 row.revision_number = (row.revision_number or 0) + 1
                 row.updated_at = _now()
-            row.device, row.name, row.mac, row.project = port.device, port.name, port.mac, port.project
+            row.device, row.name, row.mac, row.project = port.device, port.name, str(port.mac), port.project
             row.fixed_ips = " ".join(str(a) for a in port.fixed_ips)
             row.allowed_address_pairs = " ".join(str(n) for n in port.allowed_address_pairs)
             row.port_security, row.dhcp_server = port.port_security, port.dhcp_server
