@@ -6,7 +6,7 @@ from __future__ import annotations
 from helpers import chain, filters, program
 
 from guestwall.instantiate.fields import Field
-from guestwall.instantiate.program import Check, ProgramRule, Stage, States, Value, Verdict
+from guestwall.instantiate.program import Check, ProgramRule, ProgramVerdict, Stage, States, Value
 from guestwall.model.mac import MacAddress
 
 
@@ -83,5 +83,5 @@ def test_reject_is_a_drop_at_layer_2_and_a_reject_at_layer_3() -> None:
       <rule action='reject' direction='out' priority='500'><mac/></rule>
       <rule action='reject' direction='out' priority='500'><tcp/></rule>
     </filter>"""
-    assert [r.verdict for r in rules(xml, Stage.L2_OUT)] == [Verdict.DROP]
-    assert [r.verdict for r in rules(xml, Stage.L3_OUT)] == [Verdict.REJECT]
+    assert [r.verdict for r in rules(xml, Stage.L2_OUT)] == [ProgramVerdict.DROP]
+    assert [r.verdict for r in rules(xml, Stage.L3_OUT)] == [ProgramVerdict.REJECT]

@@ -12,7 +12,7 @@ from guestwall.compile.matches import Context, Kind, constant_match, stp_prefix,
 from guestwall.compile.ruleset import SetSpec, TableSpec, rule_digest
 from guestwall.errors import InstantiationError
 from guestwall.instantiate.fields import Field
-from guestwall.instantiate.program import Check, IPSetRef, Operand, ProgramRule, Value, Verdict
+from guestwall.instantiate.program import Check, IPSetRef, Operand, ProgramRule, ProgramVerdict, Value
 from guestwall.model import AddressSet
 from guestwall.nft import ir
 from guestwall.nft.render import expr as render_expr
@@ -91,7 +91,7 @@ def expand(rule: ProgramRule) -> list[ProgramRule]:
     return out
 
 
-def _verdict(verdict: Verdict) -> ir.Verdict:
+def _verdict(verdict: ProgramVerdict) -> ir.Verdict:
     return ir.Verdict(ir.VerdictKind(verdict.value))
 
 

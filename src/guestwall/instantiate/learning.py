@@ -29,9 +29,9 @@ from guestwall.instantiate.program import (
     Origin,
     PortProgram,
     ProgramRule,
+    ProgramVerdict,
     Stage,
     Value,
-    Verdict,
 )
 from guestwall.model import Binding
 from guestwall.model.mac import BROADCAST, MacAddress
@@ -100,7 +100,7 @@ def interim_program(binding: Binding, mode: LearningMode) -> PortProgram:
 
 def drop_all_program(portdev: str, mac: MacAddress, filter_name: str) -> PortProgram:
     """Everything from and to the port is dropped: a port whose filter cannot be instantiated."""
-    drop = (_rule("drop-all", 1, Verdict.DROP, ()),)
+    drop = (_rule("drop-all", 1, ProgramVerdict.DROP, ()),)
     return PortProgram(
         portdev,
         mac,
@@ -122,7 +122,7 @@ def _program(
 def _rule(
     name: str,
     number: int,
-    verdict: Verdict,
+    verdict: ProgramVerdict,
     checks: tuple[Check, ...],
     rows: tuple[tuple[Value, ...], ...] = (),
 ) -> ProgramRule:
@@ -136,10 +136,10 @@ def _hole(field: Field, shape: HoleShape, negated: bool = False) -> Check:
 def _any_out(mac: MacAddress) -> list[ProgramRule]:
     own = ((Value(mac),),)
     return [
-        _rule("learn-any", 1, Verdict.DROP, (_hole(Field.ETHER_SRC, _MAC_HOLE, negated=True),), own),
-        _rule("learn-any", 2, Verdict.ACCEPT, (_IPV4,)),
-        _rule("learn-any", 3, Verdict.ACCEPT, (_ARP,)),
-        _rule("learn-any", 4, Verdict.DROP, ()),
+        _rule("learn-any", 1, ProgramVerdict.DROP, (_hole(Field.ETHER_SRC, _MAC_HOLE, negated=True),), own),
+        _rule("learn-any", 2, ProgramVerdict.ACCEPT, (_IPV4,)),
+        _rule("learn-any", 3, ProgramVerdict.ACCEPT, (_ARP,)),
+        _rule("learn-any", 4, ProgramVerdict.DROP, ()),
     ]
 
 
@@ -152,8 +152,8 @@ def _dhcp_out(mac: MacAddress) -> list[ProgramRule]:
         Check(Field.L4_DPORT, Value(67)),
     )
     return [
-        _rule("learn-dhcp", 1, Verdict.ACCEPT, checks, ((Value(mac),),)),
-        _rule("learn-dhcp", 2, Verdict.DROP, ()),
+        _rule("learn-dhcp", 1, ProgramVerdict.ACCEPT, checks, ((Value(mac),),)),
+        _rule("learn-dhcp", 2, ProgramVerdict.DROP, ()),
     ]
 
 
@@ -172,6 +172,6 @@ def _dhcp_in(mac: MacAddress, servers: Sequence[IPv4Address]) -> list[ProgramRul
         else:
             checks = (_IPV4, dst_check, *ports)
             rows = ((*mac_rows,),) if mac_rows else ()
-        rules.append(_rule("learn-dhcp", number, Verdict.ACCEPT, checks, rows))
-    rules.append(_rule("learn-dhcp", 5, Verdict.DROP, ()))
+        rules.append(_rule("learn-dhcp", number, ProgramVerdict.ACCEPT, checks, rows))
+    rules.append(_rule("learn-dhcp", 5, ProgramVerdict.DROP, ()))
     return rules

@@ -107,7 +107,7 @@ class Check:
         return self.operand is None
 
 
-class Verdict(enum.StrEnum):
+class ProgramVerdict(enum.StrEnum):
     ACCEPT = "accept"
     DROP = "drop"
     REJECT = "reject"
@@ -137,7 +137,7 @@ class Origin:
 @dataclass(frozen=True)
 class ProgramRule:
     origin: Origin
-    verdict: Verdict
+    verdict: ProgramVerdict
     checks: tuple[Check, ...]
     rows: tuple[tuple[Operand, ...], ...] = ()
     comment: str | None = None
@@ -160,7 +160,7 @@ class Jump:
     priority: int
 
 
-Entry = ProgramRule | Jump
+ChainEntry = ProgramRule | Jump
 
 
 class Fallthrough(enum.StrEnum):
@@ -173,7 +173,7 @@ class Fallthrough(enum.StrEnum):
 @dataclass(frozen=True)
 class ChainProgram:
     name: str
-    entries: tuple[Entry, ...] = ()
+    entries: tuple[ChainEntry, ...] = ()
     fallthrough: Fallthrough = Fallthrough.RETURN
 
 

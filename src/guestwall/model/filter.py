@@ -156,7 +156,7 @@ class FilterRef:
         return dict(self.params)
 
 
-Entry = Rule | FilterRef
+FilterEntry = Rule | FilterRef
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class Filter:
     uuid: UUID | None = None
     chain: str = "root"
     priority: int = 0
-    entries: tuple[Entry, ...] = field(default=())
+    entries: tuple[FilterEntry, ...] = field(default=())
 
     @property
     def rules(self) -> tuple[Rule, ...]:

@@ -122,3 +122,4 @@ class MacAddress:
 
 
 BROADCAST = MacAddress(_ALL)
+STP_GROUP = MacAddress(0x0180C2000000)  # the bridge group address STP frames are sent to (IEEE 802.1D)

@@ -29,7 +29,8 @@ def parse_ipv4(text: str) -> IPv4Address | None:
     while True:
         if i >= len(text) or not ("0" <= text[i] <= "9"):
             return None
-        value, end, _, overflow = strtoul(text, 0, i)
+        parsed = strtoul(text, 0, i)
+        value, end, overflow = parsed.value, parsed.end, parsed.overflow
         if overflow or end == i:
             return None
         if end < len(text) and text[end] == ".":
