@@ -91,7 +91,7 @@ def test_every_base_filter_parses_and_is_named_as_its_key() -> None:
 def port(device: str = "vnet0", mac: str = "52:54:00:00:00:01", **fields: object) -> Port:
     values: dict[str, object] = {"fixed_ips": (ip_address("10.0.0.5"), ip_address("2001:db8::5"))}
     values.update(fields)
-    return Port("p-" + device, device, mac, "proj", **values)  # type: ignore[arg-type]
+    return Port("p-" + device, device, MacAddress.require(mac, "test port"), "proj", **values)  # type: ignore[arg-type]
 
 
 def test_link_local_from_mac() -> None:
@@ -146,7 +146,7 @@ def test_port_filter_variants() -> None:
 def test_binding_xml_round_trips() -> None:
     p = port(name="web-1", device_id="00000000-0000-4000-8000-000000000042")
     binding = parse_binding(tr.binding_xml(p))
-    assert binding.portdev == "vnet0" and binding.mac == "52:54:00:00:00:01"
+    assert binding.portdev == "vnet0" and str(binding.mac) == "52:54:00:00:00:01"
     assert binding.owner.name == "web-1" and str(binding.owner.uuid) == "00000000-0000-4000-8000-000000000042"
     assert binding.filterref.filter == tr.port_filter_name(p)
     assert dict(binding.filterref.params)["IPV6MASK"] == ("128", "128")
@@ -201,7 +201,7 @@ def many_ports(count: int, groups: tuple[str, ...]) -> list[Port]:
         Port(
             f"p{i}",
             f"vnet{i}",
-            f"52:54:00:00:{i >> 8:02x}:{i & 0xFF:02x}",
+            MacAddress(0x525400000000 + i),
             "p",
             fixed_ips=(ip_address(f"10.1.{i >> 8}.{i & 0xFF}"),),
             security_groups=groups,
@@ -234,7 +234,7 @@ def test_membership_change_is_element_updates_only() -> None:
     assert web_chains and not [c for c in web_chains if c in text]
     # a new member of frontends: only the set gains an element
     newcomer = Port(
-        "new", "vnet999", "52:54:00:00:09:99", "p", fixed_ips=(ip_address("10.9.9.9"),), security_groups=(G2,)
+        "new", "vnet999", MacAddress(0x525400000999), "p", fixed_ips=(ip_address("10.9.9.9"),), security_groups=(G2,)
     )
     after = compiled(groups, [*ports, newcomer], [])
     tx = diff(after.ruleset, actual_of(before.ruleset))

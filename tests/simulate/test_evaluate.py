@@ -17,6 +17,7 @@ from guestwall.instantiate.program import (
     Stage,
     Value,
 )
+from guestwall.model import MacAddress
 from guestwall.simulate import parse_packet, simulate
 from guestwall.simulate.evaluate import SimulationResult
 
@@ -35,7 +36,7 @@ def dport(port: int) -> Check:
 
 def program(**stages: tuple[ChainProgram, ...]) -> PortProgram:
     by_stage = {Stage(name.replace("_", "-")): chains for name, chains in stages.items()}
-    return PortProgram("vnet0", "52:54:00:00:00:01", "f", "g", by_stage)
+    return PortProgram("vnet0", MacAddress(0x525400000001), "f", "g", by_stage)
 
 
 def decided(outcome: SimulationResult) -> tuple[str, int | None, str | None, Stage | None]:
@@ -122,3 +123,31 @@ def test_negated_check_and_absent_field() -> None:
     assert simulate(prog, "out", WEB).verdict == "drop"
     assert simulate(prog, "out", SSH).verdict == "accept"
     assert simulate(prog, "out", ARP).verdict == "accept"  # no port in an ARP frame: never matches
+
+
+def test_macs_in_filters_and_packets_compare_as_values() -> None:
+    """MAC checks from the XML (any case, one-digit groups), the STP sub-chain's group address and the
+    packet's MACs are one type: a mismatch of text forms could not make a drop rule miss."""
+    import uuid
+
+    from guestwall.instantiate import instantiate
+    from guestwall.model import Binding, FilterRef, MacAddress, Owner
+    from guestwall.nwfilter import parse_filter
+
+    def port_program(*xmls: str) -> PortProgram:
+        defs = {f.name: f for f in map(parse_filter, xmls)}
+        binding = Binding(Owner("vm", uuid.UUID(int=1)), "vnet0", MacAddress(1), FilterRef("top"))
+        return instantiate(binding, defs)
+
+    stp = port_program(
+        "<filter name='s' chain='stp'><rule action='drop' direction='out'><stp/></rule></filter>",
+        "<filter name='top'><filterref filter='s'/></filter>",
+    )
+    assert simulate(stp, "out", parse_packet("dmac=01:80:C2:0:0:0 type=0x0027")).verdict == "drop"
+    assert simulate(stp, "out", parse_packet("dmac=01:80:c2:00:00:01 type=0x0027")).verdict == "accept"
+    masked = port_program(
+        "<filter name='top'><rule action='drop' direction='out'>"
+        "<mac srcmacaddr='52:54:0:AA:0:0' srcmacmask='FF:FF:FF:FF:0:0'/></rule></filter>"
+    )
+    assert simulate(masked, "out", parse_packet("smac=52:54:00:aa:12:34 ipv4")).verdict == "drop"
+    assert simulate(masked, "out", parse_packet("smac=52:54:00:ab:00:00 ipv4")).verdict == "accept"
