@@ -70,7 +70,7 @@ def _wait(client: Any, server: subprocess.Popen[bytes]) -> None:
 def _load(cloud: Any, groups: int, ports: int) -> tuple[list[str], list[Any]]:
     from guestwall.model.cloud import Port
 
-    made = cloud.create_groups([(f"g{i}", "") for i in range(groups)], "bench", member_ingress=False)
+    made = cloud.create_groups([(f"g{i}", "") for i in range(groups)], "bench", member_ingress=False).value
     ids = [g.id for g in made]
     new = [
         Port(
@@ -83,7 +83,7 @@ def _load(cloud: Any, groups: int, ports: int) -> tuple[list[str], list[Any]]:
         )
         for i in range(ports)
     ]
-    return ids, cloud.put_ports(new)
+    return ids, cloud.put_ports(new).value
 
 
 def measure(
@@ -92,7 +92,9 @@ def measure(
     """``sizes``: (groups, ports, rounds, reads) instead of the quick or full ones."""
     import httpx
 
-    from guestwall.cloud.service import Cloud, RuleSpec
+    from guestwall.cloud.facade import Cloud
+    from guestwall.cloud.ports import PortChanges
+    from guestwall.cloud.rules import RuleSpec
     from guestwall.dataplane.backend import open_backend
     from guestwall.lab.netns import create_netns, remove_netns
     from guestwall.model.cloud import RuleDirection
@@ -140,7 +142,7 @@ def measure(
             mover = loaded[0]
 
             def member_in_process(i: int) -> None:
-                cloud.update_port(mover.id, security_groups=(ids[2 + i % 2],))
+                cloud.update_port(mover.id, PortChanges(security_groups=(ids[2 + i % 2],)))
 
             other = loaded[1]
 

@@ -56,18 +56,20 @@ def _block_cidr(i: int) -> IPv4Network:
     return IPv4Network((int(BLOCK_BASE) + (i << 8), 24))
 
 
-def _commands(cloud: Any) -> int:
-    applied = cloud.last.applied
+def _commands(outcome: Any) -> int:
+    """The number of kernel commands a change's Outcome applied."""
+    applied = outcome.applied
     return len(applied.transaction.commands) if applied is not None else 0
 
 
-def _timed(rounds: int, action: Callable[[], object], cloud: Any) -> dict[str, Any]:
+def _timed(rounds: int, action: Callable[[], Any]) -> dict[str, Any]:
+    """``action`` returns the change's Outcome."""
     times, sizes = [], []
     for _ in range(rounds):
         with stopwatch() as t:
-            action()
+            outcome = action()
         times.append(t[0])
-        sizes.append(_commands(cloud))
+        sizes.append(_commands(outcome))
     return {"ms": median(times) * 1000, "ms_rounds": [x * 1000 for x in times], "commands": max(sizes)}
 
 
@@ -120,7 +122,8 @@ def measure_cloud(
     traffic_rounds: int = 2,
 ) -> dict[str, Any]:
     from guestwall.cloud.conntrack import ConntrackTool
-    from guestwall.cloud.service import Cloud, RuleSpec
+    from guestwall.cloud.facade import Cloud
+    from guestwall.cloud.rules import RuleSpec
     from guestwall.config import HostConfig
     from guestwall.dataplane.apply import apply
     from guestwall.dataplane.backend import open_backend
@@ -128,7 +131,7 @@ def measure_cloud(
     from guestwall.lab import LabSpec, lab_down, lab_up
     from guestwall.model.cloud import ProviderBlock, RuleDirection
     from guestwall.store import open_store
-    from guestwall.store.cloudrepo import CloudRepo
+    from guestwall.store.cloudrepo import cloud_writer
 
     prefix = f"{RUN}c"
     lab = lab_up(LabSpec(prefix=prefix, guests=2), replace=True)
@@ -167,7 +170,7 @@ def measure_cloud(
         cloud.put_ports(lab_ports)
         with stopwatch() as t:
             with store.write() as writer:
-                repo = CloudRepo(writer)
+                repo = cloud_writer(writer)
                 for i in range(blocks):
                     repo.add_provider_block(
                         ProviderBlock(f"00000000-0000-4000-8000-{i:012d}", _block_cidr(i))
@@ -180,24 +183,27 @@ def measure_cloud(
         results["join"], results["leave"] = _split_toggle(cloud, extra.device, rounds)
         created: list[str] = []
 
-        def create() -> None:
+        def create() -> Any:
             port = _member_port(members + 10 + len(created))
             created.append(port.device)
-            cloud.create_port(port)
+            return cloud.create_port(port)
 
-        results["create_member"] = _timed(rounds, create, cloud)
-        results["delete_member"] = _timed(rounds, lambda: cloud.delete_port(created.pop()), cloud)
+        results["create_member"] = _timed(rounds, create)
+        results["delete_member"] = _timed(rounds, lambda: cloud.delete_port(created.pop()))
         cidrs = [_block_cidr(blocks + i) for i in range(rounds)]
         made: list[str] = []
 
-        def block() -> None:
-            made.append(cloud.block(cidrs[len(made)]).id)
+        last: list[Any] = []
 
-        results["block"] = _timed(rounds, block, cloud)
-        results["block_transaction"] = (
-            cloud.last.applied.transaction.text() if cloud.last.applied else ""
-        ).splitlines()
-        results["unblock"] = _timed(rounds, lambda: cloud.unblock(made.pop()), cloud)
+        def block() -> Any:
+            last[:] = [cloud.block(cidrs[len(made)])]
+            made.append(last[0].value.id)
+            return last[0]
+
+        results["block"] = _timed(rounds, block)
+        applied = last[0].applied if last else None
+        results["block_transaction"] = (applied.transaction.text() if applied else "").splitlines()
+        results["unblock"] = _timed(rounds, lambda: cloud.unblock(made.pop()))
         results["kernel_size"] = kernel_size(lab.host_netns).as_dict()
 
         # per-packet cost
@@ -228,8 +234,10 @@ def measure_cloud(
     return results
 
 
-def _toggle(cloud: Any, device: str, join: bool) -> None:
-    cloud.update_port(device, security_groups=("members",) if join else ())
+def _toggle(cloud: Any, device: str, join: bool) -> Any:
+    from guestwall.cloud.ports import PortChanges
+
+    return cloud.update_port(device, PortChanges(security_groups=("members",) if join else ()))
 
 
 def _split_toggle(cloud: Any, device: str, rounds: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -238,13 +246,13 @@ def _split_toggle(cloud: Any, device: str, rounds: int) -> tuple[dict[str, Any],
     jsizes, lsizes = [], []
     for _ in range(rounds):
         with stopwatch() as t:
-            _toggle(cloud, device, True)
+            joined = _toggle(cloud, device, True)
         joins.append(t[0])
-        jsizes.append(_commands(cloud))
+        jsizes.append(_commands(joined))
         with stopwatch() as t:
-            _toggle(cloud, device, False)
+            left = _toggle(cloud, device, False)
         leaves.append(t[0])
-        lsizes.append(_commands(cloud))
+        lsizes.append(_commands(left))
     return (
         {"ms": median(joins) * 1000, "ms_rounds": [x * 1000 for x in joins], "commands": max(jsizes)},
         {"ms": median(leaves) * 1000, "ms_rounds": [x * 1000 for x in leaves], "commands": max(lsizes)},

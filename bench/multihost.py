@@ -164,7 +164,7 @@ def _counted(engine: Any) -> Iterator[list[int]]:
 
 
 def measure_latency_and_load(pg: Any, sizes: Sizes, workdir: Path) -> dict[str, Any]:
-    from guestwall.cloud.service import Cloud
+    from guestwall.cloud.facade import Cloud
     from guestwall.dataplane.backend import NoKernel
     from guestwall.engine import Engine
     from guestwall.store import open_store
@@ -273,7 +273,7 @@ def measure_simulated(pg: Any, count: int, changes: int, notified: bool = True) 
     """``count`` reconcilers in this process (recording backends) following ``changes`` changes, woken
     with the notification's payload (``notified``) or by polling (each reads the change log)."""
     from guestwall.agent.reconcile import FOLLOWED_SKIPPED, Reconciler
-    from guestwall.cloud.service import Cloud
+    from guestwall.cloud.facade import Cloud
     from guestwall.config import HostConfig
     from guestwall.dataplane.backend import NoKernel, RecordingBackend
     from guestwall.services.filters import define_filter

@@ -31,15 +31,15 @@ def populate(store: Any, ports: int, groups: int) -> dict[str, str]:
     in one call of the use case; returns names the pages are asked about."""
     from uuid import uuid4
 
-    from guestwall.cloud.service import Cloud
+    from guestwall.cloud.facade import Cloud
     from guestwall.cloud.sync import Scope, sync
     from guestwall.dataplane.backend import RecordingBackend
     from guestwall.model.cloud import Ethertype, Port, RuleDirection, SecurityGroup, SecurityGroupRule
-    from guestwall.store.cloudrepo import CloudRepo
+    from guestwall.store.cloudrepo import cloud_writer
 
     made: list[SecurityGroup] = []
     with store.write() as writer:
-        repo = CloudRepo(writer)
+        repo = cloud_writer(writer)
         for i in range(groups):
             gid = str(uuid4())
             rules = [
@@ -130,7 +130,7 @@ def measure(ports: int, groups: int, rounds: int) -> dict[str, Any]:
     from starlette.testclient import TestClient
 
     from guestwall.api.app import ApiState, Settings, create_app
-    from guestwall.cloud.service import Cloud
+    from guestwall.cloud.facade import Cloud
     from guestwall.dataplane.backend import RecordingBackend
     from guestwall.services.tokens import Role, create_token
     from guestwall.store import open_store

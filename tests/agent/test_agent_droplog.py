@@ -139,7 +139,8 @@ def test_security_group_rule_and_provider_block_logging(make_host: Callable[...,
     from ipaddress import ip_address, ip_network
 
     from guestwall.cloud.conntrack import ConntrackTool
-    from guestwall.cloud.service import Cloud, RuleSpec
+    from guestwall.cloud.facade import Cloud
+    from guestwall.cloud.rules import RuleSpec
     from guestwall.dataplane.backend import open_backend
     from guestwall.lab.traffic import tcp_connect, tcp_server
     from guestwall.model.cloud import Port, RuleDirection
@@ -156,7 +157,7 @@ def test_security_group_rule_and_provider_block_logging(make_host: Callable[...,
         cloud.create_group("clients")  # a new group lets everything out (as Neutron's)
         ssh = cloud.create_rule(
             "servers", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(22, 22), log=True)
-        )
+        ).value
         cloud.create_rule("servers", RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(25, 25)))
         for guest, groups in ((alice, ("clients",)), (carol, ("servers",))):
             port = Port(
@@ -169,7 +170,7 @@ def test_security_group_rule_and_provider_block_logging(make_host: Callable[...,
                 fixed_ips=(ip_address(guest.ipv4),),
             )
             cloud.create_port(port)
-        block = cloud.block(ip_network(f"{bob.ipv4}/32"), log=True)
+        block = cloud.block(ip_network(f"{bob.ipv4}/32"), log=True).value
     finally:
         store.close()
     host.start_agent()

@@ -94,7 +94,7 @@ def test_provider_block_written_once_is_enforced_on_every_host(cluster: Callable
 
 
 def test_agent_killed_during_100_changes_converges_with_nothing_lost(cluster: Callable[..., Cluster]) -> None:
-    from guestwall.cloud.service import Cloud
+    from guestwall.cloud.facade import Cloud
     from guestwall.dataplane.backend import NoKernel
     from guestwall.store import open_store
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from guestwall.api.app import ApiState, Settings, create_app
-from guestwall.cloud.service import Cloud
+from guestwall.cloud.facade import Cloud
 from guestwall.dataplane.backend import RecordingBackend
 from guestwall.services.tokens import Role, create_token
 from guestwall.store import open_store

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ipaddress import ip_address
 
 from guestwall.cloud.conntrack import ConntrackTool
-from guestwall.cloud.service import Cloud
+from guestwall.cloud.facade import Cloud
 from guestwall.config import HostConfig
 from guestwall.dataplane.backend import open_backend
 from guestwall.engine import Engine
@@ -42,7 +42,7 @@ class CloudLab:
         }
         values.update(fields)
         port = Port("", g.portdev, g.mac, "default", **values)  # type: ignore[arg-type]
-        self.ports[guest] = self.cloud.create_port(port)
+        self.ports[guest] = self.cloud.create_port(port).value
         return self.ports[guest]
 
     def conntrack(self) -> str:

@@ -15,7 +15,8 @@ from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.dhcp6 import DHCP6_Solicit
 from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6ND_RA, ICMPv6NDOptSrcLLAddr, IPv6
 
-from guestwall.cloud.service import RuleSpec
+from guestwall.cloud.ports import PortChanges
+from guestwall.cloud.rules import RuleSpec
 from guestwall.lab import Lab
 from guestwall.lab.traffic import Frame, frames, ping, probe, tcp_connect, tcp_server, udp_exchange
 from guestwall.model.cloud import Ethertype, RuleDirection
@@ -187,7 +188,7 @@ def test_port_security_off_is_unfiltered_for_that_port_only(cl: CloudLab) -> Non
     )
     assert got["br0"] == []
     # turning port security on again filters eve at once
-    cloud.update_port("eve", port_security=True)
+    cloud.update_port("eve", PortChanges(port_security=True))
     got = probe(lab, "eve", spoofed, receivers=["br0"])
     assert got["br0"] == []
 

@@ -1,92 +1,29 @@
-"""Which tracked connections a change revokes (pure): the policy evaluation, conntrack line parsing, and
-killing exactly the flows the rules no longer allow."""
+"""Which tracked connections a change revokes, decided on the compiled programs (cloud/revoke.py with the
+simulator): a store, a recording kernel and a fake conntrack table; and conntrack line parsing."""
 
 from __future__ import annotations
 
 from ipaddress import ip_address, ip_network
 
-from guestwall.cloud.conntrack import kill_disallowed, parse_flow
-from guestwall.cloud.policy import Flow, Policy
-from guestwall.model.cloud import (
-    Ethertype,
-    Port,
-    ProviderBlock,
-    RuleDirection,
-    SecurityGroup,
-    SecurityGroupRule,
-)
+import pytest
+
+from guestwall.cloud.conntrack import Flow, parse_flow
+from guestwall.cloud.facade import Cloud
+from guestwall.cloud.ports import PortChanges
+from guestwall.cloud.revoke import Judge
+from guestwall.cloud.rules import RuleSpec
+from guestwall.config import HostConfig
+from guestwall.dataplane.backend import RecordingBackend
+from guestwall.engine import Engine
+from guestwall.model.cloud import Port, RuleDirection
+from guestwall.store import Store
 
 IN, OUT = RuleDirection.INGRESS, RuleDirection.EGRESS
-V4, V6 = Ethertype.IPV4, Ethertype.IPV6
 
 
 def tcp(src: str, dst: str, dport: int, sport: int = 40000) -> Flow:
     s, d = ip_address(src), ip_address(dst)
     return Flow(s.version, 6, s, d, sport, dport)
-
-
-def world() -> tuple[list[Port], list[SecurityGroup]]:
-    web = SecurityGroup(
-        "web",
-        "web",
-        "p",
-        rules=(
-            SecurityGroupRule("w1", "web", IN, V4, "tcp", 80, 80, remote_group_id="clients"),
-            SecurityGroupRule("w2", "web", IN, V4, "tcp", 22, 22, remote_cidr=ip_network("10.9.0.0/16")),
-            SecurityGroupRule("w3", "web", OUT, V4),
-        ),
-    )
-    clients = SecurityGroup("clients", "clients", "p", rules=(SecurityGroupRule("c1", "clients", OUT, V4),))
-    ports = [
-        Port(
-            "a",
-            "vnet0",
-            "52:54:00:00:00:01",
-            "p",
-            fixed_ips=(ip_address("10.0.0.1"),),
-            security_groups=("web",),
-        ),
-        Port(
-            "b",
-            "vnet1",
-            "52:54:00:00:00:02",
-            "p",
-            fixed_ips=(ip_address("10.0.0.2"),),
-            security_groups=("clients",),
-            allowed_address_pairs=(ip_network("10.0.5.0/24"),),
-        ),
-        Port(
-            "c", "vnet2", "52:54:00:00:00:03", "p", fixed_ips=(ip_address("10.0.0.3"),), port_security=False
-        ),
-    ]
-    return ports, [web, clients]
-
-
-def test_policy_follows_group_semantics() -> None:
-    ports, groups = world()
-    policy = Policy(ports, groups, [])
-    assert policy.allows(tcp("10.0.0.2", "10.0.0.1", 80))  # client -> web:80 (remote group)
-    assert policy.allows(tcp("10.0.5.9", "10.0.0.1", 80))  # from b's allowed address pair
-    assert not policy.allows(tcp("10.0.0.2", "10.0.0.1", 22))  # no rule
-    assert policy.allows(tcp("10.9.1.1", "10.0.0.1", 22))  # outside, from the CIDR
-    assert not policy.allows(tcp("10.0.0.1", "10.0.0.2", 80))  # clients accept no ingress
-    assert policy.allows(tcp("10.0.0.3", "10.0.0.3", 1))  # port security off: not filtered
-    assert not policy.allows(tcp("10.0.0.3", "10.0.0.1", 80))  # but a's ingress still applies
-    dhcp = Flow(4, 17, ip_address("10.0.0.1"), ip_address("10.0.0.254"), 68, 67)
-    assert policy.allows(dhcp)  # the base filter's allowances are never revoked
-
-
-def test_provider_blocks_in_policy() -> None:
-    ports, groups = world()
-    blocks = [
-        ProviderBlock("x", ip_network("10.9.1.0/24")),
-        ProviderBlock("y", ip_network("10.9.2.0/24"), "tcp", 22, 22),
-    ]
-    policy = Policy(ports, groups, blocks)
-    assert not policy.allows(tcp("10.9.1.1", "10.0.0.1", 22))
-    assert not policy.allows(tcp("10.9.2.1", "10.0.0.1", 22))
-    assert policy.allows(tcp("10.9.3.1", "10.0.0.1", 22))
-    assert not policy.allows(tcp("10.0.0.1", "10.9.1.1", 443))  # a whole-CIDR block: guests' own flows too
 
 
 class FakeConntrack:
@@ -102,8 +39,72 @@ class FakeConntrack:
         self.deleted.append(flow)
 
 
-def test_only_flows_no_longer_allowed_are_killed() -> None:
-    ports, groups = world()
+@pytest.fixture
+def world(store: Store) -> Cloud:
+    """web (a): tcp/80 from clients' members, tcp/22 from 10.9.0.0/16; clients (b, with a pair 10.0.5.0/24);
+    c without port security."""
+    cloud = Cloud(store, Engine(RecordingBackend(), HostConfig()))
+    cloud.create_group("web", member_ingress=False)
+    cloud.create_group("clients", member_ingress=False)
+    cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(80, 80), remote_group="clients"))
+    cloud.create_rule(
+        "web", RuleSpec(IN, protocol="tcp", ports=(22, 22), remote_cidr=ip_network("10.9.0.0/16"))
+    )
+    mac = "52:54:00:00:00:0{}"
+    cloud.create_port(
+        Port(
+            "",
+            "vnet0",
+            mac.format(1),
+            "default",
+            fixed_ips=(ip_address("10.0.0.1"),),
+            security_groups=("web",),
+        )
+    )
+    cloud.create_port(
+        Port(
+            "",
+            "vnet1",
+            mac.format(2),
+            "default",
+            fixed_ips=(ip_address("10.0.0.2"),),
+            allowed_address_pairs=(ip_network("10.0.5.0/24"),),
+            security_groups=("clients",),
+        )
+    )
+    cloud.create_port(
+        Port("", "vnet2", mac.format(3), "default", fixed_ips=(ip_address("10.0.0.3"),), port_security=False)
+    )
+    return cloud
+
+
+def test_verdicts_come_from_the_enforced_programs(world: Cloud) -> None:
+    with world.store.read() as reader:
+        judge = Judge(reader)
+        assert judge.allows(tcp("10.0.0.2", "10.0.0.1", 80))  # client -> web:80 (remote group)
+        assert judge.allows(tcp("10.0.5.9", "10.0.0.1", 80))  # from b's allowed address pair
+        assert not judge.allows(tcp("10.0.0.2", "10.0.0.1", 22))  # no rule
+        assert judge.allows(tcp("10.9.1.1", "10.0.0.1", 22))  # outside, from the CIDR
+        assert not judge.allows(tcp("10.0.0.1", "10.0.0.2", 80))  # clients accept no ingress
+        assert judge.allows(tcp("10.0.0.3", "192.0.2.1", 1))  # port security off: not filtered
+        assert not judge.allows(tcp("10.0.0.3", "10.0.0.1", 80))  # but a's ingress still applies
+        assert not judge.allows(tcp("10.0.0.9", "10.0.0.1", 22))  # a spoofed source: no port has it
+        dhcp = Flow(4, 17, ip_address("10.0.0.1"), ip_address("10.0.0.254"), 68, 67)
+        assert judge.allows(dhcp)  # the base filter's allowances are never revoked
+
+
+def test_provider_blocks_are_in_the_programs(world: Cloud) -> None:
+    world.block(ip_network("10.9.1.0/24"))
+    world.block(ip_network("10.9.2.0/24"), "tcp", (22, 22))
+    with world.store.read() as reader:
+        judge = Judge(reader)
+        assert not judge.allows(tcp("10.9.1.1", "10.0.0.1", 22))
+        assert not judge.allows(tcp("10.9.2.1", "10.0.0.1", 22))
+        assert judge.allows(tcp("10.9.3.1", "10.0.0.1", 22))
+        assert not judge.allows(tcp("10.0.0.1", "10.9.1.1", 443))  # a whole-CIDR block: guests' own flows too
+
+
+def test_only_flows_no_longer_allowed_are_killed(world: Cloud) -> None:
     flows = [
         tcp("10.0.0.2", "10.0.0.1", 80),
         tcp("10.9.1.1", "10.0.0.1", 22),
@@ -111,20 +112,51 @@ def test_only_flows_no_longer_allowed_are_killed() -> None:
         tcp("192.0.2.1", "192.0.2.2", 80),
     ]
     fake = FakeConntrack(flows)
+    cloud = Cloud(world.store, world.ctx.engine, fake)
     # b leaves clients: its flow to web:80 loses its rule; the CIDR flow stays; foreign flows are not looked at
-    ports[1] = Port("b", "vnet1", "52:54:00:00:00:02", "p", fixed_ips=(ip_address("10.0.0.2"),))
-    killed = kill_disallowed(fake, Policy(ports, groups, []), [ports[0]])
-    assert killed == [flows[0], flows[2]]
+    left = cloud.update_port("vnet1", PortChanges(security_groups=()))
+    assert left.killed == (flows[0], flows[2])
     assert fake.table == [flows[1], flows[3]]
 
 
-def test_kill_limited_to_peers() -> None:
-    ports, groups = world()
-    flows = [tcp("10.9.1.1", "10.0.0.1", 22), tcp("10.9.7.1", "10.0.0.1", 22)]
+def test_a_deleted_rule_kills_what_only_it_allowed(world: Cloud) -> None:
+    flows = [tcp("10.9.1.1", "10.0.0.1", 22), tcp("10.0.0.2", "10.0.0.1", 80)]
     fake = FakeConntrack(flows)
-    blocks = [ProviderBlock("x", ip_network("10.9.0.0/16"))]
-    killed = kill_disallowed(fake, Policy(ports, groups, blocks), ports, peers=ip_network("10.9.1.0/24"))
-    assert killed == [flows[0]]
+    cloud = Cloud(world.store, world.ctx.engine, fake)
+    ssh = next(r for r in cloud.get_group("web").rules if r.port_min == 22)
+    gone = cloud.delete_rule(ssh.id)
+    assert gone.killed == (flows[0],) and fake.table == [flows[1]]
+    # the sender's egress counts too: without clients' IPv4 egress rule b may not open it any more
+    egress = next(r for r in cloud.get_group("clients").rules if r.ethertype.version == 4)
+    assert cloud.delete_rule(egress.id).killed == (flows[1],) and fake.table == []
+
+
+def test_kill_limited_to_the_blocked_peers(world: Cloud) -> None:
+    flows = [
+        tcp("10.9.1.1", "10.0.0.1", 22),
+        tcp("10.9.7.1", "10.0.0.1", 22),
+        tcp("10.0.0.2", "10.0.0.1", 22),
+    ]
+    fake = FakeConntrack(flows)
+    cloud = Cloud(world.store, world.ctx.engine, fake)
+    blocked = cloud.block(ip_network("10.9.1.0/24"))
+    # the flow from 10.0.0.2 is not allowed either, but the block did not revoke it: it is not looked at
+    assert blocked.killed == (flows[0],) and fake.table == flows[1:]
+
+
+def test_a_failing_conntrack_is_a_warning(world: Cloud) -> None:
+    from guestwall.errors import DataplaneError
+
+    class Broken(FakeConntrack):
+        def flows(self) -> list[Flow]:
+            raise DataplaneError("conntrack -L failed")
+
+    cloud = Cloud(world.store, world.ctx.engine, Broken([]))
+    left = cloud.update_port("vnet1", PortChanges(security_groups=()))
+    assert left.killed == () and left.value.security_groups == ()
+    assert left.warnings == (
+        "the change is in effect, but open connections were not checked: conntrack -L failed",
+    )
 
 
 def test_parse_conntrack_lines() -> None:

@@ -10,7 +10,7 @@ import pytest
 from cloudlab import flush_conntrack, listening
 
 from guestwall.cloud.driver import FirewallDriver, Instance, Vif
-from guestwall.cloud.service import RuleSpec
+from guestwall.cloud.rules import RuleSpec
 from guestwall.cloud.translate import group_set_name
 from guestwall.dataplane.backend import JSON, Backend, open_backend
 from guestwall.lab import Guest, Lab
@@ -18,7 +18,7 @@ from guestwall.lab.traffic import ping, tcp_connect, tcp_server
 from guestwall.model.cloud import RuleDirection
 from guestwall.nft.commands import Listing, Transaction
 from guestwall.store import Store
-from guestwall.store.cloudrepo import CloudRepo
+from guestwall.store.cloudrepo import cloud_writer
 from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
@@ -95,8 +95,8 @@ def test_instance_lifecycle(lab: Lab, driver: FirewallDriver) -> None:
 def test_refreshes_follow_changes_made_elsewhere(lab: Lab, driver: FirewallDriver) -> None:
     """Another host (or the API) changed the store directly: each refresh enforces just that change."""
     cloud = driver.cloud
-    web = cloud.create_group("web", "demo")
-    frontends = cloud.create_group("frontends", "demo")
+    web = cloud.create_group("web", "demo").value
+    frontends = cloud.create_group("frontends", "demo").value
     cloud.create_rule(
         "web",
         RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(8080, 8080), remote_group="frontends"),
@@ -137,7 +137,7 @@ def test_refreshes_follow_changes_made_elsewhere(lab: Lab, driver: FirewallDrive
     # a rule removed elsewhere, then refreshed
     rule = next(r for r in cloud.get_group("web").rules if r.port_min == 8080)
     with cloud.store.write() as writer:
-        CloudRepo(writer).delete_rule(rule.id)
+        cloud_writer(writer).delete_rule(rule.id)
     driver.refresh_security_group_rules(web.id)
     tx = backend.transactions[-1]
     assert "add element" not in tx  # the group's chains are rewritten: no port or member changed
@@ -154,7 +154,7 @@ def _store_only_membership(store: Store, device: str, groups: list[str]) -> None
     from dataclasses import replace
 
     with store.write() as writer:
-        repo = CloudRepo(writer)
+        repo = cloud_writer(writer)
         port = repo.port_by_device(device)
         assert port is not None
         repo.put_port(replace(port, security_groups=tuple(groups)))
@@ -164,6 +164,6 @@ def _store_only_block(store: Store, cidr: str) -> None:
     from guestwall.model.cloud import ProviderBlock
 
     with store.write() as writer:
-        CloudRepo(writer).add_provider_block(
+        cloud_writer(writer).add_provider_block(
             ProviderBlock("b1b1b1b1-0000-4000-8000-000000000001", ip_network(cidr))
         )

@@ -14,6 +14,7 @@ from cloudlab import CloudLab
 from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
 from scapy.layers.l2 import ARP, Ether
 
+from guestwall.cloud.ports import PortChanges
 from guestwall.lab import Lab
 from guestwall.lab.traffic import Frame, frames, ping, probe
 from guestwall.model.mac import MacAddress
@@ -108,7 +109,7 @@ def test_pairs_covering_own_address_and_router_guests(cl: CloudLab) -> None:
     sent = [frames.udp4(bob.mac, alice.mac, ip_src="192.0.2.7", ip_dst=alice.ipv4)]  # a routed source
     got = probe(lab, "bob", sent, receivers=["br0"])
     assert indexes(got["br0"]) == {0}
-    cloud.update_port("alice", fixed_ips=(ip_address(alice.ipv4), ip_address("10.77.0.77")))
+    cloud.update_port("alice", PortChanges(fixed_ips=(ip_address(alice.ipv4), ip_address("10.77.0.77"))))
     assert ping(lab, "alice", "bob")
 
 
@@ -117,8 +118,8 @@ def test_block_inside_a_blocked_network_is_said_and_works(cl: CloudLab) -> None:
     for guest in ("alice", "bob"):
         cl.port(guest, ["default"])
     cloud.block(ip_network("203.0.113.0/24"))
-    cloud.block(ip_network("203.0.113.128/25"))
-    assert any("already covered" in w for w in cloud.last.warnings)
+    inner = cloud.block(ip_network("203.0.113.128/25"))
+    assert any("already covered" in w for w in inner.warnings)
     cloud.unblock("203.0.113.0/24")
     assert len(cloud.list_blocks()) == 1
     assert ping(lab, "alice", "bob")

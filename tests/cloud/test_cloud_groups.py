@@ -3,14 +3,14 @@ changes are set updates that take effect at once; removal kills the open connect
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from ipaddress import ip_network
 
 import pytest
 from cloudlab import CloudLab, listening, run_host
 
-from guestwall.cloud.service import RuleSpec
+from guestwall.cloud.ports import PortChanges
+from guestwall.cloud.rules import RuleSpec
 from guestwall.lab import Lab
 from guestwall.lab.traffic import ping, tcp_connect, tcp_server, udp_exchange
 from guestwall.model.cloud import Ethertype, RuleDirection
@@ -64,22 +64,16 @@ def test_group_grant_follows_membership_and_kills_revoked_connections(cl: CloudL
         with pytest.raises(OSError):
             server.connect("alice")
 
-        started = time.perf_counter()
-        cloud.update_port("alice", security_groups=("others", "frontends"))
+        cloud.update_port("alice", PortChanges(security_groups=("others", "frontends")))
         alices = server.connect("alice")  # at once: the change is in the kernel when the call returns
-        opened = time.perf_counter() - started
         assert alices.works()
-        assert opened < 1.0, f"joining took {opened:.3f} s"
 
-        started = time.perf_counter()
-        cloud.update_port("alice", security_groups=("others",))
-        closed = time.perf_counter() - started
+        left = cloud.update_port("alice", PortChanges(security_groups=("others",)))
         assert not alices.works()  # killed, although established
-        assert closed < 1.0, f"leaving took {closed:.3f} s"
         assert carols.works()  # carol is still a member: her connection stays
         with pytest.raises(OSError):
             server.connect("alice")
-    killed = cloud.last.killed
+    killed = left.killed
     assert [(str(f.src), f.dport) for f in killed] == [(lab["alice"].ipv4, 8080)]
 
 
@@ -91,8 +85,7 @@ def test_membership_change_is_a_set_update_only(cl: CloudLab) -> None:
     cl.port("bob", ["web"])
     cl.port("carol", ["frontends"])
     cl.port("alice")
-    cloud.update_port("alice", security_groups=("frontends",))
-    applied = cloud.last.applied
+    applied = cloud.update_port("alice", PortChanges(security_groups=("frontends",))).applied
     assert applied is not None
     commands = applied.transaction.text()
     # alice's own chains change (new groups), but the web group's rule is untouched: frontends' members
@@ -108,7 +101,9 @@ def test_removing_a_rule_kills_the_connections_it_allowed(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
     cloud.create_group("clients")
     cloud.create_group("db")
-    rule = cloud.create_rule("db", RuleSpec(IN, protocol="tcp", ports=(5432, 5432), remote_group="clients"))
+    rule = cloud.create_rule(
+        "db", RuleSpec(IN, protocol="tcp", ports=(5432, 5432), remote_group="clients")
+    ).value
     cloud.create_rule("db", RuleSpec(IN, protocol="tcp", ports=(6379, 6379), remote_group="clients"))
     cl.port("alice", ["clients"])
     cl.port("carol", ["db"])
@@ -123,7 +118,7 @@ def test_removing_a_rule_kills_the_connections_it_allowed(cl: CloudLab) -> None:
 def test_egress_rules(cl: CloudLab) -> None:
     lab, cloud = cl.lab, cl.cloud
     cloud.create_group("open")  # all egress, ingress from members
-    limited = cloud.create_group("limited")
+    limited = cloud.create_group("limited").value
     for rule in limited.rules:
         if rule.direction is OUT:
             cloud.delete_rule(rule.id)
@@ -197,11 +192,13 @@ def test_incremental_paths_end_where_a_full_apply_would(cl: CloudLab) -> None:
     cloud.create_group("frontends")
     cl.port("bob", ["web"])
     cl.port("alice", ["frontends"])
-    rule = cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(80, 80), remote_group="frontends"))
-    assert cloud.last.applied is not None and "add element" not in cloud.last.applied.transaction.text()
-    block = cloud.block(ip_network("198.51.100.0/24"))
-    assert cloud.last.applied is not None
-    assert cloud.last.applied.transaction.text().splitlines() == [
+    made = cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(80, 80), remote_group="frontends"))
+    rule = made.value
+    assert made.applied is not None and "add element" not in made.applied.transaction.text()
+    blocked = cloud.block(ip_network("198.51.100.0/24"))
+    block = blocked.value
+    assert blocked.applied is not None
+    assert blocked.applied.transaction.text().splitlines() == [
         "add element inet guestwall ipset.gw-provider-any.v4 { 198.51.100.0-198.51.100.255 }"
     ]
     cloud.block(ip_network("203.0.113.0/24"), "tcp", (25, 25))  # a new kind: a new rule and set

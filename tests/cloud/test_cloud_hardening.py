@@ -14,7 +14,9 @@ from guestwall.cli.app import cli
 from guestwall.cloud import translate as tr
 from guestwall.cloud.conntrack import Flow
 from guestwall.cloud.driver import FirewallDriver, Instance, Vif
-from guestwall.cloud.service import Cloud, RuleSpec
+from guestwall.cloud.facade import Cloud
+from guestwall.cloud.ports import PortChanges
+from guestwall.cloud.rules import RuleSpec
 from guestwall.cloud.validate import CloudInputError, CloudInUse
 from guestwall.dataplane.backend import RecordingBackend
 from guestwall.errors import GuestwallError
@@ -51,7 +53,7 @@ def user_filter(set_name: str) -> str:
 
 
 def test_group_named_by_a_filter_is_in_use(cloud: Cloud, store: Store) -> None:
-    group = cloud.create_group("admins")
+    group = cloud.create_group("admins").value
     define_filter(store, user_filter(tr.group_set_name(group.id)))
     with pytest.raises(CloudInUse, match="in use by filter\\(s\\) uses-group"):
         cloud.delete_group("admins")
@@ -64,7 +66,7 @@ def test_cli_secgroup_delete_refuses_a_group_in_use(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/gw.db"
     store = open_store(url)
     try:
-        group = Cloud(store, RecordingBackend(), NoConntrack()).create_group("admins")
+        group = Cloud(store, RecordingBackend(), NoConntrack()).create_group("admins").value
         define_filter(store, user_filter(tr.group_set_name(group.id)))
     finally:
         store.close()
@@ -171,7 +173,7 @@ def test_api_rules_are_checked_like_the_cli(cloud: Cloud, spec: RuleSpec) -> Non
 
 def test_api_rule_values_are_made_canonical(cloud: Cloud) -> None:
     cloud.create_group("web")
-    rule = cloud.create_rule("web", RuleSpec("ingress", "ipv6", "ICMP", icmp_type="128"))  # type: ignore[arg-type]
+    rule = cloud.create_rule("web", RuleSpec("ingress", "ipv6", "ICMP", icmp_type="128")).value  # type: ignore[arg-type]
     assert (rule.direction, rule.ethertype, rule.protocol, rule.icmp_type) == (
         IN,
         Ethertype.IPV6,
@@ -209,9 +211,8 @@ def test_api_ports_are_checked_like_the_cli(cloud: Cloud, fields: dict[str, obje
     assert cloud.list_ports() == []
     cloud.create_port(Port("", "vnet1", "52:54:00:00:00:02", "default"))
     with pytest.raises(CloudInputError):
-        cloud.update_port(
-            "vnet1", **{k: v for k, v in fields.items() if k not in ("device", "project")} or {"mac": 1}
-        )
+        changes = {k: v for k, v in fields.items() if k not in ("device", "project")} or {"mac": 1}
+        cloud.update_port("vnet1", PortChanges.of(changes))
 
 
 def test_api_blocks_are_checked_like_the_cli(cloud: Cloud) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from guestwall.cloud.service import Cloud
+from guestwall.cloud.facade import Cloud
+from guestwall.cloud.ports import PortChanges
 from guestwall.dataplane.backend import RecordingBackend
 from guestwall.model.cloud import Port
 from guestwall.store import open_store
@@ -41,11 +42,11 @@ def test_ports_bind_on_their_host_and_move_with_it(tmp_path: Path) -> None:
         assert _hosts_of(url, "tap2") == ["h1"]
         assert any("tap2" in t for t in backend.transactions)
 
-        cloud.update_port("tap1", host="h3")
+        cloud.update_port("tap1", PortChanges(host="h3"))
         assert _hosts_of(url, "tap1") == ["h3"]
         with store.read() as reader:
             assert reader.changes_after(0)[-1].host in {"h2", "h3"}
-        cloud.update_port("tap1", host="h1")
+        cloud.update_port("tap1", PortChanges(host="h1"))
         assert _hosts_of(url, "tap1") == ["h1"]
         assert any("tap1" in t for t in backend.transactions)  # now ours
         cloud.delete_port("tap1")

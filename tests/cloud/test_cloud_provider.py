@@ -10,7 +10,7 @@ from ipaddress import ip_network
 import pytest
 from cloudlab import CloudLab, listening
 
-from guestwall.cloud.service import RuleSpec
+from guestwall.cloud.rules import RuleSpec
 from guestwall.lab import Lab
 from guestwall.lab.traffic import ping, tcp_connect, tcp_server
 from guestwall.model.cloud import Ethertype, RuleDirection
@@ -55,13 +55,13 @@ def test_alice_blocked_then_unblocked_other_sources_unaffected(cl: CloudLab) -> 
     assert reachable(lab, "alice") == everything
     assert reachable(lab, "eve") == everything
 
-    block = cloud.block(ip_network(f"{lab['alice'].ipv4}/32"), description="brute-forcing ssh")
+    block = cloud.block(ip_network(f"{lab['alice'].ipv4}/32"), description="brute-forcing ssh").value
     assert reachable(lab, "alice") == nothing
     assert not ping(lab, "alice", "carol")
     assert reachable(lab, "eve") == everything
     assert ping(lab, "eve", "carol")
 
-    assert cloud.unblock(block.id) == [block]
+    assert cloud.unblock(block.id).value == [block]
     assert reachable(lab, "alice") == everything
     assert reachable(lab, "eve") == everything
 
@@ -81,10 +81,12 @@ def test_block_kills_open_connections_from_the_cidr_only(cl: CloudLab) -> None:
     with listening(lab, "carol", 22) as server:
         alices, eves = server.connect("alice"), server.connect("eve")
         assert alices.works() and eves.works()
-        cloud.block(ip_network(f"{lab['alice'].ipv4}/31"))  # .10-.11: alice (and bob, who has no port)
+        blocked = cloud.block(
+            ip_network(f"{lab['alice'].ipv4}/31")
+        )  # .10-.11: alice (and bob, who has no port)
         assert not alices.works()
         assert eves.works()
-    assert any(f.src.exploded == lab["alice"].ipv4 for f in cloud.last.killed)
+    assert any(f.src.exploded == lab["alice"].ipv4 for f in blocked.killed)
 
 
 def test_ipv6_sources_are_blocked_too(cl: CloudLab) -> None:

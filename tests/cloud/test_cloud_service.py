@@ -8,7 +8,9 @@ from ipaddress import ip_address, ip_network
 import pytest
 
 from guestwall.cloud import translate as tr
-from guestwall.cloud.service import Cloud, RuleSpec
+from guestwall.cloud.facade import Cloud
+from guestwall.cloud.ports import PortChanges
+from guestwall.cloud.rules import RuleSpec
 from guestwall.cloud.validate import CloudConflict, CloudInputError, CloudInUse, CloudNotFound
 from guestwall.config import HostConfig
 from guestwall.dataplane.backend import RecordingBackend
@@ -19,7 +21,7 @@ from guestwall.model.cloud import Ethertype, Port, RuleDirection
 from guestwall.services.bindings import get_binding
 from guestwall.services.filters import load_filters
 from guestwall.store import Store
-from guestwall.store.cloudrepo import CloudRepo
+from guestwall.store.cloudrepo import cloud_reader
 
 IN, OUT = RuleDirection.INGRESS, RuleDirection.EGRESS
 
@@ -36,7 +38,7 @@ def port(device: str, n: int, *groups: str, **fields: object) -> Port:
 
 
 def test_new_group_allows_egress_and_ingress_from_its_members(cloud: Cloud) -> None:
-    group = cloud.create_group("default")
+    group = cloud.create_group("default").value
     shape = sorted((r.direction.value, r.ethertype.value, r.remote_group_id == group.id) for r in group.rules)
     assert shape == [
         ("egress", "IPv4", False),
@@ -54,9 +56,9 @@ def test_new_group_allows_egress_and_ingress_from_its_members(cloud: Cloud) -> N
 def test_ports_share_one_top_filter_per_profile_and_unused_ones_go(cloud: Cloud) -> None:
     cloud.create_group("web")
     cloud.create_group("db")
-    a = cloud.create_port(port("vnet0", 1, "web"))
-    b = cloud.create_port(port("vnet1", 2, "web"))
-    c = cloud.create_port(port("vnet2", 3, "web", "db"))
+    a = cloud.create_port(port("vnet0", 1, "web")).value
+    b = cloud.create_port(port("vnet1", 2, "web")).value
+    c = cloud.create_port(port("vnet2", 3, "web", "db")).value
     assert tr.port_filter_name(a) == tr.port_filter_name(b) != tr.port_filter_name(c)
     with cloud.store.read() as reader:
         bound = {r.portdev: r.filter for r in reader.bindings()}
@@ -65,7 +67,7 @@ def test_ports_share_one_top_filter_per_profile_and_unused_ones_go(cloud: Cloud)
         "vnet1": tr.port_filter_name(a),
         "vnet2": tr.port_filter_name(c),
     }
-    cloud.update_port("vnet2", security_groups=("web",))
+    cloud.update_port("vnet2", PortChanges(security_groups=("web",)))
     with cloud.store.read() as reader:
         assert not any(f.name == tr.port_filter_name(c) for f in reader.filters())
         members = {s.name: set(s.networks) for s in reader.address_sets()}
@@ -96,44 +98,56 @@ def generation(store: Store) -> int:
     ("action", "error", "message"),
     [
         (
-            lambda c: c.create_port(port("vnet9", 9, "nosuch")),
+            lambda c: c.create_port(port("vnet9", 9, "nosuch")).value,
             CloudNotFound,
             "unknown security group 'nosuch'",
         ),
-        (lambda c: c.create_port(port("vnet0", 9)), CloudConflict, "port with device 'vnet0' already exists"),
         (
-            lambda c: c.create_port(port("vnet9", 9, "web", port_security=False)),
+            lambda c: c.create_port(port("vnet0", 9)).value,
+            CloudConflict,
+            "port with device 'vnet0' already exists",
+        ),
+        (
+            lambda c: c.create_port(port("vnet9", 9, "web", port_security=False)).value,
             CloudInputError,
             "cannot be without port security while it has security group 'web'",
         ),
         (
-            lambda c: c.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(22, 22))),
+            lambda c: c.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(22, 22))).value,
             CloudConflict,
             "already has this rule",
         ),
         (
-            lambda c: c.create_rule("web", RuleSpec(IN, remote_group="nosuch")),
+            lambda c: c.create_rule("web", RuleSpec(IN, remote_group="nosuch")).value,
             CloudNotFound,
             "unknown security group 'nosuch'",
         ),
-        (lambda c: c.create_rule("nosuch", RuleSpec(IN)), CloudNotFound, "unknown security group"),
+        (lambda c: c.create_rule("nosuch", RuleSpec(IN)).value, CloudNotFound, "unknown security group"),
         (
-            lambda c: c.create_rule("web", RuleSpec(IN, protocol="udp", icmp_type=3)),
+            lambda c: c.create_rule("web", RuleSpec(IN, protocol="udp", icmp_type=3)).value,
             CloudInputError,
             "need protocol icmp",
         ),
-        (lambda c: c.delete_group("web"), CloudInUse, "in use by port\\(s\\) vnet0"),
-        (lambda c: c.delete_rule("nosuch"), CloudNotFound, "unknown security group rule 'nosuch'"),
-        (lambda c: c.delete_port("vnet7"), CloudNotFound, "unknown port 'vnet7'"),
+        (lambda c: c.delete_group("web").value, CloudInUse, "in use by port\\(s\\) vnet0"),
+        (lambda c: c.delete_rule("nosuch").value, CloudNotFound, "unknown security group rule 'nosuch'"),
+        (lambda c: c.delete_port("vnet7").value, CloudNotFound, "unknown port 'vnet7'"),
         (
-            lambda c: c.block(ip_network("10.9.0.0/16"), "icmp", (1, 2)),
+            lambda c: c.block(ip_network("10.9.0.0/16"), "icmp", (1, 2)).value,
             CloudInputError,
             "needs protocol tcp or udp",
         ),
-        (lambda c: c.block(ip_network("10.8.0.0/16")), CloudConflict, "already blocked"),
-        (lambda c: c.unblock("10.7.0.0/16"), CloudNotFound, "10.7.0.0/16 is not blocked"),
-        (lambda c: c.update_port("vnet0", device="vnet5"), CloudInputError, "cannot change port field"),
-        (lambda c: c.update_port("vnet0", port_security=False), CloudInputError, "without port security"),
+        (lambda c: c.block(ip_network("10.8.0.0/16")).value, CloudConflict, "already blocked"),
+        (lambda c: c.unblock("10.7.0.0/16").value, CloudNotFound, "10.7.0.0/16 is not blocked"),
+        (
+            lambda c: c.update_port("vnet0", PortChanges.of({"device": "vnet5"})),
+            CloudInputError,
+            "cannot change port field",
+        ),
+        (
+            lambda c: c.update_port("vnet0", PortChanges(port_security=False)),
+            CloudInputError,
+            "without port security",
+        ),
     ],
 )
 def test_errors_store_nothing(cloud: Cloud, action, error: type[GuestwallError], message: str) -> None:  # type: ignore[no-untyped-def]
@@ -163,7 +177,7 @@ def test_kernel_refusal_stores_nothing(store: Store) -> None:
 
 
 def test_deleting_a_group_removes_rules_that_name_it(cloud: Cloud) -> None:
-    web = cloud.create_group("web")
+    web = cloud.create_group("web").value
     cloud.create_group("frontends")
     cloud.create_rule("web", RuleSpec(IN, protocol="tcp", ports=(80, 80), remote_group="frontends"))
     cloud.delete_group("frontends")
@@ -172,20 +186,22 @@ def test_deleting_a_group_removes_rules_that_name_it(cloud: Cloud) -> None:
     with cloud.store.read() as reader:
         xml = next(f.xml for f in reader.filters() if f.name == tr.group_filter_name(web.id))
         assert "dstportstart='80'" not in xml
-        default = tr.group_set_name(cloud.ensure_default_group("default").id)
+        default = tr.group_set_name(cloud.ensure_default_group("default").value.id)
         assert [s.name for s in reader.address_sets() if s.name.startswith("gw-sg-")] == sorted(
             [tr.group_set_name(web.id), default]
         )
 
 
 def test_groups_by_name_are_per_project(cloud: Cloud) -> None:
-    one = cloud.create_group("default", "p1")
-    two = cloud.create_group("default", "p2")
+    one = cloud.create_group("default", "p1").value
+    two = cloud.create_group("default", "p2").value
     assert cloud.get_group("default", "p2").id == two.id
     with pytest.raises(CloudInputError, match="name 'default' is ambiguous"):
         cloud.get_group("default")
     assert cloud.get_group(one.id[:8]).id == one.id
-    created = cloud.create_port(Port("", "vnet0", "52:54:00:00:00:01", "p1", security_groups=("default",)))
+    created = cloud.create_port(
+        Port("", "vnet0", "52:54:00:00:00:01", "p1", security_groups=("default",))
+    ).value
     assert created.security_groups == (one.id,)
 
 
@@ -220,7 +236,7 @@ def test_device_with_a_plain_binding_is_not_taken_over(cloud: Cloud) -> None:
 
 def test_ipv6_rules_and_remote_groups_in_filters(cloud: Cloud) -> None:
     cloud.create_group("web")
-    clients = cloud.create_group("clients")
+    clients = cloud.create_group("clients").value
     cloud.create_rule("web", RuleSpec(IN, Ethertype.IPV6, "tcp", (443, 443), remote_group="clients"))
     cloud.create_rule(
         "web", RuleSpec(OUT, Ethertype.IPV6, "icmpv6", icmp_type=128, remote_cidr=ip_network("2001:db8::/32"))
@@ -243,4 +259,4 @@ def test_repo_needs_the_sql_store(store: Store) -> None:
         pass
 
     with pytest.raises(StoreError, match="needs the SQL store"):
-        CloudRepo(NotSql())  # type: ignore[arg-type]
+        cloud_reader(NotSql())  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from gw import Guestwall, binding_xml
 
 from guestwall.cloud import validate
 from guestwall.cloud.driver import FirewallDriver, Instance, Vif
-from guestwall.cloud.service import Cloud
+from guestwall.cloud.facade import Cloud
 from guestwall.config import ConfigError, parse_config
 from guestwall.dataplane.backend import RecordingBackend
 from guestwall.engine import Engine

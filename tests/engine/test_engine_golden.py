@@ -14,7 +14,9 @@ from uuid import UUID
 
 import pytest
 
-from guestwall.cloud.service import Cloud, RuleSpec
+from guestwall.cloud.facade import Cloud
+from guestwall.cloud.ports import PortChanges
+from guestwall.cloud.rules import RuleSpec
 from guestwall.config import HostConfig
 from guestwall.dataplane.backend import Backend, open_backend
 from guestwall.engine import Engine
@@ -122,7 +124,9 @@ def cloud(
     kernel: tuple[Store, Recording, Engine], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Cloud, Recording]:
     counter = itertools.count(1)
-    monkeypatch.setattr("guestwall.cloud.service.uuid4", lambda: UUID(int=(n := next(counter)) << 64 | n))
+    fresh = lambda: UUID(int=(n := next(counter)) << 64 | n)  # noqa: E731
+    for module in ("lookup", "rules", "ports", "blocks", "addressgroups"):
+        monkeypatch.setattr(f"guestwall.cloud.{module}.uuid4", fresh)
     store, backend, engine = kernel
     cloud = Cloud(store, engine)
     cloud.create_group("web")
@@ -142,26 +146,30 @@ def port(n: int, *groups: str) -> Port:
 def test_security_group_rule(cloud: tuple[Cloud, Recording]) -> None:
     c, backend = cloud
     spec = RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(80, 80), remote_group="frontends")
-    check("secgroup-rule", backend, lambda: c.create_rule("web", spec))
+    check("secgroup-rule", backend, lambda: c.create_rule("web", spec).value)
 
 
 def test_port_add(cloud: tuple[Cloud, Recording]) -> None:
     c, backend = cloud
-    check("port-add", backend, lambda: c.create_port(port(3, "web")))
+    check("port-add", backend, lambda: c.create_port(port(3, "web")).value)
 
 
 def test_port_remove(cloud: tuple[Cloud, Recording]) -> None:
     c, backend = cloud
-    check("port-remove", backend, lambda: c.delete_port("tap1"))
+    check("port-remove", backend, lambda: c.delete_port("tap1").value)
 
 
 def test_member_join_and_leave(cloud: tuple[Cloud, Recording]) -> None:
     c, backend = cloud
-    check("member-join", backend, lambda: c.update_port("tap2", security_groups=("frontends", "web")))
-    check("member-leave", backend, lambda: c.update_port("tap2", security_groups=("frontends",)))
+    check(
+        "member-join",
+        backend,
+        lambda: c.update_port("tap2", PortChanges(security_groups=("frontends", "web"))),
+    )
+    check("member-leave", backend, lambda: c.update_port("tap2", PortChanges(security_groups=("frontends",))))
 
 
 def test_provider_block(cloud: tuple[Cloud, Recording]) -> None:
     c, backend = cloud
     c.block(ip_network("198.51.100.0/24"))
-    check("provider-block", backend, lambda: c.block(ip_network("203.0.113.0/24")))
+    check("provider-block", backend, lambda: c.block(ip_network("203.0.113.0/24")).value)

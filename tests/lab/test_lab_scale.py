@@ -18,7 +18,6 @@ def test_fifty_guests(lab_factory: Callable[..., Lab]) -> None:
     built = time.perf_counter() - started
     print(f"\nlab of 50 guests built in {built:.2f} s")
     assert len(lab.guests) == 50 and lab.guests[-1].name == "g50" and lab.guests[-1].portdev == "vnet49"
-    assert built < 30, "building 50 guests should take a few seconds"
 
     assert lab_status(lab.prefix) == lab
     first, last = lab.guests[0], lab.guests[-1]

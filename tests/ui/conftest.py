@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.testclient import TestClient
 from uisite import Site, make_site
 
-from guestwall.cloud.service import Cloud
+from guestwall.cloud.facade import Cloud
 from guestwall.dataplane.backend import RecordingBackend
 from guestwall.lab import Lab, lab_down
 from guestwall.model.cloud import Port
@@ -81,14 +81,14 @@ def lab_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSite]:
     try:
         site = make_site(store, open_backend(lab.host_netns), lab.host_netns)
         cloud = Cloud(store, site.backend, ConntrackTool(lab.host_netns))
-        base = cloud.create_group("base", "acme")
-        out = cloud.create_group("out", "other")
+        base = cloud.create_group("base", "acme").value
+        out = cloud.create_group("out", "other").value
         ports = {}
         for guest, project, group in (("alice", "acme", base.id), ("bob", "other", out.id)):
             g = lab[guest]
             ips = (ip_address(g.ipv4), ip_address(g.ipv6))
             port = Port("", g.portdev, g.mac, project, guest, ips, security_groups=(group,))
-            ports[guest] = cloud.create_port(port)
+            ports[guest] = cloud.create_port(port).value
         yield LabSite(lab, site, ports)
     finally:
         store.close()

@@ -21,7 +21,7 @@ from selenium.webdriver.common.by import By
 from uisite import Site, make_site
 
 from guestwall.cloud.conntrack import ConntrackTool
-from guestwall.cloud.service import Cloud
+from guestwall.cloud.facade import Cloud
 from guestwall.dataplane.backend import open_backend
 from guestwall.lab import Lab, lab_down
 from guestwall.lab.netns import stop_process
@@ -90,8 +90,8 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedSite]:
     try:
         site = make_site(store, open_backend(lab.host_netns), lab.host_netns)
         cloud = Cloud(store, site.backend, ConntrackTool(lab.host_netns))
-        web = cloud.create_group("web", "acme")
-        out = cloud.create_group("out", "other")
+        web = cloud.create_group("web", "acme").value
+        out = cloud.create_group("out", "other").value
         for guest, project, group in (("alice", "acme", web.id), ("bob", "other", out.id)):
             g = lab[guest]
             ips = (ip_address(g.ipv4), ip_address(g.ipv6))

@@ -9,7 +9,7 @@ from typing import Any
 
 from guestwall.api.ui.session import csrf_value
 from guestwall.api.ui.web import SECURITY_HEADERS
-from guestwall.cloud.service import RuleSpec
+from guestwall.cloud.rules import RuleSpec
 from guestwall.model.cloud import Port, RuleDirection
 
 XSS = "<script>alert(1)</script>"
@@ -113,7 +113,7 @@ def test_group_and_rule_created_and_deleted_with_confirmations(site: Any, as_use
 
 def test_invalid_rules_are_refused_inline_with_the_validators_messages(site: Any, as_user: Any) -> None:
     member = as_user("tok-acme")
-    group_id = site.cloud().create_group("web", "acme").id
+    group_id = site.cloud().create_group("web", "acme").value.id
     before = site.cloud().get_group(group_id).rules
     cases = [
         ({"protocol": "tcp", "remote_ip": "10.0.0.1/8"}, "host bits are set (did you mean 10.0.0.0/8?)"),
@@ -161,7 +161,7 @@ def test_forged_posts_are_refused_and_change_nothing(site: Any, as_user: Any) ->
 
 
 def test_reader_cannot_write(site: Any, as_user: Any) -> None:
-    group_id = site.cloud().create_group("web", "acme").id
+    group_id = site.cloud().create_group("web", "acme").value.id
     reader = as_user("tok-acme-reader")
     page = reader.get("/ui/groups")
     assert page.status_code == 200 and "web" in page.text
@@ -181,7 +181,7 @@ def test_reader_cannot_write(site: Any, as_user: Any) -> None:
 
 def test_tenants_see_only_their_project(site: Any, as_user: Any) -> None:
     cloud = site.cloud()
-    acme = cloud.create_group("acme-web", "acme")
+    acme = cloud.create_group("acme-web", "acme").value
     cloud.create_rule(acme.id, RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(22, 22)))
     cloud.create_port(Port("", "vnet7", "52:54:00:00:00:07", "acme", security_groups=(acme.id,)))
     other = as_user("tok-other")
@@ -201,7 +201,7 @@ def test_tenants_see_only_their_project(site: Any, as_user: Any) -> None:
         assert other.post(path, data).status_code == 404
     assert len(cloud.get_group(acme.id).rules) == 5  # the 4 a new group gets, and tcp 22
     # a rule may not name another project's group as its remote
-    mine = cloud.create_group("mine", "other")
+    mine = cloud.create_group("mine", "other").value
     r = other.post(f"/ui/groups/{mine.id}/rules", {"direction": "ingress", "remote_group": acme.id})
     assert r.status_code == 400 and "unknown security group" in r.text
     overview = other.get("/ui/").text
@@ -247,7 +247,7 @@ def test_filters_read_as_dumpxml_and_only_admins_edit(site: Any, as_user: Any) -
 
 
 def test_pagination_and_filter_text(site: Any, as_user: Any) -> None:
-    from guestwall.cloud.service import Cloud
+    from guestwall.cloud.facade import Cloud
 
     cloud: Cloud = site.cloud()
     cloud.put_ports([Port("", f"tap{i:03}", f"52:54:00:00:01:{i:02x}", "acme") for i in range(120)])
@@ -264,7 +264,7 @@ def test_pagination_and_filter_text(site: Any, as_user: Any) -> None:
 
 def test_simulate_on_the_port_page(site: Any, as_user: Any) -> None:
     cloud = site.cloud()
-    web = cloud.create_group("web", "acme")
+    web = cloud.create_group("web", "acme").value
     address = ip_address("10.0.0.3")
     cloud.create_port(
         Port("", "vnet3", "52:54:00:00:00:03", "acme", fixed_ips=(address,), security_groups=(web.id,))
@@ -330,8 +330,8 @@ def test_drop_log_when_present_is_filtered_by_project(site: Any, as_user: Any) -
 
 def test_shared_groups_are_seen_and_used_not_changed_by_other_projects(site: Any, as_user: Any) -> None:
     cloud = site.cloud()
-    common = cloud.create_group("common", "acme", shared=True)
-    mine = cloud.create_group("mine", "other")
+    common = cloud.create_group("common", "acme", shared=True).value
+    mine = cloud.create_group("mine", "other").value
     other = as_user("tok-other")
     assert "common" in other.get("/ui/groups").text
     page = other.get(f"/ui/groups/{common.id}")
@@ -456,7 +456,7 @@ def test_logged_blocks_and_rules(site: Any, as_user: Any) -> None:
     everything = admin.post("/ui/blocks", {"cidr": "0.0.0.0/0"})
     assert everything.status_code == 400 and 'role="alert"' in everything.text
     assert admin.post("/ui/blocks", {"cidr": "0.0.0.0/0", "force": "on"}).status_code == 303
-    group = site.cloud().create_group("web", "acme")
+    group = site.cloud().create_group("web", "acme").value
     member = as_user("tok-acme")
     r = member.post(f"/ui/groups/{group.id}/rules", {"direction": "ingress", "protocol": "tcp", "log": "on"})
     assert r.status_code == 303

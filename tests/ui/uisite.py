@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from guestwall.cloud.service import Cloud
+from guestwall.cloud.facade import Cloud
 from guestwall.dataplane.backend import Backend
 from guestwall.services.tokens import Role
 from guestwall.store import Store

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from guestwall.api import errors
 from guestwall.api.middleware import BodyLimit, JsonBodies
 from guestwall.api.waiting import install_wait
-from guestwall.cloud.service import Cloud
+from guestwall.cloud.facade import Cloud
 from guestwall.dataplane.backend import Backend
 from guestwall.store.records import Store
 

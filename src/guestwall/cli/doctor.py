@@ -44,5 +44,5 @@ def doctor(ctx: Context, fix: bool) -> None:
     for finding in findings:
         click.echo(f"problem: {finding.problem}")
         for command in finding.fixes:
-            click.echo(f"  fix: {'nft ' if command.startswith('insert rule') else ''}{command}")
+            click.echo(f"  fix: {command}")
     sys.exit(1)

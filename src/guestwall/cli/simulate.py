@@ -101,7 +101,7 @@ def _cloud_line(reader: object, outcome: object, packet: object) -> str | None:
         return None
     from guestwall.cloud.explain import describe
     from guestwall.simulate.packet import Packet
-    from guestwall.store.cloudrepo import CloudRepo
+    from guestwall.store.cloudrepo import cloud_reader
 
     assert isinstance(packet, Packet)
-    return describe(CloudRepo(reader), rule.origin, packet)
+    return describe(cloud_reader(reader), rule.origin, packet)

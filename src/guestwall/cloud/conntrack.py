@@ -1,24 +1,36 @@
-"""Kill the tracked connections that the rules no longer allow, after a rule or a member was removed.
+"""Tracked connections: listing and deleting them, the I/O seam of killing revoked connections.
 
-The kernel keeps accepting packets of established connections (the stateful rules accept them before any
-security-group rule is consulted), so revoking a rule or a member would otherwise leave open connections
-open: Nova never cleaned them up, Neutron runs ``conntrack -D`` after its rule updates. We do it after the
-kernel transaction (so a packet arriving meanwhile meets the new rules), and delete exactly the flows that
-the cloud objects, as they are now, no longer allow (``Policy.allows``); flows another rule still allows
-stay. The ``conntrack`` tool (conntrack-tools) is the I/O seam; tests can pass a fake.
+The kernel keeps accepting packets of established connections, so revoking a rule or a member would
+otherwise leave open connections open: Nova never cleaned them up, Neutron runs ``conntrack -D`` after its
+rule updates. Which flows go is decided in revoke.py (by the enforced programs); this module only talks to
+the ``conntrack`` tool (conntrack-tools). Tests can pass a fake ``Conntrack``.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterable
+from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Protocol
 
-from guestwall.cloud.policy import Flow, Policy
 from guestwall.errors import DataplaneError
-from guestwall.model.cloud import Network, Port
+from guestwall.model.cloud import Address
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A tracked connection in its original direction (as conntrack lists it)."""
+
+    family: int
+    protocol: int  # IP protocol number
+    src: Address
+    dst: Address
+    sport: int | None = None
+    dport: int | None = None
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    icmp_id: int | None = None
 
 
 class Conntrack(Protocol):
@@ -110,29 +122,3 @@ def parse_flow(line: str) -> Flow | None:
         icmp_code=number("code"),
         icmp_id=number("id"),
     )
-
-
-def kill_disallowed(
-    conntrack: Conntrack, policy: Policy, ports: Iterable[Port], peers: Network | None = None
-) -> list[Flow]:
-    """Delete the flows of ``ports`` (with a remote end in ``peers``, if given) that ``policy`` no longer
-    allows; returns them."""
-    addresses = {net for port in ports for net in port.networks()}
-    if not addresses:
-        return []
-
-    def ours(addr: object) -> bool:
-        return any(addr in net for net in addresses if net.version == getattr(addr, "version", 0))
-
-    killed = []
-    for flow in conntrack.flows():
-        if not (ours(flow.src) or ours(flow.dst)):
-            continue
-        if peers is not None and not any(
-            a.version == peers.version and a in peers for a in (flow.src, flow.dst)
-        ):
-            continue
-        if not policy.allows(flow):
-            conntrack.delete(flow)
-            killed.append(flow)
-    return killed

@@ -13,7 +13,7 @@ live migration: ``instance_filter_exists``; API changes: the ``refresh_*`` casts
 - instances are known from the store, not from process memory, so a restarted compute service can refresh
   every instance without re-preparing it.
 
-Security groups and provider blocks are created through ``guestwall.cloud.service.Cloud`` (or the CLI/API);
+Security groups and provider blocks are created through ``guestwall.cloud.facade.Cloud`` (or the CLI/API);
 the driver refers to groups by id or by name within the instance's project.
 """
 
@@ -26,10 +26,11 @@ from uuid import NAMESPACE_OID, uuid5
 
 from guestwall.cloud import validate
 from guestwall.cloud.conntrack import Conntrack, ConntrackTool
-from guestwall.cloud.service import DEFAULT_PROJECT, Cloud
+from guestwall.cloud.facade import Cloud
+from guestwall.cloud.outcome import DEFAULT_PROJECT
 from guestwall.dataplane.backend import Backend
 from guestwall.model.cloud import Port
-from guestwall.store.cloudrepo import CloudRepo
+from guestwall.store.cloudrepo import cloud_reader
 from guestwall.store.records import Store
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ class FirewallDriver:
     def instance_filter_exists(self, instance: Instance, network_info: NetworkInfo) -> bool:
         """Whether every VIF of the instance has its port and filter binding (the live-migration poll)."""
         with self.cloud.store.read() as reader:
-            repo = CloudRepo(reader)
+            repo = cloud_reader(reader)
             for vif in network_info:
                 port = repo.port_by_device(vif.devname)
                 if port is None or reader.binding(vif.devname) is None:

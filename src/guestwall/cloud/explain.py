@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address
 
-from sqlalchemy import select
-
 from guestwall.cloud import basefilters as base
 from guestwall.cloud import translate as tr
 from guestwall.instantiate.fields import Field
 from guestwall.instantiate.program import Origin
 from guestwall.model.cloud import ProviderBlock, SecurityGroupRule
 from guestwall.simulate.packet import Packet
-from guestwall.store.cloudrepo import CloudRepo
-from guestwall.store.cloudtables import SecurityGroupRow
+from guestwall.store.cloudrepo import CloudReader
 
 _PURPOSE = {
     base.DEFAULT_DROP: "no security group rule allows it (what no rule accepts is dropped)",
@@ -32,15 +29,13 @@ _PURPOSE = {
 }
 
 
-def describe(repo: CloudRepo, origin: Origin, packet: Packet) -> str | None:
+def describe(repo: CloudReader, origin: Origin, packet: Packet) -> str | None:
     """One line naming the cloud object behind ``origin``, or None for a filter of the user's."""
     name = origin.filter
     if name.startswith(tr.GROUP_PREFIX):
         key = name[len(tr.GROUP_PREFIX) :]
         # ids only, then the one group: reading every group's rules costs ~0.6 s with 1000 groups
-        group_id = next(
-            (i for i in repo.session.scalars(select(SecurityGroupRow.id)) if tr.group_key(i) == key), None
-        )
+        group_id = next((i for i in repo.group_ids() if tr.group_key(i) == key), None)
         group = repo.group(group_id) if group_id is not None else None
         if group is None or not 1 <= origin.rule <= len(group.rules):
             return f"a rule of a security group that no longer exists ({name})"
@@ -69,7 +64,7 @@ def _rule_text(rule: SecurityGroupRule, names: dict[str, str]) -> str:
     return " ".join(parts)
 
 
-def _blocks_for(repo: CloudRepo, packet: Packet) -> list[ProviderBlock]:
+def _blocks_for(repo: CloudReader, packet: Packet) -> list[ProviderBlock]:
     source = packet.get(Field.IP4_SRC) or packet.get(Field.IP6_SRC)
     if not isinstance(source, IPv4Address | IPv6Address):
         return []

@@ -8,21 +8,21 @@ filter; the port would then claim port security that nothing enforces. ``status`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from guestwall.cloud import basefilters as base
 from guestwall.cloud import translate as tr
 from guestwall.store.records import Reader, Writer
 
 if TYPE_CHECKING:
-    from guestwall.store.cloudrepo import CloudRepo
+    from guestwall.store.cloudrepo import CloudReader
 
 
-def _repo(reader: Reader) -> CloudRepo | None:
-    from guestwall.store.cloudrepo import CloudRepo
+def _repo(reader: Reader) -> CloudReader | None:
+    from guestwall.store.cloudrepo import cloud_reader
     from guestwall.store.sqlstore import SqlReader
 
-    return CloudRepo(reader) if isinstance(reader, SqlReader) else None
+    return cloud_reader(reader) if isinstance(reader, SqlReader) else None
 
 
 def missing(reader: Reader) -> list[str]:
@@ -60,7 +60,8 @@ def restore(writer: Writer) -> list[str]:
 
     gaps = missing(writer)
     if gaps:
-        repo = _repo(writer)
-        assert repo is not None
-        sync(writer, repo, Scope(everything=True))
+        from guestwall.store.cloudrepo import CloudRepo, cloud_writer
+
+        # sync is typed with the SQL implementation of CloudWriter
+        sync(writer, cast(CloudRepo, cloud_writer(writer)), Scope(everything=True))
     return gaps

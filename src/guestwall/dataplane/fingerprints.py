@@ -31,7 +31,6 @@ from guestwall.nft.commands import (
     Object,
     SetDecl,
     Table,
-    Verbatim,
     add,
     delete,
     transaction,
@@ -92,8 +91,6 @@ def _to_scratch(obj: Object) -> Object:
         return replace(obj, table=Table(obj.table.family, SCRATCH))
     if isinstance(obj, Elements):
         return replace(obj, set=replace(obj.set, table=Table(obj.set.table.family, SCRATCH)))
-    if isinstance(obj, Verbatim):
-        raise ValueError("the desired state has no verbatim commands")
     return ChainRule(Chain(Table(obj.chain.table.family, SCRATCH), obj.chain.name), obj.rule)
 
 

@@ -105,7 +105,7 @@ class SecurityGroup:
 
     @property
     def is_default(self) -> bool:
-        """Neutron's per-project ``default`` group (created on demand: guestwall.cloud.service)."""
+        """Neutron's per-project ``default`` group (created on demand: guestwall.cloud.groups)."""
         return self.name == DEFAULT_GROUP_NAME
 
 

@@ -16,8 +16,10 @@ from typing import Any
 from guestwall.compile import names
 from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.netns import call_in_netns
+from guestwall.errors import RenderError
 from guestwall.networks.model import ForwardMode, Network
-from guestwall.nft.commands import Verbatim, add, transaction
+from guestwall.nft import ir, render
+from guestwall.nft.commands import Chain, ChainRule, Command, Table, Verb, transaction
 
 TAG = "guestwall-coexist"
 _XTABLES = ("filter", "nat", "mangle", "raw", "security")  # iptables-nft's table names
@@ -26,11 +28,17 @@ _XTABLES = ("filter", "nat", "mangle", "raw", "security")  # iptables-nft's tabl
 @dataclass(frozen=True)
 class Finding:
     problem: str
-    fixes: tuple[str, ...] = ()  # exact commands (nft syntax unless they start with "iptables")
+    shell: tuple[str, ...] = ()  # exact commands for other tools (iptables, sysctl, modprobe, firewall-cmd)
+    nft: tuple[Command, ...] = ()  # rules to insert into another table's chain
 
     @property
     def ok(self) -> bool:
         return not self.problem
+
+    @property
+    def fixes(self) -> tuple[str, ...]:
+        """Every fix as the user is shown it (``nft insert rule ...``, ``iptables -I ...``)."""
+        return tuple(f"nft {render.command(c)}" for c in self.nft) + self.shell
 
 
 @dataclass(frozen=True)
@@ -82,30 +90,67 @@ def _chains(listing: dict[str, Any]) -> list[_Chain]:
     return out
 
 
-def _fixes(chain: _Chain, bridge: str, docker_user: bool) -> tuple[str, ...]:
-    if chain.family == "ip" and chain.table in _XTABLES:
-        target = "DOCKER-USER" if docker_user and chain.hook == "forward" else chain.name
-        tag = f"-j ACCEPT -m comment --comment {TAG}:{bridge}"
-        if chain.hook == "forward":
-            return (
-                f"iptables -I {target} -o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED {tag}",
-                f"iptables -I {target} -i {bridge} {tag}",
-            )
-        return (
-            f"iptables -I {target} -i {bridge} -p udp -m multiport --dports 53,67 {tag}",
-            f"iptables -I {target} -i {bridge} -p tcp --dport 53 {tag}",
-        )
-    where = f"{chain.family} {chain.table} {chain.name}"
-    comment = f'comment "{TAG}:{bridge}"'
-    services = "meta l4proto { tcp, udp } th dport"
+def _iptables(chain: _Chain, bridge: str, docker_user: bool) -> tuple[str, ...]:
+    """The fix for iptables-nft's tables, through iptables (nft would leave rules iptables cannot show)."""
+    target = "DOCKER-USER" if docker_user and chain.hook == "forward" else chain.name
+    tag = f"-j ACCEPT -m comment --comment {TAG}:{bridge}"
     if chain.hook == "forward":
         return (
-            f'insert rule {where} oifname "{bridge}" ct state established,related accept {comment}',
-            f'insert rule {where} iifname "{bridge}" accept {comment}',
+            f"iptables -I {target} -o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED {tag}",
+            f"iptables -I {target} -i {bridge} {tag}",
         )
-    if chain.hook == "input":
-        return (f'insert rule {where} iifname "{bridge}" {services} {{ 53, 67 }} accept {comment}',)
-    return (f'insert rule {where} oifname "{bridge}" {services} {{ 53, 68 }} accept {comment}',)
+    return (
+        f"iptables -I {target} -i {bridge} -p udp -m multiport --dports 53,67 {tag}",
+        f"iptables -I {target} -i {bridge} -p tcp --dport 53 {tag}",
+    )
+
+
+def _services(port: int) -> tuple[ir.Match, ...]:
+    """DNS and DHCP (to ``port``) over TCP or UDP."""
+    protos = ir.Match(ir.Meta("l4proto"), ir.AnonSet(("tcp", "udp")))
+    return protos, ir.Match(ir.Payload("th", "dport"), ir.ConstSet((ir.Const(53), ir.Const(port))))
+
+
+# what each hook's chain must accept for a network's bridge: (interface meta key, further matches) per rule
+_ACCEPTS: dict[str, tuple[tuple[str, tuple[ir.Match, ...]], ...]] = {
+    "forward": (
+        ("oifname", (ir.Match(ir.Ct("state"), ir.Flags(("established", "related"))),)),
+        ("iifname", ()),
+    ),
+    "input": (("iifname", _services(67)),),
+    "output": (("oifname", _services(68)),),
+}
+
+
+def _nft(chain: _Chain, bridge: str) -> tuple[Command, ...]:
+    """Accept rules inserted at the top of the foreign chain, tagged with the bridge."""
+    where = Chain(Table(chain.family, chain.table), chain.name)
+    accept = ir.Verdict(ir.VerdictKind.ACCEPT)
+    return tuple(
+        Command(
+            Verb.INSERT,
+            ChainRule(
+                where,
+                ir.Rule(
+                    (ir.Match(ir.Meta(ifmeta), ir.Const(bridge, ir.Style.IFNAME)), *matches, accept),
+                    f"{TAG}:{bridge}",
+                ),
+            ),
+        )
+        for ifmeta, matches in _ACCEPTS[chain.hook]
+    )
+
+
+def _finding(problem: str, chain: _Chain, bridge: str, docker_user: bool) -> Finding:
+    if chain.family == "ip" and chain.table in _XTABLES:
+        return Finding(problem, shell=_iptables(chain, bridge, docker_user))
+    fix = _nft(chain, bridge)
+    try:
+        for command in fix:
+            render.command(command)
+    except RenderError as e:  # a foreign table or chain name our renderer refuses: say so, insert nothing
+        return Finding(f"{problem}; no fix offered: {e}")
+    return Finding(problem, nft=fix)
 
 
 def _needs(net: Network, hook: str) -> bool:
@@ -135,7 +180,7 @@ def coexistence(listing: dict[str, Any], networks: Sequence[Network]) -> list[Fi
                 f"table {chain.family} {chain.table} chain {chain.name} (hook {chain.hook}, "
                 f"policy {chain.policy}) drops {what} of network {net.name} ({bridge})"
             )
-            found.append(Finding(problem, _fixes(chain, bridge, docker_user)))
+            found.append(_finding(problem, chain, bridge, docker_user))
     if any(c.table == "firewalld" for c in chains):
         for net in networks:
             found.append(
@@ -183,8 +228,8 @@ def kernel_settings(netns: str | None, networks: Sequence[Network]) -> list[Find
 
 
 def apply_fixes(backend: Backend, findings: Sequence[Finding]) -> list[str]:
-    """Run the nft fixes (one transaction); iptables fixes are returned for the caller to run or print."""
-    nft = [f for finding in findings for f in finding.fixes if f.startswith("insert rule")]
+    """Run the nft fixes (one transaction); the others are returned for the caller to run or print."""
+    nft = [command for finding in findings for command in finding.nft]
     if nft:
-        backend.run(transaction(add(Verbatim(fix)) for fix in nft))
-    return [f for finding in findings for f in finding.fixes if not f.startswith("insert rule")]
+        backend.run(transaction(nft))
+    return [command for finding in findings for command in finding.shell]

@@ -11,7 +11,7 @@ on one bridge (its FWX), then what enters a bridge (FWI), then what leaves it (F
 from __future__ import annotations
 
 from collections.abc import Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_network
 
 from guestwall.compile import canon, names
 from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec, rule_digest
@@ -21,9 +21,14 @@ from guestwall.nft import ir
 _ADDR = {names.IP: "ipv4_addr", names.IP6: "ipv6_addr"}
 _PROTO = {names.IP: "ip", names.IP6: "ip6"}
 # libvirt: not masqueraded, multicast (strict DHCP clients refuse replies with changed source ports)
-_NO_MASQ = {names.IP: ("224.0.0.0/24", "255.255.255.255/32"), names.IP6: ("ff02::/16",)}
-NAT_PORTS = "1024-65535"  # libvirt: NFS trusts ports below 1024
-METADATA = "169.254.169.254"
+_NO_MASQ: dict[str, tuple[IPv4Network | IPv6Network, ...]] = {
+    names.IP: (IPv4Network("224.0.0.0/24"), IPv4Network("255.255.255.255/32")),
+    names.IP6: (IPv6Network("ff02::/16"),),
+}
+NAT_PORTS = (1024, 65535)  # libvirt: NFS trusts ports below 1024
+METADATA = IPv4Address("169.254.169.254")
+_ESTABLISHED = ir.Flags(("established", "related"))
+_DNAT_DONE = ir.Const("dnat", ir.Style.SYMBOL)  # ct status: the connection's destination was translated
 
 
 def _rule(*statements: ir.Statement, note: str = "") -> ir.Rule:
@@ -31,8 +36,13 @@ def _rule(*statements: ir.Statement, note: str = "") -> ir.Rule:
     return ir.Rule(body.statements, ir.safe_comment(f"{rule_digest(body)} {note}".strip()))
 
 
-def _m(left: ir.Expr, right: str, negated: bool = False) -> ir.Match:
-    return ir.Match(left, ir.Literal(right), negated)
+def _m(left: ir.Expr, right: ir.Expr | ir.Scalar, negated: bool = False) -> ir.Match:
+    """``left right``: a constant right-hand side (an address, network or number) may be given bare."""
+    return ir.Match(left, ir.Const(right) if isinstance(right, ir.Scalar) else right, negated)
+
+
+def _l4(proto: str) -> ir.Match:
+    return ir.Match(_meta("l4proto"), ir.Const(proto, ir.Style.SYMBOL))
 
 
 def _meta(key: str) -> ir.Meta:
@@ -73,25 +83,29 @@ def _net_side(net: Network, family: str, addr: str, ifmeta: str, established_onl
     mode = _routes(net, family)
     rules = []
     for ip in _subnets(net, family) if mode in (ForwardMode.NAT, ForwardMode.ROUTE) else []:
-        stmts: list[ir.Statement] = [_m(ir.Payload(proto, addr), str(ip_network(ip.address, strict=False)))]
+        stmts: list[ir.Statement] = [_m(ir.Payload(proto, addr), _net_of(ip))]
         if dev:
             stmts.append(ir.Match(_meta(ifmeta), _ifname(dev)))
         if established_only and mode is ForwardMode.NAT:
-            stmts.append(_m(ir.Ct("state"), "established,related"))
+            stmts.append(_m(ir.Ct("state"), _ESTABLISHED))
         rules.append(_rule(*stmts, ir.Verdict(ir.VerdictKind.ACCEPT), note=net.name))
     rules.append(_rule(ir.Verdict(ir.VerdictKind.REJECT), note=net.name))
     return rules
 
 
 def _nat_target(net: Network, ports: bool) -> ir.Nat:
+    """libvirt's ``<nat>``: masquerade, or snat to its address range; with ``ports`` (TCP and UDP) also to
+    its port range (by default 1024-65535)."""
     nat = net.forward.nat
-    port_text = f"{nat.port_start}-{nat.port_end}" if nat.port_start is not None else NAT_PORTS
+    port_range = (
+        NAT_PORTS if nat.port_start is None or nat.port_end is None else (nat.port_start, nat.port_end)
+    )
+    port = ir.Const(port_range) if ports else None
     if nat.address_start is None:
-        return ir.Nat("masquerade", f":{port_text}" if ports else "")
-    addr = str(nat.address_start)
-    if nat.address_end is not None and nat.address_end != nat.address_start:
-        addr += f"-{nat.address_end}"
-    return ir.Nat("snat", f"{addr}:{port_text}" if ports else addr)
+        return ir.Nat(ir.NatKind.MASQUERADE, port=port)
+    start, end = nat.address_start, nat.address_end
+    address = ir.Const(start if end is None or end == start else (start, end))
+    return ir.Nat(ir.NatKind.SNAT, address, port)
 
 
 def _net_nat(net: Network, family: str) -> list[ir.Rule]:
@@ -99,7 +113,7 @@ def _net_nat(net: Network, family: str) -> list[ir.Rule]:
     proto, dev = _PROTO[family], net.forward.dev
     rules = []
     for ip in _subnets(net, family):
-        sub = str(ip_network(ip.address, strict=False))
+        sub = _net_of(ip)
         head: list[ir.Statement] = [_m(ir.Payload(proto, "saddr"), sub)]
         if dev:
             head.append(ir.Match(_meta("oifname"), _ifname(dev)))
@@ -114,7 +128,7 @@ def _net_nat(net: Network, family: str) -> list[ir.Rule]:
             )
         away = _m(ir.Payload(proto, "daddr"), sub, negated=True)
         for l4 in ("tcp", "udp"):
-            rules.append(_rule(*head, away, _m(_meta("l4proto"), l4), _nat_target(net, True), note=net.name))
+            rules.append(_rule(*head, away, _l4(l4), _nat_target(net, True), note=net.name))
         rules.append(_rule(*head, away, _nat_target(net, False), note=net.name))
     return rules
 
@@ -139,13 +153,13 @@ def _sets(family: str) -> dict[str, SetSpec]:
     return {s.name: s for s in specs}
 
 
-def _dhcp_dns(ifmeta: str, dhcp_port: str) -> list[ir.Rule]:
+def _dhcp_dns(ifmeta: str, dhcp_port: int) -> list[ir.Rule]:
     """Accept DNS and DHCP (to ``dhcp_port``) over UDP and TCP on our bridges (by ``ifmeta``)."""
     return [
         _rule(
             ir.Match(_meta(ifmeta), ir.SetRef(names.NET_BRIDGES)),
-            _m(_meta("l4proto"), l4),
-            _m(ir.Payload("th", "dport"), f"{{ 53, {dhcp_port} }}"),
+            _l4(l4),
+            _m(ir.Payload("th", "dport"), ir.ConstSet((ir.Const(53), ir.Const(dhcp_port)))),
             ir.Verdict(ir.VerdictKind.ACCEPT),
             note="dhcp dns",
         )
@@ -156,12 +170,12 @@ def _dhcp_dns(ifmeta: str, dhcp_port: str) -> list[ir.Rule]:
 def _base_rules(family: str, options: HostOptions) -> dict[str, list[ir.Rule]]:
     proto = _PROTO[family]
     bridges = ir.SetRef(names.NET_BRIDGES)
-    dhcp_server, dhcp_client = ("67", "68") if family == names.IP else ("547", "546")
+    dhcp_server, dhcp_client = (67, 68) if family == names.IP else (547, 546)
     forward = []
     if family == names.IP:  # new connections to a floating IP's guest (DNAT'ed in nat_pre)
         forward.append(
             _rule(
-                _m(ir.Ct("status"), "dnat"),
+                _m(ir.Ct("status"), _DNAT_DONE),
                 ir.Match(ir.Payload(proto, "daddr"), ir.SetRef(names.FIP_FIXED)),
                 ir.Verdict(ir.VerdictKind.ACCEPT),
                 note="floating ip in",
@@ -192,7 +206,7 @@ def _base_rules(family: str, options: HostOptions) -> dict[str, list[ir.Rule]]:
         )
     nat_pre, nat_out, nat_post = [], [], []
     if family == names.IP:
-        dnat = ir.Nat("dnat", f"{proto} daddr map @{names.FIP_DNAT}", "")
+        dnat = ir.Nat(ir.NatKind.DNAT, ir.MapLookup(ir.Payload(proto, "daddr"), names.FIP_DNAT))
         nat_pre.append(_rule(dnat, note="floating ip"))
         nat_out.append(_rule(dnat, note="floating ip"))
         if options.metadata is not None:
@@ -202,22 +216,20 @@ def _base_rules(family: str, options: HostOptions) -> dict[str, list[ir.Rule]]:
                 _rule(
                     ir.Match(_meta("iifname"), bridges),
                     _m(ir.Payload(proto, "daddr"), METADATA),
-                    _m(ir.Payload("tcp", "dport"), "80"),
-                    ir.Nat("dnat", f"{host}:{port}"),
+                    _m(ir.Payload("tcp", "dport"), 80),
+                    ir.Nat(ir.NatKind.DNAT, ir.Const(host), ir.Const(port)),
                     note="metadata",
                 ),
             )
-        local = ir.Match(
-            ir.Concat((ir.Payload(proto, "saddr"), ir.Payload(proto, "daddr"))), ir.SetRef(names.NET_LOCAL)
-        )
+        saddr = ir.Payload(proto, "saddr")
+        by_dev = ir.Concat((saddr, _meta("oifname")))
+        local = ir.Match(ir.Concat((saddr, ir.Payload(proto, "daddr"))), ir.SetRef(names.NET_LOCAL))
         nat_post += [
             # hairpin: a guest reaching another guest of its network through a floating IP
-            _rule(_m(ir.Ct("status"), "dnat"), local, ir.Nat("masquerade"), note="hairpin"),
+            _rule(_m(ir.Ct("status"), _DNAT_DONE), local, ir.Nat(ir.NatKind.MASQUERADE), note="hairpin"),
             _rule(local, ir.Verdict(ir.VerdictKind.RETURN), note="inside a network"),
-            _rule(
-                ir.Nat("snat", f"{proto} saddr . oifname map @{names.FIP_SNAT_DEV}"), note="floating ip out"
-            ),
-            _rule(ir.Nat("snat", f"{proto} saddr map @{names.FIP_SNAT}"), note="floating ip out"),
+            _rule(ir.Nat(ir.NatKind.SNAT, ir.MapLookup(by_dev, names.FIP_SNAT_DEV)), note="floating ip out"),
+            _rule(ir.Nat(ir.NatKind.SNAT, ir.MapLookup(saddr, names.FIP_SNAT)), note="floating ip out"),
         ]
     nat_post.append(_rule(ir.VMap(ir.Payload(proto, "saddr"), names.NET_NAT_MAP)))
     return {

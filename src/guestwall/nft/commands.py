@@ -71,15 +71,7 @@ class ChainRule:
     rule: Rule
 
 
-@dataclass(frozen=True)
-class Verbatim:
-    """A command already written as nft text, run as is. Only for what a user is shown and asked to run
-    (``networks.doctor``'s fixes to other tools' tables); guestwall's own tables never get one."""
-
-    text: str
-
-
-Object = Table | Chain | SetDecl | Elements | ChainRule | Verbatim
+Object = Table | Chain | SetDecl | Elements | ChainRule
 
 
 class Verb(enum.StrEnum):
@@ -87,6 +79,7 @@ class Verb(enum.StrEnum):
     CREATE = "create"  # as add, but an existing object is an error
     DELETE = "delete"
     FLUSH = "flush"
+    INSERT = "insert"  # a rule at the top of a chain (only into other tools' chains: networks.doctor's fixes)
 
 
 @dataclass(frozen=True)
@@ -97,8 +90,6 @@ class Command:
     @property
     def kind(self) -> str:
         """``add rule``, ``delete element``, ... (what ``Transaction.counts`` counts)."""
-        if isinstance(self.obj, Verbatim):
-            return " ".join(self.obj.text.split()[:2])
         noun = {Table: "table", Chain: "chain", Elements: "element", ChainRule: "rule"}.get(type(self.obj))
         if noun is None:
             assert isinstance(self.obj, SetDecl)

@@ -101,16 +101,36 @@ class SetRef:
     name: str
 
 
+# ---- expressions of the network layer (NAT, conntrack flags, port lists) -----------------------------------
+
+
 @dataclass(frozen=True)
-class Literal:
-    """Already written nft text. Only the network layer (guestwall.networks) still builds these, for its
-    NAT targets and port lists; everything else is typed. Rendered as is: never put a value from outside
-    into one."""
+class Flags:
+    """A combination of flag keywords, e.g. conntrack states ``established,related`` (matches any of them)."""
 
-    text: str
+    items: tuple[str, ...]
 
 
-Expr = Payload | Raw | Meta | Ct | Masked | Concat | TcpOption | Const | AnonSet | Exists | SetRef | Literal
+@dataclass(frozen=True)
+class ConstSet:
+    """An anonymous set of constants, e.g. ports ``{ 53, 67 }``."""
+
+    items: tuple[Const, ...]
+
+
+@dataclass(frozen=True)
+class MapLookup:
+    """The value a named map holds for ``key`` (``ip daddr map @m``), e.g. a NAT target address."""
+
+    key: Expr
+    map: str
+
+
+NetExpr = Flags | ConstSet | MapLookup
+
+# ---- end of the network layer's expressions ----------------------------------------------------------------
+
+Expr = Payload | Raw | Meta | Ct | Masked | Concat | TcpOption | Const | AnonSet | Exists | SetRef | NetExpr
 
 # ---- statements ------------------------------------------------------------------------------------------
 
@@ -185,14 +205,30 @@ class Log:
     group: int
 
 
+# ---- address translation (the network layer's NAT chains) --------------------------------------------------
+
+
+class NatKind(enum.StrEnum):
+    SNAT = "snat"
+    DNAT = "dnat"
+    MASQUERADE = "masquerade"  # snat to the address of the outgoing interface
+    REDIRECT = "redirect"  # dnat to the host itself
+
+
 @dataclass(frozen=True)
 class Nat:
-    """Address translation: ``masquerade [to :ports]``, ``snat|dnat [ip] to <target>``; ``to`` is nft text
-    written by the network layer (``1.2.3.4``, ``1.2.3.4-1.2.3.9:1024-65535``, ``ip daddr map @m``)."""
+    """Address translation: ``snat|dnat to <address>[:<port>]``, ``masquerade|redirect [to :<port>]``.
 
-    kind: str
-    to: str = ""
-    family: str = ""
+    ``address`` is one address, an inclusive range of two (a ``Const``), or the address a map holds for a key
+    (a ``MapLookup``); snat and dnat need one, masquerade and redirect take none. ``port`` is one port or an
+    inclusive range (a ``Const``)."""
+
+    kind: NatKind
+    address: Const | MapLookup | None = None
+    port: Const | None = None
+
+
+# ---- end of address translation ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -200,7 +236,7 @@ class PayloadSet:
     """``<field> set <value>``, e.g. ``udp checksum set 0``."""
 
     field: Payload
-    value: Const | Literal
+    value: Const
 
 
 Statement = Match | Verdict | VMap | SetMark | CtCountOver | Nat | PayloadSet | Limit | Counter | Log

@@ -31,7 +31,6 @@ from guestwall.nft.commands import (
     Table,
     Transaction,
     Verb,
-    Verbatim,
 )
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,254}$")
@@ -138,7 +137,10 @@ _EXPR: dict[type, Callable[[Any], str]] = {
     ir.AnonSet: lambda e: "{ " + ", ".join(keyword(i) for i in e.items) + " }",
     ir.Exists: lambda e: "exists" if e.present else "missing",
     ir.SetRef: lambda e: f"@{identifier(e.name)}",
-    ir.Literal: lambda e: e.text,
+    # the network layer's expressions
+    ir.Flags: lambda e: ",".join(keyword(i) for i in e.items),
+    ir.ConstSet: lambda e: "{ " + ", ".join(_const(i) for i in e.items) + " }",
+    ir.MapLookup: lambda e: f"{expr(e.key)} map @{identifier(e.map)}",
 }
 
 
@@ -156,12 +158,50 @@ def _set_mark(s: ir.SetMark) -> str:
     return f"meta mark set {source}"
 
 
+# ---- address translation (the network layer) ---------------------------------------------------------------
+
+
+def _nat_address(value: object) -> str:
+    if not isinstance(value, IPv4Address | IPv6Address):
+        raise RenderError(f"{value!r} is not an address to translate to")
+    return str(value)
+
+
+def _nat_port(value: object) -> str:
+    port = _number(value)
+    if not 0 < port < 65536:
+        raise RenderError(f"{port} is not a port to translate to")
+    return str(port)
+
+
+def _nat_target(n: ir.Nat) -> str:
+    """``address[-address][:port[-port]]`` (an IPv6 address in brackets before a port), or a map lookup."""
+    if isinstance(n.address, ir.MapLookup):
+        if n.port is not None:
+            raise RenderError("a NAT target looked up in a map carries no separate port")
+        return expr(n.address)
+    address = ""
+    if n.address is not None:
+        v = n.address.value
+        address = "-".join(map(_nat_address, v)) if isinstance(v, tuple) else _nat_address(v)
+        if n.port is not None and ":" in address:
+            address = f"[{address}]"
+    if n.port is None:
+        return address
+    v = n.port.value
+    return f"{address}:{'-'.join(map(_nat_port, v)) if isinstance(v, tuple) else _nat_port(v)}"
+
+
 def _nat(n: ir.Nat) -> str:
-    kind = keyword(n.kind)
-    if kind == "masquerade":
-        return f"masquerade to {n.to}" if n.to else "masquerade"
-    family = f"{keyword(n.family)} " if n.family else ""
-    return f"{kind} {family}to {n.to}"
+    kind = ir.NatKind(n.kind)
+    needs_address = kind in (ir.NatKind.SNAT, ir.NatKind.DNAT)
+    if needs_address != (n.address is not None):
+        raise RenderError(f"{kind.value} {'needs' if needs_address else 'takes no'} address to translate to")
+    target = _nat_target(n)
+    return f"{kind.value} to {target}" if target else kind.value
+
+
+# ---- end of address translation ----------------------------------------------------------------------------
 
 
 def _limit(n: ir.Limit) -> str:
@@ -258,9 +298,9 @@ def _render_elements(verb: Verb, e: Elements) -> str:
 
 
 def _render_rule(verb: Verb, r: ChainRule) -> str:
-    if verb is not Verb.ADD:
-        raise RenderError(f"rules are only added (and chains flushed), not '{verb.value}'")
-    return f"add rule {_chain_head(r.chain)} {rule(r.rule)}"
+    if verb is not Verb.ADD and verb is not Verb.INSERT:
+        raise RenderError(f"rules are only added or inserted (and chains flushed), not '{verb.value}'")
+    return f"{verb.value} rule {_chain_head(r.chain)} {rule(r.rule)}"
 
 
 _COMMAND: dict[type, Callable[[Verb, Any], str]] = {
@@ -269,7 +309,6 @@ _COMMAND: dict[type, Callable[[Verb, Any], str]] = {
     SetDecl: _render_set,
     Elements: _render_elements,
     ChainRule: _render_rule,
-    Verbatim: lambda verb, v: v.text,
 }
 
 

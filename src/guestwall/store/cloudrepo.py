@@ -1,489 +1,96 @@
 """Reading and writing the cloud layer's objects inside a store transaction (a repository over cloudtables).
 
-``CloudRepo(reader_or_writer)`` works in the caller's transaction: cloud objects and what the engine derives
-from them (filters, address sets, bindings) are committed together or not at all. It needs the SQLAlchemy
-store (the sqlite3 fast read path has no cloud tables reader).
+The cloud layer sees two interfaces: ``CloudReader`` (what a read transaction may ask) and ``CloudWriter``
+(reads plus changes). ``cloud_reader(reader)`` and ``cloud_writer(writer)`` give them for a store
+transaction: work happens in the caller's transaction, so cloud objects and what the engine derives from them
+(filters, address sets, bindings) are committed together or not at all. ``CloudRepo`` (store/cloudsql.py) is
+the one implementation, over the SQLAlchemy store (the sqlite3 fast read path has no cloud tables reader).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
-from functools import lru_cache
-from ipaddress import ip_address, ip_network
-from typing import TypeVar
-
-from sqlalchemy import delete, select
-
-from guestwall.errors import NotFoundError, StoreError
-from guestwall.model.cloud import (
-    AddressGroup,
-    Ethertype,
-    Network,
-    Port,
-    ProviderBlock,
-    RuleDirection,
-    SecurityGroup,
-    SecurityGroupRule,
-)
-from guestwall.model.mac import MacAddress
-from guestwall.store.cloudtables import (
-    AddressGroupRow,
-    PortRow,
-    PortSecurityGroupRow,
-    ProviderBlockRow,
-    SecurityGroupRow,
-    SecurityGroupRuleRow,
-)
-from guestwall.store.sqlstore import SqlRepo
-
-_Row = TypeVar("_Row")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _rule(row: SecurityGroupRuleRow) -> SecurityGroupRule:
-    return SecurityGroupRule(
-        id=row.id,
-        group_id=row.group_id,
-        direction=RuleDirection(row.direction),
-        ethertype=Ethertype(row.ethertype),
-        protocol=row.protocol,
-        port_min=row.port_min,
-        port_max=row.port_max,
-        icmp_type=row.icmp_type,
-        icmp_code=row.icmp_code,
-        remote_cidr=ip_network(row.remote_cidr) if row.remote_cidr else None,
-        remote_group_id=row.remote_group_id,
-        description=row.description,
-        remote_address_group_id=row.remote_address_group_id,
-        created_at=row.created_at,
-        log=row.log,
-    )
-
-
-def _group(row: SecurityGroupRow, rules: Iterable[SecurityGroupRule]) -> SecurityGroup:
-    return SecurityGroup(
-        row.id,
-        row.name,
-        row.project,
-        row.description,
-        tuple(rules),
-        shared=row.shared,
-        revision=row.revision_number,
-        created_at=row.created_at,
-        updated_at=row.updated_at or row.created_at,
-    )
-
-
-def _address_group(row: AddressGroupRow) -> AddressGroup:
-    return AddressGroup(
-        row.id,
-        row.name,
-        row.project,
-        row.description,
-        tuple(_network(text) for text in _split(row.addresses)),
-        revision=row.revision_number,
-        created_at=row.created_at,
-        updated_at=row.updated_at or row.created_at,
-    )
-
-
-def _split(text: str) -> list[str]:
-    return [item for item in text.split(" ") if item]
-
-
-def _port(row: PortRow, groups: Iterable[str]) -> Port:
-    return Port(
-        id=row.id,
-        device=row.device,
-        mac=MacAddress.require(row.mac, f"stored port {row.id}", StoreError),
-        project=row.project,
-        name=row.name,
-        fixed_ips=tuple(ip_address(a) for a in _split(row.fixed_ips)),
-        allowed_address_pairs=tuple(ip_network(n) for n in _split(row.allowed_address_pairs)),
-        security_groups=tuple(sorted(groups)),
-        port_security=row.port_security,
-        dhcp_server=row.dhcp_server,
-        device_id=row.device_id,
-        network_id=row.network_id,
-        device_owner=row.device_owner,
-        host=row.host,
-        revision=row.revision_number,
-        created_at=row.created_at,
-        updated_at=row.updated_at or row.created_at,
-    )
-
-
-@lru_cache(maxsize=1 << 16)
-def _network(text: str) -> Network:
-    """Parsed once per distinct text: thousands of provider blocks are read by every change of them."""
-    return ip_network(text)
-
-
-_BLOCK_COLUMNS = (
-    ProviderBlockRow.id,
-    ProviderBlockRow.cidr,
-    ProviderBlockRow.protocol,
-    ProviderBlockRow.port_min,
-    ProviderBlockRow.port_max,
-    ProviderBlockRow.description,
-    ProviderBlockRow.log,
-)
-
-
-class CloudRepo(SqlRepo):
-    """The cloud tables as seen by one transaction. Writing needs a writer; each write marks it changed."""
-
-    NEEDS_SQL = "the cloud layer needs the SQL store (open it with guestwall.store.open_store)"
-    WRITE_ONLY = "cloud objects can only be changed in a write transaction"
-
-    def _existing(self, table: type[_Row], ident: str, what: str) -> _Row:
-        """The stored row of ``table`` with this id; NotFoundError naming ``what`` when there is none."""
-        row = self.session.get(table, ident)
-        if row is None:
-            raise NotFoundError(f"no {what} '{ident}'")
-        return row
-
-    # ---- security groups and rules ------------------------------------------------------------------
-
-    def groups(self, project: str | None = None) -> list[SecurityGroup]:
-        query = select(SecurityGroupRow).order_by(
-            SecurityGroupRow.project, SecurityGroupRow.name, SecurityGroupRow.id
-        )
-        if project is not None:
-            query = query.where(SecurityGroupRow.project == project)
-        rows = list(self.session.scalars(query))
-        rules = self._rules_of([row.id for row in rows] if project is not None else None)
-        return [_group(row, rules.get(row.id, ())) for row in rows]
-
-    def group_ids(self) -> list[str]:
-        return list(self.session.scalars(select(SecurityGroupRow.id)))
-
-    def group(self, group_id: str) -> SecurityGroup | None:
-        row = self.session.get(SecurityGroupRow, group_id)
-        if row is None:
-            return None
-        return _group(row, self._rules_of([group_id]).get(group_id, ()))
-
-    def _rules_of(self, group_ids: list[str] | None) -> dict[str, list[SecurityGroupRule]]:
-        query = select(SecurityGroupRuleRow).order_by(
-            SecurityGroupRuleRow.created_at, SecurityGroupRuleRow.id
-        )
-        if group_ids is not None:
-            query = query.where(SecurityGroupRuleRow.group_id.in_(group_ids))
-        out: dict[str, list[SecurityGroupRule]] = {}
-        for row in self.session.scalars(query):
-            out.setdefault(row.group_id, []).append(_rule(row))
-        return out
-
-    def rule(self, rule_id: str) -> SecurityGroupRule | None:
-        row = self.session.get(SecurityGroupRuleRow, rule_id)
-        return None if row is None else _rule(row)
-
-    def rules_with_remote(self, group_id: str) -> list[SecurityGroupRule]:
-        """Rules (of any group) whose remote side is this group's members."""
-        query = select(SecurityGroupRuleRow).where(SecurityGroupRuleRow.remote_group_id == group_id)
-        return [_rule(row) for row in self.session.scalars(query)]
-
-    def add_group(self, group: SecurityGroup) -> None:
-        self.session.add(
-            SecurityGroupRow(
-                id=group.id,
-                name=group.name,
-                project=group.project,
-                description=group.description,
-                shared=group.shared,
-                revision_number=0,
-                created_at=_now(),
-            )
-        )
-        self.session.flush()
-        for rule in group.rules:
-            self.add_rule(rule, bump=False)
-        self._changed()
-
-    def update_group(self, group_id: str, **fields: object) -> None:
-        """Change a group's own fields (name, description, shared); its revision goes up by one."""
-        row = self._existing(SecurityGroupRow, group_id, "security group")
-        for name, value in fields.items():
-            setattr(row, name, value)
-        self._bump(row)
-
-    def _bump(self, row: SecurityGroupRow | PortRow | AddressGroupRow) -> None:
-        """Neutron's revision_number: one more per change of the object (a group's rules included)."""
-        row.revision_number = (row.revision_number or 0) + 1
-        row.updated_at = _now()
-        self.session.flush()
-        self._changed()
-
-    def delete_group(self, group_id: str) -> None:
-        row = self._existing(SecurityGroupRow, group_id, "security group")
-        # explicit, so that it does not depend on the backend enforcing ON DELETE CASCADE
-        self.session.execute(
-            delete(SecurityGroupRuleRow).where(SecurityGroupRuleRow.remote_group_id == group_id)
-        )
-        self.session.execute(delete(SecurityGroupRuleRow).where(SecurityGroupRuleRow.group_id == group_id))
-        self.session.delete(row)
-        self.session.flush()
-        self._changed()
-
-    def add_rule(self, rule: SecurityGroupRule, bump: bool = True) -> None:
-        """Add a rule; its group's revision goes up (not when the group is being created with it)."""
-        self.session.add(
-            SecurityGroupRuleRow(
-                id=rule.id,
-                group_id=rule.group_id,
-                direction=rule.direction.value,
-                ethertype=rule.ethertype.value,
-                protocol=rule.protocol,
-                port_min=rule.port_min,
-                port_max=rule.port_max,
-                icmp_type=rule.icmp_type,
-                icmp_code=rule.icmp_code,
-                remote_cidr=None if rule.remote_cidr is None else str(rule.remote_cidr),
-                remote_group_id=rule.remote_group_id,
-                remote_address_group_id=rule.remote_address_group_id,
-                description=rule.description,
-                log=rule.log,
-                created_at=_now(),
-            )
-        )
-        self.session.flush()
-        group = self.session.get(SecurityGroupRow, rule.group_id)
-        if bump and group is not None:
-            self._bump(group)
-        self._changed()
-
-    def delete_rule(self, rule_id: str) -> None:
-        row = self._existing(SecurityGroupRuleRow, rule_id, "security group rule")
-        group = self.session.get(SecurityGroupRow, row.group_id)
-        self.session.delete(row)
-        self.session.flush()
-        if group is not None:
-            self._bump(group)
-        self._changed()
-
-    def rules_with_remote_address_group(self, address_group_id: str) -> list[SecurityGroupRule]:
-        query = select(SecurityGroupRuleRow).where(
-            SecurityGroupRuleRow.remote_address_group_id == address_group_id
-        )
-        return [_rule(row) for row in self.session.scalars(query)]
-
-    # ---- ports --------------------------------------------------------------------------------------
-
-    def ports(self, project: str | None = None) -> list[Port]:
-        query = select(PortRow).order_by(PortRow.device)
-        if project is not None:
-            query = query.where(PortRow.project == project)
-        rows = list(self.session.scalars(query))
-        memberships: dict[str, list[str]] = {}
-        for link in self.session.scalars(select(PortSecurityGroupRow)):
-            memberships.setdefault(link.port_id, []).append(link.group_id)
-        return [_port(row, memberships.get(row.id, ())) for row in rows]
-
-    def port(self, port_id: str) -> Port | None:
-        row = self.session.get(PortRow, port_id)
-        return None if row is None else _port(row, self._groups_of(port_id))
-
-    def port_by_device(self, device: str) -> Port | None:
-        row = self.session.scalars(select(PortRow).where(PortRow.device == device)).one_or_none()
-        return None if row is None else _port(row, self._groups_of(row.id))
-
-    def ports_of_device(self, device_id: str) -> list[Port]:
-        """The ports that belong to one device (an instance), by device name."""
-        rows = list(
-            self.session.scalars(
-                select(PortRow).where(PortRow.device_id == device_id).order_by(PortRow.device)
-            )
-        )
-        return [_port(row, self._groups_of(row.id)) for row in rows]
-
-    def ports_in_group(self, group_id: str) -> list[Port]:
-        query = select(PortSecurityGroupRow.port_id).where(PortSecurityGroupRow.group_id == group_id)
-        ids = list(self.session.scalars(query))
-        if not ids:
-            return []
-        rows = list(self.session.scalars(select(PortRow).where(PortRow.id.in_(ids)).order_by(PortRow.device)))
-        memberships: dict[str, list[str]] = {}
-        links = select(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id.in_(ids))
-        for link in self.session.scalars(links):
-            memberships.setdefault(link.port_id, []).append(link.group_id)
-        return [_port(row, memberships.get(row.id, ())) for row in rows]
-
-    def member_networks(self, group_id: str) -> list[str]:
-        """The address texts (fixed addresses and pairs) of a group's members, without building ports."""
-        query = (
-            select(PortRow.fixed_ips, PortRow.allowed_address_pairs)
-            .join(PortSecurityGroupRow, PortSecurityGroupRow.port_id == PortRow.id)
-            .where(PortSecurityGroupRow.group_id == group_id)
-        )
-        return [
-            item for fixed, pairs in self.session.execute(query) for item in (*_split(fixed), *_split(pairs))
-        ]
-
-    def _groups_of(self, port_id: str) -> list[str]:
-        query = select(PortSecurityGroupRow.group_id).where(PortSecurityGroupRow.port_id == port_id)
-        return list(self.session.scalars(query))
-
-    def put_port(self, port: Port) -> None:
-        """Insert the port, or update the stored one with the same id (its groups replaced)."""
-        self.put_ports([port])
-
-    def put_ports(self, ports: Sequence[Port]) -> None:
-        """Insert or update several ports with few statements (bulk creation of many ports stays fast)."""
-        ids = [p.id for p in ports]
-        existing = {row.id: row for row in self.session.scalars(select(PortRow).where(PortRow.id.in_(ids)))}
-        for port in ports:
-            row = existing.get(port.id)
-            if row is None:
-                row = existing[port.id] = PortRow(id=port.id, created_at=_now(), revision_number=0)
-                self.session.add(row)
-            else:
-                row.revision_number = (row.revision_number or 0) + 1
-                row.updated_at = _now()
-            row.device, row.name, row.mac, row.project = port.device, port.name, str(port.mac), port.project
-            row.fixed_ips = " ".join(str(a) for a in port.fixed_ips)
-            row.allowed_address_pairs = " ".join(str(n) for n in port.allowed_address_pairs)
-            row.port_security, row.dhcp_server = port.port_security, port.dhcp_server
-            row.device_id = port.device_id
-            row.network_id, row.device_owner, row.host = port.network_id, port.device_owner, port.host
-        self.session.flush()
-        self.session.execute(delete(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id.in_(ids)))
-        self.session.add_all(
-            PortSecurityGroupRow(port_id=port.id, group_id=group_id)
-            for port in ports
-            for group_id in dict.fromkeys(port.security_groups)
-        )
-        self.session.flush()
-        self._changed()
-
-    def ports_by_id(self, ids: Iterable[str]) -> list[Port]:
-        wanted = list(ids)
-        rows = list(
-            self.session.scalars(select(PortRow).where(PortRow.id.in_(wanted)).order_by(PortRow.device))
-        )
-        memberships: dict[str, list[str]] = {}
-        links = select(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id.in_(wanted))
-        for link in self.session.scalars(links):
-            memberships.setdefault(link.port_id, []).append(link.group_id)
-        return [_port(row, memberships.get(row.id, ())) for row in rows]
-
-    def bound_ports(self) -> dict[tuple[str, str], str]:
-        """(host, device) -> filter name of every binding of every host (without reading their XML)."""
-        from guestwall.store.tables import BindingRow
-
-        query = select(BindingRow.host, BindingRow.portdev, BindingRow.filter_name)
-        return {(host, dev): name for host, dev, name in self.session.execute(query)}
-
-    def bound_devices(self) -> dict[str, str]:
-        """Device -> filter name of every binding of the writing host (without reading their XML)."""
-        from guestwall.store.tables import BindingRow
-
-        query = select(BindingRow.portdev, BindingRow.filter_name).where(BindingRow.host == self._reader.host)
-        return {dev: name for dev, name in self.session.execute(query)}
-
-    def address_set_texts(self, names: Iterable[str]) -> dict[str, str]:
-        """The stored text of some address sets (comparing texts avoids parsing thousands of networks)."""
-        from guestwall.store.tables import AddressSetRow
-
-        wanted = list(names)
-        query = select(AddressSetRow.name, AddressSetRow.networks).where(AddressSetRow.name.in_(wanted))
-        return {name: text for name, text in self.session.execute(query)}
-
-    def address_set_names(self) -> list[str]:
-        from guestwall.store.tables import AddressSetRow
-
-        return list(self.session.scalars(select(AddressSetRow.name)))
-
-    def delete_port(self, port_id: str) -> None:
-        row = self._existing(PortRow, port_id, "port")
-        self.session.execute(delete(PortSecurityGroupRow).where(PortSecurityGroupRow.port_id == port_id))
-        self.session.delete(row)
-        self.session.flush()
-        self._changed()
-
-    def group_in_use(self, group_id: str) -> list[str]:
-        """Devices of the ports that are in this group."""
-        return [p.device for p in self.ports_in_group(group_id)]
-
-    # ---- provider blocks ----------------------------------------------------------------------------
-
-    def provider_blocks(self, cidr: Network | None = None) -> list[ProviderBlock]:
-        """All blocks (in creation order), or those of one CIDR. Plain rows, not ORM objects: there may be
-        tens of thousands."""
-        query = select(*_BLOCK_COLUMNS).order_by(ProviderBlockRow.created_at, ProviderBlockRow.id)
-        if cidr is not None:
-            query = query.where(ProviderBlockRow.cidr == str(cidr))
-        return [
-            ProviderBlock(ident, _network(text), protocol, lo, hi, description, log)
-            for ident, text, protocol, lo, hi, description, log in self.session.execute(query)
-        ]
-
-    def provider_block(self, block_id: str) -> ProviderBlock | None:
-        query = select(*_BLOCK_COLUMNS).where(ProviderBlockRow.id == block_id)
-        row = self.session.execute(query).one_or_none()
-        return None if row is None else ProviderBlock(row[0], _network(row[1]), *row[2:])
-
-    def provider_block_ids(self) -> list[str]:
-        return list(self.session.scalars(select(ProviderBlockRow.id)))
-
-    def add_provider_block(self, block: ProviderBlock) -> None:
-        self.session.add(
-            ProviderBlockRow(
-                id=block.id,
-                cidr=str(block.cidr),
-                protocol=block.protocol,
-                port_min=block.port_min,
-                port_max=block.port_max,
-                description=block.description,
-                log=block.log,
-                created_at=_now(),
-            )
-        )
-        self.session.flush()
-        self._changed()
-
-    def delete_provider_block(self, block_id: str) -> None:
-        row = self._existing(ProviderBlockRow, block_id, "provider block")
-        self.session.delete(row)
-        self.session.flush()
-        self._changed()
-
-    # ---- address groups -----------------------------------------------------------------------------
-
-    def address_groups(self, project: str | None = None) -> list[AddressGroup]:
-        query = select(AddressGroupRow).order_by(
-            AddressGroupRow.project, AddressGroupRow.name, AddressGroupRow.id
-        )
-        if project is not None:
-            query = query.where(AddressGroupRow.project == project)
-        return [_address_group(row) for row in self.session.scalars(query)]
-
-    def address_group(self, group_id: str) -> AddressGroup | None:
-        row = self.session.get(AddressGroupRow, group_id)
-        return None if row is None else _address_group(row)
-
-    def put_address_group(self, group: AddressGroup) -> None:
-        """Insert, or update the stored one with the same id (its revision goes up by one)."""
-        row = self.session.get(AddressGroupRow, group.id)
-        if row is None:
-            row = AddressGroupRow(id=group.id, created_at=_now(), revision_number=0)
-            self.session.add(row)
-            bump = False
-        else:
-            bump = True
-        row.name, row.project, row.description = group.name, group.project, group.description
-        row.addresses = " ".join(str(n) for n in group.addresses)
-        self.session.flush()
-        if bump:
-            self._bump(row)
-        self._changed()
-
-    def delete_address_group(self, group_id: str) -> None:
-        row = self._existing(AddressGroupRow, group_id, "address group")
-        self.session.delete(row)
-        self.session.flush()
-        self._changed()
+from typing import Protocol
+
+from guestwall.errors import StoreError
+from guestwall.model.cloud import AddressGroup, Network, Port, ProviderBlock, SecurityGroup, SecurityGroupRule
+from guestwall.store.cloudsql import WRITE_ONLY, CloudRepo
+from guestwall.store.records import Reader, Writer
+from guestwall.store.sqlstore import SqlReader, SqlWriter
+
+__all__ = ["CloudReader", "CloudRepo", "CloudWriter", "cloud_reader", "cloud_writer"]
+
+
+class CloudReader(Protocol):
+    """The cloud objects as one read transaction sees them."""
+
+    def groups(self, project: str | None = None) -> list[SecurityGroup]: ...
+    def group_ids(self) -> list[str]: ...
+    def group(self, group_id: str) -> SecurityGroup | None: ...
+    def rule(self, rule_id: str) -> SecurityGroupRule | None: ...
+    def rules_with_remote(self, group_id: str) -> list[SecurityGroupRule]: ...
+    def rules_with_remote_address_group(self, address_group_id: str) -> list[SecurityGroupRule]: ...
+    def ports(self, project: str | None = None) -> list[Port]: ...
+    def port(self, port_id: str) -> Port | None: ...
+    def port_by_device(self, device: str) -> Port | None: ...
+    def ports_of_device(self, device_id: str) -> list[Port]: ...
+    def ports_in_group(self, group_id: str) -> list[Port]: ...
+    def member_networks(self, group_id: str) -> list[str]: ...
+    def ports_by_id(self, ids: Iterable[str]) -> list[Port]: ...
+    def bound_ports(self) -> dict[tuple[str, str], str]: ...
+    def bound_devices(self) -> dict[str, str]: ...
+    def address_set_texts(self, names: Iterable[str]) -> dict[str, str]: ...
+    def address_set_names(self) -> list[str]: ...
+    def group_in_use(self, group_id: str) -> list[str]: ...
+    def provider_blocks(self, cidr: Network | None = None) -> list[ProviderBlock]: ...
+    def provider_block(self, block_id: str) -> ProviderBlock | None: ...
+    def provider_block_ids(self) -> list[str]: ...
+    def address_groups(self, project: str | None = None) -> list[AddressGroup]: ...
+    def address_group(self, group_id: str) -> AddressGroup | None: ...
+
+
+class CloudWriter(CloudReader, Protocol):
+    """A write transaction's view: reads, and changes committed with the transaction."""
+
+    def add_group(self, group: SecurityGroup) -> None: ...
+    def update_group(
+        self,
+        group_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        shared: bool | None = None,
+    ) -> None: ...
+    def delete_group(self, group_id: str) -> None: ...
+    def add_rule(self, rule: SecurityGroupRule, bump: bool = True) -> None: ...
+    def delete_rule(self, rule_id: str) -> None: ...
+    def put_port(self, port: Port) -> None: ...
+    def put_ports(self, ports: Sequence[Port]) -> None: ...
+    def delete_port(self, port_id: str) -> None: ...
+    def add_provider_block(self, block: ProviderBlock) -> None: ...
+    def delete_provider_block(self, block_id: str) -> None: ...
+    def put_address_group(self, group: AddressGroup) -> None: ...
+    def delete_address_group(self, group_id: str) -> None: ...
+
+
+_NEEDS_SQL = "the cloud layer needs the SQL store (open it with guestwall.store.open_store)"
+
+
+def cloud_reader(reader: Reader) -> CloudReader:
+    """The cloud objects in ``reader``'s transaction (a StoreError for a store without cloud tables)."""
+    if not isinstance(reader, SqlReader):
+        raise StoreError(_NEEDS_SQL)
+    return CloudRepo(reader.session, reader.host)
+
+
+def cloud_writer(writer: Writer) -> CloudWriter:
+    """The cloud objects in ``writer``'s transaction; each change marks the transaction changed (its
+    generation goes up at commit)."""
+    if not isinstance(writer, SqlWriter):
+        raise StoreError(_NEEDS_SQL if not isinstance(writer, SqlReader) else WRITE_ONLY)
+    sql: SqlWriter = writer
+
+    def mark() -> None:
+        sql.changed = True
+
+    return CloudRepo(writer.session, writer.host, mark)

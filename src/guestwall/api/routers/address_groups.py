@@ -66,7 +66,7 @@ def _updated(request: Request, who: Caller, group_id: str, **changes: Any) -> di
     group = find(request, who, group_id)
     changeable(who, "address group", group_id, group.project)
     cloud = state(request).cloud
-    updated = cloud.update_address_group(group.id, expect_revision=if_match(request), **changes)
+    updated = cloud.update_address_group(group.id, expect_revision=if_match(request), **changes).value
     return {"address_group": shapes.address_group(updated)}
 
 
@@ -80,9 +80,8 @@ def list_address_groups(request: Request, who: CallerDep) -> dict[str, Any]:
 def create_address_group(request: Request, who: WriterDep, body: AddressGroupCreate) -> dict[str, Any]:
     data = body.address_group
     project = project_for(who, data.project_id, data.tenant_id)
-    made = state(request).cloud.create_address_group(
-        data.name, project, data.description, _networks(data.addresses)
-    )
+    cloud = state(request).cloud
+    made = cloud.create_address_group(data.name, project, data.description, _networks(data.addresses)).value
     return {"address_group": shapes.address_group(made)}
 
 

@@ -57,9 +57,8 @@ def create_block(request: Request, who: AdminDep, body: BlockCreate) -> dict[str
     if low is not None or high is not None:
         first = low if low is not None else high
         ports = v.port_range(f"{first}:{high if high is not None else low}")
-    block = state(request).cloud.block(
-        v.network(data.cidr), protocol, ports, data.description, force=data.force
-    )
+    cloud = state(request).cloud
+    block = cloud.block(v.network(data.cidr), protocol, ports, data.description, force=data.force).value
     return {"provider_block": shapes.provider_block(block)}
 
 

@@ -5,7 +5,6 @@ Nova gives a libvirt tap device: ``tap`` and the first 11 characters of the port
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -18,6 +17,7 @@ from guestwall.api.common import Body, if_match, listed, shown, state
 from guestwall.api.errors import WRITE_RESPONSES, ApiError, not_found
 from guestwall.api.routers.security_groups import find as find_group
 from guestwall.cloud import validate as v
+from guestwall.cloud.ports import PortChanges
 from guestwall.model.cloud import Network, Port
 from guestwall.model.mac import MacAddress
 
@@ -114,33 +114,26 @@ def _groups(request: Request, who: Caller, ids: list[str], project: str) -> tupl
     return tuple(out)
 
 
-def _changes(request: Request, who: Caller, body: PortChange, port: Port) -> dict[str, Any]:
+def _changes(request: Request, who: Caller, body: PortChange, port: Port) -> PortChanges:
     if body.admin_state_up is False:
         raise ApiError(400, "admin_state_up false is not supported")
-    changes: dict[str, Any] = {}
     mac = v.mac(body.mac_address) if body.mac_address is not None else port.mac
-    if body.mac_address is not None:
-        changes["mac"] = mac
-    if body.name is not None:
-        changes["name"] = body.name
-    if body.fixed_ips is not None:
-        changes["fixed_ips"] = _fixed_ips(body.fixed_ips)
-    if body.allowed_address_pairs is not None:
-        changes["allowed_address_pairs"] = _pairs(body.allowed_address_pairs, mac)
-    if body.security_groups is not None:
-        changes["security_groups"] = _groups(request, who, body.security_groups, port.project)
-    if body.port_security_enabled is not None:
-        changes["port_security"] = body.port_security_enabled
-    for attr, key in (
-        ("device_id", "device_id"),
-        ("device_owner", "device_owner"),
-        ("host", "host"),
-        ("dhcp_server", "dhcp_server"),
-    ):
-        value = getattr(body, attr)
-        if value is not None:
-            changes[key] = value
-    return changes
+    return PortChanges(
+        mac=mac if body.mac_address is not None else None,
+        name=body.name,
+        fixed_ips=_fixed_ips(body.fixed_ips) if body.fixed_ips is not None else None,
+        allowed_address_pairs=_pairs(body.allowed_address_pairs, mac)
+        if body.allowed_address_pairs is not None
+        else None,
+        security_groups=_groups(request, who, body.security_groups, port.project)
+        if body.security_groups is not None
+        else None,
+        port_security=body.port_security_enabled,
+        device_id=body.device_id,
+        device_owner=body.device_owner,
+        host=body.host,
+        dhcp_server=body.dhcp_server,
+    )
 
 
 def _new_port(request: Request, who: Caller, body: PortIn) -> Port:
@@ -148,8 +141,7 @@ def _new_port(request: Request, who: Caller, body: PortIn) -> Port:
     ident = str(uuid4())
     device = v.device(body.device) if body.device else "tap" + ident[:11]
     base = Port(ident, device, _random_mac(), project, network_id=body.network_id)
-    changes = _changes(request, who, body, base)
-    return replace(base, **changes)
+    return _changes(request, who, body, base).applied_to(base)
 
 
 @router.get("", summary="List ports")
@@ -164,7 +156,7 @@ def create_ports(request: Request, who: WriterDep, body: PortCreate | PortsCreat
     new = [_new_port(request, who, p) for p in wanted]
     # a port created without security_groups goes into its project's default group, as in Neutron
     defaulted = {p.id for p, b in zip(new, wanted, strict=True) if b.security_groups is None}
-    made = state(request).cloud.create_ports(new, default_group=defaulted)
+    made = state(request).cloud.create_ports(new, default_group=defaulted).value
     by_id = {p.id: p for p in made}
     shaped = [shapes.port(by_id[p.id]) for p in new]
     return {"port": shaped[0]} if isinstance(body, PortCreate) else {"ports": shaped}
@@ -180,7 +172,8 @@ def update_port(request: Request, who: WriterDep, port_id: str, body: PortUpdate
     port = find(request, who, port_id)
     changeable(who, "port", port_id, port.project)
     changes = _changes(request, who, body.port, port)
-    updated = state(request).cloud.update_port(port.id, expect_revision=if_match(request), **changes)
+    cloud = state(request).cloud
+    updated = cloud.update_port(port.id, changes, expect_revision=if_match(request)).value
     return {"port": shapes.port(updated)}
 
 

@@ -83,7 +83,7 @@ def create_policy(request: Request, who: WriterDep, body: PolicyCreate) -> dict[
         raise ApiError(
             409, f"security group {group.id} is already shared with every project", "RbacPolicyExists"
         )
-    shared = state(request).cloud.update_group(group.id, shared=True)
+    shared = state(request).cloud.update_group(group.id, shared=True).value
     return {"rbac_policy": _shape(shared)}
 
 

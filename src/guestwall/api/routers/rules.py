@@ -14,7 +14,7 @@ from guestwall.api.common import Body, listed, shown, state
 from guestwall.api.errors import WRITE_RESPONSES, ApiError, not_found
 from guestwall.api.routers.security_groups import find as find_group
 from guestwall.cloud import validate as v
-from guestwall.cloud.service import RuleSpec
+from guestwall.cloud.rules import RuleSpec
 from guestwall.model.cloud import ICMP_PROTOCOLS, Ethertype, RuleDirection, SecurityGroup, SecurityGroupRule
 
 router = APIRouter(prefix="/v2.0/security-group-rules", tags=["security group rules"])
@@ -132,7 +132,7 @@ def create_rules(request: Request, who: WriterDep, body: RuleCreate | RulesCreat
         _check_remotes(request, who, rule)
         groups[group.id] = group
         specs.append((group.id, spec_of(rule)))
-    made = state(request).cloud.create_rules(specs)
+    made = state(request).cloud.create_rules(specs).value
     shaped = [shapes.rule(r, groups[r.group_id].project, groups[r.group_id].is_default) for r in made]
     if isinstance(body, RuleCreate):
         return {"security_group_rule": shaped[0]}

@@ -89,12 +89,13 @@ def create_groups(
     shared = {g.shared for g in wanted}
     if len(shared) != 1:
         raise ApiError(400, "a bulk create makes groups that are all shared or all not")
-    made = state(request).cloud.create_groups(
+    cloud = state(request).cloud
+    made = cloud.create_groups(
         [(g.name, g.description) for g in wanted],
         projects.pop(),
         member_ingress=False,
         shared=shared.pop(),
-    )
+    ).value
     if isinstance(body, SecurityGroupCreate):
         return {"security_group": shapes.group(made[0])}
     return {"security_groups": [shapes.group(g) for g in made]}
@@ -114,13 +115,14 @@ def update_group(
     change = body.security_group
     if change.shared is not None and not who.is_admin:
         raise ApiError(403, "only admins may share a security group")
-    updated = state(request).cloud.update_group(
+    cloud = state(request).cloud
+    updated = cloud.update_group(
         group.id,
         expect_revision=if_match(request),
         name=change.name,
         description=change.description,
         shared=change.shared,
-    )
+    ).value
     return {"security_group": shapes.group(updated)}
 
 

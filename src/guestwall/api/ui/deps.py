@@ -18,7 +18,7 @@ from guestwall.services.tokens import Role
 if TYPE_CHECKING:
     from guestwall.api.app import ApiState
     from guestwall.api.ui.optional import DropLogSource, HostsSource
-    from guestwall.cloud.service import Cloud
+    from guestwall.cloud.facade import Cloud
     from guestwall.dataplane.backend import Backend
     from guestwall.engine import Engine
     from guestwall.store.records import Store
@@ -90,7 +90,7 @@ def from_api_state(api: ApiState) -> UiDeps:
     """UiDeps from the API's state: its store, backend and namespace; tokens checked by the API's token
     store. Each change gets its own ``Cloud`` (its ``last`` outcome is per request)."""
     from guestwall.cloud.conntrack import ConntrackTool
-    from guestwall.cloud.service import Cloud
+    from guestwall.cloud.facade import Cloud
     from guestwall.engine import Engine
     from guestwall.services.tokens import authenticate as token_info
 

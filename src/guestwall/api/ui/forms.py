@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from guestwall.cloud import validate as v
-from guestwall.cloud.service import RuleSpec
+from guestwall.cloud.rules import RuleSpec
 from guestwall.model.cloud import Ethertype, Network
 
 MAX_TEXT = 255  # names and descriptions

@@ -36,19 +36,20 @@ def create_block(call: Call) -> Response:
     try:
         spec = forms.block_spec(call.form)
         cloud = call.deps.cloud()
-        block = cloud.block(
+        made = cloud.block(
             spec.cidr, spec.protocol, spec.ports, spec.description, force=spec.force, log=spec.log
         )
     except (InputError, ConflictError) as e:
         return blocks(call, [str(e)], _form_status(e) or 400)
+    block = made.value
     what = f"{block.cidr}" + (f" {block.protocol}" if block.protocol else "")
     what += ", logged" if block.log else ""
-    return changed(call, "/ui/blocks", f"Blocked {what} for every guest ({block.id}){_after(cloud.last)}")
+    return changed(call, "/ui/blocks", f"Blocked {what} for every guest ({block.id}){_after(made)}")
 
 
 def delete_block(call: Call) -> Response:
     cloud = call.deps.cloud()
-    gone = cloud.unblock(call.arg("block"))
+    gone = cloud.unblock(call.arg("block")).value
     if not gone:
         raise s.not_found(f"provider block '{call.arg('block')}'")
     return changed(call, "/ui/blocks", "Unblocked " + ", ".join(f"{b.cidr} ({b.id})" for b in gone))

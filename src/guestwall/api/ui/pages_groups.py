@@ -11,7 +11,7 @@ from guestwall.api.ui import session as s
 from guestwall.api.ui.pages_ports import page_of
 from guestwall.api.ui.web import Call, add_page, changed, render
 from guestwall.cloud import validate as v
-from guestwall.cloud.service import Outcome
+from guestwall.cloud.outcome import Outcome
 from guestwall.cloud.translate import group_filter_name
 from guestwall.errors import ConflictError, InputError, NotFoundError
 from guestwall.model.cloud import PROTOCOL_NUMBERS, SecurityGroup
@@ -28,7 +28,7 @@ def _form_status(error: Exception) -> int | None:
     return None
 
 
-def _after(outcome: Outcome) -> str:
+def _after(outcome: Outcome[object]) -> str:
     """What a change did beyond itself, for its confirmation."""
     extra = ""
     if outcome.killed:
@@ -51,10 +51,11 @@ def create_group(call: Call) -> Response:
         if call.viewer.is_admin:
             project = forms.text(call.form, "project", "project") or project
         cloud = call.deps.cloud()
-        group = cloud.create_group(name, project, description)
+        made = cloud.create_group(name, project, description)
     except (InputError, ConflictError) as e:
         return groups(call, [str(e)], _form_status(e) or 400)
-    message = f"Security group '{group.name}' created in project {group.project}{_after(cloud.last)}"
+    group = made.value
+    message = f"Security group '{group.name}' created in project {group.project}{_after(made)}"
     return changed(call, f"/ui/groups/{group.id}", message)
 
 
@@ -104,10 +105,10 @@ def delete_group(call: Call) -> Response:
     found = _changeable_group(call)
     cloud = call.deps.cloud()
     try:
-        cloud.delete_group(found.id)
+        gone = cloud.delete_group(found.id)
     except (ConflictError, NotFoundError) as e:
         return group(call, [str(e)], 409)
-    return changed(call, "/ui/groups", f"Security group '{found.name}' deleted{_after(cloud.last)}")
+    return changed(call, "/ui/groups", f"Security group '{found.name}' deleted{_after(gone)}")
 
 
 def create_rule(call: Call) -> Response:
@@ -119,11 +120,11 @@ def create_rule(call: Call) -> Response:
             if spec.remote_group not in own:  # another project's group is not a remote a rule may name
                 raise v.CloudNotFound(f"unknown security group '{spec.remote_group}'")
         cloud = call.deps.cloud()
-        rule = cloud.create_rule(found.id, spec, found.project)
+        made = cloud.create_rule(found.id, spec, found.project)
     except (InputError, ConflictError, NotFoundError) as e:
         return group(call, [str(e)], _form_status(e) or 400)
     return changed(
-        call, f"/ui/groups/{found.id}", f"Rule {rule.id} added to '{found.name}'{_after(cloud.last)}"
+        call, f"/ui/groups/{found.id}", f"Rule {made.value.id} added to '{found.name}'{_after(made)}"
     )
 
 
@@ -133,8 +134,8 @@ def delete_rule(call: Call) -> Response:
     if rule_id not in {r.id for r in found.rules}:
         raise s.not_found(f"rule '{rule_id}' of security group '{found.name}'")
     cloud = call.deps.cloud()
-    cloud.delete_rule(rule_id)
-    return changed(call, f"/ui/groups/{found.id}", f"Rule {rule_id} deleted{_after(cloud.last)}")
+    gone = cloud.delete_rule(rule_id)
+    return changed(call, f"/ui/groups/{found.id}", f"Rule {rule_id} deleted{_after(gone)}")
 
 
 def register(router: APIRouter) -> None:

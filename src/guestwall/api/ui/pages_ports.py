@@ -158,7 +158,7 @@ def _simulated(
 def _address_sets(reader: Reader, program: PortProgram) -> dict[str, AddressSet]:
     """The address sets the program looks up (group members, provider blocks), as the store has them."""
     from guestwall.store.addresssets import parse_address_set
-    from guestwall.store.cloudrepo import CloudRepo
+    from guestwall.store.cloudrepo import cloud_reader
 
     names = {
         operand.name
@@ -169,7 +169,7 @@ def _address_sets(reader: Reader, program: PortProgram) -> dict[str, AddressSet]
         for operand in (*(c.operand for c in entry.checks), *(v for row in entry.rows for v in row))
         if isinstance(operand, IPSetRef)
     }
-    texts = CloudRepo(reader).address_set_texts(names) if names else {}
+    texts = cloud_reader(reader).address_set_texts(names) if names else {}
     return {name: parse_address_set(name, text) for name, text in texts.items()}
 
 
@@ -178,14 +178,14 @@ def _cloud_object(reader: Reader, outcome: SimulationResult, packet: Packet, adm
     only, as only they may read them."""
     from guestwall.cloud.explain import describe
     from guestwall.cloud.translate import GROUP_PREFIX, PROVIDER
-    from guestwall.store.cloudrepo import CloudRepo
+    from guestwall.store.cloudrepo import cloud_reader
 
     rule = outcome.decided_by
     if rule is None or not rule.origin.filter.startswith((GROUP_PREFIX, PROVIDER)):
         return None
     if rule.origin.filter == PROVIDER and not admin:
         return "a provider block (blocked for every guest by the administrators)"
-    return describe(CloudRepo(reader), rule.origin, packet)
+    return describe(cloud_reader(reader), rule.origin, packet)
 
 
 def _example_packet(port: Port | None) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from guestwall.cloud import translate as tr
 from guestwall.model.cloud import Port, ProviderBlock, SecurityGroup
-from guestwall.store.cloudrepo import CloudRepo
+from guestwall.store.cloudrepo import cloud_reader
 from guestwall.store.cloudtables import (
     PortRow,
     PortSecurityGroupRow,
@@ -145,7 +145,7 @@ def ports_page(store: Store, project: str | None, page: Page) -> Slice:
                 )
             ).all()
         )
-        ports = {p.id: p for p in CloudRepo(reader).ports_by_id(ids)}
+        ports = {p.id: p for p in cloud_reader(reader).ports_by_id(ids)}
         views = [
             PortRowView(
                 ports[record.id],
@@ -210,7 +210,7 @@ def blocks_page(store: Store, page: Page) -> Slice:
         query = query.where(or_(*(c.like(pattern, escape="\\") for c in columns)))
     with store.read() as reader:
         rows, total = _sliced(_session(reader), query, page)
-        repo = CloudRepo(reader)
+        repo = cloud_reader(reader)
         blocks: list[ProviderBlock] = []
         for (row,) in rows:
             block = repo.provider_block(row.id)
@@ -294,7 +294,7 @@ def counts(store: Store, project: str | None) -> Counts:
 
 def group_with_rules(store: Store, group_id: str) -> SecurityGroup | None:
     with store.read() as reader:
-        return CloudRepo(reader).group(group_id)
+        return cloud_reader(reader).group(group_id)
 
 
 def groups_in_project(store: Store, project: str) -> list[tuple[str, str]]:
@@ -324,4 +324,4 @@ def ports_in_group(store: Store, group_id: str, limit: int = PAGE_SIZE) -> tuple
 
 def port_by_device(store: Store, device: str) -> Port | None:
     with store.read() as reader:
-        return CloudRepo(reader).port_by_device(device)
+        return cloud_reader(reader).port_by_device(device)
