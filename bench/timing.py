@@ -38,9 +38,12 @@ PHASES = {
     ("guestwall.engine.desired", "load_ports"): "load",
     ("guestwall.engine.incremental", "_compile_one"): "one",  # one group representative, both
     ("guestwall.engine.incremental", "compile_ruleset"): "one.compile",  # (inside one, or one port's)
+    ("guestwall.engine.memo", "compile_ruleset"): "one.compile",  # (inside one, when not remembered)
     ("guestwall.engine.incremental", "port_program"): "instantiate",  # one port's program
     ("guestwall.services.filters", "load_filters"): "load",  # parse every stored filter
     ("guestwall.services.filters", "load_filter_tree"): "load",  # parse one filter tree
+    ("guestwall.engine.desired", "load_definitions"): "load",  # the filter trees the bindings use
+    ("guestwall.engine.engine", "load_definitions"): "load",  # (the incremental path's)
 }
 
 

@@ -140,3 +140,4 @@ def test_listings() -> None:
     assert render.listing(ListTable(T)) == "table bridge guestwall"
     assert render.listing(ListSet(T, "l2out", map=True)) == "map bridge guestwall l2out"
     assert render.listing(ListSets("inet", maps=False)) == "sets inet"
+    assert render.listing(ListSets(None, maps=True)) == "maps"

@@ -8,6 +8,7 @@ sides compare exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from guestwall.compile.names import TABLE, short_hash
 from guestwall.nft import ir
@@ -30,7 +31,13 @@ class ChainSpec:
 def rule_digest(rule: ir.Rule) -> str:
     """The content hash we keep in each rule's comment, so a kernel chain can be compared cheaply. Taken
     over the rule's nft form: two rules are the same exactly when the kernel gets the same statements."""
-    return short_hash(statements(rule.statements), length=10)
+    return _digest(rule.statements)
+
+
+@lru_cache(maxsize=1 << 14)
+def _digest(stmts: tuple[ir.Statement, ...]) -> str:
+    # remembered by value: a group's rules are digested on every compile and every diff
+    return short_hash(statements(stmts), length=10)
 
 
 @dataclass

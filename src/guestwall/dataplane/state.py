@@ -51,19 +51,17 @@ def read_state(
 
 
 def read_sets(backend: Backend) -> dict[str, ActualTable]:
-    """Our tables' set and map declarations only (no rules, no elements): constant cost."""
-    out: dict[str, ActualTable] = {}
-    for family in names.FAMILIES:
-        table = ActualTable(family)
-        for maps in (False, True):
-            listing = backend.list_json(ListSets(family, maps), terse=True) or {}
-            for obj in listing.get("nftables", []):
-                s = obj.get("set") or obj.get("map")
-                if s and s.get("table") == names.TABLE:
-                    table.sets[s["name"]] = ActualSet(set_decl(family, s))
-        if table.sets:
-            out[family] = table
-    return out
+    """Our tables' set and map declarations only (no rules, no elements): constant cost, two listings (sets,
+    maps) of every family, ours picked out."""
+    tables = {family: ActualTable(family) for family in names.FAMILIES}
+    for maps in (False, True):
+        listing = backend.list_json(ListSets(None, maps), terse=True) or {}
+        for obj in listing.get("nftables", []):
+            s = obj.get("set") or obj.get("map")
+            if s and s.get("table") == names.TABLE and s.get("family") in tables:
+                family = s["family"]
+                tables[family].sets[s["name"]] = ActualSet(set_decl(family, s))
+    return {family: table for family, table in tables.items() if table.sets}
 
 
 def _types(value: Any) -> tuple[str, ...]:

@@ -182,7 +182,26 @@ def enforced_program(reader: Reader, record: BindingRecord, filters: Mapping[str
 
 def port_program(port: BoundPort, filters: Mapping[str, Filter]) -> PortProgram:
     """``enforced_program`` of a port already loaded (see ``bound_port``)."""
-    return _program(Planner(filters), port)[0]
+    from guestwall.engine import memo
+
+    return _program(memo.planner(filters, port.binding.filterref.filter), port)[0]
+
+
+def load_definitions(reader: Reader, tops: Iterable[str]) -> dict[str, Filter]:
+    """The stored definitions the filters ``tops`` reach, parsed (one query; a command in a fresh process
+    does not parse the thirty-odd builtins its bindings never use). Missing ones are left out."""
+    from guestwall.services.filters import stored_filter
+
+    texts = {record.name: record.xml for record in reader.filters()}
+    out: dict[str, Filter] = {}
+    pending = list(tops)
+    while pending:
+        name = pending.pop()
+        if name in out or name not in texts:
+            continue
+        out[name] = stored_filter(texts[name])
+        pending.extend(ref.filter for ref in out[name].refs)
+    return out
 
 
 def load_address_sets(reader: Reader) -> dict[str, AddressSet]:
@@ -265,10 +284,9 @@ def desired_state(
 ) -> Desired:
     """What the kernel should hold according to the store (as ``reader`` sees it) and the host settings;
     ``links`` are the namespace's interfaces (they matter only when unbound guest ports are filtered)."""
-    from guestwall.services.filters import load_filters
-
-    filters = filters if filters is not None else load_filters(reader)
     ports = load_ports(reader)
     if settings.default_filtered:
         ports += implicit_ports(settings, ports, links)
+    if filters is None:
+        filters = load_definitions(reader, {p.binding.filterref.filter for p in ports})
     return build_desired(filters, ports, settings.options(), strict, address_sets=load_address_sets(reader))

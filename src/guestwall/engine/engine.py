@@ -22,8 +22,8 @@ from guestwall.dataplane.fingerprints import verify as verify_chains
 from guestwall.dataplane.links import Link
 from guestwall.dataplane.state import read_sets, read_state
 from guestwall.engine.changes import Change
-from guestwall.engine.desired import Desired, bound_port, desired_state, load_address_sets
-from guestwall.engine.incremental import Part, plan_filter_change, port_part, transaction
+from guestwall.engine.desired import Desired, bound_port, desired_state, load_address_sets, load_definitions
+from guestwall.engine.incremental import plan_filter_change, port_part, transaction
 from guestwall.errors import DataplaneError
 from guestwall.model import Filter
 from guestwall.store.records import Reader
@@ -147,8 +147,6 @@ class Engine:
             return None  # unbound guest ports under the default filter may change with anything
         if len(change.added) > ADD_ALONE_LIMIT:
             return None
-        if change.filters and not (change.added or change.removed or change.sets) and not txn.bound_filters():
-            return ApplyResult(Transaction(), 0.0, 0.0, incremental=True)  # no port uses any filter
         options = settings.options()
         address_sets = load_address_sets(txn)
         edit = change.filters
@@ -157,24 +155,19 @@ class Engine:
             plan = plan_filter_change(txn, edit.before, edit.after, address_sets, options)
             if plan is None:
                 return None
-        from guestwall.services.filters import load_filter_tree
-
-        removed: list[Part] = [
-            port_part(
-                port,
-                edit.before if edit else load_filter_tree(txn, port.record.filter),
-                address_sets,
-                options,
-            )
-            for port in change.removed
-        ]
-        added: list[Part] = []
-        for device in change.added:
-            record = txn.binding(device)
-            if record is None:
-                return None
-            tree = edit.after if edit else load_filter_tree(txn, record.filter)
-            added.append(port_part(bound_port(txn, record), tree, address_sets, options))
+            if not plan.after and not (change.added or change.removed or change.sets):
+                return ApplyResult(Transaction(), 0.0, 0.0, incremental=True)  # no port uses the edited ones
+        found = [txn.binding(device) for device in change.added]
+        records = [r for r in found if r is not None]
+        if len(records) != len(found):
+            return None
+        if edit:
+            stored = (edit.before, edit.after)
+        else:  # the trees of the ports' filters, in one query
+            tops = {p.record.filter for p in change.removed} | {r.filter for r in records}
+            stored = (load_definitions(txn, tops),) * 2
+        removed = [port_part(port, stored[0], address_sets, options) for port in change.removed]
+        added = [port_part(bound_port(txn, record), stored[1], address_sets, options) for record in records]
         # a group no port uses any more takes its chains along
         retired = [
             part

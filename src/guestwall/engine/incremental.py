@@ -27,9 +27,9 @@ from guestwall.dataplane.diff import (
     rule_cmds,
 )
 from guestwall.dataplane.state import ActualTable, parse_table
-from guestwall.engine.desired import BoundPort, port_program
+from guestwall.engine import memo
+from guestwall.engine.desired import BoundPort, port_program, stored_binding
 from guestwall.errors import InstantiationError
-from guestwall.instantiate.build import Planner
 from guestwall.instantiate.tree import reachable_filters
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
@@ -53,10 +53,7 @@ def _groups(reader: Reader, tops: list[str]) -> dict[tuple[str, str], tuple[str,
 def _compile_one(
     filters: Mapping[str, Filter], xml: str, port_id: int, sets: Mapping[str, AddressSet], options: Options
 ) -> Compiled:
-    from guestwall.nwfilter import parse_binding
-
-    program = Planner(filters).instantiate(parse_binding(xml))
-    return compile_ruleset([PortInput(program, port_id)], options, sets)
+    return memo.compiled_alone(filters, stored_binding(xml), port_id, sets, options)
 
 
 def _group_chains(table: TableSpec) -> dict[str, ChainSpec]:
@@ -78,15 +75,17 @@ def plan_filter_change(
     address_sets: Mapping[str, AddressSet],
     options: Options,
 ) -> FilterPlan | None:
-    """Plan new filter definitions for the bound groups they touch (no kernel access).
+    """Plan new filter definitions for the bound groups they touch (no kernel access); an empty plan when
+    no binding uses them.
 
     Raises InstantiationError naming a binding when a group cannot be instantiated with the new
     definitions; None when only a full apply can do it.
     """
     changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
+    # the top filters that reach an edited one, from the definitions; the store says which are bound
     tops = sorted(
         t
-        for t in reader.bound_filters()
+        for t in old.keys() | new.keys()
         if changed & (reachable_filters(old, [t]) | reachable_filters(new, [t]))
     )
     groups = _groups(reader, tops) if tops else {}

@@ -159,9 +159,9 @@ class ListSet:
 
 @dataclass(frozen=True)
 class ListSets:
-    """Every set (or map) declaration of a family."""
+    """Every set (or map) declaration of a family (None: of every family)."""
 
-    family: str
+    family: str | None
     maps: bool = False
 
 

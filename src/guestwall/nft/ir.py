@@ -250,5 +250,7 @@ class Rule:
 
 def safe_comment(text: str, limit: int = 120) -> str:
     """Comments go to the kernel as user data: keep them short and free of quoting trouble."""
+    if text.isprintable() and '"' not in text and "\\" not in text:  # the usual case, without a loop
+        return text[:limit]
     cleaned = "".join(ch if ch.isprintable() and ch not in '"\\' else "_" for ch in text)
     return cleaned[:limit]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
@@ -64,9 +65,11 @@ def _family(family: str) -> str:
     return family
 
 
+@lru_cache(maxsize=1 << 16)
 def _ifname(name: str) -> str:
     """An interface name that matches exactly that name. Names come in checked (guestwall.model.ifname);
-    one that slipped through is refused here rather than written as text meaning something else."""
+    one that slipped through is refused here rather than written as text meaning something else.
+    Remembered: every port's name is written into several sets of every full transaction."""
     problem = ifname_problem(name)
     if problem is not None:
         raise InstantiationError(f"interface name {name!r} cannot be matched: it is {problem}")
@@ -82,11 +85,14 @@ def _number(value: object) -> int:
     return value
 
 
+_MAC_TEXT = re.compile(r"^[0-9a-f:]+$")
+
+
 def _plain(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str):  # a MAC address: hex digits and colons only
-        if not re.match(r"^[0-9a-f:]+$", value):
+        if not _MAC_TEXT.match(value):
             raise RenderError(f"{value!r} is not a MAC address")
         return value
     return str(value)  # an ipaddress value renders itself
@@ -225,11 +231,19 @@ _STATEMENT: dict[type, Callable[[Any], str]] = {
 }
 
 
+# Rules are values, and the same few rules (a group's chains, the skeleton) are written again and again:
+# into digests while compiling, into every transaction that re-asserts them. Their text is remembered by
+# value (hashing a rule costs a fraction of writing it). Bounded: a long-running agent sees edits come and go.
+_MEMO = 1 << 14
+
+
+@lru_cache(maxsize=_MEMO)
 def statements(stmts: tuple[ir.Statement, ...]) -> str:
     """A rule's statements (what a rule's digest is computed from)."""
     return " ".join(_STATEMENT[type(s)](s) for s in stmts)
 
 
+@lru_cache(maxsize=_MEMO)
 def rule(r: ir.Rule) -> str:
     body = statements(r.statements)
     return f"{body} comment {quoted(r.comment)}" if r.comment else body
@@ -261,15 +275,24 @@ def declaration(s: SetDecl) -> str:
 def _map_value(value: object, map_type: str) -> str:
     if map_type == "verdict":
         assert isinstance(value, tuple)
-        verdict, chain = value
-        return _verdict(ir.Verdict(ir.VerdictKind(verdict), chain))
+        return _verdict_value(*value)
     if map_type in ("ipv4_addr", "ipv6_addr"):  # address maps (the network layer's NAT)
         return component(value, map_type)
     return hex(value) if isinstance(value, int) else keyword(str(value))
 
 
+@lru_cache(maxsize=4096)
+def _verdict_value(verdict: str, chain: str | None) -> str:
+    """A verdict map's value: a group's few chains are every port's values (remembered)."""
+    return _verdict(ir.Verdict(ir.VerdictKind(verdict), chain))
+
+
 def _element(key: tuple[object, ...], value: object, s: SetDecl, with_value: bool) -> str:
-    text = " . ".join(component(c, t) for c, t in zip(key, s.key_types, strict=True))
+    types = s.key_types
+    if len(key) == 1 and len(types) == 1:  # most elements: no concatenation to write
+        text = component(key[0], types[0])
+    else:
+        text = " . ".join(component(c, t) for c, t in zip(key, types, strict=True))
     return f"{text} : {_map_value(value, s.map_type)}" if with_value and s.map_type else text
 
 
@@ -324,7 +347,9 @@ def render_transaction(tx: Transaction) -> str:
 _LISTING: dict[type, Callable[[Any], str]] = {
     ListTable: lambda x: f"table {_table(x.table)}",
     ListSet: lambda x: f"{'map' if x.map else 'set'} {_table(x.table)} {identifier(x.name)}",
-    ListSets: lambda x: f"{'maps' if x.maps else 'sets'} {_family(x.family)}",
+    ListSets: lambda x: (
+        f"{'maps' if x.maps else 'sets'}{'' if x.family is None else ' ' + _family(x.family)}"
+    ),
     ListRuleset: lambda x: "ruleset",
 }
 

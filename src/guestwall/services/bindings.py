@@ -15,8 +15,11 @@ from guestwall.engine import Change, Engine, bound_port, converge
 from guestwall.engine.desired import stored_binding
 from guestwall.errors import ConflictError, InstantiationError, NotFoundError
 from guestwall.model import Binding, FilterRef, make_params
-from guestwall.services.ownership import check_binding_change, check_binding_filter
+from guestwall.services.ownership import check_binding_change, check_binding_filter, check_binding_record
 from guestwall.store.records import BindingRecord, ReadableStore, Store
+
+# Beyond this many bindings created at once, reading every stored binding costs less than one look-up each.
+_ONE_BY_ONE = 32
 
 
 class BindingNotFound(NotFoundError):
@@ -46,7 +49,9 @@ def create_binding(
             raise ConflictError(f"binding '{binding.portdev}' already exists")
         if writer.filter_by_name(binding.filterref.filter) is None:
             raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
-        record = writer.add_binding(binding.portdev, binding.filterref.filter, format_binding(binding))
+        text = format_binding(binding)
+        stored_binding(text, binding)  # enforcement below reads it back: no second parse
+        record = writer.add_binding(binding.portdev, binding.filterref.filter, text)
         return record, engine.apply(writer, Change(added=(record.portdev,)))
 
 
@@ -60,8 +65,14 @@ def create_bindings(
     for binding in bindings:
         check_binding_filter(binding.filterref.filter, binding.portdev)
     with store.write() as writer:
-        for binding in bindings:
-            check_binding_change(writer, binding.portdev, "nwfilter-binding-create")
+        if len(bindings) > _ONE_BY_ONE:  # one query for all, not one per binding
+            existing = {r.portdev: r for r in writer.bindings()}
+            for binding in bindings:
+                record = existing.get(binding.portdev)
+                check_binding_record(record, binding.portdev, "nwfilter-binding-create")
+        else:
+            for binding in bindings:
+                check_binding_change(writer, binding.portdev, "nwfilter-binding-create")
         for name in sorted({b.filterref.filter for b in bindings}):
             if writer.filter_by_name(name) is None:
                 raise InstantiationError(f"referenced filter '{name}' is missing")

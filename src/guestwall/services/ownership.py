@@ -43,7 +43,11 @@ def check_filter_change(name: str, command: str) -> None:
 
 def check_binding_change(reader: Reader, portdev: str, command: str) -> None:
     """Refuse changing the binding of a cloud port (its port keeps claiming port security otherwise)."""
-    record = reader.binding(portdev)
+    check_binding_record(reader.binding(portdev), portdev, command)
+
+
+def check_binding_record(record: BindingRecord | None, portdev: str, command: str) -> None:
+    """``check_binding_change`` with the stored binding of ``portdev`` (None: there is none) at hand."""
     if record is not None and cloud_owned_binding(record):
         raise OwnedError(
             f"the binding on {portdev} is owned by the cloud layer (port {portdev}): {command} cannot "
