@@ -45,7 +45,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--skip",
         type=lambda s: set(s.split(",")),
         default=set(),
-        help="comma-separated parts to leave out: startup, cli, datapath, libvirt, cloud",
+        help="comma-separated parts to leave out: startup, cli, cliwrite, datapath, libvirt, cloud",
     )
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
     parser.add_argument(
@@ -76,7 +76,7 @@ def _config(args: argparse.Namespace) -> Config:
         cfg = replace(cfg, traffic_seconds=args.traffic_seconds)
     if args.traffic_rounds is not None:
         cfg = replace(cfg, traffic_rounds=args.traffic_rounds)
-    unknown_parts = args.skip - {"startup", "cli", "datapath", "libvirt", "cloud"}
+    unknown_parts = args.skip - {"startup", "cli", "cliwrite", "datapath", "libvirt", "cloud"}
     if unknown_parts:
         raise SystemExit(f"unknown parts to skip: {', '.join(sorted(unknown_parts))}")
     if "datapath" in args.skip:
@@ -87,6 +87,8 @@ def _config(args: argparse.Namespace) -> Config:
         cfg = replace(cfg, cli_sizes=())
     if "startup" in args.skip:
         cfg = replace(cfg, startup_runs=0)
+    if "cliwrite" in args.skip:
+        cfg = replace(cfg, cliwrite=False)
     if "cloud" in args.skip:
         cfg = replace(cfg, cloud=False)
     unknown = set(cfg.datapath_sizes) - set(cfg.sizes)
@@ -165,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.cloud import print_cloud
 
         print_cloud(results["cloud"])
+    if "cliwrite" in results:
+        from bench.cliwrite import print_cliwrite
+
+        print_cliwrite(results["cliwrite"])
     print(f"results: {args.out / f'results-{cfg.mode}.json'}", file=sys.stderr)
     return 0
 
@@ -237,6 +243,16 @@ def run(cfg: Config, work: Path) -> dict[str, Any]:
         sizes_ = {} if cfg.mode == "full" else {"members": 100, "blocks": 1000, "rounds": 3}
         quick = {} if cfg.mode == "full" else {"traffic_seconds": 1, "traffic_rounds": 1}
         results["cloud"] = measure_cloud(work, log, **sizes_, **quick)
+    if cfg.cliwrite:
+        from bench.cliwrite import measure_cliwrite
+
+        log("CLI writes: own process and through the agent, against virsh")
+        # the full run: every size; --quick: its CLI size, one round
+        quick = cfg.mode == "quick"
+        sizes = cfg.cli_sizes if quick else cfg.sizes
+        results["cliwrite"] = measure_cliwrite(
+            sizes, 1 if quick else 3, work, log, virsh_bound=2 if quick else 5
+        )
     results["seconds"] = time.perf_counter() - started
     results["ratios"] = report.ratios(results)
     results["targets"] = report.evaluate(results)

@@ -16,6 +16,7 @@ class Config:
     startup_runs: int  # CLI start-up: runs of each command (median)
     libvirt_ports: int  # real libvirt: ports bound one after another (0: skip)
     cloud: bool = True  # the cloud layer's figures (bench/cloud.py)
+    cliwrite: bool = True  # every writing CLI command, own process and through the agent (bench/cliwrite.py)
     max_reps: int = 3  # repetitions of each single operation (in-process) for small N
     max_cli_reps: int = 3  # the same for the CLI (a process start each)
 

@@ -5,7 +5,9 @@ Rulesets: no filtering; a minimal stateful ruleset of our own (br_netfilter + on
 each N, guestwall's ruleset for N bound ports (the two lab guests among them, as the programming
 measurements left it) and the libvirt-style per-port ruleset for the same ports with linear dispatch, the
 measured ports last. The traffic runs go round all labs several times; medians over the rounds, so slow
-drift of a noisy machine hits every ruleset alike.
+drift of a noisy machine hits every ruleset alike. Besides the ratio of medians, each ratio is also given
+paired (``..._paired``): the median over rounds of the ruleset's rate over the baseline's rate in the same
+round, which a machine whose load changes between rounds disturbs less.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def measure_datapath(
     summary = aggregate(runs)
     for entry in summary:
         entry["kernel_size"] = sizes.get(datapath_key(entry["config"], entry["n"]), {})
+    table = ratios(summary, runs)
     return {
         "seconds": cfg.traffic_seconds,
         "rounds": cfg.traffic_rounds,
@@ -84,7 +87,8 @@ def measure_datapath(
         "direction": "alice -> bob",
         "runs": runs,
         "summary": summary,
-        "ratios": ratios(summary),
+        "ratios": table,
+        "notes": paired_notes(table),
     }
 
 
@@ -110,8 +114,20 @@ def baseline(summary: list[dict[str, Any]], config: str, metric: str) -> float |
     return next((r[metric] for r in summary if r["config"] == config and metric in r), None)
 
 
-def ratios(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each filtered ruleset against no filtering and against the minimal stateful ruleset (medians)."""
+def paired(runs: list[dict[str, Any]], config: str, n: int, base: str, metric: str) -> float | None:
+    """The median over rounds of ``config``'s rate over ``base``'s rate measured in the same round."""
+    base_by_round = {r["round"]: r[metric] for r in runs if r["config"] == base and r.get(metric)}
+    pairs = [
+        r[metric] / base_by_round[r["round"]]
+        for r in runs
+        if r["config"] == config and r["n"] == n and metric in r and r["round"] in base_by_round
+    ]
+    return median(pairs) if pairs else None
+
+
+def ratios(summary: list[dict[str, Any]], runs: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Each filtered ruleset against no filtering and against the minimal stateful ruleset (medians, and
+    paired per round where the runs are given)."""
     out = []
     for r in summary:
         if r["config"] == "none":
@@ -121,5 +137,21 @@ def ratios(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for base in ("none", "minimal-stateful"):
                 b = baseline(summary, base, metric)
                 entry[f"{metric}_vs_{base}"] = r[metric] / b if b and metric in r else None
+                if runs is not None:
+                    entry[f"{metric}_vs_{base}_paired"] = paired(runs, r["config"], r["n"], base, metric)
         out.append(entry)
+    return out
+
+
+def paired_notes(table: list[dict[str, Any]]) -> list[str]:
+    """One line per filtered ruleset: its paired ratios against the minimal stateful ruleset."""
+    out = []
+    for r in table:
+        if r["config"] == "minimal-stateful":
+            continue
+        tcp, udp = (r.get(f"{m}_vs_minimal-stateful_paired") for m in METRICS)
+        if tcp is None and udp is None:
+            continue
+        shown = [f"{label} {v:.3f}" for label, v in (("TCP", tcp), ("small UDP", udp)) if v is not None]
+        out.append(f"{r['config']} N={r['n']} vs minimal stateful, paired per round: {', '.join(shown)}")
     return out

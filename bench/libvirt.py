@@ -38,8 +38,6 @@ def unavailable() -> str | None:
                 f"{tool} is not installed (apt-get install --no-install-recommends libvirt-daemon "
                 "libvirt-clients libvirt-daemon-config-nwfilter)"
             )
-    if not (BUILTIN_FILTERS / "clean-traffic.xml").exists():
-        return "libvirt's builtin filters are missing (package libvirt-daemon-config-nwfilter)"
     return None
 
 
@@ -53,9 +51,19 @@ class Libvirtd:
     def start(self, timeout: float = 30.0) -> None:
         for sub in BIND:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        for xml in BUILTIN_FILTERS.glob("*.xml"):
-            shutil.copy(xml, self.root / "nwfilter" / xml.name)
-        mounts = " && ".join(f"mount --bind {self.root / sub} {target}" for sub, target in BIND.items())
+        if (BUILTIN_FILTERS / "clean-traffic.xml").exists():
+            for xml in BUILTIN_FILTERS.glob("*.xml"):
+                shutil.copy(xml, self.root / "nwfilter" / xml.name)
+        else:  # without libvirt-daemon-config-nwfilter: guestwall's copies of them (the same text)
+            from guestwall.nwfilter.builtins import builtin_names, builtin_xml
+
+            for name in builtin_names():
+                (self.root / "nwfilter" / f"{name}.xml").write_text(builtin_xml(name))
+        dirs = [
+            f"mkdir -p {target} && mount --bind {self.root / sub} {target}" for sub, target in BIND.items()
+        ]
+        files = [f"mount --bind {copy} {target}" for copy, target in self._accounts()]
+        mounts = " && ".join(dirs + files)
         script = f"{mounts} && exec libvirtd --pid-file {self.root / 'libvirtd.pid'}"
         log = open(self.root / "libvirtd.log", "wb")  # noqa: SIM115 (the daemon's output, closed by stop)
         self._log = log
@@ -89,6 +97,24 @@ class Libvirtd:
                     pass
             time.sleep(0.2)
         raise RuntimeError(f"libvirtd did not answer within {timeout:g} s")
+
+    def _accounts(self) -> list[tuple[Path, str]]:
+        """The QEMU driver (installed with libvirt-daemon) looks its user up at start and stops the daemon
+        when it is missing (it comes with libvirt-daemon-system): passwd/group copies that have it, for the
+        daemon's mount namespace only."""
+        binds = []
+        for name, entry in (
+            ("passwd", "libvirt-qemu:x:{id}:{id}::/nonexistent:/usr/sbin/nologin"),
+            ("group", "libvirt-qemu:x:{id}:"),
+        ):
+            current = Path(f"/etc/{name}").read_text()
+            if any(line.startswith("libvirt-qemu:") for line in current.splitlines()):
+                continue
+            ids = [int(line.split(":")[2]) for line in current.splitlines() if line.count(":") >= 3]
+            copy = self.root / name
+            copy.write_text(current.rstrip("\n") + "\n" + entry.format(id=max(ids) + 1) + "\n")
+            binds.append((copy, f"/etc/{name}"))
+        return binds
 
     def virsh(self, *args: str, timeout: float = 600.0) -> float:
         """Run one virsh command against our daemon; its wall time."""

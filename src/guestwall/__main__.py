@@ -1,3 +1,3 @@
-from guestwall.cli.app import main
+from guestwall.cli.remote import main
 
 main()

@@ -111,3 +111,12 @@ def test_cloud_figures_are_present(results: dict[str, Any]) -> None:
         assert cloud[op]["ms"] > 0 and cloud[op]["commands"] > 0, op
     assert cloud["block"]["commands"] == cloud["unblock"]["commands"] == 1  # one set element
     assert cloud["kernel_size"]["elements"] >= cloud["blocks"]
+
+
+def test_cli_write_figures_are_complete(results: dict[str, Any]) -> None:
+    """Every writing command was timed in its own process and through the agent (bench/cliwrite.py)."""
+    from bench.cliwrite import GOAL
+
+    for size in results["cliwrite"]["sizes"]:
+        for mode in ("process", "agent"):
+            assert all(size[mode][op]["median_s"] > 0 for op in GOAL), (mode, size[mode])

@@ -25,6 +25,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from guestwall.agent.changelog import LISTENING_POLL, RECONNECT, Listener
+from guestwall.agent.control import ControlServer, open_control
 from guestwall.agent.droplog import DropLog
 from guestwall.agent.learner import Learner
 from guestwall.agent.metrics import MetricsServer, Tallies, render
@@ -50,6 +51,10 @@ RETRY = 1.0
 MONITOR_RESTART = 1.0
 REPAIR_STREAK = 3  # repairs without a clean check in between before the agent slows down
 MAX_REPAIR_PAUSE = 30.0
+# After a CLI command run here (agent.control), which enforced its change itself, the agent waits this long
+# for the next one before it follows the store (a burst of commands is followed once), at most MAX_HOLD.
+CONTROL_QUIET = 0.5
+MAX_HOLD = 2.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,10 @@ class Agent:
         self._droplog_error: str | None = None
         self.tallies = Tallies()
         self.metrics: MetricsServer | None = None
+        self.control: ControlServer | None = None  # runs CLI commands warm (agent.control)
+        self.db_url = store.url  # the store's URL as given (open_agent), password included
+        self.hold_until: float | None = None  # no follow or check before (CONTROL_QUIET)
+        self._hold_since = 0.0
         self.stopping = False
         self.hup = False
         self.ready = False
@@ -155,6 +164,9 @@ class Agent:
             self.selector.register(self.virt, selectors.EVENT_READ, self.virt.on_events)
         if self.listener is not None:
             self._listen()
+        self.control = open_control(LOCK_DIR, self.netns, self.db_url, self.store.host, log.warning)
+        if self.control is not None:
+            self.selector.register(self.control, selectors.EVENT_READ, self._on_control)
 
     def run(self) -> int:
         self.start()
@@ -174,6 +186,8 @@ class Agent:
             )
         try:
             self._guarded(self._start_converge)
+            if self.control is not None:
+                self._guarded(self.control.warm_up)  # the first command is as quick as the next ones
             while not self.stopping:
                 timeout = max(0.0, self._next_deadline() - time.monotonic())
                 for key, _events in self.selector.select(timeout):
@@ -208,6 +222,8 @@ class Agent:
             self.droplog.close()
         if self.metrics is not None:
             self.metrics.close()
+        if self.control is not None:
+            self.control.close()
         if self.monitor is not None:
             self.monitor.close()
         if self.listener is not None:
@@ -227,6 +243,18 @@ class Agent:
             self.hup = True
         else:
             self.stopping = True
+
+    def _on_control(self) -> None:
+        assert self.control is not None
+        if not self.control.serve_one():
+            return
+        now = time.monotonic()
+        if not self._holding(now):
+            self._hold_since = now
+        self.hold_until = min(now + CONTROL_QUIET, self._hold_since + MAX_HOLD)
+
+    def _holding(self, now: float) -> bool:
+        return self.hold_until is not None and now < self.hold_until
 
     def _drain_wakeups(self) -> None:
         try:
@@ -305,11 +333,14 @@ class Agent:
             log.info("networks: %s", action)
 
     def _next_deadline(self) -> float:
-        times = [self.next_poll, self.next_check, self.status.beat_at]
+        if self._holding(time.monotonic()):  # poll and checks wait for the hold's end
+            times = [self.status.beat_at, self.hold_until or 0.0]
+        else:
+            times = [self.next_poll, self.next_check, *([self.check_at] if self.check_at is not None else [])]
+            times.append(self.status.beat_at)
         times += [
             t
             for t in (
-                self.check_at,
                 self.retry_at,
                 self.learner.expiry_at,
                 self.learner.resync_at,
@@ -337,12 +368,13 @@ class Agent:
             self._start_monitor()
         if self.listen_at is not None and now >= self.listen_at:
             self._listen()
-        if now >= self.next_poll:
+        held = self._holding(now)
+        if now >= self.next_poll and not held:
             self.next_poll = now + self._poll_interval()
             self._poll()
         if now >= self.status.beat_at:
             self.status.beat()
-        if (self.check_at is not None and now >= self.check_at) or now >= self.next_check:
+        if ((self.check_at is not None and now >= self.check_at) or now >= self.next_check) and not held:
             reason = (
                 "our tables changed"
                 if self.check_at is not None and now >= self.check_at
@@ -401,7 +433,9 @@ class Agent:
             self.next_poll = min(self.next_poll, time.monotonic() + self.config.poll_interval)
         if not payloads:
             return
-        if self.reconciler.skip_notified(payloads):
+        if self._holding(time.monotonic()):
+            self.next_poll = min(self.next_poll, self.hold_until or 0.0)  # followed when the hold ends
+        elif self.reconciler.skip_notified(payloads):
             self.status.applied(self.reconciler.generation, urgent=False)  # sent with the heartbeat
             log.debug("revision %s: not concerned (notified)", self.reconciler.generation)
         else:
@@ -568,6 +602,7 @@ def open_agent(settings: AgentSettings, db_url: str) -> Agent:
     backend = open_backend(settings.netns)
     store = open_for_enforcing(db_url, settings.host, backend, settings.allow_empty)
     agent = Agent(settings, config, store, backend)
+    agent.db_url = db_url
     if not settings.allow_empty:
         agent.reconciler.guard_empty = store.url
     return agent

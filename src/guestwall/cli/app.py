@@ -209,6 +209,8 @@ def _accept_common(command: click.Command, structured: bool) -> None:
         "  GUESTWALL_CONFIG  the host configuration file (default /etc/guestwall/guestwall.toml):\n"
         "                    it seeds the host settings (guestwall host-settings) and holds the agent's\n"
         "                    timings\n"
+        "  GUESTWALL_LOCAL   set: run every command in its own process, even when an agent runs\n"
+        "                    for its namespace (by default the agent runs writing commands, warm)\n"
         "\b\nExit status: 0 success; 1 an error (one 'error:' line on stderr), or for 'status' something\n"
         "not enforced; 2 a usage error."
     ),
@@ -282,6 +284,19 @@ def _warnings_to_stderr() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
+    """The command line: handed to a running agent when it can take it (cli.remote), else run here. The
+    ``guestwall`` script enters at ``cli.remote.main``, which decides before Click is even imported."""
+    if argv is None:
+        from guestwall.cli.remote import forward
+
+        code = forward(sys.argv[1:], os.environ)
+        if code is not None:
+            sys.exit(code)
+    return run_here(argv if argv is not None else sys.argv[1:])
+
+
+def run_here(argv: list[str]) -> Any:
+    """Run the command line in this process."""
     # One line per error and a non-zero exit code: commands raise GuestwallError, cli.context prints it.
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="guestwall")
+    return cli.main(args=argv, prog_name="guestwall")

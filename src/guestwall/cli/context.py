@@ -18,10 +18,50 @@ from guestwall.errors import GuestwallError, NotFoundError
 from guestwall.store.records import DEFAULT_URL
 
 if TYPE_CHECKING:
+    from guestwall.dataplane.backend import Backend
     from guestwall.engine import Engine
     from guestwall.store.records import ReadableStore, Store
 
 DEFAULT_DB_URL = DEFAULT_URL
+
+
+@dataclass(frozen=True)
+class Warm:
+    """What a running agent lends the commands it runs for the CLI (agent.control): its store, opened once,
+    and an nftables context in its namespace. A command uses them only when it names the same store, host
+    and namespace; otherwise it opens its own, as in a process of its own."""
+
+    url: str
+    host: str
+    netns_inode: str
+    store: Callable[[], Store]
+    backend: Callable[[], Backend]
+
+
+_lent: list[Warm] = []  # at most one: set by agent.control around a command
+
+
+def same_url(a: str, b: str) -> bool:
+    """Whether two store URLs name the same store (however their query is spelt); only in the agent."""
+    if a == b:
+        return True
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(a) == make_url(b)
+    except ArgumentError:
+        return False
+
+
+@contextmanager
+def lent(warm: Warm) -> Iterator[None]:
+    """Commands run meanwhile (in this thread) use ``warm`` where it fits."""
+    _lent.append(warm)
+    try:
+        yield
+    finally:
+        _lent.remove(warm)
 
 
 @dataclass
@@ -37,6 +77,7 @@ class Context:
     _engine: Engine | None = field(default=None, init=False, repr=False)
     _store: Store | None = field(default=None, init=False, repr=False)
     _reader: ReadableStore | None = field(default=None, init=False, repr=False)
+    _borrowed: bool = field(default=False, init=False, repr=False)  # _store is the agent's (not closed)
 
     @property
     def url(self) -> str:
@@ -50,15 +91,45 @@ class Context:
             from guestwall.dataplane.backend import LazyBackend, NoKernel
             from guestwall.engine import Engine
 
-            self._engine = Engine(NoKernel() if self.remote else LazyBackend(self.netns))
+            warm = self._warm_namespace()
+            if self.remote:
+                self._engine = Engine(NoKernel())
+            else:
+                self._engine = Engine(warm.backend() if warm is not None else LazyBackend(self.netns))
         return self._engine
+
+    def _warm_store(self) -> Warm | None:
+        """The agent's store, when this command runs in the agent and names the same store and host."""
+        if not _lent:
+            return None
+        from guestwall.store.records import this_host
+
+        warm = _lent[-1]
+        return warm if same_url(warm.url, self.url) and warm.host == (self.host or this_host()) else None
+
+    def _warm_namespace(self) -> Warm | None:
+        """The agent's nftables context, when this command runs in the agent for the same namespace."""
+        if not _lent:
+            return None
+        from guestwall.dataplane.netns import namespace_id
+        from guestwall.errors import DataplaneError
+
+        try:
+            inode = namespace_id(self.netns)
+        except (OSError, DataplaneError):
+            return None
+        return _lent[-1] if inode == _lent[-1].netns_inode else None
 
     def store(self, create: bool = True) -> Store:
         """The full store, opened on first use; only commands that write may create it (``create``)."""
         if self._store is None:
-            from guestwall.store import open_store
+            warm = self._warm_store()
+            if warm is not None:
+                self._store, self._borrowed = warm.store(), True
+            else:
+                from guestwall.store import open_store
 
-            self._store = open_store(self.url, self.host, create=create)
+                self._store = open_store(self.url, self.host, create=create)
             _close_on_exit(self)
             if self.wait:
                 _on_exit(self.wait_for_hosts)  # runs before the close above (last registered, first run)
@@ -69,6 +140,8 @@ class Context:
         if self._store is not None:
             return self._store
         if self._reader is None:
+            if self._warm_store() is not None:
+                return self.store(create=False)
             from guestwall.store import open_reader
 
             self._reader = open_reader(self.url, self.host)
@@ -106,10 +179,11 @@ class Context:
             sys.exit(1)
 
     def close(self) -> None:
-        for opened in (self._reader, self._store):
+        for opened in (self._reader, None if self._borrowed else self._store):
             if opened is not None:
                 opened.close()
         self._reader = self._store = None
+        self._borrowed = False
 
     def info(self, message: str, data: dict[str, object] | None = None) -> None:
         """A success message as virsh prints it: the line, then an empty line; nothing with ``-q``.

@@ -30,10 +30,14 @@ MAX_INPUT_BYTES = 4 * 1024 * 1024
 
 def read_input_file(path: str, limit: int = MAX_INPUT_BYTES) -> bytes:
     """The bytes of a file named on the command line, at most ``limit`` (as virsh's virFileReadAll, so
-    that /dev/zero or a huge file cannot exhaust memory); errors worded as virsh's."""
+    that /dev/zero or a huge file cannot exhaust memory); errors worded as virsh's. ``-`` is standard input
+    (a guestwall extension)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
+        if path == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
     except OSError as e:
         raise _ReadError(f"Failed to open file '{path}': {e.strerror}") from e
     if len(data) > limit:

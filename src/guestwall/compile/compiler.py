@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from guestwall.compile import names
 from guestwall.compile.droplog import LogOptions, LogRule, marked, with_counter, with_log
+from guestwall.compile.fold import fold as fold_chain
+from guestwall.compile.inline import inline_jumps
 from guestwall.compile.matches import constant_match
 from guestwall.compile.rules import (
     PortKey,
@@ -62,6 +64,7 @@ class Options:
     share: bool = True
     log: LogOptions = field(default_factory=LogOptions)  # logged ports' group and rate limit (droplog)
     counters: bool = False  # a counter in every filter rule (per rule, summed over the ports sharing it)
+    fold: bool = True  # rule runs folded into verdict maps and set lookups (compile.fold); shared chains only
 
 
 @dataclass
@@ -79,9 +82,19 @@ def compile_ruleset(
     """The desired state for these ports; ``address_sets`` are the sets that ``ipset`` attributes name."""
     ruleset = skeleton(options)
     out = Compiled(ruleset)
-    state = _State(ruleset, address_sets or {}, options.share, options.log, options.counters)
+    state = _State(
+        ruleset,
+        address_sets or {},
+        options.share,
+        options.log,
+        options.counters,
+        options.fold and options.share,
+    )
     for port in sorted(ports, key=lambda p: p.program.portdev):
         _compile_port(port, state, out.fallbacks)
+    if state.fold:
+        for table in ruleset.tables.values():
+            inline_jumps(table.chains, rule_digest)
     out.log_rules = state.log_rules
     return out
 
@@ -95,6 +108,7 @@ class _State:
     share: bool = True
     log: LogOptions = field(default_factory=LogOptions)
     counters: bool = False
+    fold: bool = True
     log_rules: dict[str, LogRule] = field(default_factory=dict)
     stages: dict[tuple[str, Stage], _StageInfo] = field(default_factory=dict)
     rendered: dict[str, list[Rendered]] = field(default_factory=dict)  # shared chain name -> its rules
@@ -217,7 +231,7 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
                 rendered = _render_chain(
                     chain, stage, table, name, chain_names, is_private, state, program.log
                 )
-                table.chains[name] = ChainSpec(name, [r.rule for r in rendered])
+                _add_chain(table, name, [r.rule for r in rendered], state.fold)
                 if not is_private:
                     state.rendered[name] = rendered
                     # a shared chain renders one rule per entry, in order: index i is entry i
@@ -231,6 +245,17 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
                     for elem in elements(use, key_value, rows):
                         target_set.elements[elem] = None
         table.sets[_DISPATCH[stage]].elements[(key_value,)] = ("goto", chain_names["root"])
+
+
+def _add_chain(table: TableSpec, name: str, rules: list[ir.Rule], fold: bool) -> None:
+    """A rendered chain into its table: folded into lookups (with the small chains they jump to) or as is."""
+    if not fold:
+        table.chains[name] = ChainSpec(name, rules)
+        return
+    folded = fold_chain(name, rules, rule_digest)
+    table.chains[name] = ChainSpec(name, folded.rules)
+    for sub, sub_rules in folded.subchains.items():
+        table.chains[sub] = ChainSpec(sub, sub_rules)
 
 
 def _render_chain(

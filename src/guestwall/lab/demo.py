@@ -44,6 +44,17 @@ def _arrives(sender: str, make: Callable[[Lab], list[object]], where: str) -> Ca
     return check
 
 
+def _eventually(check: Callable[[], bool], within: float = 0.5) -> bool:
+    """Whether ``check`` holds within ``within`` seconds: a loaded machine may take a while to process a
+    frame that has arrived."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def _poisons_arp(forged: bool) -> Callable[[Lab], bool]:
     def check(lab: Lab) -> bool:
         eve, alice, bob = lab["eve"], lab["alice"], lab["bob"]
@@ -51,8 +62,7 @@ def _poisons_arp(forged: bool) -> Callable[[Lab], bool]:
         mac = FORGED_MAC if forged else eve.mac
         reply = frames.arp(mac, op="is-at", psrc=alice.ipv4, pdst=bob.ipv4, hwsrc=mac, dst=bob.mac)
         probe(lab, "eve", [reply], receivers=["bob"])
-        time.sleep(0.05)
-        poisoned = arp_cache(lab, "bob").get(alice.ipv4) == mac
+        poisoned = _eventually(lambda: arp_cache(lab, "bob").get(alice.ipv4) == mac)
         ping(lab, "alice", bob.ipv4)  # let alice's own traffic repair bob's cache
         return poisoned
 
@@ -63,7 +73,7 @@ def _steals_fdb(lab: Lab) -> bool:
     alice, bob = lab["alice"], lab["bob"]
     ping(lab, "alice", bob.ipv4)
     probe(lab, "eve", [frames.eth(alice.mac, "ff:ff:ff:ff:ff:ff", ethertype=0x0806)], receivers=["br0"])
-    stolen = fdb_port(lab, alice.mac) == lab["eve"].portdev
+    stolen = _eventually(lambda: fdb_port(lab, alice.mac) == lab["eve"].portdev)
     ping(lab, "alice", bob.ipv4)
     return stolen
 

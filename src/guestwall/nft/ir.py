@@ -167,6 +167,14 @@ class VMap:
 
 
 @dataclass(frozen=True)
+class AnonVMap:
+    """``key vmap { value : verdict, ... }``: one lookup dispatching to the verdict of the packet's value."""
+
+    key: Expr
+    entries: tuple[tuple[Const, Verdict], ...]
+
+
+@dataclass(frozen=True)
 class SetMark:
     """``meta mark set <value>`` where value is a constant or ``key map @m``."""
 
@@ -239,7 +247,9 @@ class PayloadSet:
     value: Const
 
 
-Statement = Match | Verdict | VMap | SetMark | CtCountOver | Nat | PayloadSet | Limit | Counter | Log
+Statement = (
+    Match | Verdict | VMap | AnonVMap | SetMark | CtCountOver | Nat | PayloadSet | Limit | Counter | Log
+)
 
 
 @dataclass(frozen=True)

@@ -219,6 +219,9 @@ _STATEMENT: dict[type, Callable[[Any], str]] = {
     ir.Match: lambda s: f"{expr(s.left)} {'!= ' if s.negated else ''}{expr(s.right)}",
     ir.Verdict: _verdict,
     ir.VMap: lambda s: f"{expr(s.key)} vmap @{identifier(s.map)}",
+    ir.AnonVMap: lambda s: (
+        f"{expr(s.key)} vmap {{ " + ", ".join(f"{_const(k)} : {_verdict(v)}" for k, v in s.entries) + " }"
+    ),
     ir.SetMark: _set_mark,
     ir.CtCountOver: lambda s: (
         f"add @{identifier(s.set)} {{ {expr(s.key)} ct count over {_number(s.limit)} }}"
