@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from guestwall.errors import InputError
+from guestwall.model.mac import MacAddress
 
 if TYPE_CHECKING:
     from guestwall.compile.compiler import Options
@@ -99,12 +100,11 @@ class HostConfig:
         """Whether unbound guest ports get the default filter (rather than only the drop rule)."""
         return self.unbound == UNBOUND_FILTER and bool(self.guest_patterns)
 
-    def guest_mac_of(self, port_mac: str) -> str:
+    def guest_mac_of(self, port_mac: MacAddress) -> MacAddress:
         """The guest's MAC behind a port: libvirt creates taps with the guest's MAC and first byte 0xfe."""
-        mac = port_mac.lower()
-        if self.guest_mac == GUEST_MAC_TAP and mac.startswith("fe:"):
-            return "52:" + mac[3:]
-        return mac
+        if self.guest_mac == GUEST_MAC_TAP and port_mac.bits >> 40 == 0xFE:
+            return port_mac.with_first_byte(0x52)
+        return port_mac
 
 
 def _matches(pattern: str, ifname: str) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from guestwall.config import ConfigError, HostConfig, load_config, parse_config
+from guestwall.model.mac import MacAddress
 
 EXAMPLE = """
 [ports]
@@ -59,10 +60,10 @@ def test_example(tmp_path: Path) -> None:
     assert config.options().guest_patterns == ("vnet*", "tap*", "macvtap0")
     assert config.is_guest_port("vnet12") and config.is_guest_port("macvtap0")
     assert not config.is_guest_port("macvtap01") and not config.is_guest_port("br0")
-    assert config.guest_mac_of("FE:54:00:12:34:56") == "52:54:00:12:34:56"
+    assert config.guest_mac_of(MacAddress(0xFE5400123456)) == MacAddress(0x525400123456)
     assert (
-        parse_config({"ports": {"guest_mac": "port"}}).guest_mac_of("fe:54:00:12:34:56")
-        == "fe:54:00:12:34:56"
+        parse_config({"ports": {"guest_mac": "port"}}).guest_mac_of(MacAddress(0xFE5400123456))
+        == MacAddress(0xFE5400123456)
     )
 
 

@@ -170,7 +170,7 @@ def test_log_mode_is_part_of_the_group_and_checked() -> None:
 
     from guestwall.errors import InstantiationError
     from guestwall.instantiate import instantiate
-    from guestwall.model import Binding, FilterRef, Owner, make_params
+    from guestwall.model import Binding, FilterRef, MacAddress, Owner, make_params
     from guestwall.nwfilter import builtin_filters
     from guestwall.store.records import binding_params
 
@@ -178,7 +178,7 @@ def test_log_mode_is_part_of_the_group_and_checked() -> None:
 
     def program(**params: str):  # type: ignore[no-untyped-def]
         ref = FilterRef("clean-traffic", make_params({k: (v,) for k, v in params.items()}))
-        return instantiate(Binding(Owner("vm", UUID(int=1)), "vnet0", "52:54:00:00:00:01", ref), filters)
+        return instantiate(Binding(Owner("vm", UUID(int=1)), "vnet0", MacAddress(0x525400000001), ref), filters)
 
     plain, drop, every = (
         program(IP="10.0.0.1"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from guestwall.agent.reconcile import FOLLOWED_NOTHING, FOLLOWED_SKIPPED, Outcome, Reconciler
+from guestwall.agent.reconcile import FOLLOWED_NOTHING, FOLLOWED_SKIPPED, ConvergeResult, Reconciler
 from guestwall.config import HostConfig
 from guestwall.dataplane.backend import RecordingBackend
 from guestwall.store import open_store
@@ -49,7 +49,7 @@ def test_follow_skips_other_hosts_and_rebuilds_for_its_own(tmp_path: Path) -> No
 
     revision = _bind(h1, "vnet0")
     outcome = agent.follow()
-    assert isinstance(outcome, Outcome) and outcome.rebuilt
+    assert isinstance(outcome, ConvergeResult) and outcome.rebuilt
     assert agent.generation == revision
     assert agent.desired is not None and "vnet0" in agent.desired.programs
     h1.close()
@@ -88,6 +88,6 @@ def test_a_log_pruned_past_the_agent_means_a_snapshot(tmp_path: Path) -> None:
     with h1.read() as reader:
         assert agent.concerned(reader, agent.generation)  # cannot tell what it missed: rebuild
     outcome = agent.follow()
-    assert isinstance(outcome, Outcome) and outcome.rebuilt
+    assert isinstance(outcome, ConvergeResult) and outcome.rebuilt
     h1.close()
     h2.close()

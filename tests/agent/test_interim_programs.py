@@ -12,7 +12,7 @@ import pytest
 from guestwall.engine.desired import BoundPort, build_desired
 from guestwall.errors import InstantiationError
 from guestwall.instantiate.learning import LearningMode, drop_all_program, interim_program, learning_mode
-from guestwall.model import Binding, FilterRef, make_params
+from guestwall.model import Binding, FilterRef, MacAddress, make_params
 from guestwall.model.binding import Owner
 from guestwall.nwfilter import builtin_filters
 from guestwall.simulate import parse_packet, simulate
@@ -25,7 +25,7 @@ def binding(
     params: dict[str, tuple[str, ...]] | None = None, filter_name: str = "clean-traffic", dev: str = "vnet3"
 ) -> Binding:
     values = {"MAC": (MAC,), **(params or {})}
-    return Binding(Owner("vm", UUID(int=1)), dev, MAC, FilterRef(filter_name, make_params(values)))
+    return Binding(Owner("vm", UUID(int=1)), dev, MacAddress(0x525400000004), FilterRef(filter_name, make_params(values)))
 
 
 def verdict(program: object, direction: str, packet: str) -> str:

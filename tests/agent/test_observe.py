@@ -12,14 +12,15 @@ from scapy.layers.l2 import ARP, Ether
 from guestwall.agent.observe import Observation, Watch, observe
 from guestwall.agent.snoop import bpf_program
 from guestwall.instantiate.learning import LearningMode
+from guestwall.model.mac import MacAddress
 
 MAC = "52:54:00:00:00:04"
 OTHER = "52:54:00:00:00:09"
 SERVER_MAC = "02:47:57:00:00:01"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-ANY = Watch(MAC, LearningMode.ANY)
-DHCP_ANY_SERVER = Watch(MAC, LearningMode.DHCP)
-DHCP_TRUSTED = Watch(MAC, LearningMode.DHCP, (IPv4Address("10.77.0.1"),))
+ANY = Watch(MacAddress(0x525400000004), LearningMode.ANY)
+DHCP_ANY_SERVER = Watch(MacAddress(0x525400000004), LearningMode.DHCP)
+DHCP_TRUSTED = Watch(MacAddress(0x525400000004), LearningMode.DHCP, (IPv4Address("10.77.0.1"),))
 
 
 def ack(yiaddr: str = "10.77.0.120", server: str = "10.77.0.1", dst: str = MAC, chaddr: str = MAC, lease: int | None = 120,

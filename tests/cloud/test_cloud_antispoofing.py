@@ -7,6 +7,7 @@ Eve (vnet4) forges; what gets through is seen on the bridge (br0, promiscuous) o
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from ipaddress import IPv6Address
 
 import pytest
 from cloudlab import CloudLab
@@ -16,12 +17,16 @@ from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6ND_RA, ICMPv6NDOptSrcLLAddr, I
 
 from guestwall.cloud.ports import PortChanges
 from guestwall.cloud.rules import RuleSpec
-from guestwall.cloud.translate import link_local
 from guestwall.lab import Lab
 from guestwall.lab.traffic import Frame, frames, ping, probe, tcp_connect, tcp_server, udp_exchange
 from guestwall.model.cloud import Ethertype, RuleDirection
+from guestwall.model.mac import MacAddress
 from guestwall.store import Store
 from netns_fixtures import needs_netns
+
+
+def link_local(mac: str) -> IPv6Address:
+    return MacAddress.require(mac, "lab guest").link_local()
 
 pytestmark = needs_netns
 

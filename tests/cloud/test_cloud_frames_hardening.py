@@ -7,7 +7,7 @@ Eve (vnet4) forges; what gets through is seen on the bridge (br0, promiscuous) o
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from ipaddress import ip_address, ip_network
+from ipaddress import IPv6Address, ip_address, ip_network
 
 import pytest
 from cloudlab import CloudLab
@@ -15,11 +15,15 @@ from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
 from scapy.layers.l2 import ARP, Ether
 
 from guestwall.cloud.ports import PortChanges
-from guestwall.cloud.translate import link_local
 from guestwall.lab import Lab
 from guestwall.lab.traffic import Frame, frames, ping, probe
+from guestwall.model.mac import MacAddress
 from guestwall.store import Store
 from netns_fixtures import needs_netns
+
+
+def link_local(mac: str) -> IPv6Address:
+    return MacAddress.require(mac, "lab guest").link_local()
 
 pytestmark = needs_netns
 

@@ -24,6 +24,7 @@ from guestwall.model.cloud import (
     SecurityGroup,
     SecurityGroupRule,
 )
+from guestwall.model.mac import MacAddress
 from guestwall.nft import render
 from guestwall.nwfilter import format_binding, format_filter, parse_binding, parse_filter
 
@@ -105,12 +106,12 @@ def test_every_base_filter_is_a_data_file_named_as_its_key() -> None:
 def port(device: str = "vnet0", mac: str = "52:54:00:00:00:01", **fields: object) -> Port:
     values: dict[str, object] = {"fixed_ips": (ip_address("10.0.0.5"), ip_address("2001:db8::5"))}
     values.update(fields)
-    return Port("p-" + device, device, mac, "proj", **values)  # type: ignore[arg-type]
+    return Port("p-" + device, device, MacAddress.require(mac, "test port"), "proj", **values)  # type: ignore[arg-type]
 
 
 def test_link_local_from_mac() -> None:
-    assert tr.link_local("52:54:00:12:34:56") == IPv6Address("fe80::5054:ff:fe12:3456")
-    assert tr.link_local("00:16:3e:00:00:01") == IPv6Address("fe80::216:3eff:fe00:1")
+    assert MacAddress(0x525400123456).link_local() == IPv6Address("fe80::5054:ff:fe12:3456")
+    assert MacAddress(0x00163E000001).link_local() == IPv6Address("fe80::216:3eff:fe00:1")
 
 
 def test_port_parameters() -> None:
@@ -158,11 +159,11 @@ def test_port_filter_variants() -> None:
 
 
 def test_binding_round_trips() -> None:
-    p = port(name="web-1", device_id="00000000-0000-4000-8000-000000000042", mac="52:54:00:00:00:0A")
+    p = port(name="web-1", device_id="00000000-0000-4000-8000-000000000042")
     binding = tr.binding(p)
     assert parse_binding(format_binding(binding)) == binding
-    assert binding.portdev == "vnet0" and binding.mac == "52:54:00:00:00:0a"
-    assert binding.filterref.param_dict()["MAC"] == ("52:54:00:00:00:0A",)
+    assert binding.portdev == "vnet0" and str(binding.mac) == "52:54:00:00:00:01"
+    assert binding.filterref.param_dict()["MAC"] == ("52:54:00:00:00:01",)
     assert binding.owner.name == "web-1" and str(binding.owner.uuid) == "00000000-0000-4000-8000-000000000042"
     assert binding.filterref.filter == tr.port_filter_name(p)
     assert dict(binding.filterref.params)["IPV6MASK"] == ("128", "128")
@@ -218,7 +219,7 @@ def many_ports(count: int, groups: tuple[str, ...]) -> list[Port]:
         Port(
             f"p{i}",
             f"vnet{i}",
-            f"52:54:00:00:{i >> 8:02x}:{i & 0xFF:02x}",
+            MacAddress(0x525400000000 + i),
             "p",
             fixed_ips=(ip_address(f"10.1.{i >> 8}.{i & 0xFF}"),),
             security_groups=groups,
@@ -251,7 +252,7 @@ def test_membership_change_is_element_updates_only() -> None:
     assert web_chains and not [c for c in web_chains if c in text]
     # a new member of frontends: only the set gains an element
     newcomer = Port(
-        "new", "vnet999", "52:54:00:00:09:99", "p", fixed_ips=(ip_address("10.9.9.9"),), security_groups=(G2,)
+        "new", "vnet999", MacAddress(0x525400000999), "p", fixed_ips=(ip_address("10.9.9.9"),), security_groups=(G2,)
     )
     after = compiled(groups, [*ports, newcomer], [])
     tx = diff(after.ruleset, actual_of(before.ruleset))

@@ -122,7 +122,7 @@ def test_rule_combinations(args: tuple, message: str) -> None:  # type: ignore[t
 
 
 def test_macs_and_devices() -> None:
-    assert v.mac("52-54-00-AB-CD-EF") == "52:54:00:ab:cd:ef"
+    assert str(v.mac("52-54-00-AB-CD-EF")) == "52:54:00:ab:cd:ef"
     for bad, why in (
         ("01:00:5e:00:00:01", "multicast"),
         ("52:54:00:00:00", "six hex bytes"),

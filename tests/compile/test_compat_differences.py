@@ -13,7 +13,7 @@ from guestwall.dataplane.diff import diff
 from guestwall.engine import Engine
 from guestwall.errors import InstantiationError
 from guestwall.instantiate import instantiate
-from guestwall.model import Binding, FilterRef, Owner, make_params
+from guestwall.model import Binding, FilterRef, MacAddress, Owner, make_params
 from guestwall.nwfilter import builtin_filters, parse_filter
 from guestwall.services.bindings import create_binding
 from guestwall.store import open_store
@@ -28,7 +28,7 @@ def nft_of(*xmls: str) -> str:
     binding = Binding(
         Owner("vm", uuid.UUID(int=1)),
         "vnet0",
-        "52:54:00:00:00:01",
+        MacAddress(0x525400000001),
         FilterRef(parsed[0].name, make_params({})),
     )
     compiled = compile_ruleset([PortInput(instantiate(binding, defs), 1)], Options())

@@ -13,7 +13,17 @@ from guestwall.compile.compiler import PortInput, compile_ruleset
 from guestwall.dataplane.diff import diff
 from guestwall.errors import GuestwallError
 from guestwall.instantiate import instantiate
-from guestwall.model import AddressSet, Binding, DataType, Filter, FilterRef, Owner, VarRef, make_params
+from guestwall.model import (
+    AddressSet,
+    Binding,
+    DataType,
+    Filter,
+    FilterRef,
+    MacAddress,
+    Owner,
+    VarRef,
+    make_params,
+)
 from guestwall.nft.commands import Table, Transaction, add, delete, transaction
 from guestwall.nwfilter import builtin_filters, parse_filter
 
@@ -80,7 +90,7 @@ def load_case(name: str) -> Transaction | None:
         return None
     params = {"IP": ("10.0.0.7",), "IPV6": ("fd00::7",)} | params
     binding = Binding(
-        Owner("vm", uuid.UUID(int=1)), "vnet0", "52:54:00:00:00:01", FilterRef(f.name, make_params(params))
+        Owner("vm", uuid.UUID(int=1)), "vnet0", MacAddress(0x525400000001), FilterRef(f.name, make_params(params))
     )
     program = instantiate(binding, defs)
     sets = {name: AddressSet(name) for name in ("someset", "myset", "x", "tck_test", "a", "set")}

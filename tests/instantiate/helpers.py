@@ -6,10 +6,10 @@ import uuid
 
 from guestwall.instantiate import instantiate
 from guestwall.instantiate.program import ChainProgram, Jump, PortProgram, ProgramRule, Stage
-from guestwall.model import Binding, Filter, FilterRef, Owner, make_params
+from guestwall.model import Binding, Filter, FilterRef, MacAddress, Owner, make_params
 from guestwall.nwfilter import builtin_filters, parse_filter
 
-MAC = "52:54:00:00:00:01"
+MAC = MacAddress(0x525400000001)
 
 
 def filters(*xmls: str) -> dict[str, Filter]:

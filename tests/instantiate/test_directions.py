@@ -6,7 +6,8 @@ from __future__ import annotations
 from helpers import chain, filters, program
 
 from guestwall.instantiate.fields import Field
-from guestwall.instantiate.program import Check, ProgramRule, Stage, States, Value, Verdict
+from guestwall.instantiate.program import Check, ProgramRule, ProgramVerdict, Stage, States, Value
+from guestwall.model.mac import MacAddress
 
 
 def rules(xml: str, stage: Stage) -> list[ProgramRule]:
@@ -65,7 +66,7 @@ def test_icmp_type_only_in_its_own_direction_and_without_ctdir() -> None:
 def test_source_mac_is_skipped_in_reverse_and_a_bare_rule_dropped() -> None:
     xml = "<filter name='t'><rule action='drop' direction='out' priority='500'><tcp srcmacaddr='52:54:00:00:00:09'/></rule></filter>"
     (out,) = rules(xml, Stage.L3_OUT)
-    assert fields(out)[Field.ETHER_SRC] == Value("52:54:00:00:00:09")
+    assert fields(out)[Field.ETHER_SRC] == Value(MacAddress(0x525400000009))
     assert rules(xml, Stage.L3_IN) == []
 
 
@@ -73,8 +74,8 @@ def test_inout_layer2_rule_is_reversed_from_the_guest() -> None:
     xml = "<filter name='t'><rule action='drop' direction='inout' priority='500'><mac srcmacaddr='52:54:00:00:00:09'/></rule></filter>"
     (out,) = rules(xml, Stage.L2_OUT)
     (into,) = rules(xml, Stage.L2_IN)
-    assert Check(Field.ETHER_DST, Value("52:54:00:00:00:09")) in out.checks
-    assert Check(Field.ETHER_SRC, Value("52:54:00:00:00:09")) in into.checks
+    assert Check(Field.ETHER_DST, Value(MacAddress(0x525400000009))) in out.checks
+    assert Check(Field.ETHER_SRC, Value(MacAddress(0x525400000009))) in into.checks
 
 
 def test_reject_is_a_drop_at_layer_2_and_a_reject_at_layer_3() -> None:
@@ -82,5 +83,5 @@ def test_reject_is_a_drop_at_layer_2_and_a_reject_at_layer_3() -> None:
       <rule action='reject' direction='out' priority='500'><mac/></rule>
       <rule action='reject' direction='out' priority='500'><tcp/></rule>
     </filter>"""
-    assert [r.verdict for r in rules(xml, Stage.L2_OUT)] == [Verdict.DROP]
-    assert [r.verdict for r in rules(xml, Stage.L3_OUT)] == [Verdict.REJECT]
+    assert [r.verdict for r in rules(xml, Stage.L2_OUT)] == [ProgramVerdict.DROP]
+    assert [r.verdict for r in rules(xml, Stage.L3_OUT)] == [ProgramVerdict.REJECT]

@@ -6,7 +6,8 @@ import pytest
 from helpers import MAC, chain, filters, program
 
 from guestwall.errors import InstantiationError
-from guestwall.instantiate.program import ProgramRule, Stage, Value
+from guestwall.instantiate.fields import Shape
+from guestwall.instantiate.program import HoleShape, ProgramRule, Stage, Value
 from guestwall.instantiate.variables import MissingVariables, combinations
 from guestwall.model import VarRef
 
@@ -58,7 +59,7 @@ def test_binding_values_win_over_inner_filterref_parameters() -> None:
     outer = chain(program("top", defs, {"X": ("10.0.0.2", "10.0.0.3")}), Stage.L2_OUT).entries[0]
     assert isinstance(outer, ProgramRule)
     # a binding value: a per-port hole, one row per value
-    assert [c.template for c in outer.checks if c.is_hole] == ["value1:$X"]
+    assert [c.hole for c in outer.checks if c.is_hole] == [HoleShape(Shape.VALUE, ("$X",))]
     assert len(outer.rows) == 2
 
 

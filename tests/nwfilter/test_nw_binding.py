@@ -9,6 +9,7 @@ import pytest
 from guestwall.errors import BindingError, XMLError
 from guestwall.model.binding import Binding, Owner
 from guestwall.model.filter import FilterRef
+from guestwall.model.mac import MacAddress
 from guestwall.nwfilter import format_binding, parse_binding
 
 OWNER = "<owner><name>vm</name><uuid>d54df46f-1ab5-4a22-8618-4560ef5fac2c</uuid></owner>"
@@ -38,7 +39,7 @@ def test_round_trip_in_libvirt_layout() -> None:
     assert b == Binding(
         owner=Owner("vm", UUID("d54df46f-1ab5-4a22-8618-4560ef5fac2c")),
         portdev="vnet0",
-        mac="52:54:00:7b:35:93",
+        mac=MacAddress(0x5254007B3593),
         filterref=FilterRef(
             "clean-traffic", (("IP", ("10.0.0.5", "10.0.0.6")), ("MAC", ("52:54:00:7b:35:93",)))
         ),
@@ -86,7 +87,7 @@ def test_libvirt_leniencies() -> None:
     b = parse_binding(
         binding(OWNER, "<portdev name='a'/><portdev name='b'/>", "<mac address='53:54:00:7B:35:93 x'/>", REF)
     )
-    assert (b.portdev, b.mac) == ("a", "53:54:00:7b:35:93")
+    assert (b.portdev, str(b.mac)) == ("a", "53:54:00:7b:35:93")
     two_names = (
         "<owner><name>vm</name><name>vm2</name><uuid>d54df46f-1ab5-4a22-8618-4560ef5fac2c</uuid></owner>"
     )

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from guestwall.model.filter import DataType, TcpFlags, VarRef
+from guestwall.model.mac import MacAddress
 from guestwall.nwfilter import addresses
 from guestwall.nwfilter.cnumbers import str_to_int, str_to_uint
 from guestwall.nwfilter.datatypes import format_datatype, parse_varref
@@ -473,6 +474,6 @@ def test_typed_python_values() -> None:
     assert value("ipv6", "srcipaddr", "::1") == IPv6Address("::1")
     assert value("ip", "srcipmask", "255.255.0.0") == 16
     assert value("mac", "protocolid", "arp") == 0x806
-    assert value("mac", "srcmacaddr", "A:B:C:D:E:F") == "0a:0b:0c:0d:0e:0f"
+    assert value("mac", "srcmacaddr", "A:B:C:D:E:F") == MacAddress(0x0A0B0C0D0E0F)
     assert value("arp", "gratuitous", "yes") is True
     assert value("all", "ipsetflags", "DST,src") == ("dst", "src")

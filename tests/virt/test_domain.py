@@ -43,7 +43,7 @@ def test_assignments_by_mac_and_default() -> None:
     assert bindings["vnet0"].filterref.filter == "clean-traffic"
     assert bindings["vnet0"].filterref.param_dict() == {"IP": ("10.0.0.5",)}
     assert bindings["vnet1"].filterref.filter == "no-mac-spoofing"
-    assert bindings["vnet0"].owner.name == "web" and bindings["vnet0"].mac == "52:54:00:00:00:01"
+    assert bindings["vnet0"].owner.name == "web" and str(bindings["vnet0"].mac) == "52:54:00:00:00:01"
     assert [n.portdev for n in dom.double_filtered()] == ["vnet1"]
     assert parse_domain(domain_xml(meta, NICS), active=False).bindings() == []
 

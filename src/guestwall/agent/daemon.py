@@ -30,7 +30,7 @@ from guestwall.agent.droplog import DropLog
 from guestwall.agent.learner import Learner
 from guestwall.agent.metrics import MetricsServer, Tallies, render
 from guestwall.agent.monitor import NftMonitor
-from guestwall.agent.reconcile import Outcome, Reconciler
+from guestwall.agent.reconcile import ConvergeResult, Reconciler
 from guestwall.agent.statefile import lock_path, now_text, write_state
 from guestwall.agent.status import StatusReporter
 from guestwall.config import HostConfig, config_path, load_config
@@ -275,7 +275,7 @@ class Agent:
 
     def converge(
         self, reason: str, rebuild: bool = False, verify: bool = False, follow: bool = False
-    ) -> Outcome | None:
+    ) -> ConvergeResult | None:
         """Converge (``follow``: only if the new revisions concern this host) and report the result."""
         try:
             result = self.reconciler.follow() if follow else self.reconciler.converge(rebuild, verify)

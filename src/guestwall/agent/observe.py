@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from ipaddress import IPv4Address
 
 from guestwall.instantiate.learning import LearningMode
+from guestwall.model.mac import MacAddress
 
 ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
@@ -43,7 +44,7 @@ class Observation:
 class Watch:
     """What the observer looks for on one port."""
 
-    mac: str
+    mac: MacAddress
     mode: LearningMode
     servers: tuple[IPv4Address, ...] = ()
 
@@ -71,10 +72,6 @@ class _IPv4:
 def usable(ip: IPv4Address) -> bool:
     """An address a guest can own (libvirt skips 0.0.0.0 and everything from 224.0.0.0 up)."""
     return ip != IPv4Address(0) and ip < _MULTICAST_AND_ABOVE
-
-
-def mac_bytes(mac: str) -> bytes:
-    return bytes.fromhex(mac.replace(":", ""))
 
 
 def parse_ipv4(packet: bytes) -> _IPv4 | None:
@@ -141,7 +138,7 @@ def observe(frame: bytes, outgoing: bool, watch: Watch, now: datetime) -> list[O
         return []
     dst, src = frame[0:6], frame[6:12]
     ethertype = struct.unpack_from("!H", frame, 12)[0]
-    mac = mac_bytes(watch.mac)
+    mac = watch.mac.packed
     body = frame[14:]
     if outgoing:
         if ethertype != ETH_P_IP or dst not in (mac, BROADCAST):

@@ -35,7 +35,7 @@ FOLLOWED_SKIPPED = "not concerned"
 
 
 @dataclass
-class Outcome:
+class ConvergeResult:
     """What one converge did."""
 
     transaction: Transaction
@@ -125,7 +125,7 @@ class Reconciler:
             self.generation = revision
         return True
 
-    def follow(self) -> Outcome | str:
+    def follow(self) -> ConvergeResult | str:
         """A new revision may have been committed: converge if it concerns this host; otherwise only note
         it (no kernel access). Returns what converge did, or FOLLOWED_NOTHING / FOLLOWED_SKIPPED."""
         with self.store.read() as reader:
@@ -137,7 +137,7 @@ class Reconciler:
                 return FOLLOWED_SKIPPED
         return self.converge()
 
-    def converge(self, rebuild: bool = False, verify: bool = False, restored: bool = False) -> Outcome:
+    def converge(self, rebuild: bool = False, verify: bool = False, restored: bool = False) -> ConvergeResult:
         """Bring the kernel to the store's current state (rebuilding the desired state if what changed in the
         store concerns this host, if the configuration or the relevant interfaces changed, or when asked;
         ``verify``: see kernel.verify)."""
@@ -166,7 +166,7 @@ class Reconciler:
             with self.store.write() as writer:
                 self.restored = restore(writer)
             return self.converge(rebuild=True, verify=verify, restored=True)
-        return Outcome(tx, tampered, fresh, time.perf_counter() - started)
+        return ConvergeResult(tx, tampered, fresh, time.perf_counter() - started)
 
     def drift(self) -> str | None:
         """Why a converge is needed (the store moved on, the kernel differs), or None. Takes no lock."""

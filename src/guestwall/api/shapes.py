@@ -77,10 +77,10 @@ def port(p: Port) -> dict[str, Any]:
         "name": p.name,
         "description": "",
         "network_id": p.network_id,
-        "mac_address": p.mac,
+        "mac_address": str(p.mac),
         "fixed_ips": [{"subnet_id": None, "ip_address": str(a)} for a in p.fixed_ips],
         "allowed_address_pairs": [
-            {"ip_address": _pair_address(n), "mac_address": p.mac} for n in p.allowed_address_pairs
+            {"ip_address": _pair_address(n), "mac_address": str(p.mac)} for n in p.allowed_address_pairs
         ],
         "security_groups": list(p.security_groups),
         "port_security_enabled": p.port_security,

@@ -111,7 +111,7 @@ def port_list(ctx: Context, project: str | None, fmt: str) -> None:
         [
             p.device,
             p.id,
-            p.mac,
+            str(p.mac),
             ", ".join(str(a) for a in (*p.fixed_ips, *p.allowed_address_pairs)) or "-",
             ", ".join(names.get(g, g) for g in p.security_groups) or "-",
             "on" if p.port_security else "off",

@@ -92,10 +92,10 @@ def simulate(ctx: Context, portdev: str, direction: str, packet_text: str, trace
 def _cloud_line(reader: object, outcome: object, packet: object) -> str | None:
     """The cloud object behind the deciding rule (cloud.explain), when a generated filter decided."""
     from guestwall.services.ownership import cloud_owned_filter
-    from guestwall.simulate.evaluate import Outcome
+    from guestwall.simulate.evaluate import SimulationResult
     from guestwall.store.sqlstore import SqlReader
 
-    assert isinstance(outcome, Outcome)
+    assert isinstance(outcome, SimulationResult)
     rule = outcome.decided_by
     if rule is None or not cloud_owned_filter(rule.origin.filter) or not isinstance(reader, SqlReader):
         return None

@@ -23,6 +23,7 @@ from guestwall.cloud.outcome import CloudContext, Outcome
 from guestwall.cloud.sync import Scope
 from guestwall.cloud.validate import CloudConflict, CloudInputError
 from guestwall.model.cloud import Address, Network, Port
+from guestwall.model.mac import MacAddress
 from guestwall.store.cloudrepo import CloudReader, cloud_reader, cloud_writer
 
 
@@ -34,7 +35,7 @@ class PortChanges:
     fixed_ips: tuple[Address, ...] | None = None
     allowed_address_pairs: tuple[Network, ...] | None = None
     security_groups: tuple[str, ...] | None = None  # ids or names, of the port's project
-    mac: str | None = None
+    mac: MacAddress | None = None
     port_security: bool | None = None
     dhcp_server: bool | None = None
     name: str | None = None

@@ -20,12 +20,13 @@ from guestwall.instantiate.learning import drop_all_program
 from guestwall.instantiate.program import PortProgram
 from guestwall.model import AddressSet
 from guestwall.model.cloud import Address, Network, Port
+from guestwall.model.mac import MacAddress
 from guestwall.simulate import Packet, simulate
 from guestwall.store.cloudrepo import cloud_reader
 from guestwall.store.records import Reader, Store
 
 # The MAC of a peer that is no port of ours (a router): locally administered, never a guest's.
-_FOREIGN_MAC = "02:00:00:00:00:00"
+_FOREIGN_MAC = MacAddress(0x020000000000)
 _ADDRESS_FIELDS = {
     4: (Field.IP4_SRC, Field.IP4_DST, 0x0800),
     6: (Field.IP6_SRC, Field.IP6_DST, 0x86DD),

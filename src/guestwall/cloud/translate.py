@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv6Network
 from uuid import UUID
 
 from guestwall.cloud import basefilters as base
@@ -33,7 +33,6 @@ from guestwall.model.cloud import (
     SecurityGroup,
     SecurityGroupRule,
 )
-from guestwall.nwfilter.addresses import parse_mac
 from guestwall.nwfilter.rules import apply_fixups
 from guestwall.nwfilter.schema import PROTOCOLS
 from guestwall.nwfilter.values import typed_value
@@ -206,18 +205,10 @@ def port_filter(prof: Profile) -> Filter:
     return Filter(prof.filter_name, entries=tuple(FilterRef(r) for r in refs))
 
 
-def link_local(mac: str) -> IPv6Address:
-    """The EUI-64 link-local address a guest derives from its MAC (RFC 4291 appendix A)."""
-    octets = [int(x, 16) for x in mac.split(":")]
-    octets[0] ^= 0x02
-    eui = [*octets[:3], 0xFF, 0xFE, *octets[3:]]
-    return IPv6Address(bytes([0xFE, 0x80, 0, 0, 0, 0, 0, 0, *eui]))
-
-
 def port_parameters(port: Port) -> dict[str, tuple[str, ...]]:
     """The binding parameters: MAC; IP/IPMASK (IPv4 networks, if any); IPV6/IPV6MASK (the link-local
     address first, then the port's IPv6 networks). Lists walk in parallel (address i with mask i)."""
-    params: dict[str, tuple[str, ...]] = {"MAC": (port.mac,)}
+    params: dict[str, tuple[str, ...]] = {"MAC": (str(port.mac),)}
     if not port.port_security:
         return params
     v4 = port.networks(4)
@@ -225,7 +216,7 @@ def port_parameters(port: Port) -> dict[str, tuple[str, ...]]:
         params["IP"] = tuple(str(n.network_address) for n in v4)
         params["IPMASK"] = tuple(str(n.prefixlen) for n in v4)
     v6 = [
-        IPv6Network(f"{link_local(port.mac)}/128"),
+        IPv6Network(f"{port.mac.link_local()}/128"),
         *(n for n in port.networks(6) if isinstance(n, IPv6Network)),
     ]
     v6 = list(dict.fromkeys(v6))
@@ -243,7 +234,7 @@ def binding(port: Port) -> Binding:
     return Binding(
         Owner(port.name or port.device, owner_uuid),
         port.device,
-        parse_mac(port.mac) or port.mac,  # the cloud layer validated it; canonical form as a parsed binding
+        port.mac,
         FilterRef(port_filter_name(port), make_params(params)),
     )
 

@@ -21,6 +21,7 @@ from guestwall.model.cloud import (
     RuleDirection,
 )
 from guestwall.model.ifname import ifname_problem
+from guestwall.model.mac import MacAddress
 
 
 class CloudInputError(CloudError):
@@ -41,7 +42,6 @@ class CloudInUse(InUseError):
     code = ""
 
 
-_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$")
 _PROTOCOL_ALIASES = {"ipv6-icmp": "icmpv6", "icmp6": "icmpv6"}
 
 
@@ -77,17 +77,25 @@ def fixed_ip(text: str) -> Address:
     return addr
 
 
-def mac(text: str) -> str:
-    if not _MAC_RE.match(text.strip()):
+def mac(text: str | MacAddress) -> MacAddress:
+    """A port's MAC: six bytes of two hex digits joined by ':' (or all by '-'), unicast and not zero."""
+    parsed = text if isinstance(text, MacAddress) else _mac_text(text)
+    if parsed is None:
         raise CloudInputError(
             f"invalid MAC address '{text}': expected six hex bytes such as 52:54:00:12:34:56"
         )
-    canonical = text.strip().lower().replace("-", ":")
-    if int(canonical[:2], 16) & 1:
+    if parsed.is_multicast:
         raise CloudInputError(f"invalid MAC address '{text}': a multicast address cannot be a port's MAC")
-    if canonical == "00:00:00:00:00:00":
+    if parsed.is_zero:
         raise CloudInputError(f"invalid MAC address '{text}': all zeros")
-    return canonical
+    return parsed
+
+
+def _mac_text(text: str) -> MacAddress | None:
+    stripped = text.strip()
+    if len(stripped) != 17 or ("-" in stripped and ":" in stripped):
+        return None  # 17 characters: every byte has its two digits, as Neutron writes them
+    return MacAddress.parse(stripped.replace("-", ":"))
 
 
 def device(text: object) -> str:
@@ -247,7 +255,7 @@ def checked_port(port: Port) -> Port:
         port,
         id=_text(port.id, "port id"),
         device=device(port.device),
-        mac=mac(_text(port.mac, "MAC address")),
+        mac=mac(port.mac if isinstance(port.mac, MacAddress) else _text(port.mac, "MAC address")),
         project=_text(port.project, "project", empty=False),
         name=_text(port.name, "port name"),
         fixed_ips=tuple(_typed_address(a) for a in _sequence(port.fixed_ips, "fixed IPs")),

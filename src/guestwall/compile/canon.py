@@ -12,6 +12,7 @@ from typing import Any
 
 from guestwall.compile.matches import Kind, int_mac, mac_int, prefix_bounds
 from guestwall.instantiate.program import Operand, Prefix, Range, Value
+from guestwall.model.mac import MacAddress
 
 _ETHER_TYPES = {"ip": 0x0800, "arp": 0x0806, "ip6": 0x86DD, "8021q": 0x8100, "vlan": 0x8100, "8021ad": 0x88A8}
 _ICMP_TYPES = {
@@ -96,7 +97,7 @@ def _scalar_operand(value: object, kind: Kind) -> object:
     if kind is Kind.MAC:
         return str(value).lower()
     if kind is Kind.RAW_MAC:
-        return mac_int(value) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+        return value.bits if isinstance(value, MacAddress) else int(value)  # type: ignore[call-overload]
     if kind is Kind.RAW_IPV4:
         return int(IPv4Address(value))  # type: ignore[arg-type]
     if kind is Kind.RAW_IPV6:

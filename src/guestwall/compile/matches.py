@@ -14,6 +14,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from guestwall.errors import InstantiationError
 from guestwall.instantiate.fields import Field
 from guestwall.instantiate.program import Check, Flags, IPSetRef, Operand, Prefix, Range, States, Value
+from guestwall.model.mac import MacAddress
 from guestwall.nft import ir
 
 
@@ -209,7 +210,7 @@ def scalar(value: object, kind: Kind) -> ir.Scalar:
     if kind in (Kind.IPV4, Kind.IPV6, Kind.RAW_IPV4, Kind.RAW_IPV6):
         addr = ip_address(value if isinstance(value, int | str | IPv4Address | IPv6Address) else str(value))
         return int(addr) if kind in (Kind.RAW_IPV4, Kind.RAW_IPV6) else addr
-    return mac_int(value) if isinstance(value, str) and kind is Kind.RAW_MAC else int(str(value), 0)
+    return value.bits if isinstance(value, MacAddress) and kind is Kind.RAW_MAC else int(str(value), 0)
 
 
 def _style(kind: Kind) -> ir.Style:
@@ -224,7 +225,7 @@ def _prefix_range(op: Prefix, kind: Kind) -> ir.Const:
     if kind is Kind.RAW_IPV6:
         base = int(ip_address(str(op.addr)))
     else:
-        base = mac_int(op.addr) if isinstance(op.addr, str) else int(op.addr)
+        base = op.addr.bits if isinstance(op.addr, MacAddress) else int(op.addr)
     lo, hi = prefix_bounds(base, op.length, width)
     if kind is Kind.MAC:
         return ir.Const((int_mac(lo), int_mac(hi)))

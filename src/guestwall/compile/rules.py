@@ -11,9 +11,8 @@ from guestwall.compile import canon, names
 from guestwall.compile.matches import Context, Kind, constant_match, stp_prefix, target
 from guestwall.compile.ruleset import SetSpec, TableSpec, rule_digest
 from guestwall.errors import InstantiationError
-from guestwall.instantiate.checks import template_is_interval
 from guestwall.instantiate.fields import Field
-from guestwall.instantiate.program import Check, IPSetRef, Operand, ProgramRule, Value, Verdict
+from guestwall.instantiate.program import Check, IPSetRef, Operand, ProgramRule, ProgramVerdict, Value
 from guestwall.model import AddressSet
 from guestwall.nft import ir
 from guestwall.nft.render import expr as render_expr
@@ -87,12 +86,12 @@ def expand(rule: ProgramRule) -> list[ProgramRule]:
     out = []
     for row in rule.rows:
         values = iter(row)
-        checks = tuple(replace(c, operand=next(values), template="") if c.is_hole else c for c in rule.checks)
+        checks = tuple(replace(c, operand=next(values), hole=None) if c.is_hole else c for c in rule.checks)
         out.append(ProgramRule(rule.origin, rule.verdict, checks, (), rule.comment))
     return out
 
 
-def _verdict(verdict: Verdict) -> ir.Verdict:
+def _verdict(verdict: ProgramVerdict) -> ir.Verdict:
     return ir.Verdict(ir.VerdictKind(verdict.value))
 
 
@@ -100,12 +99,12 @@ def _set_for(table: TableSpec, key: PortKey, holes: list[Check], ctx: Context) -
     targets = [target(h.field, ctx) for h in holes]
     type_names = [key.type_name] + [t.set_type or "integer" for t in targets]
     needs_typeof = any(t.set_type is None for t in targets)
-    interval = any(template_is_interval(h.template) for h in holes)
+    interval = any(h.hole is not None and h.hole.is_interval for h in holes)
     # sets are named by what their values are, so every rule needing the same values shares one set
     identity = (
         key.type_name,
         tuple(
-            (t.kind.value, render_expr(t.expr) if needs_typeof else "", h.template)
+            (t.kind.value, render_expr(t.expr) if needs_typeof else "", h.hole.key if h.hole else "")
             for t, h in zip(targets, holes, strict=True)
         ),
     )

@@ -32,6 +32,7 @@ from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Binding, Filter, FilterRef, make_params
 from guestwall.model.binding import Owner
 from guestwall.model.ifname import ifname_problem
+from guestwall.model.mac import MacAddress
 from guestwall.store.records import BindingRecord, Reader
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class Learning:
     """
 
     portdev: str
-    mac: str
+    mac: MacAddress
     mode: LearningMode
     servers: tuple[str, ...]
     learned: tuple[str, ...]
@@ -206,8 +207,12 @@ def implicit_ports(config: HostConfig, bound: Iterable[BoundPort], links: Iterab
             # fail-closed rule of its pattern, the others are filtered as usual
             _warn_once(f"guest port {link.name!r} left under the fail-closed drop: its name is {problem}")
             continue
-        mac = config.guest_mac_of(link.mac)
-        port_params = {"MAC": (mac,), **params}
+        link_mac = MacAddress.parse(link.mac)
+        if link_mac is None:
+            _warn_once(f"guest port {link.name!r} left under the fail-closed drop: {link.mac!r} is not a MAC")
+            continue
+        mac = config.guest_mac_of(link_mac)
+        port_params = {"MAC": (str(mac),), **params}
         binding = Binding(
             IMPLICIT_OWNER, link.name, mac, FilterRef(config.default_filter, make_params(port_params))
         )

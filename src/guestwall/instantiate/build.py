@@ -18,9 +18,9 @@ from guestwall.instantiate.fields import L4_PROTOCOL, SUBCHAIN_PREFIXES, SWAP, F
 from guestwall.instantiate.program import (
     LOG_MODES,
     LOG_PARAMETER,
+    ChainEntry,
     ChainProgram,
     Check,
-    Entry,
     Fallthrough,
     IPSetRef,
     Jump,
@@ -28,14 +28,15 @@ from guestwall.instantiate.program import (
     Origin,
     PortProgram,
     ProgramRule,
+    ProgramVerdict,
     Stage,
     States,
     Value,
-    Verdict,
 )
 from guestwall.instantiate.tree import Env, RuleInstance, walk
 from guestwall.instantiate.variables import MissingVariables, combinations, missing_refs, rule_refs
 from guestwall.model import Action, Binding, Direction, Filter, FilterRef, Rule
+from guestwall.model.mac import STP_GROUP
 
 # libvirt never sets a policy on its ebtables chains; a user-defined chain's default policy is ACCEPT
 # (ebtables-nft ends each with an accept rule; tests/golden/libvirt/rules/*/nft.txt): a frame that falls
@@ -48,7 +49,7 @@ _L2_IMPLICIT: dict[str, tuple[Check, ...]] = {
     "arp": (Check(Field.ETHER_TYPE, Value(0x0806)),),
     "rarp": (Check(Field.ETHER_TYPE, Value(0x8035)),),
     "vlan": (Check(Field.ETHER_TYPE, Value(0x8100)),),
-    "stp": (Check(Field.ETHER_DST, Value("01:80:c2:00:00:00")),),
+    "stp": (Check(Field.ETHER_DST, Value(STP_GROUP)),),
 }
 
 
@@ -222,15 +223,15 @@ def _reverse(checks: tuple[Check, ...]) -> tuple[Check, ...]:
 # ---- layer 2 (libvirt's ebtables chains) ----------------------------------------------------------------
 
 
-def _l2_verdict(action: Action) -> Verdict:
-    return Verdict.DROP if action is Action.REJECT else Verdict(action.value)
+def _l2_verdict(action: Action) -> ProgramVerdict:
+    return ProgramVerdict.DROP if action is Action.REJECT else ProgramVerdict(action.value)
 
 
 def _l2_stage(
     instances: list[RuleInstance], out: bool, stage: Stage, recipes: dict[tuple[Stage, str, int], Recipe]
 ) -> tuple[ChainProgram, ...]:
     wanted = (Direction.OUT, Direction.INOUT) if out else (Direction.IN, Direction.INOUT)
-    chains: dict[str, list[Entry]] = {"root": []}
+    chains: dict[str, list[ChainEntry]] = {"root": []}
     chain_priority: dict[str, int] = {}
     for inst in instances:
         if inst.rule.direction not in wanted:
@@ -267,18 +268,19 @@ def _l2_stage(
 
 
 def _jump(chain: str, priority: int) -> Jump | None:
-    for prefix, field, value in SUBCHAIN_PREFIXES:
-        if chain.startswith(prefix):
-            checks = () if field is None else (Check(field, Value(value)),)  # type: ignore[arg-type]
+    for test in SUBCHAIN_PREFIXES:
+        if chain.startswith(test.prefix):
+            unconditional = test.field is None or test.value is None
+            checks = () if unconditional else (Check(test.field, Value(test.value)),)  # type: ignore[arg-type]
             return Jump(chain, checks, priority)
     return None
 
 
 def _merge(
-    rules: list[Entry], jumps: list[Jump], stage: Stage, recipes: dict[tuple[Stage, str, int], Recipe]
-) -> list[Entry]:
+    rules: list[ChainEntry], jumps: list[Jump], stage: Stage, recipes: dict[tuple[Stage, str, int], Recipe]
+) -> list[ChainEntry]:
     """A sub-chain's jump goes before the first root rule whose priority is at least the chain's."""
-    out: list[Entry] = []
+    out: list[ChainEntry] = []
     pending = list(jumps)
     moved: dict[int, int] = {}
     for index, rule in enumerate(rules):
@@ -367,7 +369,7 @@ def _l3_rules(inst: RuleInstance, out: bool) -> list[tuple[ProgramRule, Recipe |
             if not has_icmp_type:
                 state.append(Check(Field.CT_DIRECTION, Value("reply" if reverse else "original")))
         program_rule = ProgramRule(
-            _origin(inst), Verdict(rule.action.value), (*implicit, *state, *checks), (), built.comment
+            _origin(inst), ProgramVerdict(rule.action.value), (*implicit, *state, *checks), (), built.comment
         )
         result.append((program_rule, recipe))
     return result

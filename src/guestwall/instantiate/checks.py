@@ -12,8 +12,19 @@ from functools import lru_cache
 
 from guestwall.errors import GuestwallError, InstantiationError
 from guestwall.instantiate.fields import COMPOSITES, Composite, Field, Shape
-from guestwall.instantiate.program import Check, Flags, IPSetRef, Operand, Prefix, Range, States, Value
-from guestwall.model import AttrValue, Match, Scalar, TcpFlags, VarRef
+from guestwall.instantiate.program import (
+    Check,
+    Flags,
+    HoleShape,
+    IPSetRef,
+    Operand,
+    Prefix,
+    Range,
+    States,
+    Value,
+    hole_shape,
+)
+from guestwall.model import AttrValue, MacAddress, Match, Scalar, TcpFlags, VarRef
 
 
 @dataclass(frozen=True)
@@ -46,11 +57,6 @@ class Built:
     checks: tuple[Check, ...]
     recipe: Recipe | None
     comment: str | None
-
-
-def mac_prefix_len(mask: str) -> int:
-    bits = int(mask.replace(":", ""), 16)
-    return bin(bits).count("1")
 
 
 @lru_cache(maxsize=1024)
@@ -117,7 +123,7 @@ def _operand(comp: Composite, base: Scalar, extra: Scalar | None) -> Operand | N
         return Value(base)
     assert not isinstance(extra, tuple | TcpFlags | bool)
     if comp.shape is Shape.MASKED:
-        length = mac_prefix_len(extra) if isinstance(extra, str) else int(extra)
+        length = _mask_length(extra) if isinstance(extra, MacAddress) else int(extra)
         return Prefix(base, length)
     assert not isinstance(base, bool)
     if type(base) is not type(extra):
@@ -128,9 +134,21 @@ def _operand(comp: Composite, base: Scalar, extra: Scalar | None) -> Operand | N
     return Range(base, extra)
 
 
-def _template(
+def _mask_length(mask: MacAddress) -> int:
+    length = mask.prefix_length
+    assert length is not None  # the MACMASK datatype accepts only contiguous masks
+    return length
+
+
+def _constant_text(value: Scalar) -> str:
+    """A constant as a hole shape names it. MACs keep the quoted text they had when they were strings, so
+    the kernel set names derived from shapes stay the same."""
+    return repr(str(value)) if isinstance(value, MacAddress) else repr(value)
+
+
+def _shape(
     comp: Composite, match: Match, top: frozenset[str], values: Mapping[str, tuple[str, ...]]
-) -> str:
+) -> HoleShape:
     parts = []
     for attr in comp.attrs:
         v = match.get(attr)
@@ -141,17 +159,9 @@ def _template(
             if v.value.name not in top:  # a tree constant mixed into a per-port rule: its values matter
                 text += "=" + ",".join(values.get(v.value.name, ()))
         else:
-            text = repr(v.value)
+            text = _constant_text(v.value)
         parts.append(text)
-    if len(parts) == 1:  # an address without mask is an exact value, whatever attribute it came from
-        return f"value1:{parts[0]}"
-    sep = "/" if comp.shape is Shape.MASKED else "-"
-    return f"{comp.shape.value}{len(parts)}:{sep.join(parts)}"
-
-
-def template_is_interval(template: str) -> bool:
-    """Whether a hole's values are prefixes or ranges (an address with a mask, a start with an end)."""
-    return template.startswith(("masked2:", "range2:"))
+    return hole_shape(comp.shape, tuple(parts))
 
 
 def _operand_for(protocol: str, match: Match, comp: Composite, combo: Mapping[VarRef, str]) -> Operand | None:
@@ -195,7 +205,7 @@ def build_checks(
             negated = _negated(match, comp)
             if _is_var(match, comp):
                 holes.append(comp)
-                checks.append(Check(comp.field, None, negated, _template(comp, match, top, values)))
+                checks.append(Check(comp.field, None, negated, _shape(comp, match, top, values)))
             elif (op := _operand_for(protocol, match, comp, {})) is not None:
                 checks.append(Check(comp.field, op, negated))
         refs = tuple(dict.fromkeys(v.value for _, v in match.attrs if isinstance(v.value, VarRef)))

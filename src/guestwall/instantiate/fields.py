@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from guestwall.model.mac import STP_GROUP, MacAddress
+
 
 class Field(enum.StrEnum):
     ETHER_SRC = "ether.saddr"
@@ -223,14 +225,25 @@ SWAP: dict[Field, Field] = {
     Field.L4_DPORT: Field.L4_SPORT,
 }
 
+
 # Ethertype tests that send a frame from the root chain into a sub-chain, by chain-name prefix, in the
 # order libvirt matches them (its l3_protocols table); mac jumps unconditionally, stp by destination MAC.
-SUBCHAIN_PREFIXES: tuple[tuple[str, Field | None, object], ...] = (
-    ("ipv4", Field.ETHER_TYPE, 0x0800),
-    ("ipv6", Field.ETHER_TYPE, 0x86DD),
-    ("arp", Field.ETHER_TYPE, 0x0806),
-    ("rarp", Field.ETHER_TYPE, 0x8035),
-    ("vlan", Field.ETHER_TYPE, 0x8100),
-    ("stp", Field.ETHER_DST, "01:80:c2:00:00:00"),
-    ("mac", None, None),
+@dataclass(frozen=True)
+class SubchainTest:
+    """Frames enter a sub-chain whose name starts with ``prefix`` when ``field`` equals ``value`` (always,
+    when ``field`` is None)."""
+
+    prefix: str
+    field: Field | None = None
+    value: int | MacAddress | None = None
+
+
+SUBCHAIN_PREFIXES: tuple[SubchainTest, ...] = (
+    SubchainTest("ipv4", Field.ETHER_TYPE, 0x0800),
+    SubchainTest("ipv6", Field.ETHER_TYPE, 0x86DD),
+    SubchainTest("arp", Field.ETHER_TYPE, 0x0806),
+    SubchainTest("rarp", Field.ETHER_TYPE, 0x8035),
+    SubchainTest("vlan", Field.ETHER_TYPE, 0x8100),
+    SubchainTest("stp", Field.ETHER_DST, STP_GROUP),
+    SubchainTest("mac"),
 )

@@ -21,28 +21,31 @@ from collections.abc import Sequence
 from ipaddress import IPv4Address
 
 from guestwall.errors import InstantiationError
-from guestwall.instantiate.fields import Field
+from guestwall.instantiate.fields import Field, Shape
 from guestwall.instantiate.program import (
     ChainProgram,
     Check,
+    HoleShape,
     Origin,
     PortProgram,
     ProgramRule,
+    ProgramVerdict,
     Stage,
     Value,
-    Verdict,
 )
 from guestwall.model import Binding
+from guestwall.model.mac import BROADCAST, MacAddress
 
 LEARNING_VAR = "CTRL_IP_LEARNING"
 DHCPSERVER_VAR = "DHCPSERVER"
-BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
+BROADCAST_MAC = BROADCAST
 
 _IPV4 = Check(Field.ETHER_TYPE, Value(0x0800))
 _ARP = Check(Field.ETHER_TYPE, Value(0x0806))
 _UDP = Check(Field.IP_PROTO, Value(17))
-_MAC_TEMPLATE = "value1:$MAC"  # the template instantiation gives $MAC, so the same value sets are reused
-_SERVER_TEMPLATE = "value1:$DHCPSERVER"
+# the shapes instantiation gives $MAC and $DHCPSERVER, so the same value sets are reused
+_MAC_HOLE = HoleShape(Shape.VALUE, ("$MAC",))
+_SERVER_HOLE = HoleShape(Shape.VALUE, ("$DHCPSERVER",))
 
 
 class LearningMode(enum.StrEnum):
@@ -95,9 +98,9 @@ def interim_program(binding: Binding, mode: LearningMode) -> PortProgram:
     raise InstantiationError(f"no interim rules for learning mode {mode}")
 
 
-def drop_all_program(portdev: str, mac: str, filter_name: str) -> PortProgram:
+def drop_all_program(portdev: str, mac: MacAddress, filter_name: str) -> PortProgram:
     """Everything from and to the port is dropped: a port whose filter cannot be instantiated."""
-    drop = (_rule("drop-all", 1, Verdict.DROP, ()),)
+    drop = (_rule("drop-all", 1, ProgramVerdict.DROP, ()),)
     return PortProgram(
         portdev,
         mac,
@@ -119,56 +122,56 @@ def _program(
 def _rule(
     name: str,
     number: int,
-    verdict: Verdict,
+    verdict: ProgramVerdict,
     checks: tuple[Check, ...],
     rows: tuple[tuple[Value, ...], ...] = (),
 ) -> ProgramRule:
     return ProgramRule(Origin(name, number, 0), verdict, checks, rows)
 
 
-def _hole(field: Field, template: str, negated: bool = False) -> Check:
-    return Check(field, None, negated, template)
+def _hole(field: Field, shape: HoleShape, negated: bool = False) -> Check:
+    return Check(field, None, negated, shape)
 
 
-def _any_out(mac: str) -> list[ProgramRule]:
+def _any_out(mac: MacAddress) -> list[ProgramRule]:
     own = ((Value(mac),),)
     return [
-        _rule("learn-any", 1, Verdict.DROP, (_hole(Field.ETHER_SRC, _MAC_TEMPLATE, negated=True),), own),
-        _rule("learn-any", 2, Verdict.ACCEPT, (_IPV4,)),
-        _rule("learn-any", 3, Verdict.ACCEPT, (_ARP,)),
-        _rule("learn-any", 4, Verdict.DROP, ()),
+        _rule("learn-any", 1, ProgramVerdict.DROP, (_hole(Field.ETHER_SRC, _MAC_HOLE, negated=True),), own),
+        _rule("learn-any", 2, ProgramVerdict.ACCEPT, (_IPV4,)),
+        _rule("learn-any", 3, ProgramVerdict.ACCEPT, (_ARP,)),
+        _rule("learn-any", 4, ProgramVerdict.DROP, ()),
     ]
 
 
-def _dhcp_out(mac: str) -> list[ProgramRule]:
+def _dhcp_out(mac: MacAddress) -> list[ProgramRule]:
     checks = (
         _IPV4,
-        _hole(Field.ETHER_SRC, _MAC_TEMPLATE),
+        _hole(Field.ETHER_SRC, _MAC_HOLE),
         _UDP,
         Check(Field.L4_SPORT, Value(68)),
         Check(Field.L4_DPORT, Value(67)),
     )
     return [
-        _rule("learn-dhcp", 1, Verdict.ACCEPT, checks, ((Value(mac),),)),
-        _rule("learn-dhcp", 2, Verdict.DROP, ()),
+        _rule("learn-dhcp", 1, ProgramVerdict.ACCEPT, checks, ((Value(mac),),)),
+        _rule("learn-dhcp", 2, ProgramVerdict.DROP, ()),
     ]
 
 
-def _dhcp_in(mac: str, servers: Sequence[IPv4Address]) -> list[ProgramRule]:
+def _dhcp_in(mac: MacAddress, servers: Sequence[IPv4Address]) -> list[ProgramRule]:
     ports = (_UDP, Check(Field.L4_SPORT, Value(67)), Check(Field.L4_DPORT, Value(68)))
     rules = []
     for number, dst in ((3, None), (4, BROADCAST_MAC)):
         dst_check = (
-            _hole(Field.ETHER_DST, _MAC_TEMPLATE) if dst is None else Check(Field.ETHER_DST, Value(dst))
+            _hole(Field.ETHER_DST, _MAC_HOLE) if dst is None else Check(Field.ETHER_DST, Value(dst))
         )
         mac_rows = [Value(mac)] if dst is None else []
         checks: tuple[Check, ...]
         if servers:
-            checks = (_IPV4, dst_check, _hole(Field.IP4_SRC, _SERVER_TEMPLATE), *ports)
+            checks = (_IPV4, dst_check, _hole(Field.IP4_SRC, _SERVER_HOLE), *ports)
             rows = tuple((*mac_rows, Value(server)) for server in servers)
         else:
             checks = (_IPV4, dst_check, *ports)
             rows = ((*mac_rows,),) if mac_rows else ()
-        rules.append(_rule("learn-dhcp", number, Verdict.ACCEPT, checks, rows))
-    rules.append(_rule("learn-dhcp", 5, Verdict.DROP, ()))
+        rules.append(_rule("learn-dhcp", number, ProgramVerdict.ACCEPT, checks, rows))
+    rules.append(_rule("learn-dhcp", 5, ProgramVerdict.DROP, ()))
     return rules

@@ -11,14 +11,15 @@ import enum
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 
-from guestwall.instantiate.fields import Field
+from guestwall.instantiate.fields import Field, Shape
+from guestwall.model.mac import MacAddress
 
-Addr = IPv4Address | IPv6Address | str | int  # str: MAC address; int: numbers
+Addr = MacAddress | IPv4Address | IPv6Address | str | int  # str: a name (ct direction); int: numbers
 
 
 @dataclass(frozen=True, order=True)
 class Value:
-    """An exact value: a number, MAC (lowercase str), IP address, bool or a name (ct direction)."""
+    """An exact value: a number, MAC address, IP address, bool or a name (ct direction)."""
 
     value: Addr | bool
 
@@ -64,22 +65,49 @@ Operand = Value | Prefix | Range | Flags | States | IPSetRef
 
 
 @dataclass(frozen=True)
+class HoleShape:
+    """How a hole's per-port values are formed: one exact value (``$IP``), an address under a mask
+    (``$IP/24``), a range (``$LO-$HI``) or an ipset with flags. ``parts`` are the attributes as written:
+    variable references (with the values of tree constants mixed in) and constants. Holes of the same field
+    type and shape draw from the same per-port values (one kernel set)."""
+
+    shape: Shape
+    parts: tuple[str, ...]
+
+    @property
+    def is_interval(self) -> bool:
+        """Whether the values are prefixes or ranges (an address with a mask, a start with an end)."""
+        return self.shape in (Shape.MASKED, Shape.RANGE)
+
+    @property
+    def key(self) -> str:
+        """A text naming the shape, e.g. ``masked2:$IP/$MASK``: kernel set names derive from it, so it
+        must stay as it is for existing rulesets to keep their sets."""
+        sep = "/" if self.shape is Shape.MASKED else "-"
+        return f"{self.shape.value}{len(self.parts)}:{sep.join(self.parts)}"
+
+
+def hole_shape(shape: Shape, parts: tuple[str, ...]) -> HoleShape:
+    """The shape of a hole; one part alone is an exact value, whatever attribute it came from."""
+    return HoleShape(Shape.VALUE if len(parts) == 1 else shape, parts)
+
+
+@dataclass(frozen=True)
 class Check:
-    """One test of a packet field. ``operand`` None makes it a hole filled from the rule's rows;
-    ``template`` then says how the values are formed (e.g. ``$IP`` or ``$IP/24``): checks with the same
-    field type and template draw from the same per-port values."""
+    """One test of a packet field. ``operand`` None makes it a hole filled from the rule's rows; ``hole``
+    then says how the values are formed."""
 
     field: Field
     operand: Operand | None
     negated: bool = False
-    template: str = ""
+    hole: HoleShape | None = None
 
     @property
     def is_hole(self) -> bool:
         return self.operand is None
 
 
-class Verdict(enum.StrEnum):
+class ProgramVerdict(enum.StrEnum):
     ACCEPT = "accept"
     DROP = "drop"
     REJECT = "reject"
@@ -109,7 +137,7 @@ class Origin:
 @dataclass(frozen=True)
 class ProgramRule:
     origin: Origin
-    verdict: Verdict
+    verdict: ProgramVerdict
     checks: tuple[Check, ...]
     rows: tuple[tuple[Operand, ...], ...] = ()
     comment: str | None = None
@@ -132,7 +160,7 @@ class Jump:
     priority: int
 
 
-Entry = ProgramRule | Jump
+ChainEntry = ProgramRule | Jump
 
 
 class Fallthrough(enum.StrEnum):
@@ -145,7 +173,7 @@ class Fallthrough(enum.StrEnum):
 @dataclass(frozen=True)
 class ChainProgram:
     name: str
-    entries: tuple[Entry, ...] = ()
+    entries: tuple[ChainEntry, ...] = ()
     fallthrough: Fallthrough = Fallthrough.RETURN
 
 
@@ -166,7 +194,7 @@ class PortProgram:
     a filter edit adds the first rule of a stage, so such an edit stays a change of shared chains only."""
 
     portdev: str
-    mac: str
+    mac: MacAddress
     filter: str
     group: str  # ports of one group have programs of identical structure (they can share chains)
     stages: dict[Stage, tuple[ChainProgram, ...]] = field(default_factory=dict)

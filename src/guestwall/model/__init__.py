@@ -7,8 +7,8 @@ from guestwall.model.filter import (
     AttrValue,
     DataType,
     Direction,
-    Entry,
     Filter,
+    FilterEntry,
     FilterRef,
     Match,
     Params,
@@ -18,6 +18,7 @@ from guestwall.model.filter import (
     VarRef,
     make_params,
 )
+from guestwall.model.mac import MacAddress
 
 __all__ = [
     "Action",
@@ -26,9 +27,10 @@ __all__ = [
     "Binding",
     "DataType",
     "Direction",
-    "Entry",
     "Filter",
+    "FilterEntry",
     "FilterRef",
+    "MacAddress",
     "Match",
     "Owner",
     "Params",

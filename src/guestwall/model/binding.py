@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from guestwall.model.filter import FilterRef
+from guestwall.model.mac import MacAddress
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,6 @@ class Owner:
 class Binding:
     owner: Owner
     portdev: str
-    mac: str  # canonical lowercase aa:bb:cc:dd:ee:ff
+    mac: MacAddress
     filterref: FilterRef
     linkdev: str | None = None

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
+from guestwall.model.mac import MacAddress
+
 Address = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network
 
@@ -115,7 +117,7 @@ class Port:
 
     id: str
     device: str
-    mac: str  # canonical lowercase
+    mac: MacAddress
     project: str
     name: str = ""
     fixed_ips: tuple[Address, ...] = ()

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from uuid import UUID
 
+from guestwall.model.mac import MacAddress
+
 
 class Action(enum.StrEnum):
     DROP = "drop"
@@ -76,10 +78,10 @@ class TcpFlags:
 
 
 # The typed value of one attribute. Which Python type is used depends on the datatype that matched:
-# ints (UINT*, protocol numbers, opcodes, ethertypes, IP/IPv6 mask lengths), str (MAC addresses and masks in
-# canonical lowercase form, comments, ipset names), IPv4Address/IPv6Address, bool, TcpFlags,
+# ints (UINT*, protocol numbers, opcodes, ethertypes, IP/IPv6 mask lengths), MacAddress (MAC addresses and
+# masks), str (comments, ipset names), IPv4Address/IPv6Address, bool, TcpFlags,
 # tuple[str, ...] (conntrack state names or ipset flags, canonical order and case).
-Scalar = int | str | bool | IPv4Address | IPv6Address | TcpFlags | tuple[str, ...]
+Scalar = int | str | bool | MacAddress | IPv4Address | IPv6Address | TcpFlags | tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ class FilterRef:
         return dict(self.params)
 
 
-Entry = Rule | FilterRef
+FilterEntry = Rule | FilterRef
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ class Filter:
     uuid: UUID | None = None
     chain: str = "root"
     priority: int = 0
-    entries: tuple[Entry, ...] = field(default=())
+    entries: tuple[FilterEntry, ...] = field(default=())
 
     @property
     def rules(self) -> tuple[Rule, ...]:

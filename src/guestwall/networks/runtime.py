@@ -205,7 +205,7 @@ def bound_macs(reader: Reader) -> dict[str, str]:
     out = {}
     for b in reader.bindings():
         try:
-            out[parse_binding(b.xml).mac] = b.portdev
+            out[str(parse_binding(b.xml).mac)] = b.portdev
         except GuestwallError:
             continue  # a binding the engine reports on its own
     return out

@@ -7,7 +7,6 @@ its writer. Error messages are libvirt's own wording, with its error-code phrase
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from ipaddress import (
@@ -22,6 +21,7 @@ from ipaddress import (
 from lxml import etree
 
 from guestwall.errors import NetworkError
+from guestwall.model.mac import MacAddress
 from guestwall.networks.model import (
     Bridge,
     Dhcp,
@@ -42,7 +42,6 @@ from guestwall.networks.model import (
 from guestwall.nwfilter.safexml import parse_xml
 
 Element = etree._Element
-_MAC = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$")
 # forward modes libvirt knows but guestwall does not build (a bridge of the host, SR-IOV, macvtap)
 _FOREIGN_MODES = ("bridge", "private", "vepa", "passthrough", "hostdev")
 
@@ -159,21 +158,20 @@ def _mtu(e: Element | None, net: str) -> int | None:
 
 
 def normalize_mac(text: str) -> str | None:
-    if not _MAC.match(text):
-        return None
-    return ":".join(f"{int(part, 16):02x}" for part in text.split(":"))
+    mac = MacAddress.parse(text)
+    return None if mac is None else str(mac)
 
 
 def _bridge_mac(e: Element | None, net: str) -> str | None:
     if e is None:
         return None
     text = e.get("address", "")
-    mac = normalize_mac(text)
+    mac = MacAddress.parse(text)
     if mac is None:
         raise NetworkError(f"Invalid bridge mac address '{text}' in network '{net}'", "XML error")
-    if int(mac[:2], 16) & 1:
+    if mac.is_multicast:
         raise NetworkError(f"Invalid multicast bridge mac address '{text}' in network '{net}'", "XML error")
-    return mac
+    return str(mac)
 
 
 def _domain(e: Element | None) -> Domain | None:

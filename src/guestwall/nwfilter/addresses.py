@@ -1,5 +1,5 @@
-"""MAC, IPv4 and IPv6 text forms exactly as libvirt (via glibc: ``inet_aton``, ``inet_pton``, ``inet_ntop``)
-reads and prints them, and masks as prefix lengths. Used by ``datatypes`` and the binding parser.
+"""IPv4 and IPv6 text forms exactly as libvirt (via glibc: ``inet_aton``, ``inet_pton``, ``inet_ntop``)
+reads and prints them, and masks as prefix lengths. Used by ``datatypes``. (MAC addresses: model.mac.)
 """
 
 from __future__ import annotations
@@ -9,38 +9,6 @@ from ipaddress import IPv4Address, IPv6Address
 from guestwall.nwfilter.cnumbers import strtoul
 
 _HEX = "0123456789abcdefABCDEF"
-
-
-def parse_mac(text: str) -> str | None:
-    """``virMacAddrParse``: six groups of one or two hex digits joined by ':'.
-
-    After the sixth group any character up to and including space ends the address (libvirt's check is
-    ``*end <= ' '``), so ``aa:bb:cc:dd:ee:ff junk`` is accepted. Returns the canonical lowercase form.
-    """
-    groups: list[int] = []
-    i = 0
-    for index in range(6):
-        if i >= len(text) or text[i] not in _HEX:
-            return None
-        j = i
-        while j < len(text) and text[j] in _HEX:
-            j += 1
-        if j - i > 2:
-            return None
-        groups.append(int(text[i:j], 16))
-        if index == 5:
-            if j == len(text) or ord(text[j]) <= 0x20:
-                return ":".join(f"{g:02x}" for g in groups)
-            return None
-        if j >= len(text) or text[j] != ":":
-            return None
-        i = j + 1
-    return None
-
-
-def mac_bits(mac: str) -> int:
-    return int(mac.replace(":", ""), 16)
-
 
 def is_contiguous(value: int, width: int) -> bool:
     """True for ones followed by zeros (all zeros and all ones included)."""
@@ -61,7 +29,8 @@ def parse_ipv4(text: str) -> IPv4Address | None:
     while True:
         if i >= len(text) or not ("0" <= text[i] <= "9"):
             return None
-        value, end, _, overflow = strtoul(text, 0, i)
+        parsed = strtoul(text, 0, i)
+        value, end, overflow = parsed.value, parsed.end, parsed.overflow
         if overflow or end == i:
             return None
         if end < len(text) and text[end] == ".":

@@ -10,7 +10,7 @@ from guestwall.errors import BindingError, FilterError
 from guestwall.model.binding import Binding, Owner
 from guestwall.model.filter import FilterRef
 from guestwall.model.ifname import ifname_problem
-from guestwall.nwfilter.addresses import parse_mac
+from guestwall.model.mac import MacAddress
 from guestwall.nwfilter.format import escape, format_params
 from guestwall.nwfilter.parse import parse_params, parse_uuid
 from guestwall.nwfilter.safexml import local_name, parse_xml, string_value, xpath_attr
@@ -88,7 +88,7 @@ def parse_binding(xml: str | bytes, *, validate: bool = False) -> Binding:
     mac_text = _first_attr(root, "mac", "address")
     if mac_text is None:
         raise _error("filter binding has no MAC address")
-    mac = parse_mac(mac_text)
+    mac = MacAddress.parse(mac_text, trailing=True)
     if mac is None:
         raise _error(f"Unable to parse MAC '{mac_text}'")
     refs = _children(root, "filterref")

@@ -4,6 +4,8 @@ its leniency (blanks, ``+``, ``-1`` as UINT_MAX, hex without ``0x``) decides wha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 C_SPACE = " \t\n\v\f\r"
 ULONG_MAX = 2**64 - 1
 UINT_MAX = 2**32 - 1
@@ -13,12 +15,20 @@ INT_MAX = 2**31 - 1
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def strtoul(text: str, base: int, start: int = 0) -> tuple[int, int, bool, bool]:
-    """C ``strtoul`` (64-bit long) on ``text[start:]``.
+@dataclass(frozen=True)
+class Strtoul:
+    """What C ``strtoul`` gives: the value, the index after the number (``end == start``: nothing was
+    parsed), whether a minus sign was seen (the value is then negated modulo 2**64), and overflow."""
 
-    Returns (value, end index, negative sign seen, overflow). ``end == start`` means nothing was parsed.
-    Base 0 picks 16 for ``0x``, 8 for a leading ``0``, else 10, like C.
-    """
+    value: int
+    end: int
+    negative: bool
+    overflow: bool
+
+
+def strtoul(text: str, base: int, start: int = 0) -> Strtoul:
+    """C ``strtoul`` (64-bit long) on ``text[start:]``. Base 0 picks 16 for ``0x``, 8 for a leading ``0``,
+    else 10, like C."""
     i = start
     n = len(text)
     while i < n and text[i] in C_SPACE:
@@ -41,13 +51,13 @@ def strtoul(text: str, base: int, start: int = 0) -> tuple[int, int, bool, bool]
         value = value * base + digit
         i += 1
     if i == digits_start:
-        return 0, start, False, False
+        return Strtoul(0, start, False, False)
     overflow = value > ULONG_MAX
     if overflow:
         value = ULONG_MAX
     elif negative:
         value = (-value) & ULONG_MAX
-    return value, i, negative, overflow
+    return Strtoul(value, i, negative, overflow)
 
 
 def _digit(text: str, i: int, base: int) -> int | None:
@@ -64,7 +74,8 @@ def str_to_uint(text: str, base: int = 10, *, whole: bool = True) -> tuple[int, 
 
     With ``whole`` the whole string must be consumed. Returns (value, end index) or None.
     """
-    value, end, negative, overflow = strtoul(text, base)
+    parsed = strtoul(text, base)
+    value, end, negative, overflow = parsed.value, parsed.end, parsed.negative, parsed.overflow
     if end == 0 or overflow:
         return None
     if negative:

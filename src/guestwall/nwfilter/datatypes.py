@@ -8,6 +8,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 
 from guestwall.model.filter import DataType, Scalar, TcpFlags, VarRef
+from guestwall.model.mac import MacAddress
 from guestwall.nwfilter import addresses
 from guestwall.nwfilter.cnumbers import UINT_MAX, str_to_uint
 from guestwall.nwfilter.schema import AttrSpec
@@ -94,9 +95,13 @@ def _decimal(text: str) -> int | None:
     return parsed[0] if parsed else None
 
 
-def _macmask(text: str) -> str | None:
-    mac = addresses.parse_mac(text)
-    if mac is None or not addresses.is_contiguous(addresses.mac_bits(mac), 48):
+def _mac(text: str) -> MacAddress | None:
+    return MacAddress.parse(text, trailing=True)
+
+
+def _macmask(text: str) -> MacAddress | None:
+    mac = MacAddress.parse(text, trailing=True)
+    if mac is None or mac.prefix_length is None:
         return None
     return mac
 
@@ -180,7 +185,7 @@ def truncate_bytes(text: str, limit: int) -> str:
 
 
 _SIMPLE: dict[DataType, Callable[[str], Scalar | None]] = {
-    D.MACADDR: addresses.parse_mac,
+    D.MACADDR: _mac,
     D.MACMASK: _macmask,
     D.IPADDR: addresses.parse_ipv4,
     D.IPMASK: lambda t: addresses.parse_ipv4_mask(t, _decimal(t)),
@@ -239,4 +244,4 @@ def format_datatype(value: Scalar | VarRef, dt: DataType, attr: AttrSpec) -> str
         return str(value)
     if isinstance(value, int):
         return f"0x{value:x}" if dt in _HEX_TYPES else str(value)
-    return value
+    return str(value)

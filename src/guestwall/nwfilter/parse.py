@@ -9,7 +9,7 @@ from uuid import UUID
 from lxml import etree
 
 from guestwall.errors import FilterError, Where
-from guestwall.model.filter import Entry, Filter, FilterRef, Params, make_params
+from guestwall.model.filter import Filter, FilterEntry, FilterRef, Params, make_params
 from guestwall.nwfilter.chains import (
     INVALID_ARG,
     MAX_FILTER_PRIORITY,
@@ -53,7 +53,7 @@ def parse_filter(xml: str | bytes, *, validate: bool = False) -> Filter:
     check_filter_name(name)
     chain, priority = _chain_and_priority(root)
     uuid = parse_uuid(string_value(xpath_child(root, "uuid")))
-    entries: list[Entry] = []
+    entries: list[FilterEntry] = []
     rule_number = 0
     for child in elements(root):
         kind = local_name(child)

@@ -16,7 +16,7 @@ from guestwall.nwfilter.schema import PROTOCOLS, ProtocolSpec
 SCHEMA = "XML document failed to validate against schema"
 
 _VAR = r"\$ *[a-zA-Z0-9_]+(\[ *@?[0-9]+ *\])? *"
-_MAC = r"([a-fA-F0-9]{1,2}:){5}[a-fA-F0-9]{1,2}"
+_MAC = r"([a-fA-F0-9]{1,2}:){5}[a-fA-F0-9]{1,2}"  # the schema's macAddr (values: model.mac)
 _IPV4 = r"([0-2]?[0-9]?[0-9]\.){3}[0-2]?[0-9]?[0-9]"
 _IPV6 = r"([a-fA-F0-9]{0,4}:){2,7}[a-fA-F0-9]*"
 _TCP_FLAG_LIST = r"((SYN|ACK|URG|PSH|FIN|RST)(,(SYN|ACK|URG|PSH|FIN|RST))*|ALL|NONE)"

@@ -16,7 +16,7 @@ from guestwall.errors import BindingError, FilterError, Where
 from guestwall.nwfilter.safexml import elements
 from guestwall.nwfilter.validate import SCHEMA, validate_filterref
 
-_MAC = re.compile(r"([a-fA-F0-9]{1,2}:){5}[a-fA-F0-9]{1,2}")
+_MAC = re.compile(r"([a-fA-F0-9]{1,2}:){5}[a-fA-F0-9]{1,2}")  # the schema's macAddr (values: model.mac)
 _UUID = re.compile(r"[a-fA-F0-9]{32}|[a-fA-F0-9]{8}-([a-fA-F0-9]{4}-){3}[a-fA-F0-9]{12}")
 _SPACE = " \t\r\n"
 # element -> its attributes (all required); each element appears at most once

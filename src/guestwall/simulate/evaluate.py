@@ -23,13 +23,14 @@ from guestwall.instantiate.program import (
     PortProgram,
     Prefix,
     ProgramRule,
+    ProgramVerdict,
     Range,
     Stage,
     States,
     Value,
-    Verdict,
 )
 from guestwall.model import AddressSet
+from guestwall.model.mac import MacAddress
 from guestwall.simulate.packet import Packet
 
 STAGES = {"out": (Stage.L2_OUT, Stage.L3_OUT), "in": (Stage.L3_IN, Stage.L2_IN)}
@@ -44,7 +45,7 @@ class Step:
 
 
 @dataclass
-class Outcome:
+class SimulationResult:
     verdict: str  # "accept" or "drop"
     decided_by: ProgramRule | None
     stage: Stage | None
@@ -59,10 +60,6 @@ class Outcome:
         return f"{self.verdict}: {r.verdict.value} by {r.origin} in {self.stage.value if self.stage else '?'}"
 
 
-def _mac_int(mac: str) -> int:
-    return int(mac.replace(":", ""), 16)
-
-
 def _scalar_eq(packet_value: object, value: object) -> bool:
     if isinstance(value, str) and isinstance(packet_value, str):
         return value.lower() == packet_value.lower()
@@ -75,13 +72,10 @@ def operand_matches(op: Operand, value: object) -> bool:
     if isinstance(op, Prefix):
         if isinstance(value, IPv4Address | IPv6Address):
             return value in ip_network(f"{op.addr}/{op.length}", strict=False)
-        if isinstance(value, str) and isinstance(op.addr, str):
-            shift = 48 - op.length
-            return _mac_int(value) >> shift == _mac_int(op.addr) >> shift
+        if isinstance(value, MacAddress) and isinstance(op.addr, MacAddress):
+            return value.same_prefix(op.addr, op.length)
         return False
     if isinstance(op, Range):
-        if isinstance(value, str) and isinstance(op.lo, str) and isinstance(op.hi, str):
-            return _mac_int(op.lo) <= _mac_int(value) <= _mac_int(op.hi)
         try:
             return op.lo <= value <= op.hi  # type: ignore[operator]
         except TypeError:
@@ -159,7 +153,7 @@ class _Decided(Exception):
 
 
 def _run_chain(
-    chains: dict[str, ChainProgram], name: str, stage: Stage, packet: Packet, out: Outcome
+    chains: dict[str, ChainProgram], name: str, stage: Stage, packet: Packet, out: SimulationResult
 ) -> bool:
     """Evaluate a chain; True if it ended by returning to its caller."""
     chain = chains[name]
@@ -172,13 +166,13 @@ def _run_chain(
             continue
         hit = rule_matches(entry, packet, out.notes, out.sets)
         out.trace.append(Step(stage, name, str(entry.origin), hit))
-        if not hit or entry.verdict is Verdict.CONTINUE:
+        if not hit or entry.verdict is ProgramVerdict.CONTINUE:
             continue
-        if entry.verdict is Verdict.RETURN:
+        if entry.verdict is ProgramVerdict.RETURN:
             return True
-        raise _Decided("accept" if entry.verdict is Verdict.ACCEPT else "drop", entry)
+        raise _Decided("accept" if entry.verdict is ProgramVerdict.ACCEPT else "drop", entry)
     if chain.fallthrough is Fallthrough.ACCEPT:
-        raise _Decided("accept", ProgramRule(_fallthrough_origin(name), Verdict.ACCEPT, ()))
+        raise _Decided("accept", ProgramRule(_fallthrough_origin(name), ProgramVerdict.ACCEPT, ()))
     return True
 
 
@@ -190,10 +184,10 @@ def _fallthrough_origin(chain: str):  # type: ignore[no-untyped-def]
 
 def simulate(
     program: PortProgram, direction: str, packet: Packet, sets: Mapping[str, AddressSet] | None = None
-) -> Outcome:
+) -> SimulationResult:
     """The verdict the port's rules give a packet sent by the guest (``out``) or delivered to it (``in``).
     ``sets``: the address sets that ``ipset`` attributes name (a set not given matches nothing)."""
-    out = Outcome("accept", None, None, sets=sets if sets is not None else {})
+    out = SimulationResult("accept", None, None, sets=sets if sets is not None else {})
     for stage in STAGES[direction]:
         chains = {c.name: c for c in program.chains(stage)}
         if not chains:

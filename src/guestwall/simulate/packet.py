@@ -15,6 +15,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from guestwall.errors import InputError
 from guestwall.instantiate.fields import Field
+from guestwall.model.mac import MacAddress
 
 _ETHERTYPES = {
     "ip": 0x0800,
@@ -71,13 +72,11 @@ def _show(value: object) -> str:
     return hex(value) if isinstance(value, int) and value > 255 else str(value)
 
 
-def _mac(text: str) -> str:
-    parts = text.lower().split(":")
-    if len(parts) != 6 or not all(
-        1 <= len(p) <= 2 and all(c in "0123456789abcdef" for c in p) for p in parts
-    ):
+def _mac(text: str) -> MacAddress:
+    mac = MacAddress.parse(text)
+    if mac is None:
         raise PacketError(f"'{text}' is not a MAC address")
-    return ":".join(p.zfill(2) for p in parts)
+    return mac
 
 
 def _int(text: str, table: dict[str, int] | None = None) -> int:

@@ -9,6 +9,7 @@ from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from typing import Any
 
+from guestwall.errors import StoreError
 from guestwall.model.cloud import (
     AddressGroup,
     Ethertype,
@@ -18,6 +19,7 @@ from guestwall.model.cloud import (
     SecurityGroup,
     SecurityGroupRule,
 )
+from guestwall.model.mac import MacAddress
 from guestwall.store.cloudtables import (
     AddressGroupRow,
     PortRow,
@@ -88,7 +90,7 @@ def port_of(row: Any, groups: Iterable[str]) -> Port:
     return Port(
         id=row.id,
         device=row.device,
-        mac=row.mac,
+        mac=MacAddress.require(row.mac, f"stored port {row.id}", StoreError),
         project=row.project,
         name=row.name,
         fixed_ips=tuple(address_of(a) for a in split(row.fixed_ips)),

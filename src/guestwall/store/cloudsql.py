@@ -265,7 +265,7 @@ class CloudRepo:
             else:
                 row.revision_number = (row.revision_number or 0) + 1
                 row.updated_at = now()
-            row.device, row.name, row.mac, row.project = port.device, port.name, port.mac, port.project
+            row.device, row.name, row.mac, row.project = port.device, port.name, str(port.mac), port.project
             row.fixed_ips = " ".join(str(a) for a in port.fixed_ips)
             row.allowed_address_pairs = " ".join(str(n) for n in port.allowed_address_pairs)
             row.port_security, row.dhcp_server = port.port_security, port.dhcp_server

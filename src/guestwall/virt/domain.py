@@ -26,6 +26,7 @@ from lxml import etree
 from guestwall.errors import BindingError
 from guestwall.model import Binding, FilterRef, Owner, make_params
 from guestwall.model.filter import Params
+from guestwall.model.mac import MacAddress
 from guestwall.nwfilter.safexml import elements, local_name, parse_xml
 
 NAMESPACE = "https://guestwall.dev/xmlns/libvirt/1"
@@ -38,14 +39,14 @@ class Assignment:
 
     filter: str
     params: Params
-    mac: str | None = None
+    mac: MacAddress | None = None
 
 
 @dataclass(frozen=True)
 class Nic:
     """One ``<interface>`` of a domain's (live) XML."""
 
-    mac: str
+    mac: MacAddress
     portdev: str | None  # <target dev>: known for a running domain
     libvirt_filter: str | None  # <filterref filter=...>: libvirt's own nwfilter would enforce it too
 
@@ -92,12 +93,8 @@ class Domain:
         return [n for n in self.nics if n.libvirt_filter and self.assignment(n) is None]
 
 
-def _mac(text: str | None, where: str) -> str:
-    value = (text or "").strip().lower()
-    parts = value.split(":")
-    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdef" for c in p) for p in parts):
-        raise BindingError(f"{where}: '{text}' is not a MAC address")
-    return value
+def _mac(text: str | None, where: str) -> MacAddress:
+    return MacAddress.require(text, where, BindingError)
 
 
 def _child(node: etree._Element, name: str) -> etree._Element | None:
@@ -166,7 +163,7 @@ def format_assignments(assignments: Sequence[Assignment], prefix: str | None = "
     for a in assignments:
         head = (
             f"<{p}interface"
-            + (f" mac={quoteattr(a.mac)}" if a.mac else "")
+            + (f" mac={quoteattr(str(a.mac))}" if a.mac else "")
             + f" filter={quoteattr(a.filter)}"
         )
         if not a.params:

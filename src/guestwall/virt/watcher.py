@@ -220,9 +220,9 @@ class DomainWatcher:
         for nic, what in [(n, "double") for n in domain.double_filtered()] + [
             (n, "libvirt") for n in domain.left_to_libvirt()
         ]:
-            if (domain.uuid, nic.mac + what) in self.warned:
+            if (domain.uuid, str(nic.mac) + what) in self.warned:
                 continue
-            self.warned.add((domain.uuid, nic.mac + what))
+            self.warned.add((domain.uuid, str(nic.mac) + what))
             if what == "double":
                 log.warning(
                     "domain %s interface %s has a <filterref filter='%s'> and a guestwall assignment: "

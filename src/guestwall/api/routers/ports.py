@@ -19,9 +19,10 @@ from guestwall.api.routers.security_groups import find as find_group
 from guestwall.cloud import validate as v
 from guestwall.cloud.ports import PortChanges
 from guestwall.model.cloud import Network, Port
+from guestwall.model.mac import MacAddress
 
 router = APIRouter(prefix="/v2.0/ports", tags=["ports"])
-ATTRS = set(shapes.port(Port("", "", "", "")))
+ATTRS = set(shapes.port(Port("", "", MacAddress(0), "")))
 Text = Annotated[str, Field(max_length=255)]
 
 
@@ -81,9 +82,9 @@ def find(request: Request, who: Caller, ident: str) -> Port:
     return port
 
 
-def _random_mac() -> str:
+def _random_mac() -> MacAddress:
     """Neutron's default base MAC (fa:16:3e) with three random bytes."""
-    return "fa:16:3e:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+    return MacAddress.from_bytes(b"\xfa\x16\x3e" + secrets.token_bytes(3))
 
 
 def _fixed_ips(items: list[FixedIp]) -> tuple[Any, ...]:
@@ -94,7 +95,7 @@ def _fixed_ips(items: list[FixedIp]) -> tuple[Any, ...]:
     return tuple(v.fixed_ip(str(item.ip_address)) for item in items)
 
 
-def _pairs(items: list[AddressPair], mac: str) -> tuple[Network, ...]:
+def _pairs(items: list[AddressPair], mac: MacAddress) -> tuple[Network, ...]:
     for item in items:
         if item.mac_address is not None and v.mac(item.mac_address) != mac:
             raise ApiError(

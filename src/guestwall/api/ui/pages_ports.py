@@ -16,7 +16,7 @@ from guestwall.errors import GuestwallError
 from guestwall.instantiate.program import IPSetRef, PortProgram, ProgramRule
 from guestwall.model import AddressSet
 from guestwall.model.cloud import Port
-from guestwall.simulate import Outcome, Packet
+from guestwall.simulate import Packet, SimulationResult
 from guestwall.store.records import Reader
 
 DIRECTIONS = (("out", "out: sent by the guest"), ("in", "in: delivered to the guest"))
@@ -122,7 +122,7 @@ class Simulated:
     which rule decided in each stage the packet passed (layer 2, then layer 3 for a guest's packet; the
     reverse towards it), up to the one that dropped it."""
 
-    outcome: Outcome
+    outcome: SimulationResult
     cloud: str | None
     stages: tuple[tuple[str, str], ...]  # (stage, explanation)
 
@@ -173,7 +173,7 @@ def _address_sets(reader: Reader, program: PortProgram) -> dict[str, AddressSet]
     return {name: parse_address_set(name, text) for name, text in texts.items()}
 
 
-def _cloud_object(reader: Reader, outcome: Outcome, packet: Packet, admin: bool) -> str | None:
+def _cloud_object(reader: Reader, outcome: SimulationResult, packet: Packet, admin: bool) -> str | None:
     """The group rule or provider block that decided (cloud.explain); provider blocks are named to admins
     only, as only they may read them."""
     from guestwall.cloud.explain import describe

@@ -54,7 +54,7 @@ def operand_text(operand: Operand) -> str:
 def check_text(check: Check, values: int) -> str:
     negation = "not " if check.negated else ""
     if check.operand is None:
-        shown = check.template or "$value"
+        shown = check.hole.key if check.hole else "$value"
         return f"{check.field} {negation}{shown} ({values} port value(s))"
     return f"{check.field} {negation}{operand_text(check.operand)}"
 
