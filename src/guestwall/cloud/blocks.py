@@ -10,6 +10,7 @@ from guestwall.cloud import validate as v
 from guestwall.cloud.commit import enforce, finish
 from guestwall.cloud.lookup import describe_block, resolve
 from guestwall.cloud.outcome import CloudContext, Outcome
+from guestwall.cloud.revoke import Revoked
 from guestwall.cloud.sync import Scope
 from guestwall.cloud.validate import CloudConflict, CloudInputError, CloudNotFound
 from guestwall.model.cloud import Network, ProviderBlock
@@ -43,9 +44,9 @@ def block(
         )
         repo.add_provider_block(new)
         applied = enforce(ctx, writer, repo, Scope(provider=True, blocks_added=[new]))
-        everyone = repo.ports()
     # only flows with an end in the new block's CIDR are looked at: the new block decides them
-    return finish(ctx, new, applied, everyone, peers=new.cidr, warnings=covered)
+    revoked = Revoked(everyone=True, peers=new.cidr)
+    return finish(ctx, new, applied, revoked, warnings=covered)
 
 
 def unblock(

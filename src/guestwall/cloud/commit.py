@@ -6,11 +6,12 @@ in an ``Outcome``."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TypeVar, cast
 
 from guestwall.cloud.conntrack import Flow
 from guestwall.cloud.outcome import CloudContext, Outcome
-from guestwall.cloud.revoke import kill_revoked
+from guestwall.cloud.revoke import Revoked, kill_revoked
 from guestwall.cloud.sync import Scope, sync
 from guestwall.dataplane.apply import ApplyResult
 from guestwall.engine import Change, FilterEdit, bound_port
@@ -58,18 +59,21 @@ def finish(
     ctx: CloudContext,
     value: T,
     applied: ApplyResult | None,
-    revoked_from: Iterable[Port] = (),
+    revoked_from: Iterable[Port] | Revoked = (),
     *,
     peers: Network | None = None,
     warnings: tuple[str, ...] = (),
 ) -> Outcome[T]:
-    """After commit: kill the flows of ``revoked_from`` (with an end in ``peers``) the enforced rules no
-    longer allow. A failure here cannot undo the change, so it becomes a warning."""
+    """After commit: kill the flows the change revoked (``Revoked``, or the flows of the ports
+    ``revoked_from`` with an end in ``peers``) that the enforced rules no longer allow. A failure here
+    cannot undo the change, so it becomes a warning."""
     killed: list[Flow] = []
-    ports = list(revoked_from)
-    if ports and ctx.conntrack is not None:
+    revoked = revoked_from if isinstance(revoked_from, Revoked) else Revoked.of_ports(revoked_from)
+    if peers is not None:
+        revoked = replace(revoked, peers=peers)
+    if revoked and ctx.conntrack is not None:
         try:
-            killed = kill_revoked(ctx.conntrack, ctx.store, ports, peers)
+            killed = kill_revoked(ctx.conntrack, ctx.store, revoked)
         except DataplaneError as e:
             warnings += (f"the change is in effect, but open connections were not checked: {e}",)
     return Outcome(value, applied, tuple(killed), warnings)

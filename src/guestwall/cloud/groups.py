@@ -9,6 +9,7 @@ from guestwall.cloud import translate as tr
 from guestwall.cloud.commit import enforce, finish
 from guestwall.cloud.lookup import check_revision, default_of, ensure_default, new_group, resolve_group
 from guestwall.cloud.outcome import DEFAULT_PROJECT, CloudContext, Outcome
+from guestwall.cloud.revoke import Revoked
 from guestwall.cloud.sync import Scope
 from guestwall.cloud.validate import CloudConflict, CloudInputError, CloudInUse
 from guestwall.model import Filter
@@ -127,7 +128,7 @@ def delete_group(
             raise CloudInUse(f"security group '{group.name}' is in use by port(s) {', '.join(users)}")
         _refuse_if_filters_use(writer, group)
         referencing = {r.group_id for r in repo.rules_with_remote(group.id)} - {group.id}
-        affected = [p for g in referencing for p in repo.ports_in_group(g)]
+        affected = Revoked(groups=frozenset(referencing))  # their ports, found by the flows' addresses
         repo.delete_group(group.id)
         applied = enforce(ctx, writer, repo, Scope(groups={group.id, *referencing}))
     return finish(ctx, group, applied, affected)

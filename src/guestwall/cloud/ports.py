@@ -16,10 +16,10 @@ from guestwall.cloud.lookup import (
     default_of,
     ensure_default,
     group_name,
-    referencing_ports,
     resolve_port,
 )
 from guestwall.cloud.outcome import CloudContext, Outcome
+from guestwall.cloud.revoke import Revoked
 from guestwall.cloud.sync import Scope
 from guestwall.cloud.validate import CloudConflict, CloudInputError
 from guestwall.model.cloud import Address, Network, Port
@@ -105,7 +105,8 @@ def create_ports(
         scope = Scope(groups=made_groups, ports={p.id for p in done}, member_sets=touched)
         applied = enforce(ctx, writer, repo, scope)
         by_id = {p.id: p for p in repo.ports_by_id([p.id for p in done])}
-    return finish(ctx, [by_id[p.id] for p in done], applied, done)
+    # a new port revokes nothing: its addresses only join sets, its device had no binding of ours
+    return finish(ctx, [by_id[p.id] for p in done], applied)
 
 
 def update_port(
@@ -120,7 +121,8 @@ def update_port(
         repo.put_port(new)
         touched = set(old.security_groups) | set(new.security_groups)
         applied = enforce(ctx, writer, repo, Scope(ports={new.id}, member_sets=touched))
-        affected = [new, old, *referencing_ports(repo, touched)] if _revokes(old, new) else []
+        # what the port and its peers lose is at its addresses: old and new, the flows at them decide
+        affected = Revoked.of_ports([old, new]) if _revokes(old, new) else Revoked()
         stored = repo.port(new.id)
     return finish(ctx, stored or new, applied, affected)
 
@@ -133,7 +135,7 @@ def delete_port(ctx: CloudContext, ref: str, *, expect_revision: int | None = No
         repo.delete_port(port.id)
         scope = Scope(removed_devices={port.device}, member_sets=set(port.security_groups))
         applied = enforce(ctx, writer, repo, scope)
-        affected = [port, *referencing_ports(repo, set(port.security_groups))]
+        affected = Revoked.of_ports([port])  # its addresses left its groups' sets: flows at them
     return finish(ctx, port, applied, affected)
 
 
@@ -162,7 +164,9 @@ def put_ports(ctx: CloudContext, ports: Sequence[Port], keep_groups: bool = Fals
         repo.put_ports(done)
         touched = {g for p in (*done, *olds) for g in p.security_groups}
         applied = enforce(ctx, writer, repo, Scope(ports={p.id for p in done}, member_sets=touched))
-        affected = [*done, *olds, *referencing_ports(repo, touched)]
+        now = {p.id: p for p in done}
+        changed = [(old, now[old.id]) for old in olds if _revokes(old, now[old.id])]
+        affected = Revoked.of_ports(p for pair in changed for p in pair)  # new ports revoke nothing
     return finish(ctx, done, applied, affected)
 
 
@@ -176,7 +180,7 @@ def delete_ports(ctx: CloudContext, refs: Sequence[str]) -> Outcome[list[Port]]:
         groups = {g for p in gone for g in p.security_groups}
         scope = Scope(removed_devices={p.device for p in gone}, member_sets=groups)
         applied = enforce(ctx, writer, repo, scope)
-        affected = [*gone, *referencing_ports(repo, groups)] if gone else []
+        affected = Revoked.of_ports(gone)
     return finish(ctx, gone, applied, affected)
 
 

@@ -11,6 +11,8 @@ second copy of the group semantics: what the kernel would decide for a new packe
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from ipaddress import ip_network
 
 from guestwall.cloud.conntrack import Conntrack, Flow
 from guestwall.engine.desired import enforced_program, load_address_sets
@@ -33,34 +35,56 @@ _ADDRESS_FIELDS = {
 }
 
 
-def kill_revoked(
-    conntrack: Conntrack, store: Store, ports: Iterable[Port], peers: Network | None = None
-) -> list[Flow]:
-    """Delete the flows of ``ports`` (with an end in ``peers``, if given) that the enforced programs no
-    longer allow as new connections; returns them. The store is read only when there are such flows."""
-    nets = [net for port in ports for net in port.networks()]
-    if not nets:
+@dataclass(frozen=True)
+class Revoked:
+    """Where a change may have taken access away: the flows with an end in ``networks`` (the addresses of
+    the ports it changed, before and after), or at a port of ``groups`` (any port, with ``everyone``);
+    with ``peers``, only those with an end in it. Nothing is read (not even the table) when it is empty."""
+
+    networks: tuple[Network, ...] = ()
+    groups: frozenset[str] = frozenset()
+    everyone: bool = False
+    peers: Network | None = None
+
+    @classmethod
+    def of_ports(cls, ports: Iterable[Port], groups: Iterable[str] = ()) -> Revoked:
+        nets = tuple(dict.fromkeys(net for port in ports for net in port.networks()))
+        return cls(nets, frozenset(groups))
+
+    def __bool__(self) -> bool:
+        return bool(self.networks or self.groups or self.everyone)
+
+    def may_touch(self, flow: Flow) -> bool:
+        """Whether ``flow`` is worth a look without the store (false: the change did not revoke it)."""
+        peers = [self.peers] if self.peers is not None else []
+        if peers and not (_within(flow.src, peers) or _within(flow.dst, peers)):
+            return False
+        return bool(self.everyone or self.groups) or self.names(flow)
+
+    def names(self, flow: Flow) -> bool:
+        return _within(flow.src, self.networks) or _within(flow.dst, self.networks)
+
+
+def kill_revoked(conntrack: Conntrack, store: Store, revoked: Revoked) -> list[Flow]:
+    """Delete the tracked flows ``revoked`` covers that the enforced programs no longer allow as new
+    connections; returns them. The table is listed first; the store is read only for flows found, and
+    only the ports at those flows' addresses are loaded and simulated."""
+    if not revoked:
         return []
-    hosts = {net.network_address for net in nets if net.prefixlen == net.max_prefixlen}
-    wide = [net for net in nets if net.prefixlen != net.max_prefixlen]
-
-    def ours(addr: Address) -> bool:
-        return addr in hosts or _within(addr, wide)
-
-    candidates = [
-        flow
-        for flow in conntrack.flows()
-        if (ours(flow.src) or ours(flow.dst))
-        and (peers is None or _within(flow.src, [peers]) or _within(flow.dst, [peers]))
-    ]
+    candidates = [flow for flow in conntrack.flows() if revoked.may_touch(flow)]
     if not candidates:
         return []
     with store.read() as reader:
         judge = Judge(reader)
-        revoked = [flow for flow in candidates if not judge.allows(flow)]
-    for flow in revoked:
+        dead = [
+            flow
+            for flow in candidates
+            if (revoked.everyone or revoked.names(flow) or judge.in_groups(flow, revoked.groups))
+            and not judge.allows(flow)
+        ]
+    for flow in dead:
         conntrack.delete(flow)
-    return revoked
+    return dead
 
 
 def _within(addr: Address, nets: Sequence[Network]) -> bool:
@@ -68,27 +92,35 @@ def _within(addr: Address, nets: Sequence[Network]) -> bool:
 
 
 class Judge:
-    """The verdict of the enforced programs on flows, in one read transaction (programs built once each)."""
+    """The verdict of the enforced programs on flows, in one read transaction: the ports at a flow's
+    addresses are looked up in the store (each address once), their programs built once each."""
 
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
-        self._hosts: dict[Address, Port] = {}
-        self._nets: list[tuple[Network, Port]] = []
-        for port in cloud_reader(reader).ports():
-            for net in port.networks():
-                if net.prefixlen == net.max_prefixlen:
-                    self._hosts.setdefault(net.network_address, port)
-                else:
-                    self._nets.append((net, port))
+        self._repo = cloud_reader(reader)
+        self._at: dict[Address, list[Port]] = {}
         self._programs: dict[str, PortProgram | None] = {}
         self._sets: dict[str, AddressSet] | None = None
 
+    def ports_at(self, addr: Address) -> list[Port]:
+        """Every port holding ``addr`` (a fixed address or inside an allowed address pair), by device."""
+        if addr not in self._at:
+            self._at[addr] = self._repo.ports_at(addr)
+        return self._at[addr]
+
     def port_for(self, addr: Address) -> Port | None:
         """The port that owns an address (a fixed address, else an allowed address pair containing it)."""
-        found = self._hosts.get(addr)
-        if found is not None:
-            return found
-        return next((port for net, port in self._nets if addr.version == net.version and addr in net), None)
+        found = self.ports_at(addr)
+        host = next((port for port in found if _as_host(addr) in port.networks()), None)
+        return host if host is not None else next(iter(found), None)
+
+    def in_groups(self, flow: Flow, groups: frozenset[str]) -> bool:
+        """Whether a port at either end of ``flow`` is in one of ``groups``."""
+        return bool(groups) and any(
+            groups.intersection(port.security_groups)
+            for addr in (flow.src, flow.dst)
+            for port in self.ports_at(addr)
+        )
 
     def allows(self, flow: Flow) -> bool:
         """Whether a new connection like ``flow`` passes the sender's egress and the receiver's ingress."""
@@ -121,6 +153,10 @@ class Judge:
         except InstantiationError:
             # the kernel drops all of the port's traffic (fail closed): nothing of it is allowed
             return drop_all_program(port.device, port.mac, record.filter)
+
+
+def _as_host(addr: Address) -> Network:
+    return ip_network(addr)
 
 
 def flow_packet(flow: Flow, src: Port | None, dst: Port | None) -> Packet:

@@ -13,7 +13,15 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from guestwall.errors import StoreError
-from guestwall.model.cloud import AddressGroup, Network, Port, ProviderBlock, SecurityGroup, SecurityGroupRule
+from guestwall.model.cloud import (
+    Address,
+    AddressGroup,
+    Network,
+    Port,
+    ProviderBlock,
+    SecurityGroup,
+    SecurityGroupRule,
+)
 from guestwall.store.cloudsql import WRITE_ONLY, CloudRepo
 from guestwall.store.records import Reader, Writer
 from guestwall.store.sqlstore import SqlReader, SqlWriter
@@ -35,6 +43,7 @@ class CloudReader(Protocol):
     def port_by_device(self, device: str) -> Port | None: ...
     def ports_of_device(self, device_id: str) -> list[Port]: ...
     def ports_in_group(self, group_id: str) -> list[Port]: ...
+    def ports_at(self, addr: Address) -> list[Port]: ...
     def member_networks(self, group_id: str) -> list[Network]: ...
     def ports_by_id(self, ids: Iterable[str]) -> list[Port]: ...
     def bound_ports(self) -> dict[tuple[str, str], str]: ...

@@ -6,16 +6,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from guestwall.errors import NotFoundError, StoreError
-from guestwall.model.cloud import AddressGroup, Network, Port, ProviderBlock, SecurityGroup, SecurityGroupRule
+from guestwall.model.cloud import (
+    Address,
+    AddressGroup,
+    Network,
+    Port,
+    ProviderBlock,
+    SecurityGroup,
+    SecurityGroupRule,
+)
 from guestwall.store.cloudrows import (
     BLOCK_COLUMNS,
     MEMBERSHIP,
     PORT_COLUMNS,
     address_group_of,
+    address_of,
     group_of,
     network_of,
     now,
@@ -245,6 +254,34 @@ class CloudRepo:
             for item in (*split(fixed), *split(pairs))
         ]
 
+    def ports_at(self, addr: Address) -> list[Port]:
+        """The ports (by device) that hold ``addr``: as a fixed address, or inside an allowed address pair.
+        Only rows whose fixed addresses contain its text, or that have pairs, are read and built."""
+        text = str(addr)
+        query = (
+            select(*PORT_COLUMNS)
+            .where(
+                or_(
+                    PortRow.fixed_ips.contains(text, autoescape=True),
+                    PortRow.allowed_address_pairs != "",
+                )
+            )
+            .order_by(PortRow.device)
+        )
+        rows = [
+            row
+            for row in self.session.execute(query)
+            if any(address_of(a) == addr for a in split(row.fixed_ips))
+            or any(_holds(network_of(n), addr) for n in split(row.allowed_address_pairs))
+        ]
+        if not rows:
+            return []
+        links = select(*MEMBERSHIP).where(PortSecurityGroupRow.port_id.in_([row.id for row in rows]))
+        memberships: dict[str, list[str]] = {}
+        for port_id, group_id in self.session.execute(links):
+            memberships.setdefault(port_id, []).append(group_id)
+        return [port_of(row, memberships.get(row.id, ())) for row in rows]
+
     def _groups_of(self, port_id: str) -> list[str]:
         query = select(PortSecurityGroupRow.group_id).where(PortSecurityGroupRow.port_id == port_id)
         return list(self.session.scalars(query))
@@ -425,3 +462,7 @@ class CloudRepo:
         self.session.delete(row)
         self.session.flush()
         self._changed()
+
+
+def _holds(net: Network, addr: Address) -> bool:
+    return net.version == addr.version and addr in net
