@@ -2,8 +2,10 @@
 
 The kernel keeps accepting packets of established connections, so revoking a rule or a member would
 otherwise leave open connections open: Nova never cleaned them up, Neutron runs ``conntrack -D`` after its
-rule updates. Which flows go is decided in revoke.py (by the enforced programs); this module only talks to
-the ``conntrack`` tool (conntrack-tools). Tests can pass a fake ``Conntrack``.
+rule updates. Which flows go is decided in revoke.py (by the enforced programs); this module only lists and
+deletes: the table is read from /proc/net/nf_conntrack inside the namespace when the kernel provides it (no
+process started), else with the ``conntrack`` tool (conntrack-tools), which also deletes. Tests can pass a
+fake ``Conntrack``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Protocol
 
+from guestwall.dataplane.netns import call_in_netns
 from guestwall.errors import DataplaneError
 from guestwall.model.cloud import Address
+
+# per thread: a thread that entered a namespace sees that namespace's table here
+_PROC_TABLE = "/proc/thread-self/net/nf_conntrack"
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,17 @@ class ConntrackTool:
             raise DataplaneError(f"conntrack failed: {e}") from e
 
     def flows(self) -> list[Flow]:
+        """From the namespace's /proc/net/nf_conntrack when the kernel has it (read in-process: no tool
+        started for the common empty or small table), else from ``conntrack -L``."""
+        try:
+            text = call_in_netns(self.netns, _read_table)
+        except OSError:
+            text = None
+        if text is not None:
+            return [flow for line in text.splitlines() if (flow := parse_flow(line)) is not None]
+        return self._listed()
+
+    def _listed(self) -> list[Flow]:
         out: list[Flow] = []
         for family in ("ipv4", "ipv6"):
             proc = self._run(["-L", "-f", family])
@@ -92,10 +109,22 @@ class ConntrackTool:
             raise DataplaneError(f"conntrack -D failed: {proc.stderr.strip()}")
 
 
+def _read_table() -> str | None:
+    """The calling thread's namespace's conntrack table as /proc shows it; None without that file."""
+    try:
+        with open(_PROC_TABLE, encoding="ascii") as table:
+            return table.read()
+    except (FileNotFoundError, PermissionError):
+        return None
+
+
 def parse_flow(line: str) -> Flow | None:
-    """One line of ``conntrack -L``: protocol name and number, then key=value pairs whose first
-    occurrences are the original direction."""
+    """One line of ``conntrack -L`` (protocol name and number, then key=value pairs whose first
+    occurrences are the original direction) or of /proc/net/nf_conntrack (the same after the address
+    family's name and number)."""
     tokens = line.split()
+    if tokens[:1] in (["ipv4"], ["ipv6"]):
+        tokens = tokens[2:]
     if len(tokens) < 3 or not tokens[1].isdigit():
         return None
     fields: dict[str, str] = {}
