@@ -178,3 +178,67 @@ def test_parse_conntrack_lines() -> None:
         flow.icmp_id,
     ) == (6, 58, 128, 0, 4567)
     assert parse_flow("conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.") is None
+
+
+def test_parse_proc_table_lines() -> None:
+    """/proc/net/nf_conntrack: the family's name and number first, IPv6 addresses written out in full."""
+    line = (
+        "ipv4     2 tcp      6 431999 ESTABLISHED src=10.77.0.10 dst=10.77.0.11 sport=40000 dport=22 "
+        "src=10.77.0.11 dst=10.77.0.10 sport=22 dport=40000 [ASSURED] mark=0 zone=0 use=2"
+    )
+    assert parse_flow(line) == Flow(4, 6, ip_address("10.77.0.10"), ip_address("10.77.0.11"), 40000, 22)
+    udp6 = (
+        "ipv6     10 udp      17 29 src=fd77:0000:0000:0000:0000:0000:0000:0010 "
+        "dst=fd77:0000:0000:0000:0000:0000:0000:0011 sport=5353 dport=53 [UNREPLIED] "
+        "src=fd77:0000:0000:0000:0000:0000:0000:0011 dst=fd77:0000:0000:0000:0000:0000:0000:0010 "
+        "sport=53 dport=5353 mark=0 zone=0 use=2"
+    )
+    assert parse_flow(udp6) == Flow(6, 17, ip_address("fd77::10"), ip_address("fd77::11"), 5353, 53)
+
+
+class CountingConntrack(FakeConntrack):
+    def __init__(self, flows: list[Flow]) -> None:
+        super().__init__(flows)
+        self.listed = 0
+
+    def flows(self) -> list[Flow]:
+        self.listed += 1
+        return super().flows()
+
+
+def test_changes_that_revoke_nothing_do_not_list_the_table(world: Cloud) -> None:
+    fake = CountingConntrack([tcp("10.0.0.2", "10.0.0.1", 22)])
+    cloud = Cloud(world.store, world.ctx.engine, fake)
+    mac = "52:54:00:00:00:09"
+    cloud.create_port(Port("", "vnet9", mac, "default", fixed_ips=(ip_address("10.0.0.9"),)))
+    cloud.update_port("vnet9", PortChanges(security_groups=("clients",)))  # a join
+    made = cloud.block(ip_network("10.99.0.0/24"))
+    assert fake.listed == 1 and made.killed == ()  # the block looks; nothing of it is in the table
+    cloud.unblock(made.value.id)
+    assert fake.listed == 1 and fake.table == [tcp("10.0.0.2", "10.0.0.1", 22)]
+    # a leave looks: the flow at b's address (no rule allows it) goes
+    left = cloud.update_port("vnet1", PortChanges(security_groups=()))
+    assert left.killed == (tcp("10.0.0.2", "10.0.0.1", 22),)
+    assert fake.listed == 2 and fake.table == []
+
+
+def test_a_deleted_port_kills_the_flows_at_its_addresses_only(world: Cloud) -> None:
+    flows = [
+        tcp("10.0.5.7", "10.0.0.1", 80),  # from b's allowed address pair
+        tcp("10.0.0.2", "10.0.0.1", 80),  # from b's fixed address
+        tcp("10.0.0.3", "10.0.0.1", 80),  # c: never allowed, but deleting b did not revoke it
+    ]
+    fake = FakeConntrack(flows)
+    cloud = Cloud(world.store, world.ctx.engine, fake)
+    gone = cloud.delete_port("vnet1")
+    assert gone.killed == (flows[0], flows[1]) and fake.table == [flows[2]]
+
+
+def test_ports_at_an_address_come_from_the_store(world: Cloud) -> None:
+    with world.store.read() as reader:
+        judge = Judge(reader)
+        assert [p.device for p in judge.ports_at(ip_address("10.0.0.1"))] == ["vnet0"]
+        assert [p.device for p in judge.ports_at(ip_address("10.0.5.200"))] == ["vnet1"]  # in a pair
+        assert judge.ports_at(ip_address("10.0.0.10")) == []  # "10.0.0.1" is a prefix of its text
+        assert judge.port_for(ip_address("10.0.0.2")) is not None
+        assert judge.ports_at(ip_address("fd00::1")) == []

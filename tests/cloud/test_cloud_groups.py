@@ -9,6 +9,7 @@ from ipaddress import ip_network
 import pytest
 from cloudlab import CloudLab, listening, run_host
 
+from guestwall.cloud.conntrack import ConntrackTool, proc_flows
 from guestwall.cloud.ports import PortChanges
 from guestwall.cloud.rules import RuleSpec
 from guestwall.lab import Lab
@@ -175,6 +176,13 @@ def test_conntrack_entries_are_gone_after_revocation(cl: CloudLab) -> None:
         assert conn.works()
         listed = run_host(lab, "conntrack", "-L", "-p", "tcp", "--dport", "8080").stdout
         assert f"src={lab['alice'].ipv4}" in listed
+        # what revocation lists in-process (/proc/net/nf_conntrack of the namespace) is what the tool lists
+        tool = ConntrackTool(lab.host_netns)
+        in_process = proc_flows(lab.host_netns)
+        assert in_process is not None
+        ours = {f for f in in_process if f.dport == 8080}
+        assert ours == {f for f in tool.tool_flows() if f.dport == 8080}
+        assert [str(f.src) for f in ours] == [lab["alice"].ipv4]
         cloud.delete_port("alice")
         listed = run_host(
             lab, "conntrack", "-L", "-p", "tcp", "--dport", "8080", "--state", "ESTABLISHED"

@@ -67,15 +67,11 @@ class ConntrackTool:
     def flows(self) -> list[Flow]:
         """From the namespace's /proc/net/nf_conntrack when the kernel has it (read in-process: no tool
         started for the common empty or small table), else from ``conntrack -L``."""
-        try:
-            text = call_in_netns(self.netns, _read_table)
-        except OSError:
-            text = None
-        if text is not None:
-            return [flow for line in text.splitlines() if (flow := parse_flow(line)) is not None]
-        return self._listed()
+        found = proc_flows(self.netns)
+        return found if found is not None else self.tool_flows()
 
-    def _listed(self) -> list[Flow]:
+    def tool_flows(self) -> list[Flow]:
+        """``conntrack -L`` for IPv4 and IPv6."""
         out: list[Flow] = []
         for family in ("ipv4", "ipv6"):
             proc = self._run(["-L", "-f", family])
@@ -107,6 +103,18 @@ class ConntrackTool:
         proc = self._run(args)
         if proc.returncode not in (0, 1):  # 1: nothing matched (already gone)
             raise DataplaneError(f"conntrack -D failed: {proc.stderr.strip()}")
+
+
+def proc_flows(netns: str | None) -> list[Flow] | None:
+    """The flows of ``netns`` (or this namespace) read from its /proc/net/nf_conntrack; None when the
+    kernel does not provide that file."""
+    try:
+        text = call_in_netns(netns, _read_table)
+    except OSError:
+        return None
+    if text is None:
+        return None
+    return [flow for line in text.splitlines() if (flow := parse_flow(line)) is not None]
 
 
 def _read_table() -> str | None:
