@@ -1,11 +1,13 @@
 """Time and profile the cloud layer's changes at M members and B provider blocks, without traffic runs:
 
     python -m bench.profile_cloud [--members 1000] [--blocks 10000] [--rounds 5] [--profile join] [--html F]
+                                  [--conntrack]
 
 The setup is bench.cloud's (group ``members`` of M ports, group ``web`` with rules naming it, B provider
 blocks) in a scratch namespace (no guests: the synthetic ports' devices do not exist, as in bench.cloud).
 Prints the median of each operation (join, leave, create, delete, block, unblock); with ``--profile OP`` one
-more round of OP runs under pyinstrument and its report is printed.
+more round of OP runs under pyinstrument and its report is printed. With ``--conntrack`` revoked flows are
+looked for in the namespace's real conntrack table (empty: no traffic), as the CLI and the agent do.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from typing import Any
 OPS = ("join", "leave", "create", "delete", "block", "unblock")
 
 
-def _setup(store: Any, engine: Any, members: int, blocks: int) -> Any:
+def _setup(store: Any, engine: Any, members: int, blocks: int, conntrack: Any = None) -> Any:
     from bench.cloud import IPERF_PORT, _block_cidr, _member_port
     from guestwall.cloud.facade import Cloud
     from guestwall.cloud.rules import RuleSpec
     from guestwall.model.cloud import ProviderBlock, RuleDirection
     from guestwall.store.cloudrepo import cloud_writer
 
-    cloud = Cloud(store, engine)
+    cloud = Cloud(store, engine, conntrack)
     cloud.create_group("members", "bench")
     cloud.create_group("web", "bench")
     for proto in ("tcp", "udp"):
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", choices=OPS, default=None)
     parser.add_argument("--html", type=Path, help="write pyinstrument's HTML report here")
+    parser.add_argument("--conntrack", action="store_true", help="look for revoked flows in the netns")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gwbench-cloudprof-") as tmp:
         os.environ["GUESTWALL_RUN_DIR"] = f"{tmp}/run"
@@ -131,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             backend = open_backend(ns)
             try:
                 with stopwatch() as t:
-                    cloud = _setup(store, Engine(backend, HostConfig()), args.members, args.blocks)
+                    from guestwall.cloud.conntrack import ConntrackTool
+
+                    conntrack = ConntrackTool(ns) if args.conntrack else None
+                    engine = Engine(backend, HostConfig())
+                    cloud = _setup(store, engine, args.members, args.blocks, conntrack)
                 print(f"setup: {t[0]:.1f} s ({args.members} members, {args.blocks} blocks)")
                 ops = _Ops(cloud, args.members, args.blocks)
                 for op in OPS:
