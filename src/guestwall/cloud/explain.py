@@ -2,7 +2,9 @@
 block behind a rule of a generated filter. ``guestwall simulate`` adds this line to its explanation.
 
 A group's filter ``gw-sg-<key>`` has one rule per group rule, in the group's order
-(translate.group_filter); the provider filter drops by address sets, one per protocol and port range.
+(translate.group_filter); the provider filter drops by address sets, one per kind of block (protocol, port
+range, logging), so the blocks behind a drop are those of the set elements the deciding rule matched in the
+simulation (``simulate.evaluate.matched_elements``): nothing is evaluated a second time here.
 """
 
 from __future__ import annotations
