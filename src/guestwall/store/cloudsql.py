@@ -13,6 +13,7 @@ from guestwall.errors import NotFoundError, StoreError
 from guestwall.model.cloud import (
     Address,
     AddressGroup,
+    BlockKind,
     Network,
     Port,
     ProviderBlock,
@@ -385,9 +386,9 @@ class CloudRepo:
             for ident, text, protocol, lo, hi, description, log in self.session.execute(query)
         ]
 
-    def has_provider_kind(self, kind: tuple[str | None, int | None, int | None], log: bool) -> bool:
+    def has_provider_kind(self, kind: BlockKind, log: bool) -> bool:
         """Whether a block of this protocol and port range (and logging) exists."""
-        protocol, lo, hi = kind
+        protocol, lo, hi = kind.protocol, kind.port_min, kind.port_max
         row = ProviderBlockRow
         query = select(row.id).where(
             row.protocol.is_(None) if protocol is None else row.protocol == protocol,
