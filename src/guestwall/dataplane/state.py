@@ -64,6 +64,26 @@ def read_sets(backend: Backend) -> dict[str, ActualTable]:
     return {family: table for family, table in tables.items() if table.sets}
 
 
+def read_terse(backend: Backend) -> dict[str, ActualTable]:
+    """Our tables without set elements: chains with their rules' digests, set declarations. Through the
+    backend's netlink chain reader when it has one (``dataplane.nlchains``: the cost follows the rules,
+    not the ports), else a terse listing (libnftables still reads every element behind it)."""
+    opener = getattr(backend, "chain_reader", None)
+    reader = opener() if opener is not None else None
+    if reader is not None:
+        tables = read_sets(backend)
+        out: dict[str, ActualTable] = {}
+        for family in names.FAMILIES:
+            chains = reader.chains(family)
+            if chains is None:  # the ruleset changed while it was dumped
+                return read_state(backend, terse=True)
+            if chains or family in tables:
+                out[family] = tables.get(family) or ActualTable(family)
+                out[family].chains = chains
+        return out
+    return read_state(backend, terse=True)
+
+
 def _types(value: Any) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, list) else (str(value),)
 

@@ -21,7 +21,7 @@ from guestwall.dataplane.diff import Transaction, diff
 from guestwall.dataplane.fingerprints import Fingerprints, mark, mark_tampered, read_kernel
 from guestwall.dataplane.fingerprints import verify as verify_chains
 from guestwall.dataplane.links import Link
-from guestwall.dataplane.state import ActualTable, read_sets, read_state
+from guestwall.dataplane.state import ActualTable, read_sets, read_state, read_terse
 from guestwall.engine.changes import Change
 from guestwall.engine.desired import Desired, bound_port, desired_state, load_definitions
 from guestwall.engine.incremental import plan_filter_change, port_part, transaction
@@ -161,7 +161,9 @@ class Engine:
             stored = (load_definitions(txn, tops),) * 2
         with kernel_lock(self.backend.netns):
             t0 = time.perf_counter()
-            existing = read_sets(self.backend)
+            # ports that come are checked against our chains as the kernel holds them (their rules'
+            # digests, no elements); otherwise the set declarations are all a plan reads
+            existing = read_terse(self.backend) if records else read_sets(self.backend)
             sets = hollow_sets(txn, existing.get(names.INET))
             plan = None
             if edit is not None:
