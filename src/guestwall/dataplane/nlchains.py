@@ -95,7 +95,8 @@ class ChainReader:
             seq = self._seq
             body = struct.pack("=BBH", _FAMILY[family], 0, 0) + attrs
             kind = (_NFNL_SUBSYS_NFTABLES << 8) | message
-            sock.send(struct.pack("=IHHII", 16 + len(body), kind, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + body)
+            flags = _NLM_F_REQUEST | _NLM_F_DUMP
+            sock.send(struct.pack("=IHHII", 16 + len(body), kind, flags, seq, 0) + body)
             out: list[dict[int, bytes]] = []
             interrupted = False
             while True:
