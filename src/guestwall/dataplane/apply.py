@@ -59,4 +59,3 @@ def _lock_name(netns: str | None) -> str:
 def plan(desired: Ruleset, backend: Backend) -> Transaction:
     """What making the kernel equal to ``desired`` would run now (without running it)."""
     return diff(desired, read_state(backend, families=tuple(desired.tables)))
-
