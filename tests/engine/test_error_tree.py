@@ -60,9 +60,9 @@ def test_the_outsiders_are_drawn_in_the_docstring() -> None:
 def test_nft_output_that_is_not_json_is_a_dataplane_error() -> None:
     from guestwall.dataplane.backend import _parsed
 
-    assert _parsed('{"nftables": []}', "ruleset") == {"nftables": []}
+    assert _parsed('{"nftables": []}', "list ruleset") == {"nftables": []}
     with pytest.raises(DataplaneError, match="nft list ruleset printed output that is not JSON"):
-        _parsed("Error: oops", "ruleset")
+        _parsed("Error: oops", "list ruleset")
 
 
 def test_dnsmasq_files_that_cannot_be_written_are_a_dataplane_error(

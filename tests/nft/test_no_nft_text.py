@@ -21,6 +21,8 @@ HOLE = "\x00"  # where an f-string puts a value
 _FRAGMENTS = (
     # commands: verb + object
     r"\b(add|create|delete|flush|insert|replace|list)\s+(table|chain|set|map|element|rule|ruleset|sets|maps)\b",
+    r"\blist\s+(tables|chains)\b",
+    rf"^(nft\s+)?list\s+{HOLE}",  # a listing command built from its object's text
     r"\btype\s+(filter|nat|route)\s+hook\b",
     r"\btypeof\b\s+\w",
     r"\bpolicy\s+(accept|drop)\s*;",
@@ -80,11 +82,12 @@ def _texts(tree: ast.AST) -> list[tuple[int, str]]:
             out.append((node.lineno, "".join(parts)))
         elif (
             isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
+            and isinstance(node.value, str | bytes)
             and id(node) not in docs
             and id(node) not in inside
         ):
-            out.append((node.lineno, node.value))
+            value = node.value
+            out.append((node.lineno, value if isinstance(value, str) else value.decode(errors="replace")))
     return out
 
 
@@ -130,6 +133,9 @@ def test_every_allowance_is_still_needed() -> None:
         'x = f"accept comment \\"{tag}\\""',
         'x = f"{{ 53, {port} }}"',
         'x = "established,related"',
+        'x = f"list {text}"',
+        'x = b"list tables"',
+        'x = "list tables"',
     ],
 )
 def test_the_check_finds_nft_text(source: str) -> None:
@@ -146,6 +152,8 @@ def test_the_check_finds_nft_text(source: str) -> None:
         'x = f"${name}[@{iterator}]"',  # an nwfilter variable reference, not an nft set
         'x = f"iptables -I {target} -i {bridge} -j ACCEPT"',
         'x = f"nft {command}"',
+        'x = f"nft {text} failed: {error}"',  # the listing command, rendered by nft.render
+        'x = f"a list {of} things"',
         'x = json.dumps({"a": 1, "b": 2}) + \'{"a": 1, "b": 2}\'',
         'x = "smac=52:54:00:00:00:05 tcp dport=22"',  # a simulated packet
         "x = \"<icmpv6 type='133'/>\"",

@@ -104,4 +104,4 @@ def _cloud_line(reader: object, outcome: object, packet: object) -> str | None:
     from guestwall.store.cloudrepo import cloud_reader
 
     assert isinstance(packet, Packet)
-    return describe(cloud_reader(reader), rule.origin, packet)
+    return describe(cloud_reader(reader), outcome, packet)

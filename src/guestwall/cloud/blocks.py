@@ -12,7 +12,7 @@ from guestwall.cloud.lookup import describe_block, resolve
 from guestwall.cloud.outcome import CloudContext, Outcome
 from guestwall.cloud.sync import Scope
 from guestwall.cloud.validate import CloudConflict, CloudInputError, CloudNotFound
-from guestwall.model.cloud import Network, ProviderBlock
+from guestwall.model.cloud import BlockKind, Network, ProviderBlock
 from guestwall.store.cloudrepo import CloudReader, cloud_reader, cloud_writer
 
 
@@ -102,7 +102,7 @@ def _blocks_matching(
     if "/" in ref or ":" in ref or ref.count(".") == 3:
         cidr = v.network(ref)
         lo, hi = ports if ports is not None else (None, None)
-        found = [b for b in repo.provider_blocks(cidr) if b.kind == (protocol, lo, hi)]
+        found = [b for b in repo.provider_blocks(cidr) if b.kind == BlockKind(protocol, lo, hi)]
         if not found:
             what = describe_block(ProviderBlock("", cidr, protocol, lo, hi))
             raise CloudNotFound(f"{what} is not blocked")

@@ -2,18 +2,19 @@
 block behind a rule of a generated filter. ``guestwall simulate`` adds this line to its explanation.
 
 A group's filter ``gw-sg-<key>`` has one rule per group rule, in the group's order
-(translate.group_filter); the provider filter drops by address sets, one per protocol and port range.
+(translate.group_filter); the provider filter drops by address sets, one per kind of block (protocol, port
+range, logging), so the blocks behind a drop are those of the set elements the deciding rule matched in the
+simulation (``simulate.evaluate.matched_elements``): nothing is evaluated a second time here.
 """
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv6Address
+from collections.abc import Mapping
 
 from guestwall.cloud import basefilters as base
 from guestwall.cloud import translate as tr
-from guestwall.instantiate.fields import Field
-from guestwall.instantiate.program import Origin
-from guestwall.model.cloud import ProviderBlock, SecurityGroupRule
+from guestwall.model.cloud import Network, ProviderBlock, SecurityGroupRule
+from guestwall.simulate.evaluate import SimulationResult, matched_elements
 from guestwall.simulate.packet import Packet
 from guestwall.store.cloudrepo import CloudReader
 
@@ -29,8 +30,12 @@ _PURPOSE = {
 }
 
 
-def describe(repo: CloudReader, origin: Origin, packet: Packet) -> str | None:
-    """One line naming the cloud object behind ``origin``, or None for a filter of the user's."""
+def describe(repo: CloudReader, result: SimulationResult, packet: Packet) -> str | None:
+    """One line naming the cloud object behind the rule that decided ``result``, or None for a filter of the
+    user's (or when no rule decided)."""
+    if result.decided_by is None:
+        return None
+    origin = result.decided_by.origin
     name = origin.filter
     if name.startswith(tr.GROUP_PREFIX):
         key = name[len(tr.GROUP_PREFIX) :]
@@ -44,7 +49,7 @@ def describe(repo: CloudReader, origin: Origin, packet: Packet) -> str | None:
         names = {remote.id: remote.name} if remote is not None else {}
         return f"security group '{group.name}' ({group.id}) rule {rule.id}: {_rule_text(rule, names)}"
     if name == tr.PROVIDER:
-        blocks = _blocks_for(repo, packet)
+        blocks = _blocks_for(repo, matched_elements(result, packet))
         if not blocks:
             return "a provider block"
         return "provider block " + ", ".join(f"{b.cidr} ({b.id})" for b in blocks)
@@ -64,22 +69,12 @@ def _rule_text(rule: SecurityGroupRule, names: dict[str, str]) -> str:
     return " ".join(parts)
 
 
-def _blocks_for(repo: CloudReader, packet: Packet) -> list[ProviderBlock]:
-    source = packet.get(Field.IP4_SRC) or packet.get(Field.IP6_SRC)
-    if not isinstance(source, IPv4Address | IPv6Address):
-        return []
-    proto = packet.get(Field.IP_PROTO)
-    dport = packet.get(Field.L4_DPORT)
-    names = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp"}
+def _blocks_for(repo: CloudReader, matched: Mapping[str, tuple[Network, ...]]) -> list[ProviderBlock]:
+    """The blocks behind the set elements the deciding rule matched: a provider set holds one kind of
+    block (protocol, ports, logging), an element is a block's CIDR. The simulator already matched protocol,
+    ports and address; only the element's blocks are read (an indexed lookup per element)."""
     out: list[ProviderBlock] = []
-    for block in repo.provider_blocks():
-        if source.version != block.cidr.version or source not in block.cidr:
-            continue
-        if block.protocol is not None and names.get(proto) != block.protocol:  # type: ignore[call-overload]
-            continue
-        if block.port_min is not None and not (
-            isinstance(dport, int) and block.port_min <= dport <= (block.port_max or block.port_min)
-        ):
-            continue
-        out.append(block)
+    for set_name, networks in sorted(matched.items()):
+        for net in networks:
+            out += [b for b in repo.provider_blocks(net) if tr.provider_set_name(b.kind, b.log) == set_name]
     return out

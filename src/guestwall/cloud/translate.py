@@ -26,6 +26,7 @@ from guestwall.model.addressset import AddressSet
 from guestwall.model.binding import Owner
 from guestwall.model.cloud import (
     AddressGroup,
+    BlockKind,
     Network,
     Port,
     ProviderBlock,
@@ -250,9 +251,9 @@ def _is_uuid(text: str) -> bool:
 # ---- provider blocks ------------------------------------------------------------------------------------
 
 
-def provider_set_name(kind: tuple[str | None, int | None, int | None], log: bool = False) -> str:
+def provider_set_name(kind: BlockKind, log: bool = False) -> str:
     """The address set of one kind of block; logged blocks have sets (and rules) of their own."""
-    protocol, lo, hi = kind
+    protocol, lo, hi = kind.protocol, kind.port_min, kind.port_max
     suffix = PROVIDER_LOG_SUFFIX if log else ""
     if protocol is None:
         return PROVIDER_ANY + suffix
@@ -272,10 +273,10 @@ def provider_sets(blocks: Sequence[ProviderBlock]) -> dict[str, AddressSet]:
 
 def provider_filter(blocks: Sequence[ProviderBlock]) -> Filter:
     kinds = {provider_set_name(b.kind, b.log): b.kind for b in blocks}
-    kinds.setdefault(PROVIDER_ANY, (None, None, None))
+    kinds.setdefault(PROVIDER_ANY, BlockKind())
     rules: list[Rule] = []
     for name in sorted(kinds, key=lambda n: (n != PROVIDER_ANY, n)):
-        protocol, lo, hi = kinds[name]
+        protocol, lo, hi = kinds[name].protocol, kinds[name].port_min, kinds[name].port_max
         attrs = [("ipset", name), ("ipsetflags", "src")]
         if lo is not None:
             attrs += [("dstportstart", str(lo)), ("dstportend", str(hi if hi is not None else lo))]

@@ -10,7 +10,7 @@ import socket
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any
 
-from guestwall.compile.matches import Kind, int_mac, mac_int, prefix_bounds
+from guestwall.compile.matches import Kind, int_mac, mac_bits, prefix_bounds
 from guestwall.instantiate.program import Operand, Prefix, Range, Value
 from guestwall.model.mac import MacAddress
 
@@ -118,7 +118,7 @@ def from_operand(op: Operand, kind: Kind) -> object:
             net = ip_network(f"{op.addr}/{op.length}", strict=False)
             return _interval(net.network_address, net.broadcast_address)
         if kind is Kind.MAC:
-            lo, hi = prefix_bounds(mac_int(str(op.addr)), op.length, 48)
+            lo, hi = prefix_bounds(mac_bits(op.addr), op.length, 48)
             return _interval(int_mac(lo), int_mac(hi))
         base = _scalar_operand(op.addr, kind)
         assert isinstance(base, int)

@@ -13,7 +13,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 
 from guestwall.errors import InstantiationError
 from guestwall.instantiate.fields import Field
-from guestwall.instantiate.program import Check, Flags, IPSetRef, Operand, Prefix, Range, States, Value
+from guestwall.instantiate.program import Addr, Check, Flags, IPSetRef, Operand, Prefix, Range, States, Value
 from guestwall.model.mac import MacAddress
 from guestwall.nft import ir
 
@@ -177,13 +177,16 @@ def stp_prefix(checks: tuple[Check, ...]) -> list[ir.Match]:
 # ---- literals ----------------------------------------------------------------------------------------------
 
 
-def mac_int(mac: str) -> int:
-    return int(mac.replace(":", ""), 16)
+def mac_bits(addr: Addr) -> int:
+    """A MAC operand's 48 bits (instantiation types every MAC operand as a MacAddress)."""
+    if not isinstance(addr, MacAddress):
+        raise InstantiationError(f"{addr} is not a MAC address")
+    return addr.bits
 
 
 def int_mac(value: int) -> str:
-    raw = f"{value:012x}"
-    return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
+    """48 bits as nftables writes a MAC address (``MacAddress``'s canonical text)."""
+    return MacAddress(value).text
 
 
 def prefix_bounds(base: int, length: int, width: int) -> tuple[int, int]:
@@ -254,8 +257,8 @@ def constant_match(check: Check, ctx: Context) -> ir.Match:
         flags = ir.Masked(t.expr, ir.Const(op.mask, ir.Style.HEX))
         return ir.Match(flags, ir.Const(op.set, ir.Style.HEX), check.negated)
     if isinstance(op, Prefix) and t.kind is Kind.MAC:
-        mac_mask = int_mac(((1 << op.length) - 1) << (48 - op.length))
-        base = int_mac(prefix_bounds(mac_int(str(op.addr)), op.length, 48)[0])
+        mac_mask = MacAddress.mask(op.length).text
+        base = int_mac(prefix_bounds(mac_bits(op.addr), op.length, 48)[0])
         return ir.Match(ir.Masked(t.expr, ir.Const(mac_mask)), ir.Const(base), check.negated)
     if isinstance(op, IPSetRef):
         raise InstantiationError("ipset matches are compiled by the rule compiler")

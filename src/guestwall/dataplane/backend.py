@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from guestwall.dataplane.netns import call_in_netns, netns_path
 from guestwall.errors import DataplaneError
-from guestwall.nft.commands import Listing, Transaction
-from guestwall.nft.render import listing, render_transaction
+from guestwall.nft.commands import Listing, ListTables, Transaction
+from guestwall.nft.render import list_command, listing, render_transaction
 
 JSON = dict[str, Any]
 
@@ -88,7 +88,7 @@ class LibNftables:
                 # the socket is opened lazily by some versions: force it now, inside the namespace
                 lib.nft_ctx_buffer_output(ctx)
                 lib.nft_ctx_buffer_error(ctx)
-                lib.nft_run_cmd_from_buffer(ctx, b"list tables")
+                lib.nft_run_cmd_from_buffer(ctx, list_command(ListTables()).encode())
             return int(ctx or 0)
 
         ctx = call_in_netns(self.netns, create)
@@ -155,12 +155,12 @@ class LibNftables:
         return _with_command(located, commands) or _first_error(err).split(" | ")[0]
 
     def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
-        text = listing(what)
-        rc, out, err = self._call(self._terse_ctx if terse else self._json_ctx, f"list {text}")
+        text = list_command(what)
+        rc, out, err = self._call(self._terse_ctx if terse else self._json_ctx, text)
         if rc != 0:
             if "No such file or directory" in err:
                 return None
-            raise DataplaneError(f"nft list {text} failed: {_first_error(err)}")
+            raise DataplaneError(f"nft {text} failed: {_first_error(err)}")
         return _parsed(out, text) if out.strip() else {"nftables": []}
 
 
@@ -169,7 +169,7 @@ def _parsed(out: str, what: str) -> JSON:
     try:
         result: JSON = json.loads(out)
     except ValueError as e:
-        raise DataplaneError(f"nft list {what} printed output that is not JSON: {e}") from None
+        raise DataplaneError(f"nft {what} printed output that is not JSON: {e}") from None
     return result
 
 
@@ -201,12 +201,12 @@ class NftCommand:
             raise DataplaneError(f"the kernel refused the nftables transaction: {what}")
 
     def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
-        text = listing(what)
-        proc = self._exec(["-j", *(["-t"] if terse else []), "list", *text.split()])
+        text = list_command(what)
+        proc = self._exec(["-j", *(["-t"] if terse else []), *text.split()])
         if proc.returncode != 0:
             if "No such file or directory" in proc.stderr:
                 return None
-            raise DataplaneError(f"nft list {text} failed: {_first_error(proc.stderr)}")
+            raise DataplaneError(f"nft {text} failed: {_first_error(proc.stderr)}")
         return _parsed(proc.stdout, text)
 
 

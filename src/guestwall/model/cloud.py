@@ -147,6 +147,16 @@ class Port:
 
 
 @dataclass(frozen=True)
+class BlockKind:
+    """What a provider block stops, apart from its CIDR: all traffic (no protocol), one protocol, or one
+    protocol's port range. Blocks of one kind share a kernel set."""
+
+    protocol: str | None = None
+    port_min: int | None = None
+    port_max: int | None = None
+
+
+@dataclass(frozen=True)
 class ProviderBlock:
     """An administrator's block of a CIDR for every guest: all traffic, or one protocol (and port range)."""
 
@@ -159,8 +169,8 @@ class ProviderBlock:
     log: bool = False  # the drop log records what this block drops (docs/logging.md)
 
     @property
-    def kind(self) -> tuple[str | None, int | None, int | None]:
-        return (self.protocol, self.port_min, self.port_max)
+    def kind(self) -> BlockKind:
+        return BlockKind(self.protocol, self.port_min, self.port_max)
 
 
 @dataclass(frozen=True)

@@ -170,4 +170,9 @@ class ListRuleset:
     """Every table, ours and others' (for checks of coexistence with other tools)."""
 
 
-Listing = ListTable | ListSet | ListSets | ListRuleset
+@dataclass(frozen=True)
+class ListTables:
+    """The names of every table (cheap: what a new context asks to open its socket)."""
+
+
+Listing = ListTable | ListSet | ListSets | ListRuleset | ListTables

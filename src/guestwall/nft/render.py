@@ -28,6 +28,7 @@ from guestwall.nft.commands import (
     ListSet,
     ListSets,
     ListTable,
+    ListTables,
     SetDecl,
     Table,
     Transaction,
@@ -354,9 +355,15 @@ _LISTING: dict[type, Callable[[Any], str]] = {
         f"{'maps' if x.maps else 'sets'}{'' if x.family is None else ' ' + _family(x.family)}"
     ),
     ListRuleset: lambda x: "ruleset",
+    ListTables: lambda x: "tables",
 }
 
 
 def listing(what: Listing) -> str:
     """What ``nft list`` is asked for (``table bridge guestwall``, ``sets inet`` ...)."""
     return _LISTING[type(what)](what)
+
+
+def list_command(what: Listing) -> str:
+    """The whole command: ``list table bridge guestwall``."""
+    return "list " + listing(what)

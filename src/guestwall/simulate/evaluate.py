@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
 from guestwall.instantiate.fields import Field
 from guestwall.instantiate.program import (
@@ -32,6 +32,8 @@ from guestwall.instantiate.program import (
 from guestwall.model import AddressSet
 from guestwall.model.mac import MacAddress
 from guestwall.simulate.packet import Packet
+
+Network = IPv4Network | IPv6Network
 
 STAGES = {"out": (Stage.L2_OUT, Stage.L3_OUT), "in": (Stage.L3_IN, Stage.L2_IN)}
 
@@ -103,11 +105,31 @@ def in_address_set(
     if aset is None:
         notes.append(f"address set {ref.name} does not exist; assumed not to match")
         return None
-    version = 6 if packet.get(Field.ETHER_TYPE) == 0x86DD else 4
-    addr = packet.get(_SET_FIELDS[(ref.flags[0], version)]) if ref.flags else None
-    if not isinstance(addr, IPv4Address | IPv6Address):
+    addr = _set_address(ref, packet)
+    if addr is None:
         return None  # no such address in the packet: no match, negated or not
     return any(addr.version == net.version and addr in net for net in aset.networks)
+
+
+def _set_address(ref: IPSetRef, packet: Packet) -> IPv4Address | IPv6Address | None:
+    """The packet's address that the set is looked up with (its one dimension, src or dst)."""
+    version = 6 if packet.get(Field.ETHER_TYPE) == 0x86DD else 4
+    addr = packet.get(_SET_FIELDS[(ref.flags[0], version)]) if ref.flags else None
+    return addr if isinstance(addr, IPv4Address | IPv6Address) else None
+
+
+def matched_elements(result: SimulationResult, packet: Packet) -> dict[str, tuple[Network, ...]]:
+    """The elements the deciding rule's address-set lookups found, by set name: what the kernel's lookup
+    matched (negated lookups match no element and are left out)."""
+    rule = result.decided_by
+    out: dict[str, tuple[Network, ...]] = {}
+    for check in rule.checks if rule is not None else ():
+        ref = check.operand
+        aset = result.sets.get(ref.name) if isinstance(ref, IPSetRef) and not check.negated else None
+        addr = _set_address(ref, packet) if isinstance(ref, IPSetRef) else None
+        if aset is not None and addr is not None:
+            out[aset.name] = tuple(n for n in aset.networks if n.version == addr.version and addr in n)
+    return out
 
 
 def check_matches(

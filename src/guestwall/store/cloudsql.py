@@ -10,7 +10,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from guestwall.errors import NotFoundError, StoreError
-from guestwall.model.cloud import AddressGroup, Network, Port, ProviderBlock, SecurityGroup, SecurityGroupRule
+from guestwall.model.cloud import (
+    AddressGroup,
+    BlockKind,
+    Network,
+    Port,
+    ProviderBlock,
+    SecurityGroup,
+    SecurityGroupRule,
+)
 from guestwall.store.cloudrows import (
     BLOCK_COLUMNS,
     MEMBERSHIP,
@@ -348,9 +356,9 @@ class CloudRepo:
             for ident, text, protocol, lo, hi, description, log in self.session.execute(query)
         ]
 
-    def has_provider_kind(self, kind: tuple[str | None, int | None, int | None], log: bool) -> bool:
+    def has_provider_kind(self, kind: BlockKind, log: bool) -> bool:
         """Whether a block of this protocol and port range (and logging) exists."""
-        protocol, lo, hi = kind
+        protocol, lo, hi = kind.protocol, kind.port_min, kind.port_max
         row = ProviderBlockRow
         query = select(row.id).where(
             row.protocol.is_(None) if protocol is None else row.protocol == protocol,

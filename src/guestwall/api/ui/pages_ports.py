@@ -185,7 +185,7 @@ def _cloud_object(reader: Reader, outcome: SimulationResult, packet: Packet, adm
         return None
     if rule.origin.filter == PROVIDER and not admin:
         return "a provider block (blocked for every guest by the administrators)"
-    return describe(cloud_reader(reader), rule.origin, packet)
+    return describe(cloud_reader(reader), outcome, packet)
 
 
 def _example_packet(port: Port | None) -> str:
