@@ -125,7 +125,6 @@ def measure_cloud(
     from guestwall.cloud.facade import Cloud
     from guestwall.cloud.rules import RuleSpec
     from guestwall.config import HostConfig
-    from guestwall.dataplane.apply import apply
     from guestwall.dataplane.backend import open_backend
     from guestwall.engine import Engine
     from guestwall.lab import LabSpec, lab_down, lab_up
@@ -208,12 +207,12 @@ def measure_cloud(
 
         # per-packet cost
         with store.read() as reader:
-            guestwall_ruleset = engine.desired(reader).compiled.ruleset
+            guestwall_desired = engine.desired(reader)
         linear_text = _linear_baseline(cloud, lab)
         path = str(work / "linear.nft")
         plan: list[tuple[str, Callable[[], object] | None]] = [
             ("none", None),
-            ("guestwall", lambda: apply(guestwall_ruleset, backend)),
+            ("guestwall", lambda: engine.converge(guestwall_desired)),
             ("linear", lambda: nft_file(lab.host_netns, linear_text, path)),
         ]
         runs = []

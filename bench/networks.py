@@ -74,26 +74,23 @@ def _world(tag: str) -> Iterator[tuple[str, str, str]]:
 
 
 def _start_timed(store: Any, name: str, host: str) -> tuple[float, int]:
-    from guestwall.dataplane import apply as dp_apply
+    """Start ``name`` through its engine: the seconds it takes and the size of its kernel transaction."""
+    from guestwall.engine import open_engine
     from guestwall.networks import service
 
+    engine = open_engine(host)
     sizes: list[int] = []
-    real = dp_apply.apply
+    real = engine.apply
 
-    def counting(desired: Any, backend: Any, *, locked: bool = False) -> Any:
-        result = real(desired, backend, locked=locked)
+    def counting(txn: Any, change: Any) -> Any:
+        result = real(txn, change)
         sizes.append(len(result.transaction.commands))
         return result
 
-    import guestwall.networks.runtime as runtime
-
-    runtime.apply = counting  # type: ignore[assignment]
-    try:
-        t0 = time.perf_counter()
-        service.start(store, name, host)
-        return time.perf_counter() - t0, sum(sizes)
-    finally:
-        runtime.apply = real  # type: ignore[assignment]
+    engine.apply = counting  # type: ignore[method-assign]
+    t0 = time.perf_counter()
+    service.start(store, name, host, engine=engine)
+    return time.perf_counter() - t0, sum(sizes)
 
 
 def _iperf(guest: str, outside: str, seconds: int) -> dict[str, float]:
@@ -208,12 +205,10 @@ def measure_networks(
                 runs["nat"].append(_iperf(guest, outside, seconds))
                 run_in_netns(host, ["nft", "delete", "table", "ip", "guestwall"], check=True)
                 runs["none"].append(_iperf(guest, outside, seconds))
-                from guestwall.dataplane.backend import open_backend
-                from guestwall.networks.runtime import apply_rules
-                from guestwall.store.netrepo import NetRepo
+                from guestwall.engine import networks_changed, open_engine
 
                 with store.read() as rd:
-                    apply_rules(NetRepo(rd), open_backend(host))
+                    open_engine(host).apply(rd, networks_changed())
             for cfg, values in runs.items():
                 for metric in ("tcp_gbit_s", "udp_pkt_s"):
                     out[f"{cfg}_{metric}"] = median([v[metric] for v in values])

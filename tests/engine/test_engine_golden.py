@@ -63,6 +63,9 @@ class Recording:
     def list_json(self, what: Listing, terse: bool = False):  # type: ignore[no-untyped-def]
         return self.inner.list_json(what, terse)
 
+    def chain_reader(self):  # type: ignore[no-untyped-def]
+        return self.inner.chain_reader()  # type: ignore[attr-defined]
+
 
 @pytest.fixture
 def kernel(tmp_path: Path) -> Iterator[tuple[Store, Recording, Engine]]:

@@ -10,7 +10,6 @@ from netkit import UPLINK_HOST, UPLINK_OUTSIDE, World
 from guestwall.errors import DataplaneError
 from guestwall.networks import links, service
 from guestwall.networks.runtime import converge
-from guestwall.store.netrepo import NetRepo
 from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
@@ -37,7 +36,7 @@ def test_isolated_guests_reach_each_other_only(world: World) -> None:
     world.run(world.host, "nft", "flush", "table", "ip", "guestwall")
     assert world.tcp_source(world.guests["ia"], world.outside, UPLINK_OUTSIDE) == a  # routed, not isolated
     with world.store.write() as w:
-        assert any("repaired host rules" in x for x in converge(NetRepo(w), world.host).actions)
+        assert any("repaired host rules" in x for x in converge(w, world.host).actions)
     assert world.tcp_source(world.guests["ia"], world.outside, UPLINK_OUTSIDE, port=8081) is None
 
 

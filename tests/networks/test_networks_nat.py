@@ -11,7 +11,6 @@ from netkit import UPLINK_HOST, UPLINK_OUTSIDE, World
 
 from guestwall.networks import dnsmasq, service
 from guestwall.networks.runtime import converge
-from guestwall.store.netrepo import NetRepo
 from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
@@ -64,7 +63,7 @@ def test_nat_guests_get_leases_names_and_leave_masqueraded(world: World) -> None
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     with world.store.write() as w:
-        done = converge(NetRepo(w), world.host)
+        done = converge(w, world.host)
     assert "started dnsmasq of network natnet" in done.actions
     assert world.dhcp("ga", hostname="alpha") == a
 

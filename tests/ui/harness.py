@@ -176,12 +176,17 @@ class Ui:
 
 
 def _stale(element: Any) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     try:
         element.is_enabled()
     except StaleElementReferenceException:
         return True
+    except WebDriverException as error:
+        # Chrome's other word for a stale element, when asked while the next page replaces the document
+        if "does not belong to the document" in str(error.msg):
+            return True
+        raise
     return False
 
 

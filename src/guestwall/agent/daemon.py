@@ -325,7 +325,9 @@ class Agent:
         from guestwall.networks.runtime import converge_store
 
         try:
-            actions = converge_store(self.store, self.netns, autostart=reason == "start")
+            actions = converge_store(
+                self.store, self.netns, autostart=reason == "start", engine=self.reconciler.engine
+            )
         except GuestwallError as e:
             log.error("networks: converge (%s) failed: %s", reason, e)
             return

@@ -25,7 +25,7 @@ def create(ctx: Context, address: str, fixed: str, interface: str | None) -> Non
     from guestwall.networks import floating
 
     with reported(f"Failed to create floating IP {address}"):
-        rec = floating.create(ctx.store(), address, fixed, interface, ctx.netns)
+        rec = floating.create(ctx.store(), address, fixed, interface, ctx.netns, engine=ctx.engine())
     ctx.info(f"Floating IP {rec.address} created for {rec.fixed}")
 
 
@@ -37,7 +37,7 @@ def delete(ctx: Context, address: str) -> None:
     from guestwall.networks import floating
 
     with reported(f"Failed to delete floating IP {address}"):
-        rec = floating.delete(ctx.store(), address, ctx.netns)
+        rec = floating.delete(ctx.store(), address, ctx.netns, engine=ctx.engine())
     ctx.info(f"Floating IP {rec.address} deleted")
 
 

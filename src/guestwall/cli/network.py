@@ -30,13 +30,15 @@ def _not_found(name: str) -> str:
     return f"failed to get network '{name}'"
 
 
-def _lifecycle(ctx: Context, verb: str, given: tuple[str | None, str | None], done: str) -> None:
-    """net-undefine, -start, -destroy: ``service.<verb>`` on the named network, then say ``done``."""
+def _lifecycle(
+    ctx: Context, verb: str, given: tuple[str | None, str | None], done: str, run: Callable[[Any, str], str]
+) -> None:
+    """net-undefine, -start, -destroy: ``run(service, name)`` on the named network, then say ``done``."""
     from guestwall.networks import service
 
     name = required(f"net-{verb}", "network", *given)
     with reported(f"Failed to {verb} network {name}", not_found=_not_found(name)):
-        result = getattr(service, verb)(ctx.store(), name, ctx.netns)
+        result = run(service, name)
     ctx.info(done.format(result))
 
 
@@ -62,7 +64,13 @@ def define(ctx: Context, file: str | None, file_named: str | None, validate: boo
 @click.pass_obj
 def undefine(ctx: Context, network: str | None, network_named: str | None) -> None:
     """Undefine a persistent network (an active one becomes transient)."""
-    _lifecycle(ctx, "undefine", (network, network_named), "Network {} has been undefined")
+    _lifecycle(
+        ctx,
+        "undefine",
+        (network, network_named),
+        "Network {} has been undefined",
+        lambda service, name: service.undefine(ctx.store(), name, ctx.netns),
+    )
 
 
 @click.command("net-start")
@@ -70,7 +78,13 @@ def undefine(ctx: Context, network: str | None, network_named: str | None) -> No
 @click.pass_obj
 def start(ctx: Context, network: str | None, network_named: str | None) -> None:
     """Start an inactive network: bridge, dnsmasq, host rules."""
-    _lifecycle(ctx, "start", (network, network_named), "Network {} started")
+    _lifecycle(
+        ctx,
+        "start",
+        (network, network_named),
+        "Network {} started",
+        lambda service, name: service.start(ctx.store(), name, ctx.netns, engine=ctx.engine()),
+    )
 
 
 @click.command("net-destroy")
@@ -78,7 +92,13 @@ def start(ctx: Context, network: str | None, network_named: str | None) -> None:
 @click.pass_obj
 def destroy(ctx: Context, network: str | None, network_named: str | None) -> None:
     """Stop an active network."""
-    _lifecycle(ctx, "destroy", (network, network_named), "Network {} destroyed")
+    _lifecycle(
+        ctx,
+        "destroy",
+        (network, network_named),
+        "Network {} destroyed",
+        lambda service, name: service.destroy(ctx.store(), name, ctx.netns, engine=ctx.engine()),
+    )
 
 
 @click.command("net-autostart")

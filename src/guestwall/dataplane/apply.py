@@ -1,4 +1,4 @@
-"""Make the kernel equal to a desired ruleset: read our tables, diff, run one atomic transaction.
+"""The kernel lock and the result of applying; the applying itself is ``engine.Engine``'s (the one way in).
 
 One host-wide lock (per network namespace) serialises read-diff-apply, so concurrent commands and the
 agent never interleave; a failed transaction changes nothing (nftables batches are atomic).
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,21 +57,5 @@ def _lock_name(netns: str | None) -> str:
 
 
 def plan(desired: Ruleset, backend: Backend) -> Transaction:
-    """What apply would run now (without running it)."""
+    """What making the kernel equal to ``desired`` would run now (without running it)."""
     return diff(desired, read_state(backend, families=tuple(desired.tables)))
-
-
-def apply(desired: Ruleset, backend: Backend, *, locked: bool = False) -> ApplyResult:
-    """Bring our tables to ``desired`` in one transaction (none if nothing differs)."""
-    if not locked:
-        with kernel_lock(backend.netns):
-            return apply(desired, backend, locked=True)
-    t0 = time.perf_counter()
-    tx = diff(desired, read_state(backend, families=tuple(desired.tables)))
-    t1 = time.perf_counter()
-    if tx:
-        try:
-            backend.run(tx)
-        except DataplaneError as e:
-            raise DataplaneError(f"{e} (nothing was changed)") from e
-    return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)

@@ -14,12 +14,15 @@ import os
 import shutil
 import subprocess
 import threading
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from guestwall.dataplane.netns import call_in_netns, netns_path
 from guestwall.errors import DataplaneError
 from guestwall.nft.commands import Listing, ListTables, Transaction
 from guestwall.nft.render import list_command, listing, render_transaction
+
+if TYPE_CHECKING:
+    from guestwall.dataplane.nlchains import ChainReader
 
 JSON = dict[str, Any]
 
@@ -78,6 +81,15 @@ class LibNftables:
         self._ctx = self._new_ctx(0)
         self._json_ctx = self._new_ctx(_NFT_CTX_OUTPUT_JSON)
         self._terse_ctx = self._new_ctx(_NFT_CTX_OUTPUT_JSON | _NFT_CTX_OUTPUT_TERSE)
+        self._chains: ChainReader | None = None
+
+    def chain_reader(self) -> ChainReader:
+        """Our chains and rule digests without libnftables' cache (``dataplane.nlchains``), opened once."""
+        if self._chains is None:
+            from guestwall.dataplane.nlchains import ChainReader
+
+            self._chains = ChainReader(self.netns)
+        return self._chains
 
     def _new_ctx(self, flags: int) -> int:
         lib = self._lib
@@ -110,6 +122,9 @@ class LibNftables:
         contexts = [getattr(self, name, 0) for name in ("_ctx", "_json_ctx", "_terse_ctx")]
         self._ctx = self._json_ctx = self._terse_ctx = 0
         self._free(*(ctx for ctx in contexts if ctx))
+        reader, self._chains = getattr(self, "_chains", None), None
+        if reader is not None:
+            reader.close()
 
     def __del__(self) -> None:
         # long-lived processes (the agent, the API, a test run) open many backends: a context that is
@@ -228,6 +243,10 @@ class LazyBackend:
 
     def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
         return self._opened().list_json(what, terse)
+
+    def chain_reader(self) -> ChainReader | None:
+        opened = getattr(self._opened(), "chain_reader", None)
+        return opened() if opened is not None else None
 
 
 class RecordingBackend:

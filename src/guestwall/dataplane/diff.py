@@ -140,40 +140,56 @@ def _diff_table(family: str, want: TableSpec, have: ActualTable | None, out: lis
 
 
 def port_additions(
-    part: Ruleset, sets: dict[str, ActualTable], keys: dict[str, object], asserted: set[tuple[str, str]]
+    part: Ruleset, existing: dict[str, ActualTable], keys: dict[str, object], asserted: set[tuple[str, str]]
 ) -> list[Command] | None:
-    """Adding one port without reading anyone's rules or elements: ``part`` is the ruleset compiled for that
-    port alone, ``sets`` a terse listing of the kernel's sets (cheap whatever the number of ports).
+    """Adding one port without reading anyone's set elements: ``part`` is the ruleset compiled for that port
+    alone, ``existing`` a terse listing of our tables (chains with their rules' digests, set declarations,
+    no elements: its cost follows the rules, not the ports).
 
-    The port's chains (its group's, shared) are re-asserted with the same content (added if missing,
-    flushed and refilled: constant size), its set declarations added (a different existing declaration
-    makes the kernel refuse), its own elements added (those whose first component is its key; an existing
-    map element with another value makes the kernel refuse), and address sets filled only if they are new.
-    ``asserted``: chains (family, name) already re-asserted in this transaction by another port, updated.
-    Declarations come first in the result's first list. None when only a full apply can do it (a table is
-    missing)."""
+    Only what the kernel lacks is sent: the port's chains (its group's, shared) that are missing are added
+    and filled, those whose rules differ from the wanted ones (by the digests in their comments, as the full
+    diff compares them) are flushed and refilled, equal ones are left alone; set declarations the kernel
+    lacks are added; the port's own elements (those whose first component is its key) are added, and an
+    address set new to the kernel gets everything it holds. An existing map element with another value
+    makes the kernel refuse. ``asserted``: chains (family, name) already handled in this transaction by
+    another port, updated. None when only a full apply can do it (a table is missing, a set is declared
+    otherwise, a base chain hooks elsewhere)."""
     decls: list[Command] = []
-    body: list[Command] = []
+    chains: list[Command] = []
+    flushes: list[Command] = []
+    rules: list[Command] = []
+    elements: list[Command] = []
     for family, table in part.tables.items():
-        have = sets.get(family)
+        have = existing.get(family)
         if have is None:
             return None
         for chain in table.chains.values():
             if (family, chain.name) in asserted:
                 continue
             asserted.add((family, chain.name))
-            body.append(chain_decl(family, chain))
-            body.append(flush(chain.decl(family)))
-            body += rule_cmds(family, chain)
-        for name, spec in table.sets.items():
-            decls.append(add(spec.decl(family)))
-            if name in have.sets:
-                mine = {e: v for e, v in spec.elements.items() if e and e[0] == keys[family]}
+            actual = have.chains.get(chain.name)
+            if actual is None:
+                chains.append(chain_decl(family, chain))
+            elif actual.decl.base != chain.base:
+                return None  # the full diff recreates it
+            elif actual.digests == [rule_digest(r) for r in chain.rules]:
+                continue
             else:
+                flushes.append(flush(chain.decl(family)))
+            rules += rule_cmds(family, chain)
+        for name, spec in table.sets.items():
+            declared = have.sets.get(name)
+            if declared is None:
+                decls.append(add(spec.decl(family)))
                 mine = spec.elements  # a set new to the kernel: everything it holds
+            elif not decl_matches(spec, declared.decl):
+                return None  # the full diff recreates it
+            else:
+                mine = {e: v for e, v in spec.elements.items() if e and e[0] == keys[family]}
             if mine:
-                body += element_cmds("add", family, spec, mine)
-    return [*reversed(decls), *body]
+                elements += element_cmds("add", family, spec, mine)
+    # declarations before the rules that name them; elements (verdicts jump to chains) last
+    return [*decls, *chains, *flushes, *rules, *elements]
 
 
 def port_removals(part: Ruleset, keys: dict[str, object]) -> list[Command]:

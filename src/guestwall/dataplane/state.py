@@ -13,6 +13,7 @@ from typing import Any
 from guestwall.compile import canon, names
 from guestwall.compile.ruleset import Ruleset, rule_digest
 from guestwall.dataplane.backend import Backend
+from guestwall.errors import DataplaneError
 from guestwall.nft.commands import BaseHook, Chain, Element, ListSets, ListTable, SetDecl, Table
 
 
@@ -62,6 +63,28 @@ def read_sets(backend: Backend) -> dict[str, ActualTable]:
                 family = s["family"]
                 tables[family].sets[s["name"]] = ActualSet(set_decl(family, s))
     return {family: table for family, table in tables.items() if table.sets}
+
+
+def read_terse(backend: Backend) -> dict[str, ActualTable]:
+    """Our tables without set elements: chains with their rules' digests, set declarations. Through the
+    backend's netlink chain reader when it has one (``dataplane.nlchains``: the cost follows the rules,
+    not the ports), else a terse listing (libnftables still reads every element behind it)."""
+    opener = getattr(backend, "chain_reader", None)
+    try:
+        reader = opener() if opener is not None else None
+        if reader is not None:
+            dumped = {family: reader.chains(family) for family in names.FAMILIES}
+            if all(chains is not None for chains in dumped.values()):  # else changed while dumped
+                tables = read_sets(backend)
+                out: dict[str, ActualTable] = {}
+                for family, chains in dumped.items():
+                    if chains or family in tables:
+                        out[family] = tables.get(family) or ActualTable(family)
+                        out[family].chains = chains or {}
+                return out
+    except (DataplaneError, OSError):
+        pass  # no netlink socket here (or a failed dump): libnftables' listing says the same
+    return read_state(backend, terse=True)
 
 
 def _types(value: Any) -> tuple[str, ...]:

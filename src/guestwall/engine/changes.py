@@ -28,7 +28,9 @@ class Change:
     were, see ``engine.departing``), address sets to bring in step with the store. ``previous`` are address
     sets as the store held them before the change (so the kernel, when it was in step): their deltas need
     no read-back; sets in ``sets`` without an entry are read back from the kernel. ``full``: recompute
-    everything (drift repair, or a change whose extent is unknown)."""
+    everything (drift repair, or a change whose extent is unknown). ``networks``: virtual networks or
+    floating IPs changed, a change of its own (their tables, ``ip/ip6 guestwall``, are apart from the
+    filters': ``networks_changed``)."""
 
     filters: FilterEdit | None = None
     added: tuple[str, ...] = ()
@@ -37,9 +39,14 @@ class Change:
     previous: Mapping[str, AddressSet] = field(default_factory=dict)
     full: bool = False
     lagging: frozenset[str] = frozenset()  # sets the kernel may not hold as the store did: read back
+    networks: bool = False
+
+    def __post_init__(self) -> None:
+        if self.networks and (self.filters or self.added or self.removed or self.sets or self.full):
+            raise ValueError("the networks' tables change on their own: use networks_changed() alone")
 
     def __bool__(self) -> bool:
-        return bool(self.filters or self.added or self.removed or self.sets or self.full)
+        return bool(self.filters or self.added or self.removed or self.sets or self.full or self.networks)
 
 
 def converge() -> Change:
@@ -49,3 +56,9 @@ def converge() -> Change:
 
 def filter_edit(before: Mapping[str, Filter], after: Mapping[str, Filter]) -> Change:
     return Change(filters=FilterEdit(before, after))
+
+
+def networks_changed() -> Change:
+    """Virtual networks or floating IPs changed (started, destroyed, created, deleted; or the agent repairs
+    them): the networks' tables are recomputed from the store and diffed, one transaction."""
+    return Change(networks=True)

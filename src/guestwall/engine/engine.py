@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from guestwall.compile import names
+from guestwall.compile.ruleset import Ruleset
 from guestwall.config import HostConfig
 from guestwall.dataplane.apply import ApplyResult, kernel_lock
 from guestwall.dataplane.backend import Backend
@@ -21,7 +22,7 @@ from guestwall.dataplane.diff import Transaction, diff
 from guestwall.dataplane.fingerprints import Fingerprints, mark, mark_tampered, read_kernel
 from guestwall.dataplane.fingerprints import verify as verify_chains
 from guestwall.dataplane.links import Link
-from guestwall.dataplane.state import ActualTable, read_sets, read_state
+from guestwall.dataplane.state import ActualTable, read_sets, read_state, read_terse
 from guestwall.engine.changes import Change
 from guestwall.engine.desired import Desired, bound_port, desired_state, load_definitions
 from guestwall.engine.incremental import plan_filter_change, port_part, transaction
@@ -59,7 +60,9 @@ class Engine:
 
     def apply(self, txn: Reader, change: Change) -> ApplyResult:
         """Enforce ``change``, written in ``txn`` and not yet committed: incrementally when it can, else
-        everything (``txn`` as it is now is the desired state)."""
+        everything (``txn`` as it is now is the desired state). The networks' tables: ``_networks``."""
+        if change.networks:
+            return self._networks(txn)
         if not change.full:
             result = self._incremental(txn, change)
             if result is not None:
@@ -161,7 +164,9 @@ class Engine:
             stored = (load_definitions(txn, tops),) * 2
         with kernel_lock(self.backend.netns):
             t0 = time.perf_counter()
-            existing = read_sets(self.backend)
+            # ports that come are checked against our chains as the kernel holds them (their rules'
+            # digests, no elements); otherwise the set declarations are all a plan reads
+            existing = read_terse(self.backend) if records else read_sets(self.backend)
             sets = hollow_sets(txn, existing.get(names.INET))
             plan = None
             if edit is not None:
@@ -200,6 +205,29 @@ class Engine:
                 except DataplaneError:
                     return None  # the kernel is not as expected: the full path settles it
             return ApplyResult(tx, t1 - t0, time.perf_counter() - t1, incremental=True)
+
+    # ---- the virtual networks' tables ----------------------------------------------------------------------
+
+    def networks_desired(self, txn: Reader) -> Ruleset:
+        """What the networks' tables (``ip/ip6 guestwall``) should hold by the store as ``txn`` sees it."""
+        from guestwall.networks.desired import desired_tables, host_options
+
+        return desired_tables(txn, host_options())
+
+    def _networks(self, txn: Reader) -> ApplyResult:
+        """The networks' tables made equal to the store's, whole (a few chains and map elements a network):
+        under the same kernel lock, read, diff, one transaction; a refusal changes nothing and raises."""
+        desired = self.networks_desired(txn)
+        with kernel_lock(self.backend.netns):
+            t0 = time.perf_counter()
+            tx = diff(desired, read_state(self.backend, families=tuple(desired.tables)))
+            t1 = time.perf_counter()
+            if tx:
+                try:
+                    self.backend.run(tx)
+                except DataplaneError as e:
+                    raise DataplaneError(f"{e} (nothing was changed)") from e
+            return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)
 
 
 def hollow_sets(txn: Reader, declared: ActualTable | None) -> dict[str, AddressSet]:

@@ -3,8 +3,10 @@ transaction built against terse listings of the kernel (no rules, no elements re
 
 A filter edit changes the chains of the groups (top filter + provided variable names) whose tree holds
 it; every port of a group shares them, so the edit is planned once per group with one representative
-binding and the transaction rewrites only the chains that differ. A port that comes or goes changes its own
-set elements and re-asserts its group's chains. An address-set change is a set-element delta. Every plan
+binding and the transaction rewrites only the chains that differ. A port that goes deletes its own set
+elements; a port that comes adds its own and only those of its group's chains that the kernel lacks or holds
+otherwise (by a listing of our chains and their rules' digests, taken inside the lock: what the full diff
+compares, without the elements). An address-set change is a set-element delta. Every plan
 returns None when only the full path can do it (per-port chains, values no set holds yet, a kernel that is
 not as expected); the engine then applies everything. Nothing here takes a lock or runs a transaction.
 """
@@ -138,16 +140,16 @@ def transaction(
     address sets as they were before the change (their deltas then need no listing). None when only a full
     apply can do it (the kernel is not as expected)."""
     out: list[Command] = []
+    asserted: set[tuple[str, str]] = set()  # chains written already: ports that come leave them alone
     if filters is not None:
         for family, table in filters.after.items():
-            if not _chain_changes(family, filters.before[family], table, existing.get(family), out):
+            if not _chain_changes(family, filters.before[family], table, existing.get(family), out, asserted):
                 return None
     for part in removed:
         out += port_removals(part.ruleset, part.keys)
     keep = {c for part in added for t in part.ruleset.tables.values() for c in t.chains}
     for part in retired:
         out += _retire_chains(part.ruleset, keep)
-    asserted: set[tuple[str, str]] = set()
     for part in added:
         more = port_additions(part.ruleset, existing, part.keys, asserted)
         if more is None:
@@ -163,10 +165,15 @@ def transaction(
 
 
 def _chain_changes(
-    family: str, was: TableSpec, now: TableSpec, have: ActualTable | None, out: list[Command]
+    family: str,
+    was: TableSpec,
+    now: TableSpec,
+    have: ActualTable | None,
+    out: list[Command],
+    written: set[tuple[str, str]],
 ) -> bool:
-    """Commands for a family's changed group chains, into ``out`` (declarations first); False when only a
-    full apply can do it."""
+    """Commands for a family's changed group chains, into ``out`` (declarations first), the chains they
+    write into ``written``; False when only a full apply can do it."""
     if have is None or was.sets.keys() - now.sets.keys():
         # sets the groups no longer use may be unused by anyone: the full path deletes exactly those
         return False
@@ -183,6 +190,7 @@ def _chain_changes(
     gone = [c for n, c in was.chains.items() if n not in now.chains]
     new = [c for n, c in now.chains.items() if n not in was.chains]
     edited = [c for n, c in now.chains.items() if n in was.chains and _digests(c) != _digests(was.chains[n])]
+    written.update((family, c.name) for c in new + edited)
     out[:0] = [chain_decl(family, c) for c in new]
     out += [flush(c.decl(family)) for c in edited] + [flush(c.decl(family)) for c in gone]
     out += [delete(c.decl(family)) for c in gone]

@@ -6,6 +6,7 @@ the store all use; masks (``srcmacmask``) are MacAddress values too, with ``pref
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address
 
@@ -14,6 +15,7 @@ from guestwall.errors import GuestwallError, InputError
 WIDTH = 48
 _ALL = (1 << WIDTH) - 1
 _HEX = frozenset("0123456789abcdefABCDEF")
+_CANONICAL = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")  # the common form, read without the loop
 
 
 @dataclass(frozen=True, order=True)
@@ -27,7 +29,8 @@ class MacAddress:
         if not 0 <= self.bits <= _ALL:
             raise ValueError(f"{self.bits:#x} is not a 48-bit MAC address")
         raw = f"{self.bits:012x}"
-        object.__setattr__(self, "text", ":".join(raw[i : i + 2] for i in range(0, 12, 2)))
+        text = f"{raw[0:2]}:{raw[2:4]}:{raw[4:6]}:{raw[6:8]}:{raw[8:10]}:{raw[10:12]}"
+        object.__setattr__(self, "text", text)
 
     def __str__(self) -> str:
         return self.text
@@ -42,6 +45,8 @@ class MacAddress:
         With ``trailing`` (libvirt's own check, ``*end <= ' '``) any character up to and including space
         may follow the sixth group, so ``aa:bb:cc:dd:ee:ff junk`` is accepted as libvirt accepts it.
         """
+        if _CANONICAL.fullmatch(text):
+            return cls(int(text.replace(":", ""), 16))
         bits = 0
         i = 0
         for index in range(6):

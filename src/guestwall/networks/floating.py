@@ -7,11 +7,10 @@ from __future__ import annotations
 import socket
 from ipaddress import IPv4Address
 
-from guestwall.dataplane.backend import open_backend
 from guestwall.dataplane.netns import call_in_netns
+from guestwall.engine import Engine, networks_changed, open_engine
 from guestwall.errors import ConflictError, NetworkError
 from guestwall.networks import links
-from guestwall.networks.runtime import apply_rules
 from guestwall.store.netrepo import FloatingIPRecord, NetRepo
 from guestwall.store.records import Store
 
@@ -28,8 +27,15 @@ def _v4(text: str, what: str) -> IPv4Address:
 
 
 def create(
-    store: Store, address: str, fixed: str, interface: str | None, netns: str | None = None
+    store: Store,
+    address: str,
+    fixed: str,
+    interface: str | None,
+    netns: str | None = None,
+    *,
+    engine: Engine | None = None,
 ) -> FloatingIPRecord:
+    """``engine``: the caller's, by default one for ``netns`` (as in service.py)."""
     rec = FloatingIPRecord(str(_v4(address, "floating")), str(_v4(fixed, "fixed")), interface)
     with store.write() as w:
         repo = NetRepo(w)
@@ -42,7 +48,7 @@ def create(
         if interface:
             links.bind_address(netns, interface, rec.address)
         try:
-            apply_rules(repo, open_backend(netns))
+            (engine or open_engine(netns)).apply(w, networks_changed())
         except BaseException:
             if interface:
                 links.unbind_address(netns, interface, rec.address)
@@ -52,11 +58,13 @@ def create(
     return rec
 
 
-def delete(store: Store, address: str, netns: str | None = None) -> FloatingIPRecord:
+def delete(
+    store: Store, address: str, netns: str | None = None, *, engine: Engine | None = None
+) -> FloatingIPRecord:
     with store.write() as w:
         repo = NetRepo(w)
         rec = repo.delete_floating_ip(str(_v4(address, "floating")))
-        apply_rules(repo, open_backend(netns))
+        (engine or open_engine(netns)).apply(w, networks_changed())
         if rec.interface:
             links.unbind_address(netns, rec.interface, rec.address)
     return rec

@@ -5,38 +5,19 @@ repaired). The host rules of all networks are applied together: one transaction 
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from ipaddress import IPv4Address, ip_address
 
-from guestwall.dataplane.apply import ApplyResult, apply
-from guestwall.dataplane.backend import Backend, open_backend
 from guestwall.dataplane.netns import call_in_netns
+from guestwall.engine import Engine, networks_changed, open_engine
 from guestwall.errors import DataplaneError, GuestwallError, NetworkError
 from guestwall.networks import dnsmasq, leaseports, links
-from guestwall.networks.model import FloatingIP, ForwardMode, HostOptions, Network
-from guestwall.networks.rules import compile_networks
+from guestwall.networks.desired import active_networks
+from guestwall.networks.model import ForwardMode, Network
 from guestwall.networks.xml import format_network, parse_network
-from guestwall.nwfilter.binding_xml import parse_binding
-from guestwall.store.netrepo import FloatingIPRecord, NetRepo, NetworkRecord
+from guestwall.store.netrepo import NetRepo, NetworkRecord
 from guestwall.store.records import Reader, Store
-
-METADATA_ENV = "GUESTWALL_METADATA"  # host:port that 169.254.169.254:80 is forwarded to
-
-
-def host_options() -> HostOptions:
-    text = os.environ.get(METADATA_ENV, "").strip()
-    if not text:
-        return HostOptions()
-    host, _, port = text.rpartition(":")
-    try:
-        return HostOptions((IPv4Address(host), int(port)))
-    except ValueError:
-        raise NetworkError(
-            f"{METADATA_ENV}={text!r} is not HOST:PORT with an IPv4 host", "invalid argument"
-        ) from None
 
 
 def live_definition(net: Network) -> Network:
@@ -45,25 +26,6 @@ def live_definition(net: Network) -> Network:
         nat = replace(net.forward.nat, port_start=1024, port_end=65535)
         return replace(net, forward=replace(net.forward, nat=nat))
     return net
-
-
-def floating_ips(records: Sequence[FloatingIPRecord]) -> list[FloatingIP]:
-    out = []
-    for r in records:
-        a, f = ip_address(r.address), ip_address(r.fixed)
-        assert isinstance(a, IPv4Address) and isinstance(f, IPv4Address)
-        out.append(FloatingIP(a, f, r.interface))
-    return out
-
-
-def active_networks(repo: NetRepo) -> list[Network]:
-    return [parse_network(r.live_xml) for r in repo.networks() if r.live_xml is not None]
-
-
-def apply_rules(repo: NetRepo, backend: Backend) -> ApplyResult:
-    """The host rules of every active network and floating IP, in one transaction (empty if unchanged)."""
-    desired = compile_networks(active_networks(repo), floating_ips(repo.floating_ips()), host_options())
-    return apply(desired, backend)
 
 
 def check_overlap(net: Network, others: Sequence[Network]) -> None:
@@ -144,17 +106,18 @@ class Converged:
 
 
 def converge(
-    repo: NetRepo,
+    txn: Reader,
     netns: str | None,
     *,
     autostart: bool = False,
-    backend: Backend | None = None,
+    engine: Engine | None = None,
     bound: Mapping[str, str] | None = None,
 ) -> Converged:
-    """Make the host match the store: every active network's bridge and dnsmasq present, the rules applied;
-    with ``autostart`` (agent start-up, as libvirtd at boot) inactive autostart networks are started. With
-    ``bound`` (MAC → port device of the store's bindings) the leases of guests whose port went are
-    released (networks.leaseports)."""
+    """Make the host match the store: every active network's bridge and dnsmasq present, the rules applied
+    (by ``engine``, else one for ``netns``); with ``autostart`` (agent start-up, as libvirtd at boot)
+    inactive autostart networks are started. With ``bound`` (MAC → port device of the store's bindings)
+    the leases of guests whose port went are released (networks.leaseports)."""
+    repo = NetRepo(txn)
     actions: list[str] = []
     records: list[NetworkRecord] = repo.networks()
     for rec in records:
@@ -175,15 +138,17 @@ def converge(
         if bound is not None and dnsmasq.needs_dnsmasq(net):
             gone = leaseports.follow_ports(netns, net, bound)
             actions += [f"released lease {what} (port gone) in network {net.name}" for what in gone]
-    result = apply_rules(repo, backend or open_backend(netns))
+    result = (engine or open_engine(netns)).apply(txn, networks_changed())
     if result.changed:
         actions.append(f"repaired host rules ({len(result.transaction.commands)} commands)")
     return Converged(tuple(actions))
 
 
-def converge_store(store: Store, netns: str | None, *, autostart: bool = False) -> tuple[str, ...]:
-    """The agent's step: nothing to do (and no transaction) without networks; a write transaction only when
-    autostart networks are to be started."""
+def converge_store(
+    store: Store, netns: str | None, *, autostart: bool = False, engine: Engine | None = None
+) -> tuple[str, ...]:
+    """The agent's step (with its engine): nothing to do (and no transaction) without networks; a write
+    transaction only when autostart networks are to be started."""
     from guestwall.store.sqlstore import SqlStore
 
     if not isinstance(store, SqlStore):
@@ -195,9 +160,9 @@ def converge_store(store: Store, netns: str | None, *, autostart: bool = False) 
         bound = bound_macs(r)
         pending = autostart and any(n.autostart and not n.active for n in repo.networks())
         if not pending:
-            return converge(repo, netns, bound=bound).actions
+            return converge(r, netns, engine=engine, bound=bound).actions
     with store.write() as w:
-        return converge(NetRepo(w), netns, autostart=True, bound=bound).actions
+        return converge(w, netns, autostart=True, engine=engine, bound=bound).actions
 
 
 def bound_macs(reader: Reader) -> dict[str, str]:
@@ -205,7 +170,7 @@ def bound_macs(reader: Reader) -> dict[str, str]:
     out = {}
     for b in reader.bindings():
         try:
-            out[str(parse_binding(b.xml).mac)] = b.portdev
+            out[str(b.binding.mac)] = b.portdev
         except GuestwallError:
             continue  # a binding the engine reports on its own
     return out

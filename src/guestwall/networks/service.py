@@ -1,5 +1,6 @@
 """The network use cases (virsh's net-* commands and the agent's): each is one store transaction, the
-kernel changed inside it, so a failure leaves both as they were.
+kernel changed inside it (through the engine, ``changes.networks_changed``), so a failure leaves both as
+they were. ``engine``: the caller's (the CLI's, the agent's); by default one for ``netns``.
 """
 
 from __future__ import annotations
@@ -9,19 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, ip_address
 
-from guestwall.dataplane.backend import open_backend
+from guestwall.engine import Engine, networks_changed, open_engine
 from guestwall.errors import ConflictError, NetworkError, NetworkStateError
 from guestwall.networks import dnsmasq, links
 from guestwall.networks.defaults import fill_defaults
+from guestwall.networks.desired import active_networks
 from guestwall.networks.model import Dhcp, DhcpHost, Network
-from guestwall.networks.runtime import (
-    active_networks,
-    apply_rules,
-    bring_up,
-    check_overlap,
-    live_definition,
-    tear_down,
-)
+from guestwall.networks.runtime import bring_up, check_overlap, live_definition, tear_down
 from guestwall.networks.xml import format_network, parse_host, parse_network
 from guestwall.nwfilter.safexml import parse_xml
 from guestwall.store.netrepo import NetRepo, NetworkRecord
@@ -75,7 +70,7 @@ def undefine(store: Store, name: str, netns: str | None = None) -> str:
         return rec.name
 
 
-def start(store: Store, name: str, netns: str | None = None) -> str:
+def start(store: Store, name: str, netns: str | None = None, *, engine: Engine | None = None) -> str:
     with store.write() as w:
         repo = NetRepo(w)
         rec = repo.get(name)
@@ -87,14 +82,14 @@ def start(store: Store, name: str, netns: str | None = None) -> str:
         repo.put(replace(rec, live_xml=format_network(net)))
         bring_up(netns, net, adopt=False)  # someone else's device of that name: refused, never adopted
         try:
-            apply_rules(repo, open_backend(netns))
+            (engine or open_engine(netns)).apply(w, networks_changed())
         except BaseException:
             tear_down(netns, net)
             raise
         return rec.name
 
 
-def destroy(store: Store, name: str, netns: str | None = None) -> str:
+def destroy(store: Store, name: str, netns: str | None = None, *, engine: Engine | None = None) -> str:
     with store.write() as w:
         repo = NetRepo(w)
         rec = repo.get(name)
@@ -106,7 +101,7 @@ def destroy(store: Store, name: str, netns: str | None = None) -> str:
             repo.put(replace(rec, live_xml=None))
         else:
             repo.delete(rec.name)
-        apply_rules(repo, open_backend(netns))
+        (engine or open_engine(netns)).apply(w, networks_changed())
         tear_down(netns, net, forget=not rec.persistent)
         return rec.name
 
