@@ -10,8 +10,9 @@ reported in ``Compiled.fallbacks``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from guestwall.compile import names
 from guestwall.compile.droplog import LogOptions, LogRule, marked, with_counter, with_log
@@ -29,6 +30,7 @@ from guestwall.compile.rules import (
     render,
 )
 from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec, rule_digest
+from guestwall.instantiate.fields import Field
 from guestwall.instantiate.program import ChainProgram, Fallthrough, Jump, PortProgram, ProgramRule, Stage
 from guestwall.model import AddressSet
 from guestwall.nft import ir
@@ -228,10 +230,11 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
             rendered = state.rendered.get(name)
             if rendered is None:
                 is_private = chain.name in private
-                rendered = _render_chain(
-                    chain, stage, table, name, chain_names, is_private, state, program.log
-                )
-                _add_chain(table, name, [r.rule for r in rendered], state.fold)
+                if is_private:
+                    rendered = _render_chain(chain, stage, table, name, chain_names, True, state, program.log)
+                    _add_chain(table, name, [r.rule for r in rendered], state.fold)
+                else:
+                    rendered = _shared_chain(chain, stage, table, name, chain_names, state, program.log)
                 if not is_private:
                     state.rendered[name] = rendered
                     # a shared chain renders one rule per entry, in order: index i is entry i
@@ -245,6 +248,107 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
                     for elem in elements(use, key_value, rows):
                         target_set.elements[elem] = None
         table.sets[_DISPATCH[stage]].elements[(key_value,)] = ("goto", chain_names["root"])
+
+
+@dataclass(frozen=True)
+class _SharedChain:
+    """A shared chain rendered and folded, with what rendering it declared: remembered across compiles."""
+
+    rendered: tuple[Rendered, ...]
+    sets: tuple[SetSpec, ...]  # the sets its rules look up, as declared (no element): copied when used
+    log_chains: tuple[tuple[str, tuple[ir.Rule, ...]], ...]  # the small chains its logged rules jump to
+    chains: tuple[tuple[str, tuple[ir.Rule, ...]], ...]  # the chain (folded) and the chains folding made
+    log_rules: tuple[tuple[str, LogRule], ...]
+
+
+# Shared chains by value: each port added alone (and each group a filter edit plans) compiles its group's
+# chains again; their rendering and folding depend only on the key below, never on a port's values (those
+# are set elements). An edited filter is another key, never a stale hit. Bounded, least recently used out.
+_shared: OrderedDict[Hashable, _SharedChain] = OrderedDict()
+SHARED_MEMO_SIZE = 512
+
+
+def clear_memo() -> None:
+    """Forget the remembered shared chains (tests that count what is computed)."""
+    _shared.clear()
+
+
+def _shared_key(
+    chain: ChainProgram, stage: Stage, name: str, chain_names: dict[str, str], state: _State, log_mode: str
+) -> Hashable | None:
+    """Everything rendering a shared chain reads (its rules without the port's rows, the chains it jumps
+    to, the options); None when it reads the address sets too (``ipset``: not remembered)."""
+    entries: list[object] = []
+    for entry in chain.entries:
+        if isinstance(entry, ProgramRule):
+            if any(c.field is Field.IPSET for c in entry.checks):
+                return None
+            entries.append((entry.origin, entry.verdict, entry.checks, entry.comment))
+        else:
+            entries.append(entry)
+    jumps = tuple(sorted(chain_names.items()))
+    return (name, stage, chain.name, chain.fallthrough, tuple(entries), jumps, state.counters, state.fold,
+            log_mode, state.log)  # fmt: skip
+
+
+def _shared_chain(
+    chain: ChainProgram,
+    stage: Stage,
+    table: TableSpec,
+    name: str,
+    chain_names: dict[str, str],
+    state: _State,
+    log_mode: str,
+) -> list[Rendered]:
+    """A shared chain into ``table`` (with its sets, folded chains and log chains): remembered by value."""
+    key = _shared_key(chain, stage, name, chain_names, state, log_mode)
+    if key is None:
+        rendered = _render_chain(chain, stage, table, name, chain_names, False, state, log_mode)
+        _add_chain(table, name, [r.rule for r in rendered], state.fold)
+        return rendered
+    done = _shared.get(key)
+    if done is None:
+        done = _shared[key] = _render_shared(chain, stage, table, name, chain_names, state, log_mode)
+        if len(_shared) > SHARED_MEMO_SIZE:
+            _shared.popitem(last=False)
+    else:
+        _shared.move_to_end(key)
+    # what rendering into ``table`` itself would have left there, in the same order
+    for spec in done.sets:
+        if spec.name not in table.sets:
+            table.sets[spec.name] = replace(spec, elements=dict(spec.elements))
+    for log_name, rules in done.log_chains:
+        if log_name not in table.chains:
+            table.chains[log_name] = ChainSpec(log_name, list(rules))
+    for chain_name, rules in done.chains:
+        table.chains[chain_name] = ChainSpec(chain_name, list(rules))
+    state.log_rules.update(done.log_rules)
+    return list(done.rendered)
+
+
+def _render_shared(
+    chain: ChainProgram,
+    stage: Stage,
+    table: TableSpec,
+    name: str,
+    chain_names: dict[str, str],
+    state: _State,
+    log_mode: str,
+) -> _SharedChain:
+    """Render and fold a shared chain into an empty table: every set and chain it needs lands there."""
+    scratch = TableSpec(table.family, table.name)
+    alone = replace(state, log_rules={})
+    rendered = _render_chain(chain, stage, scratch, name, chain_names, False, alone, log_mode)
+    log_chains = tuple((n, tuple(c.rules)) for n, c in scratch.chains.items())
+    scratch.chains = {}
+    _add_chain(scratch, name, [r.rule for r in rendered], state.fold)
+    return _SharedChain(
+        tuple(rendered),
+        tuple(scratch.sets.values()),
+        log_chains,
+        tuple((n, tuple(c.rules)) for n, c in scratch.chains.items()),
+        tuple(alone.log_rules.items()),
+    )
 
 
 def _add_chain(table: TableSpec, name: str, rules: list[ir.Rule], fold: bool) -> None:

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Generic, TypeVar
 
-from guestwall.compile.compiler import Compiled, Options, PortInput, compile_ruleset
+from guestwall.compile.compiler import Compiled, Options, PortInput, clear_memo, compile_ruleset
 from guestwall.instantiate.build import Planner
 from guestwall.instantiate.tree import reachable_filters
 from guestwall.model import AddressSet, Binding, Filter
@@ -129,3 +129,4 @@ def clear() -> None:
     _planners.clear()
     _representatives.clear()
     _hashes.clear()
+    clear_memo()
