@@ -19,7 +19,19 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, create_engine, delete, event, exc, func, insert, select, text, update
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    exc,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
@@ -96,6 +108,42 @@ def _address_record(row: LearnedAddressRow) -> LearnedAddress:
     )
 
 
+# The hot reads as column selects built once (rows as tuples, no ORM objects: a port added or removed reads
+# its binding, its learned addresses and the filter rows, and the ORM's per-object cost was most of that).
+_FILTERS = select(FilterRow.uuid, FilterRow.name, FilterRow.xml, FilterRow.updated_at)
+_FILTERS_ALL = _FILTERS.order_by(FilterRow.name)
+_FILTER_NAMED = _FILTERS.where(FilterRow.name == bindparam("name"))
+_BINDING = select(
+    BindingRow.portdev,
+    BindingRow.port_id,
+    BindingRow.filter_name,
+    BindingRow.xml,
+    BindingRow.created_at,
+    BindingRow.host,
+).where(BindingRow.host == bindparam("host"), BindingRow.portdev == bindparam("portdev"))
+_ADDRESSES = select(
+    LearnedAddressRow.portdev,
+    LearnedAddressRow.ip,
+    LearnedAddressRow.source,
+    LearnedAddressRow.learned_at,
+    LearnedAddressRow.expires_at,
+).where(LearnedAddressRow.host == bindparam("host"))
+_ADDRESSES_ALL = _ADDRESSES.order_by(LearnedAddressRow.portdev, LearnedAddressRow.ip)
+_ADDRESSES_OF = _ADDRESSES.where(LearnedAddressRow.portdev == bindparam("portdev")).order_by(
+    LearnedAddressRow.ip
+)
+
+
+def _filter_tuple(row: Any) -> FilterRecord:
+    return FilterRecord(uuid=UUID(row[0]), name=row[1], xml=row[2], updated_at=row[3])
+
+
+def _address_tuple(row: Any) -> LearnedAddress:
+    return LearnedAddress(
+        portdev=row[0], ip=ip_address(row[1]), source=row[2], learned_at=row[3], expires_at=row[4]
+    )
+
+
 class SqlReader:
     """Reads inside one session (implements records.Reader). Bindings and learned addresses are those of
     host ``host`` (default: records.this_host()); filters and address sets are everyone's."""
@@ -126,12 +174,11 @@ class SqlReader:
         return seeded is not None
 
     def filters(self) -> list[FilterRecord]:
-        rows = self.session.scalars(select(FilterRow).order_by(FilterRow.name))
-        return [_filter_record(row) for row in rows]
+        return [_filter_tuple(row) for row in self.session.execute(_FILTERS_ALL)]
 
     def filter_by_name(self, name: str) -> FilterRecord | None:
-        row = self.session.scalars(select(FilterRow).where(FilterRow.name == name)).one_or_none()
-        return None if row is None else _filter_record(row)
+        row = self.session.execute(_FILTER_NAMED, {"name": name}).one_or_none()
+        return None if row is None else _filter_tuple(row)
 
     def filter_by_uuid(self, uuid: UUID) -> FilterRecord | None:
         row = self.session.get(FilterRow, str(uuid))
@@ -164,15 +211,19 @@ class SqlReader:
         return int(self.session.scalar(query) or 0)
 
     def binding(self, portdev: str) -> BindingRecord | None:
-        row = self._binding_row(portdev)
-        return None if row is None else _binding_record(row)
+        row = self.session.execute(_BINDING, {"host": self.host, "portdev": portdev}).one_or_none()
+        if row is None:
+            return None
+        return BindingRecord(
+            portdev=row[0], port_id=row[1], filter=row[2], xml=row[3], created_at=row[4], host=row[5]
+        )
 
     def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]:
-        query = select(LearnedAddressRow).order_by(LearnedAddressRow.portdev, LearnedAddressRow.ip)
-        query = query.where(LearnedAddressRow.host == self.host)
-        if portdev is not None:
-            query = query.where(LearnedAddressRow.portdev == portdev)
-        return [_address_record(row) for row in self.session.scalars(query)]
+        if portdev is None:
+            rows = self.session.execute(_ADDRESSES_ALL, {"host": self.host})
+        else:
+            rows = self.session.execute(_ADDRESSES_OF, {"host": self.host, "portdev": portdev})
+        return [_address_tuple(row) for row in rows]
 
     def address_sets(self, names: Collection[str] | None = None) -> list[AddressSet]:
         query = select(AddressSetRow.name, AddressSetRow.networks).order_by(AddressSetRow.name)
