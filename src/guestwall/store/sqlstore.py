@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -252,6 +253,21 @@ class SqlReader:
         return self.session.scalars(query).one_or_none()
 
 
+# Entities a write can change without changing which bindings exist (see SqlWriter.binding_groups).
+_NO_BINDING = frozenset({"filter", "set"})
+# Binding groups by (engine, host, filter names): the engine, the revision they were found at, the groups.
+_groups: OrderedDict[tuple[int, str, tuple[str, ...]], tuple[object, int, tuple[BindingGroup, ...]]] = (
+    OrderedDict()
+)
+_STATE = select(StateRow.generation, StateRow.log_floor).where(StateRow.id == 1)
+_BINDING_CHANGES = (
+    select(ChangeRow.revision)
+    .where(ChangeRow.revision > bindparam("revision"), ChangeRow.entity.not_in(sorted(_NO_BINDING)))
+    .limit(1)
+)
+_GROUPS_KEPT = 64
+
+
 class SqlWriter(SqlReader):
     """Writes inside the locked session (implements records.Writer); ``changed`` says whether to bump the
     generation at commit, ``log`` what goes into the change log with it. New bindings belong to ``host``
@@ -283,6 +299,33 @@ class SqlWriter(SqlReader):
     def _note(self, entity: str, key: str, host: str | None = None) -> None:
         self.log[(entity, key, host)] = None
         self._root.changed = True
+
+    def binding_groups(self, filter_names: Sequence[str]) -> list[BindingGroup]:
+        """As the reader's, remembered across transactions while no binding changes: a filter edit asks for
+        its groups again and again, and grouping reads every binding of the filters (5000 rows). What was
+        found at revision R still holds when this transaction changed no binding and the change log says
+        no commit after R did (every change after ``log_floor`` is logged). Under the write lock no one
+        else commits meanwhile."""
+        if any(entity not in _NO_BINDING for entity, _, _ in self.log):
+            return super().binding_groups(filter_names)
+        bind = self.session.get_bind()
+        key = (id(bind), self.host, tuple(sorted(set(filter_names))))
+        generation, floor = self.session.execute(_STATE).one()
+        hit = _groups.get(key)
+        if hit is not None and hit[0] is bind:  # the engine is held: its id is not another's
+            _, seen, groups = hit
+            if seen == generation or (floor <= seen and self._no_binding_change_after(seen)):
+                _groups[key] = (bind, generation, groups)
+                _groups.move_to_end(key)
+                return list(groups)
+        found = super().binding_groups(filter_names)
+        _groups[key] = (bind, generation, tuple(found))
+        if len(_groups) > _GROUPS_KEPT:
+            _groups.popitem(last=False)
+        return found
+
+    def _no_binding_change_after(self, revision: int) -> bool:
+        return self.session.execute(_BINDING_CHANGES, {"revision": revision}).first() is None
 
     def _taken(self, portdev: str, host: str | None = None) -> ConflictError:
         return ConflictError(f"binding '{portdev}' already exists on host '{host or self.host}'")
