@@ -241,7 +241,8 @@ def hollow_sets(txn: Reader, declared: ActualTable | None) -> dict[str, AddressS
         if declared is not None:
             have[name] = {f for f in (4, 6) if names.ipset_set(name, f"v{f}") in declared.sets}
     out = {name: AddressSet(name) for name, families in have.items() if families == {4, 6}}
-    for aset in txn.address_sets([name for name, families in have.items() if families != {4, 6}]):
+    wanted = [name for name, families in have.items() if families != {4, 6}]
+    for aset in txn.address_sets(wanted) if wanted else ():
         kept = tuple(n for n in aset.networks if n.version not in have[aset.name])
         out[aset.name] = aset if len(kept) == len(aset.networks) else AddressSet(aset.name, kept)
     return out

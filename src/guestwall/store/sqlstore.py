@@ -133,6 +133,11 @@ _ADDRESSES_ALL = _ADDRESSES.order_by(LearnedAddressRow.portdev, LearnedAddressRo
 _ADDRESSES_OF = _ADDRESSES.where(LearnedAddressRow.portdev == bindparam("portdev")).order_by(
     LearnedAddressRow.ip
 )
+_SET_NAMES = select(AddressSetRow.name).order_by(AddressSetRow.name)
+_TAKEN = select(BindingRow.portdev).where(
+    BindingRow.host == bindparam("host"), BindingRow.portdev.in_(bindparam("names", expanding=True))
+)
+_PORT_IDS = select(func.max(BindingRow.port_id), func.count()).select_from(BindingRow)
 
 
 def _filter_tuple(row: Any) -> FilterRecord:
@@ -236,7 +241,7 @@ class SqlReader:
         ]
 
     def address_set_names(self) -> list[str]:
-        return list(self.session.scalars(select(AddressSetRow.name).order_by(AddressSetRow.name)))
+        return list(self.session.scalars(_SET_NAMES))
 
     @property
     def _sets_written(self) -> dict[str, AddressSet]:
@@ -358,9 +363,7 @@ class SqlWriter(SqlReader):
         self, rows: Sequence[tuple[str, str, str]], parsed: Sequence[Binding] | None = None
     ) -> list[BindingRecord]:
         names = [portdev for portdev, _, _ in rows]
-        taken = set(
-            self.session.scalars(self._mine(select(BindingRow.portdev).where(BindingRow.portdev.in_(names))))
-        )
+        taken = set(self.session.scalars(_TAKEN, {"host": self.host, "names": names}))
         seen: set[str] = set()
         for portdev in names:
             if portdev in taken or portdev in seen:
@@ -540,7 +543,7 @@ class SqlWriter(SqlReader):
 
     def _free_port_ids(self, count: int) -> list[int]:
         """The ``count`` smallest positive ids no binding uses (we hold the write lock: no one races us)."""
-        highest, taken = self.session.execute(select(func.max(BindingRow.port_id), func.count())).one()
+        highest, taken = self.session.execute(_PORT_IDS).one()
         if (highest or 0) == taken and taken + count <= MAX_BINDINGS:
             return list(range(taken + 1, taken + count + 1))  # no gaps: the next ids (two indexed aggregates)
         used = set(self.session.scalars(select(BindingRow.port_id)))
