@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 
 from guestwall.compile import names
@@ -310,9 +311,11 @@ def _shared_chain(
     if done is None:
         done = _shared[key] = _render_shared(chain, stage, table, name, chain_names, state, log_mode)
         if len(_shared) > SHARED_MEMO_SIZE:
-            _shared.popitem(last=False)
+            with suppress(KeyError):
+                _shared.popitem(last=False)
     else:
-        _shared.move_to_end(key)
+        with suppress(KeyError):  # another thread's eviction
+            _shared.move_to_end(key)
     # what rendering into ``table`` itself would have left there, in the same order
     for spec in done.sets:
         if spec.name not in table.sets:

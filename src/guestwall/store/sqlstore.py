@@ -12,7 +12,7 @@ import os
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from importlib.util import find_spec
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -321,12 +321,14 @@ class SqlWriter(SqlReader):
             _, seen, groups = hit
             if seen == generation or (floor <= seen and self._no_binding_change_after(seen)):
                 _groups[key] = (bind, generation, groups)
-                _groups.move_to_end(key)
+                with suppress(KeyError):  # another thread's eviction
+                    _groups.move_to_end(key)
                 return list(groups)
         found = super().binding_groups(filter_names)
         _groups[key] = (bind, generation, tuple(found))
         if len(_groups) > _GROUPS_KEPT:
-            _groups.popitem(last=False)
+            with suppress(KeyError):
+                _groups.popitem(last=False)
         return found
 
     def _no_binding_change_after(self, revision: int) -> bool:
