@@ -137,6 +137,11 @@ _SET_NAMES = select(AddressSetRow.name).order_by(AddressSetRow.name)
 _TAKEN = select(BindingRow.portdev).where(
     BindingRow.host == bindparam("host"), BindingRow.portdev.in_(bindparam("names", expanding=True))
 )
+_COUNT = (
+    select(func.count())
+    .select_from(BindingRow)
+    .where(BindingRow.host == bindparam("host"), BindingRow.filter_name == bindparam("filter"))
+)
 _PORT_IDS = select(func.max(BindingRow.port_id), func.count()).select_from(BindingRow)
 
 
@@ -211,10 +216,7 @@ class SqlReader:
         ]
 
     def count_bindings(self, filter_name: str) -> int:
-        query = self._mine(
-            select(func.count()).select_from(BindingRow).where(BindingRow.filter_name == filter_name)
-        )
-        return int(self.session.scalar(query) or 0)
+        return int(self.session.scalar(_COUNT, {"host": self.host, "filter": filter_name}) or 0)
 
     def binding(self, portdev: str) -> BindingRecord | None:
         row = self.session.execute(_BINDING, {"host": self.host, "portdev": portdev}).one_or_none()
