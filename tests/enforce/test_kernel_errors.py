@@ -13,12 +13,13 @@ from guestwall.dataplane.backend import LibNftables, NftCommand
 from guestwall.errors import DataplaneError
 from guestwall.lab import Lab
 from guestwall.nft.commands import Elements, SetDecl, Table, add, transaction
+from guestwall.nft.datatypes import DataType
 from netns_fixtures import needs_netns
 
 pytestmark = needs_netns
 
 TABLE = Table("inet", "gwtest")
-SET = SetDecl(TABLE, "s", ("ipv4_addr",), flags=("interval",))
+SET = SetDecl(TABLE, "s", (DataType.IPV4_ADDR,), flags=("interval",))
 RANGE = (ip_address("10.0.0.0"), ip_address("10.0.0.255"))
 FAILING = transaction(
     [

@@ -16,6 +16,7 @@ from guestwall.engine import Engine
 from guestwall.errors import RenderError
 from guestwall.model.ifname import ifname_problem
 from guestwall.nft import ir, render
+from guestwall.nft.datatypes import DataType
 from guestwall.services.bindings import create_bindings
 from guestwall.services.filters import define_filter
 from guestwall.services.ownership import OwnedError
@@ -38,7 +39,7 @@ def test_read_sets_keeps_our_tables_of_our_families_only() -> None:
     tables = read_sets(backend)
     assert sorted(tables) == ["bridge", "inet"]
     assert sorted(tables["bridge"].sets) == ["l2out", "v.ether.1"]
-    assert tables["bridge"].sets["l2out"].decl.map_type == "verdict"
+    assert tables["bridge"].sets["l2out"].decl.map_type is DataType.VERDICT
     assert tables["inet"].sets["ipset.a.v4"].decl.flags == ("interval",)
     assert read_sets(RecordingBackend()) == {}  # nothing listed: no table of ours
 
@@ -48,7 +49,7 @@ def test_a_refused_name_is_refused_every_time() -> None:
     assert ifname_problem(bad) is not None
     for _ in range(2):  # remembered text must not remember a refusal away
         with pytest.raises(Exception, match="cannot be matched"):
-            render.component(bad, "ifname")
+            render.component(bad, DataType.IFNAME)
     hostile = ir.Rule((ir.Verdict(ir.VerdictKind.ACCEPT),), 'x" ; flush ruleset')
     for _ in range(2):
         with pytest.raises(RenderError):

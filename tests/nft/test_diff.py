@@ -10,6 +10,7 @@ from guestwall.dataplane.diff import diff
 from guestwall.dataplane.state import ActualChain, ActualSet, ActualTable, actual_of, parse_table
 from guestwall.nft import ir
 from guestwall.nft.commands import Chain, SetDecl, Table
+from guestwall.nft.datatypes import DataType
 
 FAMILY = "bridge"
 DROP = ir.Verdict(ir.VerdictKind.DROP)
@@ -22,8 +23,8 @@ def _rule(*stmts: ir.Statement) -> ir.Rule:
 
 def desired() -> Ruleset:
     table = TableSpec(FAMILY, "guestwall")
-    table.sets["l2out"] = SetSpec("l2out", ("ifname",), map_type="verdict")
-    table.sets["v.mac"] = SetSpec("v.mac", ("ifname", "ether_addr"))
+    table.sets["l2out"] = SetSpec("l2out", (DataType.IFNAME,), map_type=DataType.VERDICT)
+    table.sets["v.mac"] = SetSpec("v.mac", (DataType.IFNAME, DataType.ETHER_ADDR))
     table.sets["l2out"].elements = {("vnet0",): ("goto", "g"), ("vnet1",): ("goto", "g")}
     table.sets["v.mac"].elements = {
         ("vnet0", "52:54:00:00:00:01"): None,
@@ -81,7 +82,7 @@ def test_chains_and_sets_of_no_one_go_after_their_elements_and_rules() -> None:
     table = kernel[FAMILY]
     stale = Table(FAMILY, "guestwall")
     table.chains["old"] = ActualChain(Chain(stale, "old"), ["x"])
-    table.sets["v.old"] = ActualSet(SetDecl(stale, "v.old", ("ifname",)), {("vnet5",): None})
+    table.sets["v.old"] = ActualSet(SetDecl(stale, "v.old", (DataType.IFNAME,)), {("vnet5",): None})
     assert diff(desired(), kernel).text().splitlines() == [
         "flush chain bridge guestwall old",
         "delete chain bridge guestwall old",

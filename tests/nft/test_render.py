@@ -25,14 +25,15 @@ from guestwall.nft.commands import (
     flush,
     transaction,
 )
+from guestwall.nft.datatypes import DataType
 
 T = Table("bridge", "guestwall")
 
 
 def test_commands_render_one_per_line() -> None:
     chain = Chain(T, "pre", BaseHook("prerouting", -300))
-    vmap = SetDecl(T, "l2out", ("ifname",), map_type="verdict")
-    values = SetDecl(T, "v.x", ("ifname", "ipv4_addr"), flags=("interval",))
+    vmap = SetDecl(T, "l2out", (DataType.IFNAME,), map_type=DataType.VERDICT)
+    values = SetDecl(T, "v.x", (DataType.IFNAME, DataType.IPV4_ADDR), flags=("interval",))
     rule = ir.Rule((ir.VMap(ir.Meta("iifname"), "l2out"),), "abc guestwall")
     tx = transaction(
         [
@@ -78,7 +79,7 @@ def test_typeof_declarations_render_their_expressions() -> None:
     decl = SetDecl(
         T,
         "v.raw",
-        ("ifname", "integer"),
+        (DataType.IFNAME, DataType.INTEGER),
         typeof=(ir.Meta("iifname"), ir.Raw("nh", 64, 48)),
         flags=("interval",),
     )
@@ -123,7 +124,7 @@ def test_values_cannot_inject_syntax(bad: ir.Expr) -> None:
 
 
 def test_names_and_elements_cannot_inject_syntax() -> None:
-    vmap = SetDecl(T, "l2out", ("ifname",), map_type="verdict")
+    vmap = SetDecl(T, "l2out", (DataType.IFNAME,), map_type=DataType.VERDICT)
     with pytest.raises((RenderError, InstantiationError)):  # an element's name: model.ifname's check too
         render.command(
             add(Elements(vmap, ((('vnet0" }; flush ruleset; add element x { "',), ("drop", None)),)))

@@ -13,6 +13,7 @@ from typing import Any
 from guestwall.compile.matches import Kind, int_mac, mac_bits, prefix_bounds
 from guestwall.instantiate.program import Operand, Prefix, Range, Value
 from guestwall.model.mac import MacAddress
+from guestwall.nft.datatypes import DataType
 
 _ETHER_TYPES = {"ip": 0x0800, "arp": 0x0806, "ip6": 0x86DD, "8021q": 0x8100, "vlan": 0x8100, "8021ad": 0x88A8}
 _ICMP_TYPES = {
@@ -37,21 +38,32 @@ _ICMPV6_CODES = {
     "no-route": 0, "admin-prohibited": 1, "addr-unreachable": 3, "port-unreachable": 4, "policy-fail": 5,
     "reject-route": 6,
 }  # fmt: skip
+# nft 1.0.6 lists a typeof component by its expression's type: ``ip dscp`` values and ``arp operation``
+# values come back by these names (checked against the kernel: every value 0..63 and 0..12 listed)
+_DSCP = {
+    "cs0": 0x00, "df": 0x00, "be": 0x00, "lephb": 0x01, "cs1": 0x08, "af11": 0x0A, "af12": 0x0C, "af13": 0x0E,
+    "cs2": 0x10, "af21": 0x12, "af22": 0x14, "af23": 0x16, "cs3": 0x18, "af31": 0x1A, "af32": 0x1C,
+    "af33": 0x1E, "cs4": 0x20, "af41": 0x22, "af42": 0x24, "af43": 0x26, "cs5": 0x28, "va": 0x2C, "ef": 0x2E,
+    "cs6": 0x30, "cs7": 0x38,
+}  # fmt: skip
+_ARP_OPS = {"request": 1, "reply": 2, "rrequest": 3, "rreply": 4, "inrequest": 8, "inreply": 9, "nak": 10}
 _PROTO_ALIASES = {"ipv6-icmp": 58, "icmpv6": 58, "ip": 0}
-_SYMBOLS: dict[str, dict[str, int]] = {
-    "ether_type": _ETHER_TYPES,
-    "icmp_type": _ICMP_TYPES,
-    "icmpv6_type": _ICMPV6_TYPES,
-    "icmp_code": _ICMP_CODES,
-    "icmpv6_code": _ICMPV6_CODES,
+_SYMBOLS: dict[DataType, dict[str, int]] = {
+    DataType.ETHER_TYPE: _ETHER_TYPES,
+    DataType.ICMP_TYPE: _ICMP_TYPES,
+    DataType.ICMPV6_TYPE: _ICMPV6_TYPES,
+    DataType.ICMP_CODE: _ICMP_CODES,
+    DataType.ICMPV6_CODE: _ICMPV6_CODES,
+    DataType.DSCP: _DSCP,
+    DataType.ARP_OP: _ARP_OPS,
 }
 
 
-def _symbol(text: str, type_name: str) -> int:
+def _symbol(text: str, type_name: DataType) -> int:
     table = _SYMBOLS.get(type_name)
     if table is not None and text in table:
         return table[text]
-    if type_name == "inet_proto":
+    if type_name is DataType.INET_PROTO:
         if text in _PROTO_ALIASES:
             return _PROTO_ALIASES[text]
         try:
@@ -61,12 +73,12 @@ def _symbol(text: str, type_name: str) -> int:
     return int(text, 0)
 
 
-def _scalar_json(value: Any, type_name: str) -> object:
-    if type_name == "ifname":
+def _scalar_json(value: Any, type_name: DataType) -> object:
+    if type_name is DataType.IFNAME:
         return str(value)
-    if type_name == "ether_addr":
+    if type_name is DataType.ETHER_ADDR:
         return str(value).lower()
-    if type_name in ("ipv4_addr", "ipv6_addr"):
+    if type_name is DataType.IPV4_ADDR or type_name is DataType.IPV6_ADDR:
         return ip_address(value)
     if isinstance(value, int):
         return value
@@ -77,7 +89,7 @@ def _interval(lo: object, hi: object) -> object:
     return lo if lo == hi else (lo, hi)
 
 
-def from_json(component: Any, type_name: str) -> object:
+def from_json(component: Any, type_name: DataType) -> object:
     """One element component as ``nft -j list`` shows it, made canonical."""
     if isinstance(component, dict) and "prefix" in component:
         net = ip_network(f"{component['prefix']['addr']}/{component['prefix']['len']}", strict=False)

@@ -35,13 +35,14 @@ from guestwall.instantiate.fields import Field
 from guestwall.instantiate.program import ChainProgram, Fallthrough, Jump, PortProgram, ProgramRule, Stage
 from guestwall.model import AddressSet
 from guestwall.nft import ir
+from guestwall.nft.datatypes import DataType
 
 _L2 = (Stage.L2_OUT, Stage.L2_IN)
 _KEYS = {
-    Stage.L2_OUT: PortKey(ir.Meta("iifname"), "ifname"),
-    Stage.L2_IN: PortKey(ir.Meta("oifname"), "ifname"),
-    Stage.L3_OUT: PortKey(ir.Meta("mark"), "mark"),
-    Stage.L3_IN: PortKey(ir.Meta("mark"), "mark"),
+    Stage.L2_OUT: PortKey(ir.Meta("iifname"), DataType.IFNAME),
+    Stage.L2_IN: PortKey(ir.Meta("oifname"), DataType.IFNAME),
+    Stage.L3_OUT: PortKey(ir.Meta("mark"), DataType.MARK),
+    Stage.L3_IN: PortKey(ir.Meta("mark"), DataType.MARK),
 }
 _DISPATCH = {
     Stage.L2_OUT: names.L2_OUT_MAP,
@@ -125,11 +126,12 @@ def skeleton(options: Options) -> Ruleset:
     tables = {names.BRIDGE: bridge, names.INET: inet}
     for family, name, hook, prio in names.BASE_CHAINS:
         tables[family].chains[name] = ChainSpec(name, [], BaseHook(hook, prio))
-    bridge.sets[names.L2_OUT_MAP] = SetSpec(names.L2_OUT_MAP, ("ifname",), map_type="verdict")
-    bridge.sets[names.L2_IN_MAP] = SetSpec(names.L2_IN_MAP, ("ifname",), map_type="verdict")
-    bridge.sets[names.PORT_MARK_MAP] = SetSpec(names.PORT_MARK_MAP, ("ifname",), map_type="mark")
-    inet.sets[names.L3_OUT_MAP] = SetSpec(names.L3_OUT_MAP, ("mark",), map_type="verdict")
-    inet.sets[names.L3_IN_MAP] = SetSpec(names.L3_IN_MAP, ("mark",), map_type="verdict")
+    by_name, by_mark, verdict = (DataType.IFNAME,), (DataType.MARK,), DataType.VERDICT
+    bridge.sets[names.L2_OUT_MAP] = SetSpec(names.L2_OUT_MAP, by_name, map_type=verdict)
+    bridge.sets[names.L2_IN_MAP] = SetSpec(names.L2_IN_MAP, by_name, map_type=verdict)
+    bridge.sets[names.PORT_MARK_MAP] = SetSpec(names.PORT_MARK_MAP, by_name, map_type=DataType.MARK)
+    inet.sets[names.L3_OUT_MAP] = SetSpec(names.L3_OUT_MAP, by_mark, map_type=verdict)
+    inet.sets[names.L3_IN_MAP] = SetSpec(names.L3_IN_MAP, by_mark, map_type=verdict)
     iif, oif, mark = ir.Meta("iifname"), ir.Meta("oifname"), ir.Meta("mark")
     drop = ir.Verdict(ir.VerdictKind.DROP)
     patterns = [ir.Const(p, ir.Style.IFNAME) for p in options.guest_patterns]

@@ -16,6 +16,7 @@ from guestwall.instantiate.fields import Field
 from guestwall.instantiate.program import Addr, Check, Flags, IPSetRef, Operand, Prefix, Range, States, Value
 from guestwall.model.mac import MacAddress
 from guestwall.nft import ir
+from guestwall.nft.datatypes import DataType
 
 
 class Kind(enum.Enum):
@@ -55,19 +56,24 @@ class Target:
     kind: Kind
 
     @property
-    def set_type(self) -> str | None:
+    def set_type(self) -> DataType | None:
         """``type X`` for a set keyed by this field, or None when only ``typeof`` can declare it."""
-        if self.kind in (
-            Kind.INT,
-            Kind.RAW_MAC,
-            Kind.RAW_IPV4,
-            Kind.RAW_IPV6,
-            Kind.STATES,
-            Kind.FLAGS,
-            Kind.NAME,
-        ):
-            return None
-        return str(self.kind.value)
+        return _SET_TYPE.get(self.kind)
+
+
+# the kinds a set can declare with ``type X``; the others (numbers, raw payload fields) need ``typeof``
+_SET_TYPE = {
+    Kind.MAC: DataType.ETHER_ADDR,
+    Kind.ETHERTYPE: DataType.ETHER_TYPE,
+    Kind.IPV4: DataType.IPV4_ADDR,
+    Kind.IPV6: DataType.IPV6_ADDR,
+    Kind.PORT: DataType.INET_SERVICE,
+    Kind.PROTO: DataType.INET_PROTO,
+    Kind.ICMP_TYPE: DataType.ICMP_TYPE,
+    Kind.ICMP_CODE: DataType.ICMP_CODE,
+    Kind.ICMPV6_TYPE: DataType.ICMPV6_TYPE,
+    Kind.ICMPV6_CODE: DataType.ICMPV6_CODE,
+}
 
 
 UNSUPPORTED: dict[Field, str] = {

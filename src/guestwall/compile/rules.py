@@ -15,6 +15,7 @@ from guestwall.instantiate.fields import Field
 from guestwall.instantiate.program import Check, IPSetRef, Operand, ProgramRule, ProgramVerdict, Value
 from guestwall.model import AddressSet
 from guestwall.nft import ir
+from guestwall.nft.datatypes import DataType, address_type
 from guestwall.nft.render import expr as render_expr
 
 _NOT_SETTABLE = (Kind.STATES, Kind.FLAGS, Kind.NAME)
@@ -25,7 +26,7 @@ class PortKey:
     """How a table tells ports apart: by interface name (bridge) or by our packet mark (inet)."""
 
     expr: ir.Expr
-    type_name: str  # "ifname" or "mark"
+    type_name: DataType  # IFNAME or MARK
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class SetUse:
     set_name: str
     holes: tuple[int, ...]
     kinds: tuple[Kind, ...]
-    type_names: tuple[str, ...]
+    type_names: tuple[DataType, ...]
 
 
 # Fields compiled to a statement of their own (``ct count over``, a lookup in an address set), not through
@@ -97,12 +98,12 @@ def _verdict(verdict: ProgramVerdict) -> ir.Verdict:
 
 def _set_for(table: TableSpec, key: PortKey, holes: list[Check], ctx: Context) -> SetUse:
     targets = [target(h.field, ctx) for h in holes]
-    type_names = [key.type_name] + [t.set_type or "integer" for t in targets]
+    type_names = [key.type_name] + [t.set_type or DataType.INTEGER for t in targets]
     needs_typeof = any(t.set_type is None for t in targets)
     interval = any(h.hole is not None and h.hole.is_interval for h in holes)
     # sets are named by what their values are, so every rule needing the same values shares one set
     identity = (
-        key.type_name,
+        key.type_name.value,  # the set's name is a hash of this text: plain strings keep it stable
         tuple(
             (t.kind.value, render_expr(t.expr) if needs_typeof else "", h.hole.key if h.hole else "")
             for t, h in zip(targets, holes, strict=True)
@@ -178,13 +179,10 @@ def _connlimit(
     check: Check, ctx: Context, key: PortKey, table: TableSpec, scope: str, rule: ProgramRule
 ) -> ir.Statement:
     assert isinstance(check.operand, Value)
-    addr = "ip6_addr" if ctx.family == 6 else "ipv4_addr"
     src = ir.Payload("ip6" if ctx.family == 6 else "ip", "saddr")
     name = names.connlimit_set(f"{scope}|{rule.origin}|{rule.checks}")
     if name not in table.sets:
-        table.sets[name] = SetSpec(
-            name, (key.type_name, addr.replace("ip6_addr", "ipv6_addr")), None, ("dynamic",)
-        )
+        table.sets[name] = SetSpec(name, (key.type_name, address_type(ctx.family or 4)), None, ("dynamic",))
     return ir.CtCountOver(name, ir.Concat((key.expr, src)), int(check.operand.value))  # type: ignore[arg-type]
 
 
@@ -204,7 +202,7 @@ def _ipset(
     family = ctx.family or 4
     name = names.ipset_set(op.name, f"v{family}")
     if name not in table.sets:
-        spec = SetSpec(name, ("ipv6_addr" if family == 6 else "ipv4_addr",), None, ("interval",))
+        spec = SetSpec(name, (address_type(family),), None, ("interval",))
         for net in aset.of_family(family):
             spec.elements[(canon.network(net),)] = None
         table.sets[name] = spec

@@ -13,9 +13,20 @@ from functools import lru_cache
 from guestwall.compile.names import TABLE, short_hash
 from guestwall.nft import ir
 from guestwall.nft.commands import BaseHook, Chain, Component, Element, SetDecl, Table
+from guestwall.nft.datatypes import DataType
 from guestwall.nft.render import statements
 
-__all__ = ["BaseHook", "ChainSpec", "Component", "Element", "Ruleset", "SetSpec", "TableSpec", "rule_digest"]
+__all__ = [
+    "BaseHook",
+    "ChainSpec",
+    "Component",
+    "DataType",
+    "Element",
+    "Ruleset",
+    "SetSpec",
+    "TableSpec",
+    "rule_digest",
+]
 
 
 @dataclass
@@ -45,10 +56,10 @@ class SetSpec:
     """A set or map with its elements (see ``nft.commands.SetDecl`` for the declaration's fields)."""
 
     name: str
-    key_types: tuple[str, ...]  # nft type names; "integer" where only typeof can declare the component
+    key_types: tuple[DataType, ...]  # INTEGER where only typeof can declare the component
     typeof: tuple[ir.Expr, ...] | None = None  # when any component needs typeof
     flags: tuple[str, ...] = ()
-    map_type: str | None = None  # "verdict", "mark", or None for a plain set
+    map_type: DataType | None = None  # the map's value type, or None for a plain set
     elements: dict[Element, object] = field(default_factory=dict)  # element -> map value (None for sets)
 
     def decl(self, family: str) -> SetDecl:
@@ -57,7 +68,7 @@ class SetSpec:
 
     @property
     def kind(self) -> str:
-        return "map" if self.map_type else "set"
+        return "map" if self.map_type is not None else "set"
 
 
 @dataclass

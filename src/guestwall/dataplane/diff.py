@@ -23,6 +23,7 @@ from guestwall.nft.commands import (
     flush,
     transaction,
 )
+from guestwall.nft.datatypes import DataType
 
 __all__ = [
     "Transaction",
@@ -60,12 +61,28 @@ def element_cmds(
 _UNLISTED_FLAGS = frozenset({"dynamic"})
 
 
+# typeof is listed as the types its expressions have: a component the compiler declares as a plain number
+# comes back under its expression's own type when it has one (``ip dscp``, ``arp operation``)
+_LISTED_AS_INTEGER = frozenset({DataType.DSCP, DataType.ARP_OP})
+
+
+def _key_matches(spec: SetSpec, actual: tuple[DataType, ...]) -> bool:
+    if actual == spec.key_types:
+        return True
+    if spec.typeof is None or len(actual) != len(spec.key_types):
+        return False
+    return all(
+        a is w or (w is DataType.INTEGER and a in _LISTED_AS_INTEGER)
+        for a, w in zip(actual, spec.key_types, strict=True)
+    )
+
+
 def decl_matches(spec: SetSpec, actual: SetDecl) -> bool:
     """Whether the kernel's declaration is the one wanted (typeof is not listed: its types are)."""
     return (
-        actual.key_types == spec.key_types
+        _key_matches(spec, actual.key_types)
         and set(actual.flags) - _UNLISTED_FLAGS == set(spec.flags) - _UNLISTED_FLAGS
-        and (actual.map_type or None) == spec.map_type
+        and actual.map_type == spec.map_type
     )
 
 

@@ -7,6 +7,7 @@ elements are made canonical with compile.canon so they compare with what the com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from guestwall.compile.ruleset import Ruleset, rule_digest
 from guestwall.dataplane.backend import Backend
 from guestwall.errors import DataplaneError
 from guestwall.nft.commands import BaseHook, Chain, Element, ListSets, ListTable, SetDecl, Table
+from guestwall.nft.datatypes import DataType, parse_type
 
 
 @dataclass
@@ -87,31 +89,55 @@ def read_terse(backend: Backend) -> dict[str, ActualTable]:
     return read_state(backend, terse=True)
 
 
-def _types(value: Any) -> tuple[str, ...]:
-    return tuple(value) if isinstance(value, list) else (str(value),)
+def _data_type(name: Any, table: Table, set_name: str) -> DataType:
+    """A type name of the kernel's listing. One guestwall never declares means the set is not one of ours
+    as we made it (someone changed our table by hand): refused by name, rather than compared or read as
+    something it is not."""
+    parsed = parse_type(name)
+    if parsed is None:
+        raise DataplaneError(
+            f"set {table.family} {table.name} {set_name}: the kernel lists the data type {name!r}, which "
+            f"guestwall never declares; delete that set (or the table) so that guestwall can declare it again"
+        )
+    return parsed
 
 
 def set_decl(family: str, s: dict[str, Any]) -> SetDecl:
     """A set or map object of a JSON listing as its declaration (typeof is listed as the types it gives)."""
     table = Table(family, str(s.get("table", names.TABLE)))
-    return SetDecl(table, s["name"], _types(s["type"]), None, tuple(s.get("flags", ())), s.get("map"))
+    name = s["name"]
+    listed = s["type"] if isinstance(s["type"], list) else [s["type"]]
+    types = tuple(_data_type(t, table, name) for t in listed)
+    map_type = _data_type(s["map"], table, name) if s.get("map") else None
+    return SetDecl(table, name, types, None, tuple(s.get("flags", ())), map_type)
 
 
-def _map_value(value: Any, map_type: str) -> object:
-    if map_type == "verdict":
-        if isinstance(value, dict):
-            for kind in ("goto", "jump"):
-                if kind in value:
-                    return (kind, value[kind]["target"])
-            verdict = next(iter(value))
-            return (verdict, None)
-        return (str(value), None)
-    if map_type in ("ipv4_addr", "ipv6_addr"):
-        return canon.from_json(value, map_type)
+def _verdict(value: Any) -> object:
+    if isinstance(value, dict):
+        for kind in ("goto", "jump"):
+            if kind in value:
+                return (kind, value[kind]["target"])
+        verdict = next(iter(value))
+        return (verdict, None)
+    return (str(value), None)
+
+
+# a map's value by the map's type; others (marks) are numbers
+_MAP_VALUE: dict[DataType, Callable[[Any], object]] = {
+    DataType.VERDICT: _verdict,
+    DataType.IPV4_ADDR: lambda v: canon.from_json(v, DataType.IPV4_ADDR),
+    DataType.IPV6_ADDR: lambda v: canon.from_json(v, DataType.IPV6_ADDR),
+}
+
+
+def _map_value(value: Any, map_type: DataType) -> object:
+    read = _MAP_VALUE.get(map_type)
+    if read is not None:
+        return read(value)
     return int(value) if not isinstance(value, str) else int(value, 0)
 
 
-def _element(raw: Any, types: tuple[str, ...]) -> Element:
+def _element(raw: Any, types: tuple[DataType, ...]) -> Element:
     if isinstance(raw, dict) and "elem" in raw:
         raw = raw["elem"]["val"]
     parts = raw["concat"] if isinstance(raw, dict) and "concat" in raw else [raw]

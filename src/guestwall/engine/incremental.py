@@ -36,6 +36,7 @@ from guestwall.instantiate.tree import reachable_filters
 from guestwall.instantiate.variables import MissingVariables
 from guestwall.model import AddressSet, Filter
 from guestwall.nft.commands import Command, ListSet, Table, Transaction, add, delete, flush
+from guestwall.nft.datatypes import address_type
 from guestwall.store.records import BindingRecord, Reader
 
 
@@ -235,7 +236,7 @@ def _address_set_delta(
     for name in changed:
         for family in (4, 6):
             set_name = names.ipset_set(name, f"v{family}")
-            spec = SetSpec(set_name, ("ipv6_addr" if family == 6 else "ipv4_addr",), None, ("interval",))
+            spec = SetSpec(set_name, (address_type(family),), None, ("interval",))
             if declared is None or set_name not in declared.sets:
                 continue  # no rule refers to it: nothing in the kernel to keep in step
             if not decl_matches(spec, declared.sets[set_name].decl):

@@ -17,8 +17,10 @@ from guestwall.compile import canon, names
 from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec, rule_digest
 from guestwall.networks.model import FloatingIP, ForwardMode, HostOptions, IPConfig, Network
 from guestwall.nft import ir
+from guestwall.nft.datatypes import DataType
 
-_ADDR = {names.IP: "ipv4_addr", names.IP6: "ipv6_addr"}
+_ADDR = {names.IP: DataType.IPV4_ADDR, names.IP6: DataType.IPV6_ADDR}
+_IFNAME = DataType.IFNAME
 _PROTO = {names.IP: "ip", names.IP6: "ip6"}
 # libvirt: not masqueraded, multicast (strict DHCP clients refuse replies with changed source ports)
 _NO_MASQ: dict[str, tuple[IPv4Network | IPv6Network, ...]] = {
@@ -136,18 +138,18 @@ def _net_nat(net: Network, family: str) -> list[ir.Rule]:
 def _sets(family: str) -> dict[str, SetSpec]:
     addr = _ADDR[family]
     specs = [
-        SetSpec(names.NET_IN_MAP, ("ifname",), map_type="verdict"),
-        SetSpec(names.NET_OUT_MAP, ("ifname",), map_type="verdict"),
-        SetSpec(names.NET_NAT_MAP, (addr,), flags=("interval",), map_type="verdict"),
-        SetSpec(names.NET_CROSS, ("ifname", "ifname")),
-        SetSpec(names.NET_BRIDGES, ("ifname",)),
+        SetSpec(names.NET_IN_MAP, (_IFNAME,), map_type=DataType.VERDICT),
+        SetSpec(names.NET_OUT_MAP, (_IFNAME,), map_type=DataType.VERDICT),
+        SetSpec(names.NET_NAT_MAP, (addr,), flags=("interval",), map_type=DataType.VERDICT),
+        SetSpec(names.NET_CROSS, (_IFNAME, _IFNAME)),
+        SetSpec(names.NET_BRIDGES, (_IFNAME,)),
         SetSpec(names.NET_LOCAL, (addr, addr), flags=("interval",)),
     ]
     if family == names.IP:
         specs += [
             SetSpec(names.FIP_DNAT, (addr,), map_type=addr),
             SetSpec(names.FIP_SNAT, (addr,), map_type=addr),
-            SetSpec(names.FIP_SNAT_DEV, (addr, "ifname"), map_type=addr),
+            SetSpec(names.FIP_SNAT_DEV, (addr, _IFNAME), map_type=addr),
             SetSpec(names.FIP_FIXED, (addr,)),
         ]
     return {s.name: s for s in specs}

@@ -11,6 +11,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from guestwall.nft.datatypes import DataType
 from guestwall.nft.ir import Expr, Rule
 
 # A canonical element component: int, str (ifname or MAC), an ip address, or a (lo, hi) interval of those.
@@ -42,18 +43,19 @@ class Chain:
 @dataclass(frozen=True)
 class SetDecl:
     """A set or map. Its key is ``type a . b``, or ``typeof`` expressions when a component has no type
-    name (raw payload fields); ``map_type`` is "verdict", "mark", or None for a plain set."""
+    name (raw payload fields); ``map_type`` is the map's value type (verdict, mark, an address), or None for
+    a plain set."""
 
     table: Table
     name: str
-    key_types: tuple[str, ...]
+    key_types: tuple[DataType, ...]
     typeof: tuple[Expr, ...] | None = None
     flags: tuple[str, ...] = ()
-    map_type: str | None = None
+    map_type: DataType | None = None
 
     @property
     def kind(self) -> str:
-        return "map" if self.map_type else "set"
+        return "map" if self.map_type is not None else "set"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from guestwall.nft.commands import (
     Transaction,
     Verb,
 )
+from guestwall.nft.datatypes import DataType
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,254}$")
 _KEYWORD = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -115,18 +116,28 @@ def _const(c: ir.Const) -> str:
     return scalar(c.value)
 
 
-def component(value: object, type_name: str) -> str:
+# how a number is written in a component of these types (decimal for the others: ports, protocols, ICMP);
+# the kernel's names for typeof components (dscp, arp_op) are the compiler's INTEGER
+_INT_TEXT: dict[DataType, Callable[[int], str]] = {
+    DataType.ETHER_TYPE: lambda v: f"0x{v:04x}",
+    DataType.INTEGER: hex,
+    DataType.MARK: hex,
+    DataType.DSCP: hex,
+    DataType.ARP_OP: hex,
+}
+
+
+def component(value: object, type_name: DataType) -> str:
     """A canonical set element component (see compile.canon) in nft syntax, by the set's key type."""
     if isinstance(value, tuple):
         return f"{component(value[0], type_name)}-{component(value[1], type_name)}"
-    if type_name == "ifname":
+    if type_name is DataType.IFNAME:
         return _ifname(str(value))
     if isinstance(value, IPv4Address | IPv6Address):
         return str(value)
     if isinstance(value, int):
-        if type_name == "ether_type":
-            return f"0x{value:04x}"
-        return hex(value) if type_name in ("integer", "mark") else str(value)
+        write = _INT_TEXT.get(type_name)
+        return write(value) if write is not None else str(value)
     return _plain(value)
 
 
@@ -270,18 +281,30 @@ def declaration(s: SetDecl) -> str:
         key = "typeof " + " . ".join(expr(e) for e in s.typeof)
     else:
         key = "type " + " . ".join(keyword(t) for t in s.key_types)
-    if s.map_type:
+    if s.map_type is not None:
         key += f" : {keyword(s.map_type)}"
     flags = f" flags {', '.join(keyword(f) for f in s.flags)};" if s.flags else ""
     return f"{key};{flags}"
 
 
-def _map_value(value: object, map_type: str) -> str:
-    if map_type == "verdict":
-        assert isinstance(value, tuple)
-        return _verdict_value(*value)
-    if map_type in ("ipv4_addr", "ipv6_addr"):  # address maps (the network layer's NAT)
-        return component(value, map_type)
+def _verdict_map_value(value: object) -> str:
+    assert isinstance(value, tuple)
+    return _verdict_value(*value)
+
+
+# a map's value by the map's type; others (marks) are numbers in hex
+_MAP_VALUE: dict[DataType, Callable[[Any], str]] = {
+    DataType.VERDICT: _verdict_map_value,
+    # address maps (the network layer's NAT)
+    DataType.IPV4_ADDR: lambda v: component(v, DataType.IPV4_ADDR),
+    DataType.IPV6_ADDR: lambda v: component(v, DataType.IPV6_ADDR),
+}
+
+
+def _map_value(value: object, map_type: DataType) -> str:
+    write = _MAP_VALUE.get(map_type)
+    if write is not None:
+        return write(value)
     return hex(value) if isinstance(value, int) else keyword(str(value))
 
 
@@ -297,7 +320,7 @@ def _element(key: tuple[object, ...], value: object, s: SetDecl, with_value: boo
         text = component(key[0], types[0])
     else:
         text = " . ".join(component(c, t) for c, t in zip(key, types, strict=True))
-    return f"{text} : {_map_value(value, s.map_type)}" if with_value and s.map_type else text
+    return f"{text} : {_map_value(value, s.map_type)}" if with_value and s.map_type is not None else text
 
 
 def _render_table(verb: Verb, t: Table) -> str:
