@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import workload
-from bench.netns import scratch_netns
+from bench.netns import scratch_netns, veth_pairs
 from bench.programming import guestwall_argv
 from bench.timing import median
 
@@ -203,24 +203,7 @@ def measure_virsh(reps: int, work: Path, log: Log, bound: int = 5) -> dict[str, 
         ports = [workload.other_port(i) for i in range(1, bound + 2)]
         daemon = Libvirtd(ns, root)
         try:
-            for port in ports:
-                subprocess.run(
-                    [
-                        "ip",
-                        "-n",
-                        ns,
-                        "link",
-                        "add",
-                        port.name,
-                        "type",
-                        "veth",
-                        "peer",
-                        "name",
-                        f"{port.name}p",
-                    ],
-                    check=True,
-                    capture_output=True,
-                )
+            veth_pairs(ns, (port.name for port in ports))
             log("  virsh: starting a private libvirtd")
             daemon.start()
             (files / "filter.xml").write_text(workload.filter_xml(0))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import workload
-from bench.netns import kernel_size, scratch_netns
+from bench.netns import kernel_size, scratch_netns, veth_pairs
 from bench.timing import median
 
 Log = Callable[[str], None]
@@ -41,6 +41,26 @@ def unavailable() -> str | None:
     return None
 
 
+def qemu_account_files(directory: Path) -> list[tuple[Path, str]]:
+    """The QEMU driver (installed with libvirt-daemon) looks its user up at start and stops the daemon when
+    it is missing (it comes with libvirt-daemon-system): passwd/group copies in ``directory`` that have it,
+    as (copy, /etc path) pairs to bind-mount in the daemon's mount namespace only (the machine's accounts
+    stay as they are). Empty where the user exists."""
+    binds = []
+    for name, entry in (
+        ("passwd", "libvirt-qemu:x:{id}:{id}::/nonexistent:/usr/sbin/nologin"),
+        ("group", "libvirt-qemu:x:{id}:"),
+    ):
+        current = Path(f"/etc/{name}").read_text()
+        if any(line.startswith("libvirt-qemu:") for line in current.splitlines()):
+            continue
+        ids = [int(line.split(":")[2]) for line in current.splitlines() if line.count(":") >= 3]
+        copy = directory / name
+        copy.write_text(current.rstrip("\n") + "\n" + entry.format(id=max(ids) + 1) + "\n")
+        binds.append((copy, f"/etc/{name}"))
+    return binds
+
+
 class Libvirtd:
     """One private libvirtd: start, virsh, stop."""
 
@@ -62,7 +82,7 @@ class Libvirtd:
         dirs = [
             f"mkdir -p {target} && mount --bind {self.root / sub} {target}" for sub, target in BIND.items()
         ]
-        files = [f"mount --bind {copy} {target}" for copy, target in self._accounts()]
+        files = [f"mount --bind {copy} {target}" for copy, target in qemu_account_files(self.root)]
         mounts = " && ".join(dirs + files)
         script = f"{mounts} && exec libvirtd --pid-file {self.root / 'libvirtd.pid'}"
         log = open(self.root / "libvirtd.log", "wb")  # noqa: SIM115 (the daemon's output, closed by stop)
@@ -97,24 +117,6 @@ class Libvirtd:
                     pass
             time.sleep(0.2)
         raise RuntimeError(f"libvirtd did not answer within {timeout:g} s")
-
-    def _accounts(self) -> list[tuple[Path, str]]:
-        """The QEMU driver (installed with libvirt-daemon) looks its user up at start and stops the daemon
-        when it is missing (it comes with libvirt-daemon-system): passwd/group copies that have it, for the
-        daemon's mount namespace only."""
-        binds = []
-        for name, entry in (
-            ("passwd", "libvirt-qemu:x:{id}:{id}::/nonexistent:/usr/sbin/nologin"),
-            ("group", "libvirt-qemu:x:{id}:"),
-        ):
-            current = Path(f"/etc/{name}").read_text()
-            if any(line.startswith("libvirt-qemu:") for line in current.splitlines()):
-                continue
-            ids = [int(line.split(":")[2]) for line in current.splitlines() if line.count(":") >= 3]
-            copy = self.root / name
-            copy.write_text(current.rstrip("\n") + "\n" + entry.format(id=max(ids) + 1) + "\n")
-            binds.append((copy, f"/etc/{name}"))
-        return binds
 
     def virsh(self, *args: str, timeout: float = 600.0) -> float:
         """Run one virsh command against our daemon; its wall time."""
@@ -163,24 +165,7 @@ def measure_libvirt(ports: int, work: Path, log: Log) -> dict[str, Any]:
         plist = [workload.other_port(i) for i in range(1, ports + 2)]
         daemon = Libvirtd(ns, root)
         try:
-            for port in plist:  # real devices, as libvirt expects (veth pairs, never up: no traffic)
-                subprocess.run(
-                    [
-                        "ip",
-                        "-n",
-                        ns,
-                        "link",
-                        "add",
-                        port.name,
-                        "type",
-                        "veth",
-                        "peer",
-                        "name",
-                        f"{port.name}p",
-                    ],
-                    check=True,
-                    capture_output=True,
-                )
+            veth_pairs(ns, (port.name for port in plist))  # real devices, as libvirt expects
             log(f"  real libvirt: starting libvirtd in {ns}")
             daemon.start()
             for variant in (0, 1):

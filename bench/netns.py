@@ -15,7 +15,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -69,6 +69,17 @@ def scratch_netns(what: str) -> Iterator[str]:
     finally:
         end_processes(netns_pids(name))
         remove_netns(name)
+
+
+def veth_pairs(netns: str, names: Iterable[str]) -> None:
+    """A veth pair per name in ``netns`` (``NAME`` and ``NAMEp``), never up: real devices for libvirt to
+    bind, with no traffic."""
+    for name in names:
+        subprocess.run(
+            ["ip", "-n", netns, "link", "add", name, "type", "veth", "peer", "name", f"{name}p"],
+            check=True,
+            capture_output=True,
+        )
 
 
 def nft(netns: str, args: list[str], stdin: str | None = None, timeout: float = 300.0) -> str:

@@ -162,22 +162,11 @@ class PrivateLibvirt:
             time.sleep(0.05)
 
     def _account_mounts(self) -> list[str]:
-        """The QEMU driver (installed with libvirt-daemon) looks its user up before reading qemu.conf; that
-        user exists only with libvirt-daemon-system: give the daemon's mount namespace passwd/group files
-        with it rather than adding an account to the machine."""
-        lines = []
-        for name, entry in (
-            ("passwd", "libvirt-qemu:x:{id}:{id}::/nonexistent:/usr/sbin/nologin"),
-            ("group", "libvirt-qemu:x:{id}:"),
-        ):
-            current = Path(f"/etc/{name}").read_text()
-            if any(line.startswith("libvirt-qemu:") for line in current.splitlines()):
-                continue
-            ids = [int(line.split(":")[2]) for line in current.splitlines() if line.count(":") >= 3]
-            copy = self.state / name
-            copy.write_text(current.rstrip("\n") + "\n" + entry.format(id=max(ids) + 1) + "\n")
-            lines.append(f"mount --bind {shlex.quote(str(copy))} /etc/{name}")
-        return lines
+        """The daemon's mount namespace gets passwd/group files with the QEMU driver's user (see
+        bench.libvirt.qemu_account_files) rather than an account added to the machine."""
+        from bench.libvirt import qemu_account_files
+
+        return [f"mount --bind {shlex.quote(str(c))} {t}" for c, t in qemu_account_files(self.state)]
 
     def restart(self) -> None:
         """End the daemon (its guests keep running) and start it again: clients lose their connection."""
