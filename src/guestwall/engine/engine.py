@@ -121,10 +121,7 @@ class Engine:
             tx = diff(desired.compiled.ruleset, state)
             t1 = time.perf_counter()
             if tx:
-                try:
-                    self.backend.run(tx)
-                except DataplaneError as e:
-                    raise DataplaneError(f"{e} (nothing was changed)") from e
+                self._run_whole(tx)
                 if self.watch:
                     prints = read_kernel(self.backend)[1]
             if self.watch:
@@ -206,6 +203,13 @@ class Engine:
                     return None  # the kernel is not as expected: the full path settles it
             return ApplyResult(tx, t1 - t0, time.perf_counter() - t1, incremental=True)
 
+    def _run_whole(self, tx: Transaction) -> None:
+        """One transaction of a full path: a refusal is final (one transaction: the kernel kept its state)."""
+        try:
+            self.backend.run(tx)
+        except DataplaneError as e:
+            raise DataplaneError(f"{e} (nothing was changed)") from e
+
     # ---- the virtual networks' tables ----------------------------------------------------------------------
 
     def networks_desired(self, txn: Reader) -> Ruleset:
@@ -223,10 +227,7 @@ class Engine:
             tx = diff(desired, read_state(self.backend, families=tuple(desired.tables)))
             t1 = time.perf_counter()
             if tx:
-                try:
-                    self.backend.run(tx)
-                except DataplaneError as e:
-                    raise DataplaneError(f"{e} (nothing was changed)") from e
+                self._run_whole(tx)
             return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)
 
 
