@@ -204,14 +204,14 @@ def _port_edit(
     ctx: Context, port_ref: str, fmt: str, edit: Callable[[Port, Callable[[str], str]], PortChanges]
 ) -> None:
     """Apply ``edit`` (the port, a group resolver -> its changes) and show the port."""
-    from guestwall.cloud.lookup import resolve_group
+    from guestwall.cloud.lookup import resolve_group, resolve_port
     from guestwall.store.cloudrepo import cloud_reader
 
     with reported():
         cloud = open_cloud(ctx)
-        current = cloud.get_port(port_ref)
-        with cloud.store.read() as reader:
+        with cloud.store.read() as reader:  # the port and the groups its edit names, in one read
             repo = cloud_reader(reader)
+            current = resolve_port(repo, port_ref)
             changes = edit(current, lambda g: resolve_group(repo, g, current.project).id)
         done = cloud.update_port(port_ref, changes)
         updated = done.value
