@@ -4,6 +4,7 @@ its peers lose is revoked at once (their tracked connections are killed)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from uuid import uuid4
@@ -102,7 +103,8 @@ def create_ports(
             done.append(_checked(repo, port))
         repo.put_ports(done)
         touched = {g for p in done for g in p.security_groups}
-        scope = Scope(groups=made_groups, ports={p.id for p in done}, member_sets=touched)
+        moved = [(None, p) for p in done]
+        scope = Scope(groups=made_groups, ports={p.id for p in done}, member_sets=touched, moved=moved)
         applied = enforce(ctx, writer, repo, scope)
         by_id = {p.id: p for p in repo.ports_by_id([p.id for p in done])}
     # a new port revokes nothing: its addresses only join sets, its device had no binding of ours
@@ -120,7 +122,8 @@ def update_port(
         new = _checked(repo, v.checked_port(changes.applied_to(old)))
         repo.put_port(new)
         touched = set(old.security_groups) | set(new.security_groups)
-        applied = enforce(ctx, writer, repo, Scope(ports={new.id}, member_sets=touched))
+        scope = Scope(ports={new.id}, member_sets=touched, moved=[(old, new)])
+        applied = enforce(ctx, writer, repo, scope)
         # what the port and its peers lose is at its addresses: old and new, the flows at them decide
         affected = Revoked.of_ports([old, new]) if _revokes(old, new) else Revoked()
         stored = repo.port(new.id)
@@ -133,7 +136,8 @@ def delete_port(ctx: CloudContext, ref: str, *, expect_revision: int | None = No
         port = resolve_port(repo, ref)
         check_revision("port", port.id, port.revision, expect_revision)
         repo.delete_port(port.id)
-        scope = Scope(removed_devices={port.device}, member_sets=set(port.security_groups))
+        groups = set(port.security_groups)
+        scope = Scope(removed_devices={port.device}, member_sets=groups, moved=[(port, None)])
         applied = enforce(ctx, writer, repo, scope)
         affected = Revoked.of_ports([port])  # its addresses left its groups' sets: flows at them
     return finish(ctx, port, applied, affected)
@@ -141,8 +145,12 @@ def delete_port(ctx: CloudContext, ref: str, *, expect_revision: int | None = No
 
 def put_ports(ctx: CloudContext, ports: Sequence[Port], keep_groups: bool = False) -> Outcome[list[Port]]:
     """Create or update several ports (matched by device) in one store and one kernel transaction.
-    With ``keep_groups`` an existing port keeps its groups (the given ones apply to new ports only)."""
+    With ``keep_groups`` an existing port keeps its groups (the given ones apply to new ports only).
+    A device given twice is refused (which of the two would be stored is not for us to guess)."""
     ports = [v.checked_port(p) for p in ports]
+    twice = sorted(device for device, n in Counter(p.device for p in ports).items() if n > 1)
+    if twice:
+        raise CloudInputError(f"port device(s) {', '.join(twice)} given more than once")
     with ctx.store.write() as writer:
         repo = cloud_writer(writer)
         by_device = {p.device: p for p in repo.ports()}
@@ -163,8 +171,11 @@ def put_ports(ctx: CloudContext, ports: Sequence[Port], keep_groups: bool = Fals
             done.append(_checked(repo, port, resolver, by_device))
         repo.put_ports(done)
         touched = {g for p in (*done, *olds) for g in p.security_groups}
-        applied = enforce(ctx, writer, repo, Scope(ports={p.id for p in done}, member_sets=touched))
         now = {p.id: p for p in done}
+        was: dict[str, Port | None] = {old.id: old for old in olds}
+        moved = [(was.get(p.id), p) for p in done]
+        scope = Scope(ports=set(now), member_sets=touched, moved=moved)
+        applied = enforce(ctx, writer, repo, scope)
         changed = [(old, now[old.id]) for old in olds if _revokes(old, now[old.id])]
         affected = Revoked.of_ports(p for pair in changed for p in pair)  # new ports revoke nothing
     return finish(ctx, done, applied, affected)
@@ -178,7 +189,8 @@ def delete_ports(ctx: CloudContext, refs: Sequence[str]) -> Outcome[list[Port]]:
         for port in gone:
             repo.delete_port(port.id)
         groups = {g for p in gone for g in p.security_groups}
-        scope = Scope(removed_devices={p.device for p in gone}, member_sets=groups)
+        moved = [(p, None) for p in gone]
+        scope = Scope(removed_devices={p.device for p in gone}, member_sets=groups, moved=moved)
         applied = enforce(ctx, writer, repo, scope)
         affected = Revoked.of_ports(gone)
     return finish(ctx, gone, applied, affected)

@@ -39,6 +39,10 @@ class Scope:
     # kind of block comes or goes (then the provider filter and sets are derived again from every block)
     blocks_added: Sequence[ProviderBlock] = ()
     blocks_removed: Sequence[ProviderBlock] = ()
+    # the ports this change created, changed or deleted, as (before, after) (None: did not / no longer
+    # exists), when they are all that changed in ``member_sets``: those sets are edited by these ports'
+    # networks alone (None: each is derived again from every member)
+    moved: Sequence[tuple[Port | None, Port | None]] | None = None
 
 
 @dataclass
@@ -139,12 +143,13 @@ def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
         else:
             sets.put(tr.address_group_set(address_group))
     for group_id in sorted(scope.groups | scope.member_sets):
-        if repo.group(group_id) is not None:
-            if all_ports is not None:
-                sets.put(tr.group_set(group_id, all_ports))
-            else:
-                nets = tuple(dict.fromkeys(repo.member_networks(group_id)))
-                sets.put(AddressSet(tr.group_set_name(group_id), nets))
+        if not repo.has_group(group_id):
+            continue
+        if all_ports is not None:
+            sets.put(tr.group_set(group_id, all_ports))
+        elif not _members_delta(writer, repo, sets, scope, group_id):
+            nets = tuple(dict.fromkeys(repo.member_networks(group_id)))
+            sets.put(AddressSet(tr.group_set_name(group_id), nets))
     if scope.ports or scope.removed_devices:
         changes.bindings = _sync_bindings(writer, repo, filters, scope, all_ports, changes)
     return changes
@@ -171,6 +176,27 @@ def _provider_delta(writer: Writer, repo: CloudRepo, filters: _Filters, sets: _S
     for name, (add, remove) in sorted(edits.items()):
         if writer.edit_address_set(name, add, remove):
             sets.changes.sets.add(name)
+    return True
+
+
+# Beyond this many networks that may leave a group's set at once, deriving it from every member costs less
+# than asking which of them another member still holds.
+_HOLDERS_LIMIT = 32
+
+
+def _members_delta(writer: Writer, repo: CloudRepo, sets: _Sets, scope: Scope, group_id: str) -> bool:
+    """The group's member set edited by the networks of the ports that moved (``scope.moved``): theirs
+    now come, theirs before go unless another member still holds them (two members may share an
+    address); False when it must be derived from every member (a new group, a set not stored yet)."""
+    name = tr.group_set_name(group_id)
+    if scope.moved is None or group_id in scope.groups or name not in sets.names:
+        return False
+    edit = tr.member_edit(group_id, scope.moved)
+    if len(edit.leaving) > _HOLDERS_LIMIT:
+        return False
+    kept = repo.members_holding(group_id, edit.leaving)
+    if writer.edit_address_set(name, edit.come, [n for n in edit.leaving if n not in kept]):
+        sets.changes.sets.add(name)
     return True
 
 
@@ -215,7 +241,10 @@ def _sync_bindings(
     from guestwall.nwfilter import format_binding
 
     ports = all_ports if all_ports is not None else repo.ports_by_id(scope.ports)
-    bound = repo.bound_ports()
+    # the bindings of the devices in scope, and what they named before (all of them in a full sync)
+    devices = None if all_ports is not None else {p.device for p in ports} | scope.removed_devices
+    bound = repo.bound_ports(devices)
+    named_before = set(bound.values())
     local = writer.host
     changed = False
 
@@ -264,6 +293,11 @@ def _sync_bindings(
             changes.come += [b.portdev for b in bindings]
         changed = True
     used = set(bound.values())
-    for name in [n for n in filters.records if n.startswith(tr.PORT_PREFIX) and n not in used]:
+    if all_ports is not None:
+        unused = {n for n in filters.records if n.startswith(tr.PORT_PREFIX)} - used
+    else:  # a top filter the scope's bindings no longer name may still be another binding's
+        left = {n for n in named_before if n.startswith(tr.PORT_PREFIX)} - used
+        unused = left - repo.filters_bound(left)
+    for name in sorted(unused):
         filters.delete(name)
     return changed

@@ -163,6 +163,24 @@ def group_set(group_id: str, ports: Iterable[Port]) -> AddressSet:
     return AddressSet(group_set_name(group_id), group_members(group_id, ports))
 
 
+@dataclass(frozen=True)
+class MemberEdit:
+    """How some ports changing change a group's member set: the networks they bring (``come``), and those
+    they held before and no longer bring (``leaving``: gone unless another member holds them too)."""
+
+    come: tuple[Network, ...]
+    leaving: tuple[Network, ...]
+
+
+def member_edit(group_id: str, moved: Iterable[tuple[Port | None, Port | None]]) -> MemberEdit:
+    """The edit of a group's member set by ports changing as (before, after), None where there is none."""
+    pairs = list(moved)
+    come = group_members(group_id, (after for _, after in pairs if after is not None))
+    before = group_members(group_id, (old for old, _ in pairs if old is not None))
+    kept = set(come)
+    return MemberEdit(come, tuple(n for n in before if n not in kept))
+
+
 # ---- ports ----------------------------------------------------------------------------------------------
 
 

@@ -3,7 +3,7 @@ one SQLAlchemy session sees them, changes flushed into the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, or_, select
@@ -81,6 +81,9 @@ class CloudRepo:
 
     def group_ids(self) -> list[str]:
         return list(self.session.scalars(select(SecurityGroupRow.id)))
+
+    def has_group(self, group_id: str) -> bool:
+        return self.session.get(SecurityGroupRow, group_id) is not None
 
     def group(self, group_id: str) -> SecurityGroup | None:
         row = self.session.get(SecurityGroupRow, group_id)
@@ -255,6 +258,33 @@ class CloudRepo:
             for item in (*split(fixed), *split(pairs))
         ]
 
+    def members_holding(self, group_id: str, networks: Collection[Network]) -> set[Network]:
+        """Those of ``networks`` that a member of the group holds (a fixed address, or an allowed address
+        pair of equal network). Only the rows whose texts contain one of theirs are read: a member leaving
+        costs what its own addresses cost, not the group's thousand members."""
+        if not networks:
+            return set()
+        texts = {str(n.network_address) if _is_host(n) else str(n) for n in networks}
+        found = or_(
+            *(
+                column.contains(text, autoescape=True)
+                for text in sorted(texts)
+                for column in (PortRow.fixed_ips, PortRow.allowed_address_pairs)
+            )
+        )
+        query = (
+            select(PortRow.fixed_ips, PortRow.allowed_address_pairs)
+            .join(PortSecurityGroupRow, PortSecurityGroupRow.port_id == PortRow.id)
+            .where(PortSecurityGroupRow.group_id == group_id, found)
+        )
+        wanted = set(networks)
+        held = {
+            network_of(item)
+            for fixed, pairs in self.session.execute(query)
+            for item in (*split(fixed), *split(pairs))
+        }
+        return wanted & held
+
     def ports_at(self, addr: Address) -> list[Port]:
         """The ports (by device) that hold ``addr``: as a fixed address, or inside an allowed address pair.
         Only rows whose fixed addresses contain its text, or that have pairs, are read and built."""
@@ -326,12 +356,24 @@ class CloudRepo:
         query = select(*PORT_COLUMNS).where(PortRow.id.in_(wanted)).order_by(PortRow.device)
         return self._ports(query, select(*MEMBERSHIP).where(PortSecurityGroupRow.port_id.in_(wanted)))
 
-    def bound_ports(self) -> dict[tuple[str, str], str]:
-        """(host, device) -> filter name of every binding of every host (without reading their XML)."""
+    def bound_ports(self, devices: Collection[str] | None = None) -> dict[tuple[str, str], str]:
+        """(host, device) -> filter name of every binding of every host (without reading their XML), or of
+        the bindings of some devices only."""
         from guestwall.store.tables import BindingRow
 
         query = select(BindingRow.host, BindingRow.portdev, BindingRow.filter_name)
+        if devices is not None:
+            query = query.where(BindingRow.portdev.in_(sorted(devices)))
         return {(host, dev): name for host, dev, name in self.session.execute(query)}
+
+    def filters_bound(self, names: Collection[str]) -> set[str]:
+        """Those of the filters ``names`` that a binding of any host names (an indexed lookup each)."""
+        from guestwall.store.tables import BindingRow
+
+        if not names:
+            return set()
+        query = select(BindingRow.filter_name).where(BindingRow.filter_name.in_(sorted(names))).distinct()
+        return set(self.session.scalars(query))
 
     def bound_devices(self) -> dict[str, str]:
         """Device -> filter name of every binding of the writing host (without reading their XML)."""
@@ -463,6 +505,10 @@ class CloudRepo:
         self.session.delete(row)
         self.session.flush()
         self._changed()
+
+
+def _is_host(net: Network) -> bool:
+    return net.prefixlen == net.max_prefixlen
 
 
 def _holds(net: Network, addr: Address) -> bool:
