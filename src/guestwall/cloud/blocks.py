@@ -108,5 +108,8 @@ def _blocks_matching(
             what = describe_block(ProviderBlock("", cidr, protocol, lo, hi))
             raise CloudNotFound(f"{what} is not blocked")
         return found
-    one = repo.provider_block(resolve(ref, repo.provider_block_ids(), lambda i: i, "provider block"))
+    # by exact id with one indexed lookup; only a start of an id reads every id (there may be 10,000)
+    one = repo.provider_block(ref) or repo.provider_block(
+        resolve(ref, repo.provider_block_ids(), lambda i: i, "provider block")
+    )
     return [one] if one is not None else []

@@ -17,7 +17,6 @@ from guestwall.dataplane.apply import ApplyResult
 from guestwall.engine import Change, FilterEdit, bound_port
 from guestwall.errors import DataplaneError
 from guestwall.model.cloud import Network, Port
-from guestwall.services.filters import load_filters
 from guestwall.store.cloudrepo import CloudRepo, CloudWriter
 from guestwall.store.records import Writer
 
@@ -39,9 +38,10 @@ def enforce(
     if ctx.engine is None:
         raise DataplaneError("no kernel backend to enforce the change with")
     lagging = set(sets)
-    before = load_filters(writer)
-    changes = sync(writer, cast(CloudRepo, repo), scope)  # sync is typed with the SQL implementation
-    after = load_filters(writer) if changes.filters else before
+    records = writer.filters()  # read once: sync compares with them and keeps them up to date
+    before = {r.name: r.definition for r in records}
+    changes = sync(writer, cast(CloudRepo, repo), scope, records)  # typed with the SQL implementation
+    after = {n: changes.stored[n].definition for n in sorted(changes.stored)} if changes.filters else before
     change = Change(
         filters=FilterEdit(before, after) if changes.filters else None,
         added=tuple(changes.come),

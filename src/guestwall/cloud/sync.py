@@ -55,6 +55,7 @@ class Changes:
     sets: set[str] = field(default_factory=set)
     gone: list[BindingRecord] = field(default_factory=list)  # bindings as they were, removed or replaced
     come: list[str] = field(default_factory=list)  # devices whose binding was added or replaced
+    stored: dict[str, FilterRecord] = field(default_factory=dict)  # every filter after the change, by name
 
     def __bool__(self) -> bool:
         return bool(self.filters or self.bindings or self.sets)
@@ -63,10 +64,10 @@ class Changes:
 class _Filters:
     """The stored filters, read once, written only when their definition differs (compared by value)."""
 
-    def __init__(self, writer: Writer, changes: Changes) -> None:
+    def __init__(self, writer: Writer, changes: Changes, stored: Sequence[FilterRecord] | None) -> None:
         self.writer = writer
         self.changes = changes
-        self.records: dict[str, FilterRecord] = {r.name: r for r in writer.filters()}
+        self.records = changes.stored = {r.name: r for r in (writer.filters() if stored is None else stored)}
 
     def put(self, definition: Filter) -> None:
         from guestwall.nwfilter import format_filter
@@ -107,10 +108,13 @@ class _Sets:
             self.changes.sets.add(name)
 
 
-def sync(writer: Writer, repo: CloudRepo, scope: Scope) -> Changes:
-    """Write what ``scope`` derives; returns what differed from the store."""
+def sync(
+    writer: Writer, repo: CloudRepo, scope: Scope, stored: Sequence[FilterRecord] | None = None
+) -> Changes:
+    """Write what ``scope`` derives; returns what differed from the store. ``stored``: the filters as the
+    caller just read them from ``writer`` (else they are read here)."""
     changes = Changes()
-    filters = _Filters(writer, changes)
+    filters = _Filters(writer, changes, stored)
     sets = _Sets(writer, repo, changes)
     for definition in base.filters().values():
         filters.put(definition)
