@@ -117,7 +117,9 @@ class FirewallDriver:
         happens (logged), as in Nova."""
         uuid = _instance_uuid(instance)
         devices = {validate.device(vif.devname) for vif in network_info}
-        known = [p for p in self.cloud.list_ports() if p.device in devices or p.device_id == uuid]
+        # its VIFs' ports and any other port of the instance, without reading every port
+        found = [*self.cloud.ports_by_devices(devices), *self.cloud.ports_of_device(uuid)]
+        known = list({p.id: p for p in found}.values())
         if not known:
             log.info("unfilter_instance: instance %s has no filtered ports", instance.uuid)
             return

@@ -145,6 +145,9 @@ class Cloud:
     def ports_of_device(self, device_id: str) -> list[Port]:
         return ports.ports_of_device(self.ctx, device_id)
 
+    def ports_by_devices(self, devices: Collection[str]) -> list[Port]:
+        return ports.ports_by_devices(self.ctx, devices)
+
     # ---- provider blocks and address groups ---------------------------------------------------------
 
     def block(

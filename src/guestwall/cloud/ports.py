@@ -84,6 +84,7 @@ def create_ports(
                 made_groups.add(default.id)
         done: list[Port] = []
         devices: set[str] = set()
+        resolver = GroupResolver(repo)
         for port in ports:
             port = replace(port, id=port.id or str(uuid4()), name=port.name or port.device)
             if port.device in devices or repo.port_by_device(port.device) is not None:
@@ -100,7 +101,7 @@ def create_ports(
                 assert default is not None
                 port = replace(port, security_groups=(default.id,))
             devices.add(port.device)
-            done.append(_checked(repo, port))
+            done.append(_checked(repo, port, resolver, by_device={}))  # its device was looked up above
         repo.put_ports(done)
         touched = {g for p in done for g in p.security_groups}
         moved = [(None, p) for p in done]
@@ -154,8 +155,9 @@ def put_ports(ctx: CloudContext, ports: Sequence[Port], keep_groups: bool = Fals
         raise CloudInputError(f"port device(s) {', '.join(twice)} given more than once")
     with ctx.store.write() as writer:
         repo = cloud_writer(writer)
-        by_device = {p.device: p for p in repo.ports()}
-        bound = repo.bound_devices()
+        given = {p.device for p in ports}  # only these are read: a Nova plug costs what its ports cost
+        by_device = {p.device: p for p in repo.ports_by_devices(given)}
+        bound = repo.bound_devices(given)
         resolver = GroupResolver(repo)
         done: list[Port] = []
         olds: list[Port] = []
@@ -210,6 +212,12 @@ def list_ports(ctx: CloudContext, project: str | None = None) -> list[Port]:
 def ports_of_device(ctx: CloudContext, device_id: str) -> list[Port]:
     with ctx.store.read() as reader:
         return cloud_reader(reader).ports_of_device(device_id)
+
+
+def ports_by_devices(ctx: CloudContext, devices: Collection[str]) -> list[Port]:
+    """The ports with these devices (names), without reading the others."""
+    with ctx.store.read() as reader:
+        return cloud_reader(reader).ports_by_devices(devices)
 
 
 def _checked(

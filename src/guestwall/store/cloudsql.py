@@ -231,6 +231,19 @@ class CloudRepo:
         row = self.session.scalars(select(PortRow).where(PortRow.device == device)).one_or_none()
         return None if row is None else port_of(row, self._groups_of(row.id))
 
+    def ports_by_devices(self, devices: Iterable[str]) -> list[Port]:
+        """The ports with these devices (names), by device: one query, whatever the number of ports."""
+        wanted = sorted(set(devices))
+        if not wanted:
+            return []
+        query = select(*PORT_COLUMNS).where(PortRow.device.in_(wanted)).order_by(PortRow.device)
+        links = (
+            select(*MEMBERSHIP)
+            .join(PortRow, PortRow.id == PortSecurityGroupRow.port_id)
+            .where(PortRow.device.in_(wanted))
+        )
+        return self._ports(query, links)
+
     def ports_of_device(self, device_id: str) -> list[Port]:
         """The ports that belong to one device (an instance), by device name."""
         rows = list(
@@ -375,11 +388,14 @@ class CloudRepo:
         query = select(BindingRow.filter_name).where(BindingRow.filter_name.in_(sorted(names))).distinct()
         return set(self.session.scalars(query))
 
-    def bound_devices(self) -> dict[str, str]:
-        """Device -> filter name of every binding of the writing host (without reading their XML)."""
+    def bound_devices(self, devices: Collection[str] | None = None) -> dict[str, str]:
+        """Device -> filter name of every binding of the writing host (without reading their XML), or of
+        the bindings of some devices only."""
         from guestwall.store.tables import BindingRow
 
         query = select(BindingRow.portdev, BindingRow.filter_name).where(BindingRow.host == self.host)
+        if devices is not None:
+            query = query.where(BindingRow.portdev.in_(sorted(devices)))
         return {dev: name for dev, name in self.session.execute(query)}
 
     def address_set_texts(self, names: Iterable[str]) -> dict[str, str]:
