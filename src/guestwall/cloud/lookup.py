@@ -51,6 +51,9 @@ def resolve_group(repo: CloudReader, ref: str, project: str | None = None) -> Se
     found = repo.group(ref)
     if found is not None:
         return found
+    named = repo.groups_named(ref, project)
+    if len(named) == 1:
+        return named[0]  # as resolve would: an exact id came first, and none has it
     groups = repo.groups(project) if project is not None else repo.groups()
     return resolve(ref, groups, lambda g: g.id, "security group", lambda g: g.name)
 
@@ -95,7 +98,7 @@ def check_revision(what: str, ident: str, current: int, expected: int | None) ->
 
 def default_of(repo: CloudReader, project: str) -> SecurityGroup | None:
     """The project's ``default`` security group, if it has one yet."""
-    defaults = [g for g in repo.groups(project) if g.is_default]
+    defaults = repo.groups_named(DEFAULT_GROUP_NAME, project)
     return defaults[0] if defaults else None
 
 

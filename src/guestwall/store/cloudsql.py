@@ -79,6 +79,20 @@ class CloudRepo:
         rules = self._rules_of([row.id for row in rows] if project is not None else None)
         return [group_of(row, rules.get(row.id, ())) for row in rows]
 
+    def groups_named(self, name: str, project: str | None = None) -> list[SecurityGroup]:
+        """The groups with this name (of ``project`` when given), in ``groups``' order; only their rules
+        are read."""
+        query = (
+            select(SecurityGroupRow)
+            .where(SecurityGroupRow.name == name)
+            .order_by(SecurityGroupRow.project, SecurityGroupRow.name, SecurityGroupRow.id)
+        )
+        if project is not None:
+            query = query.where(SecurityGroupRow.project == project)
+        rows = list(self.session.scalars(query))
+        rules = self._rules_of([row.id for row in rows]) if rows else {}
+        return [group_of(row, rules.get(row.id, ())) for row in rows]
+
     def group_ids(self) -> list[str]:
         return list(self.session.scalars(select(SecurityGroupRow.id)))
 
