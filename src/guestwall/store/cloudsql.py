@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from guestwall.errors import NotFoundError, StoreError
@@ -390,17 +390,19 @@ class CloudRepo:
 
         query = select(BindingRow.host, BindingRow.portdev, BindingRow.filter_name)
         if devices is not None:
-            query = query.where(BindingRow.portdev.in_(sorted(devices)))
+            # by (host, device), the unique index: the hosts come from the host index (the device alone
+            # has none, and a scan of the table reads every binding's XML)
+            hosts = select(BindingRow.host).distinct()
+            query = query.where(BindingRow.host.in_(hosts), BindingRow.portdev.in_(sorted(devices)))
         return {(host, dev): name for host, dev, name in self.session.execute(query)}
 
     def filters_bound(self, names: Collection[str]) -> set[str]:
         """Those of the filters ``names`` that a binding of any host names (an indexed lookup each)."""
         from guestwall.store.tables import BindingRow
 
-        if not names:
-            return set()
-        query = select(BindingRow.filter_name).where(BindingRow.filter_name.in_(sorted(names))).distinct()
-        return set(self.session.scalars(query))
+        # one indexed probe each (a thousand ports may share the filter: no need to count them)
+        probe = select(BindingRow.port_id).where(BindingRow.filter_name == bindparam("name")).limit(1)
+        return {name for name in names if self.session.execute(probe, {"name": name}).first() is not None}
 
     def bound_devices(self, devices: Collection[str] | None = None) -> dict[str, str]:
         """Device -> filter name of every binding of the writing host (without reading their XML), or of
