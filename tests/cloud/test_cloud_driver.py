@@ -150,6 +150,31 @@ def test_refreshes_follow_changes_made_elsewhere(lab: Lab, driver: FirewallDrive
     assert not ping(lab, "bob", "alice")  # alice's port has no group that accepts bob
 
 
+def test_a_member_refreshed_out_of_a_group_loses_its_open_connections(
+    lab: Lab, driver: FirewallDriver
+) -> None:
+    """refresh_security_group_members alone: the connections at the ports of the groups that name the
+    group as remote are judged again (alice's to bob, allowed only by her membership, is killed)."""
+    cloud = driver.cloud
+    cloud.create_group("web", "demo")
+    frontends = cloud.create_group("frontends", "demo").value
+    cloud.create_rule(
+        "web",
+        RuleSpec(RuleDirection.INGRESS, protocol="tcp", ports=(8080, 8080), remote_group="frontends"),
+        "demo",
+    )
+    bob, alice = lab["bob"], lab["alice"]
+    driver.prepare_instance_filter(instance(bob, "web"), [vif(bob)])
+    driver.prepare_instance_filter(instance(alice, "frontends"), [vif(alice)])
+    with listening(lab, "bob", 8080) as server:
+        conn = server.connect("alice")
+        assert conn.works()
+        _store_only_membership(cloud.store, alice.portdev, [])  # she left, written elsewhere
+        assert conn.works()  # not refreshed yet
+        driver.refresh_security_group_members(frontends.id)
+        assert not conn.works()
+
+
 def _store_only_membership(store: Store, device: str, groups: list[str]) -> None:
     from dataclasses import replace
 

@@ -147,10 +147,10 @@ def group_name(repo: CloudReader, group_id: str) -> str:
     return group.name if group is not None else group_id
 
 
-def referencing_ports(repo: CloudReader, groups: set[str]) -> list[Port]:
-    """Ports in groups that name any of ``groups`` as remote (their access depends on its members)."""
-    referencing = {r.group_id for g in groups for r in repo.rules_with_remote(g)}
-    return [p for g in sorted(referencing) for p in repo.ports_in_group(g)]
+def referencing_groups(repo: CloudReader, groups: set[str]) -> frozenset[str]:
+    """Groups with a rule that names any of ``groups`` as remote (their ports' access depends on its
+    members)."""
+    return frozenset(r.group_id for g in groups for r in repo.rules_with_remote(g))
 
 
 def describe_block(block: ProviderBlock) -> str:

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from guestwall.cloud import translate as tr
 from guestwall.cloud.commit import enforce, finish
-from guestwall.cloud.lookup import referencing_ports
+from guestwall.cloud.lookup import referencing_groups
 from guestwall.cloud.outcome import CloudContext, Outcome
+from guestwall.cloud.revoke import Revoked
 from guestwall.cloud.sync import Scope
 from guestwall.dataplane.apply import ApplyResult
 from guestwall.model.cloud import Port
@@ -32,7 +33,8 @@ def refresh_members(ctx: CloudContext, group_id: str) -> Outcome[None]:
         # element deltas against what the kernel holds, so also right when the store changed earlier
         scope = Scope(member_sets={group_id})
         applied = enforce(ctx, writer, repo, scope, sets={tr.group_set_name(group_id)})
-        affected = referencing_ports(repo, {group_id})
+        # the flows at the ports of the groups that name it as remote (not their thousand ports, built)
+        affected = Revoked(groups=referencing_groups(repo, {group_id}))
     return finish(ctx, None, applied, affected)
 
 
@@ -43,7 +45,7 @@ def refresh_ports(ctx: CloudContext, ports: Sequence[Port]) -> Outcome[None]:
         groups = {g for p in ports for g in p.security_groups}
         scope = Scope(ports={p.id for p in ports}, member_sets=groups)
         applied = enforce(ctx, writer, repo, scope, full=True)
-        affected = [*ports, *referencing_ports(repo, groups)]
+        affected = Revoked.of_ports(ports, referencing_groups(repo, groups))
     return finish(ctx, None, applied, affected)
 
 
