@@ -10,6 +10,7 @@ from uuid import uuid4
 from guestwall.cloud.commit import enforce, finish
 from guestwall.cloud.lookup import address_group, check_revision
 from guestwall.cloud.outcome import DEFAULT_PROJECT, CloudContext, Outcome
+from guestwall.cloud.revoke import Revoked
 from guestwall.cloud.sync import Scope
 from guestwall.cloud.validate import CloudInUse, CloudNotFound
 from guestwall.model.cloud import AddressGroup, Network
@@ -73,7 +74,7 @@ def update_address_group(
         repo.put_address_group(new)
         applied = enforce(ctx, writer, repo, Scope(address_groups={group.id}))
         users = {r.group_id for r in repo.rules_with_remote_address_group(group.id)}
-        affected = [p for g in sorted(users) for p in repo.ports_in_group(g)] if gone else []
+        affected = Revoked(groups=frozenset(users)) if gone else Revoked()  # flows at their ports
         stored = repo.address_group(group.id)
     assert stored is not None
     return finish(ctx, stored, applied, affected)

@@ -22,7 +22,7 @@ def refresh_group(ctx: CloudContext, group_id: str) -> Outcome[None]:
     with ctx.store.write() as writer:
         repo = cloud_writer(writer)
         applied = enforce(ctx, writer, repo, Scope(groups={group_id}), full=True)
-        affected = repo.ports_in_group(group_id)
+        affected = Revoked(groups=frozenset({group_id}))  # the flows at its ports
     return finish(ctx, None, applied, affected)
 
 

@@ -11,6 +11,7 @@ from guestwall.cloud import validate as v
 from guestwall.cloud.commit import enforce, finish
 from guestwall.cloud.lookup import address_group, resolve, resolve_group
 from guestwall.cloud.outcome import CloudContext, Outcome
+from guestwall.cloud.revoke import Revoked
 from guestwall.cloud.sync import Scope
 from guestwall.cloud.validate import CloudConflict, CloudInputError, CloudNotFound, checked_rule_fields
 from guestwall.model.cloud import Ethertype, Network, RuleDirection, SecurityGroup, SecurityGroupRule
@@ -66,11 +67,14 @@ def delete_rule(ctx: CloudContext, ref: str) -> Outcome[SecurityGroupRule]:
     """Remove a rule (by id or a unique start of it); connections only it allowed are killed."""
     with ctx.store.write() as writer:
         repo = cloud_writer(writer)
-        rules = [r for g in repo.groups() for r in g.rules]
-        rule = resolve(ref, rules, lambda r: r.id, "security group rule")
+        # by exact id with one lookup; only a start of an id reads every rule
+        rule = repo.rule(ref) or resolve(
+            ref, [r for g in repo.groups() for r in g.rules], lambda r: r.id, "security group rule"
+        )
         repo.delete_rule(rule.id)
         applied = enforce(ctx, writer, repo, Scope(groups={rule.group_id}))
-        affected = repo.ports_in_group(rule.group_id)
+        # the flows at its group's ports (found by the flows' addresses, not by building every member)
+        affected = Revoked(groups=frozenset({rule.group_id}))
     return finish(ctx, rule, applied, affected)
 
 

@@ -151,6 +151,8 @@ def sync(
             continue
         if all_ports is not None:
             sets.put(tr.group_set(group_id, all_ports))
+        elif group_id not in scope.member_sets and tr.group_set_name(group_id) in sets.names:
+            continue  # its rules or fields changed, not its members: the stored set stands
         elif not _members_delta(writer, repo, sets, scope, group_id):
             nets = tuple(dict.fromkeys(repo.member_networks(group_id)))
             sets.put(AddressSet(tr.group_set_name(group_id), nets))
