@@ -3,7 +3,10 @@
 After a cloud change, ``sync`` rewrites only what the change touches: the named groups' filters and
 address sets, the named ports' bindings (and their shared top filters), the provider filter and sets. It
 compares with what is stored and writes only differences, so an unchanged object costs one comparison and
-the kernel transaction that follows contains only real changes. Unused top filters are removed.
+the kernel transaction that follows contains only real changes. Top filters no binding names any more are
+removed. A change costs what it touches, not what the store holds: a block edits the provider sets by its
+CIDR, and ports that come, go or change edit their groups' member sets by their own networks
+(``Scope.moved``); only their bindings are read.
 """
 
 from __future__ import annotations
@@ -185,9 +188,9 @@ def _provider_delta(writer: Writer, repo: CloudRepo, filters: _Filters, sets: _S
     return True
 
 
-# Beyond this many networks that may leave a group's set at once, deriving it from every member costs less
-# than asking which of them another member still holds.
-_HOLDERS_LIMIT = 32
+# Beyond this many networks coming into or leaving a group's set at once (a bulk creation), deriving it from
+# every member costs less than editing it line by line and asking which of them another member holds.
+_EDIT_LIMIT = 64
 
 
 def _members_delta(writer: Writer, repo: CloudRepo, sets: _Sets, scope: Scope, group_id: str) -> bool:
@@ -198,7 +201,7 @@ def _members_delta(writer: Writer, repo: CloudRepo, sets: _Sets, scope: Scope, g
     if scope.moved is None or group_id in scope.groups or name not in sets.names:
         return False
     edit = tr.member_edit(group_id, scope.moved)
-    if len(edit.leaving) > _HOLDERS_LIMIT:
+    if len(edit.come) + len(edit.leaving) > _EDIT_LIMIT:
         return False
     kept = repo.members_holding(group_id, edit.leaving)
     if writer.edit_address_set(name, edit.come, [n for n in edit.leaving if n not in kept]):
