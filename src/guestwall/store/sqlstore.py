@@ -99,6 +99,13 @@ def _binding_record(row: BindingRow) -> BindingRecord:
     )
 
 
+def _binding_tuple(row: Any) -> BindingRecord:
+    """A binding from a row of ``_BINDINGS``' columns (no ORM object)."""
+    return BindingRecord(
+        portdev=row[0], port_id=row[1], filter=row[2], xml=row[3], created_at=row[4], host=row[5]
+    )
+
+
 def _address_record(row: LearnedAddressRow) -> LearnedAddress:
     return LearnedAddress(
         portdev=row.portdev,
@@ -114,14 +121,16 @@ def _address_record(row: LearnedAddressRow) -> LearnedAddress:
 _FILTERS = select(FilterRow.uuid, FilterRow.name, FilterRow.xml, FilterRow.updated_at)
 _FILTERS_ALL = _FILTERS.order_by(FilterRow.name)
 _FILTER_NAMED = _FILTERS.where(FilterRow.name == bindparam("name"))
-_BINDING = select(
+_BINDINGS = select(
     BindingRow.portdev,
     BindingRow.port_id,
     BindingRow.filter_name,
     BindingRow.xml,
     BindingRow.created_at,
     BindingRow.host,
-).where(BindingRow.host == bindparam("host"), BindingRow.portdev == bindparam("portdev"))
+).where(BindingRow.host == bindparam("host"))
+_BINDINGS_ALL = _BINDINGS.order_by(BindingRow.portdev)
+_BINDING = _BINDINGS.where(BindingRow.portdev == bindparam("portdev"))
 _ADDRESSES = select(
     LearnedAddressRow.portdev,
     LearnedAddressRow.ip,
@@ -196,8 +205,7 @@ class SqlReader:
         return None if row is None else _filter_record(row)
 
     def bindings(self) -> list[BindingRecord]:
-        rows = self.session.scalars(self._mine(select(BindingRow).order_by(BindingRow.portdev)))
-        return [_binding_record(row) for row in rows]
+        return [_binding_tuple(row) for row in self.session.execute(_BINDINGS_ALL, {"host": self.host})]
 
     def bound_filters(self) -> set[str]:
         return set(self.session.scalars(self._mine(select(BindingRow.filter_name).distinct())))
@@ -220,11 +228,7 @@ class SqlReader:
 
     def binding(self, portdev: str) -> BindingRecord | None:
         row = self.session.execute(_BINDING, {"host": self.host, "portdev": portdev}).one_or_none()
-        if row is None:
-            return None
-        return BindingRecord(
-            portdev=row[0], port_id=row[1], filter=row[2], xml=row[3], created_at=row[4], host=row[5]
-        )
+        return None if row is None else _binding_tuple(row)
 
     def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]:
         if portdev is None:
