@@ -65,6 +65,7 @@ class Source:
     base_kind: int
     extra: AttrValue | None
     extra_kind: int
+    plain: bool  # alone, its value is the operand (not an ipset, state or flags test)
 
 
 def _source(protocol: str, match: Match, comp: Composite) -> Source:
@@ -72,7 +73,8 @@ def _source(protocol: str, match: Match, comp: Composite) -> Source:
     assert base is not None
     extra = match.get(comp.extra) if comp.extra else None
     extra_kind = _attr_kind(protocol, comp.extra) if extra is not None and comp.extra else -1
-    return Source(comp, base, _attr_kind(protocol, comp.base), extra, extra_kind)
+    plain = comp.shape is not Shape.IPSET and comp.field not in (Field.CT_STATE, Field.TCP_FLAGS)
+    return Source(comp, base, _attr_kind(protocol, comp.base), extra, extra_kind, plain)
 
 
 @dataclass(frozen=True)
@@ -253,33 +255,36 @@ def rows_for(recipe: Recipe, values: Mapping[str, tuple[str, ...]]) -> tuple[tup
     if recipe.constants:
         merged = dict(recipe.constants)
         merged.update(values)
-    sources = recipe.sources
-    rows: dict[tuple[Operand, ...], None] = {}
-    for combo in _one_combination(recipe.refs, merged) or combinations(list(recipe.refs), merged):
-        row = []
-        for source in sources:
-            op = _operand_of(recipe.protocol, source, combo)
-            if op is None:
-                raise InstantiationError(f"variable value leaves {source.comp.base} without a test")
-            if recipe.swap_ipset and isinstance(op, IPSetRef):
-                op = IPSetRef(op.name, tuple({"src": "dst", "dst": "src"}[f] for f in op.flags))
-            row.append(op)
-        rows[tuple(row)] = None
-    return tuple(rows)
+    one = _one_combination(recipe.refs, merged)
+    if one is not None:
+        return (_row(recipe, one),)
+    return tuple(dict.fromkeys(_row(recipe, combo) for combo in combinations(list(recipe.refs), merged)))
 
 
 def _one_combination(
     refs: tuple[VarRef, ...], values: Mapping[str, tuple[str, ...]]
-) -> list[dict[VarRef, str]]:
-    """The combinations of ``refs`` when each names one value of a variable (nearly every port); empty
+) -> dict[VarRef, str] | None:
+    """The only combination of ``refs`` when each names one value of a variable (nearly every port); None
     when not (``variables.combinations`` then iterates, or says what is missing)."""
     combo: dict[VarRef, str] = {}
     for ref in refs:
         given = values.get(ref.name)
         if given is None or len(given) != 1 or ref.index is not None:
-            return []
+            return None
         combo[ref] = given[0]
-    return [combo]
+    return combo
+
+
+def _row(recipe: Recipe, combo: Mapping[VarRef, str]) -> tuple[Operand, ...]:
+    row = []
+    for source in recipe.sources:
+        op = _operand_of(recipe.protocol, source, combo)
+        if op is None:
+            raise InstantiationError(f"variable value leaves {source.comp.base} without a test")
+        if recipe.swap_ipset and isinstance(op, IPSetRef):
+            op = IPSetRef(op.name, tuple({"src": "dst", "dst": "src"}[f] for f in op.flags))
+        row.append(op)
+    return tuple(row)
 
 
 def _operand_of(protocol: str, source: Source, combo: Mapping[VarRef, str]) -> Operand | None:
@@ -288,7 +293,10 @@ def _operand_of(protocol: str, source: Source, combo: Mapping[VarRef, str]) -> O
     if isinstance(base, VarRef):
         base = _typed_var(source.base_kind, protocol, comp.base, base, combo)
     if extra_v is None:
-        return _operand(comp, base, None)
+        if not source.plain:
+            return _operand(comp, base, None)
+        assert not isinstance(base, tuple | TcpFlags)
+        return Value(base)
     assert comp.extra is not None
     extra = extra_v.value
     if isinstance(extra, VarRef):
