@@ -5,8 +5,8 @@ Each repetition starts from a store holding only the filter and a namespace whos
 tables, then times one command:
 
 - ``nwfilter-binding-create`` of N binding files in a process of its own (``GUESTWALL_LOCAL=1``);
-- the same command run by a running agent (docs/cli-daemon.md; the agent is started, not timed, per
-  repetition on a fresh copy of the store);
+- the same command run by a running agent (docs/cli-daemon.md; the agent is started per repetition on a
+  fresh copy of the store, and a first command, not timed, waits for its warm-up);
 - ``apply`` of a store already holding the N bindings (after a reboot: the kernel has none of our tables);
   ``apply`` always runs in its own process.
 
@@ -96,6 +96,8 @@ def measure_cliapply(n: int, reps: int, work: Path, log: Log) -> dict[str, Any]:
                 create = ["nwfilter-binding-create", *names]
                 if mode == "agent":
                     with running_agent(url, ns, work / f"agent-{r}.log"):
+                        # ready before its warm-up ends: a first command (not timed) waits for it
+                        _cli(url, ns, files, ["nwfilter-define", "filter.xml"], local=False)
                         times[mode].append(_cli(url, ns, files, create, local=False))
                 else:
                     times[mode].append(_cli(url, ns, files, create, local=True))
