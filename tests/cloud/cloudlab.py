@@ -101,9 +101,14 @@ class Listener:
         sock.settimeout(timeout)
         sock.connect((self.addr, self.port))
         self.sock.settimeout(timeout)
-        peer, _ = self.sock.accept()
-        self.opened.append(peer)
-        return Connection(sock, peer)
+        mine = sock.getsockname()[:2]
+        while True:
+            # an earlier attempt that failed may still be accepted (its SYN retransmitted after a rule
+            # change let it through): only this socket's peer is the connection asked for
+            peer, remote = self.sock.accept()
+            self.opened.append(peer)
+            if remote[:2] == mine:
+                return Connection(sock, peer)
 
 
 @contextmanager

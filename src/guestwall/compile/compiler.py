@@ -32,7 +32,15 @@ from guestwall.compile.rules import (
 )
 from guestwall.compile.ruleset import BaseHook, ChainSpec, Ruleset, SetSpec, TableSpec, rule_digest
 from guestwall.instantiate.fields import Field
-from guestwall.instantiate.program import ChainProgram, Fallthrough, Jump, PortProgram, ProgramRule, Stage
+from guestwall.instantiate.program import (
+    ChainProgram,
+    Fallthrough,
+    IPSetRef,
+    Jump,
+    PortProgram,
+    ProgramRule,
+    Stage,
+)
 from guestwall.model import AddressSet
 from guestwall.nft import ir
 from guestwall.nft.datatypes import DataType
@@ -299,6 +307,7 @@ class _SharedChain:
 # are set elements). An edited filter is another key, never a stale hit. Bounded, least recently used out.
 _shared: OrderedDict[Hashable, _SharedChain] = OrderedDict()
 SHARED_MEMO_SIZE = 512
+_KEYED_NETWORKS = 64  # address sets up to this size are part of a shared chain's key
 
 
 def clear_memo() -> None:
@@ -310,18 +319,24 @@ def _shared_key(
     chain: ChainProgram, stage: Stage, name: str, chain_names: dict[str, str], state: _State, log_mode: str
 ) -> Hashable | None:
     """Everything rendering a shared chain reads (its rules without the port's rows, the chains it jumps
-    to, the options); None when it reads the address sets too (``ipset``: not remembered)."""
+    to, the options, the address sets its ``ipset`` checks name); None when those sets are large (their
+    elements would be hashed for every lookup: the incremental paths compile with them hollow)."""
     entries: list[object] = []
+    sets: dict[str, AddressSet | None] = {}
     for entry in chain.entries:
         if isinstance(entry, ProgramRule):
-            if any(c.field is Field.IPSET for c in entry.checks):
-                return None
+            for check in entry.checks:
+                if check.field is Field.IPSET and isinstance(check.operand, IPSetRef):
+                    aset = state.address_sets.get(check.operand.name)
+                    if aset is not None and len(aset.networks) > _KEYED_NETWORKS:
+                        return None
+                    sets[check.operand.name] = aset
             entries.append((entry.origin, entry.verdict, entry.checks, entry.comment))
         else:
             entries.append(entry)
     jumps = tuple(sorted(chain_names.items()))
     return (name, stage, chain.name, chain.fallthrough, tuple(entries), jumps, state.counters, state.fold,
-            log_mode, state.log)  # fmt: skip
+            log_mode, state.log, tuple(sorted(sets.items())))  # fmt: skip
 
 
 def _shared_chain(

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from guestwall.dataplane.netns import call_in_netns, netns_path
 from guestwall.errors import DataplaneError
-from guestwall.nft.commands import Listing, ListTables, Transaction
+from guestwall.nft.commands import Command, Listing, ListTables, Transaction
 from guestwall.nft.render import list_command, listing, render_transaction
 
 if TYPE_CHECKING:
     from guestwall.dataplane.nlchains import ChainReader
+    from guestwall.dataplane.nlelements import ElementWriter
 
 JSON = dict[str, Any]
 
@@ -82,6 +83,7 @@ class LibNftables:
         self._json_ctx = self._new_ctx(_NFT_CTX_OUTPUT_JSON)
         self._terse_ctx = self._new_ctx(_NFT_CTX_OUTPUT_JSON | _NFT_CTX_OUTPUT_TERSE)
         self._chains: ChainReader | None = None
+        self._elements: ElementWriter | None = None
 
     def chain_reader(self) -> ChainReader:
         """Our chains and rule digests without libnftables' cache (``dataplane.nlchains``), opened once."""
@@ -90,6 +92,14 @@ class LibNftables:
 
             self._chains = ChainReader(self.netns)
         return self._chains
+
+    def element_writer(self) -> ElementWriter:
+        """Element-only transactions over netlink, without libnftables' cache (``dataplane.nlelements``)."""
+        if self._elements is None:
+            from guestwall.dataplane.nlelements import ElementWriter
+
+            self._elements = ElementWriter(self.netns)
+        return self._elements
 
     def _new_ctx(self, flags: int) -> int:
         lib = self._lib
@@ -122,9 +132,11 @@ class LibNftables:
         contexts = [getattr(self, name, 0) for name in ("_ctx", "_json_ctx", "_terse_ctx")]
         self._ctx = self._json_ctx = self._terse_ctx = 0
         self._free(*(ctx for ctx in contexts if ctx))
-        reader, self._chains = getattr(self, "_chains", None), None
-        if reader is not None:
-            reader.close()
+        for name in ("_chains", "_elements"):
+            socket_user = getattr(self, name, None)
+            setattr(self, name, None)
+            if socket_user is not None:
+                socket_user.close()
 
     def __del__(self) -> None:
         # long-lived processes (the agent, the API, a test run) open many backends: a context that is
@@ -140,6 +152,12 @@ class LibNftables:
         return rc, out, err
 
     def run(self, tx: Transaction) -> None:
+        from guestwall.dataplane.nlelements import encode
+
+        messages = encode(tx)
+        if messages is not None:
+            self.element_writer().send(messages, _command_text)
+            return
         commands = render_transaction(tx)
         rc, _, err = self._call(self._ctx, commands)
         if rc != 0:
@@ -276,6 +294,10 @@ def _with_command(text: str, commands: str) -> str | None:
             command = lines[number - 1].strip() if 0 < number <= len(lines) else ""
             return f"{what} (in: {command[:200]})" if command else what
     return None
+
+
+def _command_text(command: Command) -> str:
+    return render_transaction(Transaction((command,))).strip()
 
 
 def _first_error(text: str) -> str:

@@ -26,6 +26,7 @@ from guestwall.dataplane.state import ActualTable, read_sets, read_state, read_t
 from guestwall.engine.changes import Change
 from guestwall.engine.desired import Desired, bound_port, desired_state, load_definitions
 from guestwall.engine.incremental import plan_filter_change, port_part, transaction
+from guestwall.engine.stages import run_staged
 from guestwall.errors import DataplaneError
 from guestwall.model import AddressSet, Filter
 from guestwall.store.records import Reader
@@ -201,7 +202,7 @@ class Engine:
             t1 = time.perf_counter()
             if tx:
                 try:
-                    self.backend.run(tx)
+                    run_staged(self.backend, tx)
                 except DataplaneError:
                     return None  # the kernel is not as expected: the full path settles it
             return ApplyResult(tx, t1 - t0, time.perf_counter() - t1, incremental=True)

@@ -44,8 +44,9 @@ def create_binding(
     binding = with_mac_parameter(parse_binding(xml, validate=validate))
     check_binding_filter(binding.filterref.filter, binding.portdev)
     with store.write() as writer:
-        check_binding_change(writer, binding.portdev, "nwfilter-binding-create")
-        if writer.binding(binding.portdev) is not None:
+        existing = writer.binding(binding.portdev)
+        check_binding_record(existing, binding.portdev, "nwfilter-binding-create")
+        if existing is not None:
             raise ConflictError(f"binding '{binding.portdev}' already exists")
         if writer.filter_by_name(binding.filterref.filter) is None:
             raise InstantiationError(f"referenced filter '{binding.filterref.filter}' is missing")
