@@ -6,6 +6,7 @@ datatype rules (``nwfilter.typed_value``), so a bad value is an error that names
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -87,6 +88,7 @@ class Built:
 
 
 _KINDS: dict[tuple[object, ...], int] = {}
+_KINDS_LOCK = threading.Lock()  # two threads numbering two new kinds must not give both the same number
 
 
 @lru_cache(maxsize=1024)
@@ -97,7 +99,9 @@ def _attr_kind(protocol: str, attr: str) -> int:
 
     spec = PROTOCOLS[protocol].attr(attr)
     assert spec is not None
-    return _KINDS.setdefault((spec.datatypes, spec.low, spec.high, spec.names, spec.max_bytes), len(_KINDS))
+    kind = (spec.datatypes, spec.low, spec.high, spec.names, spec.max_bytes)
+    with _KINDS_LOCK:
+        return _KINDS.setdefault(kind, len(_KINDS))
 
 
 _seen: dict[tuple[int, str], Scalar] = {}
