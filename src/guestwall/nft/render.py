@@ -129,16 +129,33 @@ _INT_TEXT: dict[DataType, Callable[[int], str]] = {
 
 def component(value: object, type_name: DataType) -> str:
     """A canonical set element component (see compile.canon) in nft syntax, by the set's key type."""
-    if isinstance(value, tuple):
-        return f"{component(value[0], type_name)}-{component(value[1], type_name)}"
+    return _component_writer(type_name)(value)
+
+
+@lru_cache(maxsize=256)
+def _component_writer(type_name: DataType) -> Callable[[object], str]:
+    """How a component of this type is written (intervals as ``lo-hi``), the type's choices made once for
+    all the elements of a set (a first apply writes tens of thousands)."""
     if type_name is DataType.IFNAME:
-        return _ifname(str(value))
-    if isinstance(value, IPv4Address | IPv6Address):
-        return str(value)
-    if isinstance(value, int):
-        write = _INT_TEXT.get(type_name)
-        return write(value) if write is not None else str(value)
-    return _plain(value)
+
+        def name(value: object) -> str:
+            if isinstance(value, tuple):
+                return f"{name(value[0])}-{name(value[1])}"
+            return _ifname(str(value))
+
+        return name
+    number = _INT_TEXT.get(type_name, str)
+
+    def write(value: object) -> str:
+        if isinstance(value, tuple):
+            return f"{write(value[0])}-{write(value[1])}"
+        if isinstance(value, IPv4Address | IPv6Address):
+            return str(value)
+        if isinstance(value, int):
+            return number(value)
+        return _plain(value)
+
+    return write
 
 
 # ---- expressions and statements ----------------------------------------------------------------------------
@@ -316,8 +333,7 @@ def _verdict_value(verdict: str, chain: str | None) -> str:
 
 @lru_cache(maxsize=256)
 def _key_writer(types: tuple[DataType, ...]) -> Callable[[tuple[object, ...]], str]:
-    """``component`` for every part of a key of these types, each type's choices made once for all the
-    elements of a set (a first apply writes tens of thousands)."""
+    """How a key of these types is written: its parts by ``component``, concatenated with ``.``."""
     parts = tuple(_component_writer(t) for t in types)
 
     def write(key: tuple[object, ...]) -> str:
@@ -326,30 +342,6 @@ def _key_writer(types: tuple[DataType, ...]) -> Callable[[tuple[object, ...]], s
         if len(key) == 2 and len(parts) == 2:  # a port and one value: most per-port elements
             return f"{parts[0](key[0])} . {parts[1](key[1])}"
         return " . ".join(part(c) for part, c in zip(parts, key, strict=True))
-
-    return write
-
-
-def _component_writer(type_name: DataType) -> Callable[[object], str]:
-    """``component(value, type_name)`` with the type's choices made once."""
-    if type_name is DataType.IFNAME:
-
-        def name(value: object) -> str:
-            if isinstance(value, tuple):
-                return f"{name(value[0])}-{name(value[1])}"
-            return _ifname(str(value))
-
-        return name
-    number = _INT_TEXT.get(type_name, str)
-
-    def write(value: object) -> str:
-        if isinstance(value, tuple):
-            return f"{write(value[0])}-{write(value[1])}"
-        if isinstance(value, IPv4Address | IPv6Address):
-            return str(value)
-        if isinstance(value, int):
-            return number(value)
-        return _plain(value)
 
     return write
 
