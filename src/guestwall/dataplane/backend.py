@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from guestwall.dataplane.netns import call_in_netns, netns_path
@@ -24,6 +25,7 @@ from guestwall.nft.render import list_command, listing, render_transaction
 if TYPE_CHECKING:
     from guestwall.dataplane.nlchains import ChainReader
     from guestwall.dataplane.nlelements import ElementWriter
+    from guestwall.dataplane.state import ActualTable
 
 JSON = dict[str, Any]
 
@@ -39,6 +41,16 @@ class Backend(Protocol):
 
     def list_json(self, what: Listing, terse: bool = False) -> JSON | None:
         """``nft -j list <what>`` (``-t``: without set elements); None when the object does not exist."""
+
+
+@dataclass
+class TerseMemo:
+    """A backend's last terse reading of our tables (``dataplane.state.read_terse``) and the ruleset
+    generation it holds for: a change reads the kernel again only when something was committed since.
+    Callers only read the tables."""
+
+    generation: int = -1
+    tables: dict[str, ActualTable] | None = None
 
 
 class NoKernel:
@@ -84,6 +96,7 @@ class LibNftables:
         self._terse_ctx = self._new_ctx(_NFT_CTX_OUTPUT_JSON | _NFT_CTX_OUTPUT_TERSE)
         self._chains: ChainReader | None = None
         self._elements: ElementWriter | None = None
+        self.terse = TerseMemo()
 
     def chain_reader(self) -> ChainReader:
         """Our chains and rule digests without libnftables' cache (``dataplane.nlchains``), opened once."""
@@ -154,9 +167,13 @@ class LibNftables:
     def run(self, tx: Transaction) -> None:
         from guestwall.dataplane.nlelements import encode
 
+        known, self.terse.tables = self.terse.tables, None
         messages = encode(tx)
         if messages is not None:
             self.element_writer().send(messages, _command_text)
+            if known is not None and self.chain_reader().generation() == self.terse.generation + 1:
+                # this batch alone was committed since the reading, and it held elements only
+                self.terse.generation, self.terse.tables = self.terse.generation + 1, known
             return
         commands = render_transaction(tx)
         rc, _, err = self._call(self._ctx, commands)

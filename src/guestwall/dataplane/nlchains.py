@@ -45,7 +45,8 @@ _NETLINK_NETFILTER = 12
 _NFNL_SUBSYS_NFTABLES = 10
 _NFT_MSG_GETCHAIN = 4
 _NFT_MSG_GETRULE = 7
-_NLM_F_REQUEST, _NLM_F_DUMP, _NLM_F_DUMP_INTR = 0x1, 0x300, 0x10
+_NFT_MSG_GETGEN = 16
+_NLM_F_REQUEST, _NLM_F_ACK, _NLM_F_DUMP, _NLM_F_DUMP_INTR = 0x1, 0x4, 0x300, 0x10
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
 _FAMILY = {"inet": 1, "ipv4": 2, "arp": 3, "netdev": 5, "bridge": 7, "ipv6": 10}
 _HOOKS = {0: "prerouting", 1: "input", 2: "forward", 3: "output", 4: "postrouting", 5: "ingress"}
@@ -55,6 +56,7 @@ _CHAIN_TABLE, _CHAIN_NAME, _CHAIN_HOOK, _CHAIN_POLICY, _CHAIN_TYPE = 1, 3, 4, 5,
 _HOOK_NUM, _HOOK_PRIORITY = 1, 2
 _RULE_TABLE, _RULE_CHAIN, _RULE_USERDATA = 1, 2, 7
 _UDATA_RULE_COMMENT = 0  # libnftnl's user data: type, length, value
+_GEN_ID = 1
 
 
 def _attrs(data: bytes) -> Iterator[tuple[int, bytes]]:
@@ -92,6 +94,7 @@ class ChainReader:
         def opened() -> socket.socket:
             sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
             sock.bind((0, 0))
+            sock.settimeout(30)  # a reply that never comes is an error, not a hang
             return sock
 
         try:
@@ -104,8 +107,19 @@ class ChainReader:
             self._sock.close()
             self._sock = None
 
-    def _dump(self, message: int, family: str, attrs: bytes) -> list[dict[int, bytes]] | None:
-        """Every object of one dump, as attributes; None when the dump was interrupted by a change."""
+    def generation(self) -> int:
+        """The ruleset's generation: every committed transaction, anyone's, raises it by one."""
+        found = self._dump(_NFT_MSG_GETGEN, "inet", b"", _NLM_F_REQUEST | _NLM_F_ACK)
+        if not found or _GEN_ID not in found[0]:
+            raise DataplaneError("nf_tables did not report its generation")
+        (generation,) = struct.unpack(">I", found[0][_GEN_ID])
+        return int(generation)
+
+    def _dump(
+        self, message: int, family: str, attrs: bytes, flags: int = _NLM_F_REQUEST | _NLM_F_DUMP
+    ) -> list[dict[int, bytes]] | None:
+        """Every object of one dump (or the answer to a request with ``flags`` asking for an ack), as
+        attributes; None when the dump was interrupted by a change."""
         sock = self._sock
         if sock is None:
             raise DataplaneError("the netlink chain reader is closed")
@@ -114,7 +128,7 @@ class ChainReader:
             seq = self._seq
             body = struct.pack("=BBH", _FAMILY[family], 0, 0) + attrs
             kind = (_NFNL_SUBSYS_NFTABLES << 8) | message
-            flags = _NLM_F_REQUEST | _NLM_F_DUMP
+            dumping = bool(flags & _NLM_F_DUMP)
             sock.send(struct.pack("=IHHII", 16 + len(body), kind, flags, seq, 0) + body)
             out: list[dict[int, bytes]] = []
             interrupted = False
@@ -134,6 +148,8 @@ class ChainReader:
                     if kind == _NLMSG_ERROR:
                         (code,) = struct.unpack_from("=i", payload)
                         if code == 0:
+                            if not dumping:  # the ack that ends a plain request
+                                return out
                             continue
                         if -code == 2:  # ENOENT: no such table
                             return out

@@ -13,7 +13,7 @@ from typing import Any
 
 from guestwall.compile import canon, names
 from guestwall.compile.ruleset import Ruleset, rule_digest
-from guestwall.dataplane.backend import Backend
+from guestwall.dataplane.backend import Backend, TerseMemo
 from guestwall.errors import DataplaneError
 from guestwall.nft.commands import BaseHook, Chain, Element, ListSets, ListTable, SetDecl, Table
 from guestwall.nft.datatypes import DataType, parse_type
@@ -55,7 +55,11 @@ def read_state(
 
 def read_sets(backend: Backend) -> dict[str, ActualTable]:
     """Our tables' set and map declarations only (no rules, no elements): constant cost, two listings (sets,
-    maps) of every family, ours picked out."""
+    maps) of every family, ours picked out; or the backend's terse reading when nothing was committed
+    since (it holds the chains too)."""
+    remembered = _remembered(backend)
+    if remembered is not None:
+        return remembered
     tables = {family: ActualTable(family) for family in names.FAMILIES}
     for maps in (False, True):
         listing = backend.list_json(ListSets(None, maps), terse=True) or {}
@@ -75,6 +79,10 @@ def read_terse(backend: Backend) -> dict[str, ActualTable]:
     try:
         reader = opener() if opener is not None else None
         if reader is not None:
+            remembered = _remembered(backend)
+            if remembered is not None:
+                return remembered
+            generation = reader.generation()
             dumped = {family: reader.chains(family) for family in names.FAMILIES}
             if all(chains is not None for chains in dumped.values()):  # else changed while dumped
                 tables = read_sets(backend)
@@ -83,10 +91,25 @@ def read_terse(backend: Backend) -> dict[str, ActualTable]:
                     if chains or family in tables:
                         out[family] = tables.get(family) or ActualTable(family)
                         out[family].chains = chains or {}
+                memo: TerseMemo | None = getattr(backend, "terse", None)
+                if memo is not None and reader.generation() == generation:  # else changed while read
+                    memo.generation, memo.tables = generation, out
                 return out
     except (DataplaneError, OSError):
         pass  # no netlink socket here (or a failed dump): libnftables' listing says the same
     return read_state(backend, terse=True)
+
+
+def _remembered(backend: Backend) -> dict[str, ActualTable] | None:
+    """The backend's terse reading if nothing was committed since it was made, else None."""
+    memo: TerseMemo | None = getattr(backend, "terse", None)
+    if memo is None or memo.tables is None:
+        return None
+    try:
+        current = backend.chain_reader().generation()  # type: ignore[attr-defined]
+    except (DataplaneError, OSError, AttributeError):
+        return None
+    return memo.tables if current == memo.generation else None
 
 
 def _data_type(name: Any, table: Table, set_name: str) -> DataType:

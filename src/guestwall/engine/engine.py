@@ -11,7 +11,7 @@ first, then the kernel's, everywhere), which is why it is an argument of ``apply
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from guestwall.compile import names
@@ -168,7 +168,8 @@ class Engine:
             # ports that come are checked against our chains as the kernel holds them (their rules'
             # digests, no elements); otherwise the set declarations are all a plan reads
             existing = read_terse(self.backend) if records else read_sets(self.backend)
-            sets = hollow_sets(txn, existing.get(names.INET))
+            declared = existing.get(names.INET)
+            sets = Lazy(lambda: hollow_sets(txn, declared))
             plan = None
             if edit is not None:
                 plan = plan_filter_change(txn, edit.before, edit.after, sets, options)
@@ -233,6 +234,29 @@ class Engine:
             if tx:
                 self._run_whole(tx)
             return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)
+
+
+class Lazy(Mapping[str, AddressSet]):
+    """Address sets read when first looked at: most ports' filters name none (no ``ipset``), and reading
+    even their names is a query."""
+
+    def __init__(self, load: Callable[[], dict[str, AddressSet]]) -> None:
+        self._load: Callable[[], dict[str, AddressSet]] | None = load
+        self._sets: dict[str, AddressSet] = {}
+
+    def _loaded(self) -> dict[str, AddressSet]:
+        if self._load is not None:
+            self._sets, self._load = self._load(), None
+        return self._sets
+
+    def __getitem__(self, name: str) -> AddressSet:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 def hollow_sets(txn: Reader, declared: ActualTable | None) -> dict[str, AddressSet]:

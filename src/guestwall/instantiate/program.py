@@ -106,6 +106,14 @@ class Check:
     def is_hole(self) -> bool:
         return self.operand is None
 
+    def __hash__(self) -> int:
+        # checks are keys of the compiler's memos on every change: hashed once, not field by field each time
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.field, self.operand, self.negated, self.hole))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
 
 class ProgramVerdict(enum.StrEnum):
     ACCEPT = "accept"

@@ -297,6 +297,9 @@ class SqlWriter(SqlReader):
         self._written: dict[str, AddressSet] = {}
         # how this transaction changed the kernel's copy of each set it wrote (see addresssets.SetDelta)
         self._set_deltas: dict[str, SetDelta] = {}
+        # bindings this transaction added, by (host, portdev), while it does not change them again: the
+        # engine reads a new binding right after it is written (one query less per port)
+        self._added: dict[tuple[str, str], BindingRecord] = {}
 
     @property
     def _sets_written(self) -> dict[str, AddressSet]:
@@ -314,6 +317,8 @@ class SqlWriter(SqlReader):
     def _note(self, entity: str, key: str, host: str | None = None) -> None:
         self.log[(entity, key, host)] = None
         self._root.changed = True
+        if entity == "binding":  # changed again (or gone): read it from the session from now on
+            self._root._added.pop((host or self.host, key), None)
 
     def binding_groups(self, filter_names: Sequence[str]) -> list[BindingGroup]:
         """As the reader's, remembered across transactions while no binding changes: a filter edit asks for
@@ -403,7 +408,12 @@ class SqlWriter(SqlReader):
             self.session.execute(_INSERT_BINDINGS, values)
         for record in records:
             self._note("binding", record.portdev, record.host)
+            self._root._added[(record.host, record.portdev)] = record
         return records
+
+    def binding(self, portdev: str) -> BindingRecord | None:
+        added = self._root._added.get((self.host, portdev))
+        return added if added is not None else super().binding(portdev)
 
     def update_binding(
         self, portdev: str, filter: str, xml: str, parsed: Binding | None = None
