@@ -28,11 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", type=Path, help="write pyinstrument's HTML report here")
     parser.add_argument("--plain", action="store_true", help="time the calls only, without the profiler")
     args = parser.parse_args(argv)
-    try:
-        from pyinstrument import Profiler
-    except ImportError:
-        print("pyinstrument is not installed: pip install pyinstrument", file=sys.stderr)
-        return 2
+    profiler: Any = None
+    if not args.plain:  # --plain times the calls only: no profiler needed
+        try:
+            from pyinstrument import Profiler
+        except ImportError:
+            print("pyinstrument is not installed: pip install pyinstrument, or --plain", file=sys.stderr)
+            return 2
+        profiler = Profiler(interval=0.0005)
     with tempfile.TemporaryDirectory(prefix="gwbench-prof-") as tmp:
         os.environ["GUESTWALL_RUN_DIR"] = f"{tmp}/run"
         from bench import workload
@@ -74,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
                     "remove": lambda: svc.create_binding(store, extra, engine),
                 }.get(args.op, lambda: None)
                 reps = 1 if args.op == "first" else max(args.reps, 1)
-                profiler = Profiler(interval=0.0005)
                 walls, cpus = [], []
                 for rep in range(reps):
                     if rep:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from guestwall.cli.remote import FORWARDED, Line, parse
+from guestwall.cli.remote import FORWARDED, Line, one_shot, parse
 
 
 @pytest.mark.parametrize(
@@ -65,6 +65,24 @@ def test_forwarded_lines(argv: list[str], env: dict[str, str], expected: Line) -
 )
 def test_lines_run_here(argv: list[str]) -> None:
     assert parse(argv, {}) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--db", "sqlite:////s.db", "-q", "nwfilter-binding-create", "a.xml", "b.xml"], True),
+        (["--netns", "ns1", "apply"], True),
+        (["port", "create", "x"], True),
+        (["agent"], False),  # runs on: its collector stays on
+        (["api", "serve"], False),
+        (["nwfilter-list"], False),
+        (["--help"], False),
+        ([], False),
+    ],
+)
+def test_one_shot_commands(argv: list[str], expected: bool) -> None:
+    # the commands run without the cyclic collector in a process of their own
+    assert one_shot(argv) is expected
 
 
 def test_every_forwarded_command_exists_and_writes() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 from ipaddress import IPv4Address, IPv6Address
 
@@ -477,3 +478,13 @@ def test_typed_python_values() -> None:
     assert value("mac", "srcmacaddr", "A:B:C:D:E:F") == MacAddress(0x0A0B0C0D0E0F)
     assert value("arp", "gratuitous", "yes") is True
     assert value("all", "ipsetflags", "DST,src") == ("dst", "src")
+
+
+
+def test_ipv4_dotted_decimal_shortcut_is_inet_aton() -> None:
+    # parse_ipv4 reads four plain decimal parts without inet_aton's loop: the same answer for every text
+    parts = ["0", "00", "01", "1", "9", "10", "99", "100", "199", "255", "256", "999", "1000", "", "0x1", " 1"]
+    texts = {".".join(p) for n in (3, 4, 5) for p in itertools.product(parts[: 16 if n < 5 else 6], repeat=n)}
+    texts |= {"1.2.3.4\n", "\u0663.2.3.4", "1.2.3.\uff14", "1.2.3.4.", ".1.2.3"}
+    differ = [t for t in texts if addresses.parse_ipv4(t) != addresses.inet_aton(t)]
+    assert not differ, differ[:5]

@@ -181,3 +181,21 @@ def test_typed_value() -> None:
 
 def test_all_errors_are_guestwall_errors() -> None:
     assert issubclass(FilterError, GuestwallError) and issubclass(XMLError, GuestwallError)
+
+
+def test_canonical_uuid_shortcut_reads_as_the_pair_loop() -> None:
+    # parse_uuid reads the 8-4-4-4-12 form without virUUIDParse's pair loop: the same UUID or the same error
+    from guestwall.nwfilter.parse import parse_uuid, uuid_pairs
+
+    base = "d54df46f-1ab5-4a22-8618-4560ef5fac2c"
+    texts = [base, base.upper(), f" {base}\n", base + "0", base[:-1], base.replace("-", ""), "{" + base + "}"]
+    texts += [base[:i] + c + base[i + 1 :] for i in range(len(base)) for c in "-g ٣0F"]
+    texts += [base[:i] + "-" + base[i:] for i in range(len(base) + 1)]
+    for text in texts:
+        try:
+            expected = uuid_pairs(text.strip(" \t\n\v\f\r"))
+        except FilterError as e:
+            with pytest.raises(FilterError, match=str(e)):
+                parse_uuid(text)
+        else:
+            assert parse_uuid(text) == expected, text

@@ -13,6 +13,7 @@ stop leaves the rules in place.
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 import selectors
@@ -188,6 +189,10 @@ class Agent:
             self._guarded(self._start_converge)
             if self.control is not None:
                 self._guarded(self.control.warm_up)  # the first command is as quick as the next ones
+            # What start-up loaded (modules, the store's metadata, compiled statements) lives as long as
+            # the agent: the collector's full passes need not walk it again. With it, a first apply of 1000
+            # ports spent 70 of its 280 ms in two full passes over ~100,000 such objects.
+            gc.freeze()
             while not self.stopping:
                 timeout = max(0.0, self._next_deadline() - time.monotonic())
                 for key, _events in self.selector.select(timeout):

@@ -181,6 +181,13 @@ class _StageInfo:
     static: dict[str, list[str]]  # chain -> reasons it cannot be shared, whatever the values
     negated: dict[str, list[int]]  # chain -> entries with negated holes (private if a port has several rows)
     shared: dict[str, str]  # chain -> shared chain name
+    # When no chain can be private whatever a port's values, every port of the group goes the same way:
+    # after the first, a port only adds its elements, (chain index, entry index, set use) in this order.
+    uses: list[tuple[int, int, SetUse]] | None = None
+
+    @property
+    def always_shared(self) -> bool:
+        return not any(self.static.values()) and not any(self.negated.values())
 
 
 def _analyze(program: PortProgram, stage: Stage, chains: tuple[ChainProgram, ...]) -> _StageInfo:
@@ -213,6 +220,10 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
         info = state.stages.get((program.group, stage))
         if info is None:
             info = state.stages[(program.group, stage)] = _analyze(program, stage, chains)
+        elif info.uses is not None:
+            _add_elements(info.uses, chains, table, key_value)
+            table.sets[_DISPATCH[stage]].elements[(key_value,)] = ("goto", info.shared["root"])
+            continue
         reasons = {c.name: list(info.static[c.name]) for c in chains}
         for chain in chains:
             for i in info.negated[chain.name]:
@@ -259,6 +270,25 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
                     for elem in elements(use, key_value, rows):
                         target_set.elements[elem] = None
         table.sets[_DISPATCH[stage]].elements[(key_value,)] = ("goto", chain_names["root"])
+        if state.share and info.always_shared:
+            info.uses = [
+                (c, i, use)
+                for c, chain in enumerate(chains)
+                for i, uses in state.uses[info.shared[chain.name]]
+                for use in uses
+            ]
+
+
+def _add_elements(
+    uses: list[tuple[int, int, SetUse]], chains: tuple[ChainProgram, ...], table: TableSpec, key_value: object
+) -> None:
+    """A port's elements in the sets its group's shared chains look up."""
+    for c, i, use in uses:
+        rule = chains[c].entries[i]
+        assert isinstance(rule, ProgramRule)
+        target = table.sets[use.set_name].elements
+        for elem in elements(use, key_value, rule.rows):
+            target[elem] = None
 
 
 @dataclass(frozen=True)

@@ -220,6 +220,8 @@ def elements(
     use: SetUse, port_value: object, rows: tuple[tuple[Operand, ...], ...]
 ) -> list[tuple[object, ...]]:
     """The canonical elements one port contributes to a set it uses."""
+    if len(rows) == 1 and len(use.holes) == 1:  # most ports: one value looked up alone
+        return [(port_value, canon.from_operand(rows[0][use.holes[0]], use.kinds[0]))]
     out = []
     for row in rows:
         values = (canon.from_operand(row[i], k) for i, k in zip(use.holes, use.kinds, strict=True))

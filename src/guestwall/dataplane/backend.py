@@ -283,6 +283,11 @@ class LazyBackend:
         opened = getattr(self._opened(), "chain_reader", None)
         return opened() if opened is not None else None
 
+    @property
+    def terse(self) -> TerseMemo | None:
+        memo: TerseMemo | None = getattr(self._opened(), "terse", None)
+        return memo
+
 
 class RecordingBackend:
     """A fake for pure tests: records transactions (rendered, as the kernel would get them), lists what it

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from guestwall.compile import names
 from guestwall.compile.ruleset import Ruleset
@@ -21,7 +22,6 @@ from guestwall.dataplane.backend import Backend
 from guestwall.dataplane.diff import Transaction, diff
 from guestwall.dataplane.fingerprints import Fingerprints, mark, mark_tampered, read_kernel
 from guestwall.dataplane.fingerprints import verify as verify_chains
-from guestwall.dataplane.links import Link
 from guestwall.dataplane.state import ActualTable, read_sets, read_state, read_terse
 from guestwall.engine.changes import Change
 from guestwall.engine.desired import Desired, bound_port, desired_state, load_definitions
@@ -30,6 +30,9 @@ from guestwall.engine.stages import run_staged
 from guestwall.errors import DataplaneError
 from guestwall.model import AddressSet, Filter
 from guestwall.store.records import Reader
+
+if TYPE_CHECKING:  # pyroute2 is loaded when links are listed, not by every command that enforces
+    from guestwall.dataplane.links import Link
 
 # Beyond this many ports added at once, one full compile costs less than compiling each port alone.
 ADD_ALONE_LIMIT = 64

@@ -6,9 +6,10 @@ datatype rules (``nwfilter.typed_value``), so a bad value is an error that names
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from guestwall.errors import GuestwallError, InstantiationError
 from guestwall.instantiate.fields import COMPOSITES, Composite, Field, Shape
@@ -42,12 +43,39 @@ class Recipe:
     constants: tuple[tuple[str, tuple[str, ...]], ...] = ()
     swap_ipset: bool = False
 
+    @cached_property
+    def sources(self) -> tuple[Source, ...]:
+        """Where each hole's operand comes from, looked up once per recipe rather than once per port."""
+        return tuple(_source(self.protocol, self.match, comp) for comp in self.holes)
+
     def without(self, field: Field) -> Recipe:
         holes = tuple(h for h in self.holes if h.field is not field)
         return Recipe(self.protocol, self.match, self.refs, holes, self.constants, self.swap_ipset)
 
     def reversed(self) -> Recipe:
         return Recipe(self.protocol, self.match, self.refs, self.holes, self.constants, not self.swap_ipset)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One hole of a recipe: its composite, and the attribute values (with their kinds) of its base and of
+    its optional second attribute (mask, range end, ipset flags)."""
+
+    comp: Composite
+    base: AttrValue
+    base_kind: int
+    extra: AttrValue | None
+    extra_kind: int
+    plain: bool  # alone, its value is the operand (not an ipset, state or flags test)
+
+
+def _source(protocol: str, match: Match, comp: Composite) -> Source:
+    base = match.get(comp.base)
+    assert base is not None
+    extra = match.get(comp.extra) if comp.extra else None
+    extra_kind = _attr_kind(protocol, comp.extra) if extra is not None and comp.extra else -1
+    plain = comp.shape is not Shape.IPSET and comp.field not in (Field.CT_STATE, Field.TCP_FLAGS)
+    return Source(comp, base, _attr_kind(protocol, comp.base), extra, extra_kind, plain)
 
 
 @dataclass(frozen=True)
@@ -59,49 +87,48 @@ class Built:
     comment: str | None
 
 
+_KINDS: dict[tuple[object, ...], int] = {}
+_KINDS_LOCK = threading.Lock()  # two threads numbering two new kinds must not give both the same number
+
+
 @lru_cache(maxsize=1024)
-def _attr_kind(protocol: str, attr: str) -> tuple[object, ...]:
-    """What decides how an attribute parses, without its name: attributes of the same kind parse alike."""
+def _attr_kind(protocol: str, attr: str) -> int:
+    """What decides how an attribute parses, without its name, as a small number: attributes of the same
+    kind parse alike."""
     from guestwall.nwfilter.schema import PROTOCOLS
 
     spec = PROTOCOLS[protocol].attr(attr)
     assert spec is not None
-    return (spec.datatypes, spec.low, spec.high, spec.names, spec.max_bytes)
+    kind = (spec.datatypes, spec.low, spec.high, spec.names, spec.max_bytes)
+    with _KINDS_LOCK:
+        return _KINDS.setdefault(kind, len(_KINDS))
 
 
-@lru_cache(maxsize=65536)
-def _typed_kind(kind: tuple[object, ...], protocol: str, attr: str, text: str) -> Scalar:
+_seen: dict[tuple[int, str], Scalar] = {}
+
+
+def _typed(kind: int, protocol: str, attr: str, text: str) -> Scalar:
+    """A variable's value typed for an attribute of ``kind``; remembered by kind so a MAC used in five
+    attributes of five rules is parsed once per port."""
+    hit = _seen.get((kind, text))
+    if hit is not None:
+        return hit
     from guestwall.nwfilter import typed_value  # the language's own datatype rules
 
     value = typed_value(protocol, attr, text).value
     assert not isinstance(value, VarRef)  # typed_value does not allow variables
+    if len(_seen) > 100_000:
+        _seen.clear()
+    _seen[(kind, text)] = value
     return value
 
 
-_seen: dict[tuple[tuple[object, ...], str], Scalar] = {}
-
-
-def _typed(protocol: str, attr: str, text: str) -> Scalar:
-    """A variable's value typed for an attribute; cached by kind so a MAC used in five attributes of five
-    rules is parsed once per port."""
-    kind = _attr_kind(protocol, attr)
-    hit = _seen.get((kind, text))
-    if hit is None:
-        hit = _typed_kind(kind, protocol, attr, text)
-        if len(_seen) > 100_000:
-            _seen.clear()
-        _seen[(kind, text)] = hit
-    return hit
-
-
-def _resolve(protocol: str, attr: str, value: AttrValue, combo: Mapping[VarRef, str]) -> Scalar:
-    if not isinstance(value.value, VarRef):
-        return value.value
-    text = combo[value.value]
+def _typed_var(kind: int, protocol: str, attr: str, ref: VarRef, combo: Mapping[VarRef, str]) -> Scalar:
+    text = combo[ref]
     try:
-        return _typed(protocol, attr, text)
+        return _typed(kind, protocol, attr, text)
     except GuestwallError as e:
-        raise InstantiationError(f"variable {value.value} = '{text}' is not valid for {attr}: {e}") from e
+        raise InstantiationError(f"variable {ref} = '{text}' is not valid for {attr}: {e}") from e
 
 
 def _operand(comp: Composite, base: Scalar, extra: Scalar | None) -> Operand | None:
@@ -165,12 +192,7 @@ def _shape(
 
 
 def _operand_for(protocol: str, match: Match, comp: Composite, combo: Mapping[VarRef, str]) -> Operand | None:
-    base_v = match.get(comp.base)
-    assert base_v is not None
-    base = _resolve(protocol, comp.base, base_v, combo)
-    extra_v = match.get(comp.extra) if comp.extra else None
-    extra = _resolve(protocol, comp.extra, extra_v, combo) if extra_v is not None and comp.extra else None
-    return _operand(comp, base, extra)
+    return _operand_of(protocol, _source(protocol, match, comp), combo)
 
 
 def _is_var(match: Match, comp: Composite) -> bool:
@@ -233,17 +255,54 @@ def rows_for(recipe: Recipe, values: Mapping[str, tuple[str, ...]]) -> tuple[tup
     """One port's rows for a hole rule: its values combined as libvirt iterates them, without repeats."""
     from guestwall.instantiate.variables import combinations
 
-    merged = dict(recipe.constants)
-    merged.update(values)
-    rows: dict[tuple[Operand, ...], None] = {}
-    for combo in combinations(list(recipe.refs), merged):
-        row = []
-        for comp in recipe.holes:
-            op = _operand_for(recipe.protocol, recipe.match, comp, combo)
-            if op is None:
-                raise InstantiationError(f"variable value leaves {comp.base} without a test")
-            if recipe.swap_ipset and isinstance(op, IPSetRef):
-                op = IPSetRef(op.name, tuple({"src": "dst", "dst": "src"}[f] for f in op.flags))
-            row.append(op)
-        rows[tuple(row)] = None
-    return tuple(rows)
+    merged: Mapping[str, tuple[str, ...]] = values
+    if recipe.constants:
+        merged = dict(recipe.constants)
+        merged.update(values)
+    one = _one_combination(recipe.refs, merged)
+    if one is not None:
+        return (_row(recipe, one),)
+    return tuple(dict.fromkeys(_row(recipe, combo) for combo in combinations(list(recipe.refs), merged)))
+
+
+def _one_combination(
+    refs: tuple[VarRef, ...], values: Mapping[str, tuple[str, ...]]
+) -> dict[VarRef, str] | None:
+    """The only combination of ``refs`` when each names one value of a variable (nearly every port); None
+    when not (``variables.combinations`` then iterates, or says what is missing)."""
+    combo: dict[VarRef, str] = {}
+    for ref in refs:
+        given = values.get(ref.name)
+        if given is None or len(given) != 1 or ref.index is not None:
+            return None
+        combo[ref] = given[0]
+    return combo
+
+
+def _row(recipe: Recipe, combo: Mapping[VarRef, str]) -> tuple[Operand, ...]:
+    row = []
+    for source in recipe.sources:
+        op = _operand_of(recipe.protocol, source, combo)
+        if op is None:
+            raise InstantiationError(f"variable value leaves {source.comp.base} without a test")
+        if recipe.swap_ipset and isinstance(op, IPSetRef):
+            op = IPSetRef(op.name, tuple({"src": "dst", "dst": "src"}[f] for f in op.flags))
+        row.append(op)
+    return tuple(row)
+
+
+def _operand_of(protocol: str, source: Source, combo: Mapping[VarRef, str]) -> Operand | None:
+    comp, base_v, extra_v = source.comp, source.base, source.extra
+    base = base_v.value
+    if isinstance(base, VarRef):
+        base = _typed_var(source.base_kind, protocol, comp.base, base, combo)
+    if extra_v is None:
+        if not source.plain:
+            return _operand(comp, base, None)
+        assert not isinstance(base, tuple | TcpFlags)
+        return Value(base)
+    assert comp.extra is not None
+    extra = extra_v.value
+    if isinstance(extra, VarRef):
+        extra = _typed_var(source.extra_kind, protocol, comp.extra, extra, combo)
+    return _operand(comp, base, extra)

@@ -9,8 +9,13 @@ it, and skipped with a warning where the host has it (the port then stays under 
 
 from __future__ import annotations
 
+import re
+
 IFNAMSIZ = 16
 NFT_UNSAFE = '"*\\'
+# '/', ':', blanks (re's \s is str.isspace) and control characters; then what nftables cannot match
+_NOT_LINUX = re.compile(r"[/:\s\x00-\x1f\x7f]")
+_NOT_NFT = re.compile(f"[{re.escape(NFT_UNSAFE)}]")
 
 
 def ifname_problem(name: str) -> str | None:
@@ -21,8 +26,8 @@ def ifname_problem(name: str) -> str | None:
         return f"longer than {IFNAMSIZ - 1} bytes"
     if name in (".", ".."):
         return "not allowed"
-    if any(c in "/:" or c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if _NOT_LINUX.search(name):
         return "containing '/', ':', blanks or control characters"
-    if any(c in NFT_UNSAFE for c in name):
+    if _NOT_NFT.search(name):
         return "containing '\"', '*' or '\\', which nftables cannot match as part of a name"
     return None

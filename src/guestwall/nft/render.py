@@ -129,16 +129,33 @@ _INT_TEXT: dict[DataType, Callable[[int], str]] = {
 
 def component(value: object, type_name: DataType) -> str:
     """A canonical set element component (see compile.canon) in nft syntax, by the set's key type."""
-    if isinstance(value, tuple):
-        return f"{component(value[0], type_name)}-{component(value[1], type_name)}"
+    return _component_writer(type_name)(value)
+
+
+@lru_cache(maxsize=256)
+def _component_writer(type_name: DataType) -> Callable[[object], str]:
+    """How a component of this type is written (intervals as ``lo-hi``), the type's choices made once for
+    all the elements of a set (a first apply writes tens of thousands)."""
     if type_name is DataType.IFNAME:
-        return _ifname(str(value))
-    if isinstance(value, IPv4Address | IPv6Address):
-        return str(value)
-    if isinstance(value, int):
-        write = _INT_TEXT.get(type_name)
-        return write(value) if write is not None else str(value)
-    return _plain(value)
+
+        def name(value: object) -> str:
+            if isinstance(value, tuple):
+                return f"{name(value[0])}-{name(value[1])}"
+            return _ifname(str(value))
+
+        return name
+    number = _INT_TEXT.get(type_name, str)
+
+    def write(value: object) -> str:
+        if isinstance(value, tuple):
+            return f"{write(value[0])}-{write(value[1])}"
+        if isinstance(value, IPv4Address | IPv6Address):
+            return str(value)
+        if isinstance(value, int):
+            return number(value)
+        return _plain(value)
+
+    return write
 
 
 # ---- expressions and statements ----------------------------------------------------------------------------
@@ -314,13 +331,27 @@ def _verdict_value(verdict: str, chain: str | None) -> str:
     return _verdict(ir.Verdict(ir.VerdictKind(verdict), chain))
 
 
-def _element(key: tuple[object, ...], value: object, s: SetDecl, with_value: bool) -> str:
-    types = s.key_types
-    if len(key) == 1 and len(types) == 1:  # most elements: no concatenation to write
-        text = component(key[0], types[0])
-    else:
-        text = " . ".join(component(c, t) for c, t in zip(key, types, strict=True))
-    return f"{text} : {_map_value(value, s.map_type)}" if with_value and s.map_type is not None else text
+@lru_cache(maxsize=256)
+def _key_writer(types: tuple[DataType, ...]) -> Callable[[tuple[object, ...]], str]:
+    """How a key of these types is written: its parts by ``component``, concatenated with ``.``."""
+    parts = tuple(_component_writer(t) for t in types)
+
+    def write(key: tuple[object, ...]) -> str:
+        if len(key) == 1 and len(parts) == 1:  # no concatenation to write
+            return parts[0](key[0])
+        if len(key) == 2 and len(parts) == 2:  # a port and one value: most per-port elements
+            return f"{parts[0](key[0])} . {parts[1](key[1])}"
+        return " . ".join(part(c) for part, c in zip(parts, key, strict=True))
+
+    return write
+
+
+def _elements_text(e: Elements, with_value: bool) -> str:
+    key = _key_writer(e.set.key_types)
+    map_type = e.set.map_type
+    if not with_value or map_type is None:
+        return ", ".join(key(k) for k, _ in e.items)
+    return ", ".join(f"{key(k)} : {_map_value(v, map_type)}" for k, v in e.items)
 
 
 def _render_table(verb: Verb, t: Table) -> str:
@@ -343,7 +374,7 @@ def _render_set(verb: Verb, s: SetDecl) -> str:
 
 
 def _render_elements(verb: Verb, e: Elements) -> str:
-    items = ", ".join(_element(k, v, e.set, verb is not Verb.DELETE) for k, v in e.items)
+    items = _elements_text(e, verb is not Verb.DELETE)
     return f"{verb.value} element {_table(e.set.table)} {identifier(e.set.name)} {{ {items} }}"
 
 

@@ -27,17 +27,26 @@ def _children(node: etree._Element, name: str) -> list[etree._Element]:
     return [child for child in node if child.tag == name]
 
 
-def _first_text(node: etree._Element, path: tuple[str, str]) -> str | None:
-    """XPath ``string(./a/b)``: the text of the first ``b`` under any ``a``; "" counts as absent."""
-    for outer in _children(node, path[0]):
-        for inner in _children(outer, path[1]):
-            return string_value(inner)
+def _by_tag(node: etree._Element) -> dict[object, list[etree._Element]]:
+    """``node``'s children by tag, each list in document order (one pass for all the lookups below)."""
+    out: dict[object, list[etree._Element]] = {}
+    for child in node:
+        out.setdefault(child.tag, []).append(child)
+    return out
+
+
+def _first_text(outers: list[etree._Element], inner: str) -> str | None:
+    """XPath ``string(./a/b)`` with ``outers`` the ``a``: the text of the first ``b`` under any of them; ""
+    counts as absent."""
+    for outer in outers:
+        for node in _children(outer, inner):
+            return string_value(node)
     return None
 
 
-def _first_attr(node: etree._Element, element: str, attr: str) -> str | None:
-    """XPath ``string(./element/@attr)``."""
-    for child in _children(node, element):
+def _first_attr(nodes: list[etree._Element], attr: str) -> str | None:
+    """XPath ``string(./element/@attr)`` with ``nodes`` the ``element``s."""
+    for child in nodes:
         if child.get(attr) is not None:
             return xpath_attr(child, attr)
     return None
@@ -63,20 +72,22 @@ def parse_binding(xml: str | bytes, *, validate: bool = False) -> Binding:
     if root_name != "filterbinding":
         raise _error(f"expecting root element of 'filterbinding', not '{root_name}'", code="XML error")
     # libvirt's order of checks: port dev, link dev, owner, MAC, filter reference.
-    portdev = _first_attr(root, "portdev", "name")
+    kids = _by_tag(root)
+    portdev = _first_attr(kids.get("portdev", []), "name")
     if portdev is None:
         raise _error("filter binding has no port dev name")
     check_ifname("port dev", portdev)
     linkdev = None
-    if _children(root, "linkdev"):
-        linkdev = _first_attr(root, "linkdev", "name")
+    if "linkdev" in kids:
+        linkdev = _first_attr(kids["linkdev"], "name")
         if linkdev is None:
             raise _error("filter binding has no link dev name")
         check_ifname("link dev", linkdev)
-    owner_name = _first_text(root, ("owner", "name"))
+    owners = kids.get("owner", [])
+    owner_name = _first_text(owners, "name")
     if owner_name is None:
         raise _error("filter binding has no owner name")
-    uuid_text = _first_text(root, ("owner", "uuid"))
+    uuid_text = _first_text(owners, "uuid")
     if uuid_text is None:
         raise _error("filter binding has no owner UUID")
     try:
@@ -85,14 +96,14 @@ def parse_binding(xml: str | bytes, *, validate: bool = False) -> Binding:
         owner_uuid = None
     if owner_uuid is None:
         raise _error(f"Unable to parse UUID '{uuid_text}'")
-    mac_text = _first_attr(root, "mac", "address")
+    mac_text = _first_attr(kids.get("mac", []), "address")
     if mac_text is None:
         raise _error("filter binding has no MAC address")
     mac = MacAddress.parse(mac_text, trailing=True)
     if mac is None:
         raise _error(f"Unable to parse MAC '{mac_text}'")
-    refs = _children(root, "filterref")
-    filter_name = _first_attr(root, "filterref", "filter")
+    refs = kids.get("filterref", [])
+    filter_name = _first_attr(refs, "filter")
     if not refs or filter_name is None:
         raise _error("filter binding has no filter reference")
     return Binding(

@@ -4,6 +4,7 @@ filterrefs in document order, with libvirt 9.0's checks and messages (rules: ``r
 
 from __future__ import annotations
 
+import re
 from uuid import UUID
 
 from lxml import etree
@@ -97,11 +98,22 @@ def _chain_and_priority(root: etree._Element) -> tuple[str, int]:
     return chain, priority if priority is not None else default_chain_priority(chain)
 
 
+# The canonical form (8-4-4-4-12 hex digits), which nearly every UUID has: read without the pair loop
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def parse_uuid(text: str | None) -> UUID | None:
     """libvirt's ``virUUIDParse``: 32 hex digits, '-' and ' ' allowed between digit pairs, blanks around."""
     if text is None:
         return None
     value = text.strip(" \t\n\v\f\r")
+    if _CANONICAL_UUID.fullmatch(value):
+        return UUID(value)
+    return uuid_pairs(value)
+
+
+def uuid_pairs(value: str) -> UUID:
+    """``parse_uuid`` of a text without blanks around, without its shortcut for the canonical form."""
     digits: list[str] = []
     i = 0
     while i < len(value) and len(digits) < 16:

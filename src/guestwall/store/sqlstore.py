@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from importlib.util import find_spec
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import (
     Engine,
+    Table,
     bindparam,
     create_engine,
     delete,
@@ -99,6 +100,13 @@ def _binding_record(row: BindingRow) -> BindingRecord:
     )
 
 
+def _binding_tuple(row: Any) -> BindingRecord:
+    """A binding from a row of ``_BINDINGS``' columns (no ORM object)."""
+    return BindingRecord(
+        portdev=row[0], port_id=row[1], filter=row[2], xml=row[3], created_at=row[4], host=row[5]
+    )
+
+
 def _address_record(row: LearnedAddressRow) -> LearnedAddress:
     return LearnedAddress(
         portdev=row.portdev,
@@ -114,14 +122,19 @@ def _address_record(row: LearnedAddressRow) -> LearnedAddress:
 _FILTERS = select(FilterRow.uuid, FilterRow.name, FilterRow.xml, FilterRow.updated_at)
 _FILTERS_ALL = _FILTERS.order_by(FilterRow.name)
 _FILTER_NAMED = _FILTERS.where(FilterRow.name == bindparam("name"))
-_BINDING = select(
+_BINDINGS = select(
     BindingRow.portdev,
     BindingRow.port_id,
     BindingRow.filter_name,
     BindingRow.xml,
     BindingRow.created_at,
     BindingRow.host,
-).where(BindingRow.host == bindparam("host"), BindingRow.portdev == bindparam("portdev"))
+).where(BindingRow.host == bindparam("host"))
+_BINDINGS_ALL = _BINDINGS.order_by(BindingRow.portdev)
+# many rows at once into the tables themselves: no ORM objects nor ORM bulk path (1000 bindings: 10 -> 8 ms)
+_INSERT_BINDINGS = insert(cast(Table, BindingRow.__table__))
+_INSERT_CHANGES = insert(cast(Table, ChangeRow.__table__))
+_BINDING = _BINDINGS.where(BindingRow.portdev == bindparam("portdev"))
 _ADDRESSES = select(
     LearnedAddressRow.portdev,
     LearnedAddressRow.ip,
@@ -196,8 +209,7 @@ class SqlReader:
         return None if row is None else _filter_record(row)
 
     def bindings(self) -> list[BindingRecord]:
-        rows = self.session.scalars(self._mine(select(BindingRow).order_by(BindingRow.portdev)))
-        return [_binding_record(row) for row in rows]
+        return [_binding_tuple(row) for row in self.session.execute(_BINDINGS_ALL, {"host": self.host})]
 
     def bound_filters(self) -> set[str]:
         return set(self.session.scalars(self._mine(select(BindingRow.filter_name).distinct())))
@@ -220,11 +232,7 @@ class SqlReader:
 
     def binding(self, portdev: str) -> BindingRecord | None:
         row = self.session.execute(_BINDING, {"host": self.host, "portdev": portdev}).one_or_none()
-        if row is None:
-            return None
-        return BindingRecord(
-            portdev=row[0], port_id=row[1], filter=row[2], xml=row[3], created_at=row[4], host=row[5]
-        )
+        return None if row is None else _binding_tuple(row)
 
     def learned_addresses(self, portdev: str | None = None) -> list[LearnedAddress]:
         if portdev is None:
@@ -396,8 +404,8 @@ class SqlWriter(SqlReader):
                     "params": binding_params(stored_binding(record, binding)),
                 }
             )
-        if values:  # one multi-row insert, no ORM objects (1000 bindings at once: a third of the time)
-            self.session.execute(insert(BindingRow), values)
+        if values:  # one multi-row insert
+            self.session.execute(_INSERT_BINDINGS, values)
         for record in records:
             self._note("binding", record.portdev, record.host)
             self._root._added[(record.host, record.portdev)] = record
@@ -668,7 +676,7 @@ class SqlStore:
             for seq, (entity, key, host) in enumerate(writer.log)
         ]
         if rows:
-            session.execute(insert(ChangeRow), rows)
+            session.execute(_INSERT_CHANGES, rows)
         if self._is_postgres:
             session.execute(
                 text("SELECT pg_notify(:channel, :payload)"),
