@@ -10,8 +10,10 @@ first, then the kernel's, everywhere), which is why it is an argument of ``apply
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from guestwall.compile import names
@@ -71,7 +73,8 @@ class Engine:
             result = self._incremental(txn, change)
             if result is not None:
                 return result
-        return self.converge(self.desired(txn, filters=change.filters.after if change.filters else None))
+        with collector_paused():
+            return self.converge(self.desired(txn, filters=change.filters.after if change.filters else None))
 
     def desired(
         self, txn: Reader, *, filters: Mapping[str, Filter] | None = None, strict: bool = True
@@ -234,6 +237,21 @@ class Engine:
             if tx:
                 self._run_whole(tx)
             return ApplyResult(tx, t1 - t0, time.perf_counter() - t1)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector held off while a whole ruleset is built and applied: that makes
+    tens of thousands of objects which live on and form no cycles, and a full collection in the middle walks
+    every object of the process (40-80 ms of a 1000-port apply). Only the outermost pause turns it back on,
+    and only if it was on (a command in its own process runs without it)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class Lazy(Mapping[str, AddressSet]):
