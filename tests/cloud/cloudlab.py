@@ -97,9 +97,13 @@ class Listener:
         """A connection from ``client``, accepted (raises OSError if it cannot be made)."""
         af = socket.AF_INET if self.family == 4 else socket.AF_INET6
         sock = netns_socket(self.lab[client].netns, af, socket.SOCK_STREAM)
-        self.opened.append(sock)
         sock.settimeout(timeout)
-        sock.connect((self.addr, self.port))
+        try:
+            sock.connect((self.addr, self.port))
+        except OSError:
+            sock.close()  # else the kernel keeps sending its SYN, which a later rule change lets through
+            raise
+        self.opened.append(sock)
         self.sock.settimeout(timeout)
         mine = sock.getsockname()[:2]
         while True:

@@ -97,10 +97,23 @@ def test_group_filter_is_valid_nwfilter_with_accept_rules_in_the_right_direction
 
 def test_every_base_filter_is_a_data_file_named_as_its_key() -> None:
     filters = base.filters()
-    assert list(filters) == list(base.NAMES)
-    for name, definition in filters.items():
-        assert definition.name == name
-        assert parse_filter(base.xml(name)) == definition
+    assert list(filters) == [*base.NAMES, *base.HOST.values()]
+    for name in base.NAMES:
+        assert filters[name].name == name
+        assert parse_filter(base.xml(name)) == filters[name]
+
+
+def test_a_host_variant_is_its_filter_without_the_masks_of_a_variable() -> None:
+    for masked, host in base.HOST.items():
+        variant, original = base.filters()[host], base.filters()[masked]
+        assert variant.name == host and _round_trip(variant) == variant
+        written = format_filter(variant)
+        assert "$IPMASK" not in written and "$IPV6MASK" not in written
+        addresses = ("='$IP'", "='$IPV6'")
+        assert [written.count(a) for a in addresses] == [format_filter(original).count(a) for a in addresses]
+        assert any(a in written for a in addresses)
+    # constant masks stay: '::' with mask 128 is a rule of its own
+    assert "srcipmask='128'" in format_filter(base.filters()[base.HOST[base.IPV6]])
 
 
 def port(device: str = "vnet0", mac: str = "52:54:00:00:00:01", **fields: object) -> Port:
@@ -130,15 +143,16 @@ def test_port_parameters() -> None:
 def test_port_filter_variants() -> None:
     plain = tr.profile(port(security_groups=(G2, G1)))
     assert plain == tr.profile(port("vnet1", "52:54:00:00:00:02", security_groups=(G1, G2)))
+    assert plain.hosts  # single addresses only: the host variants, hash sets in the kernel
     definition = tr.port_filter(plain)
     assert _round_trip(definition) == definition
     refs = [r.filter for r in definition.refs]
     assert refs == [
         base.L2,
-        base.IPV4,
-        base.ARP,
-        base.IPV6_NA,
-        base.IPV6,
+        base.HOST[base.IPV4],
+        base.HOST[base.ARP],
+        base.HOST[base.IPV6_NA],
+        base.HOST[base.IPV6],
         base.NO_DHCP_SERVER,
         base.NO_DHCPV6_SERVER,
         base.STATEFUL,
@@ -148,6 +162,10 @@ def test_port_filter_variants() -> None:
         tr.group_filter_name(G2),
         base.DEFAULT_DROP,
     ]
+    pairs = tr.profile(port(security_groups=(G2, G1), allowed_address_pairs=(ip_network("10.0.1.0/24"),)))
+    assert not pairs.hosts and pairs.filter_name != plain.filter_name
+    masked = [r.filter for r in tr.port_filter(pairs).refs]
+    assert masked[1:5] == [base.IPV4, base.ARP, base.IPV6_NA, base.IPV6]
     unaddressed = tr.profile(port(fixed_ips=()))
     dhcp = tr.profile(port(dhcp_server=True))
     names = {plain.filter_name, unaddressed.filter_name, dhcp.filter_name, tr.profile(port()).filter_name}

@@ -30,6 +30,9 @@ _PURPOSE = {
 }
 
 
+_MASKED = {host: masked for masked, host in base.HOST.items()}
+
+
 def describe(repo: CloudReader, result: SimulationResult, packet: Packet) -> str | None:
     """One line naming the cloud object behind the rule that decided ``result``, or None for a filter of the
     user's (or when no rule decided)."""
@@ -53,7 +56,7 @@ def describe(repo: CloudReader, result: SimulationResult, packet: Packet) -> str
         if not blocks:
             return "a provider block"
         return "provider block " + ", ".join(f"{b.cidr} ({b.id})" for b in blocks)
-    return _PURPOSE.get(name)
+    return _PURPOSE.get(_MASKED.get(name, name))
 
 
 def _rule_text(rule: SecurityGroupRule, names: dict[str, str]) -> str:

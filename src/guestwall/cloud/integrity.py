@@ -36,7 +36,7 @@ def missing(reader: Reader) -> list[str]:
     if not ports and not groups and not repo.provider_block_ids():
         return []
     filters = {record.name for record in reader.filters()}
-    gaps = [f"generated filter '{name}'" for name in base.NAMES if name not in filters]
+    gaps = [f"generated filter '{name}'" for name in base.filters() if name not in filters]
     if tr.PROVIDER not in filters:
         gaps.append(f"generated filter '{tr.PROVIDER}'")
     gaps += [

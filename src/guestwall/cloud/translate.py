@@ -192,16 +192,20 @@ class Profile:
     groups: tuple[str, ...]
     ipv4: bool  # has IPv4 addresses (otherwise IPv4 is dropped except DHCP requests)
     dhcp_server: bool
+    hosts: bool = False  # every address is one host: the base filters' host variants (basefilters.HOST)
 
     @property
     def filter_name(self) -> str:
         text = f"groups={','.join(self.groups)};ipv4={int(self.ipv4)};dhcp-server={int(self.dhcp_server)}"
+        if self.hosts:
+            text += ";hosts=1"
         return PORT_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def profile(port: Port) -> Profile:
     keys = tuple(sorted({group_key(g) for g in port.security_groups}))
-    return Profile(keys, bool(port.networks(4)), port.dhcp_server)
+    hosts = all(n.prefixlen == n.max_prefixlen for n in port.networks())
+    return Profile(keys, bool(port.networks(4)), port.dhcp_server, hosts)
 
 
 def port_filter_name(port: Port) -> str:
@@ -213,6 +217,8 @@ def port_filter(prof: Profile) -> Filter:
     refs = [base.L2]
     refs += [base.IPV4, base.ARP] if prof.ipv4 else [base.IPV4_UNADDRESSED, base.ARP_UNADDRESSED]
     refs += [base.IPV6_NA, base.IPV6]
+    if prof.hosts:
+        refs = [base.HOST.get(name, name) for name in refs]
     if not prof.dhcp_server:
         refs += [base.NO_DHCP_SERVER, base.NO_DHCPV6_SERVER]
     refs += [base.STATEFUL, base.CLIENT]
