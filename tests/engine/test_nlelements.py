@@ -230,3 +230,21 @@ def test_a_missing_set_is_refused_with_its_name(kernel: tuple[LibNftables, Chain
 )
 def test_what_the_writer_cannot_write_goes_to_libnftables(command: Command) -> None:
     assert nlelements.encode(Transaction((command,))) is None
+
+
+def _ack(seq: int, code: int = 0) -> bytes:
+    return struct.pack("=IHHII", 36, 2, 0, seq, 0) + struct.pack("=i", code) + bytes(16)
+
+
+def test_answers_to_earlier_batches_are_skipped() -> None:
+    import socket
+
+    ours, kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with ours, kernel:
+        kernel.send(_ack(3, -17))  # left over from an earlier batch: not about this one
+        kernel.send(_ack(11) + _ack(12))
+        assert nlelements._acks(ours, 10, 13) is None
+        kernel.send(_ack(21) + _ack(22, -2))
+        assert nlelements._acks(ours, 20, 23) == (2, 22)
+        kernel.send(_ack(30, -1))  # the batch itself refused: no acks follow
+        assert nlelements._acks(ours, 30, 33) == (1, 30)

@@ -4,7 +4,7 @@ Why not libnftables for these: before any ``add element`` or ``delete element`` 
 every interval set that is not a concatenation, in every table (nft 1.0.6, ``NFT_CACHE_SETELEM_MAYBE``):
 with 10,000 provider blocks that is 12-14 ms per call, for a change of one element. The elements' wire
 form is simple and fixed, so this module encodes them itself: the same attributes libnftables sends
-(checked in tests/dataplane/test_nlelements.py by dumping what each one wrote into twin sets), one
+(checked in tests/engine/test_nlelements.py by dumping what each one wrote into twin sets), one
 NFT_MSG_NEWSETELEM / DELSETELEM per command between BATCH_BEGIN and BATCH_END, so the batch is still
 atomic. A transaction with anything else in it, or with a key or value type not in the tables below,
 goes to libnftables as before (``encode`` returns None).
@@ -296,15 +296,17 @@ class ElementWriter:
         self.netns = netns
         self._lock = threading.Lock()
         self._seq = 0
+        self._sock: socket.socket | None = self._opened()
 
+    def _opened(self) -> socket.socket:
         def opened() -> socket.socket:
             sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
             sock.bind((0, 0))
-            sock.settimeout(30)
+            sock.settimeout(30)  # an answer that never comes is an error, not a hang
             return sock
 
         try:
-            self._sock: socket.socket | None = call_in_netns(netns, opened)
+            return call_in_netns(self.netns, opened)
         except OSError as e:
             raise DataplaneError(f"cannot open a netfilter netlink socket: {e}") from e
 
@@ -316,47 +318,52 @@ class ElementWriter:
     def send(self, messages: list[Message], describe: Callable[[Command], str]) -> None:
         """Run the messages as one batch; the kernel applies all or none. A refusal raises DataplaneError
         with the kernel's reason and the command (``describe`` writes it) it was about."""
-        sock = self._sock
-        if sock is None:
-            raise DataplaneError("the netlink element writer is closed")
         with self._lock:
-            first = self._seq + 1
-            self._seq = first + 1 + len(messages)
-            data = _batch(messages, first)
+            sock = self._sock
+            if sock is None:
+                raise DataplaneError("the netlink element writer is closed")
+            begin = self._seq + 1
+            end = self._seq = begin + 1 + len(messages)
+            data = _batch(messages, begin)
             try:
                 if len(data) > _DEFAULT_SNDBUF:
                     sock.setsockopt(socket.SOL_SOCKET, _SO_SNDBUFFORCE, len(data) * 2)
                 sock.send(data)
-                failure = self._acks(sock, first + 1, len(messages))
+                failure = _acks(sock, begin, end)
             except OSError as e:
+                # answers may still come on this socket: the next batch gets a fresh one
+                sock.close()
+                self._sock = self._opened()
                 raise DataplaneError(f"cannot send the nftables batch over netlink: {e}") from e
         if failure is not None:
             code, seq = failure
-            index = seq - first - 1
+            index = seq - begin - 1
             where = f" (in: {describe(messages[index].command)[:200]})" if 0 <= index < len(messages) else ""
             raise DataplaneError(
                 f"the kernel refused the nftables transaction: Could not process rule: "
                 f"{os.strerror(code)}{where}"
             )
 
-    @staticmethod
-    def _acks(sock: socket.socket, first: int, count: int) -> tuple[int, int] | None:
-        """Read one ack per message; the first error as (errno, seq), or None when all were applied."""
-        pending = set(range(first, first + count))
-        failure: tuple[int, int] | None = None
-        while pending:
-            data = sock.recv(1 << 16)
-            at = 0
-            while at + 16 <= len(data):
-                length, kind, _, seq, _ = struct.unpack_from("=IHHII", data, at)
-                if length < 16:
-                    raise DataplaneError("malformed netlink message from nf_tables")
-                if kind == _NLMSG_ERROR:
-                    (code,) = struct.unpack_from("=i", data, at + 16)
-                    if code and failure is None:
-                        failure = (-code, seq)
-                    if seq not in pending:  # an error about the batch itself: no acks will follow
-                        return failure if failure is not None else (-code, seq)
-                    pending.discard(seq)
-                at += (length + 3) & ~3
-        return failure
+
+def _acks(sock: socket.socket, begin: int, end: int) -> tuple[int, int] | None:
+    """Read the acks of the batch numbered ``begin`` .. ``end`` (one per message between them); the first
+    error as (errno, seq), or None when all were applied. Answers to other sequence numbers are skipped."""
+    pending = set(range(begin + 1, end))
+    failure: tuple[int, int] | None = None
+    while pending:
+        data = sock.recv(1 << 16)
+        at = 0
+        while at + 16 <= len(data):
+            length, kind, _, seq, _ = struct.unpack_from("=IHHII", data, at)
+            if length < 16:
+                raise DataplaneError("malformed netlink message from nf_tables")
+            message, at = at, at + ((length + 3) & ~3)
+            if kind != _NLMSG_ERROR or not begin <= seq <= end:
+                continue
+            (code,) = struct.unpack_from("=i", data, message + 16)
+            if code and failure is None:
+                failure = (-code, seq)
+            if seq in (begin, end):  # about the batch itself: no acks will follow
+                return failure
+            pending.discard(seq)
+    return failure
