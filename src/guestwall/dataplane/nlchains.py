@@ -83,29 +83,39 @@ def _comment(userdata: bytes) -> str:
     return ""
 
 
-class ChainReader:
-    """A netlink socket into one namespace's nf_tables, for dumps of our chains and rules."""
+def netfilter_socket(netns: str | None) -> socket.socket:
+    """A netlink socket to nf_tables, opened inside ``netns`` (it stays bound to it, whichever thread uses
+    it); an answer that never comes is a timeout (an OSError), not a hang."""
+
+    def opened() -> socket.socket:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
+        sock.bind((0, 0))
+        sock.settimeout(30)
+        return sock
+
+    try:
+        return call_in_netns(netns, opened)
+    except OSError as e:
+        raise DataplaneError(f"cannot open a netfilter netlink socket: {e}") from e
+
+
+class NetfilterSocket:
+    """A namespace's nf_tables socket with the lock and the sequence numbers of its requests."""
 
     def __init__(self, netns: str | None) -> None:
         self.netns = netns
         self._lock = threading.Lock()
         self._seq = 0
-
-        def opened() -> socket.socket:
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
-            sock.bind((0, 0))
-            sock.settimeout(30)  # a reply that never comes is an error, not a hang
-            return sock
-
-        try:
-            self._sock: socket.socket | None = call_in_netns(netns, opened)
-        except OSError as e:
-            raise DataplaneError(f"cannot open a netfilter netlink socket: {e}") from e
+        self._sock: socket.socket | None = netfilter_socket(netns)
 
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+class ChainReader(NetfilterSocket):
+    """A netlink socket into one namespace's nf_tables, for dumps of our chains and rules."""
 
     def generation(self) -> int:
         """The ruleset's generation: every committed transaction, anyone's, raises it by one."""

@@ -15,18 +15,16 @@ from __future__ import annotations
 import os
 import socket
 import struct
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
-from guestwall.dataplane.netns import call_in_netns
+from guestwall.dataplane.nlchains import NetfilterSocket, netfilter_socket
 from guestwall.errors import DataplaneError
 from guestwall.nft import ir
 from guestwall.nft.commands import Command, Elements, Transaction, Verb
 from guestwall.nft.datatypes import DataType
 
-_NETLINK_NETFILTER = 12
 _NFNL_SUBSYS_NFTABLES = 10
 _NFNL_MSG_BATCH_BEGIN, _NFNL_MSG_BATCH_END = 0x10, 0x11
 _NFT_MSG_NEWSETELEM, _NFT_MSG_DELSETELEM = 12, 14
@@ -289,31 +287,8 @@ def encode(tx: Transaction) -> list[Message] | None:
     return messages
 
 
-class ElementWriter:
+class ElementWriter(NetfilterSocket):
     """A netlink socket into one namespace's nf_tables that sends element batches and reads their acks."""
-
-    def __init__(self, netns: str | None) -> None:
-        self.netns = netns
-        self._lock = threading.Lock()
-        self._seq = 0
-        self._sock: socket.socket | None = self._opened()
-
-    def _opened(self) -> socket.socket:
-        def opened() -> socket.socket:
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
-            sock.bind((0, 0))
-            sock.settimeout(30)  # an answer that never comes is an error, not a hang
-            return sock
-
-        try:
-            return call_in_netns(self.netns, opened)
-        except OSError as e:
-            raise DataplaneError(f"cannot open a netfilter netlink socket: {e}") from e
-
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
 
     def send(self, messages: list[Message], describe: Callable[[Command], str]) -> None:
         """Run the messages as one batch; the kernel applies all or none. A refusal raises DataplaneError
@@ -333,7 +308,7 @@ class ElementWriter:
             except OSError as e:
                 # answers may still come on this socket: the next batch gets a fresh one
                 sock.close()
-                self._sock = self._opened()
+                self._sock = netfilter_socket(self.netns)
                 raise DataplaneError(f"cannot send the nftables batch over netlink: {e}") from e
         if failure is not None:
             code, seq = failure
