@@ -172,7 +172,7 @@ class Engine:
             # digests, no elements); otherwise the set declarations are all a plan reads
             existing = read_terse(self.backend) if records else read_sets(self.backend)
             declared = existing.get(names.INET)
-            sets = Lazy(lambda: hollow_sets(txn, declared))
+            sets = LazySets(lambda: hollow_sets(txn, declared))
             plan = None
             if edit is not None:
                 plan = plan_filter_change(txn, edit.before, edit.after, sets, options)
@@ -254,7 +254,7 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-class Lazy(Mapping[str, AddressSet]):
+class LazySets(Mapping[str, AddressSet]):
     """Address sets read when first looked at: most ports' filters name none (no ``ipset``), and reading
     even their names is a query."""
 
