@@ -172,9 +172,4 @@ class ListRuleset:
     """Every table, ours and others' (for checks of coexistence with other tools)."""
 
 
-@dataclass(frozen=True)
-class ListTables:
-    """The names of every table (cheap: what a new context asks to open its socket)."""
-
-
-Listing = ListTable | ListSet | ListSets | ListRuleset | ListTables
+Listing = ListTable | ListSet | ListSets | ListRuleset

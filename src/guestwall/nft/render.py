@@ -28,7 +28,6 @@ from guestwall.nft.commands import (
     ListSet,
     ListSets,
     ListTable,
-    ListTables,
     SetDecl,
     Table,
     Transaction,
@@ -409,7 +408,6 @@ _LISTING: dict[type, Callable[[Any], str]] = {
         f"{'maps' if x.maps else 'sets'}{'' if x.family is None else ' ' + _family(x.family)}"
     ),
     ListRuleset: lambda x: "ruleset",
-    ListTables: lambda x: "tables",
 }
 
 
