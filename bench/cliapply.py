@@ -25,9 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +33,8 @@ from bench import workload
 from bench.cliwrite import python_pass, running_agent
 from bench.netns import nft, scratch_netns
 from bench.programming import TABLES, guestwall_argv
+from bench.standalone import Log, elapsed_log, is_root, work_dir
 from bench.timing import median
-
-Log = Callable[[str], None]
 
 
 def _cli(url: str, netns: str, cwd: Path, args: list[str], *, local: bool) -> float:
@@ -130,20 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        print("the benchmark needs root: it creates network namespaces", file=sys.stderr)
+    if not is_root():
         return 2
-    work = Path(tempfile.mkdtemp(prefix="gwcliapply-"))
-    os.environ["GUESTWALL_RUN_DIR"] = str(work / "run")
-    started = time.perf_counter()
-
-    def log(message: str) -> None:
-        print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-    try:
-        results = measure_cliapply(args.n, args.reps, work, log)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with work_dir("gwcliapply-") as work:
+        results = measure_cliapply(args.n, args.reps, work, elapsed_log())
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     print_cliapply(results)

@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,9 +25,9 @@ from typing import Any
 from bench import workload
 from bench.netns import scratch_netns, veth_pairs
 from bench.programming import guestwall_argv
+from bench.standalone import Log, elapsed_log, is_root, stop, work_dir
 from bench.timing import median
 
-Log = Callable[[str], None]
 GROUP = "cw-bench"
 PORT_DEV, PORT_MAC, PORT_IP = "cwp0", "52:54:03:00:00:01", "10.251.0.1"
 # the commands the goal names (the undo commands are timed too, but not part of the goal)
@@ -138,13 +136,7 @@ def running_agent(url: str, netns: str, log_path: Path) -> Iterator[subprocess.P
                 continue
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
         out.close()
         notify.close()
 
@@ -292,20 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-virsh", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        print("the benchmark needs root: it creates network namespaces", file=sys.stderr)
+    if not is_root():
         return 2
-    work = Path(tempfile.mkdtemp(prefix="gwcliwrite-"))
-    os.environ["GUESTWALL_RUN_DIR"] = str(work / "run")
-    started = time.perf_counter()
-
-    def log(message: str) -> None:
-        print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-    try:
-        results = measure_cliwrite(args.sizes, args.reps, work, log, virsh=not args.no_virsh)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with work_dir("gwcliwrite-") as work:
+        results = measure_cliwrite(args.sizes, args.reps, work, elapsed_log(), virsh=not args.no_virsh)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     print_cliwrite(results)

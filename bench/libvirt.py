@@ -18,6 +18,7 @@ from typing import Any
 
 from bench import workload
 from bench.netns import kernel_size, scratch_netns, veth_pairs
+from bench.standalone import stop
 from bench.timing import median
 
 Log = Callable[[str], None]
@@ -141,13 +142,8 @@ class Libvirtd:
         return elapsed
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop(self.proc, 15)
         if getattr(self, "_log", None) is not None:
             self._log.close()
 

@@ -21,6 +21,7 @@ from typing import Any
 from bench import workload
 from bench.config import Config
 from bench.netns import free_backend, kernel_size, scratch_netns
+from bench.standalone import stop
 from bench.timing import PhaseClock, TimedBackend, median, stopwatch
 
 TABLES = ["bridge guestwall", "inet guestwall"]
@@ -139,13 +140,7 @@ def measure_inprocess(
             log(line.rstrip())
         status = proc.wait()
     finally:
-        if proc.poll() is None:  # we are being stopped: the child cleans up and goes first
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)  # we are being stopped: the child cleans up and goes first
     if status != 0:
         raise RuntimeError(f"the in-process measurement at N={n} failed (status {status})")
     with open(result, "rb") as f:

@@ -69,6 +69,17 @@ def _attrs(data: bytes) -> Iterator[tuple[int, bytes]]:
         at += (length + 3) & ~3
 
 
+def messages(data: bytes) -> Iterator[tuple[int, int, int, bytes]]:
+    """The netlink messages of one datagram: type, flags, sequence number and payload of each."""
+    at = 0
+    while at + 16 <= len(data):
+        length, kind, flags, seq, _ = struct.unpack_from("=IHHII", data, at)
+        if length < 16:
+            raise DataplaneError("malformed netlink message from nf_tables")
+        yield kind, flags, seq, data[at + 16 : at + length]
+        at += (length + 3) & ~3
+
+
 def _string(value: bytes) -> str:
     return value.split(b"\0", 1)[0].decode()
 
@@ -143,14 +154,7 @@ class ChainReader(NetfilterSocket):
             out: list[dict[int, bytes]] = []
             interrupted = False
             while True:
-                data = sock.recv(1 << 20)
-                at = 0
-                while at + 16 <= len(data):
-                    length, kind, flags, got, _ = struct.unpack_from("=IHHII", data, at)
-                    if length < 16:
-                        raise DataplaneError("malformed netlink message from nf_tables")
-                    payload = data[at + 16 : at + length]
-                    at += (length + 3) & ~3
+                for kind, got_flags, got, payload in messages(sock.recv(1 << 20)):
                     if got != seq:
                         continue
                     if kind == _NLMSG_DONE:
@@ -164,7 +168,7 @@ class ChainReader(NetfilterSocket):
                         if -code == 2:  # ENOENT: no such table
                             return out
                         raise DataplaneError(f"nf_tables dump failed: {os.strerror(-code)}")
-                    interrupted |= bool(flags & _NLM_F_DUMP_INTR)
+                    interrupted |= bool(got_flags & _NLM_F_DUMP_INTR)
                     out.append(dict(_attrs(payload[4:])))
 
     def chains(self, family: str) -> dict[str, ActualChain] | None:

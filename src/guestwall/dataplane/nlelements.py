@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
-from guestwall.dataplane.nlchains import NetfilterSocket, netfilter_socket
+from guestwall.dataplane.nlchains import NetfilterSocket, messages, netfilter_socket
 from guestwall.errors import DataplaneError
 from guestwall.nft import ir
 from guestwall.nft.commands import Command, Elements, Transaction, Verb
@@ -326,16 +326,10 @@ def _acks(sock: socket.socket, begin: int, end: int) -> tuple[int, int] | None:
     pending = set(range(begin + 1, end))
     failure: tuple[int, int] | None = None
     while pending:
-        data = sock.recv(1 << 16)
-        at = 0
-        while at + 16 <= len(data):
-            length, kind, _, seq, _ = struct.unpack_from("=IHHII", data, at)
-            if length < 16:
-                raise DataplaneError("malformed netlink message from nf_tables")
-            message, at = at, at + ((length + 3) & ~3)
+        for kind, _, seq, payload in messages(sock.recv(1 << 16)):
             if kind != _NLMSG_ERROR or not begin <= seq <= end:
                 continue
-            (code,) = struct.unpack_from("=i", data, message + 16)
+            (code,) = struct.unpack_from("=i", payload)
             if code and failure is None:
                 failure = (-code, seq)
             if seq in (begin, end):  # about the batch itself: no acks will follow

@@ -79,10 +79,10 @@ def read_terse(backend: Backend) -> dict[str, ActualTable]:
     try:
         reader = opener() if opener is not None else None
         if reader is not None:
-            remembered = _remembered(backend)
-            if remembered is not None:
-                return remembered
             generation = reader.generation()
+            memo: TerseMemo | None = getattr(backend, "terse", None)
+            if memo is not None and memo.tables is not None and memo.generation == generation:
+                return memo.tables  # nothing was committed since it was read
             dumped = {family: reader.chains(family) for family in names.FAMILIES}
             if all(chains is not None for chains in dumped.values()):  # else changed while dumped
                 tables = read_sets(backend)
@@ -91,7 +91,6 @@ def read_terse(backend: Backend) -> dict[str, ActualTable]:
                     if chains or family in tables:
                         out[family] = tables.get(family) or ActualTable(family)
                         out[family].chains = chains or {}
-                memo: TerseMemo | None = getattr(backend, "terse", None)
                 if memo is not None and reader.generation() == generation:  # else changed while read
                     memo.generation, memo.tables = generation, out
                 return out
