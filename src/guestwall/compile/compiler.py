@@ -247,7 +247,8 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
             else info.shared[c.name]
             for c in chains
         }
-        for chain in chains:
+        kept: list[tuple[int, int, SetUse]] = []  # the sets this port's shared chains look up
+        for c, chain in enumerate(chains):
             name = chain_names[chain.name]
             rendered = state.rendered.get(name)
             if rendered is None:
@@ -261,22 +262,12 @@ def _compile_port(port: PortInput, state: _State, fallbacks: dict[str, list[str]
                     state.rendered[name] = rendered
                     # a shared chain renders one rule per entry, in order: index i is entry i
                     state.uses[name] = [(i, r.uses) for i, r in enumerate(rendered) if r.uses]
-            if chain.name in private:
-                continue  # private chains hold their values as constants
-            for i, uses in state.uses[name]:
-                rows = chain.entries[i].rows  # type: ignore[union-attr]
-                for use in uses:
-                    target_set = table.sets[use.set_name]
-                    for elem in elements(use, key_value, rows):
-                        target_set.elements[elem] = None
+            if chain.name not in private:  # private chains hold their values as constants
+                kept += [(c, i, use) for i, uses in state.uses[name] for use in uses]
+        _add_elements(kept, chains, table, key_value)
         table.sets[_DISPATCH[stage]].elements[(key_value,)] = ("goto", chain_names["root"])
         if state.share and info.always_shared:
-            info.uses = [
-                (c, i, use)
-                for c, chain in enumerate(chains)
-                for i, uses in state.uses[info.shared[chain.name]]
-                for use in uses
-            ]
+            info.uses = kept
 
 
 def _add_elements(
